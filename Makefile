@@ -1,0 +1,63 @@
+# AdPilot. `make run` and `make test` are the two commands a new user needs.
+# Both check for the system libraries first (`make deps`).
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
+
+# Use swift from PATH, else the toolchain's usual home.
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build release test run bench install clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "deps: missing system packages. Run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi; \
+	if ! [ -x "$(SWIFT)" ]; then \
+	  echo "deps: no Swift toolchain found (looked on PATH and in /opt/swift). Install Swift 6 and retry."; \
+	  exit 1; \
+	fi
+
+build: deps
+	$(SWIFT) build -j $(SWIFT_JOBS)
+
+release: deps
+	$(SWIFT) build -c release -j $(SWIFT_JOBS)
+
+test: deps
+	$(SWIFT) build --build-tests -j $(SWIFT_JOBS)
+	$(SWIFT) test --skip-build --parallel
+
+run: deps
+	@echo "make run: the daemon runtime (adpilotd --demo) is not built yet."
+	@echo "This build holds the decision core only; see README.md, 'Status'."
+	@echo "What works today: make test, make bench, and adpilotd --help / --version."
+	@exit 1
+
+bench: release
+	$(SWIFT) run -c release --skip-build adpilot-bench
+
+install: release
+	install -d "$(DESTDIR)$(PREFIX)/bin"
+	install -m 0755 .build/release/adpilotd .build/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
+	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
+	cp -R Policies/. "$(DESTDIR)$(PREFIX)/share/adpilot/policies/"
+
+clean:
+	rm -rf .build

@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+// AdPilot: a safety-first controller appliance for advertising budgets.
+// No third-party Swift packages: the toolchain plus three system libraries.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "AdPilot",
+    products: [
+        .executable(name: "adpilotd", targets: ["adpilotd"]),
+        .executable(name: "adpilotctl", targets: ["adpilotctl"]),
+    ],
+    targets: [
+        // System libraries, found with pkg-config; `make deps` installs the apt providers.
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(
+            name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+
+        // The pure, deterministic domain: money, modes, pacer, guardrails, anomaly,
+        // breaker, decision pipeline. No I/O; time is a value passed in.
+        .target(name: "AdPilotCore", swiftSettings: strict),
+
+        // The edge to the operating system: digests and MACs over libcrypto, sd_notify,
+        // linked library versions.
+        .target(
+            name: "AdPilotSystem", dependencies: ["CCurl", "CSystemd", "CCrypto"],
+            swiftSettings: strict),
+
+        .executableTarget(
+            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "adpilot-bench", dependencies: ["AdPilotCore"],
+            swiftSettings: strict),
+
+        .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
+        .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,295 @@
+/// One campaign-hour of platform metrics, as reported (possibly nonsense: the detector's
+/// job is to notice).
+public struct HourlyMetrics: Hashable, Sendable, Codable {
+    /// Hours since the Unix epoch (UTC) of the hour's start.
+    public var hour: Int64
+    public var spendMicros: Micros
+    public var impressions: Int64
+    public var clicks: Int64
+    public var conversions: Double
+    public var conversionValueMicros: Micros
+
+    public init(hour: Int64, spendMicros: Micros, impressions: Int64, clicks: Int64,
+                conversions: Double, conversionValueMicros: Micros) {
+        self.hour = hour
+        self.spendMicros = spendMicros
+        self.impressions = impressions
+        self.clicks = clicks
+        self.conversions = conversions
+        self.conversionValueMicros = conversionValueMicros
+    }
+}
+
+public enum Severity: Int, Hashable, Comparable, Sendable, Codable {
+    case info = 0, warn = 1, critical = 2
+    public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        switch s {
+        case "info": self = .info
+        case "warn": self = .warn
+        case "critical": self = .critical
+        default: throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown severity \(s)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(name)
+    }
+
+    public var name: String {
+        switch self {
+        case .info: return "info"
+        case .warn: return "warn"
+        case .critical: return "critical"
+        }
+    }
+}
+
+/// One thing the detector noticed about one hour.
+public struct Finding: Hashable, Sendable, Codable {
+    /// e.g. `consistency.clicks_exceed_impressions`, `robust_z.spend`, `ewma.clicks`.
+    public let check: String
+    public let severity: Severity
+    public let value: Double
+    /// The baseline it was compared with (median or EWMA mean), when there is one.
+    public let baseline: Double?
+    /// The score that crossed a threshold (z-score), when there is one.
+    public let score: Double?
+}
+
+public struct AnomalyConfig: Hashable, Sendable, Codable {
+    /// |robust z| against the same hour on previous days.
+    public var robustZWarn: Double
+    public var robustZCritical: Double
+    /// Previous days needed before the robust z-score is used.
+    public var baselineDaysMin: Int
+    /// EWMA smoothing factor and alarm width in standard deviations.
+    public var ewmaAlpha: Double
+    public var ewmaSigmas: Double
+    /// Hours the EWMA needs before it can alarm.
+    public var ewmaWarmupHours: Int
+    /// Consecutive hours at or above a level before it takes effect (Prometheus `for:`).
+    public var raiseAfterHours: Int
+    /// Consecutive hours below the level before it clears.
+    public var clearAfterHours: Int
+
+    public init(robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
+                ewmaSigmas: Double, ewmaWarmupHours: Int, raiseAfterHours: Int, clearAfterHours: Int) {
+        self.robustZWarn = robustZWarn
+        self.robustZCritical = robustZCritical
+        self.baselineDaysMin = baselineDaysMin
+        self.ewmaAlpha = ewmaAlpha
+        self.ewmaSigmas = ewmaSigmas
+        self.ewmaWarmupHours = ewmaWarmupHours
+        self.raiseAfterHours = raiseAfterHours
+        self.clearAfterHours = clearAfterHours
+    }
+
+    public static let standard = AnomalyConfig(robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
+                                               ewmaAlpha: 0.1, ewmaSigmas: 5, ewmaWarmupHours: 48,
+                                               raiseAfterHours: 2, clearAfterHours: 3)
+}
+
+/// The detector's conclusion, carried into the decision.
+public struct AnomalyAssessment: Hashable, Sendable, Codable {
+    /// The level in force after hysteresis.
+    public var level: Severity
+    /// The worst severity of the most recent hour, before hysteresis.
+    public var latest: Severity
+    public var findings: [Finding]
+
+    public init(level: Severity = .info, latest: Severity = .info, findings: [Finding] = []) {
+        self.level = level
+        self.latest = latest
+        self.findings = findings
+    }
+}
+
+/// The detector's memory for one campaign: eight days of hourly values per metric, EWMA
+/// moments, and the hysteresis counters. Fixed size: `historyHours` slots per metric.
+public struct AnomalyState: Hashable, Sendable, Codable {
+    public static let historyHours = 24 * 8
+    static let metricCount = 4  // spend, impressions, clicks, conversions
+    static let metricNames = ["spend", "impressions", "clicks", "conversions"]
+
+    /// Slot `hour % historyHours`, metric-major; NaN means no data for that hour.
+    var history: [Float] = Array(repeating: .nan, count: historyHours * metricCount)
+    var ewmaMean: [Double] = Array(repeating: 0, count: metricCount)
+    var ewmaVariance: [Double] = Array(repeating: 0, count: metricCount)
+    var ewmaSamples = 0
+    public var lastHour: Int64? = nil
+    var hoursAtOrAboveWarn = 0
+    var hoursAtOrAboveCritical = 0
+    var hoursBelowLevel = 0
+    public var assessment = AnomalyAssessment()
+
+    public init() {}
+}
+
+/// Finds what is wrong with a campaign's hourly series.
+///
+/// Checks, per completed hour:
+/// - consistency (critical): negative or non-finite values, clicks above impressions,
+///   conversions above clicks, spend with zero impressions;
+/// - robust z-score (warn / critical): `(x - median) / (1.4826 * MAD)` against the same
+///   hour on up to seven previous days;
+/// - EWMA (warn): more than `ewmaSigmas` standard deviations from the running mean.
+///
+/// Hysteresis: a level takes effect after `raiseAfterHours` consecutive hours at or above
+/// it, and clears after `clearAfterHours` consecutive hours below it, so one noisy point
+/// neither raises nor clears an alarm.
+public enum AnomalyDetector {
+    /// Feeds one completed hour. Hours at or before the last one fed are ignored (late
+    /// revisions do not rewrite history); a gap leaves the skipped hours empty.
+    public static func ingest(_ m: HourlyMetrics, config: AnomalyConfig, state: AnomalyState) -> AnomalyState {
+        if let last = state.lastHour, m.hour <= last { return state }
+        var s = state
+        // Blank the hours skipped since the last one (bounded by the history length).
+        if let last = s.lastHour {
+            var h = last + 1
+            while h < m.hour && h <= last + Int64(AnomalyState.historyHours) {
+                s.setSlot(hour: h, values: nil)
+                h += 1
+            }
+        }
+        var findings = consistencyFindings(m)
+        let values = [m.spendMicros.statistic / Double(Micros.perUnit), Double(m.impressions), Double(m.clicks), m.conversions]
+        let usable = findings.isEmpty
+        if usable {
+            findings += robustFindings(values, hour: m.hour, config: config, state: s)
+            findings += ewmaFindings(values, config: config, state: s)
+            s.updateEWMA(values, alpha: config.ewmaAlpha)
+        }
+        // Impossible data is kept out of the baselines so it cannot become normal.
+        s.setSlot(hour: m.hour, values: usable ? values : nil)
+        s.lastHour = m.hour
+        s.applyHysteresis(latest: findings.map(\.severity).max() ?? .info, findings: findings, config: config)
+        return s
+    }
+
+    static func consistencyFindings(_ m: HourlyMetrics) -> [Finding] {
+        var out: [Finding] = []
+        func flag(_ check: String, _ value: Double) {
+            out.append(Finding(check: "consistency.\(check)", severity: .critical, value: value, baseline: nil, score: nil))
+        }
+        if m.spendMicros < .zero { flag("negative_spend", m.spendMicros.statistic) }
+        if m.impressions < 0 { flag("negative_impressions", Double(m.impressions)) }
+        if m.clicks < 0 { flag("negative_clicks", Double(m.clicks)) }
+        if !m.conversions.isFinite { flag("non_finite_conversions", 0) } else if m.conversions < 0 {
+            flag("negative_conversions", m.conversions)
+        }
+        if m.conversionValueMicros < .zero { flag("negative_conversion_value", m.conversionValueMicros.statistic) }
+        if m.clicks > m.impressions { flag("clicks_exceed_impressions", Double(m.clicks)) }
+        if m.conversions.isFinite && m.conversions > Double(max(m.clicks, 0)) {
+            flag("conversions_exceed_clicks", m.conversions)
+        }
+        if m.spendMicros > .zero && m.impressions == 0 { flag("spend_without_impressions", m.spendMicros.statistic) }
+        return out
+    }
+
+    static func robustFindings(_ values: [Double], hour: Int64, config: AnomalyConfig, state: AnomalyState) -> [Finding] {
+        var out: [Finding] = []
+        var baseline: [Double] = []
+        baseline.reserveCapacity(7)
+        for metric in 0..<AnomalyState.metricCount {
+            baseline.removeAll(keepingCapacity: true)
+            for day in 1...7 {
+                let v = state.slot(hour: hour - Int64(24 * day), metric: metric)
+                if !v.isNaN { baseline.append(Double(v)) }
+            }
+            guard baseline.count >= config.baselineDaysMin else { continue }
+            let median = RobustStats.median(&baseline)
+            for i in baseline.indices { baseline[i] = abs(baseline[i] - median) }
+            let mad = RobustStats.median(&baseline)
+            // A flat baseline has MAD 0: floor the spread so ordinary noise is not infinite z.
+            let spread = max(1.4826 * mad, 0.1 * abs(median), 1.0)
+            let z = (values[metric] - median) / spread
+            let severity: Severity = abs(z) >= config.robustZCritical ? .critical : abs(z) >= config.robustZWarn ? .warn : .info
+            if severity > .info {
+                out.append(Finding(check: "robust_z.\(AnomalyState.metricNames[metric])", severity: severity,
+                                   value: values[metric], baseline: median, score: z))
+            }
+        }
+        return out
+    }
+
+    static func ewmaFindings(_ values: [Double], config: AnomalyConfig, state: AnomalyState) -> [Finding] {
+        guard state.ewmaSamples >= config.ewmaWarmupHours else { return [] }
+        var out: [Finding] = []
+        for metric in 0..<AnomalyState.metricCount {
+            let mean = state.ewmaMean[metric]
+            let sd = max(state.ewmaVariance[metric].squareRoot(), 0.1 * abs(mean), 1.0)
+            let score = (values[metric] - mean) / sd
+            if abs(score) >= config.ewmaSigmas {
+                out.append(Finding(check: "ewma.\(AnomalyState.metricNames[metric])", severity: .warn,
+                                   value: values[metric], baseline: mean, score: score))
+            }
+        }
+        return out
+    }
+}
+
+extension AnomalyState {
+    func slot(hour: Int64, metric: Int) -> Float {
+        guard let last = lastHour, hour <= last, last - hour < Int64(AnomalyState.historyHours), hour >= 0 else { return .nan }
+        return history[metric * AnomalyState.historyHours + Int(hour % Int64(AnomalyState.historyHours))]
+    }
+
+    mutating func setSlot(hour: Int64, values: [Double]?) {
+        let index = Int(hour.floorMod(Int64(AnomalyState.historyHours)))
+        for metric in 0..<AnomalyState.metricCount {
+            history[metric * AnomalyState.historyHours + index] = values.map { Float($0[metric]) } ?? .nan
+        }
+    }
+
+    mutating func updateEWMA(_ values: [Double], alpha: Double) {
+        for m in 0..<AnomalyState.metricCount {
+            if ewmaSamples == 0 {
+                ewmaMean[m] = values[m]
+                ewmaVariance[m] = 0
+            } else {
+                // West's incremental EWMA of mean and variance.
+                let diff = values[m] - ewmaMean[m]
+                let increment = alpha * diff
+                ewmaMean[m] += increment
+                ewmaVariance[m] = (1 - alpha) * (ewmaVariance[m] + diff * increment)
+            }
+        }
+        ewmaSamples = min(ewmaSamples + 1, Int(Int32.max))
+    }
+
+    mutating func applyHysteresis(latest: Severity, findings: [Finding], config: AnomalyConfig) {
+        hoursAtOrAboveWarn = latest >= .warn ? hoursAtOrAboveWarn + 1 : 0
+        hoursAtOrAboveCritical = latest >= .critical ? hoursAtOrAboveCritical + 1 : 0
+        var level = assessment.level
+        if hoursAtOrAboveCritical >= config.raiseAfterHours {
+            level = .critical
+        } else if hoursAtOrAboveWarn >= config.raiseAfterHours && level < .warn {
+            level = .warn
+        }
+        if latest < level {
+            hoursBelowLevel += 1
+            if hoursBelowLevel >= config.clearAfterHours {
+                // Step down to what the recent hours support, not straight to info.
+                level = hoursAtOrAboveWarn > 0 ? .warn : .info
+                hoursBelowLevel = 0
+            }
+        } else {
+            hoursBelowLevel = 0
+        }
+        assessment = AnomalyAssessment(level: level, latest: latest, findings: findings)
+    }
+}
+
+enum RobustStats {
+    /// Median of a small array, reordering it in place.
+    static func median(_ xs: inout [Double]) -> Double {
+        precondition(!xs.isEmpty)
+        xs.sort()
+        let n = xs.count
+        return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2
+    }
+}

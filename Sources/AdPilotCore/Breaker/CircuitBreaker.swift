@@ -1,0 +1,181 @@
+/// Circuit breaker settings (resilience4j's vocabulary).
+public struct BreakerConfig: Hashable, Sendable, Codable {
+    public enum Window: Hashable, Sendable, Codable {
+        /// The last N calls.
+        case count(Int)
+        /// Calls in the last N seconds, kept in `BreakerConfig.timeBuckets` buckets.
+        case time(seconds: Int64)
+    }
+
+    public static let countWindowMax = 1_000
+    public static let timeBuckets = 10
+    public static let timeWindowSecondsMax: Int64 = 86_400
+
+    public var window: Window
+    /// No verdict on the failure rate before this many calls are in the window.
+    public var minimumCalls: Int
+    /// Open when failures / calls reaches this (0...1).
+    public var failureRateThreshold: Double
+    public var waitInOpenSeconds: Int64
+    /// Trial calls allowed in half-open; their failure rate decides open or closed.
+    public var permittedCallsInHalfOpen: Int
+
+    public init(window: Window, minimumCalls: Int, failureRateThreshold: Double,
+                waitInOpenSeconds: Int64, permittedCallsInHalfOpen: Int) {
+        self.window = window
+        self.minimumCalls = minimumCalls
+        self.failureRateThreshold = failureRateThreshold
+        self.waitInOpenSeconds = waitInOpenSeconds
+        self.permittedCallsInHalfOpen = permittedCallsInHalfOpen
+    }
+
+    public static let standard = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5,
+                                               waitInOpenSeconds: 300, permittedCallsInHalfOpen: 3)
+
+    public var isValid: Bool {
+        let windowOK: Bool
+        switch window {
+        case .count(let n): windowOK = n >= 1 && n <= Self.countWindowMax && minimumCalls <= n
+        case .time(let s): windowOK = s >= Int64(Self.timeBuckets) && s <= Self.timeWindowSecondsMax
+        }
+        return windowOK && minimumCalls >= 1 && failureRateThreshold > 0 && failureRateThreshold <= 1
+            && waitInOpenSeconds >= 0 && permittedCallsInHalfOpen >= 1
+    }
+}
+
+public enum BreakerState: String, Hashable, Sendable, Codable {
+    case closed, open
+    case halfOpen = "half_open"
+    /// Operator-forced: rejects everything until reset.
+    case forcedOpen = "forced_open"
+    /// Operator-disabled: permits everything and records nothing.
+    case disabled
+}
+
+/// A circuit breaker as a value: every method returns or mutates a plain struct, so the
+/// daemon persists it verbatim (Codable) and a restart honours an open breaker.
+public struct CircuitBreaker: Hashable, Sendable, Codable {
+    public private(set) var state: BreakerState = .closed
+    public private(set) var openedAt: Instant? = nil
+    /// Count window: outcomes as a ring (true = failure). Time window: unused.
+    private var ring: [Bool] = []
+    private var ringNext = 0
+    /// Time window: per-bucket (bucket index, calls, failures).
+    private var buckets: [Bucket] = []
+    private var halfOpenPermitted = 0
+    private var halfOpenCalls = 0
+    private var halfOpenFailures = 0
+
+    struct Bucket: Hashable, Sendable, Codable {
+        var index: Int64
+        var calls: Int
+        var failures: Int
+    }
+
+    public init() {}
+
+    public enum Permission: Hashable, Sendable {
+        case permitted
+        case rejected(ReasonCode)
+    }
+
+    /// Would a call be permitted now? Moves open to half-open once the wait is over.
+    public mutating func permission(_ config: BreakerConfig, at now: Instant) -> Permission {
+        switch state {
+        case .closed, .disabled:
+            return .permitted
+        case .forcedOpen:
+            return .rejected(.breakerForcedOpen)
+        case .open:
+            guard let opened = openedAt, now >= opened.adding(seconds: config.waitInOpenSeconds) else {
+                return .rejected(.breakerOpen)
+            }
+            transition(to: .halfOpen, at: now)
+            return .permitted
+        case .halfOpen:
+            return halfOpenPermitted < config.permittedCallsInHalfOpen ? .permitted : .rejected(.breakerOpen)
+        }
+    }
+
+    /// Takes one of the half-open trial permits. Call only for a call that will be made.
+    public mutating func acquire(_ config: BreakerConfig, at now: Instant) -> Bool {
+        guard permission(config, at: now) == .permitted else { return false }
+        if state == .halfOpen { halfOpenPermitted += 1 }
+        return true
+    }
+
+    /// Records a finished call's outcome.
+    public mutating func record(failure: Bool, _ config: BreakerConfig, at now: Instant) {
+        switch state {
+        case .closed:
+            let (calls, failures) = add(failure: failure, config, at: now)
+            if calls >= config.minimumCalls && Double(failures) / Double(calls) >= config.failureRateThreshold {
+                transition(to: .open, at: now)
+            }
+        case .halfOpen:
+            halfOpenCalls += 1
+            if failure { halfOpenFailures += 1 }
+            if halfOpenCalls >= config.permittedCallsInHalfOpen {
+                let rate = Double(halfOpenFailures) / Double(halfOpenCalls)
+                transition(to: rate >= config.failureRateThreshold ? .open : .closed, at: now)
+            }
+        case .open, .forcedOpen, .disabled:
+            break  // a late result after the breaker moved on changes nothing
+        }
+    }
+
+    public mutating func forceOpen(at now: Instant) { transition(to: .forcedOpen, at: now) }
+    public mutating func disable(at now: Instant) { transition(to: .disabled, at: now) }
+    public mutating func reset(at now: Instant) { transition(to: .closed, at: now) }
+
+    /// Calls and failures currently in the window (closed state).
+    public func windowCounts(_ config: BreakerConfig, at now: Instant) -> (calls: Int, failures: Int) {
+        switch config.window {
+        case .count:
+            return (ring.count, ring.lazy.filter { $0 }.count)
+        case .time(let seconds):
+            let current = bucketIndex(now, seconds)
+            let live = buckets.filter { current - $0.index < Int64(BreakerConfig.timeBuckets) && $0.index <= current }
+            return (live.reduce(0) { $0 + $1.calls }, live.reduce(0) { $0 + $1.failures })
+        }
+    }
+
+    private func bucketIndex(_ now: Instant, _ seconds: Int64) -> Int64 {
+        let width = max(1, seconds / Int64(BreakerConfig.timeBuckets))
+        return (now.microsSinceEpoch / Instant.microsPerSecond).floorDiv(width)
+    }
+
+    private mutating func add(failure: Bool, _ config: BreakerConfig, at now: Instant) -> (Int, Int) {
+        switch config.window {
+        case .count(let n):
+            if ring.count < n {
+                ring.append(failure)
+            } else {
+                ring[ringNext] = failure
+            }
+            ringNext = (ringNext + 1) % n
+        case .time(let seconds):
+            let index = bucketIndex(now, seconds)
+            buckets.removeAll { index - $0.index >= Int64(BreakerConfig.timeBuckets) || $0.index > index }
+            if let i = buckets.firstIndex(where: { $0.index == index }) {
+                buckets[i].calls += 1
+                if failure { buckets[i].failures += 1 }
+            } else {
+                buckets.append(Bucket(index: index, calls: 1, failures: failure ? 1 : 0))
+            }
+            assert(buckets.count <= BreakerConfig.timeBuckets)
+        }
+        return windowCounts(config, at: now)
+    }
+
+    private mutating func transition(to next: BreakerState, at now: Instant) {
+        state = next
+        openedAt = (next == .open || next == .forcedOpen) ? now : nil
+        ring.removeAll()
+        ringNext = 0
+        buckets.removeAll()
+        halfOpenPermitted = 0
+        halfOpenCalls = 0
+        halfOpenFailures = 0
+    }
+}

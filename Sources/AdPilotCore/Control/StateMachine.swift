@@ -1,0 +1,192 @@
+/// One promotion gate's evaluation, printed as `name  required  measured  PASS|FAIL`.
+public struct GateCheck: Hashable, Sendable, Codable {
+    public let name: String
+    public let required: String
+    public let measured: String
+    public let passed: Bool
+
+    public init(name: String, required: String, measured: String, passed: Bool) {
+        self.name = name
+        self.required = required
+        self.measured = measured
+        self.passed = passed
+    }
+}
+
+/// The operator verbs of SPEC §5, plus the evidence a promotion carries.
+public enum Command: Hashable, Sendable {
+    case stage(PolicyID)
+    /// `gates` are the checks for the step being attempted, evaluated by the caller.
+    case promote(gates: [GateCheck], overrideGates: Bool)
+    case rollback
+    case halt
+    case resume
+
+    public var verb: Verb {
+        switch self {
+        case .stage: return .stage
+        case .promote: return .promote
+        case .rollback: return .rollback
+        case .halt: return .halt
+        case .resume: return .resume
+        }
+    }
+}
+
+public enum Verb: String, Hashable, Sendable, Codable, CaseIterable {
+    case stage, promote, rollback, halt, resume
+}
+
+/// Why the state machine said no. `code` is stable (scripts match on it); `message` says
+/// why in words; `allowed` lists the verbs that would be accepted in the current state.
+public struct Refusal: Error, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let code: String
+    public let message: String
+    public let allowed: [Verb]
+    public let failedGates: [GateCheck]
+
+    public var description: String {
+        let options = allowed.map(\.rawValue).joined(separator: ", ")
+        return "\(message) (allowed now: \(options.isEmpty ? "none" : options))"
+    }
+}
+
+/// A transition that took place (or a no-op, such as halting while halted).
+public struct Transition: Hashable, Sendable, Codable {
+    public let verb: Verb
+    public let actor: Actor
+    public let at: Instant
+    public let reason: String
+    public let before: ControlState
+    public let after: ControlState
+    /// Set when gates failed and the operator overrode them.
+    public let override: GateOverride?
+
+    public var changed: Bool { before != after }
+}
+
+/// SPEC §5's table as one pure function. Every cell is in `apply`; nothing else changes
+/// mode or slots.
+public enum StateMachine {
+    public static func apply(_ command: Command, to state: ControlState, actor: Actor,
+                             reason: String, at now: Instant) -> Result<Transition, Refusal> {
+        precondition(state.isConsistent, "state machine entered with an inconsistent state")
+        var next = state
+        var override: GateOverride? = nil
+
+        func refuse(_ code: String, _ message: String, gates: [GateCheck] = []) -> Result<Transition, Refusal> {
+            .failure(Refusal(code: code, message: message, allowed: allowedVerbs(in: state), failedGates: gates))
+        }
+
+        switch (state.mode, command) {
+        // shadow
+        case (.shadow, .stage(let p)):
+            next.candidate = p
+        case (.shadow, .promote(let gates, let overrideGates)):
+            guard let candidate = state.candidate else {
+                return refuse("no_candidate", "nothing to promote: stage a policy first")
+            }
+            switch gateOutcome(gates, overrideGates: overrideGates, policy: candidate, from: .shadow,
+                               actor: actor, reason: reason, at: now) {
+            case .failure(let failed):
+                return refuse("gates_failed", "promotion to canary refused: \(failed.count) gate(s) failing; "
+                    + "wait for evidence or use --override-gates", gates: failed.gates)
+            case .success(let o):
+                override = o
+                next.mode = .canary
+            }
+        case (.shadow, .rollback):
+            guard state.live != nil else {
+                return refuse("no_live_policy", "rollback in shadow drops the candidate and returns to live, "
+                    + "but the live slot is empty")
+            }
+            next.candidate = nil
+            next.mode = .live
+        case (.shadow, .halt), (.canary, .halt), (.live, .halt):
+            next.mode = .halted
+        case (.shadow, .resume), (.canary, .resume), (.live, .resume):
+            return refuse("not_halted", "resume only applies in halted mode; the controller is \(state.mode.rawValue)")
+
+        // canary
+        case (.canary, .stage):
+            return refuse("canary_in_progress", "cannot stage while a canary runs: promote or roll it back first")
+        case (.canary, .promote(let gates, let overrideGates)):
+            let candidate = state.candidate!  // isConsistent: canary has a candidate
+            switch gateOutcome(gates, overrideGates: overrideGates, policy: candidate, from: .canary,
+                               actor: actor, reason: reason, at: now) {
+            case .failure(let failed):
+                return refuse("gates_failed", "promotion to live refused: \(failed.count) gate(s) failing; "
+                    + "wait for evidence or use --override-gates", gates: failed.gates)
+            case .success(let o):
+                override = o
+                next.previous = state.live ?? state.previous
+                next.live = candidate
+                next.candidate = nil
+                next.mode = .live
+            }
+        case (.canary, .rollback):
+            next.mode = .shadow
+
+        // live
+        case (.live, .stage(let p)):
+            next.candidate = p
+            next.mode = .shadow
+        case (.live, .promote):
+            return refuse("nothing_to_promote", "the controller is live with no candidate: stage a policy first")
+        case (.live, .rollback):
+            guard let previous = state.previous else {
+                return refuse("no_previous_policy", "no previous live policy to roll back to")
+            }
+            next.live = previous
+            next.previous = nil
+
+        // halted
+        case (.halted, .stage), (.halted, .promote), (.halted, .rollback):
+            return refuse("halted", "the controller is halted: resume first (it returns to shadow)")
+        case (.halted, .halt):
+            break  // no-op: already halted; the caller still records the request
+        case (.halted, .resume):
+            next.candidate = state.candidate ?? state.live
+            next.previous = state.live ?? state.previous
+            next.live = nil
+            next.mode = .shadow
+        }
+
+        if next.mode != state.mode { next.modeSince = now }
+        if let o = override { next.overrides.append(o) }
+        next.overrides.removeAll { $0.policy != next.candidate && $0.policy != next.live }
+        assert(next.isConsistent, "transition \(command.verb) from \(state.mode) broke an invariant")
+        return .success(Transition(verb: command.verb, actor: actor, at: now, reason: reason,
+                                   before: state, after: next, override: override))
+    }
+
+    /// Nil override when every gate passed; an override record when gates failed and the
+    /// operator overrode them; the failing gates otherwise.
+    private static func gateOutcome(_ gates: [GateCheck], overrideGates: Bool, policy: PolicyID, from: Mode,
+                                    actor: Actor, reason: String, at now: Instant) -> Result<GateOverride?, GateFailure> {
+        let failed = gates.filter { !$0.passed }
+        if failed.isEmpty { return .success(nil) }
+        guard overrideGates else { return .failure(GateFailure(gates: failed)) }
+        return .success(GateOverride(policy: policy, from: from, actor: actor, at: now, reason: reason,
+                                     failedGates: failed.map(\.name)))
+    }
+
+    private struct GateFailure: Error {
+        let gates: [GateCheck]
+        var count: Int { gates.count }
+    }
+
+    /// Verbs the table accepts in `state` (promote is listed when it could pass its gates).
+    public static func allowedVerbs(in state: ControlState) -> [Verb] {
+        switch state.mode {
+        case .shadow:
+            return [.stage] + (state.candidate != nil ? [.promote] : []) + (state.live != nil ? [.rollback] : []) + [.halt]
+        case .canary:
+            return [.promote, .rollback, .halt]
+        case .live:
+            return [.stage] + (state.previous != nil ? [.rollback] : []) + [.halt]
+        case .halted:
+            return [.halt, .resume]
+        }
+    }
+}

@@ -1,0 +1,146 @@
+/// What every guardrail may look at. Built once per decision by the pipeline.
+public struct GuardContext: Sendable {
+    public let config: CampaignConfig
+    public let account: AccountLimits
+    public let observation: Observation
+    public let now: Instant
+    public let local: LocalTime
+    /// True when a canary candidate controls this campaign (tighter steps, exposure cap).
+    public let canaryControlled: Bool
+    public let lastChangeAt: Instant?
+    public let accountOthersMicros: Micros
+    public let canaryOthersMicros: Micros
+
+    public var current: Micros { observation.currentBudgetMicros }
+    var currency: Currency { config.currency }
+
+    /// Largest budget the campaign's own daily cap allows.
+    var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
+
+    /// Largest budget the account cap allows, given every other campaign's projection.
+    var accountCeiling: Micros {
+        currency.floor(account.budgetCeiling(room: account.dailyCapMicros.saturatingSubtracting(accountOthersMicros)))
+    }
+
+    /// Largest budget the canary exposure cap allows (only when canary-controlled).
+    var canaryCeiling: Micros? {
+        guard canaryControlled else { return nil }
+        return currency.floor(account.budgetCeiling(room: account.maxSpendAtRiskMicros.saturatingSubtracting(canaryOthersMicros)))
+    }
+
+    /// The tightest hard spending ceiling. A budget above it must come down, cooldown or not.
+    var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
+}
+
+/// One guardrail: a small pure check over a proposed (already valid, representable) budget.
+public protocol Guardrail: Sendable {
+    var layer: Layer { get }
+    func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?)
+}
+
+/// Minimum and maximum budget for the current local hour.
+public struct BoundsGuard: Guardrail {
+    public var layer: Layer { .bounds }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let b = ctx.config.guardrails.bounds(atHour: ctx.local.hourOfDay)
+        let detail = "hour \(ctx.local.hourOfDay) bounds \(b.minMicros)..\(b.maxMicros)"
+        if amount < b.minMicros { return (.adjust(b.minMicros, .belowMin), detail) }
+        if amount > b.maxMicros { return (.adjust(b.maxMicros, .aboveMax), detail) }
+        return (.approve, nil)
+    }
+}
+
+/// Largest change per step: a fraction of the current budget (tighter under canary),
+/// never less than a floor so a zero budget can move.
+public struct StepGuard: Guardrail {
+    public var layer: Layer { .step }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let g = ctx.config.guardrails
+        let fraction = ctx.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction
+        let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
+        let up = ctx.currency.floor(ctx.current.saturatingAdding(step))
+        let down = ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step)))
+        let detail = "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))"
+        if amount > up { return (.adjust(up, .stepIncrease), detail) }
+        if amount < down { return (.adjust(down, .stepDecrease), detail) }
+        return (.approve, nil)
+    }
+}
+
+/// The campaign's daily cap, projected to the end of the day: at budget B the platform may
+/// deliver up to B * (1 + overdelivery) today, so B may not exceed cap / (1 + overdelivery).
+public struct DailyCapGuard: Guardrail {
+    public var layer: Layer { .dailyCap }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let ceiling = ctx.dailyCapCeiling
+        guard amount > ceiling else { return (.approve, nil) }
+        return (.adjust(ceiling, .dailyCap), "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
+            + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryFraction): ceiling \(ceiling)")
+    }
+}
+
+/// The account-wide daily cap across campaigns.
+public struct AccountCapGuard: Guardrail {
+    public var layer: Layer { .accountCap }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let ceiling = ctx.accountCeiling
+        guard amount > ceiling else { return (.approve, nil) }
+        return (.adjust(ceiling, .accountCap), "account cap \(ctx.account.dailyCapMicros), other campaigns "
+            + "projected \(ctx.accountOthersMicros): ceiling \(ceiling)")
+    }
+}
+
+/// No increase after N hours of spend without a conversion.
+public struct NoConversionGuard: Guardrail {
+    public var layer: Layer { .noConversions }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let window = ctx.config.guardrails.noConversionWindowHours
+        guard amount > ctx.current, ctx.observation.hoursWithoutConversion >= window else { return (.approve, nil) }
+        return (.adjust(ctx.current, .noConversions),
+                "\(ctx.observation.hoursWithoutConversion) h without a conversion (window \(window) h)")
+    }
+}
+
+/// No increase while trailing ROAS is below the floor (once spend makes it meaningful).
+public struct RoasFloorGuard: Guardrail {
+    public var layer: Layer { .roasFloor }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let g = ctx.config.guardrails
+        guard amount > ctx.current, let floor = g.roasFloor, ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
+              let roas = ctx.observation.trailing.roas, roas < floor else { return (.approve, nil) }
+        return (.adjust(ctx.current, .roasFloor), "trailing ROAS \(roas) below floor \(floor)")
+    }
+}
+
+/// Minimum time between changes. A decrease forced by a hard cap is never held back.
+public struct CooldownGuard: Guardrail {
+    public var layer: Layer { .cooldown }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let cooldown = ctx.config.guardrails.cooldownSeconds
+        guard amount != ctx.current, let last = ctx.lastChangeAt,
+              ctx.now < last.adding(seconds: cooldown) else { return (.approve, nil) }
+        if ctx.current > ctx.hardCeiling {
+            return (.approve, "within cooldown, but the current budget is above a hard cap: decrease allowed")
+        }
+        return (.veto(.cooldown), "last change \(last), cooldown \(cooldown) s")
+    }
+}
+
+/// Canary exposure: the campaigns a canary candidate controls may together spend at most
+/// `max_spend_at_risk` per day (projected).
+public struct CanaryExposureGuard: Guardrail {
+    public var layer: Layer { .canaryExposure }
+    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        guard let ceiling = ctx.canaryCeiling, amount > ceiling else { return (.approve, nil) }
+        return (.adjust(ceiling, .canaryExposure), "max spend at risk \(ctx.account.maxSpendAtRiskMicros), "
+            + "other canary campaigns projected \(ctx.canaryOthersMicros): ceiling \(ceiling)")
+    }
+}
+
+public enum Guardrails {
+    /// The guardrail layers in the order they run.
+    public static let ordered: [any Guardrail] = [
+        BoundsGuard(), StepGuard(), DailyCapGuard(), AccountCapGuard(), NoConversionGuard(),
+        RoasFloorGuard(), CooldownGuard(), CanaryExposureGuard(),
+    ]
+}

@@ -1,0 +1,239 @@
+/// How a day's budget should be spent over its hours: 24 non-negative weights. The
+/// target spend-to-date at a moment is the daily target times the cumulative weight,
+/// interpolated within the hour.
+public struct HourlyProfile: Hashable, Sendable, Codable {
+    public static let uniform = HourlyProfile(unchecked: Array(repeating: 1.0 / 24.0, count: 24))
+
+    /// Normalised weights, summing to 1.
+    public let weights: [Double]
+    private let cumulative: [Double]
+
+    private init(unchecked weights: [Double]) {
+        self.weights = weights
+        var c = [0.0]
+        for w in weights { c.append(c.last! + w) }
+        cumulative = c
+    }
+
+    /// Nil unless there are 24 finite non-negative weights with a positive sum.
+    public init?(weights: [Double]) {
+        guard weights.count == 24, weights.allSatisfy({ $0.isFinite && $0 >= 0 }) else { return nil }
+        let total = weights.reduce(0, +)
+        guard total > 0 else { return nil }
+        self.init(unchecked: weights.map { $0 / total })
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let w = try decoder.singleValueContainer().decode([Double].self)
+        guard let p = HourlyProfile(weights: w) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "an hourly profile needs 24 finite, non-negative weights with a positive sum"))
+        }
+        self = p
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(weights)
+    }
+
+    /// Fraction of the day's target that should be spent by `secondOfDay`.
+    public func fractionElapsed(atSecondOfDay s: Int64) -> Double {
+        precondition(s >= 0 && s < Instant.secondsPerDay)
+        let hour = Int(s / Instant.secondsPerHour)
+        let within = Double(s % Instant.secondsPerHour) / Double(Instant.secondsPerHour)
+        return cumulative[hour] + weights[hour] * within
+    }
+}
+
+/// What the efficiency loop steers toward.
+public enum EfficiencyTarget: Hashable, Sendable, Codable {
+    /// Conversion value per unit spend, e.g. 3.0.
+    case roas(Double)
+    /// Cost per conversion.
+    case cpa(Micros)
+    case none
+}
+
+public struct PacerConfig: Hashable, Sendable, Codable {
+    public var pace: PIDGains
+    public var efficiency: PIDGains
+    public var profile: HourlyProfile
+    /// The efficiency loop only steers once the trailing window holds this many conversions.
+    public var efficiencyConversionsMin: Double
+    /// How far (as a fraction) the policy may propose away from the pacer's recommended
+    /// budget before the pacer adjusts it back to the edge of that band.
+    public var policyAuthority: Double
+
+    public init(pace: PIDGains, efficiency: PIDGains, profile: HourlyProfile,
+                efficiencyConversionsMin: Double, policyAuthority: Double) {
+        self.pace = pace
+        self.efficiency = efficiency
+        self.profile = profile
+        self.efficiencyConversionsMin = efficiencyConversionsMin
+        self.policyAuthority = policyAuthority
+    }
+
+    public static let standard = PacerConfig(
+        pace: PIDGains(kp: 1.2, ki: 0.15, kd: 0.05, integralMax: 0.5, outputMin: -0.8, outputMax: 1.0),
+        efficiency: PIDGains(kp: 0.6, ki: 0.05, kd: 0.0, integralMax: 0.4, outputMin: -0.8, outputMax: 0.5),
+        profile: .uniform, efficiencyConversionsMin: 5, policyAuthority: 0.3)
+}
+
+/// The pacer's memory for one campaign.
+public struct PacerState: Hashable, Sendable, Codable {
+    public var pace = PIDState()
+    public var efficiency = PIDState()
+    /// False while the campaign is not under control (halted, out of scope); the next
+    /// step re-engages both loops bumplessly.
+    public var engaged = false
+    public var day: Int64? = nil
+    public var lastStepAt: Instant? = nil
+
+    public init() {}
+}
+
+/// The pacer's account of one step, stored in the decision.
+public struct PacerReport: Hashable, Sendable, Codable {
+    public let targetSpendToDateMicros: Micros
+    public let spendTodayMicros: Micros
+    public let pace: PIDStep
+    /// Nil when the efficiency loop had too little data to steer (it then holds).
+    public let efficiency: PIDStep?
+    public let trailingEfficiency: Double?
+    /// min(pace output, efficiency output): efficiency can only hold pacing back.
+    public let combinedOutput: Double
+    public let recommendedBudgetMicros: Micros
+    public let bandLowMicros: Micros
+    public let bandHighMicros: Micros
+    public let engagedThisStep: Bool
+}
+
+/// Trailing performance the efficiency loop and guardrails read.
+public struct TrailingStats: Hashable, Sendable, Codable {
+    public var spendMicros: Micros
+    public var conversions: Double
+    public var conversionValueMicros: Micros
+
+    public init(spendMicros: Micros, conversions: Double, conversionValueMicros: Micros) {
+        self.spendMicros = spendMicros
+        self.conversions = conversions
+        self.conversionValueMicros = conversionValueMicros
+    }
+
+    public var roas: Double? {
+        spendMicros > .zero ? conversionValueMicros.statistic / spendMicros.statistic : nil
+    }
+
+    public var cpaMicros: Double? {
+        conversions > 0 ? spendMicros.statistic / conversions : nil
+    }
+}
+
+/// The dual-PID pacer.
+///
+/// - The pace loop compares spend today with the target trajectory (daily target times the
+///   hourly profile's cumulative share), normalised by the daily target.
+/// - The efficiency loop compares trailing ROAS (or CPA) with its target, normalised by
+///   the target, once the window has enough conversions.
+/// - Combination rule: `u = min(u_pace, u_eff)` (just `u_pace` without efficiency data).
+///   Efficiency may hold spending back but never pushes past the pace, so a lucky streak
+///   cannot overspend the day.
+/// - Recommendation: `dailyTarget * (1 + u)`. The policy's proposal is approved inside
+///   `recommendation * (1 ± policyAuthority)` and adjusted to the nearest edge outside it.
+public enum Pacer {
+    public struct Input: Hashable, Sendable, Codable {
+        public var dailyTargetMicros: Micros
+        public var spendTodayMicros: Micros
+        public var currentBudgetMicros: Micros
+        public var trailing: TrailingStats
+        public var efficiencyTarget: EfficiencyTarget
+    }
+
+    public static func step(_ config: PacerConfig, state: PacerState, input: Input,
+                            at now: Instant, utcOffsetSeconds: Int64) -> (PacerReport, PacerState) {
+        precondition(input.dailyTargetMicros > .zero, "daily target must be positive (validated config)")
+        let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
+        let target = input.dailyTargetMicros.statistic
+        let trajectory = target * config.profile.fractionElapsed(atSecondOfDay: local.secondOfDay)
+        let spend = max(0, input.spendTodayMicros.statistic)
+        // The output that reproduces the budget in force: where bumpless transfer starts.
+        let heldOutput = max(0, input.currentBudgetMicros.statistic) / target - 1
+
+        var next = state
+        var dtHours = 0.0
+        if let last = state.lastStepAt, now > last { dtHours = min(now.seconds(since: last) / 3600, 24) }
+        if state.day != local.day {
+            // Spend today restarts at zero: forget the old measurement so D sees no jump.
+            next.pace.lastMeasurement = nil
+            next.day = local.day
+        }
+        let engaging = !state.engaged
+        if engaging {
+            next.pace = PID.engage(config.pace, .direct, setpoint: trajectory, measurement: spend,
+                                   scale: target, currentOutput: heldOutput)
+            dtHours = 0
+        }
+        let (paceStep, paceState) = PID.step(config.pace, .direct, state: next.pace, setpoint: trajectory,
+                                             measurement: spend, scale: target, dtHours: dtHours)
+        next.pace = paceState
+
+        var effStep: PIDStep? = nil
+        let (effMeasurement, effSetpoint, effAction) = efficiencyTerms(input)
+        if let m = effMeasurement, let sp = effSetpoint, input.trailing.conversions >= config.efficiencyConversionsMin {
+            if engaging || next.efficiency.lastMeasurement == nil {
+                next.efficiency = PID.engage(config.efficiency, effAction, setpoint: sp, measurement: m,
+                                             scale: sp, currentOutput: heldOutput)
+            }
+            let (s, st) = PID.step(config.efficiency, effAction, state: next.efficiency, setpoint: sp,
+                                   measurement: m, scale: sp, dtHours: engaging ? 0 : dtHours)
+            effStep = s
+            next.efficiency = st
+        } else {
+            // Too little evidence: the loop holds and will re-engage bumplessly.
+            next.efficiency.lastMeasurement = nil
+        }
+
+        let combined = min(paceStep.output, effStep?.output ?? paceStep.output)
+        let recommended = input.dailyTargetMicros.scaled(by: 1 + combined)
+        let report = PacerReport(
+            targetSpendToDateMicros: Micros.fromStatistic(trajectory) ?? .zero,
+            spendTodayMicros: input.spendTodayMicros, pace: paceStep, efficiency: effStep,
+            trailingEfficiency: effMeasurement, combinedOutput: combined,
+            recommendedBudgetMicros: recommended,
+            bandLowMicros: recommended.scaled(by: 1 - config.policyAuthority),
+            bandHighMicros: recommended.scaled(by: 1 + config.policyAuthority),
+            engagedThisStep: engaging)
+        next.engaged = true
+        next.lastStepAt = now
+        return (report, next)
+    }
+
+    /// A campaign leaving control (halt, out of scope): the next step re-engages.
+    public static func disengage(_ state: PacerState) -> PacerState {
+        var s = state
+        s.engaged = false
+        return s
+    }
+
+    private static func efficiencyTerms(_ input: Input) -> (Double?, Double?, PIDAction) {
+        switch input.efficiencyTarget {
+        case .roas(let target):
+            return (input.trailing.roas, target > 0 ? target : nil, .reverse)
+        case .cpa(let target):
+            return (input.trailing.cpaMicros, target > .zero ? target.statistic : nil, .direct)
+        case .none:
+            return (nil, nil, .direct)
+        }
+    }
+}
+
+extension Micros {
+    /// `self * factor` rounded down to whole micros, saturating to 0...Int64.max. For
+    /// limits and recommendations computed from a ratio; never for a ledger amount.
+    public func scaled(by factor: Double) -> Micros {
+        let v = statistic * factor
+        guard v.isFinite else { return factor.isNaN ? .zero : (v > 0 ? Micros(.max) : .zero) }
+        return Micros.fromStatistic(min(max(v, 0), 9.2e18), rounding: .down) ?? .zero
+    }
+}

@@ -1,0 +1,136 @@
+/// A number from a policy or a statistic that may be NaN or infinite. JSON has no NaN, so
+/// non-finite values encode as the strings "nan", "inf", "-inf".
+public struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let value: Double
+    public init(_ value: Double) { self.value = value }
+
+    public static func == (a: StatValue, b: StatValue) -> Bool {
+        a.value == b.value || (a.value.isNaN && b.value.isNaN)
+    }
+
+    public func hash(into h: inout Hasher) { h.combine(value.isNaN ? Double.nan.bitPattern : value.bitPattern) }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Double.self) {
+            value = v
+            return
+        }
+        switch try c.decode(String.self) {
+        case "nan": value = .nan
+        case "inf": value = .infinity
+        case "-inf": value = -.infinity
+        case let s: throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a number: \(s.prefix(32))"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if value.isFinite { try c.encode(value) } else { try c.encode(description) }
+    }
+
+    public var description: String {
+        value.isNaN ? "nan" : value == .infinity ? "inf" : value == -.infinity ? "-inf" : "\(value)"
+    }
+}
+
+/// What the policy proposed: a daily budget in micros (a statistic until validated), or
+/// the error it raised.
+public enum Proposal: Hashable, Sendable, Codable {
+    case budget(StatValue)
+    case failed(String)
+
+    public static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
+}
+
+/// Everything a decision depends on. The pipeline is a pure function of this value and
+/// the proposal, so a journaled decision replays exactly.
+public struct DecisionInput: Hashable, Sendable, Codable {
+    public var campaign: CampaignConfig
+    public var account: AccountLimits
+    public var pacerConfig: PacerConfig
+    public var observation: Observation
+    public var now: Instant
+    public var mode: Mode
+    public var slot: Slot
+    public var policy: PolicyID
+    public var inCanaryScope: Bool
+    /// The persisted kill switch: while set, nothing writes.
+    public var haltFlag: Bool
+    public var pacer: PacerState
+    public var lastChangeAt: Instant?
+    /// Breaker permissions evaluated for this tick (platform, then campaign).
+    public var platformBreaker: BreakerState
+    public var platformBreakerPermits: Bool
+    public var campaignBreaker: BreakerState
+    public var campaignBreakerPermits: Bool
+    public var anomaly: AnomalyAssessment
+    /// Projected day spend of every other campaign in the account.
+    public var accountOthersMicros: Micros
+    /// Projected day spend of the other campaigns a canary candidate controls.
+    public var canaryOthersMicros: Micros
+
+    public init(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
+                now: Instant, mode: Mode, slot: Slot, policy: PolicyID, inCanaryScope: Bool, haltFlag: Bool,
+                pacer: PacerState, lastChangeAt: Instant?, platformBreaker: BreakerState, platformBreakerPermits: Bool,
+                campaignBreaker: BreakerState, campaignBreakerPermits: Bool, anomaly: AnomalyAssessment,
+                accountOthersMicros: Micros, canaryOthersMicros: Micros) {
+        self.campaign = campaign
+        self.account = account
+        self.pacerConfig = pacerConfig
+        self.observation = observation
+        self.now = now
+        self.mode = mode
+        self.slot = slot
+        self.policy = policy
+        self.inCanaryScope = inCanaryScope
+        self.haltFlag = haltFlag
+        self.pacer = pacer
+        self.lastChangeAt = lastChangeAt
+        self.platformBreaker = platformBreaker
+        self.platformBreakerPermits = platformBreakerPermits
+        self.campaignBreaker = campaignBreaker
+        self.campaignBreakerPermits = campaignBreakerPermits
+        self.anomaly = anomaly
+        self.accountOthersMicros = accountOthersMicros
+        self.canaryOthersMicros = canaryOthersMicros
+    }
+
+    public var mayWrite: Bool {
+        !haltFlag && WriteScope.mayWrite(mode: mode, slot: slot, inCanaryScope: inCanaryScope)
+    }
+
+    public var canaryControlled: Bool { mode == .canary && slot == .candidate && inCanaryScope }
+}
+
+/// The outcome of one decision.
+public enum Action: String, Hashable, Sendable, Codable {
+    /// Write `finalBudgetMicros` to the platform.
+    case apply
+    /// Approved, but this slot or mode may not write (shadow evidence).
+    case wouldApply = "would_apply"
+    /// A layer vetoed: the current budget stays.
+    case hold
+    /// Every layer agreed on the current budget: nothing to write.
+    case unchanged
+}
+
+/// A complete, replayable account of one decision.
+public struct Decision: Hashable, Sendable, Codable {
+    public let input: DecisionInput
+    public let proposal: Proposal
+    public let pacer: PacerReport
+    public let layers: [LayerVerdict]
+    public let finalBudgetMicros: Micros
+    public let action: Action
+    /// The veto's reason for `hold`; the last adjustment's reason otherwise, if any.
+    public let reason: ReasonCode?
+    /// The policy produced no usable number (threw, NaN, infinity): roll it back.
+    public let policyFault: Bool
+    /// The anomaly detector is at critical: the controller should halt.
+    public let haltRequested: Bool
+
+    public var campaign: CampaignID { input.campaign.id }
+    public var currentBudgetMicros: Micros { input.observation.currentBudgetMicros }
+    public var writes: Bool { action == .apply }
+}

@@ -1,0 +1,46 @@
+/// Which policy slot a decision was made for.
+public enum Slot: String, Hashable, Sendable, Codable {
+    case live, candidate
+}
+
+/// SPEC §5's mode table, from one campaign's point of view: which slots decide for it, and
+/// whether each may write. Outside every scope nothing runs and budgets stay as they are.
+public enum WriteScope {
+    public struct Assignment: Hashable, Sendable {
+        public let slot: Slot
+        public let policy: PolicyID
+        public let mayWrite: Bool
+    }
+
+    /// May a decision by `slot` write to this campaign in `mode`? Halted never writes.
+    public static func mayWrite(mode: Mode, slot: Slot, inCanaryScope: Bool) -> Bool {
+        switch (mode, slot) {
+        case (.shadow, .live): return true
+        case (.shadow, .candidate): return false
+        case (.canary, .candidate): return inCanaryScope
+        case (.canary, .live): return !inCanaryScope
+        case (.live, .live): return true
+        case (.live, .candidate): return false
+        case (.halted, _): return false
+        }
+    }
+
+    /// The decisions to make for one campaign this tick: the writer first, then any
+    /// shadow (would-apply) decision.
+    public static func assignments(_ state: ControlState, inCanaryScope: Bool) -> [Assignment] {
+        switch state.mode {
+        case .halted:
+            return []
+        case .shadow:
+            return [state.live.map { Assignment(slot: .live, policy: $0, mayWrite: true) },
+                    state.candidate.map { Assignment(slot: .candidate, policy: $0, mayWrite: false) }].compactMap { $0 }
+        case .canary:
+            if inCanaryScope {
+                return state.candidate.map { [Assignment(slot: .candidate, policy: $0, mayWrite: true)] } ?? []
+            }
+            return state.live.map { [Assignment(slot: .live, policy: $0, mayWrite: true)] } ?? []
+        case .live:
+            return state.live.map { [Assignment(slot: .live, policy: $0, mayWrite: true)] } ?? []
+        }
+    }
+}

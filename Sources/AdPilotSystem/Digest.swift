@@ -1,0 +1,115 @@
+internal import CCrypto
+
+/// A SHA-256 digest: 32 bytes, shown as 64 lowercase hex characters.
+public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
+    public static let byteCount = 32
+    public let bytes: [UInt8]
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == Self.byteCount else { return nil }
+        self.bytes = bytes
+    }
+
+    public init?(hex: String) {
+        guard hex.utf8.count == Self.byteCount * 2 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(Self.byteCount)
+        var high: UInt8? = nil
+        for c in hex.utf8 {
+            guard let nibble = Hex.nibble(c) else { return nil }
+            if let h = high {
+                out.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        self.bytes = out
+    }
+
+    public var hex: String { Hex.encode(bytes) }
+    public var description: String { hex }
+}
+
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lowercase hex only: a digest has exactly one spelling.
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
+
+/// SHA-256 and HMAC-SHA256 through OpenSSL's libcrypto. AdPilot never implements a
+/// cryptographic primitive itself; this is the one place that calls one.
+public enum Crypto {
+    public static func sha256<Bytes: Collection<UInt8>>(_ data: Bytes) -> SHA256Digest {
+        var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
+        let ok: Bool = data.withContiguousStorageIfAvailable { buf in
+            SHA256(buf.baseAddress, buf.count, &out) != nil
+        } ?? Array(data).withUnsafeBufferPointer { buf in
+            SHA256(buf.baseAddress, buf.count, &out) != nil
+        }
+        // SHA256() only fails on a null output pointer, which cannot happen here.
+        precondition(ok, "libcrypto SHA256 failed")
+        return SHA256Digest(bytes: out)!
+    }
+
+    /// Streaming SHA-256 for inputs too large to hold at once.
+    public struct SHA256Hasher: ~Copyable {
+        private let ctx: OpaquePointer
+
+        public init() {
+            guard let ctx = EVP_MD_CTX_new() else { fatalError("libcrypto: out of memory") }
+            precondition(EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
+            self.ctx = ctx
+        }
+
+        deinit { EVP_MD_CTX_free(ctx) }
+
+        public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+            precondition(EVP_DigestUpdate(ctx, buffer.baseAddress, buffer.count) == 1)
+        }
+
+        public consuming func finalize() -> SHA256Digest {
+            var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
+            var length: UInt32 = 0
+            precondition(EVP_DigestFinal_ex(ctx, &out, &length) == 1 && length == 32)
+            return SHA256Digest(bytes: out)!
+        }
+    }
+
+    /// HMAC-SHA256 of `data` under `key`.
+    public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> SHA256Digest {
+        var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
+        var length: UInt32 = 0
+        let result = key.withUnsafeBufferPointer { k in
+            data.withUnsafeBufferPointer { d in
+                HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), d.baseAddress, d.count, &out, &length)
+            }
+        }
+        precondition(result != nil && length == 32, "libcrypto HMAC failed")
+        return SHA256Digest(bytes: out)!
+    }
+
+    /// Constant-time comparison, for checking MACs.
+    public static func constantTimeEqual(_ a: SHA256Digest, _ b: SHA256Digest) -> Bool {
+        a.bytes.withUnsafeBytes { x in
+            b.bytes.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, 32) == 0 }
+        }
+    }
+}

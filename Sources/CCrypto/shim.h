@@ -1,0 +1,7 @@
+#ifndef ADPILOT_CCRYPTO_SHIM_H
+#define ADPILOT_CCRYPTO_SHIM_H
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#endif

@@ -1,0 +1,4 @@
+#ifndef ADPILOT_CSYSTEMD_SHIM_H
+#define ADPILOT_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#endif
