@@ -18,7 +18,7 @@ enum Fixture {
     }
 
     static func account() -> AccountLimits {
-        AccountLimits(dailyCapMicros: usd("100000"), maxSpendAtRiskMicros: usd("1000"), overdeliveryFraction: 0.25,
+        AccountLimits(dailyCapMicros: usd("100000"), maxSpendAtRiskMicros: usd("1000"), overdeliveryBasisPoints: 2_500,
                       utcOffsetSeconds: 0, staleAfterSeconds: 3 * 3600)
     }
 

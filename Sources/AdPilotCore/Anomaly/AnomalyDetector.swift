@@ -1,6 +1,6 @@
 /// One campaign-hour of platform metrics, as reported (possibly nonsense: the detector's
 /// job is to notice).
-public struct HourlyMetrics: Hashable, Sendable, Codable {
+public struct HourlyMetrics: Sendable {
     /// Hours since the Unix epoch (UTC) of the hour's start.
     public var hour: Int64
     public var spendMicros: Micros
@@ -17,6 +17,44 @@ public struct HourlyMetrics: Hashable, Sendable, Codable {
         self.clicks = clicks
         self.conversions = conversions
         self.conversionValueMicros = conversionValueMicros
+    }
+}
+
+extension HourlyMetrics: Hashable {
+    public static func == (a: HourlyMetrics, b: HourlyMetrics) -> Bool {
+        a.hour == b.hour && a.spendMicros == b.spendMicros && a.impressions == b.impressions && a.clicks == b.clicks
+            && StatValue(a.conversions) == StatValue(b.conversions) && a.conversionValueMicros == b.conversionValueMicros
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(hour)
+        h.combine(spendMicros)
+        h.combine(StatValue(conversions))
+    }
+}
+
+extension HourlyMetrics: Codable {
+    // Conversions come from a platform and may be NaN; JSON has no NaN (see StatValue).
+    enum CodingKeys: String, CodingKey { case hour, spendMicros, impressions, clicks, conversions, conversionValueMicros }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hour = try c.decode(Int64.self, forKey: .hour)
+        spendMicros = try c.decode(Micros.self, forKey: .spendMicros)
+        impressions = try c.decode(Int64.self, forKey: .impressions)
+        clicks = try c.decode(Int64.self, forKey: .clicks)
+        conversions = try c.decode(StatValue.self, forKey: .conversions).value
+        conversionValueMicros = try c.decode(Micros.self, forKey: .conversionValueMicros)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(hour, forKey: .hour)
+        try c.encode(spendMicros, forKey: .spendMicros)
+        try c.encode(impressions, forKey: .impressions)
+        try c.encode(clicks, forKey: .clicks)
+        try c.encode(StatValue(conversions), forKey: .conversions)
+        try c.encode(conversionValueMicros, forKey: .conversionValueMicros)
     }
 }
 

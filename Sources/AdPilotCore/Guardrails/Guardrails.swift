@@ -69,13 +69,14 @@ public struct StepGuard: Guardrail {
 
 /// The campaign's daily cap, projected to the end of the day: at budget B the platform may
 /// deliver up to B * (1 + overdelivery) today, so B may not exceed cap / (1 + overdelivery).
+/// What is already spent counts inside B (a daily budget bounds the whole day).
 public struct DailyCapGuard: Guardrail {
     public var layer: Layer { .dailyCap }
     public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.dailyCapCeiling
         guard amount > ceiling else { return (.approve, nil) }
         return (.adjust(ceiling, .dailyCap), "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
-            + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryFraction): ceiling \(ceiling)")
+            + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryBasisPoints) bp: ceiling \(ceiling)")
     }
 }
 

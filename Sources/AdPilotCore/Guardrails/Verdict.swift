@@ -23,7 +23,6 @@ public struct ReasonCode: Hashable, Sendable, Codable, CustomStringConvertible {
     public static let outOfRange = ReasonCode("validity.out_of_range")
     public static let currencyMismatch = ReasonCode("validity.currency_mismatch")
     public static let currentUnusable = ReasonCode("validity.current_budget_unusable")
-    public static let minorUnit = ReasonCode("validity.minor_unit")
     // pacer
     public static let pacerAboveBand = ReasonCode("pacer.above_band")
     public static let pacerBelowBand = ReasonCode("pacer.below_band")
@@ -48,7 +47,7 @@ public struct ReasonCode: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// Every code, for documentation and for tests that check the README lists them all.
     public static let all: [ReasonCode] = [
-        .policyError, .nonFinite, .negative, .outOfRange, .currencyMismatch, .currentUnusable, .minorUnit,
+        .policyError, .nonFinite, .negative, .outOfRange, .currencyMismatch, .currentUnusable,
         .pacerAboveBand, .pacerBelowBand, .belowMin, .aboveMax, .stepIncrease, .stepDecrease,
         .dailyCap, .accountCap, .noConversions, .roasFloor, .cooldown, .canaryExposure,
         .anomalyWarn, .anomalyCritical, .staleData, .breakerOpen, .breakerForcedOpen,

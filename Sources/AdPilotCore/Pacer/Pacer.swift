@@ -2,25 +2,25 @@
 /// target spend-to-date at a moment is the daily target times the cumulative weight,
 /// interpolated within the hour.
 public struct HourlyProfile: Hashable, Sendable, Codable {
-    public static let uniform = HourlyProfile(unchecked: Array(repeating: 1.0 / 24.0, count: 24))
+    public static let uniform = HourlyProfile(weights: Array(repeating: 1.0, count: 24))!
 
-    /// Normalised weights, summing to 1.
+    /// The weights as configured (any positive scale); stored as given so that encoding
+    /// and decoding reproduce the profile bit for bit.
     public let weights: [Double]
+    /// Cumulative share of the day by hour boundary, 0 ... 1 (25 entries).
     private let cumulative: [Double]
+    private let total: Double
 
-    private init(unchecked weights: [Double]) {
-        self.weights = weights
-        var c = [0.0]
-        for w in weights { c.append(c.last! + w) }
-        cumulative = c
-    }
-
-    /// Nil unless there are 24 finite non-negative weights with a positive sum.
+    /// Nil unless there are 24 finite non-negative weights with a positive, finite sum.
     public init?(weights: [Double]) {
         guard weights.count == 24, weights.allSatisfy({ $0.isFinite && $0 >= 0 }) else { return nil }
         let total = weights.reduce(0, +)
-        guard total > 0 else { return nil }
-        self.init(unchecked: weights.map { $0 / total })
+        guard total > 0, total.isFinite else { return nil }
+        self.weights = weights
+        self.total = total
+        var c = [0.0]
+        for w in weights { c.append(c.last! + w) }
+        cumulative = c.map { $0 / total }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,7 +42,7 @@ public struct HourlyProfile: Hashable, Sendable, Codable {
         precondition(s >= 0 && s < Instant.secondsPerDay)
         let hour = Int(s / Instant.secondsPerHour)
         let within = Double(s % Instant.secondsPerHour) / Double(Instant.secondsPerHour)
-        return cumulative[hour] + weights[hour] * within
+        return min(1, cumulative[hour] + weights[hour] / total * within)
     }
 }
 
@@ -110,7 +110,7 @@ public struct PacerReport: Hashable, Sendable, Codable {
 }
 
 /// Trailing performance the efficiency loop and guardrails read.
-public struct TrailingStats: Hashable, Sendable, Codable {
+public struct TrailingStats: Sendable {
     public var spendMicros: Micros
     public var conversions: Double
     public var conversionValueMicros: Micros
@@ -126,7 +126,41 @@ public struct TrailingStats: Hashable, Sendable, Codable {
     }
 
     public var cpaMicros: Double? {
-        conversions > 0 ? spendMicros.statistic / conversions : nil
+        conversions > 0 && conversions.isFinite ? spendMicros.statistic / conversions : nil
+    }
+}
+
+extension TrailingStats: Hashable {
+    // NaN conversions (a platform glitch) must still compare equal, or a decision that
+    // recorded one could never be shown to replay.
+    public static func == (a: TrailingStats, b: TrailingStats) -> Bool {
+        a.spendMicros == b.spendMicros && StatValue(a.conversions) == StatValue(b.conversions)
+            && a.conversionValueMicros == b.conversionValueMicros
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(spendMicros)
+        h.combine(StatValue(conversions))
+        h.combine(conversionValueMicros)
+    }
+}
+
+extension TrailingStats: Codable {
+    // Conversions come from a platform and may be NaN; JSON has no NaN (see StatValue).
+    enum CodingKeys: String, CodingKey { case spendMicros, conversions, conversionValueMicros }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        spendMicros = try c.decode(Micros.self, forKey: .spendMicros)
+        conversions = try c.decode(StatValue.self, forKey: .conversions).value
+        conversionValueMicros = try c.decode(Micros.self, forKey: .conversionValueMicros)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(spendMicros, forKey: .spendMicros)
+        try c.encode(StatValue(conversions), forKey: .conversions)
+        try c.encode(conversionValueMicros, forKey: .conversionValueMicros)
     }
 }
 
@@ -180,7 +214,8 @@ public enum Pacer {
 
         var effStep: PIDStep? = nil
         let (effMeasurement, effSetpoint, effAction) = efficiencyTerms(input)
-        if let m = effMeasurement, let sp = effSetpoint, input.trailing.conversions >= config.efficiencyConversionsMin {
+        if let m = effMeasurement, m.isFinite, let sp = effSetpoint,
+           input.trailing.conversions.isFinite, input.trailing.conversions >= config.efficiencyConversionsMin {
             if engaging || next.efficiency.lastMeasurement == nil {
                 next.efficiency = PID.engage(config.efficiency, effAction, setpoint: sp, measurement: m,
                                              scale: sp, currentOutput: heldOutput)

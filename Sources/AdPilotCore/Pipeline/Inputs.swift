@@ -134,31 +134,43 @@ public struct AccountLimits: Hashable, Sendable, Codable {
     public var dailyCapMicros: Micros
     /// Hard cap on the projected day spend of campaigns a canary candidate controls.
     public var maxSpendAtRiskMicros: Micros
-    /// How far a platform may overspend a daily budget in one day (Meta: up to 25%).
-    public var overdeliveryFraction: Double
+    /// How far a platform may overspend a daily budget in one day, in basis points
+    /// (Meta: up to 25%, 2,500). An integer so the cap arithmetic is exact.
+    public var overdeliveryBasisPoints: Int64
     /// The account's reporting timezone as a fixed offset from UTC.
     public var utcOffsetSeconds: Int64
     /// Metrics older than this are stale: budgets hold.
     public var staleAfterSeconds: Int64
 
-    public init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryFraction: Double,
+    public init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
                 utcOffsetSeconds: Int64, staleAfterSeconds: Int64) {
+        precondition((0...AccountLimits.overdeliveryBasisPointsMax).contains(overdeliveryBasisPoints))
         self.dailyCapMicros = dailyCapMicros
         self.maxSpendAtRiskMicros = maxSpendAtRiskMicros
-        self.overdeliveryFraction = overdeliveryFraction
+        self.overdeliveryBasisPoints = overdeliveryBasisPoints
         self.utcOffsetSeconds = utcOffsetSeconds
         self.staleAfterSeconds = staleAfterSeconds
     }
 
+    public static let overdeliveryBasisPointsMax: Int64 = 10_000
+
     /// The most a day can cost at daily budget `budget`, given what is already spent:
-    /// the platform may deliver up to `budget * (1 + overdelivery)`, and nothing un-spends.
+    /// the platform may deliver up to `budget * (1 + overdelivery)` (rounded up), and
+    /// nothing un-spends. Exact integer arithmetic; saturates at the largest amount.
     public func projectedDaySpend(budget: Micros, spendToday: Micros) -> Micros {
-        max(max(spendToday, .zero), budget.scaledUp(by: 1 + overdeliveryFraction))
+        let b = Int128(max(budget, .zero).rawValue)
+        let scale = Int128(10_000 + overdeliveryBasisPoints)
+        let delivered = (b * scale + 9_999) / 10_000
+        let capped = delivered > Int128(Int64.max) ? Micros(.max) : Micros(Int64(delivered))
+        return max(max(spendToday, .zero), capped)
     }
 
-    /// The largest daily budget whose projected day spend fits in `room`.
+    /// The largest daily budget whose projected day spend fits in `room`:
+    /// `floor(room * 10,000 / (10,000 + overdelivery))`, so by construction
+    /// `projectedDaySpend(budgetCeiling(room)) <= room`.
     func budgetCeiling(room: Micros) -> Micros {
-        room <= .zero ? .zero : room.scaled(by: 1 / (1 + overdeliveryFraction))
+        guard room > .zero else { return .zero }
+        return Micros(Int64(Int128(room.rawValue) * 10_000 / Int128(10_000 + overdeliveryBasisPoints)))
     }
 }
 
@@ -183,15 +195,6 @@ public struct Observation: Hashable, Sendable, Codable {
         self.trailing = trailing
         self.hoursWithoutConversion = hoursWithoutConversion
         self.dataAgeSeconds = dataAgeSeconds
-    }
-}
-
-extension Micros {
-    /// `self * factor` rounded up, saturating: for projections that must not under-count.
-    func scaledUp(by factor: Double) -> Micros {
-        let v = statistic * factor
-        guard v.isFinite, v < 9.2e18 else { return Micros(.max) }
-        return Micros.fromStatistic(max(v, 0), rounding: .up) ?? Micros(.max)
     }
 }
 

@@ -1,0 +1,117 @@
+/// What the controller remembers about one campaign between ticks. Plain values: the
+/// daemon persists them, and the journal can rebuild them.
+public struct CampaignControl: Hashable, Sendable, Codable {
+    /// Pacer of the slot that may write to this campaign.
+    public var pacer = PacerState()
+    /// Pacer of the shadow (would-apply) decision, kept apart so evidence never moves
+    /// the real controller.
+    public var shadowPacer = PacerState()
+    public var lastChangeAt: Instant? = nil
+    public var breaker = CircuitBreaker()
+    public var anomaly = AnomalyState()
+
+    public init() {}
+}
+
+/// Settings that hold for a whole tick.
+public struct TickSettings: Hashable, Sendable, Codable {
+    public var account: AccountLimits
+    public var pacer: PacerConfig
+    public var breaker: BreakerConfig
+    public var anomaly: AnomalyConfig
+
+    public init(account: AccountLimits, pacer: PacerConfig, breaker: BreakerConfig, anomaly: AnomalyConfig) {
+        self.account = account
+        self.pacer = pacer
+        self.breaker = breaker
+        self.anomaly = anomaly
+    }
+}
+
+/// One campaign's part of a tick.
+public struct TickCampaign: Sendable {
+    public var config: CampaignConfig
+    public var observation: Observation
+    /// Completed hours not yet shown to the anomaly detector, oldest first.
+    public var newHours: [HourlyMetrics]
+    public var inCanaryScope: Bool
+
+    public init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool) {
+        self.config = config
+        self.observation = observation
+        self.newHours = newHours
+        self.inCanaryScope = inCanaryScope
+    }
+}
+
+/// One tick over every campaign, as a pure fold: anomaly detection, breaker permission,
+/// the decision pipeline for each assigned slot, and the running account-wide and canary
+/// projections that the cap guardrails read. Campaigns are decided in the order given;
+/// each applied change updates the projections the next campaign sees.
+public enum Tick {
+    /// `propose` is called once per decision. `states` and `platformBreaker` are updated
+    /// in place (pacers, cooldown clocks, half-open permits, anomaly history).
+    public static func run(control: ControlState, haltFlag: Bool, settings: TickSettings, now: Instant,
+                           campaigns: [TickCampaign], states: inout [CampaignControl],
+                           platformBreaker: inout CircuitBreaker,
+                           propose: (Int, WriteScope.Assignment, PacerReport) -> Proposal) -> [Decision] {
+        precondition(states.count == campaigns.count, "one CampaignControl per campaign")
+        let account = settings.account
+        // Int128: a sum of Int64 projections cannot overflow, so no edge case can
+        // under-count what other campaigns may spend.
+        var accountTotal: Int128 = 0
+        var canaryTotal: Int128 = 0
+        var projected = [Micros](repeating: .zero, count: campaigns.count)
+        for (i, c) in campaigns.enumerated() {
+            projected[i] = account.projectedDaySpend(budget: c.observation.currentBudgetMicros, spendToday: c.observation.spendTodayMicros)
+            accountTotal += Int128(projected[i].rawValue)
+            if control.mode == .canary && c.inCanaryScope { canaryTotal += Int128(projected[i].rawValue) }
+        }
+
+        var decisions: [Decision] = []
+        decisions.reserveCapacity(campaigns.count)
+        for (i, c) in campaigns.enumerated() {
+            for hour in c.newHours.prefix(AnomalyState.historyHours) {
+                states[i].anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: states[i].anomaly)
+            }
+            let assignments = WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
+            if !assignments.contains(where: \.mayWrite) { states[i].pacer = Pacer.disengage(states[i].pacer) }
+            if assignments.isEmpty { states[i].shadowPacer = Pacer.disengage(states[i].shadowPacer) }
+            // This campaign's share of the running totals (moves when its writer applies).
+            var own = Int128(projected[i].rawValue)
+            for a in assignments {
+                let platformPermits = platformBreaker.permission(settings.breaker, at: now) == .permitted
+                let campaignPermits = states[i].breaker.permission(settings.breaker, at: now) == .permitted
+                let inCanary = control.mode == .canary && c.inCanaryScope
+                let input = DecisionInput(
+                    campaign: c.config, account: account, pacerConfig: settings.pacer, observation: c.observation, now: now,
+                    mode: control.mode, slot: a.slot, policy: a.policy, inCanaryScope: c.inCanaryScope, haltFlag: haltFlag,
+                    pacer: a.mayWrite ? states[i].pacer : states[i].shadowPacer, lastChangeAt: states[i].lastChangeAt,
+                    platformBreaker: platformBreaker.state, platformBreakerPermits: platformPermits,
+                    campaignBreaker: states[i].breaker.state, campaignBreakerPermits: campaignPermits,
+                    anomaly: states[i].anomaly.assessment,
+                    accountOthersMicros: saturating(accountTotal - own),
+                    canaryOthersMicros: inCanary ? saturating(canaryTotal - own) : .zero)
+                let (decision, pacer) = DecisionPipeline.decide(input) { propose(i, a, $0) }
+                if a.mayWrite { states[i].pacer = pacer } else { states[i].shadowPacer = pacer }
+                if decision.writes {
+                    let acquiredPlatform = platformBreaker.acquire(settings.breaker, at: now)
+                    let acquiredCampaign = states[i].breaker.acquire(settings.breaker, at: now)
+                    assert(acquiredPlatform && acquiredCampaign, "permission was checked just before")
+                    states[i].lastChangeAt = now
+                    let after = Int128(account.projectedDaySpend(budget: decision.finalBudgetMicros,
+                                                                 spendToday: c.observation.spendTodayMicros).rawValue)
+                    accountTotal += after - own
+                    if inCanary { canaryTotal += after - own }
+                    own = after
+                }
+                decisions.append(decision)
+            }
+        }
+        return decisions
+    }
+
+    static func saturating(_ v: Int128) -> Micros {
+        v > Int128(Int64.max) ? Micros(.max) : v < 0 ? .zero : Micros(Int64(v))
+    }
+}

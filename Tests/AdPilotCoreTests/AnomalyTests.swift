@@ -1,0 +1,210 @@
+import Testing
+@testable import AdPilotCore
+
+@Suite struct AnomalyTests {
+    let config = AnomalyConfig.standard
+    let baseHour: Int64 = 500_000
+
+    /// A plausible hour with a daily rhythm and a little seeded noise.
+    func normal(_ hour: Int64, _ rng: inout SplitMix64) -> HourlyMetrics {
+        let shape = 1 + 0.5 * sin(Double(hour % 24) / 24 * 2 * .pi)
+        let noise = 1 + (rng.unit() - 0.5) * 0.1
+        let impressions = Int64(10_000 * shape * noise)
+        let clicks = impressions / 50
+        return HourlyMetrics(hour: hour, spendMicros: Micros(Int64(20_000_000 * shape * noise)), impressions: impressions,
+                             clicks: clicks, conversions: Double(clicks / 20), conversionValueMicros: usd("40"))
+    }
+
+    func warmedUp(days: Int = 7) -> (AnomalyState, Int64, SplitMix64) {
+        var rng = SplitMix64(seed: 7)
+        var s = AnomalyState()
+        var h = baseHour
+        for _ in 0..<(days * 24) {
+            s = AnomalyDetector.ingest(normal(h, &rng), config: config, state: s)
+            h += 1
+        }
+        return (s, h, rng)
+    }
+
+    @Test func normalTrafficStaysQuiet() {
+        let (s, _, _) = warmedUp()
+        #expect(s.assessment.level == .info && s.assessment.findings.isEmpty, "\(s.assessment)")
+    }
+
+    @Test(arguments: ["clicks_exceed_impressions", "conversions_exceed_clicks", "negative_spend",
+                      "non_finite_conversions", "spend_without_impressions"])
+    func consistencyChecksAreCritical(check: String) {
+        var (s, h, rng) = warmedUp(days: 1)
+        var m = normal(h, &rng)
+        switch check {
+        case "clicks_exceed_impressions": m.clicks = m.impressions + 1
+        case "conversions_exceed_clicks": m.conversions = Double(m.clicks + 1)
+        case "negative_spend": m.spendMicros = Micros(-1)
+        case "non_finite_conversions": m.conversions = .nan
+        default: m.impressions = 0; m.clicks = 0; m.conversions = 0
+        }
+        s = AnomalyDetector.ingest(m, config: config, state: s)
+        #expect(s.assessment.latest == .critical)
+        #expect(s.assessment.findings.contains { $0.check == "consistency.\(check)" }, "\(s.assessment.findings)")
+    }
+
+    @Test func spikeAgainstSeasonalBaselineIsFlagged() {
+        var (s, h, rng) = warmedUp()
+        var m = normal(h, &rng)
+        m.spendMicros = m.spendMicros.scaled(by: 20)
+        s = AnomalyDetector.ingest(m, config: config, state: s)
+        let f = s.assessment.findings.first { $0.check == "robust_z.spend" }
+        #expect(f?.severity == .critical, "\(s.assessment.findings)")
+        #expect(s.assessment.level == .info, "one hour does not raise the level (hysteresis)")
+    }
+
+    @Test func hysteresisRaisesAfterForHoursAndClearsAfterQuietHours() {
+        var (s, h, rng) = warmedUp()
+        func feed(spike: Bool) {
+            var m = normal(h, &rng)
+            if spike { m.spendMicros = m.spendMicros.scaled(by: 20) }
+            s = AnomalyDetector.ingest(m, config: config, state: s)
+            h += 1
+        }
+        feed(spike: true)
+        #expect(s.assessment.level == .info)
+        feed(spike: true)
+        #expect(s.assessment.level == .critical)
+        feed(spike: false)
+        feed(spike: false)
+        #expect(s.assessment.level == .critical, "two quiet hours are not enough to clear")
+        feed(spike: false)
+        #expect(s.assessment.level == .info)
+    }
+
+    @Test func alternatingNoiseDoesNotFlap() {
+        var (s, h, rng) = warmedUp()
+        var levels: Set<Severity> = []
+        for i in 0..<48 {
+            var m = normal(h, &rng)
+            if i % 2 == 0 { m.spendMicros = m.spendMicros.scaled(by: 20) }
+            s = AnomalyDetector.ingest(m, config: config, state: s)
+            levels.insert(s.assessment.level)
+            h += 1
+        }
+        #expect(levels == [.info], "isolated spikes never reach the for: window")
+    }
+
+    @Test func lateAndRepeatedHoursAreIgnored() {
+        var (s, h, rng) = warmedUp(days: 1)
+        let before = s
+        var m = normal(h - 3, &rng)
+        m.clicks = m.impressions * 2
+        s = AnomalyDetector.ingest(m, config: config, state: s)
+        #expect(s == before)
+    }
+
+    @Test func impossibleDataStaysOutOfTheBaseline() {
+        var (s, h, rng) = warmedUp(days: 1)
+        var m = normal(h, &rng)
+        m.clicks = m.impressions + 5
+        s = AnomalyDetector.ingest(m, config: config, state: s)
+        #expect(s.slot(hour: h, metric: 2).isNaN)
+    }
+
+    @Test func gapsBlankSkippedHours() {
+        var (s, h, rng) = warmedUp(days: 2)
+        s = AnomalyDetector.ingest(normal(h + 30, &rng), config: config, state: s)
+        #expect(s.slot(hour: h + 5, metric: 0).isNaN)
+        #expect(!s.slot(hour: h + 30, metric: 0).isNaN)
+        #expect(!s.slot(hour: h - 1, metric: 0).isNaN)
+    }
+}
+
+@Suite struct BreakerTests {
+    let config = BreakerConfig(window: .count(10), minimumCalls: 4, failureRateThreshold: 0.5,
+                               waitInOpenSeconds: 60, permittedCallsInHalfOpen: 2)
+
+    @Test func opensAtTheThresholdOnlyAfterMinimumCalls() {
+        var b = CircuitBreaker()
+        b.record(failure: true, config, at: t0)
+        b.record(failure: true, config, at: t0)
+        b.record(failure: true, config, at: t0)
+        #expect(b.state == .closed, "3 calls < minimum 4")
+        b.record(failure: false, config, at: t0)
+        #expect(b.state == .open)
+        let early = b.permission(config, at: t0.adding(seconds: 59))
+        #expect(early == .rejected(.breakerOpen))
+    }
+
+    @Test func halfOpenTrialsDecide() {
+        var b = CircuitBreaker()
+        for _ in 0..<4 { b.record(failure: true, config, at: t0) }
+        let later = t0.adding(seconds: 60)
+        let permission = b.permission(config, at: later)
+        #expect(permission == .permitted && b.state == .halfOpen)
+        let first = b.acquire(config, at: later), second = b.acquire(config, at: later), third = b.acquire(config, at: later)
+        #expect(first && second && !third, "only 2 trial calls")
+        b.record(failure: false, config, at: later)
+        b.record(failure: false, config, at: later)
+        #expect(b.state == .closed)
+
+        for _ in 0..<4 { b.record(failure: true, config, at: later) }
+        let again = later.adding(seconds: 60)
+        let a1 = b.acquire(config, at: again), a2 = b.acquire(config, at: again)
+        #expect(a1 && a2)
+        b.record(failure: true, config, at: again)
+        b.record(failure: false, config, at: again)
+        #expect(b.state == .open && b.openedAt == again)
+    }
+
+    @Test func countWindowSlides() {
+        var b = CircuitBreaker()
+        for _ in 0..<10 { b.record(failure: false, config, at: t0) }
+        for _ in 0..<4 { b.record(failure: true, config, at: t0) }
+        #expect(b.state == .closed && b.windowCounts(config, at: t0) == (10, 4))
+        b.record(failure: true, config, at: t0)
+        #expect(b.state == .open, "5 of the last 10")
+    }
+
+    @Test func timeWindowForgetsOldCalls() {
+        let cfg = BreakerConfig(window: .time(seconds: 100), minimumCalls: 4, failureRateThreshold: 0.5,
+                                waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        var b = CircuitBreaker()
+        for _ in 0..<3 { b.record(failure: true, cfg, at: t0) }
+        #expect(b.windowCounts(cfg, at: t0.adding(seconds: 50)) == (3, 3))
+        #expect(b.windowCounts(cfg, at: t0.adding(seconds: 120)) == (0, 0))
+        b.record(failure: true, cfg, at: t0.adding(seconds: 120))
+        #expect(b.state == .closed, "the old failures left the window")
+    }
+
+    @Test func forcedOpenAndDisabled() {
+        var b = CircuitBreaker()
+        b.forceOpen(at: t0)
+        let forced = b.permission(config, at: t0.adding(seconds: 1_000_000))
+        #expect(forced == .rejected(.breakerForcedOpen))
+        b.disable(at: t0)
+        for _ in 0..<100 { b.record(failure: true, config, at: t0) }
+        let disabled = b.permission(config, at: t0)
+        #expect(b.state == .disabled && disabled == .permitted)
+        b.reset(at: t0)
+        #expect(b.state == .closed)
+    }
+
+    @Test func survivesSerialization() throws {
+        var b = CircuitBreaker()
+        for _ in 0..<4 { b.record(failure: true, config, at: t0) }
+        let data = try JSONEncoder().encode(b)
+        var restored = try JSONDecoder().decode(CircuitBreaker.self, from: data)
+        #expect(restored == b && restored.state == .open)
+        let permission = restored.permission(config, at: t0.adding(seconds: 10))
+        #expect(permission == .rejected(.breakerOpen))
+    }
+
+    @Test func configValidation() {
+        #expect(config.isValid && BreakerConfig.standard.isValid)
+        var bad = config
+        bad.minimumCalls = 11
+        #expect(!bad.isValid)
+        bad = config
+        bad.window = .count(BreakerConfig.countWindowMax + 1)
+        #expect(!bad.isValid)
+    }
+}
+
+import Foundation
