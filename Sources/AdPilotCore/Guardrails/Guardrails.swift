@@ -43,9 +43,9 @@ public struct BoundsGuard: Guardrail {
     public var layer: Layer { .bounds }
     public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let b = ctx.config.guardrails.bounds(atHour: ctx.local.hourOfDay)
-        let detail = "hour \(ctx.local.hourOfDay) bounds \(b.minMicros)..\(b.maxMicros)"
-        if amount < b.minMicros { return (.adjust(b.minMicros, .belowMin), detail) }
-        if amount > b.maxMicros { return (.adjust(b.maxMicros, .aboveMax), detail) }
+        func detail() -> String { "hour \(ctx.local.hourOfDay) bounds \(b.minMicros)..\(b.maxMicros)" }
+        if amount < b.minMicros { return (.adjust(b.minMicros, .belowMin), detail()) }
+        if amount > b.maxMicros { return (.adjust(b.maxMicros, .aboveMax), detail()) }
         return (.approve, nil)
     }
 }
@@ -60,9 +60,9 @@ public struct StepGuard: Guardrail {
         let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
         let up = ctx.currency.floor(ctx.current.saturatingAdding(step))
         let down = ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step)))
-        let detail = "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))"
-        if amount > up { return (.adjust(up, .stepIncrease), detail) }
-        if amount < down { return (.adjust(down, .stepDecrease), detail) }
+        func detail() -> String { "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))" }
+        if amount > up { return (.adjust(up, .stepIncrease), detail()) }
+        if amount < down { return (.adjust(down, .stepDecrease), detail()) }
         return (.approve, nil)
     }
 }

@@ -95,9 +95,9 @@ public enum DecisionPipeline {
     static func pacerVerdict(_ amount: Micros, _ report: PacerReport, _ ctx: GuardContext) -> (Verdict, String?) {
         let high = ctx.currency.floor(report.bandHighMicros)
         let low = min(ctx.currency.ceil(report.bandLowMicros), high)
-        let detail = "recommended \(report.recommendedBudgetMicros), band \(low)..\(high)"
-        if amount > high { return (.adjust(high, .pacerAboveBand), detail) }
-        if amount < low { return (.adjust(low, .pacerBelowBand), detail) }
+        func detail() -> String { "recommended \(report.recommendedBudgetMicros), band \(low)..\(high)" }
+        if amount > high { return (.adjust(high, .pacerAboveBand), detail()) }
+        if amount < low { return (.adjust(low, .pacerBelowBand), detail()) }
         return (.approve, nil)
     }
 
