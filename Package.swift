@@ -48,6 +48,7 @@ let package = Package(
 
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
+        .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl"]),
     ],
     swiftLanguageModes: [.v6]
 )
