@@ -200,5 +200,23 @@ import Testing
         #expect(keys.contains("guardrails.canary_max_step_fraction"))
         #expect(keys.contains("daily_target_micros"))
         #expect(Fixture.campaign().validationProblems().isEmpty)
+        c = Fixture.campaign()
+        c.guardrails.cooldownSeconds = .max  // would wrap time if accepted
+        #expect(c.validationProblems().map(\.key) == ["guardrails.cooldown_seconds"])
+        var a = Fixture.account()
+        a.overdeliveryBasisPoints = -20_000
+        a.utcOffsetSeconds = 15 * 3600
+        #expect(a.validationProblems().map(\.key) == ["account.overdelivery_basis_points", "account.utc_offset_seconds"])
+        #expect(a.projectedDaySpend(budget: usd("10"), spendToday: .zero) == usd("10"), "out of range is clamped, not a crash")
+        var p = PacerConfig.standard
+        p.pace.outputMin = 5
+        #expect(p.validationProblems().map(\.key) == ["pacer.pace"])
+        #expect(Fixture.account().validationProblems().isEmpty && PacerConfig.standard.validationProblems().isEmpty)
+    }
+
+    @Test func timeSaturatesInsteadOfWrapping() {
+        #expect(Fixture.noon.adding(seconds: .max) == Instant(microsSinceEpoch: .max))
+        #expect(Instant(microsSinceEpoch: -10).adding(seconds: .min) == Instant(microsSinceEpoch: .min))
+        #expect(Instant(microsSinceEpoch: -10).adding(micros: .min) == Instant(microsSinceEpoch: .min))
     }
 }

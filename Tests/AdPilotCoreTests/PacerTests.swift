@@ -181,5 +181,9 @@ import Testing
         let tokyo = LocalTime(now, utcOffsetSeconds: 9 * 3600)
         #expect(tokyo.hourOfDay == 4 && tokyo.dayOfWeek == 6 && tokyo.day == utc.day + 1)
         #expect(Instant(microsSinceEpoch: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
+        // The ends of time format (oddly) rather than trap: a platform's nonsense timestamp is data.
+        #expect(Instant(microsSinceEpoch: .max).rfc3339.hasSuffix(".775807Z"))
+        #expect(Instant(microsSinceEpoch: .min).rfc3339.hasSuffix(".224192Z"))
+        #expect(LocalTime(Instant(microsSinceEpoch: .min), utcOffsetSeconds: -14 * 3600).secondOfDay >= 0)
     }
 }

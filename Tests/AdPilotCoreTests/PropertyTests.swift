@@ -127,10 +127,7 @@ func violations(_ d: Decision) -> [String] {
     if case .budget(let v) = d.proposal, !v.value.isFinite, d.action != .hold { out.append("a non-finite proposal got through") }
     guard d.action != .hold else { return out }
 
-    let ctx = GuardContext(config: i.campaign, account: i.account, observation: i.observation, now: i.now,
-                           local: LocalTime(i.now, utcOffsetSeconds: i.account.utcOffsetSeconds),
-                           canaryControlled: i.canaryControlled, lastChangeAt: i.lastChangeAt,
-                           accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
+    let ctx = GuardContext(i)
     // Never above the remaining daily cap (projected), the account cap, the canary cap.
     if final > ctx.dailyCapCeiling { out.append("above the daily cap ceiling \(ctx.dailyCapCeiling)") }
     if final > ctx.accountCeiling { out.append("above the account cap ceiling \(ctx.accountCeiling)") }

@@ -208,6 +208,13 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
         }
     }
 
+    @Test func everyVerbNeedsAReason() {
+        for command in [Command.stage(pB), .promote(gates: passing, overrideGates: false), .rollback, .halt, .resume] {
+            let r = StateMachine.apply(command, to: state(.shadow, live: pA, candidate: pB), actor: alice, reason: " \n", at: t0)
+            if case .failure(let refusal) = r { #expect(refusal.code == "reason_required") } else { Issue.record("\(command) accepted a blank reason") }
+        }
+    }
+
     @Test func policyIDParsing() {
         #expect(PolicyID("hold@1")?.description == "hold@1")
         for bad in ["hold", "@1", "hold@", "a@b@c", "a b@1", "x@1/2", ""] {

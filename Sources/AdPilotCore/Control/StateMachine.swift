@@ -78,6 +78,10 @@ public enum StateMachine {
             .failure(Refusal(code: code, message: message, allowed: allowedVerbs(in: state), failedGates: gates))
         }
 
+        guard reason.contains(where: { !$0.isWhitespace }) else {
+            return refuse("reason_required", "every verb needs a reason (--reason TEXT): it goes into the journal")
+        }
+
         switch (state.mode, command) {
         // shadow
         case (.shadow, .stage(let p)):

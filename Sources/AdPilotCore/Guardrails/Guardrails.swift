@@ -11,25 +11,45 @@ public struct GuardContext: Sendable {
     public let accountOthersMicros: Micros
     public let canaryOthersMicros: Micros
 
+    public init(config: CampaignConfig, account: AccountLimits, observation: Observation, now: Instant,
+                canaryControlled: Bool, lastChangeAt: Instant?, accountOthersMicros: Micros, canaryOthersMicros: Micros) {
+        self.config = config
+        self.account = account
+        self.observation = observation
+        self.now = now
+        self.local = LocalTime(now, utcOffsetSeconds: account.utcOffsetSeconds)
+        self.canaryControlled = canaryControlled
+        self.lastChangeAt = lastChangeAt
+        self.accountOthersMicros = accountOthersMicros
+        self.canaryOthersMicros = canaryOthersMicros
+    }
+
+    /// The context a decision's guardrails saw.
+    public init(_ input: DecisionInput) {
+        self.init(config: input.campaign, account: input.account, observation: input.observation, now: input.now,
+                  canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
+                  accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
+    }
+
     public var current: Micros { observation.currentBudgetMicros }
     var currency: Currency { config.currency }
 
     /// Largest budget the campaign's own daily cap allows.
-    var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
+    public var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
 
     /// Largest budget the account cap allows, given every other campaign's projection.
-    var accountCeiling: Micros {
+    public var accountCeiling: Micros {
         currency.floor(account.budgetCeiling(room: account.dailyCapMicros.saturatingSubtracting(accountOthersMicros)))
     }
 
     /// Largest budget the canary exposure cap allows (only when canary-controlled).
-    var canaryCeiling: Micros? {
+    public var canaryCeiling: Micros? {
         guard canaryControlled else { return nil }
         return currency.floor(account.budgetCeiling(room: account.maxSpendAtRiskMicros.saturatingSubtracting(canaryOthersMicros)))
     }
 
     /// The tightest hard spending ceiling. A budget above it must come down, cooldown or not.
-    var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
+    public var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
 }
 
 /// One guardrail: a small pure check over a proposed (already valid, representable) budget.

@@ -74,6 +74,21 @@ public struct PacerConfig: Hashable, Sendable, Codable {
         self.policyAuthority = policyAuthority
     }
 
+    /// Problems a loader must refuse, as (key path, problem). Empty when usable.
+    public func validationProblems() -> [(key: String, problem: String)] {
+        var out: [(String, String)] = []
+        for (key, g) in [("pacer.pace", pace), ("pacer.efficiency", efficiency)] where !g.isValid {
+            out.append((key, "gains must be finite and non-negative, with output_min < output_max"))
+        }
+        if !(efficiencyConversionsMin.isFinite && efficiencyConversionsMin >= 0) {
+            out.append(("pacer.efficiency_conversions_min", "must be a finite, non-negative number"))
+        }
+        if !(policyAuthority.isFinite && policyAuthority >= 0 && policyAuthority <= 10) {
+            out.append(("pacer.policy_authority", "must be in 0...10"))
+        }
+        return out
+    }
+
     public static let standard = PacerConfig(
         pace: PIDGains(kp: 1.2, ki: 0.15, kd: 0.05, integralMax: 0.5, outputMin: -0.8, outputMax: 1.0),
         efficiency: PIDGains(kp: 0.6, ki: 0.05, kd: 0.0, integralMax: 0.4, outputMin: -0.8, outputMax: 0.5),

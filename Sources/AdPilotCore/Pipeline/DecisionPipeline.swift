@@ -18,10 +18,7 @@ public enum DecisionPipeline {
         let (pacerReport, pacerState) = Pacer.step(input.pacerConfig, state: input.pacer, input: pacerInput,
                                                    at: input.now, utcOffsetSeconds: input.account.utcOffsetSeconds)
         let proposal = propose(pacerReport)
-        let ctx = GuardContext(config: input.campaign, account: input.account, observation: obs, now: input.now,
-                               local: LocalTime(input.now, utcOffsetSeconds: input.account.utcOffsetSeconds),
-                               canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
-                               accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
+        let ctx = GuardContext(input)
 
         var trail = Trail()
         var policyFault = false
@@ -141,10 +138,7 @@ public enum DecisionPipeline {
         if d.action == .apply || d.action == .wouldApply {
             if final < .zero { out.append("negative budget") }
             if !input.campaign.currency.isRepresentable(final) { out.append("budget not whole minor units") }
-            let ctx = GuardContext(config: input.campaign, account: input.account, observation: input.observation,
-                                   now: input.now, local: LocalTime(input.now, utcOffsetSeconds: input.account.utcOffsetSeconds),
-                                   canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
-                                   accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
+            let ctx = GuardContext(input)
             if final > current && final > ctx.hardCeiling { out.append("an increase above a hard cap") }
             if final > max(current, ctx.hardCeiling) { out.append("above the hard ceiling \(ctx.hardCeiling)") }
         }

@@ -28,6 +28,8 @@ public struct BudgetBounds: Hashable, Sendable, Codable {
 
 /// Per-campaign guardrail settings.
 public struct GuardrailConfig: Hashable, Sendable, Codable {
+    public static let cooldownSecondsMax: Int64 = 7 * 86_400
+    public static let noConversionWindowHoursMax = 24 * 30
     public var bounds: BudgetBounds
     /// Optional per-hour-of-day bounds (24 entries, local time) overriding `bounds`,
     /// e.g. a lower maximum overnight.
@@ -116,9 +118,13 @@ public struct CampaignConfig: Hashable, Sendable, Codable {
         }
         money("guardrails.max_step_floor_micros", g.maxStepFloorMicros)
         money("guardrails.daily_cap_micros", g.dailyCapMicros)
-        if g.noConversionWindowHours < 1 { out.append(("guardrails.no_conversion_window_hours", "must be at least 1")) }
         if let f = g.roasFloor, !(f.isFinite && f >= 0) { out.append(("guardrails.roas_floor", "must be a finite, non-negative number")) }
-        if g.cooldownSeconds < 0 { out.append(("guardrails.cooldown_seconds", "must not be negative")) }
+        if !(0...GuardrailConfig.cooldownSecondsMax).contains(g.cooldownSeconds) {
+            out.append(("guardrails.cooldown_seconds", "must be in 0...\(GuardrailConfig.cooldownSecondsMax) (7 days)"))
+        }
+        if !(1...GuardrailConfig.noConversionWindowHoursMax).contains(g.noConversionWindowHours) {
+            out.append(("guardrails.no_conversion_window_hours", "must be in 1...\(GuardrailConfig.noConversionWindowHoursMax)"))
+        }
         switch efficiencyTarget {
         case .roas(let r) where !(r.isFinite && r > 0): out.append(("efficiency_target.roas", "must be positive"))
         case .cpa(let c) where c <= .zero: out.append(("efficiency_target.cpa_micros", "must be positive"))
@@ -144,7 +150,6 @@ public struct AccountLimits: Hashable, Sendable, Codable {
 
     public init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
                 utcOffsetSeconds: Int64, staleAfterSeconds: Int64) {
-        precondition((0...AccountLimits.overdeliveryBasisPointsMax).contains(overdeliveryBasisPoints))
         self.dailyCapMicros = dailyCapMicros
         self.maxSpendAtRiskMicros = maxSpendAtRiskMicros
         self.overdeliveryBasisPoints = overdeliveryBasisPoints
@@ -153,13 +158,33 @@ public struct AccountLimits: Hashable, Sendable, Codable {
     }
 
     public static let overdeliveryBasisPointsMax: Int64 = 10_000
+    public static let utcOffsetSecondsMax: Int64 = 14 * 3600
+
+    /// Problems a loader must refuse, as (key path, problem). Empty when usable.
+    public func validationProblems() -> [(key: String, problem: String)] {
+        var out: [(String, String)] = []
+        if dailyCapMicros < .zero { out.append(("account.daily_cap_micros", "must not be negative")) }
+        if maxSpendAtRiskMicros < .zero { out.append(("account.max_spend_at_risk_micros", "must not be negative")) }
+        if !(0...Self.overdeliveryBasisPointsMax).contains(overdeliveryBasisPoints) {
+            out.append(("account.overdelivery_basis_points", "must be in 0...\(Self.overdeliveryBasisPointsMax)"))
+        }
+        if abs(utcOffsetSeconds) > Self.utcOffsetSecondsMax {
+            out.append(("account.utc_offset_seconds", "must be within ±\(Self.utcOffsetSecondsMax) (±14 h)"))
+        }
+        if staleAfterSeconds <= 0 { out.append(("account.stale_after_seconds", "must be positive")) }
+        return out
+    }
+
+    /// The configured overdelivery, forced into range: a bad value is refused by
+    /// `validationProblems` at load, and must not divide by zero if one slips through.
+    private var overdelivery: Int128 { Int128(min(max(overdeliveryBasisPoints, 0), Self.overdeliveryBasisPointsMax)) }
 
     /// The most a day can cost at daily budget `budget`, given what is already spent:
     /// the platform may deliver up to `budget * (1 + overdelivery)` (rounded up), and
     /// nothing un-spends. Exact integer arithmetic; saturates at the largest amount.
     public func projectedDaySpend(budget: Micros, spendToday: Micros) -> Micros {
         let b = Int128(max(budget, .zero).rawValue)
-        let scale = Int128(10_000 + overdeliveryBasisPoints)
+        let scale = 10_000 + overdelivery
         let delivered = (b * scale + 9_999) / 10_000
         let capped = delivered > Int128(Int64.max) ? Micros(.max) : Micros(Int64(delivered))
         return max(max(spendToday, .zero), capped)
@@ -170,7 +195,7 @@ public struct AccountLimits: Hashable, Sendable, Codable {
     /// `projectedDaySpend(budgetCeiling(room)) <= room`.
     func budgetCeiling(room: Micros) -> Micros {
         guard room > .zero else { return .zero }
-        return Micros(Int64(Int128(room.rawValue) * 10_000 / Int128(10_000 + overdeliveryBasisPoints)))
+        return Micros(Int64(Int128(room.rawValue) * 10_000 / (10_000 + overdelivery)))
     }
 }
 

@@ -23,11 +23,17 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
 
     public static func < (a: Instant, b: Instant) -> Bool { a.microsSinceEpoch < b.microsSinceEpoch }
 
+    /// Saturates at the ends of time rather than wrapping: a huge duration from a bad
+    /// input must not turn "far future" into "long ago".
     public func adding(seconds: Int64) -> Instant {
-        Instant(microsSinceEpoch: microsSinceEpoch &+ seconds &* Instant.microsPerSecond)
+        let (m, o) = seconds.multipliedReportingOverflow(by: Instant.microsPerSecond)
+        return adding(micros: o ? (seconds < 0 ? .min : .max) : m)
     }
 
-    public func adding(micros: Int64) -> Instant { Instant(microsSinceEpoch: microsSinceEpoch &+ micros) }
+    public func adding(micros: Int64) -> Instant {
+        let (v, o) = microsSinceEpoch.addingReportingOverflow(micros)
+        return Instant(microsSinceEpoch: o ? (micros < 0 ? .min : .max) : v)
+    }
 
     /// Seconds from `earlier` to `self` (negative when `earlier` is later).
     public func seconds(since earlier: Instant) -> Double {
@@ -39,9 +45,9 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T19:40:29.000000Z`.
     public var rfc3339: String {
         let seconds = microsSinceEpoch.floorDiv(Instant.microsPerSecond)
-        let micros = microsSinceEpoch - seconds * Instant.microsPerSecond
+        let micros = microsSinceEpoch.floorMod(Instant.microsPerSecond)
         let days = seconds.floorDiv(Instant.secondsPerDay)
-        let secondOfDay = seconds - days * Instant.secondsPerDay
+        let secondOfDay = seconds.floorMod(Instant.secondsPerDay)
         let (y, m, d) = CivilDate.fromDays(days)
         func pad(_ v: Int64, _ width: Int) -> String {
             let s = String(v)
@@ -63,9 +69,9 @@ public struct LocalTime: Hashable, Sendable {
     public let dayOfWeek: Int
 
     public init(_ instant: Instant, utcOffsetSeconds: Int64) {
-        let local = instant.microsSinceEpoch.floorDiv(Instant.microsPerSecond) + utcOffsetSeconds
+        let local = instant.microsSinceEpoch.floorDiv(Instant.microsPerSecond).addingReportingOverflow(utcOffsetSeconds).partialValue
         day = local.floorDiv(Instant.secondsPerDay)
-        secondOfDay = local - day * Instant.secondsPerDay
+        secondOfDay = local.floorMod(Instant.secondsPerDay)
         // 1970-01-01 was a Thursday (3 when Monday is 0).
         dayOfWeek = Int((day + 3).floorMod(7))
     }
@@ -91,12 +97,19 @@ enum CivilDate {
 }
 
 extension Int64 {
+    /// Division rounding toward negative infinity, for positive `d`. Never overflows.
     func floorDiv(_ d: Int64) -> Int64 {
+        precondition(d > 0)
         let q = self / d
-        return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+        return self % d < 0 ? q - 1 : q
     }
 
-    func floorMod(_ d: Int64) -> Int64 { self - floorDiv(d) * d }
+    /// The remainder in 0..<d, for positive `d`. Never overflows.
+    func floorMod(_ d: Int64) -> Int64 {
+        precondition(d > 0)
+        let r = self % d
+        return r < 0 ? r + d : r
+    }
 }
 
 /// The one way anything outside the core learns the time. Production reads the system
