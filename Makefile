@@ -57,7 +57,7 @@ install: release
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 0755 .build/release/adpilotd .build/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
-	cp -R Policies/. "$(DESTDIR)$(PREFIX)/share/adpilot/policies/"
+	find Policies -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec cp -R {} "$(DESTDIR)$(PREFIX)/share/adpilot/policies/" \;
 
 clean:
 	rm -rf .build
