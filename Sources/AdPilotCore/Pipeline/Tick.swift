@@ -79,6 +79,9 @@ public enum Tick {
             if assignments.isEmpty { states[i].shadowPacer = Pacer.disengage(states[i].shadowPacer) }
             // This campaign's share of the running totals (moves when its writer applies).
             var own = Int128(projected[i].rawValue)
+            // Every slot decides on the same pre-tick state: a shadow decision must not see
+            // the writer's change from this very tick as its cooldown.
+            let lastChangeAt = states[i].lastChangeAt
             for a in assignments {
                 let platformPermits = platformBreaker.permission(settings.breaker, at: now) == .permitted
                 let campaignPermits = states[i].breaker.permission(settings.breaker, at: now) == .permitted
@@ -86,7 +89,7 @@ public enum Tick {
                 let input = DecisionInput(
                     campaign: c.config, account: account, pacerConfig: settings.pacer, observation: c.observation, now: now,
                     mode: control.mode, slot: a.slot, policy: a.policy, inCanaryScope: c.inCanaryScope, haltFlag: haltFlag,
-                    pacer: a.mayWrite ? states[i].pacer : states[i].shadowPacer, lastChangeAt: states[i].lastChangeAt,
+                    pacer: a.mayWrite ? states[i].pacer : states[i].shadowPacer, lastChangeAt: lastChangeAt,
                     platformBreaker: platformBreaker.state, platformBreakerPermits: platformPermits,
                     campaignBreaker: states[i].breaker.state, campaignBreakerPermits: campaignPermits,
                     anomaly: states[i].anomaly.assessment,

@@ -1,0 +1,85 @@
+import Testing
+@testable import AdPilotCore
+
+@Suite struct TickTests {
+    let settings = TickSettings(account: Fixture.account(), pacer: .standard, breaker: .standard, anomaly: .standard)
+
+    func campaign(budget: Micros, inCanaryScope: Bool = false) -> TickCampaign {
+        TickCampaign(config: Fixture.campaign(), observation: Fixture.observation(budget: budget),
+                     newHours: [], inCanaryScope: inCanaryScope)
+    }
+
+    func tick(_ control: ControlState, _ c: TickCampaign, _ states: inout [CampaignControl], at now: Instant,
+              haltFlag: Bool = false, breaker: inout CircuitBreaker, propose: Double = 130e6) -> [Decision] {
+        Tick.run(control: control, haltFlag: haltFlag, settings: settings, now: now, campaigns: [c], states: &states,
+                 platformBreaker: &breaker) { _, _, _ in .micros(propose) }
+    }
+
+    /// Live, then halted for a while, then back under control: the first decision after
+    /// the halt re-engages the pacer at the budget in force (no jolt from stale memory).
+    @Test func haltAndResumeAreBumpless() {
+        var states = [CampaignControl()]
+        var breaker = CircuitBreaker()
+        let live = ControlState(mode: .live, live: pA, modeSince: t0)
+        var now = Fixture.noon
+        for _ in 0..<5 {
+            _ = tick(live, campaign(budget: usd("100")), &states, at: now, breaker: &breaker)
+            now = now.adding(seconds: 3600)
+        }
+        #expect(states[0].pacer.engaged)
+        let halted = ControlState(mode: .halted, live: pA, modeSince: now)
+        #expect(tick(halted, campaign(budget: usd("100")), &states, at: now, breaker: &breaker).isEmpty)
+        #expect(!states[0].pacer.engaged, "halt takes the campaign out of control")
+        now = now.adding(seconds: 7200)
+        let resumed = ControlState(mode: .live, live: pA, modeSince: now)
+        let d = tick(resumed, campaign(budget: usd("137.50")), &states, at: now, breaker: &breaker)
+        #expect(d.count == 1 && d[0].pacer.engagedThisStep)
+        #expect(abs(d[0].pacer.recommendedBudgetMicros.rawValue - usd("137.50").rawValue) <= 1)
+    }
+
+    /// A shadow candidate's decisions run on their own pacer memory and never write.
+    @Test func shadowEvidenceNeverMovesTheWriter() {
+        var states = [CampaignControl()]
+        var breaker = CircuitBreaker()
+        let shadow = ControlState(mode: .shadow, live: pA, candidate: pB, modeSince: t0)
+        let d = tick(shadow, campaign(budget: usd("100")), &states, at: Fixture.noon, breaker: &breaker)
+        #expect(d.map(\.input.slot) == [.live, .candidate])
+        #expect(d[0].action == .apply && d[1].action == .wouldApply)
+        #expect(states[0].pacer.engaged && states[0].shadowPacer.engaged)
+        #expect(states[0].lastChangeAt == Fixture.noon, "only the writer's apply starts the cooldown")
+
+        var onlyCandidate = [CampaignControl()]
+        let noLive = ControlState(mode: .shadow, candidate: pB, modeSince: t0)
+        let e = tick(noLive, campaign(budget: usd("100")), &onlyCandidate, at: Fixture.noon, breaker: &breaker)
+        #expect(e.count == 1 && e[0].action == .wouldApply)
+        #expect(onlyCandidate[0].lastChangeAt == nil && !onlyCandidate[0].pacer.engaged)
+    }
+
+    @Test func haltFlagTurnsWritesIntoWouldApply() {
+        var states = [CampaignControl()]
+        var breaker = CircuitBreaker()
+        let d = tick(ControlState(mode: .live, live: pA, modeSince: t0), campaign(budget: usd("100")), &states,
+                     at: Fixture.noon, haltFlag: true, breaker: &breaker)
+        #expect(d.count == 1 && d[0].action == .wouldApply && states[0].lastChangeAt == nil)
+    }
+
+    /// Half-open permits are taken only by decisions that will write.
+    @Test func halfOpenPermitsGoToWritesOnly() {
+        var states = [CampaignControl()]
+        var breaker = CircuitBreaker()
+        for _ in 0..<5 { breaker.record(failure: true, settings.breaker, at: t0) }
+        #expect(breaker.state == .open)
+        let later = t0.adding(seconds: settings.breaker.waitInOpenSeconds)
+        // A shadow-only campaign decides without using a permit ...
+        _ = Tick.run(control: ControlState(mode: .shadow, candidate: pB, modeSince: t0), haltFlag: false, settings: settings,
+                     now: later, campaigns: [campaign(budget: usd("100"))], states: &states, platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        #expect(breaker.state == .halfOpen)
+        // ... so all three trial permits remain for real writes.
+        var writers = Array(repeating: CampaignControl(), count: 4)
+        let d = Tick.run(control: ControlState(mode: .live, live: pA, modeSince: t0), haltFlag: false, settings: settings,
+                         now: later, campaigns: (0..<4).map { _ in campaign(budget: usd("100")) }, states: &writers,
+                         platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        #expect(d.map(\.action) == [.apply, .apply, .apply, .hold])
+        #expect(d[3].reason == .breakerOpen)
+    }
+}
