@@ -26,6 +26,9 @@ let package = Package(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
 
+        // Header-only wrappers for libc calls Swift cannot name directly.
+        .systemLibrary(name: "CPosix", path: "Sources/CPosix"),
+
         // The pure, deterministic domain: money, modes, pacer, guardrails, anomaly,
         // breaker, decision pipeline. No I/O; time is a value passed in.
         .target(name: "AdPilotCore", swiftSettings: strict),
@@ -33,8 +36,11 @@ let package = Package(
         // The edge to the operating system: digests and MACs over libcrypto, sd_notify,
         // linked library versions.
         .target(
-            name: "AdPilotSystem", dependencies: ["CCurl", "CSystemd", "CCrypto"],
+            name: "AdPilotSystem", dependencies: ["CCurl", "CSystemd", "CCrypto", "CPosix"],
             swiftSettings: strict),
+
+        // The audit journal: append-only, hash-chained, crash-safe, verifiable.
+        .target(name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: strict),
 
         .executableTarget(
             name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
@@ -48,6 +54,7 @@ let package = Package(
 
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
+        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem"]),
         .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl"]),
     ],
     swiftLanguageModes: [.v6]

@@ -28,24 +28,32 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var hex: String { Hex.encode(bytes) }
+    /// The 64 lowercase hex characters as ASCII bytes.
+    public var hexBytes: [UInt8] { Hex.encodeBytes(bytes) }
+
+    public static let zero = SHA256Digest(bytes: [UInt8](repeating: 0, count: 32))!
     public var description: String { hex }
 }
 
-enum Hex {
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     static func encode(_ bytes: [UInt8]) -> String {
+        String(decoding: encodeBytes(bytes), as: UTF8.self)
+    }
+
+    static func encodeBytes(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
         for b in bytes {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 0x0f)])
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Lowercase hex only: a digest has exactly one spelling.
-    static func nibble(_ c: UInt8) -> UInt8? {
+    public static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
@@ -91,6 +99,12 @@ public enum Crypto {
             precondition(EVP_DigestFinal_ex(ctx, &out, &length) == 1 && length == 32)
             return SHA256Digest(bytes: out)!
         }
+    }
+
+    /// SHA-256 of a buffer into 32 bytes at `out`: the allocation-free path for verifying
+    /// millions of records.
+    public static func sha256(_ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        precondition(SHA256(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, out) != nil)
     }
 
     /// HMAC-SHA256 of `data` under `key`.

@@ -181,6 +181,17 @@ import Testing
         let tokyo = LocalTime(now, utcOffsetSeconds: 9 * 3600)
         #expect(tokyo.hourOfDay == 4 && tokyo.dayOfWeek == 6 && tokyo.day == utc.day + 1)
         #expect(Instant(microsSinceEpoch: -1).rfc3339 == "1969-12-31T23:59:59.999999Z")
+        #expect(Instant(rfc3339: "2026-11-21T19:40:29Z") == now)
+        #expect(Instant(rfc3339: "2026-11-21T20:40:29.5+01:00") == now.adding(micros: 500_000))
+        #expect(Instant(rfc3339: "2026-11-21") == Instant(secondsSinceEpoch: 1_795_219_200))
+        for bad in ["2026-13-01", "2026-02-30", "2026-11-21T25:00:00Z", "2026-11-21T10:00:00", "yesterday", "2026-11-21T10:00:00Zjunk"] {
+            #expect(Instant(rfc3339: bad) == nil, "\(bad)")
+        }
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<10_000 {
+            let t = Instant(microsSinceEpoch: Int64(rng.next() % 8_000_000_000_000_000))
+            #expect(Instant(rfc3339: t.rfc3339) == t)
+        }
         // The ends of time format (oddly) rather than trap: a platform's nonsense timestamp is data.
         #expect(Instant(microsSinceEpoch: .max).rfc3339.hasSuffix(".775807Z"))
         #expect(Instant(microsSinceEpoch: .min).rfc3339.hasSuffix(".224192Z"))

@@ -58,6 +58,59 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     }
 }
 
+extension Instant {
+    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS`, optional fraction (up to 9 digits, kept to
+    /// the microsecond), then `Z` or `±HH:MM`. A date alone (`YYYY-MM-DD`) means its UTC
+    /// midnight. Nil for anything else.
+    public init?(rfc3339 text: String) {
+        let b = Array(text.utf8)
+        func digits(_ at: Int, _ n: Int) -> Int64? {
+            guard at + n <= b.count else { return nil }
+            var v: Int64 = 0
+            for i in at..<(at + n) {
+                guard b[i] >= 48 && b[i] <= 57 else { return nil }
+                v = v * 10 + Int64(b[i] - 48)
+            }
+            return v
+        }
+        guard b.count <= 40, let y = digits(0, 4), b.count >= 10, b[4] == 45, let mo = digits(5, 2), b[7] == 45,
+              let d = digits(8, 2), (1...12).contains(mo), (1...CivilDate.daysIn(month: mo, year: y)).contains(d) else { return nil }
+        let days = CivilDate.toDays(y, mo, d)
+        if b.count == 10 {
+            self.init(secondsSinceEpoch: days * Instant.secondsPerDay)
+            return
+        }
+        guard b.count >= 20, b[10] == 84 || b[10] == 116, let h = digits(11, 2), b[13] == 58, let mi = digits(14, 2),
+              b[16] == 58, let s = digits(17, 2), h < 24, mi < 60, s < 61 else { return nil }
+        var i = 19
+        var micros: Int64 = 0
+        if b[i] == 46 {  // '.'
+            i += 1
+            var n = 0
+            while i < b.count, b[i] >= 48 && b[i] <= 57 {
+                if n < 6 { micros = micros * 10 + Int64(b[i] - 48) }
+                n += 1
+                i += 1
+            }
+            guard n >= 1 && n <= 9 else { return nil }
+            for _ in min(n, 6)..<6 { micros *= 10 }
+        }
+        var offset: Int64 = 0
+        if i < b.count, b[i] == 90 || b[i] == 122 {  // Z
+            i += 1
+        } else if i < b.count, b[i] == 43 || b[i] == 45, let oh = digits(i + 1, 2), i + 3 < b.count, b[i + 3] == 58,
+                  let om = digits(i + 4, 2), oh < 24, om < 60 {
+            offset = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        let seconds = days * Instant.secondsPerDay + h * 3600 + mi * 60 + min(s, 59) - offset
+        self.init(microsSinceEpoch: seconds * Instant.microsPerSecond + micros)
+    }
+}
+
 /// Local calendar position of an instant for an account whose day starts at a fixed UTC
 /// offset (ad accounts report in one fixed timezone).
 public struct LocalTime: Hashable, Sendable {
@@ -82,6 +135,24 @@ public struct LocalTime: Hashable, Sendable {
 }
 
 enum CivilDate {
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil).
+    static func toDays(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = y.floorDiv(400)
+        let yoe = y - era * 400
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func daysIn(month m: Int64, year y: Int64) -> Int64 {
+        switch m {
+        case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     /// Howard Hinnant's days_from_civil inverse: (year, month, day) of a day count.
     static func fromDays(_ z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468

@@ -1,0 +1,226 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import AdPilotCore
+public import AdPilotSystem
+
+/// Reads a segment's complete lines in large chunks (no line is ever held twice), calling
+/// `visit(offset, line)` for each newline-terminated line; returns the offset just past the
+/// last complete line (an incomplete last line is left for later).
+struct SegmentScanner {
+    static let chunkBytes = 4 << 20
+
+    let io: any FileIO
+    let path: String
+
+    func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> (end: Int64, stopped: Bool) {
+        let fd = try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+        defer { io.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: SegmentScanner.chunkBytes + RecordFormat.lineBytesMax)
+        var carried = 0  // bytes of an unfinished line at the front of the buffer
+        var fileOffset = start  // file offset of buffer[0]
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { b in
+                try io.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: b[carried..<(carried + SegmentScanner.chunkBytes)]),
+                             at: fileOffset + Int64(carried), path: path)
+            }
+            if n == 0 { return (fileOffset, false) }
+            let filled = carried + n
+            var consumed = 0
+            var stop = false
+            try buffer.withUnsafeBytes { all in
+                let base = all.baseAddress!
+                while consumed < filled {
+                    guard let p = memchr(base + consumed, 0x0a, filled - consumed) else { break }
+                    let nl = base.distance(to: UnsafeRawPointer(p))
+                    if !(try visit(fileOffset + Int64(consumed), UnsafeRawBufferPointer(rebasing: all[consumed..<nl]))) {
+                        stop = true
+                        consumed = nl + 1
+                        return
+                    }
+                    consumed = nl + 1
+                }
+            }
+            if stop { return (fileOffset + Int64(consumed), true) }
+            carried = filled - consumed
+            if carried > RecordFormat.lineBytesMax {
+                throw JournalError.corrupt(seq: nil, segment: path, offset: fileOffset + Int64(consumed),
+                                           problem: "a line longer than \(RecordFormat.lineBytesMax) bytes")
+            }
+            if consumed > 0 {
+                buffer.withUnsafeMutableBytes { b in
+                    b.baseAddress!.copyMemory(from: b.baseAddress! + consumed, byteCount: carried)
+                }
+                fileOffset += Int64(consumed)
+            }
+        }
+    }
+}
+
+/// A record as read: the verbatim line and its fixed fields.
+public struct JournalRecord: Sendable {
+    public let seq: UInt64
+    public let time: String
+    public let kind: String
+    /// The line exactly as stored, without its newline.
+    public let line: [UInt8]
+    let dataRange: Range<Int>
+
+    init(_ line: UnsafeRawBufferPointer, _ h: LineHeader) {
+        seq = h.seq
+        time = h.string(h.time, in: line)
+        kind = h.string(h.kind, in: line)
+        self.line = Array(line)
+        dataRange = h.data
+    }
+
+    public var text: String { String(decoding: line, as: UTF8.self) }
+    /// The `data` object's bytes (a JSON object).
+    public var dataBytes: ArraySlice<UInt8> { line[dataRange] }
+    public var instant: Instant? { Instant(rfc3339: time) }
+}
+
+/// Which records a reader returns.
+public struct RecordFilter: Sendable {
+    public var kinds: Set<String> = []
+    /// Matches records whose data has `"campaign":"<id>"`.
+    public var campaign: String? = nil
+    public var since: Instant? = nil
+
+    public init(kinds: Set<String> = [], campaign: String? = nil, since: Instant? = nil) {
+        self.kinds = kinds
+        self.campaign = campaign
+        self.since = since
+    }
+
+    public func matches(_ r: JournalRecord) -> Bool {
+        if !kinds.isEmpty && !kinds.contains(r.kind) { return false }
+        if let since, let t = r.instant, t < since { return false }
+        if let campaign {
+            // An exact byte match of the JSON member; campaign ids are plain strings.
+            let needle = Array("\"campaign\":\"\(campaign)\"".utf8)
+            guard r.dataBytes.firstRange(of: needle) != nil else { return false }
+        }
+        return true
+    }
+}
+
+/// Reads a journal directory without taking the writer lock (the writer only appends,
+/// and readers never trust a line whose hash does not match).
+public struct JournalReader: Sendable {
+    public let directory: String
+    let io: any FileIO
+
+    public init(directory: String, io: any FileIO = PosixFileIO()) {
+        self.directory = directory
+        self.io = io
+    }
+
+    public func segments() throws(JournalError) -> [SegmentName] { try io.segmentNames(directory) }
+
+    func path(_ s: SegmentName) -> String { directory + "/" + s.fileName }
+
+    /// Calls `visit` for each valid record of `segment` at or after `fromSeq`; stops when
+    /// it returns false. Returns the offset after the last complete line read.
+    @discardableResult
+    func forEach(in segment: SegmentName, from offset: Int64 = 0, fromSeq: UInt64 = 0,
+                 _ visit: (JournalRecord) throws -> Bool) throws -> (end: Int64, stopped: Bool) {
+        try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
+            guard let h = LineHeader.parse(line), h.seq >= fromSeq else { return true }
+            guard h.hashMatches(line) else { return true }
+            return try visit(JournalRecord(line, h))
+        }
+    }
+
+    /// Records from `seq` on, oldest first, until `visit` returns false.
+    public func records(from seq: UInt64 = 1, matching filter: RecordFilter = RecordFilter(),
+                        _ visit: (JournalRecord) throws -> Bool) throws(JournalError) {
+        do {
+            let names = try segments()
+            let startIndex = names.lastIndex { $0.firstSeq <= seq } ?? 0
+            for name in names[startIndex...] {
+                let (_, stopped) = try forEach(in: name, fromSeq: seq) { r in filter.matches(r) ? try visit(r) : true }
+                if stopped { return }
+            }
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+
+    /// The last `count` matching records, oldest first. Reads segments newest first and
+    /// stops as soon as it has enough.
+    public func last(_ count: Int, matching filter: RecordFilter = RecordFilter()) throws(JournalError) -> [JournalRecord] {
+        guard count > 0 else { return [] }
+        var out: [JournalRecord] = []
+        do {
+            for name in try segments().reversed() {
+                var found: [JournalRecord] = []
+                try forEach(in: name) { r in
+                    if filter.matches(r) {
+                        found.append(r)
+                        if found.count > count { found.removeFirst(found.count - count) }
+                    }
+                    return true
+                }
+                out = found + out
+                if out.count >= count { break }
+            }
+        } catch {
+            throw JournalError.from(any: error)
+        }
+        return Array(out.suffix(count))
+    }
+
+    public func record(seq: UInt64) throws(JournalError) -> JournalRecord? {
+        var found: JournalRecord? = nil
+        try records(from: seq) { r in
+            if r.seq == seq { found = r }
+            return false
+        }
+        return found
+    }
+
+    /// Follows the journal like `tail -f`: delivers every matching record from `seq` on,
+    /// once and in order, across rotations, polling every `pollMillis` (at most 100) until
+    /// `shouldStop` returns true.
+    public func follow(from seq: UInt64, matching filter: RecordFilter = RecordFilter(), pollMillis: Int = 25,
+                       shouldStop: () -> Bool, _ deliver: (JournalRecord) throws -> Void) throws(JournalError) {
+        precondition(pollMillis >= 1 && pollMillis <= 100)
+        var next = seq
+        var current: SegmentName? = nil
+        var offset: Int64 = 0
+        do {
+            while !shouldStop() {
+                let names = try segments()
+                if current == nil || !names.contains(current!) {
+                    current = names.last { $0.firstSeq <= next } ?? names.first
+                    offset = 0
+                }
+                guard let segment = current else {
+                    usleep(UInt32(pollMillis * 1000))
+                    continue
+                }
+                var progressed = false
+                let (end, _) = try forEach(in: segment, from: offset, fromSeq: next) { r in
+                    guard r.seq == next else { return true }  // never twice, never out of order
+                    next += 1
+                    progressed = true
+                    if filter.matches(r) { try deliver(r) }
+                    return true
+                }
+                offset = end
+                if progressed { continue }
+                // At the end of this segment: move on only once a newer one exists (the
+                // writer creates it after the old one is complete and synced).
+                if let newer = names.first(where: { $0.firstSeq > segment.firstSeq }), newer.firstSeq <= next {
+                    current = newer
+                    offset = 0
+                    continue
+                }
+                usleep(UInt32(pollMillis * 1000))
+            }
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+}

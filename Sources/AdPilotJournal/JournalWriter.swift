@@ -1,0 +1,395 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import AdPilotCore
+public import AdPilotSystem
+
+public struct JournalOptions: Sendable {
+    public static let segmentBytesDefault: Int64 = 64 << 20
+    public static let sealIntervalDefault = 1_000
+    public static let keyBytesMin = 32
+
+    /// Rotate to a new segment before one would exceed this.
+    public var segmentBytesMax: Int64 = JournalOptions.segmentBytesDefault
+    /// HMAC key for seals (the `journal-key` credential, at least 32 bytes). Never written.
+    public var sealKey: [UInt8]? = nil
+    /// A seal after every this many records, before each rotation, and at close.
+    public var sealInterval: Int = JournalOptions.sealIntervalDefault
+    /// Written into the lock file so a second writer's error can name the holder.
+    public var holder: String = "pid \(getpid())"
+    public var io: any FileIO = PosixFileIO()
+    public var clock: any TimeSource
+
+    public init(clock: any TimeSource) { self.clock = clock }
+}
+
+/// A record's identity: its seq and hash.
+public struct RecordRef: Hashable, Sendable {
+    public let seq: UInt64
+    public let hash: SHA256Digest
+}
+
+/// One record to append.
+public struct JournalEntry: Sendable {
+    public let kind: String
+    /// A one-line JSON object (`RecordFormat.isEmbeddable`).
+    public let data: [UInt8]
+
+    public init(kind: String, data: [UInt8]) {
+        self.kind = kind
+        self.data = data
+    }
+}
+
+/// What `open` found torn at the tail and moved aside.
+public struct TornTail: Sendable, Equatable {
+    public let segment: String
+    public let offset: Int64
+    public let bytes: Int
+    public let movedTo: String
+    public let problem: String
+}
+
+/// The single writer of a journal directory.
+///
+/// - `append` returns only after the record is written and `fdatasync`ed; a batch is
+///   written with one write and one sync (group commit).
+/// - One writer per directory, enforced with `flock` on `<dir>/.lock`.
+/// - After any failed write or sync the writer is poisoned: it refuses everything until
+///   reopened, because after a failed fsync the kernel may have dropped the dirty pages and
+///   a retry that "succeeds" proves nothing. Reopening re-checks the tail.
+/// - Opening recovers a torn tail (moved to a side file, segment truncated, a `recovered`
+///   record appended) and refuses, naming seq, segment and offset, any damage before it.
+public final class JournalWriter {
+    public let directory: String
+    public private(set) var head: RecordRef
+    /// What opening moved aside, if anything (already journaled as `recovered`).
+    public private(set) var tornTail: TornTail?
+
+    private let options: JournalOptions
+    private var io: any FileIO { options.io }
+    private var lockFD: FileDescriptor?
+    private var segment: OpenSegment
+    private var poison: String?
+    private var unsealed: Int
+
+    struct OpenSegment {
+        let name: SegmentName
+        let path: String
+        let fd: FileDescriptor
+        var size: Int64
+    }
+
+    private init(directory: String, options: JournalOptions, lockFD: FileDescriptor, segment: OpenSegment,
+                 head: RecordRef, unsealed: Int) {
+        self.directory = directory
+        self.options = options
+        self.lockFD = lockFD
+        self.segment = segment
+        self.head = head
+        self.unsealed = unsealed
+    }
+
+    deinit {
+        io.close(segment.fd)
+        if let lockFD { io.close(lockFD) }
+    }
+
+    public static func open(directory: String, options: JournalOptions) throws(JournalError) -> JournalWriter {
+        if let key = options.sealKey, key.count < JournalOptions.keyBytesMin {
+            throw .invalidKey("the journal key has \(key.count) bytes; at least \(JournalOptions.keyBytesMin) are required")
+        }
+        precondition(options.sealInterval >= 1 && options.segmentBytesMax >= Int64(RecordFormat.lineBytesMax))
+        let io = options.io
+        let lockFD = try acquireLock(directory, options)
+        do {
+            let (segment, head, unsealed, torn) = try openTail(directory, io)
+            let writer = JournalWriter(directory: directory, options: options, lockFD: lockFD, segment: segment,
+                                       head: head, unsealed: unsealed)
+            if let torn {
+                writer.tornTail = torn
+                _ = try writer.append(kind: "recovered", data: Array(
+                    #"{"bytes":\#(torn.bytes),"moved_to":"\#(torn.movedTo)","offset":\#(torn.offset),"problem":"\#(torn.problem)","segment":"\#(torn.segment)"}"#.utf8))
+            }
+            if options.sealKey != nil && writer.unsealed >= options.sealInterval { _ = try writer.seal() }
+            return writer
+        } catch {
+            io.close(lockFD)
+            throw error
+        }
+    }
+
+    /// Appends one record durably.
+    public func append(kind: String, data: [UInt8]) throws(JournalError) -> RecordRef {
+        try append([JournalEntry(kind: kind, data: data)])[0]
+    }
+
+    /// Appends a batch durably: one write and one fdatasync per segment touched (group
+    /// commit). Returns the entries' refs in order. Seals are added as the interval requires.
+    public func append(_ entries: [JournalEntry]) throws(JournalError) -> [RecordRef] {
+        if let poison { throw .poisoned(cause: poison) }
+        let now = options.clock.now()
+        var refs: [RecordRef] = []
+        refs.reserveCapacity(entries.count)
+        var pending: [UInt8] = []
+        var pendingHead = head
+        var pendingUnsealed = unsealed
+
+        func encode(_ kind: String, _ data: [UInt8]) -> RecordRef {
+            let seq = pendingHead.seq + 1
+            let hash = RecordFormat.encode(seq: seq, time: now, kind: kind, prev: pendingHead.hash, data: data, into: &pending)
+            pendingHead = RecordRef(seq: seq, hash: hash)
+            return pendingHead
+        }
+        func addSeal(_ key: [UInt8]) {
+            let seq = pendingHead.seq + 1
+            _ = encode("seal", RecordFormat.sealData(sealSeq: seq, sealedHash: pendingHead.hash, interval: options.sealInterval, key: key))
+            pendingUnsealed = 0
+        }
+
+        for entry in entries {
+            guard RecordFormat.isValidKind(entry.kind), RecordFormat.isEmbeddable(entry.data) else {
+                throw .tooLarge("record of kind \(entry.kind.prefix(40)) is not a one-line JSON object under \(RecordFormat.lineBytesMax - 512) bytes")
+            }
+            // Rotate first if this record would not fit (a seal closes a keyed segment).
+            let lineEstimate = Int64(entry.data.count + 300)
+            if segment.size + Int64(pending.count) > 0,
+               segment.size + Int64(pending.count) + lineEstimate + 400 > options.segmentBytesMax {
+                if let key = options.sealKey, pendingUnsealed > 0 { addSeal(key) }
+                try flush(&pending, head: pendingHead, unsealed: pendingUnsealed)
+                try rotate()
+            }
+            refs.append(encode(entry.kind, entry.data))
+            pendingUnsealed += 1
+            if let key = options.sealKey, pendingUnsealed >= options.sealInterval { addSeal(key) }
+        }
+        try flush(&pending, head: pendingHead, unsealed: pendingUnsealed)
+        return refs
+    }
+
+    /// Appends a seal now (no-op without a key or with nothing to seal).
+    @discardableResult
+    public func seal() throws(JournalError) -> RecordRef? {
+        if let poison { throw .poisoned(cause: poison) }
+        guard let key = options.sealKey, unsealed > 0 else { return nil }
+        var pending: [UInt8] = []
+        let seq = head.seq + 1
+        let hash = RecordFormat.encode(seq: seq, time: options.clock.now(), kind: "seal",
+                                       prev: head.hash, data: RecordFormat.sealData(sealSeq: seq, sealedHash: head.hash,
+                                                                                    interval: options.sealInterval, key: key),
+                                       into: &pending)
+        let ref = RecordRef(seq: seq, hash: hash)
+        try flush(&pending, head: ref, unsealed: 0)
+        return ref
+    }
+
+    /// Seals (with a key) and releases the lock. The writer is unusable afterwards.
+    public func close() throws(JournalError) {
+        defer {
+            if let fd = lockFD { io.close(fd) }
+            lockFD = nil
+            poison = poison ?? "closed"
+        }
+        if poison == nil { try seal() }
+    }
+
+    public var isPoisoned: Bool { poison != nil }
+
+    // MARK: Internals
+
+    private func flush(_ pending: inout [UInt8], head newHead: RecordRef, unsealed newUnsealed: Int) throws(JournalError) {
+        guard !pending.isEmpty else { return }
+        do {
+            try pending.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
+                try io.writeAll(segment.fd, b, path: segment.path)
+            }
+            try io.fdatasync(segment.fd, path: segment.path)
+        } catch {
+            let e = JournalError.from(any: error)
+            poison = e.description
+            throw e
+        }
+        segment.size += Int64(pending.count)
+        head = newHead
+        unsealed = newUnsealed
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func rotate() throws(JournalError) {
+        let name = SegmentName(firstSeq: head.seq + 1)
+        let path = directory + "/" + name.fileName
+        do {
+            let fd = try io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o640)
+            do {
+                try io.syncDirectory(directory)
+            } catch {
+                io.close(fd)
+                throw error
+            }
+            io.close(segment.fd)
+            segment = OpenSegment(name: name, path: path, fd: fd, size: 0)
+        } catch {
+            let e = JournalError.from(any: error)
+            poison = e.description
+            throw e
+        }
+    }
+
+    private static func acquireLock(_ directory: String, _ options: JournalOptions) throws(JournalError) -> FileDescriptor {
+        let io = options.io
+        let path = directory + "/.lock"
+        do {
+            try io.makeDirectories(directory, mode: 0o750)
+            let fd = try io.open(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)
+            guard try io.flock(fd, exclusive: true, nonBlocking: true, path: path) else {
+                io.close(fd)
+                let holder = (try? io.readFile(path, limit: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let trimmed = holder.split(separator: "\n").first.map(String.init) ?? "unknown holder"
+                throw JournalError.locked(path: path, holder: trimmed)
+            }
+            try io.ftruncate(fd, length: 0, path: path)
+            let text = Array("\(options.holder) since \(options.clock.now().rfc3339)\n".utf8)
+            try text.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in try io.writeAll(fd, b, path: path) }
+            return fd
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+
+    /// Finds the head from the last segment only (start-up cost is bounded by one
+    /// segment), recovering a torn tail.
+    private static func openTail(_ directory: String, _ io: any FileIO) throws(JournalError)
+        -> (OpenSegment, RecordRef, Int, TornTail?) {
+        let names = try io.segmentNames(directory)
+        guard let last = names.last else {
+            let name = SegmentName(firstSeq: 1)
+            let path = directory + "/" + name.fileName
+            do {
+                let fd = try io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o640)
+                try io.syncDirectory(directory)
+                return (OpenSegment(name: name, path: path, fd: fd, size: 0), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil)
+            } catch {
+                throw JournalError.from(any: error)
+            }
+        }
+        var start = RecordRef(seq: 0, hash: RecordFormat.genesis)
+        if names.count > 1 {
+            let previous = names[names.count - 2]
+            guard let tail = try io.lastRecord(of: directory + "/" + previous.fileName) else {
+                throw JournalError.corrupt(seq: nil, segment: previous.fileName, offset: 0, problem: "a closed segment is empty")
+            }
+            start = RecordRef(seq: tail.seq, hash: tail.hash)
+        }
+        guard last.firstSeq == start.seq + 1 else {
+            throw JournalError.corrupt(seq: start.seq + 1, segment: last.fileName, offset: 0,
+                                       problem: "segment starts at seq \(last.firstSeq) but seq \(start.seq + 1) was expected (a segment is missing)")
+        }
+        let path = directory + "/" + last.fileName
+        do {
+            let bytes = try io.readFile(path, limit: Int(Int32.max))
+            let scan = try TailScan.scan(bytes, segment: last.fileName, start: start)
+            var torn: TornTail? = nil
+            if let bad = scan.torn {
+                torn = try moveAside(bytes, from: bad.offset, problem: bad.problem, segmentPath: path,
+                                     segmentName: last.fileName, directory: directory, io: io)
+            }
+            let fd = try io.open(path, flags: O_WRONLY | O_APPEND | O_CLOEXEC, mode: 0)
+            return (OpenSegment(name: last, path: path, fd: fd, size: Int64(scan.goodEnd)), scan.head, scan.unsealed, torn)
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+
+    /// Copies the torn bytes to a side file (synced), then truncates the segment to its
+    /// last good record (synced). Nothing is deleted.
+    private static func moveAside(_ bytes: [UInt8], from offset: Int, problem: String, segmentPath: String,
+                                  segmentName: String, directory: String, io: any FileIO) throws -> TornTail {
+        var side = "\(segmentPath).torn-at-\(offset)"
+        var n = 1
+        while io.exists(side) {
+            n += 1
+            side = "\(segmentPath).torn-at-\(offset).\(n)"
+        }
+        let sfd = try io.open(side, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o640)
+        defer { io.close(sfd) }
+        try bytes.withUnsafeBytes { all throws in try io.writeAll(sfd, UnsafeRawBufferPointer(rebasing: all[offset...]), path: side) }
+        try io.fsync(sfd, path: side)
+        try io.syncDirectory(directory)
+        let fd = try io.open(segmentPath, flags: O_WRONLY | O_CLOEXEC, mode: 0)
+        defer { io.close(fd) }
+        try io.ftruncate(fd, length: Int64(offset), path: segmentPath)
+        try io.fsync(fd, path: segmentPath)
+        return TornTail(segment: segmentName, offset: Int64(offset), bytes: bytes.count - offset,
+                        movedTo: String(side.split(separator: "/").last!), problem: problem)
+    }
+}
+
+/// The tail check of one segment's bytes.
+struct TailScan {
+    var head: RecordRef
+    var goodEnd: Int
+    var unsealed: Int
+    var torn: (offset: Int, problem: String)?
+
+    static func scan(_ bytes: [UInt8], segment: String, start: RecordRef) throws(JournalError) -> TailScan {
+        do {
+            return try bytes.withUnsafeBytes { try scan($0, segment: segment, start: start) }
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+
+    private static func scan(_ all: UnsafeRawBufferPointer, segment: String, start: RecordRef) throws -> TailScan {
+        var result = TailScan(head: start, goodEnd: 0, unsealed: 0, torn: nil)
+        var pos = 0
+        while pos < all.count {
+            let expected = result.head.seq + 1
+            guard let nl = newline(all, from: pos) else {
+                result.torn = (pos, "no newline at the end of the last record")
+                break
+            }
+            let line = UnsafeRawBufferPointer(rebasing: all[pos..<nl])
+            guard let h = LineHeader.parse(line) else {
+                result.torn = (pos, "not a journal record")
+                break
+            }
+            guard h.hashMatches(line) else {
+                result.torn = (pos, "hash mismatch")
+                break
+            }
+            // A complete record with a good hash cannot be a torn write: if it does not
+            // continue the chain, the journal was edited.
+            guard h.seq == expected else {
+                throw JournalError.corrupt(seq: expected, segment: segment, offset: Int64(pos), problem: "found seq \(h.seq), expected \(expected)")
+            }
+            guard h.digest(h.prev, in: line) == result.head.hash else {
+                throw JournalError.corrupt(seq: h.seq, segment: segment, offset: Int64(pos), problem: "prev does not match the previous record's hash")
+            }
+            result.head = RecordRef(seq: h.seq, hash: h.digest(h.hash, in: line))
+            result.unsealed = h.string(h.kind, in: line) == "seal" ? 0 : result.unsealed + 1
+            pos = nl + 1
+            result.goodEnd = pos
+        }
+        // Damage followed by a verifiable record is not a torn tail: refuse.
+        if let torn = result.torn {
+            var p = torn.offset
+            while p < all.count, let nl = newline(all, from: p) {
+                let line = UnsafeRawBufferPointer(rebasing: all[p..<nl])
+                if p != torn.offset, let h = LineHeader.parse(line), h.hashMatches(line) {
+                    throw JournalError.corrupt(seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
+                                               problem: "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(p): damage before the tail")
+                }
+                p = nl + 1
+            }
+        }
+        return result
+    }
+
+    static func newline(_ b: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard from < b.count else { return nil }
+        let limit = min(b.count, from + RecordFormat.lineBytesMax)
+        guard let base = b.baseAddress else { return nil }
+        guard let p = memchr(base + from, 0x0a, limit - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(p))
+    }
+}

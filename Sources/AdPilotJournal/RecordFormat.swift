@@ -1,0 +1,162 @@
+public import AdPilotCore
+public import AdPilotSystem
+
+/// The journal's line format, byte for byte. A record is one line of UTF-8 JSON:
+///
+///     {"seq":42,"time":"2026-11-21T19:40:29.000000Z","kind":"decision","prev":"<64 hex>","data":{...},"hash":"<64 hex>"}\n
+///
+/// - Keys always in this order; `data` is a JSON object on one line (its own key order is
+///   the producer's, sorted for everything AdPilot writes).
+/// - `hash` = SHA-256 of the line's bytes up to, not including, `,"hash":"` — i.e. the
+///   line minus its last 75 bytes (`,"hash":"` + 64 hex + `"}`) and the newline.
+/// - `prev` = the previous record's `hash`; 64 zeros for seq 1.
+/// - A `seal` record's data is `{"interval":N,"mac":"<hex>","sealed_hash":"<hex>","sealed_seq":S}`
+///   with mac = HMAC-SHA256(key, "adpilot-seal-v1\n<seal seq>\n<sealed_hash>\n<interval>"),
+///   where sealed_hash is the seal's own `prev` (the head it vouches for).
+public enum RecordFormat {
+    /// Longest line accepted, newline included. A longer line is corruption.
+    public static let lineBytesMax = 1 << 20
+    /// `,"hash":"` + 64 hex + `"}`.
+    public static let hashSuffixBytes = 75
+    public static let genesis = SHA256Digest.zero
+    static let kindBytesMax = 32
+
+    static let seqPrefix = Array(#"{"seq":"#.utf8)
+    static let timeKey = Array(#","time":""#.utf8)
+    static let kindKey = Array(#"","kind":""#.utf8)
+    static let prevKey = Array(#"","prev":""#.utf8)
+    static let dataKey = Array(#"","data":"#.utf8)
+    static let hashKey = Array(#","hash":""#.utf8)
+
+    /// Kinds are short lowercase identifiers: `decision`, `apply_result`, ...
+    public static func isValidKind(_ kind: String) -> Bool {
+        !kind.isEmpty && kind.utf8.count <= kindBytesMax
+            && kind.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || $0 == UInt8(ascii: "_") }
+    }
+
+    /// True when `data` can be embedded: a single-line JSON object within the size limit.
+    /// (Its inner validity is the producer's contract: AdPilot's producers are encoders.)
+    public static func isEmbeddable(_ data: [UInt8]) -> Bool {
+        data.count >= 2 && data.first == UInt8(ascii: "{") && data.last == UInt8(ascii: "}")
+            && data.count <= lineBytesMax - 512 && !data.contains(UInt8(ascii: "\n")) && !data.contains(UInt8(ascii: "\r"))
+    }
+
+    /// Appends one complete line (with newline) to `out` and returns its hash.
+    public static func encode(seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
+                              into out: inout [UInt8]) -> SHA256Digest {
+        precondition(isValidKind(kind), "journal kind \(kind) is not a lowercase identifier")
+        precondition(isEmbeddable(data), "journal data must be a one-line JSON object")
+        let start = out.count
+        out.append(contentsOf: seqPrefix)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: timeKey)
+        out.append(contentsOf: time.rfc3339.utf8)
+        out.append(contentsOf: kindKey)
+        out.append(contentsOf: kind.utf8)
+        out.append(contentsOf: prevKey)
+        out.append(contentsOf: prev.hexBytes)
+        out.append(contentsOf: dataKey)
+        out.append(contentsOf: data)
+        var digest = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeBytes { all in
+            Crypto.sha256(UnsafeRawBufferPointer(rebasing: all[start...]), into: &digest)
+        }
+        let hash = SHA256Digest(bytes: digest)!
+        out.append(contentsOf: hashKey)
+        out.append(contentsOf: hash.hexBytes)
+        out.append(contentsOf: Array(#""}"#.utf8))
+        out.append(UInt8(ascii: "\n"))
+        return hash
+    }
+
+    /// The seal MAC's input, as documented above.
+    public static func sealMessage(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int) -> [UInt8] {
+        Array("adpilot-seal-v1\n\(sealSeq)\n\(sealedHash.hex)\n\(interval)".utf8)
+    }
+
+    public static func sealData(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int, key: [UInt8]) -> [UInt8] {
+        let mac = Crypto.hmacSHA256(key: key, data: sealMessage(sealSeq: sealSeq, sealedHash: sealedHash, interval: interval))
+        return Array(#"{"interval":\#(interval),"mac":"\#(mac.hex)","sealed_hash":"\#(sealedHash.hex)","sealed_seq":\#(sealSeq - 1)}"#.utf8)
+    }
+}
+
+/// The fixed fields of one line, located without a JSON parser (verification runs at
+/// disk speed).
+public struct LineHeader {
+    public let seq: UInt64
+    /// Byte ranges within the line.
+    public let time: Range<Int>
+    public let kind: Range<Int>
+    public let prev: Range<Int>
+    public let data: Range<Int>
+    public let hash: Range<Int>
+    /// The hashed prefix: `0..<bodyEnd`.
+    public let bodyEnd: Int
+
+    /// Parses a line without its newline. Nil when the fixed structure is not there.
+    public static func parse(_ line: UnsafeRawBufferPointer) -> LineHeader? {
+        let n = line.count
+        guard n > RecordFormat.hashSuffixBytes + 64, n < RecordFormat.lineBytesMax else { return nil }
+        func matches(_ literal: [UInt8], at i: Int) -> Bool {
+            guard i + literal.count <= n else { return false }
+            for k in 0..<literal.count where line[i + k] != literal[k] { return false }
+            return true
+        }
+        guard matches(RecordFormat.seqPrefix, at: 0) else { return nil }
+        var i = RecordFormat.seqPrefix.count
+        var seq: UInt64 = 0
+        let digitsStart = i
+        while i < n, line[i] >= 48, line[i] <= 57, i - digitsStart < 20 {
+            let (m, o1) = seq.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(UInt64(line[i] - 48))
+            if o1 || o2 { return nil }
+            seq = s
+            i += 1
+        }
+        guard i > digitsStart, line[digitsStart] != 48 || i == digitsStart + 1, matches(RecordFormat.timeKey, at: i) else { return nil }
+        i += RecordFormat.timeKey.count
+        let timeStart = i
+        while i < n, line[i] != UInt8(ascii: "\""), i - timeStart < 40 { i += 1 }
+        let time = timeStart..<i
+        guard matches(RecordFormat.kindKey, at: i) else { return nil }
+        i += RecordFormat.kindKey.count
+        let kindStart = i
+        while i < n, line[i] != UInt8(ascii: "\""), i - kindStart <= RecordFormat.kindBytesMax { i += 1 }
+        let kind = kindStart..<i
+        guard !kind.isEmpty, matches(RecordFormat.prevKey, at: i) else { return nil }
+        i += RecordFormat.prevKey.count
+        let prev = i..<(i + 64)
+        i += 64
+        guard matches(RecordFormat.dataKey, at: i) else { return nil }
+        i += RecordFormat.dataKey.count
+        let bodyEnd = n - RecordFormat.hashSuffixBytes
+        guard bodyEnd > i, line[i] == UInt8(ascii: "{"), line[bodyEnd - 1] == UInt8(ascii: "}"),
+              matches(RecordFormat.hashKey, at: bodyEnd), line[n - 2] == UInt8(ascii: "\""), line[n - 1] == UInt8(ascii: "}")
+        else { return nil }
+        let hash = (bodyEnd + RecordFormat.hashKey.count)..<(n - 2)
+        for r in [prev, hash] {
+            for k in r where Hex.nibble(line[k]) == nil { return nil }
+        }
+        return LineHeader(seq: seq, time: time, kind: kind, prev: prev, data: i..<bodyEnd, hash: hash, bodyEnd: bodyEnd)
+    }
+
+    /// Recomputes the hash of the body and compares it with the stored one.
+    public func hashMatches(_ line: UnsafeRawBufferPointer) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digest in
+            Crypto.sha256(UnsafeRawBufferPointer(rebasing: line[0..<bodyEnd]), into: digest.baseAddress!)
+            for k in 0..<32 {
+                let hi = Hex.nibble(line[hash.lowerBound + 2 * k])!, lo = Hex.nibble(line[hash.lowerBound + 2 * k + 1])!
+                if digest[k] != hi << 4 | lo { return false }
+            }
+            return true
+        }
+    }
+
+    public func digest(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> SHA256Digest {
+        SHA256Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self))!
+    }
+
+    public func string(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self)
+    }
+}

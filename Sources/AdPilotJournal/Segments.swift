@@ -1,0 +1,116 @@
+public import AdPilotSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A journal segment file: `journal-<first seq, 20 digits>.jsonl`.
+public struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let firstSeq: UInt64
+
+    public init(firstSeq: UInt64) { self.firstSeq = firstSeq }
+
+    public init?(fileName: String) {
+        guard fileName.hasPrefix("journal-"), fileName.hasSuffix(".jsonl") else { return nil }
+        let digits = fileName.dropFirst(8).dropLast(6)
+        guard digits.count == 20, digits.allSatisfy(\.isASCII), let v = UInt64(digits), v >= 1 else { return nil }
+        firstSeq = v
+    }
+
+    public var fileName: String {
+        let s = String(firstSeq)
+        return "journal-" + String(repeating: "0", count: 20 - s.count) + s + ".jsonl"
+    }
+
+    public var description: String { fileName }
+    public static func < (a: SegmentName, b: SegmentName) -> Bool { a.firstSeq < b.firstSeq }
+}
+
+public enum JournalError: Error, CustomStringConvertible {
+    /// Another process holds the writer lock.
+    case locked(path: String, holder: String)
+    case noSpace(SystemError)
+    case io(SystemError)
+    case system(SystemError)
+    /// A write or sync failed earlier; nothing more is accepted until the journal is reopened.
+    case poisoned(cause: String)
+    /// The journal is damaged before its tail: refused, never repaired.
+    case corrupt(seq: UInt64?, segment: String, offset: Int64, problem: String)
+    case invalidKey(String)
+    case tooLarge(String)
+
+    /// Maps whatever a block of syscalls threw to a JournalError.
+    static func from(any e: any Error) -> JournalError {
+        if let j = e as? JournalError { return j }
+        if let s = e as? SystemError { return from(s) }
+        return .system(SystemError(errno: EIO, operation: "\(e)", path: nil))
+    }
+
+    static func from(_ e: SystemError) -> JournalError {
+        if e.isNoSpace { return .noSpace(e) }
+        if e.isIO { return .io(e) }
+        return .system(e)
+    }
+
+    public var description: String {
+        switch self {
+        case .locked(let path, let holder):
+            return "the journal is locked by another writer (\(holder)); lock file \(path). Stop that process, "
+                + "or use the daemon's socket instead of writing directly"
+        case .noSpace(let e): return "journal: no space left: \(e). Free space in the state directory; the controller holds budgets until then"
+        case .io(let e): return "journal: I/O error: \(e). Check the disk; the controller holds budgets until the journal is reopened"
+        case .system(let e): return "journal: \(e)"
+        case .poisoned(let cause):
+            return "journal writer is poisoned after a failed write or sync (\(cause)); reopen it, which re-checks the tail"
+        case .corrupt(let seq, let segment, let offset, let problem):
+            return "journal corrupt at \(seq.map { "seq \($0), " } ?? "")\(segment) byte \(offset): \(problem). "
+                + "Not repaired automatically: see Runbooks/journal-recovery.md"
+        case .invalidKey(let problem): return "journal key: \(problem)"
+        case .tooLarge(let what): return "journal: \(what)"
+        }
+    }
+}
+
+extension FileIO {
+    /// Segment names in the journal directory, oldest first. Other files are ignored.
+    func segmentNames(_ directory: String) throws(JournalError) -> [SegmentName] {
+        do {
+            return try listDirectory(directory).compactMap(SegmentName.init(fileName:)).sorted()
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+}
+
+/// The last complete record of a segment, read from its end (bounded by the line limit).
+struct TailRecord {
+    let seq: UInt64
+    let hash: SHA256Digest
+}
+
+extension FileIO {
+    func lastRecord(of path: String) throws(JournalError) -> TailRecord? {
+        do {
+            let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+            defer { close(fd) }
+            let size = try self.size(fd, path: path)
+            let window = min(size, Int64(RecordFormat.lineBytesMax + 1))
+            let bytes = try readAll(fd, count: Int(window), at: size - window, path: path)
+            guard let last = bytes.last else { return nil }
+            guard last == UInt8(ascii: "\n") else {
+                throw JournalError.corrupt(seq: nil, segment: path, offset: size, problem: "a closed segment ends without a newline")
+            }
+            let end = bytes.count - 1
+            let start = (bytes[..<end].lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
+            return try bytes.withUnsafeBytes { all throws(JournalError) -> TailRecord in
+                let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                guard let h = LineHeader.parse(line), h.hashMatches(line) else {
+                    throw JournalError.corrupt(seq: nil, segment: path, offset: size - window + Int64(start),
+                                               problem: "the last record of a closed segment does not verify")
+                }
+                return TailRecord(seq: h.seq, hash: h.digest(h.hash, in: line))
+            }
+        } catch {
+            throw JournalError.from(any: error)
+        }
+    }
+}

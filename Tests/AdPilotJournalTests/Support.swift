@@ -1,0 +1,80 @@
+import Foundation
+@testable import AdPilotCore
+@testable import AdPilotJournal
+import AdPilotSystem
+
+/// A fresh directory under the system temp dir, removed by `cleanup`.
+final class TempDir {
+    let path: String
+    init(_ tag: String = "journal") {
+        var template = Array("\(NSTemporaryDirectory())/adpilot-\(tag)-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    var journal: String { path + "/journal" }
+}
+
+let testClock = ManualClock(Instant(secondsSinceEpoch: 1_795_290_029))
+
+func options(key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault, interval: Int = 1_000,
+             io: any FileIO = PosixFileIO()) -> JournalOptions {
+    var o = JournalOptions(clock: testClock)
+    o.sealKey = key
+    o.segmentBytesMax = segmentBytes
+    o.sealInterval = interval
+    o.io = io
+    o.holder = "test pid \(getpid())"
+    return o
+}
+
+func data(_ i: Int, campaign: String = "c1") -> [UInt8] {
+    Array(#"{"campaign":"\#(campaign)","i":\#(i),"note":"record \#(i)"}"#.utf8)
+}
+
+/// Writes `count` records with group commits of `batch`.
+@discardableResult
+func write(_ dir: String, _ count: Int, batch: Int = 100, key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault,
+           interval: Int = 1_000) throws -> JournalWriter {
+    let w = try JournalWriter.open(directory: dir, options: options(key: key, segmentBytes: segmentBytes, interval: interval))
+    var i = 0
+    while i < count {
+        let n = min(batch, count - i)
+        _ = try w.append((i..<(i + n)).map { JournalEntry(kind: "decision", data: data($0)) })
+        i += n
+    }
+    return w
+}
+
+func verify(_ dir: String, key: [UInt8]? = nil) -> Result<VerifyReport, VerifyFailure> {
+    JournalVerifier.verify(directory: dir, key: key)
+}
+
+func segmentPaths(_ dir: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted().map { dir + "/" + $0 }
+}
+
+func lines(_ path: String) -> [String] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+}
+
+func writeLines(_ path: String, _ lines: [String]) {
+    FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8))
+}
+
+/// Byte offset of line `index` (0-based) in a file.
+func offsetOfLine(_ path: String, _ index: Int) -> Int64 {
+    Int64(lines(path).prefix(index).reduce(0) { $0 + $1.utf8.count + 1 })
+}
+
+let key32 = Array("0123456789abcdef0123456789abcdef".utf8)
+
+/// The JournalError `body` threw, or nil when it succeeded.
+func journalError<T>(_ body: () throws -> T) -> JournalError? {
+    do {
+        _ = try body()
+        return nil
+    } catch {
+        return (error as? JournalError) ?? .tooLarge("not a JournalError: \(error)")
+    }
+}
