@@ -8,6 +8,11 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The journal and the crypto wrapper are hot loops that the tests drive millions of times
+/// (crash recovery, verification); they are compiled optimised in every configuration.
+/// Their checks are `precondition`s, which -O keeps.
+let alwaysOptimized: [SwiftSetting] = strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "AdPilot",
     products: [
@@ -37,10 +42,10 @@ let package = Package(
         // linked library versions.
         .target(
             name: "AdPilotSystem", dependencies: ["CCurl", "CSystemd", "CCrypto", "CPosix"],
-            swiftSettings: strict),
+            swiftSettings: alwaysOptimized),
 
         // The audit journal: append-only, hash-chained, crash-safe, verifiable.
-        .target(name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: strict),
+        .target(name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
 
         .executableTarget(
             name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
@@ -52,9 +57,12 @@ let package = Package(
             name: "adpilot-bench", dependencies: ["AdPilotCore"],
             swiftSettings: strict),
 
+        // Child processes for crash tests (SIGKILLed mid-write). Not installed.
+        .executableTarget(name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"], swiftSettings: strict),
+
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
-        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem"]),
+        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
         .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl"]),
     ],
     swiftLanguageModes: [.v6]
