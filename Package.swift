@@ -51,7 +51,7 @@ let package = Package(
             name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem"],
+            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal"],
             swiftSettings: strict),
         .executableTarget(
             name: "adpilot-bench", dependencies: ["AdPilotCore"],
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
         .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
-        .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl"]),
+        .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],
     swiftLanguageModes: [.v6]
 )

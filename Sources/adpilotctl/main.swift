@@ -8,29 +8,69 @@ let help = """
     adpilotctl \(AdPilotVersion.string): operate the AdPilot controller
 
     USAGE
-      adpilotctl --help
-      adpilotctl --version
+      adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
+      adpilotctl journal show SEQ [--json]
+      adpilotctl journal verify [--key-file FILE]
+      adpilotctl --help | --version
 
-    This build contains AdPilot's decision core only. The operator verbs
-    (status, stage, promote, rollback, halt, resume, journal, policy) arrive with
-    the daemon and the journal; see README.md, "Status".
+    JOURNAL
+      tail      The last N records (default 10), one line each: time, seq, kind,
+                campaign, mode, old -> new budget, verdict. -f follows new records
+                across rotations; --since TIME shows everything since an RFC 3339
+                time; --kind takes a comma-separated list; --json prints records
+                verbatim (one JSON object per line, for jq).
+      show      One record in full.
+      verify    Checks every byte, the hash chain, seq continuity and segments;
+                with --key-file (the journal-key credential) also every HMAC seal.
+                Exit 0 with a summary, or 1 naming seq, segment, byte offset, problem.
 
-    OPTIONS
-      -h, --help      Show this help and exit.
-      --version       Show the version and the linked system libraries, and exit.
+    GLOBAL OPTIONS (before or after the verb)
+      --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)
+      --socket PATH           Control socket (env ADPILOT_SOCKET; default /run/adpilot/control.sock)
+      --config FILE           Config file (default /etc/adpilot/adpilot.json)
+      --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY)
+
+    The daemon verbs (status, stage, promote, rollback, halt, resume) and policy
+    commands are not built yet; see README.md, "Status".
 
     EXIT CODES
-      0 done, 2 usage error
+      0 done, 1 verification failed or a check found a problem, 2 usage error,
+      3 refused, 4 daemon unreachable, 5 permission denied
     """
 
-let args = Array(CommandLine.arguments.dropFirst())
-switch args {
-case ["--help"], ["-h"]:
-    print(help)
-case ["--version"]:
-    print("adpilotctl \(AdPilotVersion.string) (\(LinkedLibraries.summary))")
-default:
-    let what = args.isEmpty ? "no verb given" : "\"\(args.joined(separator: " "))\""
-    FileHandle.standardError("adpilotctl: \(what): no operator verbs exist in this build yet; try --help\n")
-    exit(ExitCode.usage.rawValue)
+let notYet: Set<String> = ["status", "stage", "promote", "rollback", "halt", "resume", "policy"]
+
+func main() -> ExitCode {
+    let raw = Array(CommandLine.arguments.dropFirst())
+    if raw == ["--help"] || raw == ["-h"] || raw == ["help"] {
+        Out.line(help)
+        return .ok
+    }
+    if raw == ["--version"] {
+        Out.line("adpilotctl \(AdPilotVersion.string) (\(LinkedLibraries.summary))")
+        return .ok
+    }
+    do {
+        var (global, args) = try Arguments.parse(raw)
+        guard let verb = args.popVerb() else {
+            throw UsageError(message: args.isEmpty ? "no verb given; try adpilotctl --help" : "unknown option \(args.tokens[0]); try adpilotctl --help")
+        }
+        switch verb {
+        case "journal":
+            return try JournalCommands.run(&args, global)
+        case let v where notYet.contains(v):
+            Out.error("\(v): not built yet (it arrives with the daemon); see README.md, \"Status\"")
+            return .usage
+        default:
+            throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
+        }
+    } catch let error as UsageError {
+        Out.error(error.message)
+        return .usage
+    } catch {
+        Out.error("\(error)")
+        return .checkFailed
+    }
 }
+
+exit(main().rawValue)

@@ -1,0 +1,198 @@
+import AdPilotCore
+import AdPilotJournal
+import AdPilotSystem
+import Foundation
+
+/// `adpilotctl journal tail | show | verify`.
+enum JournalCommands {
+    static let usage = """
+        usage: adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
+               adpilotctl journal show SEQ [--json]
+               adpilotctl journal verify [--key-file FILE]
+        """
+
+    static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        switch args.popVerb() {
+        case "tail": return try tail(&args, global)
+        case "show": return try show(&args, global)
+        case "verify": return try verify(&args, global)
+        case let other:
+            throw UsageError(message: "journal: \(other.map { "unknown subcommand \($0)" } ?? "missing subcommand")\n\(usage)")
+        }
+    }
+
+    // MARK: tail
+
+    static func tail(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let follow = args.flag("-f", "--follow")
+        let json = args.flag("--json")
+        let countText = try args.value("-n", "--lines")
+        var filter = RecordFilter()
+        if let kinds = try args.value("--kind") { filter.kinds = Set(kinds.split(separator: ",").map(String.init)) }
+        filter.campaign = try args.value("--campaign")
+        if let since = try args.value("--since") {
+            guard let t = Instant(rfc3339: since) else {
+                throw UsageError(message: "--since \(since): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
+            }
+            filter.since = t
+        }
+        guard try args.positionals(verb: "journal tail").isEmpty else { throw UsageError(message: "journal tail takes no arguments\n\(usage)") }
+        var count = 10
+        if let countText {
+            guard let n = Int(countText), n >= 0, n <= 10_000_000 else { throw UsageError(message: "-n \(countText): expected a count from 0 to 10000000") }
+            count = n
+        }
+        let reader = JournalReader(directory: global.journalDir)
+        guard journalExists(global) else { return .checkFailed }
+        do {
+            // With --since and no -n, everything since that time; otherwise the last N.
+            var next: UInt64 = 1
+            if filter.since != nil && countText == nil {
+                try reader.records(matching: filter) { r in
+                    emit(r, json: json)
+                    next = r.seq + 1
+                    return true
+                }
+            } else {
+                let records = try reader.last(count, matching: filter)
+                for r in records { emit(r, json: json) }
+                next = (try reader.last(1).first?.seq ?? 0) + 1
+            }
+            guard follow else { return .ok }
+            try reader.follow(from: next, matching: filter, shouldStop: { false }) { emit($0, json: json) }
+            return .ok
+        } catch {
+            return report(error, global)
+        }
+    }
+
+    static func emit(_ r: JournalRecord, json: Bool) {
+        if json {
+            Out.raw(r.line + [UInt8(ascii: "\n")])
+        } else {
+            Out.line(human(r))
+        }
+    }
+
+    /// One line per record: time, seq, kind, campaign, mode, old -> new budget, verdict.
+    static func human(_ r: JournalRecord) -> String {
+        let data = (try? JSONSerialization.jsonObject(with: Data(r.dataBytes))) as? [String: Any] ?? [:]
+        let time = r.time.count >= 19 ? String(r.time.prefix(19)) + "Z" : r.time
+        var columns = [time, pad(String(r.seq), 8, right: true), pad(r.kind, 12)]
+        columns.append(pad(data["campaign"] as? String ?? "-", 12))
+        columns.append(pad(data["mode"] as? String ?? "-", 7))
+        var shown: Set<String> = ["campaign", "mode"]
+        if let before = micros(data["budget_before_micros"]), let after = micros(data["budget_after_micros"]) {
+            columns.append("\(before.decimalString(minimumFractionDigits: 2)) -> \(after.decimalString(minimumFractionDigits: 2))")
+            shown.formUnion(["budget_before_micros", "budget_after_micros"])
+        }
+        var summary: [String] = []
+        for key in ["action", "reason"] where data[key] != nil {
+            summary.append("\(data[key]!)")
+            shown.insert(key)
+        }
+        for key in data.keys.sorted() where !shown.contains(key) {
+            if let s = scalar(data[key]!) { summary.append("\(key)=\(s)") }
+        }
+        var line = columns.joined(separator: "  ") + "  " + summary.joined(separator: " ")
+        while line.hasSuffix(" ") { line.removeLast() }
+        return line.count > 200 ? String(line.prefix(199)) + "…" : line
+    }
+
+    static func micros(_ v: Any?) -> Micros? {
+        guard let n = v as? Int else { return nil }  // a whole JSON number; fractions are not money
+        return Micros(Int64(n))
+    }
+
+    static func scalar(_ v: Any) -> String? {
+        switch v {
+        case let s as String: return s.count > 40 ? String(s.prefix(39)) + "…" : s
+        case let n as NSNumber: return n.stringValue
+        default: return nil
+        }
+    }
+
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        guard s.count < width else { return s }
+        let fill = String(repeating: " ", count: width - s.count)
+        return right ? fill + s : s + fill
+    }
+
+    // MARK: show
+
+    static func show(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let json = args.flag("--json")
+        let rest = try args.positionals(verb: "journal show")
+        guard rest.count == 1, let seq = UInt64(rest[0]), seq >= 1 else {
+            throw UsageError(message: "journal show needs one record number (SEQ >= 1)\n\(usage)")
+        }
+        guard journalExists(global) else { return .checkFailed }
+        do {
+            guard let r = try JournalReader(directory: global.journalDir).record(seq: seq) else {
+                Out.error("no record \(seq) in \(global.journalDir)")
+                return .checkFailed
+            }
+            if json {
+                Out.raw(r.line + [UInt8(ascii: "\n")])
+                return .ok
+            }
+            let object = (try? JSONSerialization.jsonObject(with: Data(r.line))) as? [String: Any] ?? [:]
+            Out.line("seq   \(r.seq)\ntime  \(r.time)\nkind  \(r.kind)\nprev  \(object["prev"] as? String ?? "?")\nhash  \(object["hash"] as? String ?? "?")")
+            if let data = object["data"], let pretty = try? JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+                Out.line("data  " + String(decoding: pretty, as: UTF8.self).replacingOccurrences(of: "\n", with: "\n      "))
+            }
+            return .ok
+        } catch {
+            return report(error, global)
+        }
+    }
+
+    // MARK: verify
+
+    static func verify(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let keyFile = try args.value("--key-file")
+        guard try args.positionals(verb: "journal verify").isEmpty else { throw UsageError(message: "journal verify takes no arguments\n\(usage)") }
+        var key: [UInt8]? = nil
+        if let keyFile {
+            do {
+                key = try PosixFileIO().readFile(keyFile, limit: 4096)
+            } catch {
+                Out.error("cannot read the key file: \(error)")
+                return error.errno == EACCES ? .permissionDenied : .usage
+            }
+            guard key!.count >= JournalOptions.keyBytesMin else {
+                Out.error("\(keyFile): a journal key has at least \(JournalOptions.keyBytesMin) bytes; this one has \(key!.count)")
+                return .usage
+            }
+        }
+        guard journalExists(global) else { return .checkFailed }
+        switch JournalVerifier.verify(directory: global.journalDir, key: key) {
+        case .success(let r):
+            var text = "journal OK: \(r.records) records in \(r.segments) segment\(r.segments == 1 ? "" : "s"), \(r.seals) seal\(r.seals == 1 ? "" : "s")"
+            text += key == nil ? " (not checked: no --key-file)" : " (HMAC verified through seq \(r.sealedThrough))"
+            text += "\nhead: seq \(r.head.seq) hash \(r.head.hash.hex)"
+            if r.incompleteTailBytes > 0 {
+                text += "\nnote: \(r.incompleteTailBytes) bytes of an unfinished record at the end (a write in progress, or a torn tail the writer recovers when it next opens)"
+            }
+            Out.line(text)
+            return .ok
+        case .failure(let f):
+            Out.line("journal verification FAILED at \(f.seq.map { "seq \($0), " } ?? "")\(f.segment) byte \(f.offset): \(f.problem)")
+            return .checkFailed
+        }
+    }
+
+    // MARK: Shared
+
+    static func journalExists(_ global: GlobalOptions) -> Bool {
+        if access(global.journalDir, F_OK) == 0 { return true }
+        Out.error("no journal at \(global.journalDir): check --state-dir or ADPILOT_STATE_DIR (now \(global.stateDir))")
+        return false
+    }
+
+    static func report(_ error: any Error, _ global: GlobalOptions) -> ExitCode {
+        Out.error("\(error)")
+        if case .system(let e)? = error as? JournalError, e.errno == EACCES || e.errno == EPERM { return .permissionDenied }
+        return .checkFailed
+    }
+}
