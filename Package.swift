@@ -54,7 +54,7 @@ let package = Package(
             name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilot-bench", dependencies: ["AdPilotCore"],
+            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"],
             swiftSettings: strict),
 
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.

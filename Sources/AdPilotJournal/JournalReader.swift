@@ -125,9 +125,10 @@ public struct JournalReader: Sendable {
     @discardableResult
     func forEach(in segment: SegmentName, from offset: Int64 = 0, fromSeq: UInt64 = 0,
                  _ visit: (JournalRecord) throws -> Bool) throws -> (end: Int64, stopped: Bool) {
-        try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
+        let sha = Crypto.SHA256Context()
+        return try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
             guard let h = LineHeader.parse(line), h.seq >= fromSeq else { return true }
-            guard h.hashMatches(line) else { return true }
+            guard h.hashMatches(line, sha) else { return true }
             return try visit(JournalRecord(line, h))
         }
     }

@@ -32,7 +32,8 @@ public enum JournalVerifier {
                               io: any FileIO = PosixFileIO()) -> Result<VerifyReport, VerifyFailure> {
         var report = VerifyReport()
         var expected: UInt64 = 1
-        var prev = RecordFormat.genesis.hexBytes
+        let sha = Crypto.SHA256Context()
+        var prev = RecordFormat.genesis.hexBytes  // 64 hex bytes of the last hash, reused in place
         var lastSealedSeq: UInt64 = 0
         var interval = defaultSealInterval
         let names: [SegmentName]
@@ -56,9 +57,11 @@ public enum JournalVerifier {
                     }
                     guard let h = LineHeader.parse(line) else { return fail("not a journal record (damaged or inserted bytes)") }
                     guard h.seq == expected else { return fail("found seq \(h.seq), expected \(expected): a record was removed, inserted or reordered") }
-                    guard line[h.prev].elementsEqual(prev) else { return fail("prev does not match the previous record's hash: the chain is broken") }
-                    guard h.hashMatches(line) else { return fail("hash mismatch: the record's bytes were changed") }
-                    if h.string(h.kind, in: line) == "seal" {
+                    guard prev.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
+                        return fail("prev does not match the previous record's hash: the chain is broken")
+                    }
+                    guard h.hashMatches(line, sha) else { return fail("hash mismatch: the record's bytes were changed") }
+                    if h.kindIs("seal", in: line) {
                         report.seals += 1
                         if let key {
                             guard let seal = Seal.parse(line, h) else { return fail("seal record is malformed") }
@@ -79,8 +82,7 @@ public enum JournalVerifier {
                             report.sealedThrough = h.seq
                         }
                     }
-                    prev = Array(line[h.hash])
-                    report.head = RecordRef(seq: h.seq, hash: h.digest(h.hash, in: line))
+                    prev.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: line[h.hash])) }
                     report.records += 1
                     report.bytes += Int64(line.count + 1)
                     expected += 1
@@ -100,6 +102,7 @@ public enum JournalVerifier {
             }
             report.segments += 1
         }
+        report.head = RecordRef(seq: expected - 1, hash: SHA256Digest(hex: String(decoding: prev, as: UTF8.self))!)
         if key != nil {
             let unsealed = report.head.seq - lastSealedSeq
             if unsealed > UInt64(interval) {

@@ -72,6 +72,7 @@ public final class JournalWriter {
     private var segment: OpenSegment
     private var poison: String?
     private var unsealed: Int
+    private let sha = Crypto.SHA256Context()
 
     struct OpenSegment {
         let name: SegmentName
@@ -128,7 +129,7 @@ public final class JournalWriter {
     /// commit). Returns the entries' refs in order. Seals are added as the interval requires.
     public func append(_ entries: [JournalEntry]) throws(JournalError) -> [RecordRef] {
         if let poison { throw .poisoned(cause: poison) }
-        let now = options.clock.now()
+        let now = Array(options.clock.now().rfc3339.utf8)
         var refs: [RecordRef] = []
         refs.reserveCapacity(entries.count)
         var pending: [UInt8] = []
@@ -137,7 +138,7 @@ public final class JournalWriter {
 
         func encode(_ kind: String, _ data: [UInt8]) -> RecordRef {
             let seq = pendingHead.seq + 1
-            let hash = RecordFormat.encode(seq: seq, time: now, kind: kind, prev: pendingHead.hash, data: data, into: &pending)
+            let hash = RecordFormat.encode(seq: seq, timeText: now, kind: kind, prev: pendingHead.hash, data: data, into: &pending, sha: sha)
             pendingHead = RecordRef(seq: seq, hash: hash)
             return pendingHead
         }
@@ -177,7 +178,7 @@ public final class JournalWriter {
         let hash = RecordFormat.encode(seq: seq, time: options.clock.now(), kind: "seal",
                                        prev: head.hash, data: RecordFormat.sealData(sealSeq: seq, sealedHash: head.hash,
                                                                                     interval: options.sealInterval, key: key),
-                                       into: &pending)
+                                       into: &pending, sha: sha)
         let ref = RecordRef(seq: seq, hash: hash)
         try flush(&pending, head: ref, unsealed: 0)
         return ref
@@ -340,6 +341,7 @@ struct TailScan {
     }
 
     private static func scan(_ all: UnsafeRawBufferPointer, segment: String, start: RecordRef) throws -> TailScan {
+        let sha = Crypto.SHA256Context()
         var result = TailScan(head: start, goodEnd: 0, unsealed: 0, torn: nil)
         var pos = 0
         while pos < all.count {
@@ -353,7 +355,7 @@ struct TailScan {
                 result.torn = (pos, "not a journal record")
                 break
             }
-            guard h.hashMatches(line) else {
+            guard h.hashMatches(line, sha) else {
                 result.torn = (pos, "hash mismatch")
                 break
             }
@@ -362,11 +364,11 @@ struct TailScan {
             guard h.seq == expected else {
                 throw JournalError.corrupt(seq: expected, segment: segment, offset: Int64(pos), problem: "found seq \(h.seq), expected \(expected)")
             }
-            guard h.digest(h.prev, in: line) == result.head.hash else {
+            guard result.head.hash.hexBytes.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
                 throw JournalError.corrupt(seq: h.seq, segment: segment, offset: Int64(pos), problem: "prev does not match the previous record's hash")
             }
-            result.head = RecordRef(seq: h.seq, hash: h.digest(h.hash, in: line))
-            result.unsealed = h.string(h.kind, in: line) == "seal" ? 0 : result.unsealed + 1
+            result.head = RecordRef(seq: h.seq, hash: h.digest(h.hash, in: line)!)  // hashMatches proved it is hex
+            result.unsealed = h.kindIs("seal", in: line) ? 0 : result.unsealed + 1
             pos = nl + 1
             result.goodEnd = pos
         }
@@ -375,7 +377,7 @@ struct TailScan {
             var p = torn.offset
             while p < all.count, let nl = newline(all, from: p) {
                 let line = UnsafeRawBufferPointer(rebasing: all[p..<nl])
-                if p != torn.offset, let h = LineHeader.parse(line), h.hashMatches(line) {
+                if p != torn.offset, let h = LineHeader.parse(line), h.hashMatches(line, sha) {
                     throw JournalError.corrupt(seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
                                                problem: "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(p): damage before the tail")
                 }

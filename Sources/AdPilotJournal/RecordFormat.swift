@@ -1,5 +1,8 @@
 public import AdPilotCore
 public import AdPilotSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The journal's line format, byte for byte. A record is one line of UTF-8 JSON:
 ///
@@ -43,14 +46,20 @@ public enum RecordFormat {
 
     /// Appends one complete line (with newline) to `out` and returns its hash.
     public static func encode(seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
-                              into out: inout [UInt8]) -> SHA256Digest {
+                              into out: inout [UInt8], sha: Crypto.SHA256Context = Crypto.SHA256Context()) -> SHA256Digest {
+        encode(seq: seq, timeText: Array(time.rfc3339.utf8), kind: kind, prev: prev, data: data, into: &out, sha: sha)
+    }
+
+    /// The same, with the time already rendered (a batch shares one time).
+    static func encode(seq: UInt64, timeText: [UInt8], kind: String, prev: SHA256Digest, data: [UInt8],
+                       into out: inout [UInt8], sha: Crypto.SHA256Context) -> SHA256Digest {
         precondition(isValidKind(kind), "journal kind \(kind) is not a lowercase identifier")
         precondition(isEmbeddable(data), "journal data must be a one-line JSON object")
         let start = out.count
         out.append(contentsOf: seqPrefix)
         out.append(contentsOf: String(seq).utf8)
         out.append(contentsOf: timeKey)
-        out.append(contentsOf: time.rfc3339.utf8)
+        out.append(contentsOf: timeText)
         out.append(contentsOf: kindKey)
         out.append(contentsOf: kind.utf8)
         out.append(contentsOf: prevKey)
@@ -59,7 +68,7 @@ public enum RecordFormat {
         out.append(contentsOf: data)
         var digest = [UInt8](repeating: 0, count: 32)
         out.withUnsafeBytes { all in
-            Crypto.sha256(UnsafeRawBufferPointer(rebasing: all[start...]), into: &digest)
+            sha.hash(UnsafeRawBufferPointer(rebasing: all[start...]), into: &digest)
         }
         let hash = SHA256Digest(bytes: digest)!
         out.append(contentsOf: hashKey)
@@ -134,26 +143,44 @@ public struct LineHeader {
               matches(RecordFormat.hashKey, at: bodyEnd), line[n - 2] == UInt8(ascii: "\""), line[n - 1] == UInt8(ascii: "}")
         else { return nil }
         let hash = (bodyEnd + RecordFormat.hashKey.count)..<(n - 2)
-        for r in [prev, hash] {
-            for k in r where Hex.nibble(line[k]) == nil { return nil }
-        }
+        // prev and hash are not decoded here: they are compared as hex bytes with hex
+        // produced locally, so anything that is not lowercase hex simply fails to match.
         return LineHeader(seq: seq, time: time, kind: kind, prev: prev, data: i..<bodyEnd, hash: hash, bodyEnd: bodyEnd)
     }
 
-    /// Recomputes the hash of the body and compares it with the stored one.
-    public func hashMatches(_ line: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digest in
-            Crypto.sha256(UnsafeRawBufferPointer(rebasing: line[0..<bodyEnd]), into: digest.baseAddress!)
-            for k in 0..<32 {
-                let hi = Hex.nibble(line[hash.lowerBound + 2 * k])!, lo = Hex.nibble(line[hash.lowerBound + 2 * k + 1])!
-                if digest[k] != hi << 4 | lo { return false }
-            }
-            return true
+    /// Recomputes the hash of the body and compares it, as hex, with the stored one.
+    public func hashMatches(_ line: UnsafeRawBufferPointer, _ sha: Crypto.SHA256Context) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 96) { scratch in
+            let digest = scratch.baseAddress!, hex = digest + 32
+            sha.hash(UnsafeRawBufferPointer(rebasing: line[0..<bodyEnd]), into: digest)
+            LineHeader.hexEncode(digest, 32, into: hex)
+            return memcmp(hex, line.baseAddress! + hash.lowerBound, 64) == 0
         }
     }
 
-    public func digest(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> SHA256Digest {
-        SHA256Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self))!
+    /// True when the record's `prev` is exactly `hexHash` (64 lowercase hex bytes).
+    public func prevMatches(_ line: UnsafeRawBufferPointer, _ hexHash: UnsafeRawBufferPointer) -> Bool {
+        hexHash.count == 64 && memcmp(line.baseAddress! + prev.lowerBound, hexHash.baseAddress!, 64) == 0
+    }
+
+    /// Decodes a hex field; nil if it is not lowercase hex.
+    public func digest(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> SHA256Digest? {
+        SHA256Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self))
+    }
+
+    public func kindIs(_ kind: StaticString, in line: UnsafeRawBufferPointer) -> Bool {
+        self.kind.count == kind.utf8CodeUnitCount && memcmp(line.baseAddress! + self.kind.lowerBound, kind.utf8Start, self.kind.count) == 0
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    static func hexEncode(_ bytes: UnsafePointer<UInt8>, _ count: Int, into out: UnsafeMutablePointer<UInt8>) {
+        hexDigits.withUnsafeBufferPointer { d in
+            for k in 0..<count {
+                out[2 * k] = d[Int(bytes[k] >> 4)]
+                out[2 * k + 1] = d[Int(bytes[k] & 0x0f)]
+            }
+        }
     }
 
     public func string(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> String {

@@ -103,11 +103,11 @@ extension FileIO {
             let start = (bytes[..<end].lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
             return try bytes.withUnsafeBytes { all throws(JournalError) -> TailRecord in
                 let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                guard let h = LineHeader.parse(line), h.hashMatches(line) else {
+                guard let h = LineHeader.parse(line), h.hashMatches(line, Crypto.SHA256Context()) else {
                     throw JournalError.corrupt(seq: nil, segment: path, offset: size - window + Int64(start),
                                                problem: "the last record of a closed segment does not verify")
                 }
-                return TailRecord(seq: h.seq, hash: h.digest(h.hash, in: line))
+                return TailRecord(seq: h.seq, hash: h.digest(h.hash, in: line)!)  // hashMatches proved it is hex
             }
         } catch {
             throw JournalError.from(any: error)

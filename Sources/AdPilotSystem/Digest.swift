@@ -101,10 +101,33 @@ public enum Crypto {
         }
     }
 
-    /// SHA-256 of a buffer into 32 bytes at `out`: the allocation-free path for verifying
-    /// millions of records.
-    public static func sha256(_ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
-        precondition(SHA256(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, out) != nil)
+    /// A reusable SHA-256 context for hashing millions of small buffers: the algorithm is
+    /// fetched once (OpenSSL 3's one-shot `SHA256()` fetches, locks and allocates on every
+    /// call), and nothing is allocated per hash. Not thread-safe: one per thread.
+    public final class SHA256Context {
+        private let ctx: OpaquePointer
+        private let md: OpaquePointer
+
+        public init() {
+            guard let md = EVP_MD_fetch(nil, "SHA256", nil), let ctx = EVP_MD_CTX_new() else {
+                fatalError("libcrypto: SHA256 unavailable or out of memory")
+            }
+            self.md = md
+            self.ctx = ctx
+        }
+
+        deinit {
+            EVP_MD_CTX_free(ctx)
+            EVP_MD_free(md)
+        }
+
+        /// SHA-256 of `data` into the 32 bytes at `out`.
+        public func hash(_ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+            var length: UInt32 = 0
+            let ok = EVP_DigestInit_ex2(ctx, md, nil) == 1 && EVP_DigestUpdate(ctx, data.baseAddress, data.count) == 1
+                && EVP_DigestFinal_ex(ctx, out, &length) == 1
+            precondition(ok && length == 32, "libcrypto SHA-256 failed")
+        }
     }
 
     /// HMAC-SHA256 of `data` under `key`.
