@@ -53,10 +53,11 @@ import AdPilotSystem
 
     @Test func readerLastShowAndFilters() throws {
         let t = TempDir()
-        let w = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
+        let clock = ManualClock(testStart)
+        let w = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax), clock: clock))
         for i in 0..<12_000 {
             _ = try w.append(kind: i % 3 == 0 ? "anomaly" : "decision", data: data(i, campaign: i % 2 == 0 ? "even" : "odd"))
-            if i == 6_000 { testClock.advance(seconds: 3600) }
+            if i == 6_000 { clock.advance(seconds: 3600) }
         }
         let reader = JournalReader(directory: t.journal)
         let last = try reader.last(5)
@@ -66,7 +67,7 @@ import AdPilotSystem
         let odd = try reader.last(2, matching: RecordFilter(campaign: "odd"))
         #expect(odd.map(\.seq) == [11_998, 12_000])
         var afterHour = 0
-        try reader.records(matching: RecordFilter(since: testClock.now())) { _ in afterHour += 1; return true }
+        try reader.records(matching: RecordFilter(since: clock.now())) { _ in afterHour += 1; return true }
         #expect(afterHour == 12_000 - 6_001)
         let shown = try #require(try reader.record(seq: 4_321))
         #expect(shown.seq == 4_321 && shown.text.contains(#""i":4320"#))
@@ -147,7 +148,7 @@ import AdPilotSystem
         var ls = lines(path)
         // A forger copies a record's shape and fixes its hash, but cannot fix the chain.
         var forged: [UInt8] = []
-        _ = RecordFormat.encode(seq: 301, time: testClock.now(), kind: "decision", prev: RecordFormat.genesis,
+        _ = RecordFormat.encode(seq: 301, time: testStart, kind: "decision", prev: RecordFormat.genesis,
                                 data: Array(#"{"campaign":"c1","forged":true}"#.utf8), into: &forged)
         ls.insert(String(decoding: forged.dropLast(), as: UTF8.self), at: 300)
         writeLines(path, ls)
@@ -181,7 +182,7 @@ import AdPilotSystem
         let cut = ls.count - 1
         ls[cut] = String(ls[cut].prefix(40))  // a torn record ...
         var next: [UInt8] = []
-        _ = RecordFormat.encode(seq: 99, time: testClock.now(), kind: "decision", prev: RecordFormat.genesis, data: data(1), into: &next)
+        _ = RecordFormat.encode(seq: 99, time: testStart, kind: "decision", prev: RecordFormat.genesis, data: data(1), into: &next)
         ls.append(String(decoding: next.dropLast(), as: UTF8.self))  // ... no longer at the tail
         ls.append("")
         writeLines(path, ls)
@@ -202,7 +203,7 @@ import AdPilotSystem
         // Rewrite every record of every segment with a valid chain and valid hashes, but
         // no key: a perfect forgery of everything except the seals.
         var prev = RecordFormat.genesis
-        let time = testClock.now()
+        let time = testStart
         for path in segmentPaths(t.journal) {
             var out: [UInt8] = []
             for line in lines(path) where !line.isEmpty {
@@ -240,7 +241,7 @@ import AdPilotSystem
             seq += 1
             let d = try JSONSerialization.data(withJSONObject: object["data"]!, options: [.sortedKeys])
             if kind == "seal" { out.append(contentsOf: Array(line.utf8) + [10]); prev = SHA256Digest(hex: String(line.suffix(66).prefix(64)))!; continue }
-            prev = RecordFormat.encode(seq: seq, time: testClock.now(), kind: kind, prev: prev, data: Array(d), into: &out)
+            prev = RecordFormat.encode(seq: seq, time: testStart, kind: kind, prev: prev, data: Array(d), into: &out)
         }
         FileManager.default.createFile(atPath: segmentPaths(t.journal)[0], contents: Data(out))
         #expect(throws: Never.self) { try verify(t.journal).get() }

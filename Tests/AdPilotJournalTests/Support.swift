@@ -14,11 +14,13 @@ final class TempDir {
     var journal: String { path + "/journal" }
 }
 
-let testClock = ManualClock(Instant(secondsSinceEpoch: 1_795_290_029))
+/// Every journal in these tests starts at this time. Each writer gets its own clock, so
+/// tests running in parallel never move each other's time.
+let testStart = Instant(secondsSinceEpoch: 1_795_290_029)
 
 func options(key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault, interval: Int = 1_000,
-             io: any FileIO = PosixFileIO()) -> JournalOptions {
-    var o = JournalOptions(clock: testClock)
+             io: any FileIO = PosixFileIO(), clock: ManualClock = ManualClock(testStart)) -> JournalOptions {
+    var o = JournalOptions(clock: clock)
     o.sealKey = key
     o.segmentBytesMax = segmentBytes
     o.sealInterval = interval
