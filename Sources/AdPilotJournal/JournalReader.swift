@@ -172,6 +172,12 @@ public struct JournalReader: Sendable {
         return Array(out.suffix(count))
     }
 
+    func segmentSize(_ segment: SegmentName) throws -> Int64 {
+        let fd = try io.open(path(segment), flags: O_RDONLY | O_CLOEXEC, mode: 0)
+        defer { io.close(fd) }
+        return try io.size(fd, path: path(segment))
+    }
+
     public func record(seq: UInt64) throws(JournalError) -> JournalRecord? {
         var found: JournalRecord? = nil
         try records(from: seq) { r in
@@ -201,16 +207,24 @@ public struct JournalReader: Sendable {
                     usleep(UInt32(pollMillis * 1000))
                     continue
                 }
+                // Recovery may have truncated a torn tail we had already read past and
+                // written new records over it. Either shows as a shrunken file or a seq gap:
+                // rescan the segment from its start (delivered records are skipped by seq).
+                if offset > 0, try segmentSize(segment) < offset { offset = 0 }
                 var progressed = false
+                var gap = false
                 let (end, _) = try forEach(in: segment, from: offset, fromSeq: next) { r in
-                    guard r.seq == next else { return true }  // never twice, never out of order
+                    guard r.seq == next else {  // never twice, never out of order
+                        gap = r.seq > next
+                        return !gap
+                    }
                     next += 1
                     progressed = true
                     if filter.matches(r) { try deliver(r) }
                     return true
                 }
-                offset = end
-                if progressed { continue }
+                offset = gap ? 0 : end
+                if progressed || gap { continue }
                 // At the end of this segment: move on only once a newer one exists (the
                 // writer creates it after the old one is complete and synced).
                 if let newer = names.first(where: { $0.firstSeq > segment.firstSeq }), newer.firstSeq <= next {

@@ -347,13 +347,15 @@ import AdPilotSystem
         let total = 20_000
         let dir = t.journal
         let w = try JournalWriter.open(directory: dir, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
-        let follower = Task.detached { () -> [UInt64] in
+        let follower = Task { try await onThread { () -> [UInt64] in
             var seen: [UInt64] = []
-            try JournalReader(directory: dir).follow(from: 1, pollMillis: 5, shouldStop: { seen.count >= total + 1 }) { r in
+            let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+            try JournalReader(directory: dir).follow(from: 1, pollMillis: 5,
+                                                     shouldStop: { seen.count >= total + 1 || ContinuousClock.now > deadline }) { r in
                 seen.append(r.seq)
             }
             return seen
-        }
+        } }
         for i in 0..<total {
             _ = try w.append(kind: "decision", data: data(i))
             if i % 2_000 == 0 { try await Task.sleep(for: .milliseconds(2)) }
@@ -362,5 +364,34 @@ import AdPilotSystem
         let seen = try await follower.value
         #expect(seen == Array(1...UInt64(total + 1)))
         #expect(try JournalReader(directory: dir).segments().count > 3)
+    }
+
+    /// A follower that read past a torn (newline-terminated garbage) tail still sees the
+    /// records appended after the writer's recovery truncated it.
+    @Test func followerSurvivesTornTailRecovery() async throws {
+        let t = TempDir("follow2")
+        let dir = t.journal
+        try write(dir, 100, batch: 10).close()
+        let follower = Task { try await onThread { () -> [UInt64] in
+            var seen: [UInt64] = []
+            let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+            try JournalReader(directory: dir).follow(from: 1, pollMillis: 5,
+                                                     shouldStop: { seen.count >= 150 || ContinuousClock.now > deadline }) { seen.append($0.seq) }
+            return seen
+        } }
+        try await Task.sleep(for: .milliseconds(100))
+        let path = segmentPaths(dir)[0]
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        // Shorter than the `recovered` record that replaces it, so the file never looks
+        // shrunken to the follower: only the seq gap can tell it to rescan.
+        try handle.write(contentsOf: Data("torn\n".utf8))
+        try handle.close()
+        try await Task.sleep(for: .milliseconds(100))  // the follower reads past the garbage
+        let w = try JournalWriter.open(directory: dir, options: options())
+        #expect(w.tornTail != nil)
+        for i in 0..<49 { _ = try w.append(kind: "decision", data: data(i)) }
+        let seen = try await follower.value
+        #expect(seen == Array(1...150), "\(seen.suffix(5))")
     }
 }

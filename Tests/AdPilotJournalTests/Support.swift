@@ -80,3 +80,11 @@ func journalError<T>(_ body: () throws -> T) -> JournalError? {
         return (error as? JournalError) ?? .tooLarge("not a JournalError: \(error)")
     }
 }
+
+/// Runs blocking work (a follower's poll loop) on its own thread. Blocking inside a Task
+/// would hold one of the cooperative pool's threads, of which a 2-core machine has two.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
