@@ -1,0 +1,21 @@
+/// A clock that runs `speed` times faster than `base`, starting at `start`: the demo's
+/// simulated time (`adpilotd --demo --speed S`: S simulated seconds per real second).
+public final class AcceleratedClock: TimeSource {
+    public let start: Instant
+    public let speed: Double
+    private let base: any TimeSource
+    private let baseStart: Instant
+
+    public init(start: Instant, speed: Double, base: any TimeSource) {
+        precondition(speed.isFinite && speed > 0)
+        self.start = start
+        self.speed = speed
+        self.base = base
+        self.baseStart = base.now()
+    }
+
+    public func now() -> Instant {
+        let elapsed = Double(base.now().microsSinceEpoch - baseStart.microsSinceEpoch) * speed
+        return start.adding(micros: Int64(min(elapsed, 9.0e18)))
+    }
+}

@@ -1,0 +1,117 @@
+public import AdPilotCore
+
+/// A campaign (TikTok ad group, Meta ad set) as a platform reports it.
+public struct PlatformCampaign: Hashable, Sendable {
+    public enum Status: String, Hashable, Sendable { case active, paused }
+
+    public let id: CampaignID
+    public let name: String
+    public let currency: Currency
+    public let dailyBudgetMicros: Micros
+    public let status: Status
+
+    public init(id: CampaignID, name: String, currency: Currency, dailyBudgetMicros: Micros, status: Status) {
+        self.id = id
+        self.name = name
+        self.currency = currency
+        self.dailyBudgetMicros = dailyBudgetMicros
+        self.status = status
+    }
+}
+
+/// Hourly metrics for one campaign over a window, and how fresh they are.
+public struct MetricsWindow: Sendable {
+    public let campaign: CampaignID
+    /// Completed hours, oldest first. Conversions reported late may still grow.
+    public let hours: [HourlyMetrics]
+    /// The end of the newest hour the platform has data for.
+    public let freshThrough: Instant
+
+    public init(campaign: CampaignID, hours: [HourlyMetrics], freshThrough: Instant) {
+        self.campaign = campaign
+        self.hours = hours
+        self.freshThrough = freshThrough
+    }
+}
+
+/// An order from the revenue source (Shopify), attributed to a campaign when its landing
+/// page carried the campaign's UTM parameters.
+public struct Order: Hashable, Sendable {
+    public let id: String
+    public let createdAt: Instant
+    public let totalMicros: Micros
+    public let currency: Currency
+    public let campaign: CampaignID?
+}
+
+/// What went wrong talking to a platform. Every message is already redacted.
+public enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The platform asked us to slow down; `retryAfterSeconds` when it said how long.
+    case throttled(retryAfterSeconds: Int?, detail: String)
+    /// A 5xx or an equivalent transient failure.
+    case unavailable(detail: String)
+    case timeout(detail: String)
+    /// The platform refused the request (4xx other than throttling): not retried.
+    case rejected(code: String, detail: String)
+    case unauthorized(detail: String)
+    case notFound(CampaignID)
+    /// The answer made no sense (bad JSON, missing fields, inexact money): fail closed.
+    case malformed(detail: String)
+    case transport(detail: String)
+
+    public var isRetryable: Bool {
+        switch self {
+        case .throttled, .unavailable, .timeout, .transport: return true
+        case .rejected, .unauthorized, .notFound, .malformed: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .throttled(let after, let d): return "throttled\(after.map { " (retry after \($0) s)" } ?? ""): \(d)"
+        case .unavailable(let d): return "platform unavailable: \(d)"
+        case .timeout(let d): return "timed out: \(d)"
+        case .rejected(let code, let d): return "rejected (\(code)): \(d)"
+        case .unauthorized(let d): return "unauthorized: \(d); check the platform token credential"
+        case .notFound(let id): return "campaign \(id) not found on the platform"
+        case .malformed(let d): return "the platform answered nonsense: \(d)"
+        case .transport(let d): return "transport error: \(d)"
+        }
+    }
+}
+
+/// The protocol every platform answers: the embedded simulator, TikTok, Meta.
+public protocol AdPlatform: AnyObject {
+    var name: String { get }
+    func listCampaigns() throws(PlatformError) -> [PlatformCampaign]
+    /// Completed hours whose start is in `from..<to`.
+    func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow
+    /// Asks the platform to set a daily budget. Success here is not confirmation: see
+    /// `BudgetWrite.apply`, which reads the budget back.
+    func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError)
+    func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError)
+    func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign
+}
+
+/// A source of orders (Shopify, or the simulator's shop).
+public protocol RevenueSource: AnyObject {
+    func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order]
+}
+
+/// The outcome of a budget write, confirmed by reading the budget back.
+public enum ApplyOutcome: Equatable, Sendable {
+    /// The platform now reports the budget we asked for.
+    case confirmed(Micros)
+    /// The write "succeeded" but the platform reports another budget: counts as a
+    /// circuit-breaker failure.
+    case unconfirmed(expected: Micros, reported: Micros)
+}
+
+public enum BudgetWrite {
+    /// Read-after-write: every budget write is read back and compared.
+    public static func apply(_ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) -> ApplyOutcome {
+        try platform.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
+        let reported = try platform.campaign(campaign).dailyBudgetMicros
+        return reported == budgetMicros ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)
+    }
+}
