@@ -58,7 +58,7 @@ let package = Package(
             name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"],
+            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms"],
             swiftSettings: strict),
 
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.
