@@ -1,0 +1,260 @@
+internal import CCurl
+public import AdPilotCore
+internal import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    /// Header names as sent; secrets go here (never in the URL, where the API allows).
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+
+    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public let status: Int
+    /// Header names lowercased.
+    public let headers: [(String, String)]
+    public let body: [UInt8]
+
+    public func header(_ name: String) -> String? {
+        let n = name.lowercased()
+        return headers.last { $0.0 == n }?.1
+    }
+
+    public func json() throws(PlatformError) -> JSON {
+        do {
+            return try JSON.parse(body)
+        } catch {
+            throw .malformed(detail: "\(error) (HTTP \(status), \(body.count) bytes)")
+        }
+    }
+}
+
+public struct HTTPClientConfig: Sendable {
+    public var connectTimeoutMillis = 5_000
+    public var totalTimeoutMillis = 30_000
+    public var responseBytesMax = 8 << 20
+    /// Attempts in all, first included.
+    public var attemptsMax = 4
+    public var backoffBaseMillis = 500
+    public var backoffMaxMillis = 30_000
+    /// A server asking us to wait longer than this gets an error instead of a long sleep:
+    /// the controller holds budgets and tries again on a later tick.
+    public var retryAfterMaxSeconds = 120
+
+    public init() {}
+}
+
+/// Replaces every secret in text that leaves the process (errors, logs).
+public struct Redactor: Sendable {
+    public static let mask = "[REDACTED]"
+    private let secrets: [String]
+
+    public init(secrets: [String]) { self.secrets = secrets.filter { $0.count >= 4 } }
+
+    public func callAsFunction(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingAll($1, with: Redactor.mask) }
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = self[...]
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        guard let first = target.first else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i] == first, self[i...].hasPrefix(target) {
+                return i..<index(i, offsetBy: target.count)
+            }
+            i = index(after: i)
+        }
+        return nil
+    }
+}
+
+/// One HTTP exchange over libcurl: TLS verification on, no redirects, http(s) only,
+/// connect and total timeouts, and a cap on the response size.
+final class CurlTransport: Sendable {
+    static let initialized: Bool = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }()
+
+    final class Sink {
+        var body: [UInt8] = []
+        var headers: [(String, String)] = []
+        var limit: Int
+        var overflowed = false
+        init(limit: Int) { self.limit = limit }
+    }
+
+    func perform(_ request: HTTPRequest, _ config: HTTPClientConfig, redact: Redactor) throws(PlatformError) -> HTTPResponse {
+        guard CurlTransport.initialized, let h = curl_easy_init() else { throw .transport(detail: "libcurl could not start") }
+        defer { curl_easy_cleanup(h) }
+        let sink = Sink(limit: config.responseBytesMax)
+        let box = Unmanaged.passUnretained(sink).toOpaque()
+        var headers: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in request.headers { headers = curl_slist_append(headers, "\(name): \(value)") }
+        defer { curl_slist_free_all(headers) }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+
+        let code: CURLcode = request.url.withCString { url in
+            request.method.withCString { method in
+                errorBuffer.withUnsafeMutableBufferPointer { eb in
+                    var ok = adpilot_curl_setopt_ptr(h, CURLOPT_URL, url) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMillis) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, config.totalTimeoutMillis) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, eb.baseAddress) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_write(h, CURLOPT_WRITEFUNCTION, { data, size, count, user in
+                        let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                        let n = size * count
+                        guard sink.body.count + n <= sink.limit else {
+                            sink.overflowed = true
+                            return 0  // aborts the transfer
+                        }
+                        sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+                        return n
+                    }) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_WRITEDATA, box) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_write(h, CURLOPT_HEADERFUNCTION, { data, size, count, user in
+                        let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                        let n = size * count
+                        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
+                        if line.hasPrefix("HTTP/") { sink.headers.removeAll() }  // a new response (e.g. after 100)
+                        if let colon = line.firstIndex(of: ":"), sink.headers.count < 200 {
+                            let name = line[..<colon].lowercased()
+                            // "\r\n" is one Character in Swift: trim by isWhitespace, not by "\r".
+                            let value = String(line[line.index(after: colon)...].drop(while: \.isWhitespace)
+                                .reversed().drop(while: \.isWhitespace).reversed())
+                            sink.headers.append((name, value))
+                        }
+                        return n
+                    }) == CURLE_OK
+                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HEADERDATA, box) == CURLE_OK
+                    if let body = request.body {
+                        ok = ok && adpilot_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) == CURLE_OK
+                        ok = ok && body.withUnsafeBytes { adpilot_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) } == CURLE_OK
+                    }
+                    guard ok else { return CURLE_FAILED_INIT }
+                    return curl_easy_perform(h)
+                }
+            }
+        }
+        if sink.overflowed {
+            throw .malformed(detail: "response larger than \(config.responseBytesMax) bytes from \(redact(Self.hostOf(request.url)))")
+        }
+        guard code == CURLE_OK else {
+            let message = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
+            let detail = redact("\(request.method) \(Self.hostOf(request.url)): \(message)")
+            if code == CURLE_OPERATION_TIMEDOUT { throw .timeout(detail: detail) }
+            throw .transport(detail: detail)
+        }
+        var status = 0
+        _ = adpilot_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+    }
+
+    static func hostOf(_ url: String) -> String {
+        let afterScheme = url[...].range(of: "://").map { url[$0.upperBound...] } ?? url[...]
+        return String(afterScheme.prefix { $0 != "/" && $0 != "?" })
+    }
+}
+
+/// What a platform adapter concludes from a response.
+public enum ResponseVerdict: Sendable {
+    case ok
+    /// Transient: try again after the server's hint, or after backoff when it gave none.
+    case retry(afterSeconds: Int?, PlatformError)
+    case fail(PlatformError)
+}
+
+/// Every platform call goes through here: bounded retries with jittered exponential
+/// backoff that honours the server's hints, and redaction of every secret from every
+/// error.
+public final class HTTPClient {
+    public let config: HTTPClientConfig
+    public let redact: Redactor
+    /// How backoff waits (real time by default); tests record it.
+    public var sleep: (Int) -> Void = { usleep(UInt32(max(0, min($0, 600_000))) * 1000) }
+    private var rng: SplitMix64
+    private let transport = CurlTransport()
+
+    public init(config: HTTPClientConfig = HTTPClientConfig(), secrets: [String], seed: UInt64 = 0x5EED) {
+        self.config = config
+        redact = Redactor(secrets: secrets)
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// Sends `request` until `classify` accepts the response, fails it, or attempts run out.
+    public func send(_ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict) throws(PlatformError) -> HTTPResponse {
+        var last: PlatformError = .transport(detail: "no attempt made")
+        for attempt in 0..<config.attemptsMax {
+            var hint: Int? = nil
+            switch Result(catching: { () throws(PlatformError) in try transport.perform(request, config, redact: redact) }) {
+            case .success(let response):
+                switch classify(response) {
+                case .ok: return response
+                case .fail(let e): throw redacted(e)
+                case .retry(let after, let e):
+                    last = redacted(e)
+                    hint = after
+                }
+            case .failure(let e):
+                guard e.isRetryable else { throw redacted(e) }
+                last = redacted(e)
+            }
+            guard attempt + 1 < config.attemptsMax else { break }
+            if let hint, hint > config.retryAfterMaxSeconds {
+                throw last  // waiting that long inside one call would stall the controller
+            }
+            sleep(hint.map { $0 * 1000 } ?? backoffMillis(attempt))
+        }
+        throw last
+    }
+
+    /// Full jitter (AWS style): uniform in [base * 2^attempt / 2, base * 2^attempt], capped.
+    func backoffMillis(_ attempt: Int) -> Int {
+        let ceiling = min(Double(config.backoffMaxMillis), Double(config.backoffBaseMillis) * pow(2, Double(attempt)))
+        return Int(ceiling * (0.5 + 0.5 * rng.unit()))
+    }
+
+    func redacted(_ e: PlatformError) -> PlatformError {
+        switch e {
+        case .throttled(let a, let d): return .throttled(retryAfterSeconds: a, detail: redact(d))
+        case .unavailable(let d): return .unavailable(detail: redact(d))
+        case .timeout(let d): return .timeout(detail: redact(d))
+        case .rejected(let c, let d): return .rejected(code: redact(c), detail: redact(d))
+        case .unauthorized(let d): return .unauthorized(detail: redact(d))
+        case .notFound(let id): return .notFound(id)
+        case .malformed(let d): return .malformed(detail: redact(d))
+        case .transport(let d): return .transport(detail: redact(d))
+        }
+    }
+}
