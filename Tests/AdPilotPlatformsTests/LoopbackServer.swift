@@ -28,6 +28,7 @@ final class LoopbackServer: Sendable {
     private let listener: Int32
     private let handler: Mutex<@Sendable (Request) -> Response>
     private let log = Mutex<[Request]>([])
+    private let stopped = Atomic<Bool>(false)
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var requests: [Request] { log.withLock { $0 } }
@@ -53,15 +54,23 @@ final class LoopbackServer: Sendable {
 
     func setHandler(_ h: @escaping @Sendable (Request) -> Response) { handler.withLock { $0 = h } }
 
+    /// Wakes the accept loop; the serving thread closes the socket itself. Closing it here
+    /// would free the descriptor number while the thread still sits in accept(), and the
+    /// next server to get that number would have its connections stolen.
     func stop() {
+        stopped.store(true, ordering: .sequentiallyConsistent)
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func serve() {
-        while true {
+        defer { close(listener) }
+        while !stopped.load(ordering: .sequentiallyConsistent) {
             let conn = accept(listener, nil, nil)
             if conn < 0 { return }
+            if stopped.load(ordering: .sequentiallyConsistent) {
+                close(conn)
+                return
+            }
             handle(conn)
             close(conn)
         }
