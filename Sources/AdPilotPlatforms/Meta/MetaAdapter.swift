@@ -1,0 +1,211 @@
+public import AdPilotCore
+
+/// Meta Marketing API (Graph API), ad sets as campaigns.
+public struct MetaConfig: Sendable {
+    public var baseURL = "https://graph.facebook.com/v21.0"
+    /// The ad account, without the `act_` prefix.
+    public var adAccountID: String
+    /// The ad account's currency: `daily_budget` is in its minor units (offset 100 for USD,
+    /// 1 for JPY; SPEC §3).
+    public var currency: Currency
+    public var utcOffsetSeconds: Int64 = 0
+    public var pageSize = 100
+    public static let pagesMax = 200
+
+    public init(adAccountID: String, currency: Currency) {
+        self.adAccountID = adAccountID
+        self.currency = currency
+    }
+}
+
+public final class MetaAdapter: AdPlatform {
+    public let name = "meta"
+    public let config: MetaConfig
+    public let http: HTTPClient
+    private let token: String
+
+    /// Error codes Meta uses for rate limiting (inside HTTP 400).
+    static let throttleCodes: Set<Int64> = [4, 17, 32, 613, 80000, 80004]
+    /// Invalid or expired access token.
+    static let authCodes: Set<Int64> = [102, 190]
+
+    public init(config: MetaConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
+        self.config = config
+        self.token = token
+        http = HTTPClient(config: httpConfig, secrets: [token])
+    }
+
+    // MARK: Transport
+
+    /// `X-Business-Use-Case-Usage`: `{"<id>":[{"type":"ads_management",...,"estimated_time_to_regain_access":N}]}`,
+    /// N in minutes. Returns the longest wait in seconds.
+    static func regainAccessSeconds(_ header: String?) -> Int? {
+        guard let header, let usage = try? JSON.parse(Array(header.utf8)), case .object(let accounts) = usage else { return nil }
+        let minutes = accounts.flatMap { $0.1.array ?? [] }.compactMap { $0["estimated_time_to_regain_access"]?.int64 }
+        return minutes.max().map { Int($0) * 60 }
+    }
+
+    static func classify(_ r: HTTPResponse) -> ResponseVerdict {
+        if (200..<300).contains(r.status) { return .ok }
+        if r.status >= 500 { return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status)")) }
+        guard let error = (try? JSON.parse(r.body))?["error"], let code = error["code"]?.int64 else {
+            return .fail(.malformed(detail: "HTTP \(r.status) without a Graph API error object"))
+        }
+        let subcode = error["error_subcode"]?.int64.map { "/\($0)" } ?? ""
+        let detail = "code \(code)\(subcode): \(error["message"]?.string ?? "") (fbtrace_id \(error["fbtrace_id"]?.string ?? "?"))"
+        if throttleCodes.contains(code) {
+            let wait = regainAccessSeconds(r.header("X-Business-Use-Case-Usage"))
+            return .retry(afterSeconds: wait, .throttled(retryAfterSeconds: wait, detail: detail))
+        }
+        if authCodes.contains(code) || r.status == 401 { return .fail(.unauthorized(detail: detail)) }
+        return .fail(.rejected(code: "\(code)\(subcode)", detail: detail))
+    }
+
+    private func call(_ method: String, _ path: String, query: [(String, String)] = [], form: [(String, String)]? = nil) throws(PlatformError) -> JSON {
+        var headers = [("Authorization", "Bearer \(token)")]
+        var body: [UInt8]? = nil
+        if let form {
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            body = Array(String(URLQuery.encode(form).dropFirst()).utf8)
+        }
+        let request = HTTPRequest(method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers, body: body)
+        return try http.send(request, classify: Self.classify).json()
+    }
+
+    private func adSet(_ item: JSON) throws(PlatformError) -> PlatformCampaign {
+        guard let id = item["id"]?.string else { throw .malformed(detail: "ad set without id") }
+        guard let minor = item["daily_budget"]?.int64, minor >= 0 else {
+            throw .malformed(detail: "ad set \(id): daily_budget \(item["daily_budget"]?.encoded.prefix(30) ?? "missing") is not whole minor units")
+        }
+        let budget: Micros
+        do {
+            budget = try config.currency.micros(minorUnits: minor)
+        } catch {
+            throw .malformed(detail: "ad set \(id): \(error)")
+        }
+        let status = (item["effective_status"]?.string ?? item["status"]?.string) == "ACTIVE" ? PlatformCampaign.Status.active : .paused
+        return PlatformCampaign(id: CampaignID(id), name: item["name"]?.string ?? id, currency: config.currency,
+                                dailyBudgetMicros: budget, status: status)
+    }
+
+    static let adSetFields = "id,name,daily_budget,status,effective_status"
+
+    // MARK: AdPlatform
+
+    public func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+        var out: [PlatformCampaign] = []
+        var after: String? = nil
+        for _ in 0..<MetaConfig.pagesMax {
+            var query = [("fields", Self.adSetFields), ("limit", String(config.pageSize))]
+            if let after { query.append(("after", after)) }
+            let page = try call("GET", "/act_\(config.adAccountID)/adsets", query: query)
+            for item in page["data"]?.array ?? [] { out.append(try adSet(item)) }
+            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else { return out }
+            after = cursor
+        }
+        throw .malformed(detail: "more than \(MetaConfig.pagesMax) pages of ad sets")
+    }
+
+    public func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
+        let result = Result { () throws(PlatformError) in try call("GET", "/\(id.rawValue)", query: [("fields", Self.adSetFields)]) }
+        switch result {
+        case .success(let item): return try adSet(item)
+        case .failure(.rejected(let code, _)) where code.hasPrefix("100"): throw .notFound(id)
+        case .failure(let e): throw e
+        }
+    }
+
+    private func minorUnits(_ budget: Micros) throws(PlatformError) -> Int64 {
+        guard budget > .zero, let minor = try? config.currency.minorUnits(budget) else {
+            throw .rejected(code: "inexact_budget", detail: "\(budget) is not a positive whole number of \(config.currency) minor units")
+        }
+        return minor
+    }
+
+    public func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+        let minor = try minorUnits(budgetMicros)
+        let reply = try call("POST", "/\(id.rawValue)", form: [("daily_budget", String(minor))])
+        guard reply["success"]?.bool == true else { throw .malformed(detail: "budget update of \(id) did not report success") }
+    }
+
+    public func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+        let reply = try call("POST", "/\(id.rawValue)", form: [("status", status == .active ? "ACTIVE" : "PAUSED")])
+        guard reply["success"]?.bool == true else { throw .malformed(detail: "status update of \(id) did not report success") }
+    }
+
+    /// Several budget writes in one Graph API batch request; each item succeeds or fails on
+    /// its own (a partial failure is per-item, never all-or-nothing).
+    public func setDailyBudgets(_ writes: [(CampaignID, Micros)]) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+        precondition(writes.count <= 50, "the Graph API takes at most 50 requests per batch")
+        precondition(Set(writes.map(\.0)).count == writes.count, "one write per campaign per batch")
+        var items: [JSON] = []
+        var results: [CampaignID: Result<Void, PlatformError>] = [:]
+        var sent: [CampaignID] = []
+        for (id, budget) in writes {
+            do {
+                let minor = try minorUnits(budget)
+                items.append(.object([("method", .string("POST")), ("relative_url", .string(id.rawValue)),
+                                      ("body", .string("daily_budget=\(minor)"))]))
+                sent.append(id)
+            } catch {
+                results[id] = .failure(error)
+            }
+        }
+        guard !items.isEmpty else { return results }
+        let reply = try call("POST", "/", form: [("batch", JSON.array(items).encoded), ("include_headers", "false")])
+        guard let answers = reply.array, answers.count == sent.count else {
+            throw .malformed(detail: "batch reply has \(reply.array?.count ?? 0) items for \(sent.count) requests")
+        }
+        for (id, answer) in zip(sent, answers) {
+            let status = Int(answer["code"]?.int64 ?? 0)
+            let body = Array((answer["body"]?.string ?? "").utf8)
+            switch Self.classify(HTTPResponse(status: status, headers: [], body: body)) {
+            case .ok:
+                results[id] = (try? JSON.parse(body))?["success"]?.bool == true
+                    ? .success(()) : .failure(.malformed(detail: "batch item for \(id) did not report success"))
+            case .retry(_, let e), .fail(let e):
+                results[id] = .failure(http.redacted(e))
+            }
+        }
+        return results
+    }
+
+    /// Insights with the hourly breakdown (advertiser time zone); money as decimal strings.
+    public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+        let day = { (t: Instant) in String(Instant(microsSinceEpoch: t.microsSinceEpoch + self.config.utcOffsetSeconds * 1_000_000).rfc3339.prefix(10)) }
+        var hours: [HourlyMetrics] = []
+        var after: String? = nil
+        for _ in 0..<MetaConfig.pagesMax {
+            var query = [("fields", "spend,impressions,clicks,actions,action_values"),
+                         ("breakdowns", "hourly_stats_aggregated_by_advertiser_time_zone"),
+                         ("time_range", #"{"since":"\#(day(from))","until":"\#(day(to))"}"#), ("time_increment", "1"), ("limit", "500")]
+            if let after { query.append(("after", after)) }
+            let page = try call("GET", "/\(id.rawValue)/insights", query: query)
+            for row in page["data"]?.array ?? [] { hours.append(try hour(row)) }
+            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else { break }
+            after = cursor
+        }
+        hours = hours.filter { $0.hour >= from.microsSinceEpoch / 3_600_000_000 && $0.hour < (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000 }
+        hours.sort { $0.hour < $1.hour }
+        let fresh = hours.last.map { Instant(microsSinceEpoch: ($0.hour + 1) * 3_600_000_000) } ?? from
+        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh)
+    }
+
+    private func hour(_ row: JSON) throws(PlatformError) -> HourlyMetrics {
+        guard let date = row["date_start"]?.string, let slot = row["hourly_stats_aggregated_by_advertiser_time_zone"]?.string,
+              let start = Instant(rfc3339: "\(date)T\(slot.prefix(8))Z") else {
+            throw .malformed(detail: "insights row without date_start and an hourly slot")
+        }
+        guard let spend = row["spend"]?.decimalMicros,
+              let impressions = row["impressions"]?.int64, let clicks = row["clicks"]?.int64 else {
+            throw .malformed(detail: "insights row for \(date) \(slot) lacks spend, impressions or clicks")
+        }
+        func purchase(_ key: String) -> JSON? {
+            row[key]?.array?.first { $0["action_type"]?.string == "purchase" || $0["action_type"]?.string == "offsite_conversion.fb_pixel_purchase" }?["value"]
+        }
+        let hourStart = start.adding(seconds: -config.utcOffsetSeconds)
+        return HourlyMetrics(hour: hourStart.microsSinceEpoch / 3_600_000_000, spendMicros: spend, impressions: impressions,
+                             clicks: clicks, conversions: purchase("actions")?.double ?? 0,
+                             conversionValueMicros: purchase("action_values")?.decimalMicros ?? .zero)
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import AdPilotCore
+@testable import AdPilotPlatforms
+
+/// A fake Graph API: ad sets with `daily_budget` in minor units, insights, batch, errors.
+final class FakeMeta: Sendable {
+    struct State {
+        var budgets: [String: Int64] = [:]
+        var throttleNext = 0
+        var throttleCode = 17
+        var rejectInBatch: Set<String> = []
+    }
+
+    let state = Mutex(State())
+    let server: LoopbackServer
+
+    init(adSets: Int, minorUnits: Int64 = 10_000) throws {
+        server = try LoopbackServer { _ in .json("{}") }
+        state.withLock { s in for i in 1...adSets { s.budgets["2385\(i)"] = minorUnits } }
+        server.setHandler { [self] r in self.handle(r) }
+    }
+
+    static func error(_ code: Int, _ message: String, subcode: Int? = nil) -> String {
+        #"{"error":{"message":"\#(message)","type":"OAuthException","code":\#(code)\#(subcode.map { ",\"error_subcode\":\($0)" } ?? ""),"fbtrace_id":"AbCdEf123"}}"#
+    }
+
+    func form(_ body: [UInt8]) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            out[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
+        return out
+    }
+
+    func adSetJSON(_ id: String, _ minor: Int64) -> String {
+        #"{"id":"\#(id)","name":"Ad set \#(id)","daily_budget":"\#(minor)","status":"ACTIVE","effective_status":"ACTIVE"}"#
+    }
+
+    func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
+        guard r.headers["authorization"] == "Bearer \(token)" else { return .json(Self.error(190, "Invalid OAuth access token."), status: 400) }
+        return state.withLock { s -> LoopbackServer.Response in
+            if s.throttleNext > 0 {
+                s.throttleNext -= 1
+                let usage = #"{"1234":[{"type":"ads_management","call_count":100,"total_cputime":30,"total_time":30,"estimated_time_to_regain_access":1}]}"#
+                return .json(Self.error(s.throttleCode, "User request limit reached", subcode: 2446079), status: 400,
+                             headers: [("X-Business-Use-Case-Usage", usage)])
+            }
+            let ids = s.budgets.keys.sorted()
+            switch (r.method, r.path) {
+            case ("GET", "/v21.0/act_1234/adsets"):
+                let limit = Int(r.query["limit"] ?? "25") ?? 25
+                let start = r.query["after"].flatMap { Int($0) } ?? 0
+                let page = ids.dropFirst(start).prefix(limit)
+                let more = start + limit < ids.count
+                let paging = more ? #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + limit)"},"next":"https://graph.facebook.com/next"}"# : ""
+                return .json(#"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!) }.joined(separator: ","))]\#(paging)}"#)
+            case ("POST", "/v21.0/"):
+                guard let batch = form(r.body)["batch"], let items = try? JSON.parse(Array(batch.utf8)).array else {
+                    return .json(Self.error(100, "Invalid batch"), status: 400)
+                }
+                let answers = items.map { item -> String in
+                    let id = item["relative_url"]?.string ?? ""
+                    if s.rejectInBatch.contains(id) {
+                        return #"{"code":400,"body":\#(JSON.quote(Self.error(100, "Invalid parameter", subcode: 1885621)))}"#
+                    }
+                    let minor = Int64(form(Array((item["body"]?.string ?? "").utf8))["daily_budget"] ?? "") ?? 0
+                    s.budgets[id] = minor
+                    return #"{"code":200,"body":"{\"success\":true}"}"#
+                }
+                return .json("[" + answers.joined(separator: ",") + "]")
+            case ("GET", let p) where p.hasSuffix("/insights"):
+                let rows = (10..<13).map { h in
+                    #"{"date_start":"2026-11-23","date_stop":"2026-11-23","hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59","spend":"12.34","impressions":"1000","clicks":"25","actions":[{"action_type":"link_click","value":"25"},{"action_type":"purchase","value":"2"}],"action_values":[{"action_type":"purchase","value":"45.6"}]}"#
+                }
+                return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
+            case ("GET", let p):
+                let id = String(p.dropFirst("/v21.0/".count))
+                guard let minor = s.budgets[id] else { return .json(Self.error(100, "Unsupported get request", subcode: 33), status: 400) }
+                return .json(adSetJSON(id, minor))
+            case ("POST", let p):
+                let id = String(p.dropFirst("/v21.0/".count))
+                guard s.budgets[id] != nil else { return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400) }
+                if let b = form(r.body)["daily_budget"], let minor = Int64(b) { s.budgets[id] = minor }
+                return .json(#"{"success":true}"#)
+            default:
+                return .json(Self.error(100, "Unknown path"), status: 400)
+            }
+        }
+    }
+
+    func adapter(currency: Currency = .usd, sleeps: SleepLog = SleepLog()) -> MetaAdapter {
+        var config = MetaConfig(adAccountID: "1234", currency: currency)
+        config.baseURL = server.baseURL + "/v21.0"
+        let a = MetaAdapter(config: config, token: token)
+        a.http.sleep = { sleeps.record($0) }
+        return a
+    }
+}
+
+@Suite struct MetaTests {
+    @Test func listsAdSetsAcrossCursorPages() throws {
+        let fake = try FakeMeta(adSets: 230)
+        defer { fake.server.stop() }
+        let sets = try fake.adapter().listCampaigns()
+        #expect(sets.count == 230 && sets.allSatisfy { $0.dailyBudgetMicros == Micros(100_000_000) })
+        #expect(fake.server.requests.count == 3)
+        #expect(fake.server.requests.allSatisfy { $0.headers["authorization"] == "Bearer \(token)" && !$0.query.values.contains(token) })
+    }
+
+    @Test func usdBudgetsAreCentsAndJPYAreYen() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        let usd = fake.adapter()
+        #expect(try BudgetWrite.apply(usd, campaign: CampaignID("23851"), budgetMicros: Micros(123_450_000)) == .confirmed(Micros(123_450_000)))
+        #expect(fake.state.withLock { $0.budgets["23851"] } == 12_345)
+        let jpy = fake.adapter(currency: .jpy)
+        #expect(try jpy.campaign(CampaignID("23851")).dailyBudgetMicros == Micros(12_345_000_000), "12345 minor units of JPY are 12345 yen")
+        try jpy.setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(1_500_000_000))
+        #expect(fake.state.withLock { $0.budgets["23851"] } == 1_500)
+        #expect(throws: PlatformError.self) { try jpy.setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(1_500_500_000)) }
+    }
+
+    @Test(arguments: [4, 17, 32, 613, 80000, 80004])
+    func throttleCodesInsideHTTP400HonourRegainAccess(code: Int) throws {
+        let fake = try FakeMeta(adSets: 2)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.throttleNext = 1; $0.throttleCode = code }
+        let sleeps = SleepLog()
+        #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 2)
+        #expect(sleeps.millis == [60_000], "estimated_time_to_regain_access is 1 minute")
+    }
+
+    @Test func otherErrorsNameCodeSubcodeAndTrace() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        #expect(throws: PlatformError.notFound(CampaignID("999"))) { try fake.adapter().campaign(CampaignID("999")) }
+        do {
+            try fake.adapter().setDailyBudget(campaign: CampaignID("999"), budgetMicros: Micros(10_000_000))
+        } catch {
+            #expect(error.description.contains("code 100/33") && error.description.contains("fbtrace_id AbCdEf123"), "\(error)")
+        }
+    }
+
+    @Test func batchWritesReportPartialFailures() throws {
+        let fake = try FakeMeta(adSets: 4)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.rejectInBatch = ["23852"] }
+        let results = try fake.adapter().setDailyBudgets([(CampaignID("23851"), Micros(50_000_000)), (CampaignID("23852"), Micros(60_000_000)),
+                                                          (CampaignID("23853"), Micros(70_000_000)), (CampaignID("23854"), Micros(1))])
+        #expect(fake.state.withLock { [$0.budgets["23851"]!, $0.budgets["23852"]!, $0.budgets["23853"]!, $0.budgets["23854"]!] } == [5_000, 10_000, 7_000, 10_000])
+        guard case .failure(.rejected("inexact_budget", _))? = results[CampaignID("23854")] else { Issue.record("an inexact budget was sent: \(results)"); return }
+        guard case .failure(.rejected(let code, _))? = results[CampaignID("23852")] else { Issue.record("\(results)"); return }
+        #expect(code == "100/1885621")
+        #expect((try? results[CampaignID("23853")]?.get()) != nil)
+        #expect(fake.server.requests.count == 1, "one batch request")
+    }
+
+    @Test func insightsHourlyBreakdownIsExact() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        let from = Instant(rfc3339: "2026-11-23T00:00:00Z")!
+        let w = try fake.adapter().hourlyMetrics(campaign: CampaignID("23851"), from: from, to: from.adding(seconds: 86_400))
+        #expect(w.hours.map(\.hour) == [10, 11, 12].map { from.microsSinceEpoch / 3_600_000_000 + $0 })
+        #expect(w.hours[0].spendMicros == Micros(12_340_000) && w.hours[0].conversions == 2 && w.hours[0].conversionValueMicros == Micros(45_600_000))
+    }
+
+    @Test func invalidTokenIsUnauthorizedNotRetried() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        var config = MetaConfig(adAccountID: "1234", currency: .usd)
+        config.baseURL = fake.server.baseURL + "/v21.0"
+        do {
+            _ = try MetaAdapter(config: config, token: "not-the-token").listCampaigns()
+        } catch {
+            guard case .unauthorized = error else { Issue.record("\(error)"); return }
+            #expect(!error.description.contains("not-the-token"))
+        }
+        #expect(fake.server.requests.count == 1)
+    }
+}
