@@ -110,7 +110,7 @@ public final class MetaAdapter: AdPlatform {
         let result = Result { () throws(PlatformError) in try call("GET", "/\(id.rawValue)", query: [("fields", Self.adSetFields)]) }
         switch result {
         case .success(let item): return try adSet(item)
-        case .failure(.rejected(let code, _)) where code.hasPrefix("100"): throw .notFound(id)
+        case .failure(.rejected(let code, _)) where code == "100" || code.hasPrefix("100/"): throw .notFound(id)  // "Unsupported get request"
         case .failure(let e): throw e
         }
     }
