@@ -47,6 +47,9 @@ let package = Package(
         // The audit journal: append-only, hash-chained, crash-safe, verifiable.
         .target(name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
 
+        // Frozen policies: artifact format, feature registry, inference.
+        .target(name: "AdPilotPolicy", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
+
         // Platforms: the adapter protocol, the embedded market simulator, and the real
         // platforms over libcurl.
         .target(name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
@@ -67,6 +70,7 @@ let package = Package(
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
         .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
+        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotPolicy", "AdPilotCore", "AdPilotSystem"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
         .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],

@@ -20,7 +20,7 @@ struct SystemClock: TimeSource {
 }
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError("adpilot-testkit: \(message)\n")
+    StandardError.write("adpilot-testkit: \(message)\n")
     exit(2)
 }
 

@@ -21,5 +21,5 @@ enum Out {
         }
     }
 
-    static func error(_ text: String) { FileHandle.standardError("adpilotctl: \(text)\n") }
+    static func error(_ text: String) { StandardError.write("adpilotctl: \(text)\n") }
 }

@@ -32,6 +32,6 @@ case ["--version"]:
     print("adpilotd \(AdPilotVersion.string) (\(LinkedLibraries.summary))")
 default:
     let what = args.isEmpty ? "no arguments" : "\"\(args.joined(separator: " "))\""
-    FileHandle.standardError("adpilotd: \(what): the daemon runtime is not built yet; only --help and --version work in this build\n")
+    StandardError.write("adpilotd: \(what): the daemon runtime is not built yet; only --help and --version work in this build\n")
     exit(ExitCode.usage.rawValue)
 }

@@ -27,12 +27,12 @@ import AdPilotCore
             child.standardError = FileHandle.nullDevice
             try child.run()
             // Kill only once the child is appending, at a seeded moment within the next 20 ms.
-            let first = out.fileHandleForReading.availableData
+            let first = readSome(out.fileHandleForReading)
             usleep(UInt32(rng.next() % 20_000))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
             #expect(child.terminationReason == .uncaughtSignal, "round \(round) (seed \(seed)): the child exited on its own")
-            let printed = String(decoding: first + out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let printed = String(decoding: first + readToEnd(out.fileHandleForReading), as: UTF8.self)
             // The last line may be cut mid-number by the kill; only whole lines count.
             let seqs = printed.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { UInt64($0) }
             if let last = seqs.last { acknowledged = max(acknowledged, last) }

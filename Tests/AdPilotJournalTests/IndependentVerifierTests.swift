@@ -17,7 +17,7 @@ import Testing
         p.standardOutput = out
         p.standardError = out
         try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let data = readToEnd(out.fileHandleForReading)
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }

@@ -88,3 +88,26 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
+/// EINTR, which a suite that starts many child processes does see.)
+func readToEnd(_ handle: FileHandle) -> Data {
+    var out = Data()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
+        if n < 0 && errno == EINTR { continue }
+        return out
+    }
+}
+
+/// One read of whatever is available (blocking until something is), retrying EINTR.
+func readSome(_ handle: FileHandle) -> Data {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if n >= 0 { return Data(buffer[0..<n]) }
+        if errno != EINTR { return Data() }
+    }
+}

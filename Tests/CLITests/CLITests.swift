@@ -16,8 +16,8 @@ import Testing
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let o = readToEnd(out.fileHandleForReading)
+        let e = readToEnd(err.fileHandleForReading)
         p.waitUntilExit()
         return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
     }
@@ -83,5 +83,28 @@ import Testing
         let r = try Self.run("adpilotctl", args)
         #expect(r.status == 2 && r.out.isEmpty)
         #expect(r.err.hasPrefix(message.dropLast()), "\(r.err)")
+    }
+}
+
+/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
+/// EINTR, which a suite that starts many child processes does see.)
+func readToEnd(_ handle: FileHandle) -> Data {
+    var out = Data()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
+        if n < 0 && errno == EINTR { continue }
+        return out
+    }
+}
+
+/// One read of whatever is available (blocking until something is), retrying EINTR.
+func readSome(_ handle: FileHandle) -> Data {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if n >= 0 { return Data(buffer[0..<n]) }
+        if errno != EINTR { return Data() }
     }
 }

@@ -25,7 +25,7 @@ import Testing
         var acknowledged = 0
         var buffer = Data()
         while acknowledged < records {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = readSome(out.fileHandleForReading)
             if chunk.isEmpty { break }
             buffer += chunk
             acknowledged = buffer.split(separator: UInt8(ascii: "\n")).count
@@ -101,7 +101,7 @@ import Testing
         var seen = Data()
         let deadline = Date().addingTimeInterval(10)
         while seen.split(separator: UInt8(ascii: "\n")).count < 300 && Date() < deadline {
-            seen += out.fileHandleForReading.availableData
+            seen += readSome(out.fileHandleForReading)
         }
         let seqs = seen.split(separator: UInt8(ascii: "\n")).compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])?["seq"] as? Int

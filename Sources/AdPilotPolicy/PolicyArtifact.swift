@@ -1,0 +1,220 @@
+public import AdPilotCore
+public import AdPilotSystem
+import Foundation
+
+/// Why a policy was refused: the file and field, and what is wrong.
+public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let file: String
+    public let field: String?
+    public let problem: String
+
+    public var description: String { "\(file)\(field.map { ": \($0)" } ?? ""): \(problem)" }
+}
+
+/// `manifest.json`, the description of a frozen policy.
+public struct Manifest: Codable, Equatable, Sendable {
+    public struct FeatureSpec: Codable, Equatable, Sendable {
+        public var name: String
+        public var mean: Double
+        public var std: Double
+    }
+
+    public struct ActionSpec: Codable, Equatable, Sendable {
+        /// `multipliers` (argmax over Q-values), `continuous` (tanh into min...max), or `rule`.
+        public var type: String
+        public var values: [Double]?
+        public var min: Double?
+        public var max: Double?
+        /// For kind `rule`: `hold` (propose the current budget) or `pace` (follow the pacer).
+        public var rule: String?
+        /// What the output means, in words, for people reading `policy inspect`.
+        public var meaning: String
+    }
+
+    public struct LayerSpec: Codable, Equatable, Sendable {
+        /// Little-endian float32, shape [outputs, inputs], row-major (PyTorch's nn.Linear layout).
+        public var weights: String
+        public var bias: String
+        public var inputs: Int
+        public var outputs: Int
+        public var activation: String
+    }
+
+    public struct TabularSpec: Codable, Equatable, Sendable {
+        /// Ascending bin edges per feature (k edges make k+1 bins).
+        public var edges: [[Double]]
+        /// Little-endian float32 Q-table, shape [states, actions]; states in row-major bin order.
+        public var table: String
+    }
+
+    public struct Provenance: Codable, Equatable, Sendable {
+        public var algorithm: String
+        public var library: String
+        public var data: String
+        public var seed: UInt64?
+        public var metrics: [String: Double]
+    }
+
+    public var format: Int
+    public var name: String
+    public var version: String
+    public var kind: String
+    public var features: [FeatureSpec]
+    public var action: ActionSpec
+    public var layers: [LayerSpec]?
+    public var tabular: TabularSpec?
+    public var provenance: Provenance
+    /// SHA-256 (hex) of every other file in the directory.
+    public var files: [String: String]
+}
+
+/// A frozen policy, loaded and checked. Immutable: its digest is the SHA-256 of its manifest.
+public struct FrozenPolicy: Sendable {
+    public static let formatVersion = 1
+    public static let fileBytesMax = 64 << 20
+    public static let kinds: Set<String> = ["mlp", "linear", "tabular", "rule"]
+    public static let activations: Set<String> = ["relu", "tanh", "identity"]
+    public static let actionsMax = 64
+
+    public let id: PolicyID
+    public let digest: SHA256Digest
+    public let manifest: Manifest
+    public let features: [Feature]
+    /// Layer weights and biases as loaded (mlp / linear).
+    let layers: [(weights: [Float], bias: [Float], spec: Manifest.LayerSpec)]
+    /// Q-table (tabular).
+    let table: [Float]
+
+    /// Loads `dir` (named NAME@VERSION). With `expectedDigest`, refuses any other manifest.
+    public static func load(directory dir: String, expectedDigest: SHA256Digest? = nil,
+                            io: any FileIO = PosixFileIO()) throws(PolicyError) -> FrozenPolicy {
+        let base = String(dir.split(separator: "/").last ?? "")
+        func fail(_ file: String, _ field: String?, _ problem: String) -> PolicyError {
+            PolicyError(file: "\(base)/\(file)", field: field, problem: problem)
+        }
+        let manifestBytes: [UInt8]
+        do {
+            manifestBytes = try io.readFile(dir + "/manifest.json", limit: 1 << 20)
+        } catch {
+            throw fail("manifest.json", nil, "cannot read: \(error)")
+        }
+        let digest = Crypto.sha256(manifestBytes)
+        if let expectedDigest, expectedDigest != digest {
+            throw fail("manifest.json", nil, "digest \(digest.hex) does not match the expected \(expectedDigest.hex)")
+        }
+        let m: Manifest
+        do {
+            m = try JSONDecoder().decode(Manifest.self, from: Data(manifestBytes))
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw fail("manifest.json", (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."), "required field missing")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw fail("manifest.json", ctx.codingPath.map(\.stringValue).joined(separator: "."), "wrong type: \(ctx.debugDescription)")
+        } catch {
+            throw fail("manifest.json", nil, "not a manifest: \(error)")
+        }
+        guard m.format == formatVersion else { throw fail("manifest.json", "format", "format \(m.format) is not supported (expected \(formatVersion))") }
+        guard let id = PolicyID("\(m.name)@\(m.version)") else { throw fail("manifest.json", "name", "name and version must be [A-Za-z0-9._-]+") }
+        guard base == id.description else { throw fail("manifest.json", "name", "the directory is \(base) but the manifest says \(id)") }
+        guard kinds.contains(m.kind) else {
+            throw fail("manifest.json", "kind", "unsupported kind \"\(m.kind)\" (supported: \(kinds.sorted().joined(separator: ", ")))")
+        }
+        var features: [Feature] = []
+        for (i, f) in m.features.enumerated() {
+            guard let feature = Feature(rawValue: f.name) else {
+                throw fail("manifest.json", "features[\(i)].name", "unknown feature \"\(f.name)\" (see README, Features)")
+            }
+            guard f.mean.isFinite, f.std.isFinite, f.std > 0 else { throw fail("manifest.json", "features[\(i)]", "mean and std must be finite, std > 0") }
+            features.append(feature)
+        }
+        try checkAction(m, fail)
+
+        // Every file listed, present, and unchanged.
+        func file(_ name: String, field: String) throws(PolicyError) -> [UInt8] {
+            guard let expected = m.files[name] else { throw fail("manifest.json", field, "\(name) is not listed in files") }
+            let bytes: [UInt8]
+            do {
+                bytes = try io.readFile(dir + "/" + name, limit: fileBytesMax)
+            } catch {
+                throw fail(name, nil, error.errno == ENOENT ? "missing file" : "cannot read: \(error)")
+            }
+            guard Crypto.sha256(bytes).hex == expected else { throw fail(name, nil, "SHA-256 does not match files[\"\(name)\"] in the manifest") }
+            return bytes
+        }
+        func floats(_ name: String, count: Int, field: String) throws(PolicyError) -> [Float] {
+            let bytes = try file(name, field: field)
+            guard bytes.count == count * 4 else {
+                throw fail(name, field, "shape mismatch: \(bytes.count) bytes, expected \(count) float32 (\(count * 4) bytes)")
+            }
+            var out = [Float](repeating: 0, count: count)
+            for i in 0..<count {
+                let bits = UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24
+                let v = Float(bitPattern: bits)
+                guard v.isFinite else { throw fail(name, field, "non-finite weight at index \(i)") }
+                out[i] = v
+            }
+            return out
+        }
+
+        var layers: [(weights: [Float], bias: [Float], spec: Manifest.LayerSpec)] = []
+        var table: [Float] = []
+        switch m.kind {
+        case "mlp", "linear":
+            guard let specs = m.layers, !specs.isEmpty else { throw fail("manifest.json", "layers", "required for kind \(m.kind)") }
+            if m.kind == "linear", specs.count != 1 { throw fail("manifest.json", "layers", "a linear policy has exactly one layer") }
+            var inputs = features.count
+            for (i, l) in specs.enumerated() {
+                let field = "layers[\(i)]"
+                guard l.inputs == inputs else { throw fail("manifest.json", "\(field).inputs", "shape mismatch: \(l.inputs), but the previous layer gives \(inputs)") }
+                guard l.outputs >= 1, l.outputs <= 4_096 else { throw fail("manifest.json", "\(field).outputs", "must be 1...4096") }
+                guard activations.contains(l.activation) else { throw fail("manifest.json", "\(field).activation", "unsupported activation \"\(l.activation)\"") }
+                layers.append((try floats(l.weights, count: l.inputs * l.outputs, field: "\(field).weights"),
+                               try floats(l.bias, count: l.outputs, field: "\(field).bias"), l))
+                inputs = l.outputs
+            }
+            let expected = m.action.type == "continuous" ? 1 : m.action.values?.count ?? 0
+            guard inputs == expected else {
+                throw fail("manifest.json", "layers[\(specs.count - 1)].outputs", "shape mismatch: \(inputs) outputs for \(expected) actions")
+            }
+        case "tabular":
+            guard let t = m.tabular else { throw fail("manifest.json", "tabular", "required for kind tabular") }
+            guard t.edges.count == features.count else { throw fail("manifest.json", "tabular.edges", "one edge list per feature (\(features.count))") }
+            var states = 1
+            for (i, e) in t.edges.enumerated() {
+                guard e.allSatisfy(\.isFinite), zip(e, e.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                    throw fail("manifest.json", "tabular.edges[\(i)]", "edges must be finite and strictly ascending")
+                }
+                states *= e.count + 1
+                guard states <= 1_000_000 else { throw fail("manifest.json", "tabular.edges", "more than 1,000,000 states") }
+            }
+            table = try floats(t.table, count: states * (m.action.values?.count ?? 0), field: "tabular.table")
+        default:  // rule
+            guard m.action.type == "rule", ["hold", "pace"].contains(m.action.rule ?? "") else {
+                throw fail("manifest.json", "action.rule", "a rule policy is hold or pace")
+            }
+        }
+        for name in m.files.keys.sorted() where !(m.layers ?? []).contains(where: { $0.weights == name || $0.bias == name }) && m.tabular?.table != name {
+            _ = try file(name, field: "files")  // listed extras are still checked
+        }
+        return FrozenPolicy(id: id, digest: digest, manifest: m, features: features, layers: layers, table: table)
+    }
+
+    private static func checkAction(_ m: Manifest, _ fail: (String, String?, String) -> PolicyError) throws(PolicyError) {
+        let a = m.action
+        switch a.type {
+        case "multipliers":
+            guard let v = a.values, !v.isEmpty, v.count <= actionsMax, v.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 10 }) else {
+                throw fail("manifest.json", "action.values", "1...\(actionsMax) finite multipliers in (0, 10]")
+            }
+            guard m.kind != "rule" else { throw fail("manifest.json", "action.type", "a rule policy's action type is rule") }
+        case "continuous":
+            guard let lo = a.min, let hi = a.max, lo.isFinite, hi.isFinite, lo > 0, lo < hi, hi <= 10 else {
+                throw fail("manifest.json", "action", "continuous needs finite min < max in (0, 10]")
+            }
+            guard m.kind == "mlp" || m.kind == "linear" else { throw fail("manifest.json", "action.type", "continuous output needs kind mlp or linear") }
+        case "rule":
+            guard m.kind == "rule" else { throw fail("manifest.json", "action.type", "only kind rule has action type rule") }
+        default:
+            throw fail("manifest.json", "action.type", "unsupported action type \"\(a.type)\" (multipliers, continuous, rule)")
+        }
+    }
+}
