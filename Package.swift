@@ -58,7 +58,7 @@ let package = Package(
             name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal"],
+            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy"],
             swiftSettings: strict),
         .executableTarget(
             name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms"],

@@ -11,6 +11,9 @@ let help = """
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
       adpilotctl journal verify [--key-file FILE]
+      adpilotctl policy list [--policy-dir DIR]...
+      adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
+      adpilotctl policy verify DIR
       adpilotctl --help | --version
 
     JOURNAL
@@ -24,21 +27,28 @@ let help = """
                 with --key-file (the journal-key credential) also every HMAC seal.
                 Exit 0 with a summary, or 1 naming seq, segment, byte offset, problem.
 
+    POLICY
+      list      Every policy in <state>/policies, /usr/share/adpilot/policies and
+                any --policy-dir, with kind and digest (exit 1 if any is refused).
+      inspect   One policy: digest, features and normalisation, output meaning,
+                layers, and how it was trained.
+      verify    Loads a policy directory with every check the daemon applies.
+
     GLOBAL OPTIONS (before or after the verb)
       --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)
       --socket PATH           Control socket (env ADPILOT_SOCKET; default /run/adpilot/control.sock)
       --config FILE           Config file (default /etc/adpilot/adpilot.json)
       --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY)
 
-    The daemon verbs (status, stage, promote, rollback, halt, resume) and policy
-    commands are not built yet; see README.md, "Status".
+    The daemon verbs (status, stage, promote, rollback, halt, resume) are not
+    built yet; see README.md, "Status".
 
     EXIT CODES
       0 done, 1 verification failed or a check found a problem, 2 usage error,
       3 refused, 4 daemon unreachable, 5 permission denied
     """
 
-let notYet: Set<String> = ["status", "stage", "promote", "rollback", "halt", "resume", "policy"]
+let notYet: Set<String> = ["status", "stage", "promote", "rollback", "halt", "resume"]
 
 func main() -> ExitCode {
     let raw = Array(CommandLine.arguments.dropFirst())
@@ -58,6 +68,8 @@ func main() -> ExitCode {
         switch verb {
         case "journal":
             return try JournalCommands.run(&args, global)
+        case "policy":
+            return try PolicyCommands.run(&args, global)
         case let v where notYet.contains(v):
             Out.error("\(v): not built yet (it arrives with the daemon); see README.md, \"Status\"")
             return .usage
