@@ -10,7 +10,7 @@ APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build release test run bench install clean
+.PHONY: all deps build release test run bench policies install clean
 
 all: build
 
@@ -52,6 +52,10 @@ run: deps
 
 bench: release
 	$(SWIFT) run -c release --skip-build adpilot-bench
+
+# Regenerates Policies/qlearn@1 bit for bit from its seed (make test checks it matches).
+policies: release
+	$(SWIFT) run -c release --skip-build adpilot-train Policies
 
 install: release
 	install -d "$(DESTDIR)$(PREFIX)/bin"

@@ -50,6 +50,10 @@ let package = Package(
         // Frozen policies: artifact format, feature registry, inference.
         .target(name: "AdPilotPolicy", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
 
+        // AdPilot's own reproducible trainer (make policies), on the simulator.
+        .target(name: "AdPilotTraining", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotSystem"], swiftSettings: strict),
+        .executableTarget(name: "adpilot-train", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotTraining"], swiftSettings: strict),
+
         // Platforms: the adapter protocol, the embedded market simulator, and the real
         // platforms over libcurl.
         .target(name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
@@ -70,7 +74,7 @@ let package = Package(
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
         .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
-        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotPolicy", "AdPilotCore", "AdPilotSystem"]),
+        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
         .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],

@@ -17,6 +17,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var name: String
         public var mean: Double
         public var std: Double
+        public init(name: String, mean: Double, std: Double) { self.name = name; self.mean = mean; self.std = std }
     }
 
     public struct ActionSpec: Codable, Equatable, Sendable {
@@ -29,6 +30,9 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var rule: String?
         /// What the output means, in words, for people reading `policy inspect`.
         public var meaning: String
+        public init(type: String, values: [Double]?, min: Double?, max: Double?, rule: String?, meaning: String) {
+            self.type = type; self.values = values; self.min = min; self.max = max; self.rule = rule; self.meaning = meaning
+        }
     }
 
     public struct LayerSpec: Codable, Equatable, Sendable {
@@ -45,6 +49,7 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var edges: [[Double]]
         /// Little-endian float32 Q-table, shape [states, actions]; states in row-major bin order.
         public var table: String
+        public init(edges: [[Double]], table: String) { self.edges = edges; self.table = table }
     }
 
     public struct Provenance: Codable, Equatable, Sendable {
@@ -53,6 +58,9 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var data: String
         public var seed: UInt64?
         public var metrics: [String: Double]
+        public init(algorithm: String, library: String, data: String, seed: UInt64?, metrics: [String: Double]) {
+            self.algorithm = algorithm; self.library = library; self.data = data; self.seed = seed; self.metrics = metrics
+        }
     }
 
     public var format: Int
@@ -66,6 +74,12 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var provenance: Provenance
     /// SHA-256 (hex) of every other file in the directory.
     public var files: [String: String]
+
+    public init(format: Int, name: String, version: String, kind: String, features: [FeatureSpec], action: ActionSpec,
+                layers: [LayerSpec]?, tabular: TabularSpec?, provenance: Provenance, files: [String: String]) {
+        self.format = format; self.name = name; self.version = version; self.kind = kind; self.features = features
+        self.action = action; self.layers = layers; self.tabular = tabular; self.provenance = provenance; self.files = files
+    }
 }
 
 /// A frozen policy, loaded and checked. Immutable: its digest is the SHA-256 of its manifest.

@@ -225,12 +225,12 @@ public struct Observation: Hashable, Sendable, Codable {
 
 extension Currency {
     /// Largest representable amount <= `amount` (amount >= 0).
-    func floor(_ amount: Micros) -> Micros {
+    public func floor(_ amount: Micros) -> Micros {
         Micros(amount.rawValue - amount.rawValue % microsPerMinorUnit)
     }
 
     /// Smallest representable amount >= `amount`, saturating at the largest representable one.
-    func ceil(_ amount: Micros) -> Micros {
+    public func ceil(_ amount: Micros) -> Micros {
         let r = amount.rawValue % microsPerMinorUnit
         if r == 0 { return amount }
         let (v, o) = (amount.rawValue - r).addingReportingOverflow(microsPerMinorUnit)
