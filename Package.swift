@@ -65,7 +65,7 @@ let package = Package(
             name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms"],
+            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms", "AdPilotPolicy"],
             swiftSettings: strict),
 
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.

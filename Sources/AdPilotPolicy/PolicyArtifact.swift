@@ -42,6 +42,9 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var inputs: Int
         public var outputs: Int
         public var activation: String
+        public init(weights: String, bias: String, inputs: Int, outputs: Int, activation: String) {
+            self.weights = weights; self.bias = bias; self.inputs = inputs; self.outputs = outputs; self.activation = activation
+        }
     }
 
     public struct TabularSpec: Codable, Equatable, Sendable {
