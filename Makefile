@@ -10,7 +10,7 @@ APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build release test run bench policies install clean
+.PHONY: all deps test-deps build release test run bench policies install clean
 
 all: build
 
@@ -34,13 +34,27 @@ deps:
 	  exit 1; \
 	fi
 
+# The test suite also runs two Python fixtures (an independent journal verifier and the
+# policy exporter's numpy parity check): python3 with numpy.
+test-deps: deps
+	@if ! python3 -c 'import numpy' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing python3 python3-numpy (for the test fixtures)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-numpy >/dev/null || exit 1; \
+	  else \
+	    echo "deps: the tests need python3 with numpy. Run:"; \
+	    echo "  sudo apt-get install -y python3 python3-numpy"; \
+	    exit 1; \
+	  fi; \
+	fi
+
 build: deps
 	$(SWIFT) build -j $(SWIFT_JOBS)
 
 release: deps
 	$(SWIFT) build -c release -j $(SWIFT_JOBS)
 
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests -j $(SWIFT_JOBS)
 	$(SWIFT) test --skip-build --parallel
 
