@@ -197,3 +197,35 @@ func readSome(_ handle: FileHandle) -> Data {
         if errno != EINTR { return Data() }
     }
 }
+
+@Suite struct LinearContinuousTests {
+    /// A one-layer linear policy with a tanh-squashed continuous output in 0.5...1.5, against
+    /// the formula computed by hand.
+    @Test func continuousOutputIsSquashedIntoItsRange() throws {
+        let t = TempDir()
+        let dir = t.path + "/lin@1"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        func f32(_ xs: [Float]) -> [UInt8] { xs.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } } }
+        let w = f32([0.5, -0.25]), b = f32([0.1])
+        try Data(w).write(to: URL(fileURLWithPath: dir + "/w.f32"))
+        try Data(b).write(to: URL(fileURLWithPath: dir + "/b.f32"))
+        let manifest = Manifest(format: 1, name: "lin", version: "1", kind: "linear",
+                                features: [Manifest.FeatureSpec(name: "trailing_roas", mean: 2, std: 4),
+                                           Manifest.FeatureSpec(name: "budget_to_target", mean: 0, std: 1)],
+                                action: Manifest.ActionSpec(type: "continuous", values: nil, min: 0.5, max: 1.5, rule: nil, meaning: "test"),
+                                layers: [Manifest.LayerSpec(weights: "w.f32", bias: "b.f32", inputs: 2, outputs: 1, activation: "identity")],
+                                tabular: nil,
+                                provenance: Manifest.Provenance(algorithm: "hand", library: "test", data: "none", seed: nil, metrics: [:]),
+                                files: ["w.f32": Crypto.sha256(w).hex, "b.f32": Crypto.sha256(b).hex])
+        try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+        let runtime = PolicyRuntime(try FrozenPolicy.load(directory: dir))
+        for (roas, ratio) in [(6.0, 0.5), (0.0, 3.0), (2.0, 0.0), (40.0, -9.0)] {
+            let z = 0.5 * (roas - 2) / 4 - 0.25 * ratio + 0.1
+            let expected = 0.5 + (tanh(z) + 1) / 2 * 1.0
+            guard case .multiplier(let m) = [roas, ratio].withUnsafeBufferPointer({ runtime.output(features: $0) }) else {
+                Issue.record("not a multiplier"); return
+            }
+            #expect(abs(m - expected) < 1e-6 && m > 0.5 && m < 1.5, "roas \(roas), ratio \(ratio): \(m) vs \(expected)")
+        }
+    }
+}
