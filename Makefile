@@ -59,9 +59,9 @@ test: test-deps
 	$(SWIFT) test --skip-build --parallel
 
 run: deps
-	@echo "make run: the daemon runtime (adpilotd --demo) is not built yet."
-	@echo "This build holds the decision core only; see README.md, 'Status'."
-	@echo "What works today: make test, make bench, and adpilotd --help / --version."
+	@echo "make run: the daemon runtime (adpilotd --demo) is not built yet; see README.md, 'Status'."
+	@echo "What works today: make test, make bench, make policies,"
+	@echo "adpilotctl journal tail|show|verify and policy list|inspect|verify."
 	@exit 1
 
 bench: release

@@ -11,10 +11,9 @@ let help = """
       adpilotd --help
       adpilotd --version
 
-    This build contains AdPilot's decision core (money, modes, pacer, guardrails,
-    anomaly detector, circuit breaker, decision pipeline). The daemon runtime
-    (--config, --demo, --check-config, --print-default-config) is not built yet;
-    see README.md, "Status".
+    This build contains AdPilot's decision core, audit journal, platforms and
+    frozen policies, but not yet the daemon runtime (--config, --demo,
+    --check-config, --print-default-config); see README.md, "Status".
 
     OPTIONS
       -h, --help      Show this help and exit.
