@@ -45,21 +45,25 @@ enum JournalCommands {
         let reader = JournalReader(directory: global.journalDir)
         guard journalExists(global) else { return .checkFailed }
         do {
+            // The head before listing: following resumes after it (or after the newest record
+            // printed, if a writer appended while we listed), so nothing is skipped or repeated.
+            let head = try reader.last(1).first?.seq ?? 0
+            var printed: UInt64 = 0
             // With --since and no -n, everything since that time; otherwise the last N.
-            var next: UInt64 = 1
             if filter.since != nil && countText == nil {
                 try reader.records(matching: filter) { r in
                     emit(r, json: json)
-                    next = r.seq + 1
+                    printed = r.seq
                     return true
                 }
             } else {
-                let records = try reader.last(count, matching: filter)
-                for r in records { emit(r, json: json) }
-                next = (try reader.last(1).first?.seq ?? 0) + 1
+                for r in try reader.last(count, matching: filter) {
+                    emit(r, json: json)
+                    printed = r.seq
+                }
             }
             guard follow else { return .ok }
-            try reader.follow(from: next, matching: filter, shouldStop: { false }) { emit($0, json: json) }
+            try reader.follow(from: max(head, printed) + 1, matching: filter, shouldStop: { false }) { emit($0, json: json) }
             return .ok
         } catch {
             return report(error, global)
