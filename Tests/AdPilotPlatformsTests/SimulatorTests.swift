@@ -145,6 +145,16 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         #expect(throws: PlatformError.notFound(CampaignID("nope"))) { try sim.campaign(CampaignID("nope")) }
     }
 
+    /// A budget at the edge of Int64 is accepted or refused, never a crash.
+    @Test func extremeBudgetsDoNotTrap() throws {
+        let clock = ManualClock(monday)
+        let sim = simulator(clock: clock)
+        try sim.setDailyBudget(campaign: id(1), budgetMicros: Micros(Int64.max / 10_000 * 10_000))
+        clock.advance(seconds: 2 * 86_400)
+        let hours = try sim.hourlyMetrics(campaign: id(1), from: monday, to: clock.now()).hours
+        #expect(hours.count == 48 && hours.allSatisfy { $0.spendMicros >= .zero })
+    }
+
     @Test func pausedCampaignsSpendNothing() throws {
         let clock = ManualClock(monday)
         let sim = simulator(clock: clock)

@@ -16,6 +16,6 @@ public final class AcceleratedClock: TimeSource {
 
     public func now() -> Instant {
         let elapsed = Double(base.now().microsSinceEpoch - baseStart.microsSinceEpoch) * speed
-        return start.adding(micros: Int64(min(elapsed, 9.0e18)))
+        return start.adding(micros: Int64(max(-9.0e18, min(elapsed, 9.0e18))))
     }
 }

@@ -190,8 +190,9 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
                 let cap = budget[c].statistic * Self.overspendMax - spendToday[c].statistic
                 spend = max(0, min(budget[c].statistic * share * (0.85 + 0.3 * u1), cap))
             }
-            // Spend is an amount the platform reports: whole minor units.
-            let spendMicros = Int64(spend) / step * step
+            // Spend is an amount the platform reports: whole minor units. A budget near
+            // Int64.max must not trap the conversion.
+            let spendMicros = Int64(min(spend, 9.0e18)) / step * step
             let s = Double(spendMicros)
             let reach = saturationMicros[c] / cpmMicros[c] * 1_000 * (1 - exp(-s / saturationMicros[c]))
             let impressions = reach * season / shockFactor[c]
@@ -204,7 +205,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
             hClicks[i] = Int32(min(clicks, 2e9))
             hConversions[i] = Float(min(conversions, clicks))
             hValue[i] = Int64(value) / step * step
-            spendToday[c] = Micros(spendToday[c].rawValue + spendMicros)
+            spendToday[c] = spendToday[c].saturatingAdding(Micros(spendMicros))
         }
     }
 
