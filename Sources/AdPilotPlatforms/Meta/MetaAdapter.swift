@@ -172,7 +172,7 @@ public final class MetaAdapter: AdPlatform {
 
     /// Insights with the hourly breakdown (advertiser time zone); money as decimal strings.
     public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
-        let day = { (t: Instant) in String(Instant(microsSinceEpoch: t.microsSinceEpoch + self.config.utcOffsetSeconds * 1_000_000).rfc3339.prefix(10)) }
+        let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         var hours: [HourlyMetrics] = []
         var after: String? = nil
         for _ in 0..<MetaConfig.pagesMax {

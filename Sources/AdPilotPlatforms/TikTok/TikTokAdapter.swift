@@ -125,7 +125,7 @@ public final class TikTokAdapter: AdPlatform {
 
     /// `report/integrated/get` at ad group level by `stat_time_hour`; metrics arrive as strings.
     public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
-        let day = { (t: Instant) in String(Instant(microsSinceEpoch: t.microsSinceEpoch + self.config.utcOffsetSeconds * 1_000_000).rfc3339.prefix(10)) }
+        let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         let filter = JSON.array([.object([("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
                                           ("filter_value", .string(JSON.array([.string(id.rawValue)]).encoded))])]).encoded
         var hours: [HourlyMetrics] = []
