@@ -196,6 +196,7 @@ public struct JournalReader: Sendable {
         var next = seq
         var current: SegmentName? = nil
         var offset: Int64 = 0
+        var rescannedFor: UInt64? = nil  // the seq a full rescan was last needed for
         do {
             while !shouldStop() {
                 let names = try segments()
@@ -223,8 +224,20 @@ public struct JournalReader: Sendable {
                     if filter.matches(r) { try deliver(r) }
                     return true
                 }
-                offset = gap ? 0 : end
-                if progressed || gap { continue }
+                if gap {
+                    // A gap that survives a rescan from the segment's start is damage (a
+                    // record that does not verify), not a race with recovery: say so.
+                    if rescannedFor == next {
+                        throw JournalError.corrupt(seq: next, segment: segment.fileName, offset: 0,
+                                                   problem: "record \(next) is missing or does not verify; run adpilotctl journal verify")
+                    }
+                    rescannedFor = next
+                    offset = 0
+                    usleep(UInt32(pollMillis * 1000))
+                    continue
+                }
+                offset = end
+                if progressed { rescannedFor = nil; continue }
                 // At the end of this segment: move on only once a newer one exists (the
                 // writer creates it after the old one is complete and synced).
                 if let newer = names.first(where: { $0.firstSeq > segment.firstSeq }), newer.firstSeq <= next {

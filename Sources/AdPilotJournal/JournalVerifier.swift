@@ -65,7 +65,7 @@ public enum JournalVerifier {
                         report.seals += 1
                         if let key {
                             guard let seal = Seal.parse(line, h) else { return fail("seal record is malformed") }
-                            guard seal.sealedSeq + 1 == h.seq, seal.sealedHash == String(decoding: prev, as: UTF8.self) else {
+                            guard seal.sealedSeq == h.seq - 1, seal.sealedHash == String(decoding: prev, as: UTF8.self) else {
                                 return fail("seal vouches for a different record than the one before it: the chain was rewritten")
                             }
                             let message = "adpilot-seal-v1\n\(h.seq)\n\(seal.sealedHash)\n\(seal.interval)"

@@ -103,10 +103,18 @@ public final class JournalWriter {
         precondition(options.sealInterval >= 1 && options.segmentBytesMax >= Int64(RecordFormat.lineBytesMax))
         let io = options.io
         let lockFD = try acquireLock(directory, options)
+        let opened: (OpenSegment, RecordRef, Int, TornTail?)
         do {
-            let (segment, head, unsealed, torn) = try openTail(directory, io)
-            let writer = JournalWriter(directory: directory, options: options, lockFD: lockFD, segment: segment,
-                                       head: head, unsealed: unsealed)
+            opened = try openTail(directory, io)
+        } catch {
+            io.close(lockFD)
+            throw error
+        }
+        // From here the writer owns the lock and the segment: its deinit closes them.
+        let (segment, head, unsealed, torn) = opened
+        let writer = JournalWriter(directory: directory, options: options, lockFD: lockFD, segment: segment,
+                                   head: head, unsealed: unsealed)
+        do {
             if let torn {
                 writer.tornTail = torn
                 _ = try writer.append(kind: "recovered", data: Array(
@@ -114,9 +122,6 @@ public final class JournalWriter {
             }
             if options.sealKey != nil && writer.unsealed >= options.sealInterval { _ = try writer.seal() }
             return writer
-        } catch {
-            io.close(lockFD)
-            throw error
         }
     }
 
@@ -148,10 +153,13 @@ public final class JournalWriter {
             pendingUnsealed = 0
         }
 
+        // Validate everything before any I/O: a batch is refused whole, never half-written.
         for entry in entries {
             guard RecordFormat.isValidKind(entry.kind), RecordFormat.isEmbeddable(entry.data) else {
                 throw .tooLarge("record of kind \(entry.kind.prefix(40)) is not a one-line JSON object under \(RecordFormat.lineBytesMax - 512) bytes")
             }
+        }
+        for entry in entries {
             // Rotate first if this record would not fit (a seal closes a keyed segment).
             let lineEstimate = Int64(entry.data.count + 300)
             if segment.size + Int64(pending.count) > 0,
@@ -208,6 +216,13 @@ public final class JournalWriter {
         } catch {
             let e = JournalError.from(any: error)
             poison = e.description
+            // After a failed write or fsync the bytes may sit in the page cache marked clean:
+            // a reopen would read them back and chain records the caller was told failed.
+            // Cut the file back to the last durable record now (best effort; if this fails
+            // too, the reopen's tail check still stands between them and the chain).
+            if (try? io.ftruncate(segment.fd, length: segment.size, path: segment.path)) != nil {
+                _ = try? io.fsync(segment.fd, path: segment.path)
+            }
             throw e
         }
         segment.size += Int64(pending.count)
@@ -239,11 +254,12 @@ public final class JournalWriter {
     private static func acquireLock(_ directory: String, _ options: JournalOptions) throws(JournalError) -> FileDescriptor {
         let io = options.io
         let path = directory + "/.lock"
+        var opened: FileDescriptor? = nil
         do {
             try io.makeDirectories(directory, mode: 0o750)
             let fd = try io.open(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)
+            opened = fd
             guard try io.flock(fd, exclusive: true, nonBlocking: true, path: path) else {
-                io.close(fd)
                 let holder = (try? io.readFile(path, limit: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 let trimmed = holder.split(separator: "\n").first.map(String.init) ?? "unknown holder"
                 throw JournalError.locked(path: path, holder: trimmed)
@@ -253,6 +269,7 @@ public final class JournalWriter {
             try text.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in try io.writeAll(fd, b, path: path) }
             return fd
         } catch {
+            if let opened { io.close(opened) }  // never leave a held lock behind on failure
             throw JournalError.from(any: error)
         }
     }
@@ -267,7 +284,12 @@ public final class JournalWriter {
             let path = directory + "/" + name.fileName
             do {
                 let fd = try io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o640)
-                try io.syncDirectory(directory)
+                do {
+                    try io.syncDirectory(directory)
+                } catch {
+                    io.close(fd)
+                    throw error
+                }
                 return (OpenSegment(name: name, path: path, fd: fd, size: 0), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil)
             } catch {
                 throw JournalError.from(any: error)
@@ -281,7 +303,7 @@ public final class JournalWriter {
             }
             start = RecordRef(seq: tail.seq, hash: tail.hash)
         }
-        guard last.firstSeq == start.seq + 1 else {
+        guard start.seq < UInt64.max, last.firstSeq == start.seq + 1 else {
             throw JournalError.corrupt(seq: start.seq + 1, segment: last.fileName, offset: 0,
                                        problem: "segment starts at seq \(last.firstSeq) but seq \(start.seq + 1) was expected (a segment is missing)")
         }
@@ -345,6 +367,9 @@ struct TailScan {
         var result = TailScan(head: start, goodEnd: 0, unsealed: 0, torn: nil)
         var pos = 0
         while pos < all.count {
+            guard result.head.seq < UInt64.max else {
+                throw JournalError.corrupt(seq: nil, segment: segment, offset: Int64(pos), problem: "seq space exhausted")
+            }
             let expected = result.head.seq + 1
             guard let nl = newline(all, from: pos) else {
                 result.torn = (pos, "no newline at the end of the last record")
@@ -374,22 +399,30 @@ struct TailScan {
         }
         // Damage followed by a verifiable record is not a torn tail: refuse.
         if let torn = result.torn {
-            var p = torn.offset
-            while p < all.count, let nl = newline(all, from: p) {
-                let line = UnsafeRawBufferPointer(rebasing: all[p..<nl])
-                if p != torn.offset, let h = LineHeader.parse(line), h.hashMatches(line, sha) {
-                    throw JournalError.corrupt(seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
-                                               problem: "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(p): damage before the tail")
+            // Look for any verifiable record after the damage, wherever it starts: after a
+            // newline, or glued to garbage (a zeroed extent, however long, then a record).
+            var p = torn.offset + 1
+            while p < all.count, let start = memchr(all.baseAddress! + p, Int32(UInt8(ascii: "{")), all.count - p) {
+                let q = all.baseAddress!.distance(to: UnsafeRawPointer(start))
+                let prefix = RecordFormat.seqPrefix
+                // Only a real record start is worth a (line-bounded) search: linear overall.
+                if q + prefix.count <= all.count, memcmp(all.baseAddress! + q, prefix, prefix.count) == 0,
+                   let nl = newline(all, from: q) {
+                    let line = UnsafeRawBufferPointer(rebasing: all[q..<nl])
+                    if let h = LineHeader.parse(line), h.hashMatches(line, sha) {
+                        throw JournalError.corrupt(seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
+                                                   problem: "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(q): damage before the tail")
+                    }
                 }
-                p = nl + 1
+                p = q + 1
             }
         }
         return result
     }
 
-    static func newline(_ b: UnsafeRawBufferPointer, from: Int) -> Int? {
+    static func newline(_ b: UnsafeRawBufferPointer, from: Int, limit searchBytes: Int = RecordFormat.lineBytesMax) -> Int? {
         guard from < b.count else { return nil }
-        let limit = min(b.count, from + RecordFormat.lineBytesMax)
+        let limit = min(b.count, from + searchBytes)
         guard let base = b.baseAddress else { return nil }
         guard let p = memchr(base + from, 0x0a, limit - from) else { return nil }
         return base.distance(to: UnsafeRawPointer(p))

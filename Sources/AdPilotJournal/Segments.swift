@@ -12,8 +12,9 @@ public struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertib
     public init?(fileName: String) {
         guard fileName.hasPrefix("journal-"), fileName.hasSuffix(".jsonl") else { return nil }
         let digits = fileName.dropFirst(8).dropLast(6)
-        guard digits.count == 20, digits.allSatisfy(\.isASCII), let v = UInt64(digits), v >= 1 else { return nil }
+        guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = UInt64(digits), v >= 1 else { return nil }
         firstSeq = v
+        guard self.fileName == fileName else { return nil }
     }
 
     public var fileName: String {

@@ -116,9 +116,12 @@ extension FileIO {
     public func makeDirectories(_ path: String, mode: UInt32) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
+            let parent = prefix.isEmpty ? "/" : prefix
             prefix += "/" + part
             do {
                 try mkdir(prefix, mode: mode)
+                // A new directory entry survives a power loss only once its parent is synced.
+                try syncDirectory(parent)
             } catch where error.errno == EEXIST {
                 continue
             }

@@ -286,6 +286,25 @@ import AdPilotSystem
         }
     }
 
+    /// A zeroed extent longer than the 1 MiB line limit, followed by a valid record, is
+    /// damage before the tail: refused, not "recovered" by moving the valid record aside.
+    @Test func longZeroExtentBeforeValidRecordsIsRefused() throws {
+        let t = TempDir("zeros")
+        try write(t.journal, 50, batch: 10).close()
+        let path = segmentPaths(t.journal)[0]
+        let valid = lines(path)[10]
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(count: 1_600_000) + Data((valid + "\n").utf8))
+        try handle.close()
+        switch journalError({ try JournalWriter.open(directory: t.journal, options: options()) }) {
+        case .corrupt(_, _, let offset, let problem)?:
+            #expect(offset == offsetOfLine(path, 50) && problem.contains("damage before the tail"), "\(problem)")
+        case let other:
+            Issue.record("expected a refusal, got \(String(describing: other))")
+        }
+    }
+
     @Test func recoveryKeepsEveryCompleteRecord() throws {
         let t = TempDir("torn2")
         try write(t.journal, 10, batch: 10).close()
@@ -325,6 +344,30 @@ import AdPilotSystem
         #expect(reopened.head.seq >= 1)
         _ = try reopened.append(kind: "decision", data: data(3))
         #expect(try verify(t.journal).get().records == reopened.head.seq)
+    }
+
+    /// The records of a failed fdatasync are cut from the file at once, so a reopen cannot
+    /// adopt records the caller was told failed.
+    @Test func failedSyncIsCutBackToTheDurableEnd() throws {
+        let t = TempDir("fault3")
+        let io = FaultInjectingFileIO()
+        let w = try JournalWriter.open(directory: t.journal, options: options(io: io))
+        let durable = try w.append(kind: "decision", data: data(0))
+        io.fail(.fdatasync, after: io.calls(.fdatasync), errno: EIO)
+        #expect(journalError({ try w.append((1...5).map { JournalEntry(kind: "decision", data: data($0)) }) }) != nil)
+        io.heal()
+        try w.close()
+        let reopened = try JournalWriter.open(directory: t.journal, options: options())
+        #expect(reopened.head == durable, "head \(reopened.head.seq): the failed batch must not come back")
+    }
+
+    @Test func invalidEntryRefusesTheWholeBatchBeforeAnyIO() throws {
+        let t = TempDir("batch")
+        let io = FaultInjectingFileIO()
+        let w = try JournalWriter.open(directory: t.journal, options: options(io: io))
+        let writes = io.calls(.write)
+        #expect(journalError({ try w.append([JournalEntry(kind: "decision", data: data(1)), JournalEntry(kind: "decision", data: Array("not json".utf8))]) }) != nil)
+        #expect(io.calls(.write) == writes && w.head.seq == 0 && !w.isPoisoned)
     }
 
     @Test func failedDirectorySyncOnRotationPoisons() throws {
