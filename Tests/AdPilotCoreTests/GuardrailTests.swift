@@ -134,6 +134,17 @@ import Testing
         #expect(Fixture.decide(i, proposing: usd("110")).action == .apply)
     }
 
+    /// Within a cooldown, a budget above a hard cap may come down to the cap, and no further.
+    @Test func cooldownAllowsOnlyTheForcedDecrease() {
+        var i = Fixture.input()
+        i.pacerConfig.policyAuthority = 10
+        i.lastChangeAt = i.now.adding(seconds: -60)
+        i.campaign.guardrails.dailyCapMicros = usd("100")  // ceiling 80
+        i.campaign.guardrails.maxStepFraction = 1
+        let d = Fixture.decide(i, proposing: usd("20"))
+        #expect(d.finalBudgetMicros == usd("80") && d.verdict(.cooldown)?.reason == .cooldown, "\(d.layers)")
+    }
+
     @Test func canaryExposureCapsCandidateCampaignsOnly() {
         var i = Fixture.input(mode: .canary, slot: .candidate, inCanaryScope: true)
         i.account.maxSpendAtRiskMicros = usd("200")

@@ -147,3 +147,45 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
 }
 
 import AdPilotCore
+
+@Suite struct ReviewRegressionTests {
+    @Test(arguments: ["inf", "nan", "-9223372036854775808", "1e400", "-5"])
+    func nonsenseRetryHintsFallBackToBackoff(header: String) throws {
+        let server = try LoopbackServer { _ in .json("{}", status: 429, headers: [("Retry-After", header)]) }
+        defer { server.stop() }
+        let sleeps = SleepLog()
+        var config = HTTPClientConfig()
+        config.attemptsMax = 2
+        let tiktokStyle = client(config, sleeps: sleeps)
+        #expect(throws: PlatformError.self) { try tiktokStyle.send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200) }
+        #expect(sleeps.millis.count == 1 && sleeps.millis[0] >= 50 && sleeps.millis[0] <= 100, "\(header): \(sleeps.millis)")
+        let shopify = ShopifyRevenue.classify(HTTPResponse(status: 429, headers: [("retry-after", header)], body: []))
+        guard case .retry(let after, _) = shopify else { Issue.record("not a retry"); return }
+        #expect(after == nil || (after! >= 0 && after! <= 86_400))
+    }
+
+    @Test func metaRegainAccessIsClamped() {
+        #expect(MetaAdapter.regainAccessSeconds(#"{"1":[{"estimated_time_to_regain_access":9223372036854775807}]}"#) == 86_400)
+        #expect(MetaAdapter.regainAccessSeconds(#"{"1":[{"estimated_time_to_regain_access":-5}]}"#) == 0)
+    }
+
+    @Test func redactionSurvivesCombiningMarksAndTruncation() {
+        let redact = Redactor(secrets: [token])
+        #expect(!redact("x \(token)\u{0301} y").contains(token))
+        let http = HTTPClient(secrets: [token])
+        let body = String(repeating: "a", count: 480) + token + String(repeating: "b", count: 400)
+        let e = http.redacted(.rejected(code: "400", detail: body))
+        #expect(!e.description.contains(token) && !e.description.contains(String(token.prefix(8))), "\(e)")
+    }
+
+    @Test func shopifyPaginationMustStayUnderTheBasePath() throws {
+        for link in ["https://acme.myshopify.com.evil.net/admin/x", "https://acme.myshopify.com@evil.net/", "https://acme.myshopify.comevil/"] {
+            let s = try LoopbackServer { _ in .json(#"{"orders":[]}"#, headers: [("Link", "<\(link)>; rel=\"next\"")]) }
+            defer { s.stop() }
+            var config = ShopifyConfig(shopDomain: "acme.myshopify.com", currency: .usd)
+            config.baseURL = s.baseURL
+            let shop = ShopifyRevenue(config: config, token: token)
+            #expect(throws: PlatformError.self, "\(link)") { try shop.orders(since: Instant(secondsSinceEpoch: 0), until: Instant(secondsSinceEpoch: 1)) }
+        }
+    }
+}

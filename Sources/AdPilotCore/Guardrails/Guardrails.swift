@@ -141,7 +141,10 @@ public struct CooldownGuard: Guardrail {
         guard amount != ctx.current, let last = ctx.lastChangeAt,
               ctx.now < last.adding(seconds: cooldown) else { return (.approve, nil) }
         if ctx.current > ctx.hardCeiling {
-            return (.approve, "within cooldown, but the current budget is above a hard cap: decrease allowed")
+            // Only the decrease the cap forces, not any decrease.
+            let floor = ctx.hardCeiling
+            return amount < floor ? (.adjust(floor, .cooldown), "within cooldown: only the decrease to the hard cap \(floor) is allowed")
+                : (.approve, "within cooldown, but the current budget is above a hard cap: decrease allowed")
         }
         return (.veto(.cooldown), "last change \(last), cooldown \(cooldown) s")
     }

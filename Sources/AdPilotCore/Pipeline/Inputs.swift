@@ -68,7 +68,8 @@ public struct GuardrailConfig: Hashable, Sendable, Codable {
     }
 
     public func bounds(atHour hour: Int) -> BudgetBounds {
-        hourlyBounds?[hour] ?? bounds
+        guard let h = hourlyBounds, h.count == 24, (0..<24).contains(hour) else { return bounds }  // validated at load
+        return h[hour]
     }
 }
 

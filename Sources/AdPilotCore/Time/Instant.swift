@@ -37,7 +37,8 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
 
     /// Seconds from `earlier` to `self` (negative when `earlier` is later).
     public func seconds(since earlier: Instant) -> Double {
-        Double(microsSinceEpoch &- earlier.microsSinceEpoch) / Double(Instant.microsPerSecond)
+        // In Double: a difference wider than Int64 (corrupt restored state) must not wrap.
+        (Double(microsSinceEpoch) - Double(earlier.microsSinceEpoch)) / Double(Instant.microsPerSecond)
     }
 
     public var description: String { rfc3339 }

@@ -62,8 +62,27 @@ public struct Redactor: Sendable {
 
     public init(secrets: [String]) { self.secrets = secrets.filter { $0.count >= 4 } }
 
+    /// Replaces every occurrence, matched on UTF-8 bytes (not Characters, which would let a
+    /// combining mark after a token hide it).
     public func callAsFunction(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingAll($1, with: Redactor.mask) }
+        var bytes = Array(text.utf8)
+        for secret in secrets {
+            let needle = Array(secret.utf8), mask = Array(Redactor.mask.utf8)
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var i = 0
+            while i < bytes.count {
+                if i + needle.count <= bytes.count && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                    out += mask
+                    i += needle.count
+                } else {
+                    out.append(bytes[i])
+                    i += 1
+                }
+            }
+            bytes = out
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -216,7 +235,7 @@ public final class HTTPClient {
     public func send(_ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict) throws(PlatformError) -> HTTPResponse {
         var last: PlatformError = .transport(detail: "no attempt made")
         for attempt in 0..<config.attemptsMax {
-            var hint: Int? = nil
+            var hint: Int? = nil  // seconds, from the server; nonsense (negative) is ignored
             switch Result(catching: { () throws(PlatformError) in try transport.perform(request, config, redact: redact) }) {
             case .success(let response):
                 switch classify(response) {
@@ -224,7 +243,7 @@ public final class HTTPClient {
                 case .fail(let e): throw redacted(e)
                 case .retry(let after, let e):
                     last = redacted(e)
-                    hint = after
+                    hint = after.flatMap { $0 >= 0 ? $0 : nil }
                 }
             case .failure(let e):
                 guard e.isRetryable else { throw redacted(e) }
@@ -245,7 +264,12 @@ public final class HTTPClient {
         return Int(ceiling * (0.5 + 0.5 * rng.unit()))
     }
 
+    /// Redacts first, then truncates: cutting first could leave half a token behind.
     func redacted(_ e: PlatformError) -> PlatformError {
+        let redact = { (s: String) -> String in
+            let r = self.redact(s)
+            return r.count > 500 ? String(r.prefix(499)) + "…" : r
+        }
         switch e {
         case .throttled(let a, let d): return .throttled(retryAfterSeconds: a, detail: redact(d))
         case .unavailable(let d): return .unavailable(detail: redact(d))

@@ -42,7 +42,8 @@ public final class MetaAdapter: AdPlatform {
     static func regainAccessSeconds(_ header: String?) -> Int? {
         guard let header, let usage = try? JSON.parse(Array(header.utf8)), case .object(let accounts) = usage else { return nil }
         let minutes = accounts.flatMap { $0.1.array ?? [] }.compactMap { $0["estimated_time_to_regain_access"]?.int64 }
-        return minutes.max().map { Int($0) * 60 }
+        // Clamped to a day: nonsense in a header must not overflow (or wait forever).
+        return minutes.max().map { Int(min(max($0, 0), 1_440)) * 60 }
     }
 
     static func classify(_ r: HTTPResponse) -> ResponseVerdict {
@@ -204,8 +205,18 @@ public final class MetaAdapter: AdPlatform {
             row[key]?.array?.first { $0["action_type"]?.string == "purchase" || $0["action_type"]?.string == "offsite_conversion.fb_pixel_purchase" }?["value"]
         }
         let hourStart = start.adding(seconds: -config.utcOffsetSeconds)
+        // Absent means none; present but inexact is nonsense, not zero revenue.
+        var value = Micros.zero
+        if let v = purchase("action_values") {
+            guard let exact = v.decimalMicros, exact >= .zero else {
+                throw .malformed(detail: "insights row for \(date) \(slot): purchase value \(v.encoded.prefix(30)) is not an exact amount")
+            }
+            value = exact
+        }
+        guard let conversions = purchase("actions").map({ $0.double }) ?? 0, conversions.isFinite, conversions >= 0 else {
+            throw .malformed(detail: "insights row for \(date) \(slot): purchase count is not a finite number")
+        }
         return HourlyMetrics(hour: hourStart.microsSinceEpoch / 3_600_000_000, spendMicros: spend, impressions: impressions,
-                             clicks: clicks, conversions: purchase("actions")?.double ?? 0,
-                             conversionValueMicros: purchase("action_values")?.decimalMicros ?? .zero)
+                             clicks: clicks, conversions: conversions, conversionValueMicros: value)
     }
 }

@@ -33,12 +33,13 @@ public final class ShopifyRevenue: RevenueSource {
         switch r.status {
         case 200: return .ok
         case 429:
-            // Retry-After may be fractional ("2.0"): round up.
-            let after = r.header("Retry-After").flatMap(Double.init).map { Int($0.rounded(.up)) }
+            // Retry-After may be fractional ("2.0"): round up. Nonsense (negative, NaN, huge)
+            // is no hint at all.
+            let after = r.header("Retry-After").flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 && $0 <= 86_400 ? Int($0.rounded(.up)) : nil }
             return .retry(afterSeconds: after, .throttled(retryAfterSeconds: after, detail: "HTTP 429 from Shopify"))
         case 401, 403: return .fail(.unauthorized(detail: "HTTP \(r.status) from Shopify"))
         case 500...: return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status) from Shopify"))
-        default: return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(300), as: UTF8.self)))
+        default: return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self)))
         }
     }
 
@@ -72,8 +73,11 @@ public final class ShopifyRevenue: RevenueSource {
         while let next = url {
             pages += 1
             guard pages <= ShopifyConfig.pagesMax else { throw .malformed(detail: "more than \(ShopifyConfig.pagesMax) pages of orders") }
-            // Follow pagination only on the configured shop: a Link elsewhere would carry the token there.
-            guard next.hasPrefix(config.baseURL) else { throw .malformed(detail: "pagination link leaves \(config.baseURL)") }
+            // Follow pagination only under the configured shop's API path: a Link elsewhere
+            // (another host, a longer host name, user@host) would carry the token there.
+            guard next.hasPrefix(config.baseURL + "/") || next.hasPrefix(config.baseURL + "?") else {
+                throw .malformed(detail: "pagination link leaves \(config.baseURL)")
+            }
             let r = try http.send(HTTPRequest(method: "GET", url: next, headers: [("X-Shopify-Access-Token", token)]), classify: Self.classify)
             guard let orders = try r.json()["orders"]?.array else { throw .malformed(detail: "response without orders") }
             for o in orders {

@@ -61,7 +61,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
     public let config: SimulatorConfig
     public var faults = SimulatorFaults()
     /// How a latency fault waits (real time by default).
-    public var sleep: (Int) -> Void = { usleep(UInt32(max(0, $0)) * 1000) }
+    public var sleep: (Int) -> Void = { usleep(UInt32(min(max(0, $0), 600_000)) * 1000) }
 
     private let clock: any TimeSource
     private let n: Int
@@ -270,6 +270,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
         var m = HourlyMetrics(hour: h, spendMicros: Micros(hSpend[i]), impressions: Int64(hImpressions[i]),
                               clicks: Int64(hClicks[i]), conversions: Double(hConversions[i]) * share,
                               conversionValueMicros: Micros(Int64(Double(hValue[i]) * share) / config.currency.microsPerMinorUnit * config.currency.microsPerMinorUnit))
+        let step = config.currency.microsPerMinorUnit
         if faults.glitchRate > 0 {
             // Deterministic per campaign-hour, independent of the call sequence.
             var g = SplitMix64(seed: config.seed ^ UInt64(bitPattern: h) &* 31 ^ UInt64(c))
@@ -277,7 +278,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
                 if g.unit() < 0.5 {
                     m = HourlyMetrics(hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0, conversionValueMicros: .zero)
                 } else {
-                    m.spendMicros = Micros(m.spendMicros.rawValue.multipliedReportingOverflow(by: 50).partialValue)
+                    m.spendMicros = (try? m.spendMicros.multiplied(by: 50)) ?? Micros(Int64.max / step * step)
                     m.impressions *= 50
                     m.clicks *= 50
                 }

@@ -42,7 +42,7 @@ public final class TikTokAdapter: AdPlatform {
         if r.status == 429 { return .retry(afterSeconds: r.header("Retry-After").flatMap { Int($0) }, .throttled(retryAfterSeconds: nil, detail: "HTTP 429")) }
         if r.status >= 500 { return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status)")) }
         if r.status == 401 || r.status == 403 { return .fail(.unauthorized(detail: "HTTP \(r.status)")) }
-        guard r.status == 200 else { return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(300), as: UTF8.self))) }
+        guard r.status == 200 else { return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self))) }
         guard let envelope = try? JSON.parse(r.body), let code = envelope["code"]?.int64 else {
             return .fail(.malformed(detail: "not a TikTok envelope (\(r.body.count) bytes)"))
         }
