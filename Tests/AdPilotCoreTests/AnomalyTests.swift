@@ -208,3 +208,47 @@ import Testing
 }
 
 import Foundation
+
+/// Persisted state read back from disk: corrupt files are decoding errors, never traps.
+@Suite struct RestoredStateTests {
+    @Test func corruptBreakerStateIsRefused() throws {
+        var b = CircuitBreaker()
+        for _ in 0..<3 { b.record(failure: false, .standard, at: t0) }
+        let good = try JSONEncoder().encode(b)
+        #expect(try JSONDecoder().decode(CircuitBreaker.self, from: good) == b)
+        var object = try JSONSerialization.jsonObject(with: good) as! [String: Any]
+        object["ringNext"] = 99
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object)) }
+        object["ringNext"] = 1
+        object["state"] = "open"  // open without openedAt
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object)) }
+    }
+
+    @Test func aShrunkenWindowAfterRestartDoesNotTrap() {
+        var b = CircuitBreaker()
+        let wide = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5, waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        for _ in 0..<20 { b.record(failure: false, wide, at: t0) }
+        let narrow = BreakerConfig(window: .count(4), minimumCalls: 2, failureRateThreshold: 0.5, waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        for _ in 0..<3 { b.record(failure: true, narrow, at: t0) }
+        #expect(b.state == .open && b.windowCounts(narrow, at: t0).calls <= 4)
+    }
+
+    @Test func corruptAnomalyAndControlStateAreRefused() throws {
+        // A warmed-up detector round-trips exactly (missing hours included).
+        var warmed = AnomalyState()
+        for h in Int64(0)..<60 {
+            warmed = AnomalyDetector.ingest(HourlyMetrics(hour: 500_000 + h * (h % 7 == 3 ? 2 : 1), spendMicros: Micros(20_000_000), impressions: 1_000,
+                                                          clicks: 20, conversions: 1, conversionValueMicros: Micros(50_000_000)), config: .standard, state: warmed)
+        }
+        let decoded = try JSONDecoder().decode(AnomalyState.self, from: JSONEncoder().encode(warmed))
+        #expect(decoded.history.elementsEqual(warmed.history) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        #expect(decoded.lastHour == warmed.lastHour && decoded.assessment == warmed.assessment)
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(AnomalyState())) as! [String: Any]
+        object["history"] = [1.0, 2.0]
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AnomalyState.self, from: JSONSerialization.data(withJSONObject: object)) }
+        let live = #"{"mode":"live","modeSince":0,"overrides":[]}"#  // live with an empty live slot
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ControlState.self, from: Data(live.utf8)) }
+        let ok = ControlState(mode: .canary, live: pA, candidate: pB, modeSince: t0)
+        #expect(try JSONDecoder().decode(ControlState.self, from: JSONEncoder().encode(ok)) == ok)
+    }
+}

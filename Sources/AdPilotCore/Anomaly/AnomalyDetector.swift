@@ -165,6 +165,43 @@ public struct AnomalyState: Hashable, Sendable, Codable {
     public var assessment = AnomalyAssessment()
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical, hoursBelowLevel, assessment
+    }
+
+    /// Restored state is checked: wrong-sized arrays are an error, never an index trap.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        history = try c.decode([Float?].self, forKey: .history).map { $0 ?? .nan }
+        ewmaMean = try c.decode([Double].self, forKey: .ewmaMean)
+        ewmaVariance = try c.decode([Double].self, forKey: .ewmaVariance)
+        ewmaSamples = try c.decode(Int.self, forKey: .ewmaSamples)
+        lastHour = try c.decodeIfPresent(Int64.self, forKey: .lastHour)
+        hoursAtOrAboveWarn = try c.decode(Int.self, forKey: .hoursAtOrAboveWarn)
+        hoursAtOrAboveCritical = try c.decode(Int.self, forKey: .hoursAtOrAboveCritical)
+        hoursBelowLevel = try c.decode(Int.self, forKey: .hoursBelowLevel)
+        assessment = try c.decode(AnomalyAssessment.self, forKey: .assessment)
+        guard history.count == AnomalyState.historyHours * AnomalyState.metricCount, ewmaMean.count == AnomalyState.metricCount,
+              ewmaVariance.count == AnomalyState.metricCount, ewmaSamples >= 0, (lastHour ?? 0) >= 0,
+              hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "inconsistent anomaly detector state"))
+        }
+    }
+
+    /// Missing hours (NaN in memory) are `null` in JSON, which has no NaN.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(history.map { $0.isNaN ? nil : $0 }, forKey: .history)
+        try c.encode(ewmaMean, forKey: .ewmaMean)
+        try c.encode(ewmaVariance, forKey: .ewmaVariance)
+        try c.encode(ewmaSamples, forKey: .ewmaSamples)
+        try c.encodeIfPresent(lastHour, forKey: .lastHour)
+        try c.encode(hoursAtOrAboveWarn, forKey: .hoursAtOrAboveWarn)
+        try c.encode(hoursAtOrAboveCritical, forKey: .hoursAtOrAboveCritical)
+        try c.encode(hoursBelowLevel, forKey: .hoursBelowLevel)
+        try c.encode(assessment, forKey: .assessment)
+    }
 }
 
 /// Finds what is wrong with a campaign's hourly series.

@@ -74,6 +74,29 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case state, openedAt, ring, ringNext, buckets, halfOpenPermitted, halfOpenCalls, halfOpenFailures
+    }
+
+    /// Restored state is checked: a corrupt state file is an error, never a trap later.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode(BreakerState.self, forKey: .state)
+        openedAt = try c.decodeIfPresent(Instant.self, forKey: .openedAt)
+        ring = try c.decode([Bool].self, forKey: .ring)
+        ringNext = try c.decode(Int.self, forKey: .ringNext)
+        buckets = try c.decode([Bucket].self, forKey: .buckets)
+        halfOpenPermitted = try c.decode(Int.self, forKey: .halfOpenPermitted)
+        halfOpenCalls = try c.decode(Int.self, forKey: .halfOpenCalls)
+        halfOpenFailures = try c.decode(Int.self, forKey: .halfOpenFailures)
+        guard ring.count <= BreakerConfig.countWindowMax, ringNext >= 0, ringNext <= max(0, ring.count),
+              buckets.count <= BreakerConfig.timeBuckets, buckets.allSatisfy({ $0.calls >= 0 && $0.failures >= 0 && $0.failures <= $0.calls }),
+              halfOpenPermitted >= 0, halfOpenCalls >= 0, halfOpenFailures >= 0, halfOpenFailures <= halfOpenCalls,
+              (state == .open || state == .forcedOpen) == (openedAt != nil) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "inconsistent circuit breaker state"))
+        }
+    }
+
     public enum Permission: Hashable, Sendable {
         case permitted
         case rejected(ReasonCode)
@@ -148,8 +171,10 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
     private mutating func add(failure: Bool, _ config: BreakerConfig, at now: Instant) -> (Int, Int) {
         switch config.window {
         case .count(let n):
-            if ring.count < n {
+            if ring.count > n { ring.removeFirst(ring.count - n) }  // the window shrank since this state was saved
+            if ringNext >= ring.count || ring.count < n {
                 ring.append(failure)
+                if ring.count > n { ring.removeFirst() }
             } else {
                 ring[ringNext] = failure
             }

@@ -96,6 +96,23 @@ public struct ControlState: Hashable, Sendable, Codable {
         self.overrides = overrides
     }
 
+    enum CodingKeys: String, CodingKey { case mode, live, candidate, previous, modeSince, overrides }
+
+    /// Restored state must be one the state machine could have produced.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mode = try c.decode(Mode.self, forKey: .mode)
+        live = try c.decodeIfPresent(PolicyID.self, forKey: .live)
+        candidate = try c.decodeIfPresent(PolicyID.self, forKey: .candidate)
+        previous = try c.decodeIfPresent(PolicyID.self, forKey: .previous)
+        modeSince = try c.decode(Instant.self, forKey: .modeSince)
+        overrides = try c.decode([GateOverride].self, forKey: .overrides)
+        guard isConsistent else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "inconsistent control state (mode \(mode.rawValue), live \(live?.description ?? "none"), candidate \(candidate?.description ?? "none"))"))
+        }
+    }
+
     /// Invariants every reachable state keeps; checked after every transition.
     public var isConsistent: Bool {
         switch mode {
