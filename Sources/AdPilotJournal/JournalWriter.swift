@@ -232,7 +232,20 @@ public final class JournalWriter {
     }
 
     private func rotate() throws(JournalError) {
-        let name = SegmentName(firstSeq: head.seq + 1)
+        do {
+            let next = try Self.createSegment(directory, firstSeq: head.seq + 1, io)
+            io.close(segment.fd)
+            segment = next
+        } catch {
+            poison = error.description
+            throw error
+        }
+    }
+
+    /// Creates an empty segment (never over an existing one) and makes its directory
+    /// entry durable before anything is written to it.
+    private static func createSegment(_ directory: String, firstSeq: UInt64, _ io: any FileIO) throws(JournalError) -> OpenSegment {
+        let name = SegmentName(firstSeq: firstSeq)
         let path = directory + "/" + name.fileName
         do {
             let fd = try io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o640)
@@ -242,12 +255,9 @@ public final class JournalWriter {
                 io.close(fd)
                 throw error
             }
-            io.close(segment.fd)
-            segment = OpenSegment(name: name, path: path, fd: fd, size: 0)
+            return OpenSegment(name: name, path: path, fd: fd, size: 0)
         } catch {
-            let e = JournalError.from(any: error)
-            poison = e.description
-            throw e
+            throw JournalError.from(any: error)
         }
     }
 
@@ -280,20 +290,7 @@ public final class JournalWriter {
         -> (OpenSegment, RecordRef, Int, TornTail?) {
         let names = try io.segmentNames(directory)
         guard let last = names.last else {
-            let name = SegmentName(firstSeq: 1)
-            let path = directory + "/" + name.fileName
-            do {
-                let fd = try io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, mode: 0o640)
-                do {
-                    try io.syncDirectory(directory)
-                } catch {
-                    io.close(fd)
-                    throw error
-                }
-                return (OpenSegment(name: name, path: path, fd: fd, size: 0), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil)
-            } catch {
-                throw JournalError.from(any: error)
-            }
+            return (try createSegment(directory, firstSeq: 1, io), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil)
         }
         var start = RecordRef(seq: 0, hash: RecordFormat.genesis)
         if names.count > 1 {
