@@ -71,12 +71,15 @@ let package = Package(
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.
         .executableTarget(name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"], swiftSettings: strict),
 
+        // Helpers shared by the test targets (temporary directories, EINTR-safe pipe reads).
+        .target(name: "AdPilotTestSupport", path: "Tests/Support"),
+
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
-        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
-        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
+        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotTestSupport", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
+        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotTestSupport", "AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
-        .testTarget(name: "CLITests", dependencies: ["adpilotd", "adpilotctl", "adpilot-testkit"]),
+        .testTarget(name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],
     swiftLanguageModes: [.v6]
 )

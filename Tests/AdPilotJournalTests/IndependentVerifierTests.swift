@@ -1,4 +1,5 @@
 import Foundation
+import AdPilotTestSupport
 import Testing
 @testable import AdPilotJournal
 

@@ -2,17 +2,7 @@ import Foundation
 @testable import AdPilotCore
 @testable import AdPilotJournal
 import AdPilotSystem
-
-/// A fresh directory under the system temp dir, removed by `cleanup`.
-final class TempDir {
-    let path: String
-    init(_ tag: String = "journal") {
-        var template = Array("\(NSTemporaryDirectory())/adpilot-\(tag)-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    var journal: String { path + "/journal" }
-}
+import AdPilotTestSupport
 
 /// Every journal in these tests starts at this time. Each writer gets its own clock, so
 /// tests running in parallel never move each other's time.
@@ -89,25 +79,3 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
-/// EINTR, which a suite that starts many child processes does see.)
-func readToEnd(_ handle: FileHandle) -> Data {
-    var out = Data()
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
-        if n < 0 && errno == EINTR { continue }
-        return out
-    }
-}
-
-/// One read of whatever is available (blocking until something is), retrying EINTR.
-func readSome(_ handle: FileHandle) -> Data {
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n >= 0 { return Data(buffer[0..<n]) }
-        if errno != EINTR { return Data() }
-    }
-}

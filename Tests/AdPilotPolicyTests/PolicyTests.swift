@@ -3,17 +3,9 @@ import Testing
 @testable import AdPilotCore
 @testable import AdPilotPolicy
 import AdPilotSystem
+import AdPilotTestSupport
 
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-final class TempDir {
-    let path: String
-    init() {
-        var template = Array("\(NSTemporaryDirectory())/adpilot-policy-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Runs the parity fixture: numpy writes a 15->128->64->10 policy and its own outputs.
 func exportParity(into dir: String) throws {
@@ -175,28 +167,6 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
     }
 }
 
-/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
-/// EINTR, which a suite that starts many child processes does see.)
-func readToEnd(_ handle: FileHandle) -> Data {
-    var out = Data()
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
-        if n < 0 && errno == EINTR { continue }
-        return out
-    }
-}
-
-/// One read of whatever is available (blocking until something is), retrying EINTR.
-func readSome(_ handle: FileHandle) -> Data {
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n >= 0 { return Data(buffer[0..<n]) }
-        if errno != EINTR { return Data() }
-    }
-}
 
 @Suite struct LinearContinuousTests {
     /// A one-layer linear policy with a tanh-squashed continuous output in 0.5...1.5, against

@@ -3,6 +3,7 @@ import Testing
 @testable import AdPilotCore
 @testable import AdPilotPolicy
 @testable import AdPilotTraining
+import AdPilotTestSupport
 
 @Suite struct TrainedPolicyTests {
     /// The shipped learned policy earns more than hold@1 on simulator seeds it never trained

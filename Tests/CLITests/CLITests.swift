@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import AdPilotTestSupport
 
 /// The executables, run as real processes, with golden output for the human-facing text.
 @Suite struct CLITests {
@@ -85,25 +86,3 @@ import Testing
     }
 }
 
-/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
-/// EINTR, which a suite that starts many child processes does see.)
-func readToEnd(_ handle: FileHandle) -> Data {
-    var out = Data()
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n > 0 { out.append(contentsOf: buffer[0..<n]); continue }
-        if n < 0 && errno == EINTR { continue }
-        return out
-    }
-}
-
-/// One read of whatever is available (blocking until something is), retrying EINTR.
-func readSome(_ handle: FileHandle) -> Data {
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-        if n >= 0 { return Data(buffer[0..<n]) }
-        if errno != EINTR { return Data() }
-    }
-}

@@ -1,18 +1,10 @@
 import Foundation
 import Testing
+import AdPilotTestSupport
 
 /// `adpilotctl journal ...` against journals written by a real writer process.
 @Suite struct JournalCLITests {
     static let bin = CLITests.binDir
-
-    final class StateDir {
-        let path: String
-        init() {
-            var template = Array("\(NSTemporaryDirectory())/adpilot-cli-XXXXXX".utf8CString)
-            path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-        }
-        deinit { try? FileManager.default.removeItem(atPath: path) }
-    }
 
     /// Runs the testkit writer until it has acknowledged at least `records`, then kills it.
     static func populate(_ state: String, records: Int) throws {
@@ -39,7 +31,7 @@ import Testing
     func ctl(_ args: [String]) throws -> CLITests.Run { try CLITests.run("adpilotctl", args) }
 
     @Test func tailShowAndVerify() throws {
-        let state = StateDir()
+        let state = TempDir("cli")
         try Self.populate(state.path, records: 2_000)
         let tail = try ctl(["journal", "tail", "-n", "3", "--state-dir", state.path])
         let rows = tail.out.split(separator: "\n")
@@ -63,7 +55,7 @@ import Testing
     }
 
     @Test func verifyExitsOneNamingThePlace() throws {
-        let state = StateDir()
+        let state = TempDir("cli")
         try Self.populate(state.path, records: 500)
         let segment = try FileManager.default.contentsOfDirectory(atPath: state.path + "/journal").filter { $0.hasSuffix(".jsonl") }.sorted()[0]
         let path = state.path + "/journal/" + segment
@@ -78,7 +70,7 @@ import Testing
     }
 
     @Test func verifyWithAShortKeyFileIsAUsageError() throws {
-        let state = StateDir()
+        let state = TempDir("cli")
         let key = state.path + "/short-key"
         FileManager.default.createFile(atPath: key, contents: Data("too short".utf8))
         let r = try ctl(["journal", "verify", "--key-file", key, "--state-dir", state.path])
@@ -87,7 +79,7 @@ import Testing
 
     /// `tail -f` in one process sees records another process appends, within the poll interval.
     @Test func tailFollowSeesAnotherWritersRecords() throws {
-        let state = StateDir()
+        let state = TempDir("cli")
         try Self.populate(state.path, records: 10)
         let follower = Process()
         follower.executableURL = Self.bin.appendingPathComponent("adpilotctl")

@@ -1,0 +1,39 @@
+// Helpers shared by the test targets (a library target, not tests).
+import Foundation
+
+/// A fresh directory under the system temp dir, removed when released.
+public final class TempDir {
+    public let path: String
+
+    public init(_ tag: String = "test") {
+        var template = Array("\(NSTemporaryDirectory())/adpilot-\(tag)-XXXXXX".utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `<path>/journal`, the journal directory of a state directory.
+    public var journal: String { path + "/journal" }
+}
+
+/// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
+/// EINTR, which a suite that starts many child processes does see.)
+public func readToEnd(_ handle: FileHandle) -> Data {
+    var out = Data()
+    while true {
+        let chunk = readSome(handle)
+        if chunk.isEmpty { return out }
+        out.append(chunk)
+    }
+}
+
+/// One read of whatever is available (blocking until something is), retrying EINTR;
+/// empty at end of file.
+public func readSome(_ handle: FileHandle) -> Data {
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+        if n >= 0 { return Data(buffer[0..<n]) }
+        if errno != EINTR { return Data() }
+    }
+}
