@@ -1,88 +1,11 @@
-// The decision core: the whole pure pipeline over 10,000 campaigns.
+// The decision core: the whole pure pipeline over 10,000 campaigns, with a real frozen
+// policy (a seeded 15->128->64->10 MLP in the policy format) proposing every budget.
 import AdPilotCore
+import AdPilotPolicy
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A stand-in for a frozen policy with the shape of the shipped MLP: 15 features ->
-/// 128 -> 64 -> 10 Q-values over budget multipliers, argmax. Fixed seeded weights,
-/// preallocated buffers: no allocation per call.
-final class MLPStub {
-    static let sizes = [15, 128, 64, 10]
-    static let multipliers: [Double] = [0.7, 0.8, 0.9, 0.95, 1.0, 1.0, 1.05, 1.1, 1.2, 1.3]
-    /// Rows padded to whole SIMD8 lanes (zeros), so the dot products run 8 wide.
-    static func padded(_ n: Int) -> Int { (n + 7) / 8 * 8 }
-    let weights: UnsafeMutableBufferPointer<Float>
-    let activations: UnsafeMutableBufferPointer<Float>
-    var weightOffsets: [Int] = []
-    var activationOffsets: [Int] = []
-
-    init(seed: UInt64) {
-        var rng = SplitMix64(seed: seed)
-        var nWeights = 0
-        for l in 0..<(Self.sizes.count - 1) {
-            weightOffsets.append(nWeights)
-            nWeights += Self.padded(Self.sizes[l]) * Self.sizes[l + 1] + Self.sizes[l + 1]
-        }
-        weights = .allocate(capacity: nWeights)
-        weights.initialize(repeating: 0)
-        for l in 0..<(Self.sizes.count - 1) {
-            let nIn = Self.sizes[l], stride = Self.padded(nIn), nOut = Self.sizes[l + 1]
-            let scale = Float(1 / Double(nIn).squareRoot())
-            for o in 0..<nOut {
-                for i in 0..<nIn { weights[weightOffsets[l] + o * stride + i] = Float(rng.unit() * 2 - 1) * scale }
-                weights[weightOffsets[l] + stride * nOut + o] = Float(rng.unit() * 0.2 - 0.1)
-            }
-        }
-        var nActs = 0
-        for n in Self.sizes { activationOffsets.append(nActs); nActs += Self.padded(n) }
-        activations = .allocate(capacity: nActs)
-        activations.initialize(repeating: 0)
-    }
-
-    deinit {
-        weights.deallocate()
-        activations.deallocate()
-    }
-
-    func forward() -> Int {
-        let w = UnsafeRawPointer(weights.baseAddress!), a = activations.baseAddress!
-        for l in 0..<(Self.sizes.count - 1) {
-            let stride = Self.padded(Self.sizes[l]), nOut = Self.sizes[l + 1]
-            let layerW = w + weightOffsets[l] * 4
-            let bias = (layerW + stride * nOut * 4).assumingMemoryBound(to: Float.self)
-            let x = UnsafeRawPointer(a + activationOffsets[l]), y = a + activationOffsets[l + 1]
-            let last = l == Self.sizes.count - 2
-            for o in 0..<nOut {
-                var acc = SIMD8<Float>()
-                let row = layerW + o * stride * 4
-                for i in Swift.stride(from: 0, to: stride, by: 8) {
-                    acc += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                        * x.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                }
-                let v = acc.sum() + bias[o]
-                y[o] = last ? v : max(v, 0)
-            }
-        }
-        let out = a + activationOffsets.last!
-        var best = 0
-        for i in 1..<Self.sizes.last! where out[i] > out[best] { best = i }
-        return best
-    }
-
-    func propose(_ obs: Observation, _ pacer: PacerReport, hourOfDay: Int) -> Proposal {
-        let target = max(pacer.recommendedBudgetMicros.statistic, 1)
-        let f: [Double] = [
-            sin(Double(hourOfDay) / 24 * 2 * .pi), cos(Double(hourOfDay) / 24 * 2 * .pi),
-            obs.currentBudgetMicros.statistic / target, obs.spendTodayMicros.statistic / target,
-            pacer.pace.error, pacer.pace.output, pacer.combinedOutput, obs.trailing.roas ?? 0,
-            (obs.trailing.cpaMicros ?? 0) / 1e6, Double(obs.hoursWithoutConversion) / 24,
-            Double(obs.dataAgeSeconds) / 3600, obs.trailing.conversions / 100, 1, 0, 0.5,
-        ]
-        for i in 0..<15 { activations[i] = Float(f[i]) }
-        return .micros(obs.currentBudgetMicros.statistic * Self.multipliers[forward()])
-    }
-}
 
 func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
@@ -135,14 +58,25 @@ func benchCore() {
                                modeSince: Instant(secondsSinceEpoch: 0))
     var states = Array(repeating: CampaignControl(), count: campaignCount)
     var platform = CircuitBreaker()
-    let policy = MLPStub(seed: 7)
+    let tmp = NSTemporaryDirectory() + "/adpilot-bench-core-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: tmp) }
+    guard let dir = try? writeBenchMLP(in: tmp), let frozen = try? FrozenPolicy.load(directory: dir) else {
+        print("core benchmark: could not write the benchmark policy")
+        return
+    }
+    let policy = PolicyRuntime(frozen)
     let start = Instant(secondsSinceEpoch: 1_795_046_400)
 
     // Policy alone.
     let clock = ContinuousClock()
     var sink = 0
     let policyCalls = 200_000
-    let policyTime = clock.measure { for _ in 0..<policyCalls { sink &+= policy.forward() } }
+    let probe = [Double](repeating: 0.3, count: frozen.features.count)
+    let policyTime = clock.measure {
+        probe.withUnsafeBufferPointer { x in
+            for _ in 0..<policyCalls { if case .multiplier(let m) = policy.output(features: x) { sink &+= Int(m * 100) } }
+        }
+    }
 
     // The whole pure pipeline: anomaly ingest, breaker permission, pacer, policy, every
     // layer, mode check, account and canary projections.
@@ -165,7 +99,8 @@ func benchCore() {
             let tickTime = clock.measure {
                 out = Tick.run(control: control, haltFlag: false, settings: settings, now: now, campaigns: campaigns,
                                states: &states, platformBreaker: &platform) { i, _, pacer in
-                    policy.propose(observations[i], pacer, hourOfDay: t)
+                    policy.propose(PolicyContext(observation: observations[i], pacer: pacer,
+                                                 local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i]))
                 }
             }
             worstTick = max(worstTick, tickTime)
@@ -183,7 +118,7 @@ func benchCore() {
     }
     let totalSeconds = seconds(inTick)
     print("== decision core")
-    print("policy stub 15->128->64->10 MLP: \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us per inference")
+    print("policy 15->128->64->10 MLP (PolicyRuntime): \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us per inference")
     print("pipeline: \(campaignCount) campaigns x \(ticks) ticks = \(decisions) decisions, \(applied) applied")
     print("pipeline: \(format2(Double(decisions) / totalSeconds)) decisions/s, \(format2(totalSeconds / Double(decisions) * 1e6)) us per decision (Tick.run, policy included)")
     print("pipeline: \(format2(totalSeconds / Double(decisions) * 1e6 - seconds(policyTime) / Double(policyCalls) * 1e6)) us per decision without the policy")
