@@ -86,34 +86,6 @@ public struct Redactor: Sendable {
     }
 }
 
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = self[...]
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        guard let first = target.first else { return nil }
-        var i = startIndex
-        while i < endIndex {
-            if self[i] == first, self[i...].hasPrefix(target) {
-                return i..<index(i, offsetBy: target.count)
-            }
-            i = index(after: i)
-        }
-        return nil
-    }
-}
-
 /// One HTTP exchange over libcurl: TLS verification on, no redirects, http(s) only,
 /// connect and total timeouts, and a cap on the response size.
 final class CurlTransport: Sendable {
@@ -201,7 +173,7 @@ final class CurlTransport: Sendable {
     }
 
     static func hostOf(_ url: String) -> String {
-        let afterScheme = url[...].range(of: "://").map { url[$0.upperBound...] } ?? url[...]
+        let afterScheme = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? url[...]
         return String(afterScheme.prefix { $0 != "/" && $0 != "?" })
     }
 }

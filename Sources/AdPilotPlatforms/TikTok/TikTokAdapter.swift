@@ -140,7 +140,7 @@ public final class TikTokAdapter: AdPlatform {
             ])
             for row in data["list"]?.array ?? [] {
                 guard let text = row["dimensions"]?["stat_time_hour"]?.string,
-                      let local = Instant(rfc3339: text.replacingAll(" ", with: "T") + "Z") else {
+                      let local = Instant(rfc3339: text.replacing(" ", with: "T") + "Z") else {
                     throw .malformed(detail: "report row without a stat_time_hour")
                 }
                 let start = local.adding(seconds: -config.utcOffsetSeconds)
