@@ -58,11 +58,17 @@ let package = Package(
         // platforms over libcurl.
         .target(name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
 
+        // The daemon runtime: configuration, the tick loop, the control socket, systemd.
+        .target(
+            name: "AdPilotService",
+            dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotPlatforms", "CSystemd", "CPosix"],
+            swiftSettings: strict),
+
         .executableTarget(
-            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem"],
+            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotService"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy"],
+            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotService"],
             swiftSettings: strict),
         .executableTarget(
             name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms", "AdPilotPolicy"],

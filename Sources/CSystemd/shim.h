@@ -1,4 +1,5 @@
 #ifndef ADPILOT_CSYSTEMD_SHIM_H
 #define ADPILOT_CSYSTEMD_SHIM_H
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 #endif

@@ -1,4 +1,5 @@
 import AdPilotCore
+import AdPilotService
 import AdPilotJournal
 import AdPilotSystem
 import Foundation

@@ -1,4 +1,5 @@
 import AdPilotCore
+import AdPilotService
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation

@@ -1,4 +1,5 @@
 import AdPilotCore
+import AdPilotService
 import AdPilotSystem
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,9 @@ let help = """
     adpilotctl \(AdPilotVersion.string): operate the AdPilot controller
 
     USAGE
+      adpilotctl status [--json] [--watch]
+      adpilotctl halt --reason TEXT
+      adpilotctl resume --reason TEXT
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
       adpilotctl journal verify [--key-file FILE]
@@ -15,6 +19,20 @@ let help = """
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
       adpilotctl policy verify DIR
       adpilotctl --help | --version
+
+    CONTROLLER
+      status    Mode and how long, policy slots with digests, the halt flag,
+                journal head, breakers, the last tick, and per campaign the
+                budget, spend today and last decision. --json for scripts
+                (mode, candidate, live, halt_flag, journal_head_seq, breakers,
+                campaigns[]); --watch refreshes every 2 s.
+      halt      Stops every budget write before it returns, then journals who
+                and why. If the daemon does not answer within 3 s, creates the
+                halt flag <state>/HALT and journals the halt itself (unless the
+                daemon still holds the journal lock: it then journals it).
+      resume    Halted -> shadow: the candidate (or the last live policy) goes
+                back to shadow and the live slot is emptied; promotion earns
+                trust again.
 
     JOURNAL
       tail      The last N records (default 10), one line each: time, seq, kind,
@@ -40,15 +58,15 @@ let help = """
       --config FILE           Config file (default /etc/adpilot/adpilot.json)
       --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY)
 
-    The daemon verbs (status, stage, promote, rollback, halt, resume) are not
-    built yet; see README.md, "Status".
+    The promotion verbs (stage, promote, rollback) are not built yet; see
+    README.md, "Status".
 
     EXIT CODES
       0 done, 1 verification failed or a check found a problem, 2 usage error,
       3 refused, 4 daemon unreachable, 5 permission denied
     """
 
-let notYet: Set<String> = ["status", "stage", "promote", "rollback", "halt", "resume"]
+let notYet: Set<String> = ["stage", "promote", "rollback"]
 
 func main() -> ExitCode {
     let raw = Array(CommandLine.arguments.dropFirst())
@@ -70,8 +88,14 @@ func main() -> ExitCode {
             return try JournalCommands.run(&args, global)
         case "policy":
             return try PolicyCommands.run(&args, global)
+        case "status":
+            return try DaemonCommands.status(&args, global)
+        case "halt":
+            return try DaemonCommands.halt(&args, global)
+        case "resume":
+            return try DaemonCommands.resume(&args, global)
         case let v where notYet.contains(v):
-            Out.error("\(v): not built yet (it arrives with the daemon); see README.md, \"Status\"")
+            Out.error("\(v): not built yet (it arrives with the promotion workflow); see README.md, \"Status\"")
             return .usage
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")

@@ -1,4 +1,5 @@
 import AdPilotCore
+import AdPilotService
 import AdPilotSystem
 #if canImport(Glibc)
 import Glibc
@@ -8,29 +9,87 @@ let help = """
     adpilotd \(AdPilotVersion.string): the AdPilot controller daemon
 
     USAGE
-      adpilotd --help
-      adpilotd --version
-
-    This build contains AdPilot's decision core, audit journal, platforms and
-    frozen policies, but not yet the daemon runtime (--config, --demo,
-    --check-config, --print-default-config); see README.md, "Status".
+      adpilotd [--config FILE]                      run under systemd (production)
+      adpilotd --demo [--campaigns N] [--speed S]   the embedded default: simulator,
+                                                    S simulated seconds per real second
+      adpilotd --check-config FILE                  exit 0, or 2 with the key path and problem
+      adpilotd --print-default-config               the embedded default (JSON)
+      adpilotd --help | --version
 
     OPTIONS
-      -h, --help      Show this help and exit.
-      --version       Show the version and the linked system libraries, and exit.
+      --config FILE           Config file (default /etc/adpilot/adpilot.json)
+      --state-dir DIR         Journal, halt flag, snapshot (env ADPILOT_STATE_DIR;
+                              default /var/lib/adpilot)
+      --socket PATH           Control socket (env ADPILOT_SOCKET; default
+                              /run/adpilot/control.sock)
+      --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY, set by LoadCredential=)
+      --policy-dir DIR        Also look for policies here (repeatable)
+      --campaigns N           --demo: simulated campaigns (default 20)
+      --speed S               --demo: simulated seconds per real second (default 360)
+
+    SIGNALS
+      SIGTERM   finish the tick in flight, journal shutdown, exit 0
+      SIGHUP    reload the config file; an invalid one is refused and the old one kept
 
     EXIT CODES
-      0 done, 2 usage error
+      0 done, 1 could not start (journal, state, socket), 2 usage error or bad config
     """
 
-let args = Array(CommandLine.arguments.dropFirst())
-switch args {
-case ["--help"], ["-h"]:
-    print(help)
-case ["--version"]:
-    print("adpilotd \(AdPilotVersion.string) (\(LinkedLibraries.summary))")
-default:
-    let what = args.isEmpty ? "no arguments" : "\"\(args.joined(separator: " "))\""
-    StandardError.write("adpilotd: \(what): the daemon runtime is not built yet; only --help and --version work in this build\n")
-    exit(ExitCode.usage.rawValue)
+func main() -> ExitCode {
+    let raw = Array(CommandLine.arguments.dropFirst())
+    switch raw {
+    case ["--help"], ["-h"]:
+        print(help)
+        return .ok
+    case ["--version"]:
+        print("adpilotd \(AdPilotVersion.string) (\(LinkedLibraries.summary))")
+        return .ok
+    case ["--print-default-config"]:
+        print(DefaultConfig.text)
+        return .ok
+    default:
+        break
+    }
+    do {
+        var (global, args) = try Arguments.parse(raw)
+        if let file = try args.value("--check-config") {
+            _ = try args.positionals(verb: "--check-config").isEmpty ? () : { throw UsageError(message: "--check-config takes one file") }()
+            do {
+                let c = try ServiceConfig.load(path: file)
+                print("\(file): ok (config digest \(c.digest.hex))")
+                return .ok
+            } catch {
+                StandardError.write("adpilotd: \(file): \(error)\n")
+                return .usage
+            }
+        }
+        var o = Daemon.Options()
+        o.demo = args.flag("--demo")
+        if let n = try args.value("--campaigns") {
+            guard o.demo, let v = Int(n), (1...100_000).contains(v) else {
+                throw UsageError(message: "--campaigns needs --demo and a number in 1...100000")
+            }
+            o.campaigns = v
+        }
+        if let s = try args.value("--speed") {
+            guard o.demo, let v = Double(s), v.isFinite, v >= 0.001, v <= 1_000_000 else {
+                throw UsageError(message: "--speed needs --demo and a number in 0.001...1000000 (simulated seconds per real second)")
+            }
+            o.speed = v
+        }
+        while let d = try args.value("--policy-dir") { o.policyDirs.append(d) }
+        if o.demo && global.configGiven { throw UsageError(message: "--demo runs the embedded default; it does not take --config") }
+        let rest = try args.positionals(verb: "adpilotd")
+        guard rest.isEmpty else { throw UsageError(message: "unexpected argument \(rest[0]); see adpilotd --help") }
+        o.global = global
+        return Daemon.run(o)
+    } catch let e as UsageError {
+        StandardError.write("adpilotd: \(e.message)\n")
+        return .usage
+    } catch {
+        StandardError.write("adpilotd: \(error)\n")
+        return .usage
+    }
 }
+
+exit(main().rawValue)

@@ -298,6 +298,19 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
         budget[c] = budgetMicros
     }
 
+    /// The budget the market holds, without simulating a call (no faults, no latency).
+    public func storedBudget(_ id: CampaignID) -> Micros? {
+        index[id].map { budget[$0] }
+    }
+
+    /// Replays a budget write recorded earlier, to rebuild a persisted market after a
+    /// restart: simulates up to `at`, then sets the budget (no faults, no checks beyond
+    /// the campaign's existence). Replaying the same writes reproduces the same market.
+    public func replayBudget(campaign id: CampaignID, budgetMicros: Micros, at: Instant) throws(PlatformError) {
+        advance(to: at)
+        budget[try lookup(id)] = budgetMicros
+    }
+
     public func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         advance(to: clock.now())
         try callFaults()

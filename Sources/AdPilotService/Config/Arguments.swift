@@ -1,28 +1,32 @@
-import AdPilotCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A command-line problem: exit 2 with a message that says what and what to do.
-struct UsageError: Error {
-    let message: String
+public struct UsageError: Error {
+    public let message: String
+    public init(message: String) { self.message = message }
 }
 
 /// Options every verb accepts, before or after it (SPEC §8), with their environment
 /// fallbacks (SPEC §4).
-struct GlobalOptions {
-    static let stateDirDefault = "/var/lib/adpilot"
-    static let socketDefault = "/run/adpilot/control.sock"
-    static let configDefault = "/etc/adpilot/adpilot.json"
+public struct GlobalOptions: Sendable {
+    public static let stateDirDefault = "/var/lib/adpilot"
+    public static let socketDefault = "/run/adpilot/control.sock"
+    public static let configDefault = "/etc/adpilot/adpilot.json"
 
-    var stateDir = env("ADPILOT_STATE_DIR") ?? GlobalOptions.stateDirDefault
-    var socket = env("ADPILOT_SOCKET") ?? GlobalOptions.socketDefault
-    var config = GlobalOptions.configDefault
-    var credentialsDir = env("CREDENTIALS_DIRECTORY")
+    public var stateDir = env("ADPILOT_STATE_DIR") ?? GlobalOptions.stateDirDefault
+    public var socket = env("ADPILOT_SOCKET") ?? GlobalOptions.socketDefault
+    public var config = GlobalOptions.configDefault
+    public var credentialsDir = env("CREDENTIALS_DIRECTORY")
+    /// Whether --config was given (the daemon's --demo refuses to mix with it).
+    public var configGiven = false
 
-    var journalDir: String { stateDir + "/journal" }
+    public init() {}
 
-    static func env(_ name: String) -> String? {
+    public var journalDir: String { stateDir + "/journal" }
+
+    public static func env(_ name: String) -> String? {
         guard let v = getenv(name) else { return nil }
         let s = String(cString: v)
         return s.isEmpty ? nil : s
@@ -31,11 +35,11 @@ struct GlobalOptions {
 
 /// The verb's own arguments after global options are taken out. Flags may be given as
 /// `--flag value` or `--flag=value`.
-struct Arguments {
-    private(set) var tokens: [String]
+public struct Arguments {
+    public private(set) var tokens: [String]
 
     /// Splits global options (anywhere) from the rest.
-    static func parse(_ raw: [String]) throws(UsageError) -> (GlobalOptions, Arguments) {
+    public static func parse(_ raw: [String]) throws(UsageError) -> (GlobalOptions, Arguments) {
         var global = GlobalOptions()
         var rest: [String] = []
         var i = 0
@@ -43,7 +47,7 @@ struct Arguments {
             let (name, inline) = split(raw[i])
             let setters: [String: (inout GlobalOptions, String) -> Void] = [
                 "--state-dir": { $0.stateDir = $1 }, "--socket": { $0.socket = $1 },
-                "--config": { $0.config = $1 }, "--credentials-dir": { $0.credentialsDir = $1 },
+                "--config": { $0.config = $1; $0.configGiven = true }, "--credentials-dir": { $0.credentialsDir = $1 },
             ]
             if let set = setters[name] {
                 let value: String
@@ -69,16 +73,16 @@ struct Arguments {
         return (String(token[..<eq]), String(token[token.index(after: eq)...]))
     }
 
-    var isEmpty: Bool { tokens.isEmpty }
+    public var isEmpty: Bool { tokens.isEmpty }
 
-    mutating func popVerb() -> String? {
+    public mutating func popVerb() -> String? {
         guard let first = tokens.first, !first.hasPrefix("-") else { return nil }
         tokens.removeFirst()
         return first
     }
 
     /// Removes a boolean flag; true when it was present.
-    mutating func flag(_ names: String...) -> Bool {
+    public mutating func flag(_ names: String...) -> Bool {
         var found = false
         tokens.removeAll { t in
             if names.contains(t) { found = true; return true }
@@ -88,7 +92,7 @@ struct Arguments {
     }
 
     /// Removes `--name value` / `--name=value`; nil when absent.
-    mutating func value(_ names: String...) throws(UsageError) -> String? {
+    public mutating func value(_ names: String...) throws(UsageError) -> String? {
         var i = 0
         var result: String? = nil
         while i < tokens.count {
@@ -110,7 +114,7 @@ struct Arguments {
     }
 
     /// Positional arguments left; anything that looks like a flag is an error.
-    func positionals(verb: String) throws(UsageError) -> [String] {
+    public func positionals(verb: String) throws(UsageError) -> [String] {
         if let unknown = tokens.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
             throw UsageError(message: "\(verb): unknown option \(unknown); see adpilotctl --help")
         }

@@ -1,0 +1,365 @@
+public import AdPilotCore
+public import AdPilotPlatforms
+public import AdPilotSystem
+
+/// How the daemon reads time.
+public enum ClockSetting: Equatable, Sendable {
+    /// The wall clock (production).
+    case system
+    /// Simulated time running `speed` simulated seconds per real second, continuing across
+    /// restarts (demos; the simulator only).
+    case accelerated(speed: Double)
+}
+
+/// Which campaigns a canary candidate controls (SPEC §5).
+public enum CanaryScopeSetting: Equatable, Sendable {
+    case campaigns([CampaignID])
+    /// Campaigns, taken in a deterministic order, until this fraction of the total daily
+    /// budget is covered.
+    case budgetFraction(Double)
+}
+
+/// One campaign's settings before its id and currency are known.
+public struct CampaignTemplate: Equatable, Sendable {
+    public var dailyTargetMicros: Micros
+    public var efficiencyTarget: EfficiencyTarget
+    public var guardrails: GuardrailConfig
+
+    public func config(id: CampaignID, currency: Currency) -> CampaignConfig {
+        CampaignConfig(id: id, currency: currency, dailyTargetMicros: dailyTargetMicros,
+                       efficiencyTarget: efficiencyTarget, guardrails: guardrails)
+    }
+}
+
+/// The daemon's configuration (SPEC §4): parsed from JSON with every key checked, every
+/// unknown key refused with its path, and every range validated.
+public struct ServiceConfig: Sendable {
+    public static let formatVersion: Int64 = 1
+    public static let fileBytesMax = 16 << 20
+    public static let campaignOverridesMax = 100_000
+
+    public var tickSeconds: Int64
+    public var clock: ClockSetting
+    /// Group whose members may use the control socket; nil: the daemon's own group.
+    public var operatorsGroup: String?
+    public var policyDirs: [String]
+    /// Slots used the first time the daemon starts on an empty journal.
+    public var initialLive: PolicyID?
+    public var initialCandidate: PolicyID?
+    public var platform: PlatformSettings
+    public var platformCurrency: Currency
+    public var journalSegmentBytesMax: Int64
+    public var journalSealInterval: Int
+    /// Credential holding the HMAC seal key; nil: hash chain only.
+    public var journalKeyCredential: String?
+    /// Prometheus textfile; nil: `<state>/adpilot.prom`.
+    public var metricsPath: String?
+    public var account: AccountLimits
+    public var pacer: PacerConfig
+    public var breaker: BreakerConfig
+    public var anomaly: AnomalyConfig
+    public var campaignDefaults: CampaignTemplate
+    public var campaignOverrides: [CampaignID: CampaignTemplate]
+    public var canary: CanaryScopeSetting
+    /// The parsed document, re-encoded: journaled in `config` records.
+    public var canonicalJSON: String
+    /// SHA-256 of `canonicalJSON`: decisions reference their config by it.
+    public var digest: SHA256Digest
+
+    public var tick: TickSettings { TickSettings(account: account, pacer: pacer, breaker: breaker, anomaly: anomaly) }
+
+    /// The settings for one campaign: its override if configured, the defaults otherwise.
+    public func campaign(_ id: CampaignID, currency: Currency) -> CampaignConfig {
+        (campaignOverrides[id] ?? campaignDefaults).config(id: id, currency: currency)
+    }
+
+    // MARK: Loading
+
+    public static func parse(bytes: [UInt8]) throws(ConfigProblem) -> ServiceConfig {
+        guard bytes.count <= fileBytesMax else { throw ConfigProblem(key: "", problem: "larger than \(fileBytesMax) bytes") }
+        let json: JSON
+        do {
+            json = try JSON.parse(bytes)
+        } catch {
+            throw ConfigProblem(key: "", problem: "\(error) (line \(line(of: error.offset, in: bytes)))")
+        }
+        return try parse(json)
+    }
+
+    public static func load(path: String, io: any FileIO = PosixFileIO()) throws(ConfigProblem) -> ServiceConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try io.readFile(path, limit: fileBytesMax)
+        } catch {
+            throw ConfigProblem(key: "", problem: "cannot read: \(error)")
+        }
+        return try parse(bytes: bytes)
+    }
+
+    static func line(of offset: Int, in bytes: [UInt8]) -> Int {
+        1 + bytes.prefix(offset).reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    }
+
+    static func parse(_ json: JSON) throws(ConfigProblem) -> ServiceConfig {
+        var r = try ObjectReader(json, path: "")
+        let version = try r.int("version", in: 0...Int64.max)
+        guard version == formatVersion else {
+            throw ConfigProblem(key: "version", problem: "unsupported config version \(version) (this adpilotd reads \(formatVersion))")
+        }
+        let tickSeconds = try r.int("tick_seconds", in: 1...86_400)
+        let clock = try parseClock(try r.object("clock"))
+        let group = try r.optionalString("operators_group")
+        if let group, !group.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: ":") }) {
+            throw ConfigProblem(key: "operators_group", problem: "not a valid group name")
+        }
+        var dirs: [String] = []
+        for (i, d) in try r.array("policy_dirs").enumerated() {
+            guard let s = d.string, !s.isEmpty else { throw ConfigProblem(key: "policy_dirs[\(i)]", problem: "must be a directory path") }
+            dirs.append(s)
+        }
+        var slots = try r.object("slots")
+        let live = try slots.policy("live")
+        let candidate = try slots.policy("candidate")
+        try slots.finish()
+
+        let platformJSON = try r.required("platform")
+        let platform: PlatformSettings
+        switch PlatformSettings.parse(platformJSON, path: "platform") {
+        case .success(let p): platform = p
+        case .failure(let p): throw ConfigProblem(key: p.key, problem: p.problem)
+        }
+        if case .simulator = platform {} else if case .accelerated = clock {
+            throw ConfigProblem(key: "clock.kind", problem: "an accelerated clock drives the simulator only; real platforms need \"system\"")
+        }
+        let currency = platformCurrency(platform)
+
+        var journal = try r.object("journal")
+        let segmentBytes = try journal.int("segment_bytes_max", in: Int64(1 << 20)...(Int64(1) << 40))
+        let sealInterval = try journal.int("seal_interval", in: 1...1_000_000)
+        let keyCredential = try journal.optionalString("key_credential")
+        try journal.finish()
+
+        var metrics = try r.object("metrics")
+        let metricsPath = try metrics.optionalString("textfile_path")
+        try metrics.finish()
+
+        let account = try parseAccount(try r.object("account"))
+        let pacer = try parsePacer(try r.object("pacer"))
+        let breaker = try parseBreaker(try r.object("breaker"))
+        let anomaly = try parseAnomaly(try r.object("anomaly"))
+
+        let defaultsJSON = try r.required("campaign_defaults")
+        let defaults = try parseTemplate(defaultsJSON, path: "campaign_defaults", currency: currency, allowID: false).1
+        var overrides: [CampaignID: CampaignTemplate] = [:]
+        let list = try r.array("campaigns")
+        guard list.count <= campaignOverridesMax else { throw ConfigProblem(key: "campaigns", problem: "at most \(campaignOverridesMax) entries") }
+        for (i, entry) in list.enumerated() {
+            let (id, t) = try parseTemplate(defaultsJSON.merged(with: entry), path: "campaigns[\(i)]", currency: currency, allowID: true)
+            guard let id else { throw ConfigProblem(key: "campaigns[\(i)].id", problem: "required") }
+            guard overrides.updateValue(t, forKey: id) == nil else {
+                throw ConfigProblem(key: "campaigns[\(i)].id", problem: "campaign \(id) is listed twice")
+            }
+        }
+        let canary = try parseCanary(try r.object("canary"))
+        try r.finish()
+
+        let canonical = json.encoded
+        return ServiceConfig(tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
+                             initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
+                             journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
+                             journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
+                             breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
+                             canary: canary, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
+    }
+
+    static func platformCurrency(_ p: PlatformSettings) -> Currency {
+        switch p {
+        case .simulator: return .usd
+        case .tiktok(let c, _): return c.currency
+        case .meta(let c, _): return c.currency
+        case .shopify(let c, _): return c.currency
+        }
+    }
+
+    static func parseClock(_ reader: ObjectReader) throws(ConfigProblem) -> ClockSetting {
+        var r = reader
+        let kind = try r.string("kind")
+        let clock: ClockSetting
+        switch kind {
+        case "system":
+            clock = .system
+        case "accelerated":
+            clock = .accelerated(speed: try r.double("speed", in: 0.001...1_000_000))
+        default:
+            throw ConfigProblem(key: r.key("kind"), problem: "must be \"system\" or \"accelerated\"")
+        }
+        try r.finish()
+        return clock
+    }
+
+    static func parseAccount(_ reader: ObjectReader) throws(ConfigProblem) -> AccountLimits {
+        var r = reader
+        let a = AccountLimits(dailyCapMicros: try r.micros("daily_cap_micros"),
+                              maxSpendAtRiskMicros: try r.micros("max_spend_at_risk_micros"),
+                              overdeliveryBasisPoints: try r.int("overdelivery_basis_points", in: 0...AccountLimits.overdeliveryBasisPointsMax),
+                              utcOffsetSeconds: try r.int("utc_offset_seconds", in: -AccountLimits.utcOffsetSecondsMax...AccountLimits.utcOffsetSecondsMax),
+                              staleAfterSeconds: try r.int("stale_after_seconds", in: 1...7 * 86_400))
+        try r.finish()
+        try firstProblem(a.validationProblems(), prefix: "")
+        return a
+    }
+
+    static func parseGains(_ reader: ObjectReader) throws(ConfigProblem) -> PIDGains {
+        var r = reader
+        let g = PIDGains(kp: try r.double("kp", in: 0...1_000), ki: try r.double("ki", in: 0...1_000), kd: try r.double("kd", in: 0...1_000),
+                         integralMax: try r.double("integral_max", in: 0...1_000),
+                         outputMin: try r.double("output_min", in: -1...0), outputMax: try r.double("output_max", in: 0...10))
+        try r.finish()
+        guard g.isValid else { throw ConfigProblem(key: r.path, problem: "output_min must be below output_max") }
+        return g
+    }
+
+    static func parsePacer(_ reader: ObjectReader) throws(ConfigProblem) -> PacerConfig {
+        var r = reader
+        let pace = try parseGains(try r.object("pace"))
+        let efficiency = try parseGains(try r.object("efficiency"))
+        var weights: [Double] = []
+        for (i, w) in try r.array("profile").enumerated() {
+            guard case .number = w, let d = w.double, d.isFinite, d >= 0 else {
+                throw ConfigProblem(key: "pacer.profile[\(i)]", problem: "must be a non-negative number")
+            }
+            weights.append(d)
+        }
+        guard let profile = HourlyProfile(weights: weights) else {
+            throw ConfigProblem(key: "pacer.profile", problem: "needs 24 non-negative weights (local hours 0-23) with a positive sum")
+        }
+        let p = PacerConfig(pace: pace, efficiency: efficiency, profile: profile,
+                            efficiencyConversionsMin: try r.double("efficiency_conversions_min", in: 0...1_000_000),
+                            policyAuthority: try r.double("policy_authority", in: 0...10))
+        try r.finish()
+        try firstProblem(p.validationProblems(), prefix: "")
+        return p
+    }
+
+    static func parseBreaker(_ reader: ObjectReader) throws(ConfigProblem) -> BreakerConfig {
+        var r = reader
+        var w = try r.object("window")
+        let window: BreakerConfig.Window
+        if w.optional("calls") != nil {
+            window = .count(Int(try w.int("calls", in: 1...Int64(BreakerConfig.countWindowMax))))
+            _ = w.optional("seconds").map { _ in () }
+        } else {
+            window = .time(seconds: try w.int("seconds", in: Int64(BreakerConfig.timeBuckets)...BreakerConfig.timeWindowSecondsMax))
+        }
+        try w.finish()
+        let b = BreakerConfig(window: window, minimumCalls: Int(try r.int("minimum_calls", in: 1...1_000)),
+                              failureRateThreshold: try r.double("failure_rate_threshold", in: 0.001...1),
+                              waitInOpenSeconds: try r.int("wait_in_open_seconds", in: 0...86_400),
+                              permittedCallsInHalfOpen: Int(try r.int("permitted_calls_in_half_open", in: 1...1_000)))
+        try r.finish()
+        guard b.isValid else { throw ConfigProblem(key: "breaker.minimum_calls", problem: "must not exceed the window's calls") }
+        return b
+    }
+
+    static func parseAnomaly(_ reader: ObjectReader) throws(ConfigProblem) -> AnomalyConfig {
+        var r = reader
+        let a = AnomalyConfig(robustZWarn: try r.double("robust_z_warn", in: 0.1...1_000),
+                              robustZCritical: try r.double("robust_z_critical", in: 0.1...1_000),
+                              baselineDaysMin: Int(try r.int("baseline_days_min", in: 1...28)),
+                              ewmaAlpha: try r.double("ewma_alpha", in: 0.001...1),
+                              ewmaSigmas: try r.double("ewma_sigmas", in: 0.1...1_000),
+                              ewmaWarmupHours: Int(try r.int("ewma_warmup_hours", in: 1...10_000)),
+                              raiseAfterHours: Int(try r.int("raise_after_hours", in: 1...168)),
+                              clearAfterHours: Int(try r.int("clear_after_hours", in: 1...168)))
+        try r.finish()
+        guard a.robustZCritical > a.robustZWarn else {
+            throw ConfigProblem(key: "anomaly.robust_z_critical", problem: "must be above robust_z_warn")
+        }
+        return a
+    }
+
+    static func parseBounds(_ json: JSON, path: String) throws(ConfigProblem) -> BudgetBounds {
+        var r = try ObjectReader(json, path: path)
+        let b = BudgetBounds(minMicros: try r.micros("min_micros"), maxMicros: try r.micros("max_micros"))
+        try r.finish()
+        return b
+    }
+
+    static func parseTemplate(_ json: JSON, path: String, currency: Currency, allowID: Bool) throws(ConfigProblem) -> (CampaignID?, CampaignTemplate) {
+        var r = try ObjectReader(json, path: path)
+        var id: CampaignID? = nil
+        if allowID {
+            guard let s = try r.optionalString("id"), s.utf8.count <= 128 else {
+                throw ConfigProblem(key: r.key("id"), problem: "required: the platform's campaign id")
+            }
+            id = CampaignID(s)
+        }
+        let target = try r.micros("daily_target_micros")
+        let efficiency: EfficiencyTarget
+        let e = try r.required("efficiency_target")
+        if e.string == "none" {
+            efficiency = .none
+        } else {
+            var er = try ObjectReader(e, path: r.key("efficiency_target"))
+            if let roas = try er.optionalDouble("roas", in: 0.001...1_000) {
+                efficiency = .roas(roas)
+                _ = er.optional("cpa_micros")
+            } else if er.optional("cpa_micros") != nil {
+                efficiency = .cpa(try er.micros("cpa_micros"))
+            } else {
+                throw ConfigProblem(key: er.path, problem: "must be \"none\", {\"roas\": R} or {\"cpa_micros\": N}")
+            }
+            try er.finish()
+        }
+        var g = try r.object("guardrails")
+        let bounds = try parseBounds(try g.required("bounds"), path: g.key("bounds"))
+        var hourly: [BudgetBounds]? = nil
+        if let h = g.optional("hourly_bounds") {
+            guard let a = h.array else { throw ConfigProblem(key: g.key("hourly_bounds"), problem: "must be an array of 24 bounds or null") }
+            var out: [BudgetBounds] = []
+            for (i, b) in a.enumerated() { out.append(try parseBounds(b, path: g.key("hourly_bounds[\(i)]"))) }
+            hourly = out
+        }
+        let guardrails = GuardrailConfig(
+            bounds: bounds, hourlyBounds: hourly,
+            maxStepFraction: try g.double("max_step_fraction", in: 0...1),
+            canaryMaxStepFraction: try g.double("canary_max_step_fraction", in: 0...1),
+            maxStepFloorMicros: try g.micros("max_step_floor_micros"),
+            dailyCapMicros: try g.micros("daily_cap_micros"),
+            noConversionWindowHours: Int(try g.int("no_conversion_window_hours", in: 1...Int64(GuardrailConfig.noConversionWindowHoursMax))),
+            roasFloor: try g.optionalDouble("roas_floor", in: 0...1_000),
+            roasFloorSpendMinMicros: try g.micros("roas_floor_spend_min_micros"),
+            cooldownSeconds: try g.int("cooldown_seconds", in: 0...GuardrailConfig.cooldownSecondsMax))
+        try g.finish()
+        try r.finish()
+        let t = CampaignTemplate(dailyTargetMicros: target, efficiencyTarget: efficiency, guardrails: guardrails)
+        let probe = t.config(id: id ?? CampaignID("template"), currency: currency)
+        try firstProblem(probe.validationProblems(), prefix: path + ".")
+        return (id, t)
+    }
+
+    static func parseCanary(_ reader: ObjectReader) throws(ConfigProblem) -> CanaryScopeSetting {
+        var r = reader
+        let ids = r.optional("campaigns")
+        let fraction = try r.optionalDouble("budget_fraction", in: 0...1)
+        try r.finish()
+        switch (ids, fraction) {
+        case (let list?, nil):
+            guard let a = list.array else { throw ConfigProblem(key: "canary.campaigns", problem: "must be an array of campaign ids") }
+            var out: [CampaignID] = []
+            for (i, v) in a.enumerated() {
+                guard let s = v.string, !s.isEmpty else { throw ConfigProblem(key: "canary.campaigns[\(i)]", problem: "must be a campaign id") }
+                out.append(CampaignID(s))
+            }
+            return .campaigns(out)
+        case (nil, let f?):
+            return .budgetFraction(f)
+        default:
+            throw ConfigProblem(key: "canary", problem: "give exactly one of campaigns (a list of ids) or budget_fraction (0...1)")
+        }
+    }
+
+    static func firstProblem(_ problems: [(key: String, problem: String)], prefix: String) throws(ConfigProblem) {
+        if let p = problems.first { throw ConfigProblem(key: prefix + p.key, problem: p.problem) }
+    }
+}

@@ -1,0 +1,67 @@
+public import AdPilotCore
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is on the other end of the control socket (SO_PEERCRED), and whether they may
+/// operate the controller: root, the daemon's own user, or a member of the operators group.
+public struct Peer: Sendable, Equatable {
+    public let pid: Int32
+    public let uid: UInt32
+    public let gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    public static func of(socket fd: Int32) -> Peer? {
+        var cred = adpilot_peer_credentials()
+        guard adpilot_get_peer_credentials(fd, &cred) == 0 else { return nil }
+        return Peer(pid: cred.pid, uid: cred.uid, gid: cred.gid)
+    }
+
+    public var userName: String { Peer.userName(uid) ?? "uid\(uid)" }
+
+    /// The actor recorded in the journal for this peer's verbs.
+    public var actor: Actor { .operator(uid: uid, name: userName) }
+
+    /// `operatorsGID` nil: only root and the daemon's own user.
+    public func isAuthorized(operatorsGID: UInt32?, daemonUID: UInt32) -> Bool {
+        if uid == 0 || uid == daemonUID { return true }
+        guard let g = operatorsGID else { return false }
+        if gid == g { return true }
+        return Peer.groups(ofUID: uid).contains(g)
+    }
+
+    static func userName(_ uid: UInt32) -> String? {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        guard getpwuid_r(uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return String(cString: pwd.pw_name)
+    }
+
+    /// Supplementary groups from the group database (getgrouplist(3)).
+    static func groups(ofUID uid: UInt32) -> [UInt32] {
+        var pwd = passwd()
+        var result: UnsafeMutablePointer<passwd>? = nil
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        guard getpwuid_r(uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return [] }
+        var count: Int32 = 256
+        var groups = [gid_t](repeating: 0, count: Int(count))
+        guard getgrouplist(pwd.pw_name, pwd.pw_gid, &groups, &count) >= 0 else { return [] }
+        return Array(groups.prefix(Int(count)))
+    }
+
+    /// The gid of a group name, or nil when no such group exists.
+    public static func groupID(_ name: String) -> UInt32? {
+        var grp = group()
+        var result: UnsafeMutablePointer<group>? = nil
+        var buffer = [CChar](repeating: 0, count: 64 << 10)
+        guard getgrnam_r(name, &grp, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return grp.gr_gid
+    }
+}

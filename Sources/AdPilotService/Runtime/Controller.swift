@@ -1,0 +1,644 @@
+public import AdPilotCore
+public import AdPilotJournal
+public import AdPilotPlatforms
+public import AdPilotPolicy
+public import AdPilotSystem
+import Foundation
+import Synchronization
+
+/// What went wrong starting the controller: the daemon prints it and exits non-zero.
+public struct StartupError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A frozen policy ready to propose.
+struct LoadedPolicy {
+    let runtime: PolicyRuntime
+    let digest: String
+}
+
+/// One tick's outcome, for status, metrics and STATUS=.
+public struct TickReport: Codable, Sendable {
+    public var tick: UInt64 = 0
+    public var at: Instant
+    public var durationMicros: Int64 = 0
+    public var campaigns = 0
+    public var decisions = 0
+    public var applies = 0
+    public var confirmed = 0
+    public var writeFailures = 0
+    public var skippedByHalt = 0
+    public var holds = 0
+    public var observeFailures = 0
+    public var vetoes: [String: Int] = [:]
+    public var error: String? = nil
+}
+
+/// The controller: the decision core, the journal, the platform and the policies, put
+/// together under SPEC §5 and §6. The tick runs on one thread; the control socket calls
+/// `halt`, `resume` and `status` from others.
+///
+/// Safety rules kept here:
+/// - every decision is durable in the journal before any write it asks for;
+/// - the halt flag (in memory and `<state>/HALT`) is checked under `applyLock` right
+///   before every platform write, and `halt` takes that lock before it returns, so no
+///   write starts after a halt is acknowledged;
+/// - a journal that cannot be written halts the controller (fail closed).
+public final class Controller: @unchecked Sendable {
+    public private(set) var config: ServiceConfig
+    public let stateDir: StateDirectory
+    let platform: any AdPlatform
+    let clock: any TimeSource
+    let journal: JournalSink
+    private let control: Guarded<ControlState>
+    private let haltRequested = Atomic<Bool>(false)
+    private let applyLock = NSLock()
+    private var policies: [PolicyID: LoadedPolicy] = [:]
+    private var memory: [CampaignID: CampaignMemory] = [:]
+    private var platformBreaker = CircuitBreaker()
+    private var tickCount: UInt64 = 0
+    private let statusView: Guarded<StatusView>
+    private var totals = Totals()
+    let encoder = RecordCoding.encoder()
+    /// Test-only: called between the decisions' journal write and the first platform write.
+    public var afterDecisionsJournaled: (() -> Void)? = nil
+
+    struct Totals {
+        var decisions: UInt64 = 0
+        var applies: UInt64 = 0
+        var writeFailures: UInt64 = 0
+        var vetoes: [String: UInt64] = [:]
+    }
+
+    struct Snapshot: Codable {
+        static let format = 1
+        var format: Int
+        var journalSeq: UInt64
+        var tickCount: UInt64
+        var control: ControlState
+        var platformBreaker: CircuitBreaker
+        var campaigns: [String: CampaignMemory]
+    }
+
+    private init(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
+                 journal: JournalSink, control: ControlState) {
+        self.config = config
+        self.stateDir = stateDir
+        self.platform = platform
+        self.clock = clock
+        self.journal = journal
+        self.control = Guarded(control)
+        self.statusView = Guarded(StatusView(platform: platform.name))
+    }
+
+    // MARK: Start-up
+
+    /// Opens the journal, records the start, restores state (the journal wins), reconciles
+    /// every decision without an outcome, and honours the halt flag. Only then may the
+    /// caller announce readiness.
+    public static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
+                             clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
+        do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
+        var options = JournalOptions(clock: clock)
+        options.segmentBytesMax = config.journalSegmentBytesMax
+        options.sealInterval = config.journalSealInterval
+        options.sealKey = sealKey
+        options.holder = "adpilotd pid \(getpid())"
+        let writer: JournalWriter
+        do {
+            writer = try JournalWriter.open(directory: stateDir.journal, options: options)
+        } catch {
+            throw StartupError("cannot open the journal in \(stateDir.journal): \(error)")
+        }
+        if let torn = writer.tornTail {
+            log.warning("journal: moved a torn tail aside (\(torn.bytes) bytes at \(torn.segment):\(torn.offset)) to \(torn.movedTo)",
+                        ["ADPILOT_SEQ": "\(writer.head.seq)"])
+        }
+        let journal = JournalSink(writer)
+        let encoder = RecordCoding.encoder()
+        let startup = try journal.append(kind: RecordKind.startup, data: RecordCoding.bytes(StartupRecord(
+            version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name, configDigest: config.digest.hex), encoder))
+        _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(config).bytes)
+
+        let restored = try restore(stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
+        var controlState: ControlState
+        let initial: Bool
+        if let c = restored.control {
+            controlState = c
+            initial = false
+        } else {
+            controlState = ControlState(mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
+            initial = true
+        }
+        let controller = Controller(config: config, stateDir: stateDir, platform: platform, clock: clock, journal: journal, control: controlState)
+        if initial {
+            _ = try journal.append(kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState), encoder))
+        }
+        controller.memory = restored.memory
+        controller.platformBreaker = restored.platformBreaker
+        controller.tickCount = restored.tickCount
+        controller.loadPolicies(log: log)
+        controller.reconcile(restored.pending, log: log)
+        try controller.honourHaltFlag(log: log)
+        controller.refreshStatus(report: nil)
+        return controller
+    }
+
+    struct Restored {
+        var control: ControlState?
+        var memory: [CampaignID: CampaignMemory] = [:]
+        var platformBreaker = CircuitBreaker()
+        var tickCount: UInt64 = 0
+        var pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)] = []
+    }
+
+    /// The snapshot gives pacers, breakers and anomaly history as of its journal seq; the
+    /// journal after it gives the control state, cooldown clocks and any decision whose
+    /// outcome was never recorded.
+    static func restore(stateDir: StateDirectory, reader: JournalReader, headSeq: UInt64, log: Log) throws -> Restored {
+        var out = Restored()
+        var fromSeq: UInt64 = 1
+        if stateDir.io.exists(stateDir.snapshot) {
+            let snapshot: Snapshot
+            do {
+                snapshot = try RecordCoding.decoder().decode(Snapshot.self, from: Data(try stateDir.io.readFile(stateDir.snapshot, limit: 1 << 31)))
+            } catch {
+                throw StartupError("\(stateDir.snapshot): unreadable controller state (\(error)); move it aside to start from the journal alone "
+                    + "(pacers and breakers then start fresh), see Runbooks/journal-recovery.md")
+            }
+            if snapshot.journalSeq < headSeq {
+                fromSeq = snapshot.journalSeq + 1
+                out.platformBreaker = snapshot.platformBreaker
+                out.tickCount = snapshot.tickCount
+                out.control = snapshot.control
+                for (k, v) in snapshot.campaigns { out.memory[CampaignID(k)] = v }
+            } else {
+                log.warning("\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the journal wins: "
+                    + "controller state rebuilt from the journal alone", [:])
+            }
+        }
+        let decoder = RecordCoding.decoder()
+        var pending: [UInt64: (Instant, DecisionSummary)] = [:]
+        let kinds: Set<String> = RecordKind.stateBearing.union([RecordKind.decision, RecordKind.applyResult, RecordKind.reconcile])
+        try reader.records(from: fromSeq, matching: RecordFilter(kinds: kinds)) { r in
+            let data = Data(r.dataBytes)
+            switch r.kind {
+            case RecordKind.decision:
+                let d = try decoder.decode(DecisionSummary.self, from: data)
+                if d.action == .apply { pending[r.seq] = (r.instant ?? Instant(microsSinceEpoch: 0), d) }
+            case RecordKind.applyResult, RecordKind.reconcile:
+                let o = try decoder.decode(OutcomeSummary.self, from: data)
+                if let (at, _) = pending.removeValue(forKey: o.decisionSeq), o.status == .confirmed || o.outcome == .applied {
+                    out.memory[o.campaign, default: CampaignMemory()].control.lastChangeAt = at
+                }
+            default:
+                out.control = try decoder.decode(TransitionRecord.self, from: data).state
+            }
+            return true
+        }
+        out.pending = pending.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.seq < $1.seq }
+        return out
+    }
+
+    /// A decision journaled as `apply` with no outcome: the daemon died between the two.
+    /// The platform's budget says whether the write happened; it is never re-sent.
+    private func reconcile(_ pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)], log: Log) {
+        for p in pending {
+            let d = p.decision
+            var record = ReconcileRecord(campaign: d.campaign, decisionSeq: p.seq, budgetBeforeMicros: d.budgetBeforeMicros,
+                                         budgetAfterMicros: d.budgetAfterMicros, reportedMicros: nil, outcome: .unknown, error: nil)
+            do {
+                let reported = try platform.campaign(d.campaign).dailyBudgetMicros
+                record.reportedMicros = reported
+                record.outcome = reported == d.budgetAfterMicros ? .applied : reported == d.budgetBeforeMicros ? .notApplied : .unknown
+            } catch {
+                record.error = error.description
+            }
+            if record.outcome == .applied { memory[d.campaign, default: CampaignMemory()].control.lastChangeAt = p.at }
+            do {
+                let ref = try journal.append(kind: RecordKind.reconcile, data: RecordCoding.bytes(record, encoder))
+                log.notice("reconciled decision \(p.seq) for \(d.campaign): \(record.outcome.rawValue)",
+                           ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_CAMPAIGN": d.campaign.rawValue])
+            } catch {
+                log.error("cannot journal the reconciliation of decision \(p.seq): \(error)", [:])
+            }
+        }
+    }
+
+    private func loadPolicies(log: Log) {
+        let dirs = config.policyDirs + [stateDir.policies]
+        let state = control.current
+        for id in [state.live, state.candidate, state.previous].compactMap({ $0 }) where policies[id] == nil {
+            guard let path = PolicyStore.find(id, in: dirs) else {
+                log.error("policy \(id) is in a slot but not in \(dirs.joined(separator: ", ")); its decisions hold every budget", [:])
+                continue
+            }
+            do {
+                let p = try FrozenPolicy.load(directory: path)
+                policies[id] = LoadedPolicy(runtime: PolicyRuntime(p), digest: p.digest.hex)
+                _ = try? journal.append(kind: RecordKind.policyLoaded, data: RecordCoding.bytes(
+                    PolicyLoadedRecord(policy: id, digest: p.digest.hex, path: path), encoder))
+                log.info("loaded policy \(id) (\(p.digest.hex.prefix(12))) from \(path)", [:])
+            } catch {
+                log.error("policy \(id) refused: \(error); its decisions hold every budget", [:])
+            }
+        }
+    }
+
+    /// Halted in the state machine exactly when the flag exists: a flag found at start-up
+    /// (or appearing later) halts; a halted journal state re-creates a missing flag.
+    private func honourHaltFlag(log: Log) throws {
+        if stateDir.isHalted || haltRequested.load(ordering: .acquiring) {
+            haltRequested.store(true, ordering: .releasing)
+            if control.mode != .halted {
+                _ = try? transition(.halt, actor: .system, reason: "halt flag \(stateDir.haltFlag) present", log: log)
+            }
+        } else if control.mode == .halted {
+            haltRequested.store(true, ordering: .releasing)
+            try stateDir.raiseHaltFlag(note: "halted (restored from the journal)")
+        }
+    }
+
+    // MARK: Commands
+
+    /// Applies a state machine verb: journaled first, then in effect. Halt goes through
+    /// `halt` instead (it must stop writes even when the journal cannot be written).
+    @discardableResult
+    public func transition(_ command: Command, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+        try control.with { state throws -> Result<Transition, Refusal> in
+            let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
+            guard case .success(let t) = result else { return result }
+            let ref = try journal.append(kind: TransitionRecord.kind(for: t.verb.rawValue),
+                                         data: RecordCoding.bytes(TransitionRecord(t), encoder))
+            state = t.after
+            log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
+                       ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
+            return result
+        }
+    }
+
+    /// Stops every platform write, then records why. When this returns, no write starts
+    /// again until `resume`: the flag is raised in memory and on disk, and any write in
+    /// flight has finished (it held `applyLock`).
+    public func halt(actor: Actor, reason: String, log: Log) -> (transition: Transition?, problems: [String]) {
+        haltRequested.store(true, ordering: .releasing)
+        applyLock.lock()
+        applyLock.unlock()
+        var problems: [String] = []
+        do {
+            try stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)")
+        } catch {
+            problems.append("could not create \(stateDir.haltFlag): \(error) (the in-memory halt is in force)")
+        }
+        do {
+            switch try transition(.halt, actor: actor, reason: reason, log: log) {
+            case .success(let t): return (t, problems)
+            case .failure(let r): problems.append(r.description)
+            }
+        } catch {
+            problems.append("halted, but the journal could not record it: \(error)")
+        }
+        return (nil, problems)
+    }
+
+    /// Returns to shadow (SPEC §5): journaled, then the flag is cleared.
+    public func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+        let result = try transition(.resume, actor: actor, reason: reason, log: log)
+        if case .success = result {
+            try stateDir.clearHaltFlag()
+            haltRequested.store(false, ordering: .releasing)
+            loadPolicies(log: log)
+        }
+        return result
+    }
+
+    public var controlState: ControlState { control.current }
+    public var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
+
+    // MARK: The tick
+
+    /// One pass over every campaign (SPEC §6). Never throws: anything that goes wrong is
+    /// journaled where possible, logged, and leaves budgets as they are.
+    @discardableResult
+    public func tick(log: Log) -> TickReport {
+        let started = SystemClock().now()
+        let now = clock.now()
+        tickCount += 1
+        var report = TickReport(tick: tickCount, at: now)
+        defer {
+            report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
+            refreshStatus(report: report)
+        }
+        if stateDir.isHalted && control.mode != .halted {
+            _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
+        }
+        let state = control.current
+        guard state.mode != .halted else { return report }
+        if !journal.isPoisoned { loadPolicies(log: log) }
+
+        let observed: Observer.Observed
+        do {
+            observed = try Observer.observe(platform, config: config, now: now, mode: state.mode, memory: memory)
+        } catch {
+            report.error = "cannot list campaigns: \(error)"
+            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil), log: log)
+            log.warning("tick \(tickCount): \(report.error!); budgets hold", [:])
+            return report
+        }
+        report.observeFailures = observed.failures.count
+        if let first = observed.failures.first {
+            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(
+                tick: tickCount, problem: "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error)",
+                campaigns: observed.failures.map(\.campaign)), log: log)
+        }
+        report.campaigns = observed.campaigns.count
+
+        var states = observed.campaigns.map { memory[$0.config.id]?.control ?? CampaignControl() }
+        let breakersBefore = states.map(\.breaker.state)
+        let anomalyBefore = states.map(\.anomaly.assessment.level)
+        let platformBreakerBefore = platformBreaker.state
+        let haltFlag = haltRequested.load(ordering: .acquiring)
+        let decisions = Tick.run(control: state, haltFlag: haltFlag, settings: config.tick, now: now,
+                                 campaigns: observed.campaigns, states: &states, platformBreaker: &platformBreaker) { i, assignment, pacer in
+            propose(assignment.policy, observed.campaigns[i], pacer: pacer, now: now)
+        }
+        for (i, c) in observed.campaigns.enumerated() {
+            var m = memory[c.config.id] ?? CampaignMemory()
+            m.control = states[i]
+            if let last = c.newHours.last { m.lastIngestedHour = max(m.lastIngestedHour ?? last.hour, last.hour) }
+            memory[c.config.id] = m
+        }
+
+        // Durable before anything is applied.
+        let entries = decisions.map { d in
+            JournalEntry(kind: RecordKind.decision, data: RecordCoding.bytes(DecisionRecord(
+                d, tick: tickCount, policyDigest: policies[d.input.policy]?.digest ?? "unloaded", configDigest: config.digest.hex), encoder))
+        }
+        let refs: [RecordRef]
+        do {
+            refs = try journal.append(entries)
+        } catch {
+            report.error = "journal write failed: \(error)"
+            log.critical("cannot journal decisions: \(error); halting (fail closed)", [:])
+            _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
+            return report
+        }
+        report.decisions = decisions.count
+        afterDecisionsJournaled?()
+
+        var results: [JournalEntry] = []
+        let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        for (d, ref) in zip(decisions, refs) {
+            if d.action == .hold, let r = d.reason { report.vetoes[r.rawValue, default: 0] += 1 }
+            if d.action == .hold { report.holds += 1 }
+            guard d.writes, let i = index[d.campaign] else { continue }
+            report.applies += 1
+            let result = apply(d, seq: ref.seq, now: now, campaignBreaker: &states[i].breaker)
+            switch result.status {
+            case .confirmed: report.confirmed += 1
+            case .skipped: report.skippedByHalt += 1
+            case .failed, .unconfirmed: report.writeFailures += 1
+            }
+            memory[d.campaign]?.control.breaker = states[i].breaker
+            results.append(JournalEntry(kind: RecordKind.applyResult, data: RecordCoding.bytes(result, encoder)))
+        }
+        var notes: [JournalEntry] = []
+        for (i, c) in observed.campaigns.enumerated() {
+            if states[i].breaker.state != breakersBefore[i] {
+                notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
+                    scope: "campaign", campaign: c.config.id, from: breakersBefore[i], to: states[i].breaker.state), encoder)))
+            }
+            let level = states[i].anomaly.assessment.level
+            if level != anomalyBefore[i] {
+                notes.append(JournalEntry(kind: RecordKind.anomaly, data: RecordCoding.bytes(AnomalyRecord(
+                    campaign: c.config.id, level: level.name, from: anomalyBefore[i].name,
+                    findings: states[i].anomaly.assessment.findings), encoder)))
+            }
+        }
+        if platformBreaker.state != platformBreakerBefore {
+            notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
+                scope: "platform", campaign: nil, from: platformBreakerBefore, to: platformBreaker.state), encoder)))
+        }
+        do {
+            _ = try journal.append(results + notes)
+        } catch {
+            report.error = "journal write failed: \(error)"
+            log.critical("cannot journal apply results: \(error); halting (fail closed)", [:])
+            _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
+            return report
+        }
+        totals.decisions += UInt64(report.decisions)
+        totals.applies += UInt64(report.confirmed)
+        totals.writeFailures += UInt64(report.writeFailures)
+        for (k, v) in report.vetoes { totals.vetoes[k, default: 0] += UInt64(v) }
+        updateLastDecisions(decisions, refs: refs, observed: observed)
+
+        if let critical = decisions.first(where: \.haltRequested) {
+            _ = halt(actor: .system, reason: "critical anomaly on campaign \(critical.campaign)", log: log)
+        } else if let breach = capBreach(observed) {
+            _ = halt(actor: .system, reason: breach, log: log)
+        }
+        persist(log: log)
+        return report
+    }
+
+    private func propose(_ id: PolicyID, _ c: TickCampaign, pacer: PacerReport, now: Instant) -> Proposal {
+        guard let p = policies[id] else { return .failed("policy \(id) is not loaded") }
+        let ctx = PolicyContext(observation: c.observation, pacer: pacer,
+                                local: LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds), campaign: c.config)
+        return p.runtime.propose(ctx)
+    }
+
+    /// One write, read back. The halt check and the write happen under `applyLock`.
+    private func apply(_ d: Decision, seq: UInt64, now: Instant, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
+        var result = ApplyResultRecord(campaign: d.campaign, decisionSeq: seq, status: .skipped,
+                                       budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {
+            result.error = "halted after the decision was journaled"
+            return result
+        }
+        let failure: Bool
+        do {
+            switch try BudgetWrite.apply(platform, campaign: d.campaign, budgetMicros: d.finalBudgetMicros) {
+            case .confirmed(let m):
+                result.status = .confirmed
+                result.reportedMicros = m
+                failure = false
+            case .unconfirmed(_, let reported):
+                result.status = .unconfirmed
+                result.reportedMicros = reported
+                result.error = "the platform reports \(reported) after the write"
+                failure = true
+            }
+        } catch {
+            result.status = .failed
+            result.error = error.description
+            failure = true
+        }
+        platformBreaker.record(failure: failure, config.breaker, at: now)
+        campaignBreaker.record(failure: failure, config.breaker, at: now)
+        return result
+    }
+
+    /// Spend already past the account's hard daily cap halts everything (SPEC §5).
+    private func capBreach(_ observed: Observer.Observed) -> String? {
+        let spent = observed.campaigns.reduce(Int128(0)) { $0 + Int128($1.observation.spendTodayMicros.rawValue) }
+        guard spent > Int128(config.account.dailyCapMicros.rawValue) else { return nil }
+        return "account spend today \(Micros(Int64(min(spent, Int128(Int64.max))))) exceeds the hard cap \(config.account.dailyCapMicros)"
+    }
+
+    private func journalBestEffort<T: Encodable>(_ kind: String, _ record: T, log: Log) {
+        do {
+            _ = try journal.append(kind: kind, data: RecordCoding.bytes(record, encoder))
+        } catch {
+            log.critical("cannot journal \(kind): \(error); halting (fail closed)", [:])
+            _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
+        }
+    }
+
+    /// Writes the snapshot after the tick's records: it is never ahead of the journal.
+    private func persist(log: Log) {
+        let snapshot = Snapshot(format: Snapshot.format, journalSeq: journal.head.seq, tickCount: tickCount,
+                                control: control.current, platformBreaker: platformBreaker,
+                                campaigns: Dictionary(memory.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { a, _ in a }))
+        do {
+            try stateDir.writeAtomically(stateDir.snapshot, RecordCoding.bytes(snapshot, encoder))
+        } catch {
+            log.error("cannot write \(stateDir.snapshot): \(error); the journal remains the record", [:])
+        }
+    }
+
+    // MARK: Configuration
+
+    /// SIGHUP: a valid config replaces the running one from the next tick; an invalid one
+    /// (or one changing what needs a restart) is refused and the old one kept. Journaled
+    /// either way.
+    public func reload(_ candidate: Result<ServiceConfig, ConfigProblem>, source: String, log: Log) -> String? {
+        var refusal: String? = nil
+        switch candidate {
+        case .failure(let p):
+            refusal = "\(source): \(p)"
+        case .success(let c):
+            if c.platform != config.platform || c.clock != config.clock {
+                refusal = "\(source): platform and clock changes need a restart (systemctl restart adpilotd)"
+            } else {
+                config = c
+                _ = try? journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(c).bytes)
+                log.notice("configuration reloaded from \(source) (\(c.digest.hex.prefix(12)))", [:])
+                return nil
+            }
+        }
+        let message = refusal!
+        _ = try? journal.append(kind: RecordKind.config, data: ConfigRecord.refused(message, keeping: config).bytes)
+        log.error("configuration reload refused, keeping \(config.digest.hex.prefix(12)): \(message)", [:])
+        return message
+    }
+
+    /// SIGTERM: the last record, then the journal is closed.
+    public func shutdown(reason: String, log: Log) {
+        persist(log: log)
+        _ = try? journal.append(kind: RecordKind.shutdown, data: RecordCoding.bytes(["reason": reason], encoder))
+        do { try journal.close() } catch { log.error("closing the journal: \(error)", [:]) }
+    }
+
+    // MARK: Status
+
+    private func updateLastDecisions(_ decisions: [Decision], refs: [RecordRef], observed: Observer.Observed) {
+        statusView.with { v in
+            for (d, ref) in zip(decisions, refs) where d.input.mayWrite || v.lastDecisions[d.campaign] == nil || d.input.slot == .candidate {
+                v.lastDecisions[d.campaign] = LastDecision(seq: ref.seq, at: d.input.now, slot: d.input.slot, policy: d.input.policy,
+                                                           action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
+            }
+            v.observations = observed.campaigns.map(\.observation)
+            v.inCanary = Set(observed.campaigns.filter(\.inCanaryScope).map(\.config.id))
+        }
+    }
+
+    private func refreshStatus(report: TickReport?) {
+        let breakers = memory.values.map(\.control.breaker.state)
+        let head = journal.head.seq
+        let totals = self.totals
+        let platformState = platformBreaker.state
+        let ticks = tickCount
+        statusView.with { v in
+            if let report { v.lastTick = report }
+            v.platformBreaker = platformState
+            v.campaignBreakers = Dictionary(grouping: breakers, by: { $0 }).mapValues(\.count)
+            v.headSeq = head
+            v.totals = totals
+            v.ticks = ticks
+            for (id, m) in memory { v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name }
+        }
+    }
+
+    /// The status a `status` request returns.
+    public func status() -> StatusReport {
+        let state = control.current
+        let view = statusView.current
+        let halt = stateDir.isHalted
+        return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: config.digest.hex,
+                            policyDigests: policies.mapValues(\.digest), view: view, now: clock.now())
+    }
+
+    /// Prometheus text exposition of the current status.
+    public func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
+}
+
+struct StartupRecord: Encodable {
+    let version: String
+    let pid: Int
+    let platform: String
+    let configDigest: String
+}
+
+struct PolicyLoadedRecord: Encodable {
+    let policy: PolicyID
+    let digest: String
+    let path: String
+}
+
+struct TickFailedRecord: Encodable {
+    let tick: UInt64
+    let problem: String
+    let campaigns: [CampaignID]?
+}
+
+struct BreakerRecord: Encodable {
+    let scope: String
+    let campaign: CampaignID?
+    let from: BreakerState
+    let to: BreakerState
+}
+
+struct AnomalyRecord: Encodable {
+    let campaign: CampaignID
+    let level: String
+    let from: String
+    let findings: [Finding]
+}
+
+/// `config` records: the accepted configuration in full (decisions cite its digest), or a
+/// refused reload with the reason.
+enum ConfigRecord {
+    case accepted(ServiceConfig)
+    case refused(String, keeping: ServiceConfig)
+
+    var bytes: [UInt8] {
+        switch self {
+        case .accepted(let c):
+            return Array(#"{"accepted":true,"config":\#(c.canonicalJSON),"digest":"\#(c.digest.hex)"}"#.utf8)
+        case .refused(let problem, let c):
+            return Array(#"{"accepted":false,"digest":"\#(c.digest.hex)","problem":\#(JSONString.quote(problem))}"#.utf8)
+        }
+    }
+}
+
+enum JSONString {
+    static func quote(_ s: String) -> String {
+        String(decoding: RecordCoding.bytes([s]).dropFirst().dropLast(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,194 @@
+public import AdPilotCore
+import AdPilotPlatforms
+import AdPilotSystem
+import CPosix
+import CSystemd
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `adpilotd`'s life: configuration, start-up and recovery, readiness, the tick loop with
+/// signals and the watchdog, and a clean stop.
+public enum Daemon {
+    public struct Options: Sendable {
+        public var global = GlobalOptions()
+        public var demo = false
+        public var campaigns: Int? = nil
+        public var speed: Double? = nil
+        public var policyDirs: [String] = []
+        public init() {}
+    }
+
+    static let credentialBytesMax = 64 << 10
+
+    /// Loads the configuration the options name, or the embedded demo default.
+    public static func loadConfig(_ o: Options) -> Result<ServiceConfig, ConfigProblem> {
+        do {
+            if o.demo {
+                return .success(try DefaultConfig.demo(campaigns: o.campaigns ?? DefaultConfig.demoCampaigns,
+                                                       speed: o.speed ?? DefaultConfig.demoSpeed, extraPolicyDirs: o.policyDirs))
+            }
+            var c = try ServiceConfig.load(path: o.global.config)
+            c.policyDirs += o.policyDirs
+            return .success(c)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func readCredential(_ name: String, _ o: Options) throws -> [UInt8] {
+        guard let dir = o.global.credentialsDir else {
+            throw StartupError("credential \(name) is configured but there is no credentials directory "
+                + "(systemd LoadCredential= sets $CREDENTIALS_DIRECTORY; or pass --credentials-dir DIR)")
+        }
+        do {
+            var bytes = try PosixFileIO().readFile(dir + "/" + name, limit: credentialBytesMax)
+            while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
+            guard !bytes.isEmpty else { throw StartupError("credential \(dir)/\(name) is empty") }
+            return bytes
+        } catch let e as StartupError {
+            throw e
+        } catch {
+            throw StartupError("cannot read credential \(dir)/\(name): \(error)")
+        }
+    }
+
+    static func makePlatform(_ config: ServiceConfig, _ o: Options, stateDir: StateDirectory) throws -> (any AdPlatform, any TimeSource) {
+        switch config.platform {
+        case .simulator(let seed, let campaigns):
+            let speed: Double
+            if case .accelerated(let s) = config.clock { speed = s } else { speed = 1 }
+            let market = try EmbeddedMarket.open(directory: stateDir.market, seed: seed, campaigns: campaigns, speed: speed)
+            return (market, market.clock)
+        case .tiktok(let c, let credential):
+            let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
+            return (TikTokAdapter(config: c, token: token), SystemClock())
+        case .meta(let c, let credential):
+            let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
+            return (MetaAdapter(config: c, token: token), SystemClock())
+        case .shopify:
+            throw StartupError("platform.kind shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
+        }
+    }
+
+    /// Blocks the signals the loop reads from a signalfd and unblocks every other one
+    /// (a parent may have left signals blocked: test runners do).
+    static func signalFD() -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGTERM, SIGHUP, SIGINT] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_SETMASK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+        return adpilot_signalfd(&set)
+    }
+
+    public static func run(_ o: Options) -> ExitCode {
+        let log = Log()
+        let signals = signalFD()
+        guard signals >= 0 else {
+            log.critical("signalfd: \(String(cString: strerror(errno)))")
+            return .checkFailed
+        }
+        let config: ServiceConfig
+        switch loadConfig(o) {
+        case .success(let c): config = c
+        case .failure(let p):
+            StandardError.write("adpilotd: \(o.demo ? "embedded default config" : o.global.config): \(p)\n")
+            return .usage
+        }
+        let stateDir = StateDirectory(o.global.stateDir)
+        SystemdNotify.send("STATUS=starting: recovering the journal in \(stateDir.journal)")
+        let controller: Controller
+        let server: ControlServer
+        do {
+            let key = try config.journalKeyCredential.map { try readCredential($0, o) }
+            try stateDir.prepare()
+            let (platform, clock) = try makePlatform(config, o, stateDir: stateDir)
+            controller = try Controller.start(config: config, stateDir: stateDir, platform: platform, clock: clock, sealKey: key, log: log)
+            server = try ControlServer(path: o.global.socket, controller: controller, operatorsGroup: config.operatorsGroup, log: log)
+        } catch {
+            log.critical("cannot start: \(error)")
+            SystemdNotify.send("STATUS=failed to start: \(error)")
+            return .checkFailed
+        }
+        server.start()
+        let state = controller.controlState
+        log.notice("ready: \(state.mode.rawValue), live \(state.live?.description ?? "none"), candidate \(state.candidate?.description ?? "none"); "
+            + "socket \(o.global.socket)", ["ADPILOT_SEQ": "\(controller.journal.head.seq)", "ADPILOT_MODE": state.mode.rawValue])
+        SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
+
+        let stopReason = loop(controller, config: config, signals: signals, options: o, log: log)
+        SystemdNotify.send("STOPPING=1\nSTATUS=stopping: \(stopReason)")
+        server.stop()
+        controller.shutdown(reason: stopReason, log: log)
+        log.notice("stopped: \(stopReason)")
+        return .ok
+    }
+
+    static func statusLine(_ c: Controller, _ r: TickReport?) -> String {
+        let s = c.controlState
+        var line = "\(s.mode.rawValue); live \(s.live?.description ?? "none"), candidate \(s.candidate?.description ?? "none")"
+        if c.isHaltInForce { line += "; HALTED" }
+        if let r {
+            line += "; tick \(r.tick): \(r.campaigns) campaigns, \(r.decisions) decisions, \(r.confirmed) writes"
+            if let e = r.error { line += "; problem: \(e)" }
+        }
+        return line + "; journal seq \(c.journal.head.seq)"
+    }
+
+    /// Ticks on the controller's clock, serves signals, pings the watchdog while healthy.
+    /// Returns why it stopped.
+    static func loop(_ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, log: Log) -> String {
+        var watchdogMicros: UInt64 = 0
+        let watchdog = sd_watchdog_enabled(0, &watchdogMicros) > 0 ? Int64(watchdogMicros / 2) : 0
+        let speed: Double
+        if case .accelerated(let s) = config.clock { speed = s } else { speed = 1 }
+        var tickSeconds = config.tickSeconds
+        let wall = SystemClock()
+        var nextTick = wall.now().microsSinceEpoch
+        var nextPing = nextTick
+        while true {
+            let now = wall.now().microsSinceEpoch
+            if now >= nextTick {
+                let report = controller.tick(log: log)
+                SystemdNotify.send("STATUS=\(statusLine(controller, report))")
+                writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
+                tickSeconds = controller.config.tickSeconds
+                nextTick = max(nextTick + Int64(Double(tickSeconds) / speed * 1e6), wall.now().microsSinceEpoch)
+            }
+            if watchdog > 0 && wall.now().microsSinceEpoch >= nextPing {
+                // Only a loop that still ticks and can still journal is healthy.
+                if !controller.journal.isPoisoned { SystemdNotify.send("WATCHDOG=1") }
+                nextPing = wall.now().microsSinceEpoch + watchdog
+            }
+            let wakeAt = watchdog > 0 ? min(nextTick, nextPing) : nextTick
+            let timeoutMillis = Int32(clamping: max(0, (wakeAt - wall.now().microsSinceEpoch + 999) / 1_000))
+            var pfd = pollfd(fd: signals, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, timeoutMillis)
+            guard rc > 0 else { continue }
+            let signo = adpilot_signalfd_read(signals)
+            guard signo > 0 else { continue }
+            switch signo {
+            case SIGHUP:
+                SystemdNotify.send("RELOADING=1")
+                let source = options.demo ? "embedded default config" : options.global.config
+                _ = controller.reload(loadConfig(options), source: source, log: log)
+                SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
+            case SIGTERM:
+                return "SIGTERM"
+            default:
+                return "SIGINT"
+            }
+        }
+    }
+
+    static func writeMetrics(_ controller: Controller, config: ServiceConfig, stateDir: StateDirectory, log: Log) {
+        let path = config.metricsPath ?? stateDir.defaultMetrics
+        do {
+            try stateDir.writeAtomically(path, Array(controller.metricsText().utf8), mode: 0o644)
+        } catch {
+            log.warning("cannot write metrics to \(path): \(error)")
+        }
+    }
+}

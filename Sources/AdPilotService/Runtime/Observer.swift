@@ -1,0 +1,100 @@
+public import AdPilotCore
+public import AdPilotPlatforms
+import AdPilotSystem
+
+/// What the controller keeps per campaign between ticks, persisted in the snapshot.
+public struct CampaignMemory: Codable, Sendable {
+    public var control = CampaignControl()
+    /// The newest completed hour already shown to the anomaly detector.
+    public var lastIngestedHour: Int64? = nil
+
+    public init() {}
+}
+
+/// SPEC §6 step 1: reads every campaign from the platform into the values the pure core
+/// decides on.
+enum Observer {
+    /// Trailing window for efficiency (ROAS, CPA) and the no-conversion check.
+    static let trailingHours: Int64 = 72
+
+    struct Observed {
+        var campaigns: [TickCampaign] = []
+        var platform: [PlatformCampaign] = []
+        /// Campaigns that could not be read this tick: they hold (no decision, no write).
+        var failures: [(campaign: CampaignID, error: PlatformError)] = []
+    }
+
+    static func observe(_ platform: any AdPlatform, config: ServiceConfig, now: Instant, mode: Mode,
+                        memory: [CampaignID: CampaignMemory]) throws(PlatformError) -> Observed {
+        var list = try platform.listCampaigns()
+        list.sort { $0.id < $1.id }
+        let scope = mode == .canary ? canaryScope(config: config, campaigns: list) : []
+        var out = Observed()
+        out.campaigns.reserveCapacity(list.count)
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        let local = LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds)
+        let dayStartHour = (now.microsSinceEpoch - local.secondOfDay * Instant.microsPerSecond) / hourMicros
+        for c in list where c.status == .active {
+            let window: MetricsWindow
+            do {
+                window = try platform.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -trailingHours * Instant.secondsPerHour), to: now)
+            } catch {
+                out.failures.append((c.id, error))
+                continue
+            }
+            var spendToday = Micros.zero, spend = Micros.zero, value = Micros.zero
+            var conversions = 0.0
+            var withoutConversion = 0
+            var streakOpen = true
+            for h in window.hours.reversed() {
+                spend = spend.saturatingAdding(h.spendMicros)
+                value = value.saturatingAdding(h.conversionValueMicros)
+                conversions += h.conversions
+                if h.hour >= dayStartHour { spendToday = spendToday.saturatingAdding(h.spendMicros) }
+                if streakOpen {
+                    if h.conversions > 0 { streakOpen = false } else if h.spendMicros > .zero { withoutConversion += 1 }
+                }
+            }
+            let ageSeconds = max(0, (now.microsSinceEpoch - window.freshThrough.microsSinceEpoch) / Instant.microsPerSecond)
+            let observation = Observation(campaign: c.id, currency: c.currency, currentBudgetMicros: c.dailyBudgetMicros,
+                                          spendTodayMicros: spendToday,
+                                          trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
+                                          hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
+            let last = memory[c.id]?.lastIngestedHour
+            let newHours = window.hours.filter { last == nil || $0.hour > last! }
+            out.campaigns.append(TickCampaign(config: config.campaign(c.id, currency: c.currency), observation: observation,
+                                              newHours: newHours, inCanaryScope: scope.contains(c.id)))
+            out.platform.append(c)
+        }
+        return out
+    }
+
+    /// The canary scope: the configured ids, or campaigns in a fixed pseudo-random order
+    /// (by SHA-256 of the id, so the choice does not follow naming) until their daily
+    /// targets reach the configured fraction of all targets. Either way capped so the
+    /// scope's targets stay within `max_spend_at_risk_micros`.
+    static func canaryScope(config: ServiceConfig, campaigns: [PlatformCampaign]) -> Set<CampaignID> {
+        let cap = Int128(config.account.maxSpendAtRiskMicros.rawValue)
+        func target(_ c: PlatformCampaign) -> Int128 { Int128(config.campaign(c.id, currency: c.currency).dailyTargetMicros.rawValue) }
+        let ordered: [PlatformCampaign]
+        var budget: Int128
+        switch config.canary {
+        case .campaigns(let ids):
+            let wanted = Set(ids)
+            ordered = campaigns.filter { wanted.contains($0.id) }
+            budget = cap
+        case .budgetFraction(let f):
+            ordered = campaigns.map { (Crypto.sha256(Array($0.id.rawValue.utf8)).hex, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+            let total = campaigns.reduce(Int128(0)) { $0 + target($1) }
+            budget = min(cap, Int128((Double(total) * f).rounded(.down)))
+        }
+        var scope = Set<CampaignID>()
+        for c in ordered {
+            let t = target(c)
+            guard t <= budget else { break }
+            budget -= t
+            scope.insert(c.id)
+        }
+        return scope
+    }
+}

@@ -1,0 +1,215 @@
+public import AdPilotCore
+public import AdPilotJournal
+import AdPilotSystem
+public import Foundation
+
+/// The journal's record kinds written by the daemon and the CLI (SPEC §7).
+public enum RecordKind {
+    public static let startup = "startup", shutdown = "shutdown", config = "config", policyLoaded = "policy_loaded"
+    public static let decision = "decision", applyResult = "apply_result", transition = "transition"
+    public static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
+    public static let reconcile = "reconcile", tickFailed = "tick_failed"
+    /// Records whose `state` member is the control state after them.
+    public static let stateBearing: Set<String> = [transition, halt, resume]
+}
+
+/// JSON for journal records: one line, sorted keys, snake_case, no escaped slashes.
+public enum RecordCoding {
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+
+    /// Encodes a record body. Our own types always encode; a failure is a programming error.
+    public static func bytes<T: Encodable>(_ value: T, _ encoder: JSONEncoder = encoder()) -> [UInt8] {
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            preconditionFailure("record does not encode: \(error)")
+        }
+    }
+}
+
+/// A transition of the state machine as journaled (kinds transition, halt, resume).
+public struct TransitionRecord: Codable, Sendable {
+    public var verb: String
+    public var actor: Actor
+    public var actorName: String
+    public var reason: String
+    public var modeBefore: Mode?
+    public var mode: Mode
+    public var state: ControlState
+    public var override: GateOverride?
+    public var changed: Bool
+
+    public init(_ t: Transition) {
+        verb = t.verb.rawValue
+        actor = t.actor
+        actorName = t.actor.description
+        reason = t.reason
+        modeBefore = t.before.mode
+        mode = t.after.mode
+        state = t.after
+        override = t.override
+        changed = t.changed
+    }
+
+    /// The first control state, from the config's slots, on an empty journal.
+    public init(initial state: ControlState) {
+        verb = "initialize"
+        actor = .system
+        actorName = "system"
+        reason = "first start: slots from the config file"
+        modeBefore = nil
+        mode = state.mode
+        self.state = state
+        override = nil
+        changed = true
+    }
+
+    public static func kind(for verb: String) -> String {
+        verb == Verb.halt.rawValue ? RecordKind.halt : verb == Verb.resume.rawValue ? RecordKind.resume : RecordKind.transition
+    }
+}
+
+/// A decision as journaled: everything needed to explain and replay it except the
+/// configuration, which is referenced by digest (its `config` record holds it in full).
+struct DecisionRecord: Encodable {
+    let campaign: CampaignID
+    let tick: UInt64
+    let mode: Mode
+    let slot: Slot
+    let policy: PolicyID
+    let policyDigest: String
+    let configDigest: String
+    let action: Action
+    let reason: ReasonCode?
+    let budgetBeforeMicros: Micros
+    let budgetAfterMicros: Micros
+    let inCanaryScope: Bool
+    let haltFlag: Bool
+    let observation: Observation
+    let proposal: Proposal
+    let pacer: PacerReport
+    let layers: [LayerVerdict]
+    let controller: ControllerInput
+    let policyFault: Bool
+    let haltRequested: Bool
+
+    /// The controller state the decision started from.
+    struct ControllerInput: Encodable {
+        let pacer: PacerState
+        let lastChangeAt: Instant?
+        let platformBreaker: BreakerState
+        let platformBreakerPermits: Bool
+        let campaignBreaker: BreakerState
+        let campaignBreakerPermits: Bool
+        let anomaly: AnomalyAssessment
+        let accountOthersMicros: Micros
+        let canaryOthersMicros: Micros
+    }
+
+    init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
+        let i = d.input
+        campaign = d.campaign
+        self.tick = tick
+        mode = i.mode
+        slot = i.slot
+        policy = i.policy
+        self.policyDigest = policyDigest
+        self.configDigest = configDigest
+        action = d.action
+        reason = d.reason
+        budgetBeforeMicros = d.currentBudgetMicros
+        budgetAfterMicros = d.finalBudgetMicros
+        inCanaryScope = i.inCanaryScope
+        haltFlag = i.haltFlag
+        observation = i.observation
+        proposal = d.proposal
+        pacer = d.pacer
+        layers = d.layers
+        controller = ControllerInput(pacer: i.pacer, lastChangeAt: i.lastChangeAt, platformBreaker: i.platformBreaker,
+                                     platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
+                                     campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
+                                     accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
+        policyFault = d.policyFault
+        haltRequested = d.haltRequested
+    }
+}
+
+/// What happened when a decision was applied (kind apply_result).
+public struct ApplyResultRecord: Codable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        /// The platform reports the requested budget.
+        case confirmed
+        /// The write "succeeded" but the platform reports another budget.
+        case unconfirmed
+        /// The platform refused or failed the write.
+        case failed
+        /// Not attempted: the halt flag or a halt arrived after the decision was journaled.
+        case skipped
+    }
+
+    public var campaign: CampaignID
+    public var decisionSeq: UInt64
+    public var status: Status
+    public var budgetBeforeMicros: Micros
+    public var budgetAfterMicros: Micros
+    public var reportedMicros: Micros?
+    public var error: String?
+    /// For the human tail: the action is the apply's status.
+    public var action: String { status.rawValue }
+}
+
+/// A decision without an outcome, settled at start-up by reading the platform (kind reconcile).
+public struct ReconcileRecord: Codable, Sendable {
+    public enum Outcome: String, Codable, Sendable {
+        /// The platform reports the decided budget: the write went through before the crash.
+        case applied
+        /// The platform still reports the budget from before: the write never happened.
+        case notApplied = "not_applied"
+        /// Neither: someone else changed it, or the platform could not be read.
+        case unknown
+    }
+
+    public var campaign: CampaignID
+    public var decisionSeq: UInt64
+    public var budgetBeforeMicros: Micros
+    public var budgetAfterMicros: Micros
+    public var reportedMicros: Micros?
+    public var outcome: Outcome
+    public var error: String?
+}
+
+/// The minimum of a decision record that recovery and reconciliation read back.
+struct DecisionSummary: Decodable {
+    let campaign: CampaignID
+    let action: Action
+    let budgetBeforeMicros: Micros
+    let budgetAfterMicros: Micros
+}
+
+/// The minimum of an outcome record (apply_result or reconcile) recovery reads back.
+struct OutcomeSummary: Decodable {
+    let campaign: CampaignID
+    let decisionSeq: UInt64
+    let status: ApplyResultRecord.Status?
+    let outcome: ReconcileRecord.Outcome?
+}
+
+/// The control state as the journal last recorded it (the journal wins on disagreement).
+public enum ControlLog {
+    public static func lastState(_ reader: JournalReader) throws -> (seq: UInt64, state: ControlState)? {
+        guard let r = try reader.last(1, matching: RecordFilter(kinds: RecordKind.stateBearing)).last else { return nil }
+        let t = try RecordCoding.decoder().decode(TransitionRecord.self, from: Data(r.dataBytes))
+        return (r.seq, t.state)
+    }
+}

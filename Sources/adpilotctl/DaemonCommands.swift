@@ -1,0 +1,166 @@
+import AdPilotCore
+import AdPilotService
+import AdPilotSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `adpilotctl status | halt | resume`: the verbs that talk to the daemon's socket.
+enum DaemonCommands {
+    /// How long halt waits for the daemon before acting on its own (flag + journal).
+    static let haltTimeoutSeconds = 3
+    static let statusCampaignsShown = 40
+    static let watchIntervalSeconds: UInt32 = 2
+
+    static func reason(_ args: inout Arguments, verb: String) throws(UsageError) -> String {
+        guard let r = try args.value("--reason"), r.contains(where: { !$0.isWhitespace }) else {
+            throw UsageError(message: "\(verb) needs --reason TEXT: it goes into the journal")
+        }
+        guard try args.positionals(verb: verb).isEmpty else { throw UsageError(message: "\(verb) takes no arguments besides --reason") }
+        return r
+    }
+
+    static func fail(_ f: ControlClient.Failure) -> ExitCode {
+        switch f {
+        case .permissionDenied(let m):
+            Out.error(m)
+            return .permissionDenied
+        case .unreachable(let m):
+            Out.error("\(m); is adpilotd running? (systemctl status adpilotd)")
+            return .unreachable
+        }
+    }
+
+    static func finish(_ r: ControlResponse) -> ExitCode {
+        let code = ExitCode(rawValue: r.exit) ?? .checkFailed
+        if code == .ok { Out.line(r.message) } else { Out.error(r.message) }
+        return code
+    }
+
+    // MARK: status
+
+    static func status(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let json = args.flag("--json")
+        let watch = args.flag("--watch")
+        guard try args.positionals(verb: "status").isEmpty else { throw UsageError(message: "status takes only --json and --watch") }
+        while true {
+            let code: ExitCode
+            switch ControlClient.call(ControlRequest(verb: "status"), socket: global.socket) {
+            case .failure(let f):
+                code = fail(f)
+            case .success(let r):
+                if let s = r.status, r.exit == 0 {
+                    if watch && !json && isatty(1) == 1 { Out.raw(Array("\u{1b}[H\u{1b}[2J".utf8)) }
+                    if json {
+                        Out.raw(RecordCoding.bytes(s, prettyEncoder) + [UInt8(ascii: "\n")])
+                    } else {
+                        Out.line(render(s))
+                    }
+                    code = .ok
+                } else {
+                    code = finish(r)
+                }
+            }
+            guard watch, code == .ok else { return code }
+            sleep(watchIntervalSeconds)
+        }
+    }
+
+    static let prettyEncoder: JSONEncoder = {
+        let e = RecordCoding.encoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func money(_ m: Micros) -> String { m.decimalString(minimumFractionDigits: 2) }
+
+    static func render(_ s: StatusReport) -> String {
+        func policy(_ p: PolicyID?) -> String {
+            guard let p else { return "none" }
+            return s.policyDigests[p.description].map { "\(p) (\($0.prefix(12)))" } ?? "\(p) (not loaded)"
+        }
+        let minutes = max(0, s.now.microsSinceEpoch - s.modeSince.microsSinceEpoch) / 60_000_000
+        var lines: [String] = []
+        lines.append("mode         \(s.mode.rawValue) for \(minutes / 60)h\(minutes % 60)m (since \(s.modeSince))")
+        lines.append("live         \(policy(s.live))")
+        lines.append("candidate    \(policy(s.candidate))")
+        lines.append("previous     \(policy(s.previous))")
+        lines.append("halt flag    \(s.haltFlag ? "PRESENT: no budget writes" : "absent")")
+        for o in s.overrides {
+            lines.append("override     \(o.policy) promoted from \(o.from.rawValue) by \(o.actor) at \(o.at) despite \(o.failedGates.joined(separator: ", "))")
+        }
+        lines.append("journal      head seq \(s.journalHeadSeq)")
+        lines.append("platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "
+            + s.breakers.campaigns.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        if let t = s.lastTick {
+            var line = "last tick    #\(t.tick) at \(t.at): \(t.campaigns) campaigns, \(t.decisions) decisions, \(t.confirmed) writes"
+            if t.writeFailures > 0 { line += ", \(t.writeFailures) failed" }
+            if t.skippedByHalt > 0 { line += ", \(t.skippedByHalt) stopped by halt" }
+            line += " (\(t.durationMicros / 1_000) ms)"
+            if let e = t.error { line += "; problem: \(e)" }
+            lines.append(line)
+        } else {
+            lines.append("last tick    none yet")
+        }
+        lines.append("")
+        lines.append("CAMPAIGN          BUDGET    SPENT TODAY  BREAKER    LAST DECISION")
+        for c in s.campaigns.prefix(statusCampaignsShown) {
+            let id = c.id.rawValue.padding(toLength: max(16, c.id.rawValue.count), withPad: " ", startingAt: 0)
+            let d = c.lastDecision.map { d in
+                "#\(d.seq) \(d.slot.rawValue) \(d.action.rawValue) -> \(money(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
+            } ?? "-"
+            lines.append("\(id)  \(pad(money(c.budgetMicros), 8))  \(pad(money(c.spendTodayMicros), 11))  \(c.breaker.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(d)")
+        }
+        if s.campaigns.count > statusCampaignsShown {
+            lines.append("... and \(s.campaigns.count - statusCampaignsShown) more (adpilotctl status --json)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    }
+
+    // MARK: halt, resume
+
+    static func halt(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let why = try reason(&args, verb: "halt")
+        switch ControlClient.call(ControlRequest(verb: "halt", reason: why), socket: global.socket, timeoutSeconds: haltTimeoutSeconds) {
+        case .success(let r):
+            return finish(r)
+        case .failure(.permissionDenied(let m)):
+            Out.error(m)
+            return .permissionDenied
+        case .failure(.unreachable(let m)):
+            Out.error("\(m); halting without the daemon")
+        }
+        let uid = getuid()
+        let actor = Actor.operator(uid: uid, name: Peer(pid: getpid(), uid: uid, gid: getgid()).userName)
+        do {
+            switch try OfflineHalt.run(stateDir: StateDirectory(global.stateDir), actor: actor, reason: why) {
+            case .journaled(let seq, let was):
+                Out.line("halted: created \(global.stateDir)/HALT and journaled the halt (seq \(seq), was \(was?.rawValue ?? "unknown")); "
+                    + "adpilotd stays halted when it starts")
+            case .flagOnly(let holder):
+                Out.line("halted: created \(global.stateDir)/HALT; the journal is held by \(holder), which stops before its next "
+                    + "write and journals the halt itself")
+            }
+            return .ok
+        } catch let e as SystemError where e.errno == EACCES || e.errno == EPERM {
+            Out.error("cannot create the halt flag in \(global.stateDir): \(e); run as root or the adpilot user")
+            return .permissionDenied
+        } catch {
+            Out.error("cannot halt without the daemon: \(error)")
+            return .checkFailed
+        }
+    }
+
+    static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let why = try reason(&args, verb: "resume")
+        switch ControlClient.call(ControlRequest(verb: "resume", reason: why), socket: global.socket) {
+        case .success(let r): return finish(r)
+        case .failure(let f): return fail(f)
+        }
+    }
+}
