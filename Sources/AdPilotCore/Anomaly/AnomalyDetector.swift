@@ -236,6 +236,7 @@ public enum AnomalyDetector {
         if usable {
             findings += robustFindings(values, hour: m.hour, config: config, state: s)
             findings += ewmaFindings(values, config: config, state: s)
+            findings = capDrops(findings)
             s.updateEWMA(values, alpha: config.ewmaAlpha)
         }
         // Impossible data is kept out of the baselines so it cannot become normal.
@@ -263,6 +264,19 @@ public enum AnomalyDetector {
         }
         if m.spendMicros > .zero && m.impressions == 0 { flag("spend_without_impressions", m.spendMicros.statistic) }
         return out
+    }
+
+    /// A drop in delivery (spend, impressions, clicks) spends less, never more, and the
+    /// controller causes one itself whenever it cuts a budget below what a day has already
+    /// spent: such findings warn (increases stop) but never halt. Conversions falling while
+    /// spend holds up (broken tracking, a dead landing page) stay critical.
+    static func capDrops(_ findings: [Finding]) -> [Finding] {
+        let spendDropped = findings.contains { $0.check.hasSuffix(".spend") && ($0.score ?? 0) < 0 }
+        return findings.map { f in
+            guard f.severity == .critical, let score = f.score, score < 0 else { return f }
+            if f.check.hasSuffix(".conversions") && !spendDropped { return f }
+            return Finding(check: f.check, severity: .warn, value: f.value, baseline: f.baseline, score: f.score)
+        }
     }
 
     static func robustFindings(_ values: [Double], hour: Int64, config: AnomalyConfig, state: AnomalyState) -> [Finding] {

@@ -101,7 +101,9 @@ public final class Controller: @unchecked Sendable {
     public static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
                              clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
         do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
-        var options = JournalOptions(clock: clock)
+        // Records carry the wall time they were written; decisions carry the controller's
+        // clock (simulated in a demo) inside their data.
+        var options = JournalOptions(clock: SystemClock())
         options.segmentBytesMax = config.journalSegmentBytesMax
         options.sealInterval = config.journalSealInterval
         options.sealKey = sealKey

@@ -61,12 +61,32 @@ enum Observer {
                                           trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
                                           hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
             let last = memory[c.id]?.lastIngestedHour
+            let campaignConfig = config.campaign(c.id, currency: c.currency)
             let newHours = window.hours.filter { last == nil || $0.hour > last! }
-            out.campaigns.append(TickCampaign(config: config.campaign(c.id, currency: c.currency), observation: observation,
+                .map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
+            out.campaigns.append(TickCampaign(config: campaignConfig, observation: observation,
                                               newHours: newHours, inCanaryScope: scope.contains(c.id)))
             out.platform.append(c)
         }
         return out
+    }
+
+    /// The anomaly detector sees delivery per unit of budget: an hour's counts scaled by
+    /// (daily target / budget in force). Without this every budget move the controller makes
+    /// would look like a spike or a collapse to a detector that compares against the same
+    /// hour on previous days. The budget in force is the one observed when the hour is first
+    /// read, which is exact except for a change in the hour's last minutes (one step, at most
+    /// the step limit).
+    static func perUnitBudget(_ m: HourlyMetrics, budget: Micros, reference: Micros) -> HourlyMetrics {
+        guard budget > .zero, reference > .zero else { return m }
+        let f = reference.statistic / budget.statistic
+        func scaled(_ v: Micros) -> Micros { Micros.fromStatistic(v.statistic * f, rounding: .down) ?? Micros(.max) }
+        // Counts round up, so the consistency checks (conversions <= clicks <= impressions,
+        // no spend without impressions) hold after scaling exactly when they held before.
+        func count(_ v: Int64) -> Int64 { Int64(min((Double(v) * f).rounded(.up), 9e18)) }
+        return HourlyMetrics(hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
+                             clicks: count(m.clicks), conversions: m.conversions * f,
+                             conversionValueMicros: scaled(m.conversionValueMicros))
     }
 
     /// The canary scope: the configured ids, or campaigns in a fixed pseudo-random order
