@@ -9,6 +9,7 @@ APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
 # Use swift from PATH, else the toolchain's usual home.
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 
 .PHONY: all deps test-deps build release test run bench policies install clean
 
@@ -58,11 +59,23 @@ test: test-deps
 	$(SWIFT) build --build-tests -j $(SWIFT_JOBS)
 	$(SWIFT) test --skip-build --parallel
 
-run: deps
-	@echo "make run: the daemon runtime (adpilotd --demo) is not built yet; see README.md, 'Status'."
-	@echo "What works today: make test, make bench, make policies,"
-	@echo "adpilotctl journal tail|show|verify and policy list|inspect|verify."
-	@exit 1
+# The daemon on the embedded simulator with the shipped policies, in the foreground, with
+# its state under ./.adpilot/ (delete that directory to start over).
+RUN_DIR := .adpilot
+CTL = $(BIN)/adpilotctl --state-dir $(RUN_DIR)/state --socket $(RUN_DIR)/control.sock
+run: build
+	@mkdir -p $(RUN_DIR)
+	@echo "adpilotd --demo: 20 simulated campaigns, 360 simulated seconds per second (a tick every 1.7 s)."
+	@echo "State in $(RUN_DIR)/ (rm -rf $(RUN_DIR) to start over). In another terminal:"
+	@echo ""
+	@echo "  $(CTL) status"
+	@echo "  $(CTL) journal tail -f"
+	@echo "  $(CTL) halt --reason 'trying the kill switch'"
+	@echo "  $(CTL) resume --reason 'back to shadow'"
+	@echo "  $(CTL) journal verify"
+	@echo ""
+	@echo "Ctrl-C stops the daemon (it journals a clean shutdown)."
+	$(BIN)/adpilotd --demo --policy-dir Policies --state-dir $(RUN_DIR)/state --socket $(RUN_DIR)/control.sock
 
 bench: release
 	$(SWIFT) run -c release --skip-build adpilot-bench
@@ -71,11 +84,28 @@ bench: release
 policies: release
 	$(SWIFT) run -c release --skip-build adpilot-train Policies
 
+# Binaries, policies, the unit (its ExecStart and the config's policy_dirs follow PREFIX),
+# sysusers.d and tmpfiles.d entries, the default config (never overwritten) and a fresh
+# journal seal key (never overwritten). Then, as root: systemd-sysusers; systemd-tmpfiles
+# --create; systemctl daemon-reload; systemctl enable --now adpilotd.
+SYSTEMD_UNIT_DIR ?= /usr/lib/systemd/system
+SYSUSERS_DIR ?= /usr/lib/sysusers.d
+TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 install: release
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 0755 .build/release/adpilotd .build/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
-	find Policies -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec cp -R {} "$(DESTDIR)$(PREFIX)/share/adpilot/policies/" \;
+	find Policies -mindepth 1 -maxdepth 1 -type d -exec cp -R {} "$(DESTDIR)$(PREFIX)/share/adpilot/policies/" \;
+	install -d "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(SYSUSERS_DIR)" "$(DESTDIR)$(TMPFILES_DIR)"
+	sed 's|/usr/bin/adpilotd|$(PREFIX)/bin/adpilotd|' systemd/adpilotd.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/adpilotd.service"
+	install -m 0644 systemd/adpilot.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/adpilot.conf"
+	install -m 0644 systemd/adpilot.tmpfiles "$(DESTDIR)$(TMPFILES_DIR)/adpilot.conf"
+	install -d -m 0755 "$(DESTDIR)/etc/adpilot"
+	install -d -m 0700 "$(DESTDIR)/etc/adpilot/credentials"
+	[ -e "$(DESTDIR)/etc/adpilot/adpilot.json" ] || \
+	  sed 's|/usr/share/adpilot/policies|$(PREFIX)/share/adpilot/policies|' systemd/adpilot.json > "$(DESTDIR)/etc/adpilot/adpilot.json"
+	[ -e "$(DESTDIR)/etc/adpilot/credentials/journal-key" ] || \
+	  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$(DESTDIR)/etc/adpilot/credentials/journal-key")
 
 clean:
 	rm -rf .build
