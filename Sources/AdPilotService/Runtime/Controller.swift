@@ -62,8 +62,11 @@ public final class Controller: @unchecked Sendable {
     private let statusView: Guarded<StatusView>
     private var totals = Totals()
     let encoder = RecordCoding.encoder()
-    /// Test-only: called between the decisions' journal write and the first platform write.
-    public var afterDecisionsJournaled: (() -> Void)? = nil
+    /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
+    /// widen the window between a decision and its outcome for crash tests.
+    public var applyDelayMillis = 0
+    /// Ticks run by this process.
+    public private(set) var ticksThisRun: UInt64 = 0
 
     struct Totals {
         var decisions: UInt64 = 0
@@ -328,6 +331,7 @@ public final class Controller: @unchecked Sendable {
         let started = SystemClock().now()
         let now = clock.now()
         tickCount += 1
+        ticksThisRun += 1
         var report = TickReport(tick: tickCount, at: now)
         defer {
             report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
@@ -388,7 +392,6 @@ public final class Controller: @unchecked Sendable {
             return report
         }
         report.decisions = decisions.count
-        afterDecisionsJournaled?()
 
         var results: [JournalEntry] = []
         let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
@@ -457,6 +460,7 @@ public final class Controller: @unchecked Sendable {
     private func apply(_ d: Decision, seq: UInt64, now: Instant, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
         var result = ApplyResultRecord(campaign: d.campaign, decisionSeq: seq, status: .skipped,
                                        budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
+        if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) { usleep(UInt32(applyDelayMillis) * 1_000) }
         applyLock.lock()
         defer { applyLock.unlock() }
         guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {

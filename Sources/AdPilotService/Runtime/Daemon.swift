@@ -22,6 +22,28 @@ public enum Daemon {
 
     static let credentialBytesMax = 64 << 10
 
+    /// Test-only fault switches, from `ADPILOT_TEST_FAULTS` (`apply_delay_ms=N,hang_after_ticks=N`).
+    /// Accepted only with the simulator: a production config with a real platform refuses
+    /// to start while the variable is set.
+    public struct TestFaults: Sendable, Equatable {
+        public var applyDelayMillis = 0
+        public var hangAfterTicks: UInt64? = nil
+
+        public static func parse(_ text: String) -> TestFaults? {
+            var f = TestFaults()
+            for item in text.split(separator: ",") {
+                let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, let n = Int(kv[1]), n >= 0, n <= 100_000 else { return nil }
+                switch kv[0] {
+                case "apply_delay_ms": f.applyDelayMillis = n
+                case "hang_after_ticks": f.hangAfterTicks = UInt64(n)
+                default: return nil
+                }
+            }
+            return f
+        }
+    }
+
     /// Loads the configuration the options name, or the embedded demo default.
     public static func loadConfig(_ o: Options) -> Result<ServiceConfig, ConfigProblem> {
         do {
@@ -97,6 +119,16 @@ public enum Daemon {
             StandardError.write("adpilotd: \(o.demo ? "embedded default config" : o.global.config): \(p)\n")
             return .usage
         }
+        var faults = TestFaults()
+        if let text = GlobalOptions.env("ADPILOT_TEST_FAULTS") {
+            guard case .simulator = config.platform, let f = TestFaults.parse(text) else {
+                log.critical("ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused outside the simulator "
+                    + "or when malformed (apply_delay_ms=N,hang_after_ticks=N); unset it")
+                return .usage
+            }
+            log.warning("test fault switches in force: \(text)")
+            faults = f
+        }
         let stateDir = StateDirectory(o.global.stateDir)
         SystemdNotify.send("STATUS=starting: recovering the journal in \(stateDir.journal)")
         let controller: Controller
@@ -112,13 +144,14 @@ public enum Daemon {
             SystemdNotify.send("STATUS=failed to start: \(error)")
             return .checkFailed
         }
+        controller.applyDelayMillis = faults.applyDelayMillis
         server.start()
         let state = controller.controlState
         log.notice("ready: \(state.mode.rawValue), live \(state.live?.description ?? "none"), candidate \(state.candidate?.description ?? "none"); "
             + "socket \(o.global.socket)", ["ADPILOT_SEQ": "\(controller.journal.head.seq)", "ADPILOT_MODE": state.mode.rawValue])
         SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
 
-        let stopReason = loop(controller, config: config, signals: signals, options: o, log: log)
+        let stopReason = loop(controller, config: config, signals: signals, options: o, faults: faults, log: log)
         SystemdNotify.send("STOPPING=1\nSTATUS=stopping: \(stopReason)")
         server.stop()
         controller.shutdown(reason: stopReason, log: log)
@@ -139,7 +172,8 @@ public enum Daemon {
 
     /// Ticks on the controller's clock, serves signals, pings the watchdog while healthy.
     /// Returns why it stopped.
-    static func loop(_ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, log: Log) -> String {
+    static func loop(_ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, faults: TestFaults,
+                     log: Log) -> String {
         var watchdogMicros: UInt64 = 0
         let watchdog = sd_watchdog_enabled(0, &watchdogMicros) > 0 ? Int64(watchdogMicros / 2) : 0
         let speed: Double
@@ -151,6 +185,10 @@ public enum Daemon {
         while true {
             let now = wall.now().microsSinceEpoch
             if now >= nextTick {
+                if let n = faults.hangAfterTicks, controller.ticksThisRun >= n {
+                    log.warning("test fault: hanging after \(n) ticks (no ticks, no watchdog pings)")
+                    while true { sleep(3_600) }
+                }
                 let report = controller.tick(log: log)
                 SystemdNotify.send("STATUS=\(statusLine(controller, report))")
                 writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)

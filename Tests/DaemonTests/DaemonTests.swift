@@ -1,0 +1,233 @@
+import AdPilotCore
+import AdPilotJournal
+import AdPilotService
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+/// adpilotd as a real process: readiness, the write-ahead rule, crash recovery, halt, bad
+/// configuration and the control socket's permissions.
+@Suite(.serialized) struct DaemonTests {
+    /// Pairs each platform write with the journaled decision that asked for it, per
+    /// campaign and in order, and checks nothing was lost or written twice.
+    static func checkWriteAheadRule(_ d: DaemonUnderTest) throws -> (writes: Int, reconciled: Int) {
+        var decisions: [UInt64: (campaign: String, after: Int64, slot: String, mode: String)] = [:]
+        var outcome: [UInt64: String] = [:]
+        var reconciled = 0
+        for r in try d.records(kinds: ["decision", "apply_result", "reconcile"]) {
+            let data = d.data(r)
+            switch r.kind {
+            case "decision" where data["action"] as? String == "apply":
+                decisions[r.seq] = (data["campaign"] as! String, (data["budget_after_micros"] as! NSNumber).int64Value,
+                                    data["slot"] as! String, data["mode"] as! String)
+            case "apply_result":
+                outcome[(data["decision_seq"] as! NSNumber).uint64Value] = data["status"] as? String
+            case "reconcile":
+                reconciled += 1
+                outcome[(data["decision_seq"] as! NSNumber).uint64Value] = data["outcome"] as? String
+            default: break
+            }
+        }
+        // What the journal says reached the platform, per campaign in decision order.
+        var expected: [String: [Int64]] = [:]
+        for seq in decisions.keys.sorted() {
+            let d = decisions[seq]!
+            #expect(d.slot == "live" && d.mode == "shadow", "decision \(seq) wrote from slot \(d.slot) in \(d.mode)")
+            let o = outcome[seq]
+            #expect(o != nil, "decision \(seq) has no outcome")
+            if o == "confirmed" || o == "applied" { expected[d.campaign, default: []].append(d.after) }
+        }
+        var received: [String: [Int64]] = [:]
+        let writes = try d.platformWrites()
+        for w in writes { received[w.campaign.rawValue, default: []].append(w.budgetMicros.rawValue) }
+        #expect(received == expected, "platform writes differ from journaled, confirmed decisions")
+        return (writes.count, reconciled)
+    }
+
+    @Test func readinessWatchdogAndStopReachSystemd() throws {
+        let d = try DaemonUnderTest("notify")
+        let notify = NotifyListener(path: d.dir.path + "/notify.sock")
+        try d.start(env: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        let ready = try #require(notify.wait(for: "READY=1"))
+        // Everything start-up owes the journal is there before READY.
+        let kinds = try d.records().map(\.kind)
+        #expect(Array(kinds.prefix(3)) == ["startup", "config", "transition"], "\(kinds.prefix(5))")
+        #expect(notify.wait(for: "WATCHDOG=1") != nil)
+        #expect(ready.text.contains("STATUS=shadow; live pace@1, candidate qlearn@1"), "\(ready.text)")
+        #expect(d.waitForTicks(2) != nil)
+        #expect(d.stop() == 0)
+        #expect(notify.all.contains { $0.text.hasPrefix("STOPPING=1") })
+        #expect(try d.records().last?.kind == "shutdown")
+        _ = try JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
+    }
+
+    @Test func sigkillMidTickFiftyTimesLosesAndDuplicatesNothing() throws {
+        let d = try DaemonUnderTest("crash", campaigns: 8)
+        var rng = SplitMix64(seed: 0xC4A5_4ED5)
+        let faults = ["ADPILOT_TEST_FAULTS": "apply_delay_ms=4"]
+        for round in 0..<50 {
+            let notify = NotifyListener(path: d.dir.path + "/notify-\(round).sock")
+            try d.start(env: faults.merging(["NOTIFY_SOCKET": notify.path]) { a, _ in a })
+            let ready = try #require(notify.wait(for: "READY=1"), "round \(round): no READY\n\(d.stderr.suffix(2_000))")
+            // At READY every decision journaled so far already has its outcome (reconciled
+            // if need be). READY's STATUS names the journal head at that moment.
+            let head = try #require(ready.text.split(separator: " ").last.flatMap { UInt64($0) }, "\(ready.text)")
+            let pending = try Self.pendingDecisions(d).filter { $0 <= head }
+            #expect(pending.isEmpty, "round \(round): READY before reconciling \(pending)")
+            usleep(UInt32(100_000 + rng.next() % 400_000))
+            d.kill(SIGKILL)
+            #expect(d.waitForExit() != nil)
+        }
+        try d.start()
+        #expect(d.waitForTicks(1) != nil)
+        #expect(d.stop() == 0)
+        let (writes, reconciled) = try Self.checkWriteAheadRule(d)
+        #expect(writes > 50, "too few writes (\(writes)) to prove anything")
+        #expect(reconciled >= 1, "no kill landed between a decision and its outcome")
+        _ = try JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
+        print("crash test: 50 SIGKILLs, \(writes) platform writes, \(reconciled) reconciled decisions")
+    }
+
+    static func pendingDecisions(_ d: DaemonUnderTest) throws -> [UInt64] {
+        var pending = Set<UInt64>()
+        for r in try d.records(kinds: ["decision", "apply_result", "reconcile"]) {
+            let data = d.data(r)
+            if r.kind == "decision" {
+                if data["action"] as? String == "apply" { pending.insert(r.seq) }
+            } else {
+                pending.remove((data["decision_seq"] as! NSNumber).uint64Value)
+            }
+        }
+        return pending.sorted()
+    }
+
+    @Test func haltFlagCreatedWhileDownKeepsTheDaemonHalted() throws {
+        let d = try DaemonUnderTest("halt-down")
+        try d.start()
+        #expect(d.waitForTicks(2) != nil)
+        #expect(d.stop() == 0)
+        let halt = try d.ctl(["halt", "--reason", "maintenance window"])
+        #expect(halt.status == 0, "\(halt.err)")
+        #expect(halt.out.contains("journaled the halt"), "\(halt.out)")
+        #expect(FileManager.default.fileExists(atPath: d.stateDir + "/HALT"))
+        let writesBefore = try d.platformWrites().count
+        try d.start()
+        let s = try #require(d.waitForTicks(3))
+        #expect(s.mode == .halted && s.haltFlag)
+        #expect(try d.platformWrites().count == writesBefore, "a write while halted")
+        let halts = try d.records(kinds: ["halt"])
+        #expect(halts.contains { d.data($0)["reason"] as? String == "maintenance window" })
+        // resume: shadow, the live slot emptied, the flag gone.
+        let resume = try d.ctl(["resume", "--reason", "window over"])
+        #expect(resume.status == 0, "\(resume.err)")
+        let after = try #require(d.status())
+        #expect(after.mode == .shadow && after.live == nil && after.candidate?.description == "qlearn@1" && !after.haltFlag)
+        #expect(d.stop() == 0)
+    }
+
+    @Test func haltDuringATenThousandCampaignTickStopsWritesBeforeTheReply() throws {
+        let d = try DaemonUnderTest("halt-10k", campaigns: 10_000, speed: 600)
+        try d.start(env: ["ADPILOT_TEST_FAULTS": "apply_delay_ms=1"])
+        #expect(d.waitUntilServing(seconds: 120) != nil, "\(d.stderr.suffix(2_000))")
+        // Wait until writes are flowing, then halt in the middle of them.
+        let deadline = Date().addingTimeInterval(120)
+        while (try d.platformWrites().count) < 50 && Date() < deadline { usleep(20_000) }
+        let started = Date()
+        let r = ControlClient.call(ControlRequest(verb: "halt", reason: "latency test"), socket: d.socket)
+        let latency = Date().timeIntervalSince(started)
+        let atReply = try d.platformWrites().count
+        guard case .success(let response) = r else { Issue.record("halt failed: \(r)"); return }
+        #expect(response.exit == 0, "\(response.message)")
+        var skipped = false
+        let journaled = Date().addingTimeInterval(30)
+        while !skipped && Date() < journaled {
+            usleep(200_000)
+            skipped = try d.records(kinds: ["apply_result"]).contains { d.data($0)["status"] as? String == "skipped" }
+        }
+        #expect(skipped, "the halt did not interrupt the tick")
+        #expect(try d.platformWrites().count == atReply, "a platform write after the halt reply")
+        print("halt during a 10,000-campaign tick: reply after \(Int(latency * 1_000)) ms, \(atReply) writes before it, none after")
+        #expect(d.stop() == 0)
+    }
+
+    @Test func badConfigRefusesToStartNamingTheKey() throws {
+        let d = try DaemonUnderTest("bad-config") { c in
+            var account = c["account"] as! [String: Any]
+            account["daily_cap"] = 5
+            c["account"] = account
+        }
+        try d.start()
+        #expect(d.waitForExit() == 2)
+        #expect(d.stderr.contains("account.daily_cap: unknown key (allowed here: daily_cap_micros,"), "\(d.stderr)")
+    }
+
+    @Test func sighupAppliesAGoodConfigAndRefusesABadOne() throws {
+        let d = try DaemonUnderTest("reload")
+        try d.start()
+        let first = try #require(d.waitForTicks(1))
+        // Bad: refused, journaled, the old digest kept, still ticking.
+        try "{\"version\": 1, \"tick_seconds\": 0}".write(toFile: d.configPath, atomically: true, encoding: .utf8)
+        d.kill(SIGHUP)
+        #expect(d.waitForTicks(3) != nil)
+        let refused = try d.records(kinds: ["config"]).map { d.data($0) }.filter { $0["accepted"] as? Bool == false }
+        #expect(refused.count == 1 && (refused.first?["problem"] as? String)?.contains("tick_seconds: must be in 1...86400") == true, "\(refused)")
+        #expect(d.status()?.configDigest == first.configDigest)
+        // Good: a new digest from the next tick on.
+        let good = try DaemonUnderTest("reload-good") { c in c["tick_seconds"] = 300 }
+        try FileManager.default.removeItem(atPath: d.configPath)
+        try FileManager.default.copyItem(atPath: good.configPath, toPath: d.configPath)
+        d.kill(SIGHUP)
+        #expect(d.waitForTicks(2) != nil)
+        let now = try #require(d.status())
+        #expect(now.configDigest != first.configDigest)
+        #expect(d.stop() == 0)
+    }
+
+    @Test func callersOutsideTheOperatorsGroupGetExitFive() throws {
+        let d = try DaemonUnderTest("perm")
+        try d.start()
+        #expect(d.waitUntilServing() != nil)
+        chmod(d.dir.path, 0o755)  // anyone may reach the socket file; its mode (0660) decides
+        let attrs = try FileManager.default.attributesOfItem(atPath: d.socket)
+        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+        let outsider = try d.ctl(["status"], asUser: 65_534)
+        #expect(outsider.status == 5, "\(outsider)")
+        #expect(outsider.err.contains("permission denied"))
+        let halt = try d.ctl(["halt", "--reason", "not mine to halt"], asUser: 65_534)
+        #expect(halt.status == 5, "\(halt)")
+        #expect(d.status()?.mode == .shadow)
+        #expect(d.stop() == 0)
+    }
+
+    @Test func peerAuthorization() {
+        #expect(Peer(pid: 1, uid: 0, gid: 0).isAuthorized(operatorsGID: nil, daemonUID: 999))
+        #expect(Peer(pid: 1, uid: 999, gid: 5).isAuthorized(operatorsGID: nil, daemonUID: 999))
+        #expect(Peer(pid: 1, uid: 1234, gid: 4321).isAuthorized(operatorsGID: 4321, daemonUID: 999))
+        #expect(!Peer(pid: 1, uid: 65_534, gid: 65_534).isAuthorized(operatorsGID: 0, daemonUID: 999))
+        #expect(!Peer(pid: 1, uid: 65_534, gid: 65_534).isAuthorized(operatorsGID: nil, daemonUID: 999))
+    }
+
+    @Test func statusJSONCarriesTheContractFields() throws {
+        let d = try DaemonUnderTest("status")
+        try d.start()
+        #expect(d.waitForTicks(2) != nil)
+        let r = try d.ctl(["status", "--json"])
+        #expect(r.status == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        for key in ["mode", "candidate", "live", "halt_flag", "journal_head_seq", "breakers", "campaigns"] {
+            #expect(json.keys.contains(key), "status --json lacks \(key)")
+        }
+        let campaigns = try #require(json["campaigns"] as? [[String: Any]])
+        #expect(campaigns.count == 10)
+        for key in ["id", "budget_micros", "spend_today_micros", "last_decision"] {
+            #expect(campaigns[0].keys.contains(key), "campaign lacks \(key)")
+        }
+        let human = try d.ctl(["status"])
+        #expect(human.out.hasPrefix("mode         shadow for "), "\(human.out)")
+        #expect(human.out.contains("live         pace@1 ("))
+        let down = try DaemonUnderTest("status-down")
+        let unreachable = try down.ctl(["status"])
+        #expect(unreachable.status == 4 && unreachable.err.contains("is adpilotd running?"))
+        #expect(d.stop() == 0)
+    }
+}

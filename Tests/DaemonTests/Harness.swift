@@ -1,0 +1,211 @@
+import AdPilotCore
+import AdPilotJournal
+import AdPilotService
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+/// A real adpilotd process in a temporary directory, with a config file, its own state
+/// directory and socket, and helpers to read what it journaled and what the simulated
+/// platform received.
+final class DaemonUnderTest {
+    static let binDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Policies").path
+
+    let dir: TempDir
+    var process: Process?
+    var starts = 0
+    var stateDir: String { dir.path + "/state" }
+    var socket: String { dir.path + "/ctl.sock" }
+    var configPath: String { dir.path + "/adpilot.json" }
+    var marketDir: String { stateDir + "/simulator" }
+
+    /// The embedded default with `live` pace@1 writing, `candidate` qlearn@1 in shadow, a
+    /// fast clock (a tick every 1/6 s), no cooldown, and `edit` applied last.
+    init(_ tag: String, campaigns: Int = 10, speed: Double = 3600, edit: (inout [String: Any]) -> Void = { _ in }) throws {
+        dir = TempDir(tag)
+        var c = try JSONSerialization.jsonObject(with: Data(DefaultConfig.text.utf8)) as! [String: Any]
+        c["slots"] = ["live": "pace@1", "candidate": "qlearn@1"]
+        c["clock"] = ["kind": "accelerated", "speed": speed]
+        c["policy_dirs"] = [Self.policies]
+        c["platform"] = ["kind": "simulator", "seed": 7, "campaigns": campaigns]
+        var account = c["account"] as! [String: Any]
+        account["daily_cap_micros"] = Int64(campaigns) * 1_500_000_000
+        c["account"] = account
+        var defaults = c["campaign_defaults"] as! [String: Any]
+        var guardrails = defaults["guardrails"] as! [String: Any]
+        guardrails["cooldown_seconds"] = 0
+        defaults["guardrails"] = guardrails
+        c["campaign_defaults"] = defaults
+        edit(&c)
+        try writeConfig(c)
+    }
+
+    func writeConfig(_ c: [String: Any]) throws {
+        try JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]).write(to: URL(fileURLWithPath: configPath))
+    }
+
+    func start(env extra: [String: String] = [:], arguments: [String]? = nil) throws {
+        let p = Process()
+        p.executableURL = Self.binDir.appendingPathComponent("adpilotd")
+        p.arguments = arguments ?? ["--config", configPath, "--state-dir", stateDir, "--socket", socket]
+        var env = ProcessInfo.processInfo.environment
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "ADPILOT_TEST_FAULTS", "JOURNAL_STREAM"] { env[k] = nil }
+        for (k, v) in extra { env[k] = v }
+        p.environment = env
+        starts += 1
+        let log = dir.path + "/stderr-\(starts).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: log)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        process = p
+    }
+
+    var stderr: String {
+        (1...max(1, starts)).map { (try? String(contentsOfFile: dir.path + "/stderr-\($0).log", encoding: .utf8)) ?? "" }.joined()
+    }
+
+    /// Polls the socket until the daemon answers status (or gives up).
+    @discardableResult
+    func waitUntilServing(seconds: Double = 30) -> StatusReport? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if case .success(let r) = ControlClient.call(ControlRequest(verb: "status"), socket: socket, timeoutSeconds: 5), let s = r.status {
+                return s
+            }
+            if let p = process, !p.isRunning { return nil }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func status() -> StatusReport? {
+        if case .success(let r) = ControlClient.call(ControlRequest(verb: "status"), socket: socket), let s = r.status { return s }
+        return nil
+    }
+
+    /// Waits until the daemon has run `count` more ticks.
+    func waitForTicks(_ count: UInt64, seconds: Double = 60) -> StatusReport? {
+        guard let first = waitUntilServing() else { return nil }
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = status(), s.ticks >= first.ticks + count { return s }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func kill(_ signal: Int32) {
+        guard let p = process else { return }
+        Glibc.kill(p.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit; its status, or nil on timeout.
+    func waitForExit(seconds: Double = 30) -> Int32? {
+        guard let p = process else { return nil }
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        guard !p.isRunning else { return nil }
+        process = nil
+        return p.terminationStatus
+    }
+
+    func stop() -> Int32? {
+        kill(SIGTERM)
+        return waitForExit()
+    }
+
+    deinit {
+        if let p = process, p.isRunning {
+            Glibc.kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+    }
+
+    // MARK: What happened
+
+    func records(kinds: Set<String> = []) throws -> [JournalRecord] {
+        var out: [JournalRecord] = []
+        try JournalReader(directory: stateDir + "/journal").records(matching: RecordFilter(kinds: kinds)) { out.append($0); return true }
+        return out
+    }
+
+    func data(_ r: JournalRecord) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(r.dataBytes)) as? [String: Any]) ?? [:]
+    }
+
+    func platformWrites() throws -> [(at: Instant, campaign: CampaignID, budgetMicros: Micros)] {
+        try EmbeddedMarket.writes(directory: marketDir)
+    }
+
+    /// Runs adpilotctl against this daemon.
+    func ctl(_ args: [String], asUser uid: UInt32? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        let bin = Self.binDir.appendingPathComponent("adpilotctl").path
+        let full = args + ["--state-dir", stateDir, "--socket", socket]
+        if let uid {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            p.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", bin] + full
+        } else {
+            p.executableURL = URL(fileURLWithPath: bin)
+            p.arguments = full
+        }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = readToEnd(out.fileHandleForReading), e = readToEnd(err.fileHandleForReading)
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+/// A datagram socket standing in for systemd's NOTIFY_SOCKET: collects every sd_notify
+/// message with the time it arrived.
+final class NotifyListener: @unchecked Sendable {
+    let path: String
+    private let fd: Int32
+    private let messages = Guarded<[(at: Date, text: String)]>([])
+
+    init(path: String) {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let socketFD = fd, messages = self.messages
+        let t = Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(socketFD, $0.baseAddress, $0.count, 0) }
+                if n > 0 {
+                    let text = String(decoding: buffer[0..<n], as: UTF8.self)
+                    messages.with { $0.append((Date(), text)) }
+                } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                    close(socketFD)  // shut down by deinit: this thread owns the descriptor
+                    return
+                }
+            }
+        }
+        t.start()
+    }
+
+    var all: [(at: Date, text: String)] { messages.current }
+
+    /// Waits until a message containing `line` (one of its lines) arrives; the whole message.
+    func wait(for line: String, seconds: Double = 30) -> (at: Date, text: String)? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let m = all.first(where: { $0.text.split(separator: "\n").contains { $0 == line } }) { return m }
+            usleep(10_000)
+        }
+        return nil
+    }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)) }
+}
