@@ -53,7 +53,7 @@ func main() -> ExitCode {
     do {
         var (global, args) = try Arguments.parse(raw)
         if let file = try args.value("--check-config") {
-            _ = try args.positionals(verb: "--check-config").isEmpty ? () : { throw UsageError(message: "--check-config takes one file") }()
+            guard args.isEmpty else { throw UsageError(message: "--check-config takes one file and nothing else") }
             do {
                 let c = try ServiceConfig.load(path: file)
                 print("\(file): ok (config digest \(c.digest.hex))")
@@ -79,8 +79,9 @@ func main() -> ExitCode {
         }
         while let d = try args.value("--policy-dir") { o.policyDirs.append(d) }
         if o.demo && global.configGiven { throw UsageError(message: "--demo runs the embedded default; it does not take --config") }
-        let rest = try args.positionals(verb: "adpilotd")
-        guard rest.isEmpty else { throw UsageError(message: "unexpected argument \(rest[0]); see adpilotd --help") }
+        if let extra = args.tokens.first {
+            throw UsageError(message: "\(extra.hasPrefix("-") ? "unknown option" : "unexpected argument") \(extra); see adpilotd --help")
+        }
         o.global = global
         return Daemon.run(o)
     } catch let e as UsageError {
