@@ -1,10 +1,11 @@
 // make bench: figures for the README's performance section. Prints what it measured and
 // on what machine; asserts nothing (performance is measured here, not in unit tests).
 //
-//   adpilot-bench [core] [journal] [simulator] [policy] [--journal-dir DIR] [--verify-bytes N]
+//   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [--journal-dir DIR] [--verify-bytes N]
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 var which = Set<String>()
 var journalDir = "/tmp"
@@ -13,18 +14,19 @@ var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
-    case "core", "journal", "simulator", "policy": which.insert(a)
+    case "core", "journal", "simulator", "policy", "daemon": which.insert(a)
     case "--journal-dir": journalDir = args.isEmpty ? journalDir : args.removeFirst()
     case "--verify-bytes": verifyBytes = args.isEmpty ? verifyBytes : Int64(args.removeFirst()) ?? verifyBytes
     default:
-        print("usage: adpilot-bench [core] [journal] [simulator] [policy] [--journal-dir DIR] [--verify-bytes N]")
+        print("usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [--journal-dir DIR] [--verify-bytes N]")
         exit(2)
     }
 }
-if which.isEmpty { which = ["core", "journal", "simulator", "policy"] }
+if which.isEmpty { which = ["core", "journal", "simulator", "policy", "daemon"] }
 print("AdPilot benchmarks (release build)")
 print("machine: \(machine())")
 if which.contains("core") { benchCore() }
 if which.contains("journal") { benchJournal(in: journalDir, verifyBytes: verifyBytes) }
 if which.contains("simulator") { benchSimulator() }
 if which.contains("policy") { benchPolicies(policiesDir: "Policies") }
+if which.contains("daemon") { benchDaemon(base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", journalBytes: verifyBytes) }

@@ -58,6 +58,23 @@ import Testing
         #expect(s.assessment.level == .info, "one hour does not raise the level (hysteresis)")
     }
 
+    /// Delivery stopping (spend, impressions, clicks to zero) spends less, never more: it
+    /// warns but never halts. Conversions collapsing while spend holds stays critical.
+    @Test func dropsInDeliveryWarnButConversionCollapseIsCritical() {
+        var (s, h, rng) = warmedUp()
+        let stopped = AnomalyDetector.ingest(HourlyMetrics(hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0,
+                                                           conversionValueMicros: .zero), config: config, state: s)
+        #expect(stopped.assessment.latest == .warn, "\(stopped.assessment.findings)")
+        #expect(stopped.assessment.findings.contains { $0.check == "robust_z.spend" && $0.severity == .warn })
+        var m = normal(h, &rng)
+        m.conversions = 0
+        m.clicks = m.impressions / 50
+        s = AnomalyDetector.ingest(m, config: config, state: s)
+        h += 1
+        let f = s.assessment.findings.first { $0.check == "robust_z.conversions" }
+        #expect(f?.severity == .critical, "\(s.assessment.findings)")
+    }
+
     @Test func hysteresisRaisesAfterForHoursAndClearsAfterQuietHours() {
         var (s, h, rng) = warmedUp()
         func feed(spike: Bool) {

@@ -170,10 +170,45 @@ public struct AnomalyState: Hashable, Sendable, Codable {
         case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical, hoursBelowLevel, assessment
     }
 
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    var historyHex: String {
+        var out = [UInt8](repeating: 0, count: history.count * 8)
+        for (i, v) in history.enumerated() {
+            let bits = v.bitPattern
+            for k in 0..<8 { out[i * 8 + k] = AnomalyState.hexDigits[Int((bits >> UInt32(28 - 4 * k)) & 0xf)] }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func history(hex: String) -> [Float]? {
+        let bytes = Array(hex.utf8)
+        guard bytes.count == historyHours * metricCount * 8 else { return nil }
+        var out = [Float](repeating: .nan, count: historyHours * metricCount)
+        for i in out.indices {
+            var bits: UInt32 = 0
+            for k in 0..<8 {
+                let c = bytes[i * 8 + k]
+                let d: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+                default: return nil
+                }
+                bits = bits << 4 | UInt32(d)
+            }
+            out[i] = Float(bitPattern: bits)
+        }
+        return out
+    }
+
     /// Restored state is checked: wrong-sized arrays are an error, never an index trap.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        history = try c.decode([Float?].self, forKey: .history).map { $0 ?? .nan }
+        guard let h = AnomalyState.history(hex: try c.decode(String.self, forKey: .history)) else {
+            throw DecodingError.dataCorruptedError(forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
+        }
+        history = h
         ewmaMean = try c.decode([Double].self, forKey: .ewmaMean)
         ewmaVariance = try c.decode([Double].self, forKey: .ewmaVariance)
         ewmaSamples = try c.decode(Int.self, forKey: .ewmaSamples)
@@ -189,10 +224,12 @@ public struct AnomalyState: Hashable, Sendable, Codable {
         }
     }
 
-    /// Missing hours (NaN in memory) are `null` in JSON, which has no NaN.
+    /// The history is one string of IEEE 754 bit patterns, 8 hex digits per value (NaN,
+    /// a missing hour, included: JSON has no NaN). A daemon persists 10,000 of these per
+    /// snapshot; a JSON array of 768 numbers each costs seconds to encode.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(history.map { $0.isNaN ? nil : $0 }, forKey: .history)
+        try c.encode(historyHex, forKey: .history)
         try c.encode(ewmaMean, forKey: .ewmaMean)
         try c.encode(ewmaVariance, forKey: .ewmaVariance)
         try c.encode(ewmaSamples, forKey: .ewmaSamples)

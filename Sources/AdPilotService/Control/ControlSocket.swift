@@ -200,13 +200,13 @@ public final class ControlServer: @unchecked Sendable {
             var message = t.map { $0.changed ? "halted (was \($0.before.mode.rawValue)); no budget writes until resume" : "already halted; request recorded" }
                 ?? "halted: no budget writes until resume"
             if !problems.isEmpty { message += "; " + problems.joined(separator: "; ") }
-            return ControlResponse(exit: .ok, message: message, status: controller.status())
+            return ControlResponse(exit: .ok, message: message)
         case "resume":
             do {
                 switch try controller.resume(actor: peer.actor, reason: reason, log: log) {
                 case .success(let t):
                     return ControlResponse(exit: .ok, message: "resumed: \(t.after.mode.rawValue), candidate \(t.after.candidate?.description ?? "none"), "
-                        + "live slot empty; promote to let a policy write again", status: controller.status())
+                        + "live slot empty; promote to let a policy write again")
                 case .failure(let r):
                     return ControlResponse(exit: r.code == "reason_required" ? .usage : .refused, message: r.description, refusal: r)
                 }

@@ -82,7 +82,28 @@ public final class Controller: @unchecked Sendable {
         var tickCount: UInt64
         var control: ControlState
         var platformBreaker: CircuitBreaker
-        var campaigns: [String: CampaignMemory]
+        var campaigns: [String: CampaignCore]
+    }
+
+    /// Pacers, cooldown clock and breaker: small, written after every tick.
+    struct CampaignCore: Codable {
+        var pacer: PacerState
+        var shadowPacer: PacerState
+        var lastChangeAt: Instant?
+        var breaker: CircuitBreaker
+    }
+
+    /// The anomaly detector's history (about 6 KB per campaign): written only after a
+    /// tick that fed it new hours. Restored older than the main snapshot, its
+    /// `lastIngestedHour` makes the next tick feed the missing hours again.
+    struct AnomalySnapshot: Codable {
+        var journalSeq: UInt64
+        var campaigns: [String: AnomalyMemory]
+    }
+
+    struct AnomalyMemory: Codable {
+        var anomaly: AnomalyState
+        var lastIngestedHour: Int64?
     }
 
     private init(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
@@ -165,45 +186,70 @@ public final class Controller: @unchecked Sendable {
     static func restore(stateDir: StateDirectory, reader: JournalReader, headSeq: UInt64, log: Log) throws -> Restored {
         var out = Restored()
         var fromSeq: UInt64 = 1
-        if stateDir.io.exists(stateDir.snapshot) {
-            let snapshot: Snapshot
+        func load<T: Decodable>(_ type: T.Type, _ path: String) throws -> T? {
+            guard stateDir.io.exists(path) else { return nil }
             do {
-                snapshot = try RecordCoding.decoder().decode(Snapshot.self, from: Data(try stateDir.io.readFile(stateDir.snapshot, limit: 1 << 31)))
+                return try JSONDecoder().decode(T.self, from: Data(try stateDir.io.readFile(path, limit: 1 << 31)))
             } catch {
-                throw StartupError("\(stateDir.snapshot): unreadable controller state (\(error)); move it aside to start from the journal alone "
-                    + "(pacers and breakers then start fresh), see Runbooks/journal-recovery.md")
+                throw StartupError("\(path): unreadable controller state (\(error)); move it aside to start from the journal alone "
+                    + "(pacers, breakers and anomaly baselines then start fresh), see Runbooks/journal-recovery.md")
             }
+        }
+        if let snapshot = try load(Snapshot.self, stateDir.snapshot) {
             if snapshot.journalSeq < headSeq {
                 fromSeq = snapshot.journalSeq + 1
                 out.platformBreaker = snapshot.platformBreaker
                 out.tickCount = snapshot.tickCount
                 out.control = snapshot.control
-                for (k, v) in snapshot.campaigns { out.memory[CampaignID(k)] = v }
+                for (k, v) in snapshot.campaigns {
+                    var m = CampaignMemory()
+                    m.control.pacer = v.pacer
+                    m.control.shadowPacer = v.shadowPacer
+                    m.control.lastChangeAt = v.lastChangeAt
+                    m.control.breaker = v.breaker
+                    out.memory[CampaignID(k)] = m
+                }
+                if let a = try load(AnomalySnapshot.self, stateDir.anomalySnapshot), a.journalSeq < headSeq {
+                    for (k, v) in a.campaigns where out.memory[CampaignID(k)] != nil {
+                        out.memory[CampaignID(k)]!.control.anomaly = v.anomaly
+                        out.memory[CampaignID(k)]!.lastIngestedHour = v.lastIngestedHour
+                    }
+                }
             } else {
                 log.warning("\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the journal wins: "
                     + "controller state rebuilt from the journal alone", [:])
             }
         }
+        // A long journal is mostly decisions and their outcomes: scan their bytes for the
+        // few fields recovery needs, and decode in full only what is still pending at the end.
         let decoder = RecordCoding.decoder()
-        var pending: [UInt64: (Instant, DecisionSummary)] = [:]
+        var pending: [UInt64: Instant] = [:]
         let kinds: Set<String> = RecordKind.stateBearing.union([RecordKind.decision, RecordKind.applyResult, RecordKind.reconcile])
         try reader.records(from: fromSeq, matching: RecordFilter(kinds: kinds)) { r in
-            let data = Data(r.dataBytes)
+            let bytes = r.dataBytes
             switch r.kind {
             case RecordKind.decision:
-                let d = try decoder.decode(DecisionSummary.self, from: data)
-                if d.action == .apply { pending[r.seq] = (r.instant ?? Instant(microsSinceEpoch: 0), d) }
+                if bytes.contains(subsequence: RecordScan.applyMarker) { pending[r.seq] = r.instant ?? Instant(microsSinceEpoch: 0) }
             case RecordKind.applyResult, RecordKind.reconcile:
-                let o = try decoder.decode(OutcomeSummary.self, from: data)
-                if let (at, _) = pending.removeValue(forKey: o.decisionSeq), o.status == .confirmed || o.outcome == .applied {
-                    out.memory[o.campaign, default: CampaignMemory()].control.lastChangeAt = at
-                }
+                guard let decisionSeq = RecordScan.unsigned("decision_seq", in: bytes),
+                      let at = pending.removeValue(forKey: decisionSeq),
+                      bytes.contains(subsequence: RecordScan.confirmedMarker) || bytes.contains(subsequence: RecordScan.appliedMarker) else { return true }
+                let campaign = try RecordScan.campaign(in: bytes) ?? decoder.decode(OutcomeSummary.self, from: Data(bytes)).campaign
+                out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
-                out.control = try decoder.decode(TransitionRecord.self, from: data).state
+                out.control = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
             }
             return true
         }
-        out.pending = pending.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.seq < $1.seq }
+        // One more pass from the oldest pending decision picks up their bodies.
+        if let first = pending.keys.min() {
+            try reader.records(from: first, matching: RecordFilter(kinds: [RecordKind.decision])) { r in
+                if let at = pending[r.seq] {
+                    out.pending.append((r.seq, at, try decoder.decode(DecisionSummary.self, from: Data(r.dataBytes))))
+                }
+                return true
+            }
+        }
         return out
     }
 
@@ -329,19 +375,22 @@ public final class Controller: @unchecked Sendable {
     @discardableResult
     public func tick(log: Log) -> TickReport {
         let started = SystemClock().now()
-        let now = clock.now()
         tickCount += 1
         ticksThisRun += 1
-        var report = TickReport(tick: tickCount, at: now)
-        defer {
-            report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
-            refreshStatus(report: report)
-        }
+        var report = TickReport(tick: tickCount, at: clock.now())
+        runTick(&report, log: log)
+        report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
+        refreshStatus(report: report)
+        return report
+    }
+
+    private func runTick(_ report: inout TickReport, log: Log) {
+        let now = report.at
         if stateDir.isHalted && control.mode != .halted {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
         let state = control.current
-        guard state.mode != .halted else { return report }
+        guard state.mode != .halted else { return }
         if !journal.isPoisoned { loadPolicies(log: log) }
 
         let observed: Observer.Observed
@@ -351,7 +400,7 @@ public final class Controller: @unchecked Sendable {
             report.error = "cannot list campaigns: \(error)"
             journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil), log: log)
             log.warning("tick \(tickCount): \(report.error!); budgets hold", [:])
-            return report
+            return
         }
         report.observeFailures = observed.failures.count
         if let first = observed.failures.first {
@@ -378,18 +427,15 @@ public final class Controller: @unchecked Sendable {
         }
 
         // Durable before anything is applied.
-        let entries = decisions.map { d in
-            JournalEntry(kind: RecordKind.decision, data: RecordCoding.bytes(DecisionRecord(
-                d, tick: tickCount, policyDigest: policies[d.input.policy]?.digest ?? "unloaded", configDigest: config.digest.hex), encoder))
-        }
+        let entries = encode(decisions)
         let refs: [RecordRef]
         do {
-            refs = try journal.append(entries)
+            refs = try appendInBatches(entries)
         } catch {
             report.error = "journal write failed: \(error)"
             log.critical("cannot journal decisions: \(error); halting (fail closed)", [:])
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
-            return report
+            return
         }
         report.decisions = decisions.count
 
@@ -427,12 +473,12 @@ public final class Controller: @unchecked Sendable {
                 scope: "platform", campaign: nil, from: platformBreakerBefore, to: platformBreaker.state), encoder)))
         }
         do {
-            _ = try journal.append(results + notes)
+            _ = try appendInBatches(results + notes)
         } catch {
             report.error = "journal write failed: \(error)"
             log.critical("cannot journal apply results: \(error); halting (fail closed)", [:])
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
-            return report
+            return
         }
         totals.decisions += UInt64(report.decisions)
         totals.applies += UInt64(report.confirmed)
@@ -445,8 +491,42 @@ public final class Controller: @unchecked Sendable {
         } else if let breach = capBreach(observed) {
             _ = halt(actor: .system, reason: breach, log: log)
         }
-        persist(log: log)
-        return report
+        persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
+    }
+
+    /// Decision records, encoded on every core: at 10,000 campaigns JSON encoding is most of
+    /// a tick's CPU.
+    private func encode(_ decisions: [Decision]) -> [JournalEntry] {
+        let digests = policies.mapValues(\.digest)
+        let tick = tickCount, configDigest = config.digest.hex
+        let chunks = decisions.count < 512 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let size = (decisions.count + chunks - 1) / max(1, chunks)
+        let parts = Guarded([[JournalEntry]](repeating: [], count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let encoder = RecordCoding.encoder()
+            let part = decisions[min(decisions.count, c * size)..<min(decisions.count, (c + 1) * size)].map { d in
+                JournalEntry(kind: RecordKind.decision, data: RecordCoding.bytes(DecisionRecord(
+                    d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded", configDigest: configDigest), encoder))
+            }
+            parts.with { $0[c] = part }
+        }
+        return parts.current.flatMap { $0 }
+    }
+
+    /// Records per journal append: large enough for group commit to pay, small enough that
+    /// a halt from the socket never waits long for the journal lock.
+    static let journalBatchRecords = 256
+
+    private func appendInBatches(_ entries: [JournalEntry]) throws(JournalError) -> [RecordRef] {
+        var refs: [RecordRef] = []
+        refs.reserveCapacity(entries.count)
+        var start = 0
+        while start < entries.count {
+            let end = min(entries.count, start + Controller.journalBatchRecords)
+            refs += try journal.append(Array(entries[start..<end]))
+            start = end
+        }
+        return refs
     }
 
     private func propose(_ id: PolicyID, _ c: TickCampaign, pacer: PacerReport, now: Instant) -> Proposal {
@@ -507,14 +587,23 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Writes the snapshot after the tick's records: it is never ahead of the journal.
-    private func persist(log: Log) {
-        let snapshot = Snapshot(format: Snapshot.format, journalSeq: journal.head.seq, tickCount: tickCount,
+    private func persist(anomaly: Bool, log: Log) {
+        let seq = journal.head.seq
+        let snapshot = Snapshot(format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
                                 control: control.current, platformBreaker: platformBreaker,
-                                campaigns: Dictionary(memory.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { a, _ in a }))
+                                campaigns: Dictionary(memory.map { ($0.key.rawValue, CampaignCore(
+                                    pacer: $0.value.control.pacer, shadowPacer: $0.value.control.shadowPacer,
+                                    lastChangeAt: $0.value.control.lastChangeAt, breaker: $0.value.control.breaker)) },
+                                                      uniquingKeysWith: { a, _ in a }))
         do {
-            try stateDir.writeAtomically(stateDir.snapshot, RecordCoding.bytes(snapshot, encoder))
+            if anomaly {
+                let a = AnomalySnapshot(journalSeq: seq, campaigns: Dictionary(memory.map { ($0.key.rawValue, AnomalyMemory(
+                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)) }, uniquingKeysWith: { a, _ in a }))
+                try stateDir.writeAtomically(stateDir.anomalySnapshot, Array(try JSONEncoder().encode(a)))
+            }
+            try stateDir.writeAtomically(stateDir.snapshot, Array(try JSONEncoder().encode(snapshot)))
         } catch {
-            log.error("cannot write \(stateDir.snapshot): \(error); the journal remains the record", [:])
+            log.error("cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
         }
     }
 
@@ -546,7 +635,7 @@ public final class Controller: @unchecked Sendable {
 
     /// SIGTERM: the last record, then the journal is closed.
     public func shutdown(reason: String, log: Log) {
-        persist(log: log)
+        persist(anomaly: true, log: log)
         _ = try? journal.append(kind: RecordKind.shutdown, data: RecordCoding.bytes(["reason": reason], encoder))
         do { try journal.close() } catch { log.error("closing the journal: \(error)", [:]) }
     }
@@ -592,6 +681,60 @@ public final class Controller: @unchecked Sendable {
 
     /// Prometheus text exposition of the current status.
     public func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
+}
+
+/// Byte-level reads of the sorted-key, unescaped fields recovery needs from our own records.
+enum RecordScan {
+    static let applyMarker = Array(#""action":"apply""#.utf8)
+    static let confirmedMarker = Array(#""status":"confirmed""#.utf8)
+    static let appliedMarker = Array(#""outcome":"applied""#.utf8)
+
+    /// `"name":123` at the top level of a flat record.
+    static func unsigned(_ name: String, in bytes: ArraySlice<UInt8>) -> UInt64? {
+        guard let start = bytes.end(of: Array("\"\(name)\":".utf8)) else { return nil }
+        var v: UInt64 = 0
+        var i = start
+        while i < bytes.endIndex, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(bytes[i] - 0x30))
+            guard !o1 && !o2 else { return nil }
+            v = a
+            i += 1
+        }
+        return i == start ? nil : v
+    }
+
+    /// `"campaign":"ID"` when ID has no escapes; nil otherwise (the caller decodes).
+    static func campaign(in bytes: ArraySlice<UInt8>) -> CampaignID? {
+        guard let start = bytes.end(of: Array(#""campaign":""#.utf8)),
+              let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        let value = bytes[start..<end]
+        guard !value.contains(UInt8(ascii: "\\")) else { return nil }
+        return CampaignID(String(decoding: value, as: UTF8.self))
+    }
+}
+
+extension ArraySlice where Element == UInt8 {
+    /// Index just past the first occurrence of `needle` (memchr + memcmp: recovery runs
+    /// this over every record of a long journal).
+    func end(of needle: [UInt8]) -> Int? {
+        guard !needle.isEmpty, count >= needle.count else { return nil }
+        return withUnsafeBytes { hay -> Int? in
+            needle.withUnsafeBytes { n -> Int? in
+                let base = hay.baseAddress!
+                let last = base + (hay.count - n.count)
+                var p = base
+                while p <= last {
+                    guard let q = memchr(p, Int32(n[0]), last - p + 1) else { return nil }
+                    if memcmp(q, n.baseAddress!, n.count) == 0 { return startIndex + (UnsafeRawPointer(q) - base) + n.count }
+                    p = UnsafeRawPointer(q) + 1
+                }
+                return nil
+            }
+        }
+    }
+
+    func contains(subsequence needle: [UInt8]) -> Bool { end(of: needle) != nil }
 }
 
 struct StartupRecord: Encodable {

@@ -16,6 +16,7 @@ public struct StateDirectory: Sendable {
     public var journal: String { path + "/journal" }
     public var haltFlag: String { path + "/HALT" }
     public var snapshot: String { path + "/controller-state.json" }
+    public var anomalySnapshot: String { path + "/anomaly-state.json" }
     public var market: String { path + "/simulator" }
     public var policies: String { path + "/policies" }
     public var defaultMetrics: String { path + "/adpilot.prom" }

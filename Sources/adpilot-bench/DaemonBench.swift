@@ -1,0 +1,145 @@
+// The daemon's controller at 10,000 campaigns: tick duration with journaling, halt latency
+// through the real control socket while ticks run, resident memory, and start-up time with
+// a 1 GB journal.
+import AdPilotCore
+import AdPilotJournal
+import AdPilotService
+import AdPilotSystem
+import Foundation
+
+func residentKiB(_ field: String) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+    return 0
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let s = values.sorted()
+    return s.isEmpty ? 0 : s[min(s.count - 1, Int((Double(s.count - 1) * p).rounded()))]
+}
+
+func benchConfig(campaigns: Int, policiesDir: String) throws -> ServiceConfig {
+    var json = DefaultConfig.text
+    json = json.replacingOccurrences(of: #""slots": {"live": null, "candidate": "qlearn@1"}"#, with: #""slots": {"live": "pace@1", "candidate": "qlearn@1"}"#)
+    json = json.replacingOccurrences(of: #""policy_dirs": ["/usr/share/adpilot/policies"]"#, with: #""policy_dirs": ["\#(policiesDir)"]"#)
+    json = json.replacingOccurrences(of: #""campaigns": 20"#, with: #""campaigns": \#(campaigns)"#)
+    json = json.replacingOccurrences(of: #""daily_cap_micros": 30000000000"#, with: #""daily_cap_micros": \#(Int64(campaigns) * 1_500_000_000)"#)
+    json = json.replacingOccurrences(of: #""cooldown_seconds": 3600"#, with: #""cooldown_seconds": 0"#)
+    return try ServiceConfig.parse(bytes: Array(json.utf8))
+}
+
+func startController(_ config: ServiceConfig, stateDir: String, speed: Double) throws -> Controller {
+    guard case .simulator(let seed, let n) = config.platform else { fatalError("simulator config expected") }
+    let market = try EmbeddedMarket.open(directory: stateDir + "/simulator", seed: seed, campaigns: n, speed: speed)
+    return try Controller.start(config: config, stateDir: StateDirectory(stateDir), platform: market, clock: market.clock,
+                                sealKey: nil, log: Log(identifier: "bench", toJournald: false))
+}
+
+func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
+    say("== daemon (10,000 simulated campaigns; live pace@1 writes, candidate qlearn@1 decides in shadow)")
+    let quiet = Log(identifier: "bench", toJournald: false)
+    do {
+        let dir = tempDirectory(base, "daemon")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try benchConfig(campaigns: 10_000, policiesDir: policiesDir)
+        // Ten simulated minutes per real second of wall time: every tick sees a new moment.
+        let controller = try startController(config, stateDir: dir, speed: 600)
+        var durations: [Double] = [], decisions = 0, writes = 0
+        for _ in 0..<8 {
+            let r = controller.tick(log: quiet)
+            durations.append(Double(r.durationMicros) / 1_000)
+            decisions += r.decisions
+            writes += r.confirmed
+        }
+        say(String(format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
+            + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
+                     percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
+        say("resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak \(residentKiB("VmHWM") / 1024) MiB), "
+            + "market simulator included")
+
+        // Halt latency: the real socket, while a thread keeps ticking.
+        let socket = dir + "/ctl.sock"
+        let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: quiet)
+        server.start()
+        let running = Guarded(true)
+        let ticker = Thread {
+            while running.current { controller.tick(log: quiet) }
+        }
+        ticker.start()
+        var latencies: [Double] = []
+        var rng = SplitMix64(seed: 11)
+        for i in 0..<60 {
+            usleep(UInt32(20_000 + rng.next() % 80_000))
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let r = ControlClient.call(ControlRequest(verb: "halt", reason: "bench \(i)"), socket: socket)
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            guard case .success(let ok) = r, ok.exit == 0 else { print("halt failed: \(r)"); break }
+            _ = try controller.resume(actor: .system, reason: "bench", log: quiet)
+        }
+        running.with { $0 = false }
+        while !ticker.isFinished { usleep(10_000) }
+        server.stop()
+        say(String(format: "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d halts; "
+            + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? 0,
+                     latencies.count))
+        controller.shutdown(reason: "bench", log: quiet)
+    } catch {
+        say("daemon bench failed: \(error)")
+    }
+
+    // Start-up with a large journal: filled with copies of real decision records.
+    do {
+        let dir = tempDirectory(base, "startup")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = try benchConfig(campaigns: 100, policiesDir: policiesDir)
+        var c = try startController(config, stateDir: dir, speed: 600)
+        c.tick(log: quiet)
+        c.shutdown(reason: "bench", log: quiet)
+        // Real records of one tick (decisions, apply results), repeated: what a long-running
+        // daemon's journal is made of.
+        var sample: [JournalEntry] = []
+        // (Decisions that asked for a write are left out: copies of them would have no
+        // outcome, and start-up would rightly reconcile every one.)
+        let applyMarker = Array(#""action":"apply""#.utf8)
+        try JournalReader(directory: dir + "/journal").records(matching: RecordFilter(kinds: ["decision", "apply_result"])) { r in
+            let data = Array(r.dataBytes)
+            if r.kind == "decision" && data.firstRange(of: applyMarker) != nil { return true }
+            sample.append(JournalEntry(kind: r.kind, data: data))
+            return true
+        }
+        let sampleBytes = sample.reduce(0) { $0 + $1.data.count + 200 }
+        var options = JournalOptions(clock: SystemClock())
+        options.holder = "bench"
+        let writer = try JournalWriter.open(directory: dir + "/journal", options: options)
+        var bytes: Int64 = 0
+        while bytes < journalBytes {
+            _ = try writer.append(sample)
+            bytes += Int64(sampleBytes)
+        }
+        try writer.close()
+        // A first start scans it all; its clean stop leaves a snapshot at the head.
+        c = try startController(config, stateDir: dir, speed: 600)
+        c.shutdown(reason: "bench", log: quiet)
+        let size = try FileManager.default.subpathsOfDirectory(atPath: dir + "/journal").reduce(Int64(0)) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: dir + "/journal/" + $1)[.size] as? NSNumber)?.int64Value ?? 0)
+        }
+        for (label, keepSnapshot) in [("after a clean stop (snapshot present)", true), ("without a snapshot (full scan)", false)] {
+            if !keepSnapshot { try? FileManager.default.removeItem(atPath: dir + "/controller-state.json") }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            c = try startController(config, stateDir: dir, speed: 600)
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            c.shutdown(reason: "bench", log: quiet)
+            say(String(format: "start-up to ready with a %.2f GB journal, %@: %.0f ms", Double(size) / 1e9, label, ms))
+        }
+    } catch {
+        say("start-up bench failed: \(error)")
+    }
+}
+
+/// Prints a line at once (stdout to a pipe is block-buffered; these runs are long).
+func say(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
