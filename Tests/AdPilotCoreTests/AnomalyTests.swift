@@ -61,18 +61,20 @@ import Testing
     /// Delivery stopping (spend, impressions, clicks to zero) spends less, never more: it
     /// warns but never halts. Conversions collapsing while spend holds stays critical.
     @Test func dropsInDeliveryWarnButConversionCollapseIsCritical() {
-        var (s, h, rng) = warmedUp()
+        let (s, h, _) = warmedUp()
         let stopped = AnomalyDetector.ingest(HourlyMetrics(hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0,
                                                            conversionValueMicros: .zero), config: config, state: s)
         #expect(stopped.assessment.latest == .warn, "\(stopped.assessment.findings)")
         #expect(stopped.assessment.findings.contains { $0.check == "robust_z.spend" && $0.severity == .warn })
-        var m = normal(h, &rng)
-        m.conversions = 0
-        m.clicks = m.impressions / 50
-        s = AnomalyDetector.ingest(m, config: config, state: s)
-        h += 1
-        let f = s.assessment.findings.first { $0.check == "robust_z.conversions" }
-        #expect(f?.severity == .critical, "\(s.assessment.findings)")
+        func finding(_ check: String, _ severity: Severity, _ score: Double) -> Finding {
+            Finding(check: check, severity: severity, value: 0, baseline: 40, score: score)
+        }
+        let collapse = AnomalyDetector.capDrops([finding("robust_z.conversions", .critical, -12)])
+        #expect(collapse.map(\.severity) == [.critical], "conversions gone while spend holds: tracking is broken")
+        let stoppedDelivery = AnomalyDetector.capDrops([finding("robust_z.spend", .critical, -12), finding("robust_z.conversions", .critical, -12)])
+        #expect(stoppedDelivery.map(\.severity) == [.warn, .warn], "no spend, no conversions: nothing is being wasted")
+        let spike = AnomalyDetector.capDrops([finding("robust_z.spend", .critical, 12)])
+        #expect(spike.map(\.severity) == [.critical], "spikes stay critical")
     }
 
     @Test func hysteresisRaisesAfterForHoursAndClearsAfterQuietHours() {
