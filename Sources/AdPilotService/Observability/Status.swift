@@ -26,8 +26,13 @@ struct StatusView: Sendable {
     var inCanary: Set<CampaignID> = []
     var lastDecisions: [CampaignID: LastDecision] = [:]
     var totals = Controller.Totals()
+    var configDigest: String
+    var policyDigests: [PolicyID: String] = [:]
 
-    init(platform: String) { self.platform = platform }
+    init(platform: String, configDigest: String) {
+        self.platform = platform
+        self.configDigest = configDigest
+    }
 }
 
 /// `adpilotctl status --json` (SPEC §8): mode, slots, halt flag, journal head, breakers,

@@ -114,7 +114,7 @@ public final class Controller: @unchecked Sendable {
         self.clock = clock
         self.journal = journal
         self.control = Guarded(control)
-        self.statusView = Guarded(StatusView(platform: platform.name))
+        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex))
     }
 
     // MARK: Start-up
@@ -289,6 +289,7 @@ public final class Controller: @unchecked Sendable {
             do {
                 let p = try FrozenPolicy.load(directory: path)
                 policies[id] = LoadedPolicy(runtime: PolicyRuntime(p), digest: p.digest.hex)
+                statusView.with { $0.policyDigests[id] = p.digest.hex }
                 _ = try? journal.append(kind: RecordKind.policyLoaded, data: RecordCoding.bytes(
                     PolicyLoadedRecord(policy: id, digest: p.digest.hex, path: path), encoder))
                 log.info("loaded policy \(id) (\(p.digest.hex.prefix(12))) from \(path)", [:])
@@ -317,13 +318,16 @@ public final class Controller: @unchecked Sendable {
     /// Applies a state machine verb: journaled first, then in effect. Halt goes through
     /// `halt` instead (it must stop writes even when the journal cannot be written).
     @discardableResult
-    public func transition(_ command: Command, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+    public func transition(_ command: Command, actor: Actor, reason: String, log: Log,
+                           then effect: (Transition) throws -> Void = { _ in }) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
             let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
             guard case .success(let t) = result else { return result }
+            // A fresh encoder: this runs on the socket's threads as well as the tick's.
             let ref = try journal.append(kind: TransitionRecord.kind(for: t.verb.rawValue),
-                                         data: RecordCoding.bytes(TransitionRecord(t), encoder))
+                                         data: RecordCoding.bytes(TransitionRecord(t)))
             state = t.after
+            try effect(t)
             log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
                        ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
             return result
@@ -355,14 +359,13 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Returns to shadow (SPEC §5): journaled, then the flag is cleared.
+    /// The flag goes inside the same critical section as the transition, so a tick never
+    /// sees "shadow, flag present" and mistakes the resume for a new halt.
     public func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
-        let result = try transition(.resume, actor: actor, reason: reason, log: log)
-        if case .success = result {
+        try transition(.resume, actor: actor, reason: reason, log: log) { _ in
             try stateDir.clearHaltFlag()
             haltRequested.store(false, ordering: .releasing)
-            loadPolicies(log: log)
         }
-        return result
     }
 
     public var controlState: ControlState { control.current }
@@ -386,7 +389,7 @@ public final class Controller: @unchecked Sendable {
 
     private func runTick(_ report: inout TickReport, log: Log) {
         let now = report.at
-        if stateDir.isHalted && control.mode != .halted {
+        if control.with({ $0.mode != .halted && stateDir.isHalted }) {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
         let state = control.current
@@ -622,6 +625,7 @@ public final class Controller: @unchecked Sendable {
                 refusal = "\(source): platform and clock changes need a restart (systemctl restart adpilotd)"
             } else {
                 config = c
+                statusView.with { $0.configDigest = c.digest.hex }
                 _ = try? journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(c).bytes)
                 log.notice("configuration reloaded from \(source) (\(c.digest.hex.prefix(12)))", [:])
                 return nil
@@ -675,8 +679,8 @@ public final class Controller: @unchecked Sendable {
         let state = control.current
         let view = statusView.current
         let halt = stateDir.isHalted
-        return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: config.digest.hex,
-                            policyDigests: policies.mapValues(\.digest), view: view, now: clock.now())
+        return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: view.configDigest,
+                            policyDigests: view.policyDigests, view: view, now: clock.now())
     }
 
     /// Prometheus text exposition of the current status.
