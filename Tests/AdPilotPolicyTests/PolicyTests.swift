@@ -9,16 +9,8 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
 
 /// Runs the parity fixture: numpy writes a 15->128->64->10 policy and its own outputs.
 func exportParity(into dir: String) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", repoRoot + "/Tests/fixtures/policy_parity.py", dir]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let text = String(decoding: readToEnd(out.fileHandleForReading), as: UTF8.self)
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { throw PolicyError(file: "policy_parity.py", field: nil, problem: "python3 with numpy is needed: \(text)") }
+    let r = try runProcess("/usr/bin/env", ["python3", repoRoot + "/Tests/fixtures/policy_parity.py", dir], mergeStderr: true)
+    guard r.status == 0 else { throw PolicyError(file: "policy_parity.py", field: nil, problem: "python3 with numpy is needed: \(r.out)") }
 }
 
 func floats(_ path: String) -> [Float] {

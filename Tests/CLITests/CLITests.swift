@@ -7,20 +7,8 @@ import AdPilotTestSupport
     static let binDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         .deletingLastPathComponent()  // .build/<triple>/debug/AdPilotPackageTests.xctest -> debug/
 
-    struct Run { let status: Int32; let out: String; let err: String }
-
-    static func run(_ name: String, _ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = binDir.appendingPathComponent(name)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = readToEnd(out.fileHandleForReading)
-        let e = readToEnd(err.fileHandleForReading)
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    static func run(_ name: String, _ args: [String]) throws -> ProcessOutput {
+        try runProcess(binDir.appendingPathComponent(name).path, args)
     }
 
     @Test func daemonHelpIsGolden() throws {

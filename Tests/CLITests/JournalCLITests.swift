@@ -28,7 +28,7 @@ import AdPilotTestSupport
         child.waitUntilExit()
     }
 
-    func ctl(_ args: [String]) throws -> CLITests.Run { try CLITests.run("adpilotctl", args) }
+    func ctl(_ args: [String]) throws -> ProcessOutput { try CLITests.run("adpilotctl", args) }
 
     @Test func tailShowAndVerify() throws {
         let state = TempDir("cli")

@@ -208,15 +208,7 @@ import Testing
         }
         let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("systemd/adpilotd.service").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: analyze)
-        p.arguments = ["security", "--offline=true", "--no-pager", unit]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: readToEnd(out.fileHandleForReading), as: UTF8.self)
-        p.waitUntilExit()
+        let text = try runProcess(analyze, ["security", "--offline=true", "--no-pager", unit], mergeStderr: true).out
         let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(text.suffix(500))")
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first, "\(line)")
         #expect(score <= 2.0, "\(line)")

@@ -140,25 +140,12 @@ final class DaemonUnderTest {
         try EmbeddedMarket.writes(directory: marketDir)
     }
 
-    /// Runs adpilotctl against this daemon.
-    func ctl(_ args: [String], asUser uid: UInt32? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
+    /// Runs adpilotctl against this daemon, optionally as another user (setpriv).
+    func ctl(_ args: [String], asUser uid: UInt32? = nil) throws -> ProcessOutput {
         let bin = Self.binDir.appendingPathComponent("adpilotctl").path
         let full = args + ["--state-dir", stateDir, "--socket", socket]
-        if let uid {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            p.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", bin] + full
-        } else {
-            p.executableURL = URL(fileURLWithPath: bin)
-            p.arguments = full
-        }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = readToEnd(out.fileHandleForReading), e = readToEnd(err.fileHandleForReading)
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        guard let uid else { return try runProcess(bin, full) }
+        return try runProcess("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", bin] + full)
     }
 }
 

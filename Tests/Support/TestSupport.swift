@@ -37,3 +37,26 @@ public func readSome(_ handle: FileHandle) -> Data {
         if errno != EINTR { return Data() }
     }
 }
+
+/// A finished child process: exit status and what it wrote.
+public struct ProcessOutput {
+    public let status: Int32
+    public let out: String
+    public let err: String
+}
+
+/// Runs a program to completion, reading stdout and stderr (EINTR-safe). With
+/// `mergeStderr` both streams land in `out`.
+public func runProcess(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws -> ProcessOutput {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = mergeStderr ? out : err
+    try p.run()
+    let o = readToEnd(out.fileHandleForReading)
+    let e = mergeStderr ? Data() : readToEnd(err.fileHandleForReading)
+    p.waitUntilExit()
+    return ProcessOutput(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+}
