@@ -268,60 +268,6 @@ extension ArraySlice where Element == UInt8 {
     func contains(subsequence needle: [UInt8]) -> Bool { end(of: needle) != nil }
 }
 
-/// Byte-level reads of the sorted-key, unescaped fields recovery needs from our own records.
-enum RecordScan {
-    static let applyMarker = Array(#""action":"apply""#.utf8)
-    static let confirmedMarker = Array(#""status":"confirmed""#.utf8)
-    static let appliedMarker = Array(#""outcome":"applied""#.utf8)
-
-    /// `"name":123` at the top level of a flat record.
-    static func unsigned(_ name: String, in bytes: ArraySlice<UInt8>) -> UInt64? {
-        guard let start = bytes.end(of: Array("\"\(name)\":".utf8)) else { return nil }
-        var v: UInt64 = 0
-        var i = start
-        while i < bytes.endIndex, bytes[i] >= 0x30, bytes[i] <= 0x39 {
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(bytes[i] - 0x30))
-            guard !o1 && !o2 else { return nil }
-            v = a
-            i += 1
-        }
-        return i == start ? nil : v
-    }
-
-    /// `"campaign":"ID"` when ID has no escapes; nil otherwise (the caller decodes).
-    static func campaign(in bytes: ArraySlice<UInt8>) -> CampaignID? {
-        guard let start = bytes.end(of: Array(#""campaign":""#.utf8)),
-              let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-        let value = bytes[start..<end]
-        guard !value.contains(UInt8(ascii: "\\")) else { return nil }
-        return CampaignID(String(decoding: value, as: UTF8.self))
-    }
-}
-
-extension ArraySlice where Element == UInt8 {
-    /// Index just past the first occurrence of `needle` (memchr + memcmp: recovery runs
-    /// this over every record of a long journal).
-    func end(of needle: [UInt8]) -> Int? {
-        guard !needle.isEmpty, count >= needle.count else { return nil }
-        return withUnsafeBytes { hay -> Int? in
-            needle.withUnsafeBytes { n -> Int? in
-                let base = hay.baseAddress!
-                let last = base + (hay.count - n.count)
-                var p = base
-                while p <= last {
-                    guard let q = memchr(p, Int32(n[0]), last - p + 1) else { return nil }
-                    if memcmp(q, n.baseAddress!, n.count) == 0 { return startIndex + (UnsafeRawPointer(q) - base) + n.count }
-                    p = UnsafeRawPointer(q) + 1
-                }
-                return nil
-            }
-        }
-    }
-
-    func contains(subsequence needle: [UInt8]) -> Bool { end(of: needle) != nil }
-}
-
 struct StartupRecord: Encodable {
     let version: String
     let pid: Int
