@@ -37,6 +37,16 @@ public enum PlatformSettings: Equatable, Sendable {
             }
             return problem(key, "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
+        // A key that is present must have the right type: never a silent default.
+        for key in ["seed", "campaigns", "utc_offset_seconds"] {
+            if let v = json[key], case .number = v, v.int64 != nil { continue }
+            if json[key] != nil { return problem(key, "must be a whole number") }
+        }
+        for key in ["base_url", "currency", "shop_domain", "campaign_parameter", "token_credential"] where json[key] != nil && json[key]?.string == nil {
+            return problem(key, "must be a string")
+        }
+        var seen = Set<String>()
+        for (key, _) in members where !seen.insert(key).inserted { return problem(key, "duplicate key") }
         if kind == "simulator" {
             let seed = json["seed"]?.int64 ?? 1
             let campaigns = json["campaigns"]?.int64 ?? 20

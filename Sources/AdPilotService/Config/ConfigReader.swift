@@ -117,12 +117,16 @@ struct ObjectReader {
 }
 
 extension JSON {
+    /// Keys whose value is one choice among alternatives: an overlay replaces it whole
+    /// (merging `{"roas": 2}` with `{"cpa_micros": N}` would name both).
+    static let replacedWhole: Set<String> = ["efficiency_target", "window"]
+
     /// `overlay`'s members replace this object's, recursively for nested objects.
     func merged(with overlay: JSON) -> JSON {
         guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
         for (k, v) in top {
             if let i = base.firstIndex(where: { $0.0 == k }) {
-                base[i].1 = base[i].1.merged(with: v)
+                base[i].1 = JSON.replacedWhole.contains(k) ? v : base[i].1.merged(with: v)
             } else {
                 base.append((k, v))
             }

@@ -1,6 +1,7 @@
 public import AdPilotCore
 public import AdPilotPlatforms
 public import AdPilotSystem
+import AdPilotJournal
 
 /// How the daemon reads time.
 public enum ClockSetting: Equatable, Sendable {
@@ -164,6 +165,12 @@ public struct ServiceConfig: Sendable {
         try r.finish()
 
         let canonical = json.encoded
+        // The whole config is journaled in one record (decisions cite its digest).
+        let journalable = RecordFormat.lineBytesMax - 4_096
+        guard canonical.utf8.count <= journalable else {
+            throw ConfigProblem(key: "", problem: "\(canonical.utf8.count) bytes once compacted; a config must fit one journal record "
+                + "(\(journalable) bytes): use campaign_defaults and fewer per-campaign overrides")
+        }
         return ServiceConfig(tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
                              initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
                              journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
@@ -245,9 +252,12 @@ public struct ServiceConfig: Sendable {
         var r = reader
         var w = try r.object("window")
         let window: BreakerConfig.Window
-        if w.optional("calls") != nil {
+        let calls = w.optional("calls"), seconds = w.optional("seconds")
+        if calls != nil && seconds != nil {
+            throw ConfigProblem(key: w.path, problem: "give one of calls or seconds, not both")
+        }
+        if calls != nil {
             window = .count(Int(try w.int("calls", in: 1...Int64(BreakerConfig.countWindowMax))))
-            _ = w.optional("seconds").map { _ in () }
         } else {
             window = .time(seconds: try w.int("seconds", in: Int64(BreakerConfig.timeBuckets)...BreakerConfig.timeWindowSecondsMax))
         }
@@ -301,9 +311,12 @@ public struct ServiceConfig: Sendable {
             efficiency = .none
         } else {
             var er = try ObjectReader(e, path: r.key("efficiency_target"))
-            if let roas = try er.optionalDouble("roas", in: 0.001...1_000) {
+            let roas = try er.optionalDouble("roas", in: 0.001...1_000)
+            if roas != nil && er.optional("cpa_micros") != nil {
+                throw ConfigProblem(key: er.path, problem: "give one of roas or cpa_micros, not both")
+            }
+            if let roas {
                 efficiency = .roas(roas)
-                _ = er.optional("cpa_micros")
             } else if er.optional("cpa_micros") != nil {
                 efficiency = .cpa(try er.micros("cpa_micros"))
             } else {

@@ -54,6 +54,13 @@ public final class Controller: @unchecked Sendable {
     let journal: JournalSink
     private let control: Guarded<ControlState>
     private let haltRequested = Atomic<Bool>(false)
+    /// Bumped by every transition, under the control lock. A tick's writes carry the
+    /// epoch it decided under and are skipped once it has moved: a halt followed by a
+    /// resume (or any other transition) during a tick never lets the old decisions through.
+    private let controlEpoch = Atomic<UInt64>(0)
+    /// Decisions were journaled whose outcomes could not be: no snapshot may be written
+    /// past them, so the next start reconciles them.
+    private var unsettled = false
     private let applyLock = NSLock()
     private var policies: [PolicyID: LoadedPolicy] = [:]
     private var memory: [CampaignID: CampaignMemory] = [:]
@@ -229,11 +236,15 @@ public final class Controller: @unchecked Sendable {
             let bytes = r.dataBytes
             switch r.kind {
             case RecordKind.decision:
-                if bytes.contains(subsequence: RecordScan.applyMarker) { pending[r.seq] = r.instant ?? Instant(microsSinceEpoch: 0) }
+                if bytes.contains(subsequence: RecordScan.applyMarker) {
+                    pending[r.seq] = RecordScan.unsigned("at", in: bytes).map { Instant(microsSinceEpoch: Int64(clamping: $0)) }
+                        ?? r.instant ?? Instant(microsSinceEpoch: 0)
+                }
             case RecordKind.applyResult, RecordKind.reconcile:
                 guard let decisionSeq = RecordScan.unsigned("decision_seq", in: bytes),
                       let at = pending.removeValue(forKey: decisionSeq),
-                      bytes.contains(subsequence: RecordScan.confirmedMarker) || bytes.contains(subsequence: RecordScan.appliedMarker) else { return true }
+                      bytes.contains(subsequence: RecordScan.confirmedMarker) || bytes.contains(subsequence: RecordScan.appliedMarker)
+                        || bytes.contains(subsequence: RecordScan.unknownMarker) else { return true }
                 let campaign = try RecordScan.campaign(in: bytes) ?? decoder.decode(OutcomeSummary.self, from: Data(bytes)).campaign
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
@@ -267,7 +278,8 @@ public final class Controller: @unchecked Sendable {
             } catch {
                 record.error = error.description
             }
-            if record.outcome == .applied { memory[d.campaign, default: CampaignMemory()].control.lastChangeAt = p.at }
+            // `unknown` may have been applied: the cooldown counts from the decision either way.
+            if record.outcome != .notApplied { memory[d.campaign, default: CampaignMemory()].control.lastChangeAt = p.at }
             do {
                 let ref = try journal.append(kind: RecordKind.reconcile, data: RecordCoding.bytes(record, encoder))
                 log.notice("reconciled decision \(p.seq) for \(d.campaign): \(record.outcome.rawValue)",
@@ -327,6 +339,7 @@ public final class Controller: @unchecked Sendable {
             let ref = try journal.append(kind: TransitionRecord.kind(for: t.verb.rawValue),
                                          data: RecordCoding.bytes(TransitionRecord(t)))
             state = t.after
+            controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
             try effect(t)
             log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
                        ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
@@ -348,7 +361,13 @@ public final class Controller: @unchecked Sendable {
             problems.append("could not create \(stateDir.haltFlag): \(error) (the in-memory halt is in force)")
         }
         do {
-            switch try transition(.halt, actor: actor, reason: reason, log: log) {
+            // Raised again inside the transition: a resume that got the control lock first
+            // may have cleared both, and this halt must still be what is in force.
+            let result = try transition(.halt, actor: actor, reason: reason, log: log) { _ in
+                haltRequested.store(true, ordering: .releasing)
+                if !stateDir.isHalted { try? stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)") }
+            }
+            switch result {
             case .success(let t): return (t, problems)
             case .failure(let r): problems.append(r.description)
             }
@@ -392,7 +411,7 @@ public final class Controller: @unchecked Sendable {
         if control.with({ $0.mode != .halted && stateDir.isHalted }) {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
-        let state = control.current
+        let (state, epoch) = control.with { ($0, controlEpoch.load(ordering: .acquiring)) }
         guard state.mode != .halted else { return }
         if !journal.isPoisoned { loadPolicies(log: log) }
 
@@ -406,10 +425,14 @@ public final class Controller: @unchecked Sendable {
             return
         }
         report.observeFailures = observed.failures.count
+        // A campaign that cannot be read would drop out of the account-wide projection and
+        // let the others grow into its room: with any campaign unreadable, everything holds.
         if let first = observed.failures.first {
-            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(
-                tick: tickCount, problem: "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error)",
-                campaigns: observed.failures.map(\.campaign)), log: log)
+            report.error = "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); every budget holds"
+            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!,
+                                                                    campaigns: observed.failures.map(\.campaign)), log: log)
+            log.warning("tick \(tickCount): \(report.error!)")
+            return
         }
         report.campaigns = observed.campaigns.count
 
@@ -441,6 +464,12 @@ public final class Controller: @unchecked Sendable {
             return
         }
         report.decisions = decisions.count
+        // Conditions that halt everything are acted on before the first write.
+        if let critical = decisions.first(where: \.haltRequested) {
+            _ = halt(actor: .system, reason: "critical anomaly on campaign \(critical.campaign)", log: log)
+        } else if let breach = capBreach(observed) {
+            _ = halt(actor: .system, reason: breach, log: log)
+        }
 
         var results: [JournalEntry] = []
         let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
@@ -449,7 +478,7 @@ public final class Controller: @unchecked Sendable {
             if d.action == .hold { report.holds += 1 }
             guard d.writes, let i = index[d.campaign] else { continue }
             report.applies += 1
-            let result = apply(d, seq: ref.seq, now: now, campaignBreaker: &states[i].breaker)
+            let result = apply(d, seq: ref.seq, now: now, epoch: epoch, campaignBreaker: &states[i].breaker)
             switch result.status {
             case .confirmed: report.confirmed += 1
             case .skipped: report.skippedByHalt += 1
@@ -479,6 +508,7 @@ public final class Controller: @unchecked Sendable {
             _ = try appendInBatches(results + notes)
         } catch {
             report.error = "journal write failed: \(error)"
+            unsettled = true
             log.critical("cannot journal apply results: \(error); halting (fail closed)", [:])
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
             return
@@ -489,11 +519,6 @@ public final class Controller: @unchecked Sendable {
         for (k, v) in report.vetoes { totals.vetoes[k, default: 0] += UInt64(v) }
         updateLastDecisions(decisions, refs: refs, observed: observed)
 
-        if let critical = decisions.first(where: \.haltRequested) {
-            _ = halt(actor: .system, reason: "critical anomaly on campaign \(critical.campaign)", log: log)
-        } else if let breach = capBreach(observed) {
-            _ = halt(actor: .system, reason: breach, log: log)
-        }
         persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
     }
 
@@ -540,7 +565,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// One write, read back. The halt check and the write happen under `applyLock`.
-    private func apply(_ d: Decision, seq: UInt64, now: Instant, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
+    private func apply(_ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
         var result = ApplyResultRecord(campaign: d.campaign, decisionSeq: seq, status: .skipped,
                                        budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
         if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) { usleep(UInt32(applyDelayMillis) * 1_000) }
@@ -548,6 +573,10 @@ public final class Controller: @unchecked Sendable {
         defer { applyLock.unlock() }
         guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {
             result.error = "halted after the decision was journaled"
+            return result
+        }
+        guard controlEpoch.load(ordering: .acquiring) == epoch else {
+            result.error = "the control state changed after the decision was journaled"
             return result
         }
         let failure: Bool
@@ -591,6 +620,9 @@ public final class Controller: @unchecked Sendable {
 
     /// Writes the snapshot after the tick's records: it is never ahead of the journal.
     private func persist(anomaly: Bool, log: Log) {
+        // Decisions without journaled outcomes sit before the head: a snapshot stamped with
+        // the head would hide them from the next start's reconciliation.
+        guard !unsettled && !journal.isPoisoned else { return }
         let seq = journal.head.seq
         let snapshot = Snapshot(format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
                                 control: control.current, platformBreaker: platformBreaker,
@@ -621,12 +653,20 @@ public final class Controller: @unchecked Sendable {
         case .failure(let p):
             refusal = "\(source): \(p)"
         case .success(let c):
-            if c.platform != config.platform || c.clock != config.clock {
-                refusal = "\(source): platform and clock changes need a restart (systemctl restart adpilotd)"
+            if c.platform != config.platform || c.clock != config.clock || c.operatorsGroup != config.operatorsGroup
+                || c.journalKeyCredential != config.journalKeyCredential || c.journalSegmentBytesMax != config.journalSegmentBytesMax
+                || c.journalSealInterval != config.journalSealInterval {
+                refusal = "\(source): platform, clock, operators_group and journal changes need a restart (systemctl restart adpilotd)"
             } else {
+                do {
+                    // Journaled first: decisions must never cite a digest the journal lacks.
+                    _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(c).bytes)
+                } catch {
+                    log.error("configuration reload refused: it cannot be journaled (\(error)); keeping \(config.digest.hex.prefix(12))", [:])
+                    return "\(source): cannot be journaled: \(error)"
+                }
                 config = c
                 statusView.with { $0.configDigest = c.digest.hex }
-                _ = try? journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(c).bytes)
                 log.notice("configuration reloaded from \(source) (\(c.digest.hex.prefix(12)))", [:])
                 return nil
             }

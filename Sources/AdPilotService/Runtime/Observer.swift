@@ -83,7 +83,7 @@ enum Observer {
         func scaled(_ v: Micros) -> Micros { Micros.fromStatistic(v.statistic * f, rounding: .down) ?? Micros(.max) }
         // Counts round up, so the consistency checks (conversions <= clicks <= impressions,
         // no spend without impressions) hold after scaling exactly when they held before.
-        func count(_ v: Int64) -> Int64 { Int64(min((Double(v) * f).rounded(.up), 9e18)) }
+        func count(_ v: Int64) -> Int64 { Int64(max(-9e18, min((Double(v) * f).rounded(.up), 9e18))) }
         return HourlyMetrics(hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
                              clicks: count(m.clicks), conversions: m.conversions * f,
                              conversionValueMicros: scaled(m.conversionValueMicros))

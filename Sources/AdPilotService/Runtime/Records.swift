@@ -83,6 +83,9 @@ public struct TransitionRecord: Codable, Sendable {
 /// A decision as journaled: everything needed to explain and replay it except the
 /// configuration, which is referenced by digest (its `config` record holds it in full).
 struct DecisionRecord: Encodable {
+    /// The controller's clock when deciding (simulated in a demo; the record's `time` is
+    /// the wall clock).
+    let at: Instant
     let campaign: CampaignID
     let tick: UInt64
     let mode: Mode
@@ -119,6 +122,7 @@ struct DecisionRecord: Encodable {
 
     init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
         let i = d.input
+        at = i.now
         campaign = d.campaign
         self.tick = tick
         mode = i.mode
@@ -219,6 +223,7 @@ enum RecordScan {
     static let applyMarker = Array(#""action":"apply""#.utf8)
     static let confirmedMarker = Array(#""status":"confirmed""#.utf8)
     static let appliedMarker = Array(#""outcome":"applied""#.utf8)
+    static let unknownMarker = Array(#""outcome":"unknown""#.utf8)
 
     /// `"name":123` at the top level of a flat record.
     static func unsigned(_ name: String, in bytes: ArraySlice<UInt8>) -> UInt64? {

@@ -28,8 +28,13 @@ public struct StateDirectory: Sendable {
 
     // MARK: The halt flag
 
-    /// The persisted kill switch: while it exists nothing writes to a platform.
-    public var isHalted: Bool { io.exists(haltFlag) }
+    /// The persisted kill switch: while it exists nothing writes to a platform. Only a
+    /// definite "no such file" counts as absent: a flag that cannot be checked (EACCES,
+    /// EIO) counts as raised.
+    public var isHalted: Bool {
+        if access(haltFlag, F_OK) == 0 { return true }
+        return errno != ENOENT
+    }
 
     /// Creates the flag durably (file and directory entry synced) with who and why inside.
     public func raiseHaltFlag(note: String) throws(SystemError) {

@@ -1,0 +1,61 @@
+import AdPilotCore
+import AdPilotService
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+/// The config loader refuses what it cannot honour exactly, naming the key.
+@Suite struct ConfigTests {
+    func parse(_ edit: (inout [String: Any]) -> Void) -> Result<ServiceConfig, ConfigProblem> {
+        var c = try! JSONSerialization.jsonObject(with: Data(DefaultConfig.text.utf8)) as! [String: Any]
+        edit(&c)
+        let bytes = Array(try! JSONSerialization.data(withJSONObject: c))
+        return Result { () throws(ConfigProblem) in try ServiceConfig.parse(bytes: bytes) }
+    }
+
+    func problem(_ edit: (inout [String: Any]) -> Void) -> String? {
+        if case .failure(let p) = parse(edit) { return p.description }
+        return nil
+    }
+
+    @Test func theEmbeddedDefaultParses() throws {
+        let c = try DefaultConfig.demo(campaigns: 7, speed: 60)
+        #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))
+        #expect(c.initialLive == nil && c.initialCandidate?.description == "qlearn@1")
+    }
+
+    @Test func oneEfficiencyTargetAtATimeAndOverridesReplaceIt() throws {
+        #expect(problem { c in
+            var d = c["campaign_defaults"] as! [String: Any]
+            d["efficiency_target"] = ["roas": 2, "cpa_micros": 5_000_000]
+            c["campaign_defaults"] = d
+        } == "campaign_defaults.efficiency_target: give one of roas or cpa_micros, not both")
+        let config = try parse { c in c["campaigns"] = [["id": "c1", "efficiency_target": ["cpa_micros": 20_000_000]]] }.get()
+        #expect(config.campaign(CampaignID("c1"), currency: .usd).efficiencyTarget == .cpa(Micros(20_000_000)))
+        #expect(config.campaign(CampaignID("c2"), currency: .usd).efficiencyTarget == .roas(2))
+    }
+
+    @Test func wrongTypesAndAmbiguitiesAreRefusedWithTheirPath() {
+        #expect(problem { c in
+            var b = c["breaker"] as! [String: Any]
+            b["window"] = ["calls": 20, "seconds": "garbage"]
+            c["breaker"] = b
+        } == "breaker.window: give one of calls or seconds, not both")
+        #expect(problem { c in c["platform"] = ["kind": "simulator", "seed": "abc"] } == "platform.seed: must be a whole number")
+        #expect(problem { c in c["platform"] = ["kind": "simulator", "campaigns": [1]] } == "platform.campaigns: must be a whole number")
+        #expect(problem { c in c["tick_seconds"] = 1.5 } == "tick_seconds: must be a whole number")
+        #expect(problem { c in
+            var a = c["account"] as! [String: Any]
+            a["daily_cap_micros"] = 10.5
+            c["account"] = a
+        } == "account.daily_cap_micros: must be a whole number of micros (1/1,000,000 of the currency unit)")
+        #expect(problem { c in c["campaigns"] = [["id": "x", "guardrails": ["cooldown_secs": 5]]] }?
+            .hasPrefix("campaigns[0].guardrails.cooldown_secs: unknown key") == true)
+        #expect(problem { c in c["campaigns"] = [["id": "x"], ["id": "x"]] } == "campaigns[1].id: campaign x is listed twice")
+    }
+
+    @Test func aConfigThatCannotBeJournaledIsRefused() {
+        let p = problem { c in c["campaigns"] = (0..<20_000).map { ["id": "campaign-\($0)", "daily_target_micros": 100_000_000] } }
+        #expect(p?.contains("a config must fit one journal record") == true, "\(p ?? "accepted")")
+    }
+}

@@ -1,0 +1,73 @@
+import AdPilotCore
+import AdPilotJournal
+import AdPilotService
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+/// The controller in-process, against the embedded market: the races and failure paths a
+/// process-level test cannot aim at.
+@Suite(.serialized) struct ControllerTests {
+    static let log = Log(identifier: "test", toJournald: false)
+
+    static func start(_ dir: TempDir, campaigns: Int) throws -> (Controller, EmbeddedMarket) {
+        var json = DefaultConfig.text
+        json = json.replacingOccurrences(of: #""slots": {"live": null"#, with: #""slots": {"live": "pace@1""#)
+        json = json.replacingOccurrences(of: #""policy_dirs": ["/usr/share/adpilot/policies"]"#, with: #""policy_dirs": ["\#(DaemonUnderTest.policies)"]"#)
+        json = json.replacingOccurrences(of: #""campaigns": 20"#, with: #""campaigns": \#(campaigns)"#)
+        json = json.replacingOccurrences(of: #""cooldown_seconds": 3600"#, with: #""cooldown_seconds": 0"#)
+        json = json.replacingOccurrences(of: #""daily_cap_micros": 30000000000"#, with: #""daily_cap_micros": \#(Int64(campaigns) * 1_500_000_000)"#)
+        let config = try ServiceConfig.parse(bytes: Array(json.utf8))
+        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
+        let c = try Controller.start(config: config, stateDir: StateDirectory(dir.path), platform: market, clock: market.clock,
+                                     sealKey: nil, log: log)
+        return (c, market)
+    }
+
+    /// A halt and a resume landing while a tick applies: nothing that tick decided is
+    /// written after the halt returned, although the resume cleared the flag.
+    @Test func haltThenResumeDuringATickStopsItsRemainingWrites() throws {
+        let dir = TempDir("epoch")
+        let (controller, _) = try Self.start(dir, campaigns: 200)
+        controller.applyDelayMillis = 2
+        let writes = { (try? EmbeddedMarket.writes(directory: dir.path + "/simulator").count) ?? 0 }
+        let ticking = Thread { controller.tick(log: Self.log) }
+        ticking.start()
+        let deadline = Date().addingTimeInterval(30)
+        while writes() < 5 && Date() < deadline { usleep(1_000) }
+        #expect(writes() >= 5, "the tick never started writing")
+        _ = controller.halt(actor: .system, reason: "test", log: Self.log)
+        let atHalt = writes()
+        _ = try controller.resume(actor: .system, reason: "test", log: Self.log)
+        while !ticking.isFinished { usleep(1_000) }
+        #expect(writes() == atHalt, "\(writes() - atHalt) writes after the halt returned")
+        var skipped = 0
+        try JournalReader(directory: dir.journal).records(matching: RecordFilter(kinds: ["apply_result"])) { r in
+            if String(decoding: r.dataBytes, as: UTF8.self).contains(#""status":"skipped""#) { skipped += 1 }
+            return true
+        }
+        #expect(skipped > 0)
+    }
+
+    /// One campaign the platform cannot read would drop out of the account-wide cap's
+    /// projection: the whole tick holds instead.
+    @Test func anUnreadableCampaignHoldsEveryBudget() throws {
+        let dir = TempDir("unreadable")
+        let (controller, market) = try Self.start(dir, campaigns: 30)
+        market.simulator.faults.errorRate = 0.02  // some campaign fails nearly every tick; listing rarely does
+        var held = 0
+        for _ in 0..<10 {
+            let before = (try? EmbeddedMarket.writes(directory: dir.path + "/simulator").count) ?? 0
+            let r = controller.tick(log: Self.log)
+            if r.observeFailures > 0 {
+                held += 1
+                let after = try EmbeddedMarket.writes(directory: dir.path + "/simulator").count
+                #expect(r.decisions == 0 && after == before)
+                #expect(r.error?.contains("every budget holds") == true)
+            }
+        }
+        #expect(held > 0, "no tick met an unreadable campaign")
+        let failed = try JournalReader(directory: dir.journal).last(1, matching: RecordFilter(kinds: ["tick_failed"]))
+        #expect(!failed.isEmpty)
+    }
+}
