@@ -127,10 +127,13 @@ public final class ControlServer: @unchecked Sendable {
         t.start()
     }
 
+    /// Stops accepting, then waits (bounded) for requests in flight, so a halt that
+    /// arrived just before SIGTERM is journaled before the journal closes.
     public func stop() {
         stopping.with { $0 = true }
         shutdown(listenFD, Int32(SHUT_RDWR))
         unlink(path)
+        for _ in 0..<(ControlServer.requestTimeoutSeconds * 100) where active.current > 0 { usleep(10_000) }
     }
 
     private func acceptLoop() {
