@@ -32,10 +32,24 @@ enum DaemonCommands {
         }
     }
 
-    static func finish(_ r: ControlResponse) -> ExitCode {
+    static func finish(_ r: ControlResponse, json: Bool = false) -> ExitCode {
         let code = ExitCode(rawValue: r.exit) ?? .checkFailed
+        if json {
+            Out.raw(RecordCoding.bytes(r, prettyEncoder) + [UInt8(ascii: "\n")])
+            return code
+        }
         if code == .ok { Out.line(r.message) } else { Out.error(r.message) }
+        if let gates = r.gates, !gates.isEmpty { Out.line(gateTable(gates)) }
         return code
+    }
+
+    /// `name  required  measured  PASS|FAIL`, one gate a line, columns aligned.
+    static func gateTable(_ gates: [GateCheck]) -> String {
+        let rows = [("GATE", "REQUIRED", "MEASURED", "")] + gates.map { ($0.name, $0.required, $0.measured, $0.passed ? "PASS" : "FAIL") }
+        let w0 = rows.map(\.0.count).max() ?? 0, w1 = rows.map(\.1.count).max() ?? 0, w2 = rows.map(\.2.count).max() ?? 0
+        func pad(_ s: String, _ w: Int) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
+        return rows.map { "\(pad($0.0, w0))  \(pad($0.1, w1))  \(pad($0.2, w2))  \($0.3)".trimmingCharacters(in: .whitespaces) }
+            .joined(separator: "\n")
     }
 
     // MARK: status
@@ -90,6 +104,10 @@ enum DaemonCommands {
         for o in s.overrides {
             lines.append("override     \(o.policy) promoted from \(o.from.rawValue) by \(o.actor) at \(o.at) despite \(o.failedGates.joined(separator: ", "))")
         }
+        if s.mode == .canary {
+            lines.append("canary scope \(s.canaryScope.count) campaign(s): \(s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", "))"
+                + (s.canaryScope.count > 8 ? ", ..." : ""))
+        }
         lines.append("journal      head seq \(s.journalHeadSeq)")
         lines.append("platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "
             + s.breakers.campaigns.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
@@ -102,6 +120,11 @@ enum DaemonCommands {
             lines.append(line)
         } else {
             lines.append("last tick    none yet")
+        }
+        if !s.gates.isEmpty {
+            lines.append("")
+            lines.append("gates to \(s.mode == .shadow ? "canary" : "live") (failing canary health checks in a row: \(s.evidence.consecutiveFailedChecks)):")
+            lines.append(gateTable(s.gates))
         }
         lines.append("")
         lines.append("CAMPAIGN          BUDGET    SPENT TODAY  BREAKER    LAST DECISION")
@@ -158,9 +181,40 @@ enum DaemonCommands {
 
     static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let why = try reason(&args, verb: "resume")
-        switch ControlClient.call(ControlRequest(verb: "resume", reason: why), socket: global.socket) {
-        case .success(let r): return finish(r)
+        return send(ControlRequest(verb: "resume", reason: why), global, json: false)
+    }
+
+    static func send(_ request: ControlRequest, _ global: GlobalOptions, json: Bool) -> ExitCode {
+        switch ControlClient.call(request, socket: global.socket) {
+        case .success(let r): return finish(r, json: json)
         case .failure(let f): return fail(f)
         }
+    }
+
+    // MARK: stage, promote, rollback
+
+    static func stage(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        guard let why = try args.value("--reason"), why.contains(where: { !$0.isWhitespace }) else {
+            throw UsageError(message: "stage needs --reason TEXT: it goes into the journal")
+        }
+        let json = args.flag("--json")
+        let rest = try args.positionals(verb: "stage")
+        guard rest.count == 1, PolicyID(rest[0]) != nil else {
+            throw UsageError(message: "stage takes one policy as NAME@VERSION (adpilotctl policy list shows them)")
+        }
+        return send(ControlRequest(verb: "stage", reason: why, policy: rest[0]), global, json: json)
+    }
+
+    static func promote(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let override = args.flag("--override-gates")
+        let json = args.flag("--json")
+        let why = try reason(&args, verb: "promote")
+        return send(ControlRequest(verb: "promote", reason: why, overrideGates: override), global, json: json)
+    }
+
+    static func rollback(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let json = args.flag("--json")
+        let why = try reason(&args, verb: "rollback")
+        return send(ControlRequest(verb: "rollback", reason: why), global, json: json)
     }
 }

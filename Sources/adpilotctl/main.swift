@@ -12,6 +12,9 @@ let help = """
       adpilotctl status [--json] [--watch]
       adpilotctl halt --reason TEXT
       adpilotctl resume --reason TEXT
+      adpilotctl stage NAME@VERSION --reason TEXT [--json]
+      adpilotctl promote [--override-gates] --reason TEXT [--json]
+      adpilotctl rollback --reason TEXT [--json]
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
       adpilotctl journal verify [--key-file FILE]
@@ -33,6 +36,14 @@ let help = """
       resume    Halted -> shadow: the candidate (or the last live policy) goes
                 back to shadow and the live slot is emptied; promotion earns
                 trust again.
+      stage     Puts a policy in the candidate slot (shadow: it decides, never
+                writes). From live, returns to shadow with the new candidate.
+      promote   shadow -> canary -> live, if every gate passes; prints each gate
+                as name, required, measured, PASS|FAIL. --override-gates goes
+                ahead anyway: journaled and shown in status from then on.
+      rollback  canary -> shadow; shadow: drop the candidate, back to live;
+                live: the previous policy becomes live again.
+      Refusals exit 3 and say why and which verbs are allowed instead.
 
     JOURNAL
       tail      The last N records (default 10), one line each: time, seq, kind,
@@ -58,15 +69,10 @@ let help = """
       --config FILE           Config file (default /etc/adpilot/adpilot.json)
       --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY)
 
-    The promotion verbs (stage, promote, rollback) are not built yet; see
-    README.md, "Status".
-
     EXIT CODES
       0 done, 1 verification failed or a check found a problem, 2 usage error,
       3 refused, 4 daemon unreachable, 5 permission denied
     """
-
-let notYet: Set<String> = ["stage", "promote", "rollback"]
 
 func main() -> ExitCode {
     let raw = Array(CommandLine.arguments.dropFirst())
@@ -94,9 +100,12 @@ func main() -> ExitCode {
             return try DaemonCommands.halt(&args, global)
         case "resume":
             return try DaemonCommands.resume(&args, global)
-        case let v where notYet.contains(v):
-            Out.error("\(v): not built yet (it arrives with the promotion workflow); see README.md, \"Status\"")
-            return .usage
+        case "stage":
+            return try DaemonCommands.stage(&args, global)
+        case "promote":
+            return try DaemonCommands.promote(&args, global)
+        case "rollback":
+            return try DaemonCommands.rollback(&args, global)
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
         }

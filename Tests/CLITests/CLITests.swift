@@ -100,7 +100,9 @@ import AdPilotTestSupport
         #expect(syntax.status == 2 && syntax.err.contains("(line 2)"), "\(syntax.err)")
     }
 
-    @Test(arguments: [(["stage", "x@1"], "adpilotctl: stage: not built yet (it arrives with the promotion workflow); see README.md, \"Status\"\n"),
+    @Test(arguments: [(["stage", "x@1"], "adpilotctl: stage needs --reason TEXT: it goes into the journal\n"),
+                      (["stage", "nonsense", "--reason", "r"], "adpilotctl: stage takes one policy as NAME@VERSION (adpilotctl policy list shows them)\n"),
+                      (["promote"], "adpilotctl: promote needs --reason TEXT: it goes into the journal\n"),
                       (["halt"], "adpilotctl: halt needs --reason TEXT: it goes into the journal\n"),
                       (["frobnicate"], "adpilotctl: unknown verb frobnicate; try adpilotctl --help\n"),
                       (["journal", "tail", "-n", "x"], "adpilotctl: -n x: expected a count from 0 to 10000000\n"),

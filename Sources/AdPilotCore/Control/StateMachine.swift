@@ -45,6 +45,13 @@ public struct Refusal: Error, Hashable, Sendable, Codable, CustomStringConvertib
     public let allowed: [Verb]
     public let failedGates: [GateCheck]
 
+    public init(code: String, message: String, allowed: [Verb], failedGates: [GateCheck]) {
+        self.code = code
+        self.message = message
+        self.allowed = allowed
+        self.failedGates = failedGates
+    }
+
     public var description: String {
         let options = allowed.map(\.rawValue).joined(separator: ", ")
         return "\(message) (allowed now: \(options.isEmpty ? "none" : options))"

@@ -69,7 +69,11 @@ public enum DefaultConfig {
         }
       },
       "campaigns": [],
-      "canary": {"budget_fraction": 0.2}
+      "canary": {"budget_fraction": 0.2},
+      "gates": {
+        "shadow_to_canary": {"hours_min": 2, "decisions_min": 100, "veto_rate_max": 0.5},
+        "canary_to_live": {"hours_min": 3, "roas_margin_max": 0.3, "cohort_hours_min": 12, "pacing_error_max": 0.5, "failure_limit": 3}
+      }
     }
     """
 

@@ -62,6 +62,7 @@ public struct ServiceConfig: Sendable {
     public var campaignDefaults: CampaignTemplate
     public var campaignOverrides: [CampaignID: CampaignTemplate]
     public var canary: CanaryScopeSetting
+    public var gates: GateConfig
     /// The parsed document, re-encoded: journaled in `config` records.
     public var canonicalJSON: String
     /// SHA-256 of `canonicalJSON`: decisions reference their config by it.
@@ -162,6 +163,7 @@ public struct ServiceConfig: Sendable {
             }
         }
         let canary = try parseCanary(try r.object("canary"))
+        let gates = try parseGates(try r.object("gates"))
         try r.finish()
 
         let canonical = json.encoded
@@ -176,7 +178,7 @@ public struct ServiceConfig: Sendable {
                              journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
                              journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
                              breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
-                             canary: canary, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
+                             canary: canary, gates: gates, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
     }
 
     static func platformCurrency(_ p: PlatformSettings) -> Currency {
@@ -370,6 +372,24 @@ public struct ServiceConfig: Sendable {
         default:
             throw ConfigProblem(key: "canary", problem: "give exactly one of campaigns (a list of ids) or budget_fraction (0...1)")
         }
+    }
+
+    static func parseGates(_ reader: ObjectReader) throws(ConfigProblem) -> GateConfig {
+        var r = reader
+        var s = try r.object("shadow_to_canary")
+        var l = try r.object("canary_to_live")
+        let g = GateConfig(shadowHoursMin: try s.double("hours_min", in: 0...8_760),
+                           shadowDecisionsMin: Int(try s.int("decisions_min", in: 0...100_000_000)),
+                           shadowVetoRateMax: try s.double("veto_rate_max", in: 0...1),
+                           canaryHoursMin: try l.double("hours_min", in: 0...8_760),
+                           roasMarginMax: try l.double("roas_margin_max", in: 0...1),
+                           cohortHoursMin: Int(try l.int("cohort_hours_min", in: 1...1_000_000)),
+                           pacingErrorMax: try l.double("pacing_error_max", in: 0...10),
+                           failureLimit: Int(try l.int("failure_limit", in: 1...10_000)))
+        try s.finish()
+        try l.finish()
+        try r.finish()
+        return g
     }
 
     static func firstProblem(_ problems: [(key: String, problem: String)], prefix: String) throws(ConfigProblem) {

@@ -19,11 +19,17 @@ public struct ControlRequest: Codable, Sendable {
     public var v: Int
     public var verb: String
     public var reason: String?
+    /// `stage`: NAME@VERSION.
+    public var policy: String?
+    /// `promote`: go ahead although gates fail (journaled as an override).
+    public var overrideGates: Bool?
 
-    public init(verb: String, reason: String? = nil) {
+    public init(verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil) {
         v = ControlProtocol.version
         self.verb = verb
         self.reason = reason
+        self.policy = policy
+        self.overrideGates = overrideGates
     }
 }
 
@@ -33,12 +39,15 @@ public struct ControlResponse: Codable, Sendable {
     public var message: String
     public var status: StatusReport?
     public var refusal: Refusal?
+    /// The promotion gates as evaluated for this request.
+    public var gates: [GateCheck]?
 
-    public init(exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil) {
+    public init(exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil, gates: [GateCheck]? = nil) {
         v = ControlProtocol.version
         self.exit = exit.rawValue
         self.message = message
         self.status = status
         self.refusal = refusal
+        self.gates = gates
     }
 }

@@ -187,6 +187,25 @@ public final class ControlServer: @unchecked Sendable {
         _ = writeAll(fd, encode(response))
     }
 
+    /// A state machine verb's answer: what changed, or the refusal (exit 3; exit 2 for a
+    /// missing reason) with what is allowed instead.
+    func respond(verb: String, _ run: () throws -> Result<Transition, Refusal>) -> ControlResponse {
+        do {
+            switch try run() {
+            case .success(let t):
+                var message = "\(verb): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue); live \(t.after.live?.description ?? "none"), "
+                    + "candidate \(t.after.candidate?.description ?? "none"), previous \(t.after.previous?.description ?? "none")"
+                if let o = t.override { message += "; GATES OVERRIDDEN (\(o.failedGates.joined(separator: ", "))): shown in status from now on" }
+                if verb == "resume" { message += "; the live slot is empty: promote to let a policy write again" }
+                return ControlResponse(exit: .ok, message: message)
+            case .failure(let r):
+                return ControlResponse(exit: r.code == "reason_required" ? .usage : .refused, message: r.description, refusal: r)
+            }
+        } catch {
+            return ControlResponse(exit: .checkFailed, message: "\(verb) failed: \(error); nothing changed")
+        }
+    }
+
     func handle(_ request: ControlRequest, peer: Peer) -> ControlResponse {
         guard request.v == ControlProtocol.version else {
             return ControlResponse(exit: .usage, message: "protocol version \(request.v) not supported (daemon speaks v\(ControlProtocol.version))")
@@ -205,19 +224,23 @@ public final class ControlServer: @unchecked Sendable {
             if !problems.isEmpty { message += "; " + problems.joined(separator: "; ") }
             return ControlResponse(exit: .ok, message: message)
         case "resume":
-            do {
-                switch try controller.resume(actor: peer.actor, reason: reason, log: log) {
-                case .success(let t):
-                    return ControlResponse(exit: .ok, message: "resumed: \(t.after.mode.rawValue), candidate \(t.after.candidate?.description ?? "none"), "
-                        + "live slot empty; promote to let a policy write again")
-                case .failure(let r):
-                    return ControlResponse(exit: r.code == "reason_required" ? .usage : .refused, message: r.description, refusal: r)
-                }
-            } catch {
-                return ControlResponse(exit: .checkFailed, message: "resume failed: \(error); still halted")
+            return respond(verb: "resume") { try controller.resume(actor: peer.actor, reason: reason, log: log) }
+        case "stage":
+            guard let text = request.policy, let id = PolicyID(text) else {
+                return ControlResponse(exit: .usage, message: "stage needs a policy as NAME@VERSION (adpilotctl policy list)")
             }
-        case "stage", "promote", "rollback":
-            return ControlResponse(exit: .usage, message: "\(request.verb) is not available in this version of adpilotd")
+            return respond(verb: "stage") { try controller.stage(id, actor: peer.actor, reason: reason, log: log) }
+        case "promote":
+            var gates: [GateCheck] = []
+            var response = respond(verb: "promote") {
+                let (result, g) = try controller.promote(overrideGates: request.overrideGates ?? false, actor: peer.actor, reason: reason, log: log)
+                gates = g
+                return result
+            }
+            response.gates = gates
+            return response
+        case "rollback":
+            return respond(verb: "rollback") { try controller.rollback(actor: peer.actor, reason: reason, log: log) }
         default:
             return ControlResponse(exit: .usage, message: "unknown verb \(request.verb)")
         }

@@ -28,10 +28,12 @@ struct StatusView: Sendable {
     var totals = Controller.Totals()
     var configDigest: String
     var policyDigests: [PolicyID: String] = [:]
+    var gateConfig: GateConfig
 
-    init(platform: String, configDigest: String) {
+    init(platform: String, configDigest: String, gateConfig: GateConfig) {
         self.platform = platform
         self.configDigest = configDigest
+        self.gateConfig = gateConfig
     }
 }
 
@@ -75,10 +77,19 @@ public struct StatusReport: Codable, Sendable {
     public var breakers: Breakers
     public var decisionsTotal: UInt64
     public var appliesTotal: UInt64
+    /// The checks for the next promotion from this mode, as of now (empty in live and halted).
+    public var gates: [GateCheck]
+    /// What the candidate has shown in this mode: the gates' input.
+    public var evidence: Evidence
+    /// Campaigns the canary candidate controls (empty outside canary).
+    public var canaryScope: [CampaignID]
     public var campaigns: [Campaign]
 
     init(state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
-         view: StatusView, now: Instant) {
+         view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence) {
+        self.gates = gates
+        self.evidence = evidence
+        canaryScope = state.mode == .canary ? view.inCanary.sorted() : []
         version = AdPilotVersion.string
         self.now = now
         mode = state.mode

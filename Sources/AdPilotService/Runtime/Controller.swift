@@ -58,6 +58,8 @@ public final class Controller: @unchecked Sendable {
     /// epoch it decided under and are skipped once it has moved: a halt followed by a
     /// resume (or any other transition) during a tick never lets the old decisions through.
     private let controlEpoch = Atomic<UInt64>(0)
+    /// What the candidate has shown in the current mode (the promotion gates' input).
+    private let evidence: Guarded<Evidence>
     /// Decisions were journaled whose outcomes could not be: no snapshot may be written
     /// past them, so the next start reconciles them.
     private var unsettled = false
@@ -89,6 +91,7 @@ public final class Controller: @unchecked Sendable {
         var tickCount: UInt64
         var control: ControlState
         var platformBreaker: CircuitBreaker
+        var evidence: Evidence?
         var campaigns: [String: CampaignCore]
     }
 
@@ -121,7 +124,8 @@ public final class Controller: @unchecked Sendable {
         self.clock = clock
         self.journal = journal
         self.control = Guarded(control)
-        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex))
+        self.evidence = Guarded(Evidence(mode: control.mode, candidate: control.candidate, since: control.modeSince))
+        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates))
     }
 
     // MARK: Start-up
@@ -172,6 +176,9 @@ public final class Controller: @unchecked Sendable {
         controller.memory = restored.memory
         controller.platformBreaker = restored.platformBreaker
         controller.tickCount = restored.tickCount
+        if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
+            controller.evidence.with { $0 = e }
+        }
         controller.loadPolicies(log: log)
         controller.reconcile(restored.pending, log: log)
         try controller.honourHaltFlag(log: log)
@@ -184,6 +191,7 @@ public final class Controller: @unchecked Sendable {
         var memory: [CampaignID: CampaignMemory] = [:]
         var platformBreaker = CircuitBreaker()
         var tickCount: UInt64 = 0
+        var evidence: Evidence? = nil
         var pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)] = []
     }
 
@@ -208,6 +216,7 @@ public final class Controller: @unchecked Sendable {
                 out.platformBreaker = snapshot.platformBreaker
                 out.tickCount = snapshot.tickCount
                 out.control = snapshot.control
+                out.evidence = snapshot.evidence
                 for (k, v) in snapshot.campaigns {
                     var m = CampaignMemory()
                     m.control.pacer = v.pacer
@@ -330,16 +339,17 @@ public final class Controller: @unchecked Sendable {
     /// Applies a state machine verb: journaled first, then in effect. Halt goes through
     /// `halt` instead (it must stop writes even when the journal cannot be written).
     @discardableResult
-    public func transition(_ command: Command, actor: Actor, reason: String, log: Log,
+    public func transition(_ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
                            then effect: (Transition) throws -> Void = { _ in }) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
             let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
             guard case .success(let t) = result else { return result }
             // A fresh encoder: this runs on the socket's threads as well as the tick's.
             let ref = try journal.append(kind: TransitionRecord.kind(for: t.verb.rawValue),
-                                         data: RecordCoding.bytes(TransitionRecord(t)))
+                                         data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
             state = t.after
             controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            resetEvidence(for: t.after)
             try effect(t)
             log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
                        ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
@@ -513,6 +523,7 @@ public final class Controller: @unchecked Sendable {
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
             return
         }
+        updateEvidence(state, decisions, observed, states: states, breakersBefore: breakersBefore, log: log)
         totals.decisions += UInt64(report.decisions)
         totals.applies += UInt64(report.confirmed)
         totals.writeFailures += UInt64(report.writeFailures)
@@ -539,6 +550,118 @@ public final class Controller: @unchecked Sendable {
             parts.with { $0[c] = part }
         }
         return parts.current.flatMap { $0 }
+    }
+
+    // MARK: Promotion evidence
+
+    /// A new mode or candidate starts a new body of evidence. Called under the control lock.
+    private func resetEvidence(for state: ControlState) {
+        evidence.with { e in
+            if e.mode != state.mode || e.candidate != state.candidate {
+                e = Evidence(mode: state.mode, candidate: state.candidate, since: state.modeSince)
+            }
+        }
+    }
+
+    /// Folds one tick into the evidence; in canary, runs the health checks and rolls the
+    /// canary back (actor `system`) after `failure_limit` consecutive failures, or at once
+    /// when the candidate's policy faults.
+    private func updateEvidence(_ state: ControlState, _ decisions: [Decision], _ observed: Observer.Observed,
+                                states: [CampaignControl], breakersBefore: [BreakerState], log: Log) {
+        let gates = config.gates
+        var rollback: (reason: String, checks: [GateCheck])? = nil
+        evidence.with { e in
+            guard e.mode == state.mode, e.candidate == state.candidate else { return }
+            var pacing: [Double] = []
+            for d in decisions where d.input.slot == .candidate {
+                e.candidateDecisions += 1
+                if d.policyFault { e.candidatePolicyFaults += 1 }
+                if d.action == .hold { e.candidateVetoes += 1 }
+                // Off pace by how much of the day's target: early in the day both numbers are
+                // small, and a ratio to the target-to-date would be noise.
+                let daily = d.input.campaign.dailyTargetMicros
+                if d.input.canaryControlled && daily > .zero {
+                    pacing.append(abs(d.pacer.spendTodayMicros.statistic - d.pacer.targetSpendToDateMicros.statistic) / daily.statistic)
+                }
+            }
+            if decisions.contains(where: \.haltRequested) { e.criticalAnomalies += 1 }
+            guard state.mode == .canary else { return }
+            if e.canaryBaselineROAS == nil || e.controlBaselineROAS == nil {
+                func roas(_ inScope: Bool) -> Double? {
+                    let t = observed.campaigns.filter { $0.inCanaryScope == inScope }.map(\.observation.trailing)
+                    let spend = t.reduce(0.0) { $0 + $1.spendMicros.statistic }
+                    return spend > 0 ? t.reduce(0.0) { $0 + $1.conversionValueMicros.statistic } / spend : nil
+                }
+                e.canaryBaselineROAS = roas(true)
+                e.controlBaselineROAS = roas(false)
+            }
+            for (i, c) in observed.campaigns.enumerated() where i < observed.fresh.count {
+                let f = observed.fresh[i]
+                if c.inCanaryScope {
+                    e.canaryHours += f.hours
+                    e.canarySpendMicros = e.canarySpendMicros.addingReportingOverflow(f.spendMicros).partialValue
+                    e.canaryValueMicros = e.canaryValueMicros.addingReportingOverflow(f.valueMicros).partialValue
+                    if states[i].breaker.state == .open && breakersBefore[i] != .open { e.canaryBreakerTrips += 1 }
+                } else {
+                    e.controlHours += f.hours
+                    e.controlSpendMicros = e.controlSpendMicros.addingReportingOverflow(f.spendMicros).partialValue
+                    e.controlValueMicros = e.controlValueMicros.addingReportingOverflow(f.valueMicros).partialValue
+                }
+            }
+            if !pacing.isEmpty { e.pacingError = pacing.reduce(0, +) / Double(pacing.count) }
+            let health = Gates.health(gates, e)
+            e.consecutiveFailedChecks = health.contains(where: \.failing) ? e.consecutiveFailedChecks + 1 : 0
+            let checks = Gates.checks(gates, e, now: report(now: decisions.first?.input.now))
+            if let fault = decisions.first(where: { $0.input.slot == .candidate && $0.policyFault }) {
+                rollback = ("the candidate's policy failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")", checks)
+            } else if e.consecutiveFailedChecks >= gates.failureLimit {
+                let failing = health.filter(\.failing).map(\.check.name).joined(separator: ", ")
+                rollback = ("canary analysis failed \(e.consecutiveFailedChecks) consecutive times (\(failing))", checks)
+            }
+        }
+        if let r = rollback {
+            do {
+                _ = try transition(.rollback, actor: .system, reason: r.reason, log: log, gates: r.checks)
+            } catch {
+                log.critical("automatic rollback could not be journaled: \(error); halting (fail closed)")
+                _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
+            }
+        }
+    }
+
+    private func report(now: Instant?) -> Instant { now ?? clock.now() }
+
+    /// The gate checks for the next promotion from the current mode, as of now.
+    public func currentGates() -> [GateCheck] {
+        Gates.checks(statusView.current.gateConfig, evidence.current, now: clock.now())
+    }
+
+    // MARK: Operator verbs
+
+    /// `stage NAME@VERSION`: the policy must be found and load with every check first.
+    public func stage(_ id: PolicyID, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+        let dirs = config.policyDirs + [stateDir.policies]
+        guard let path = PolicyStore.find(id, in: dirs) else {
+            return .failure(Refusal(code: "no_such_policy", message: "no policy \(id) in \(dirs.joined(separator: ", ")); "
+                + "adpilotctl policy list shows what is installed", allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
+        }
+        do {
+            _ = try FrozenPolicy.load(directory: path)
+        } catch {
+            return .failure(Refusal(code: "policy_refused", message: "\(id) does not load: \(error)",
+                                    allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
+        }
+        return try transition(.stage(id), actor: actor, reason: reason, log: log)
+    }
+
+    /// `promote [--override-gates]`: the gates are evaluated now and journaled with the step.
+    public func promote(overrideGates: Bool, actor: Actor, reason: String, log: Log) throws -> (Result<Transition, Refusal>, [GateCheck]) {
+        let gates = currentGates()
+        return (try transition(.promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log, gates: gates), gates)
+    }
+
+    public func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+        try transition(.rollback, actor: actor, reason: reason, log: log)
     }
 
     /// Records per journal append: large enough for group commit to pay, small enough that
@@ -625,7 +748,7 @@ public final class Controller: @unchecked Sendable {
         guard !unsettled && !journal.isPoisoned else { return }
         let seq = journal.head.seq
         let snapshot = Snapshot(format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
-                                control: control.current, platformBreaker: platformBreaker,
+                                control: control.current, platformBreaker: platformBreaker, evidence: evidence.current,
                                 campaigns: Dictionary(memory.map { ($0.key.rawValue, CampaignCore(
                                     pacer: $0.value.control.pacer, shadowPacer: $0.value.control.shadowPacer,
                                     lastChangeAt: $0.value.control.lastChangeAt, breaker: $0.value.control.breaker)) },
@@ -666,7 +789,10 @@ public final class Controller: @unchecked Sendable {
                     return "\(source): cannot be journaled: \(error)"
                 }
                 config = c
-                statusView.with { $0.configDigest = c.digest.hex }
+                statusView.with {
+                    $0.configDigest = c.digest.hex
+                    $0.gateConfig = c.gates
+                }
                 log.notice("configuration reloaded from \(source) (\(c.digest.hex.prefix(12)))", [:])
                 return nil
             }
@@ -719,8 +845,11 @@ public final class Controller: @unchecked Sendable {
         let state = control.current
         let view = statusView.current
         let halt = stateDir.isHalted
+        let now = clock.now()
+        let e = evidence.current
         return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: view.configDigest,
-                            policyDigests: view.policyDigests, view: view, now: clock.now())
+                            policyDigests: view.policyDigests, view: view, now: now,
+                            gates: Gates.checks(view.gateConfig, e, now: now), evidence: e)
     }
 
     /// Prometheus text exposition of the current status.

@@ -16,9 +16,14 @@ public struct CampaignMemory: Codable, Sendable {
 enum Observer {
     /// Trailing window for efficiency (ROAS, CPA) and the no-conversion check.
     static let trailingHours: Int64 = 72
+    /// Hours after which a platform has reported an hour's conversions in full.
+    static let settleHours: Int64 = 2
 
     struct Observed {
         var campaigns: [TickCampaign] = []
+        /// Per campaign (same order): the newly completed hours' raw count, spend and
+        /// conversion value, for the canary's cohort comparison.
+        var fresh: [(hours: Int, spendMicros: Int64, valueMicros: Int64)] = []
         var platform: [PlatformCampaign] = []
         /// Campaigns that could not be read this tick: they hold (no decision, no write).
         var failures: [(campaign: CampaignID, error: PlatformError)] = []
@@ -62,8 +67,16 @@ enum Observer {
                                           hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
             let last = memory[c.id]?.lastIngestedHour
             let campaignConfig = config.campaign(c.id, currency: c.currency)
-            let newHours = window.hours.filter { last == nil || $0.hour > last! }
-                .map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
+            let rawNew = window.hours.filter { last == nil || $0.hour > last! }
+            // Cohort evidence counts an hour once its conversions are all in (two hours
+            // later: they are reported with delay), so both cohorts compare like with like.
+            var settled: [HourlyMetrics] = []
+            if let last, let newest = window.hours.last?.hour {
+                settled = window.hours.filter { $0.hour > last - settleHours && $0.hour <= newest - settleHours }
+            }
+            out.fresh.append((settled.count, settled.reduce(Micros.zero) { $0.saturatingAdding($1.spendMicros) }.rawValue,
+                              settled.reduce(Micros.zero) { $0.saturatingAdding($1.conversionValueMicros) }.rawValue))
+            let newHours = rawNew.map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
             out.campaigns.append(TickCampaign(config: campaignConfig, observation: observation,
                                               newHours: newHours, inCanaryScope: scope.contains(c.id)))
             out.platform.append(c)

@@ -49,8 +49,11 @@ public struct TransitionRecord: Codable, Sendable {
     public var state: ControlState
     public var override: GateOverride?
     public var changed: Bool
+    /// The gate checks behind a promotion or an automatic rollback, as measured.
+    public var gates: [GateCheck]?
 
-    public init(_ t: Transition) {
+    public init(_ t: Transition, gates: [GateCheck]? = nil) {
+        self.gates = gates
         verb = t.verb.rawValue
         actor = t.actor
         actorName = t.actor.description
@@ -64,6 +67,7 @@ public struct TransitionRecord: Codable, Sendable {
 
     /// The first control state, from the config's slots, on an empty journal.
     public init(initial state: ControlState) {
+        gates = nil
         verb = "initialize"
         actor = .system
         actorName = "system"
