@@ -104,9 +104,9 @@ enum DaemonCommands {
         for o in s.overrides {
             lines.append("override     \(o.policy) promoted from \(o.from.rawValue) by \(o.actor) at \(o.at) despite \(o.failedGates.joined(separator: ", "))")
         }
-        if s.mode == .canary {
-            lines.append("canary scope \(s.canaryScope.count) campaign(s): \(s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", "))"
-                + (s.canaryScope.count > 8 ? ", ..." : ""))
+        if s.mode == .canary || (s.mode == .shadow && s.candidate != nil) {
+            lines.append("canary scope \(s.canaryScope.count) campaign(s)\(s.mode == .shadow ? " on promotion" : ""): "
+                + s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", ") + (s.canaryScope.count > 8 ? ", ..." : ""))
         }
         lines.append("journal      head seq \(s.journalHeadSeq)")
         lines.append("platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "

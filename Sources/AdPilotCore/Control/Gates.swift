@@ -51,8 +51,8 @@ public struct Evidence: Hashable, Sendable, Codable {
     /// Each cohort's trailing ROAS when the canary began. Cohorts are different campaigns
     /// with different economics: the gate compares how each moved from its own baseline
     /// (a difference in differences), not their raw ROAS.
-    public var canaryBaselineROAS: Double? = nil
-    public var controlBaselineROAS: Double? = nil
+    public var canaryBaselineRoas: Double? = nil
+    public var controlBaselineRoas: Double? = nil
     /// Breakers of canary-scope campaigns that opened during the canary.
     public var canaryBreakerTrips = 0
     /// The canary cohort's mean pacing error at the last tick.
@@ -115,7 +115,7 @@ public enum Gates {
         let enough = e.canaryHours >= c.cohortHoursMin && e.controlHours >= c.cohortHoursMin
         let samples = "(canary \(e.canaryHours) h, control \(e.controlHours) h)"
         if enough, let canary = e.canaryROAS, let control = e.controlROAS,
-           let canaryBase = e.canaryBaselineROAS, let controlBase = e.controlBaselineROAS, canaryBase > 0, controlBase > 0 {
+           let canaryBase = e.canaryBaselineRoas, let controlBase = e.controlBaselineRoas, canaryBase > 0, controlBase > 0 {
             let canaryLift = canary / canaryBase, controlLift = control / controlBase
             let floor = controlLift * (1 - c.roasMarginMax)
             let ok = canaryLift >= floor

@@ -18,6 +18,9 @@ public struct SimulatorFaults: Sendable, Equatable {
     public var silentNoOpWrites = false
     /// Share of reported campaign-hours that come back glitched (50x spike or all zeros).
     public var glitchRate = 0.0
+    /// Campaigns whose conversions (and their value) fall to a fifth in every hour
+    /// simulated from now on: a market turning against them.
+    public var degradedCampaigns: Set<CampaignID> = []
 
     public init() {}
 }
@@ -197,7 +200,8 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
             let reach = saturationMicros[c] / cpmMicros[c] * 1_000 * (1 - exp(-s / saturationMicros[c]))
             let impressions = reach * season / shockFactor[c]
             let clicks = (impressions * ctr[c] * (0.8 + 0.4 * u2)).rounded(.down)
-            let conversions = clicks * cvr[c] * Self.dayFactor[dayOfWeek] * (0.6 + 0.8 * u3)
+            let degraded = !faults.degradedCampaigns.isEmpty && faults.degradedCampaigns.contains(ids[c])
+            let conversions = clicks * cvr[c] * Self.dayFactor[dayOfWeek] * (0.6 + 0.8 * u3) * (degraded ? 0.2 : 1)
             let value = conversions * orderValueMicros[c] * (0.7 + 0.6 * u4)
             let i = c * historyHours + slot
             hSpend[i] = spendMicros

@@ -81,7 +81,7 @@ public struct StatusReport: Codable, Sendable {
     public var gates: [GateCheck]
     /// What the candidate has shown in this mode: the gates' input.
     public var evidence: Evidence
-    /// Campaigns the canary candidate controls (empty outside canary).
+    /// Campaigns a canary candidate controls (in canary), or would (in shadow).
     public var canaryScope: [CampaignID]
     public var campaigns: [Campaign]
 
@@ -89,7 +89,7 @@ public struct StatusReport: Codable, Sendable {
          view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence) {
         self.gates = gates
         self.evidence = evidence
-        canaryScope = state.mode == .canary ? view.inCanary.sorted() : []
+        canaryScope = view.inCanary.sorted()
         version = AdPilotVersion.string
         self.now = now
         mode = state.mode

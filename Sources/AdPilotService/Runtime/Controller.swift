@@ -586,14 +586,14 @@ public final class Controller: @unchecked Sendable {
             }
             if decisions.contains(where: \.haltRequested) { e.criticalAnomalies += 1 }
             guard state.mode == .canary else { return }
-            if e.canaryBaselineROAS == nil || e.controlBaselineROAS == nil {
+            if e.canaryBaselineRoas == nil || e.controlBaselineRoas == nil {
                 func roas(_ inScope: Bool) -> Double? {
                     let t = observed.campaigns.filter { $0.inCanaryScope == inScope }.map(\.observation.trailing)
                     let spend = t.reduce(0.0) { $0 + $1.spendMicros.statistic }
                     return spend > 0 ? t.reduce(0.0) { $0 + $1.conversionValueMicros.statistic } / spend : nil
                 }
-                e.canaryBaselineROAS = roas(true)
-                e.controlBaselineROAS = roas(false)
+                e.canaryBaselineRoas = roas(true)
+                e.controlBaselineRoas = roas(false)
             }
             for (i, c) in observed.campaigns.enumerated() where i < observed.fresh.count {
                 let f = observed.fresh[i]

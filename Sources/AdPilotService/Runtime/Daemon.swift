@@ -22,18 +22,26 @@ public enum Daemon {
 
     static let credentialBytesMax = 64 << 10
 
-    /// Test-only fault switches, from `ADPILOT_TEST_FAULTS` (`apply_delay_ms=N,hang_after_ticks=N`).
+    /// Test-only fault switches, from `ADPILOT_TEST_FAULTS`
+    /// (`apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID`).
     /// Accepted only with the simulator: a production config with a real platform refuses
     /// to start while the variable is set.
     public struct TestFaults: Sendable, Equatable {
         public var applyDelayMillis = 0
         public var hangAfterTicks: UInt64? = nil
+        /// Simulated campaigns whose conversions fall to a fifth from start-up on.
+        public var degraded: Set<String> = []
 
         public static func parse(_ text: String) -> TestFaults? {
             var f = TestFaults()
             for item in text.split(separator: ",") {
                 let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, let n = Int(kv[1]), n >= 0, n <= 100_000 else { return nil }
+                guard kv.count == 2 else { return nil }
+                if kv[0] == "degrade" {
+                    f.degraded = Set(kv[1].split(separator: "+").map(String.init))
+                    continue
+                }
+                guard let n = Int(kv[1]), n >= 0, n <= 100_000 else { return nil }
                 switch kv[0] {
                 case "apply_delay_ms": f.applyDelayMillis = n
                 case "hang_after_ticks": f.hangAfterTicks = UInt64(n)
@@ -76,12 +84,17 @@ public enum Daemon {
         }
     }
 
-    static func makePlatform(_ config: ServiceConfig, _ o: Options, stateDir: StateDirectory) throws -> (any AdPlatform, any TimeSource) {
+    static func makePlatform(_ config: ServiceConfig, _ o: Options, stateDir: StateDirectory,
+                             faults: TestFaults) throws -> (any AdPlatform, any TimeSource) {
         switch config.platform {
         case .simulator(let seed, let campaigns):
             let speed: Double
             if case .accelerated(let s) = config.clock { speed = s } else { speed = 1 }
             let market = try EmbeddedMarket.open(directory: stateDir.market, seed: seed, campaigns: campaigns, speed: speed)
+            if !faults.degraded.isEmpty {
+                market.simulator.advance(to: market.clock.now())  // history stays as it was
+                market.simulator.faults.degradedCampaigns = Set(faults.degraded.map(CampaignID.init))
+            }
             return (market, market.clock)
         case .tiktok(let c, let credential):
             let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
@@ -123,7 +136,7 @@ public enum Daemon {
         if let text = GlobalOptions.env("ADPILOT_TEST_FAULTS") {
             guard case .simulator = config.platform, let f = TestFaults.parse(text) else {
                 log.critical("ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused outside the simulator "
-                    + "or when malformed (apply_delay_ms=N,hang_after_ticks=N); unset it")
+                    + "or when malformed (apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID); unset it")
                 return .usage
             }
             log.warning("test fault switches in force: \(text)")
@@ -136,7 +149,7 @@ public enum Daemon {
         do {
             let key = try config.journalKeyCredential.map { try readCredential($0, o) }
             try stateDir.prepare()
-            let (platform, clock) = try makePlatform(config, o, stateDir: stateDir)
+            let (platform, clock) = try makePlatform(config, o, stateDir: stateDir, faults: faults)
             controller = try Controller.start(config: config, stateDir: stateDir, platform: platform, clock: clock, sealKey: key, log: log)
             server = try ControlServer(path: o.global.socket, controller: controller, operatorsGroup: config.operatorsGroup, log: log)
         } catch {

@@ -33,7 +33,8 @@ enum Observer {
                         memory: [CampaignID: CampaignMemory]) throws(PlatformError) -> Observed {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
-        let scope = mode == .canary ? canaryScope(config: config, campaigns: list) : []
+        // Computed in every mode: status shows which campaigns a canary would control.
+        let scope = canaryScope(config: config, campaigns: list)
         var out = Observed()
         out.campaigns.reserveCapacity(list.count)
         let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
