@@ -143,6 +143,9 @@ enum JournalCommands {
             }
             let object = (try? JSONSerialization.jsonObject(with: Data(r.line))) as? [String: Any] ?? [:]
             Out.line("seq   \(r.seq)\ntime  \(r.time)\nkind  \(r.kind)\nprev  \(object["prev"] as? String ?? "?")\nhash  \(object["hash"] as? String ?? "?")")
+            if r.kind == "decision", let data = object["data"] as? [String: Any] {
+                Out.line(try explainDecision(data, seq: seq, reader: JournalReader(directory: global.journalDir)))
+            }
             if let data = object["data"], let pretty = try? JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 Out.line("data  " + String(decoding: pretty, as: UTF8.self).replacingOccurrences(of: "\n", with: "\n      "))
             }
@@ -150,6 +153,63 @@ enum JournalCommands {
         } catch {
             return report(error, global)
         }
+    }
+
+    /// How far after a decision its outcome is looked for (one tick's records, generously).
+    static let outcomeSearchRecords = 1_000_000
+
+    /// A decision in words: what was observed, proposed, what each layer did and why, the
+    /// mode and scope, and what the platform answered (its apply_result or reconcile).
+    static func explainDecision(_ d: [String: Any], seq: UInt64, reader: JournalReader) throws -> String {
+        func money(_ key: String, _ o: [String: Any] = d) -> String {
+            guard let n = (o[key] as? NSNumber)?.int64Value else { return "-" }
+            return Micros(n).decimalString(minimumFractionDigits: 2)
+        }
+        let obs = d["observation"] as? [String: Any] ?? [:]
+        let trailing = obs["trailing"] as? [String: Any] ?? [:]
+        var lines: [String] = []
+        lines.append("campaign  \(d["campaign"] ?? "?"): mode \(d["mode"] ?? "?"), slot \(d["slot"] ?? "?"), policy \(d["policy"] ?? "?") "
+            + "(\(String((d["policy_digest"] as? String ?? "").prefix(12)))), config \(String((d["config_digest"] as? String ?? "").prefix(12))), "
+            + "canary scope \((d["in_canary_scope"] as? Bool ?? false) ? "yes" : "no"), halt flag \((d["halt_flag"] as? Bool ?? false) ? "set" : "clear")")
+        lines.append("observed  budget \(money("current_budget_micros", obs)), spent today \(money("spend_today_micros", obs)), "
+            + "trailing spend \(money("spend_micros", trailing)) value \(money("conversion_value_micros", trailing)), "
+            + "data \(obs["data_age_seconds"] ?? "?") s old")
+        let p = d["proposal"] as? [String: Any] ?? [:]
+        var proposal = "\(p)"
+        if let budget = (p["budget"] as? [String: Any])?["_0"] {
+            proposal = (budget as? NSNumber).map { String(format: "%.6f", $0.doubleValue / 1e6) } ?? "\(budget) (not a number)"
+        }
+        if let failure = (p["failed"] as? [String: Any])?["_0"] { proposal = "error: \(failure)" }
+        lines.append("proposed  \(proposal)")
+        for l in d["layers"] as? [[String: Any]] ?? [] {
+            let verdict = l["verdict"] as? String ?? "?"
+            guard verdict != "skipped" else { continue }
+            var line = "  \((l["layer"] as? String ?? "?").padding(toLength: 16, withPad: " ", startingAt: 0))\(verdict.padding(toLength: 8, withPad: " ", startingAt: 0))"
+                + "\(money("in_micros", l)) -> \(money("out_micros", l))"
+            if let r = l["reason"] as? String { line += "  \(r)" }
+            if let detail = l["detail"] as? String { line += "  (\(detail))" }
+            lines.append(line)
+        }
+        lines.append("decided   \(money("budget_before_micros")) -> \(money("budget_after_micros")): \(d["action"] ?? "?")"
+            + ((d["reason"] as? String).map { " (\($0))" } ?? ""))
+        var outcome = d["action"] as? String == "apply" ? "none recorded (a crash before the write's outcome; start-up reconciles it)"
+            : "no write: \(d["action"] as? String == "would_apply" ? "this slot or mode may not write (shadow evidence)" : "nothing to change")"
+        if d["action"] as? String == "apply" {
+            var scanned = 0
+            try reader.records(from: seq + 1, matching: RecordFilter(kinds: ["apply_result", "reconcile"])) { r in
+                scanned += 1
+                let o = (try? JSONSerialization.jsonObject(with: Data(r.dataBytes))) as? [String: Any] ?? [:]
+                if (o["decision_seq"] as? NSNumber)?.uint64Value == seq {
+                    let status = o["status"] as? String ?? o["outcome"] as? String ?? "?"
+                    outcome = "\(r.kind) seq \(r.seq): \(status), platform reports \(money("reported_micros", o))"
+                        + ((o["error"] as? String).map { " (\($0))" } ?? "")
+                    return false
+                }
+                return scanned < outcomeSearchRecords
+            }
+        }
+        lines.append("outcome   \(outcome)")
+        return lines.joined(separator: "\n")
     }
 
     // MARK: verify
