@@ -479,6 +479,19 @@ public final class Controller: @unchecked Sendable {
             _ = halt(actor: .system, reason: "critical anomaly on campaign \(critical.campaign)", log: log)
         } else if let breach = capBreach(observed) {
             _ = halt(actor: .system, reason: breach, log: log)
+        } else if let fault = decisions.first(where: { $0.input.slot == .live && $0.policyFault }) {
+            // A live policy that errors or returns NaN leaves its scope (SPEC §5): back to
+            // the previous live policy when there is one, otherwise nothing writes.
+            let why = "live policy \(fault.input.policy) failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")"
+            if state.mode == .live && state.previous != nil {
+                do {
+                    _ = try transition(.rollback, actor: .system, reason: why, log: log)
+                } catch {
+                    _ = halt(actor: .system, reason: "\(why); the rollback could not be journaled: \(error)", log: log)
+                }
+            } else {
+                _ = halt(actor: .system, reason: "\(why); no previous policy to roll back to", log: log)
+            }
         }
 
         var results: [JournalEntry] = []
