@@ -81,6 +81,14 @@ import Testing
             == ["initialize", "promote", "promote", "stage", "promote", "promote", "rollback", "halt", "resume"], "\(transitions.map { $0["verb"] ?? "" })")
         #expect(transitions.contains { ($0["override"] as? [String: Any]) != nil && ($0["gates"] as? [Any])?.isEmpty == false })
         _ = try JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
+
+        // A new candidate starts its own evidence, although the mode (shadow) stays.
+        let unknown = try d.ctl(["stage", "nope@9", "--reason", "typo"])
+        #expect(unknown.status == 2 && unknown.err.contains("no policy nope@9"), "\(unknown)")
+        #expect(try d.ctl(["stage", "hold@1", "--reason", "another candidate"]).status == 0)
+        let fresh = try #require(d.status())
+        #expect(fresh.candidate?.description == "hold@1" && fresh.evidence.candidateDecisions < 50)
+        #expect(fresh.gates.first { $0.name == "shadow_hours" }?.passed == false, "\(fresh.gates)")
         #expect(d.stop() == 0)
     }
 

@@ -72,6 +72,7 @@ public struct Evidence: Hashable, Sendable, Codable {
 public enum Gates {
     static func hours(_ e: Evidence, _ now: Instant) -> Double { max(0, now.seconds(since: e.since)) / 3_600 }
     static func fmt(_ v: Double) -> String {
+        guard v.isFinite && abs(v) < 1e15 else { return "\(v)" }
         let r = (v * 100).rounded() / 100
         return r == r.rounded() ? String(Int(r)) : String(r)
     }

@@ -199,7 +199,9 @@ public final class ControlServer: @unchecked Sendable {
                 if verb == "resume" { message += "; the live slot is empty: promote to let a policy write again" }
                 return ControlResponse(exit: .ok, message: message)
             case .failure(let r):
-                return ControlResponse(exit: r.code == "reason_required" ? .usage : .refused, message: r.description, refusal: r)
+                // A missing reason or an unusable policy is a bad request (2), not a refusal (3).
+                let usage: Set<String> = ["reason_required", "no_such_policy", "policy_refused"]
+                return ControlResponse(exit: usage.contains(r.code) ? .usage : .refused, message: r.description, refusal: r)
             }
         } catch {
             return ControlResponse(exit: .checkFailed, message: "\(verb) failed: \(error); nothing changed")

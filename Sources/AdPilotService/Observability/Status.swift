@@ -29,11 +29,13 @@ struct StatusView: Sendable {
     var configDigest: String
     var policyDigests: [PolicyID: String] = [:]
     var gateConfig: GateConfig
+    var policyDirs: [String]
 
-    init(platform: String, configDigest: String, gateConfig: GateConfig) {
+    init(platform: String, configDigest: String, gateConfig: GateConfig, policyDirs: [String]) {
         self.platform = platform
         self.configDigest = configDigest
         self.gateConfig = gateConfig
+        self.policyDirs = policyDirs
     }
 }
 

@@ -125,7 +125,8 @@ public final class Controller: @unchecked Sendable {
         self.journal = journal
         self.control = Guarded(control)
         self.evidence = Guarded(Evidence(mode: control.mode, candidate: control.candidate, since: control.modeSince))
-        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates))
+        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates,
+                                             policyDirs: config.policyDirs))
     }
 
     // MARK: Start-up
@@ -258,6 +259,8 @@ public final class Controller: @unchecked Sendable {
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
                 out.control = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
+                // The snapshot's evidence belongs to a state the journal has since left.
+                out.evidence = nil
             }
             return true
         }
@@ -339,9 +342,13 @@ public final class Controller: @unchecked Sendable {
     /// Applies a state machine verb: journaled first, then in effect. Halt goes through
     /// `halt` instead (it must stop writes even when the journal cannot be written).
     @discardableResult
+    /// `unless` runs under the control lock first: a caller that decided on an earlier
+    /// view of the state (gates measured, a tick's evidence) refuses if it has moved.
     public func transition(_ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
+                           unless stale: (ControlState) -> Refusal? = { _ in nil },
                            then effect: (Transition) throws -> Void = { _ in }) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
+            if let refusal = stale(state) { return .failure(refusal) }
             let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
             guard case .success(let t) = result else { return result }
             // A fresh encoder: this runs on the socket's threads as well as the tick's.
@@ -349,7 +356,7 @@ public final class Controller: @unchecked Sendable {
                                          data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
             state = t.after
             controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
-            resetEvidence(for: t.after)
+            resetEvidence(for: t.after, at: t.at)
             try effect(t)
             log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
                        ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
@@ -373,10 +380,10 @@ public final class Controller: @unchecked Sendable {
         do {
             // Raised again inside the transition: a resume that got the control lock first
             // may have cleared both, and this halt must still be what is in force.
-            let result = try transition(.halt, actor: actor, reason: reason, log: log) { _ in
+            let result = try transition(.halt, actor: actor, reason: reason, log: log, then: { _ in
                 haltRequested.store(true, ordering: .releasing)
                 if !stateDir.isHalted { try? stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)") }
-            }
+            })
             switch result {
             case .success(let t): return (t, problems)
             case .failure(let r): problems.append(r.description)
@@ -391,10 +398,10 @@ public final class Controller: @unchecked Sendable {
     /// The flag goes inside the same critical section as the transition, so a tick never
     /// sees "shadow, flag present" and mistakes the resume for a new halt.
     public func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
-        try transition(.resume, actor: actor, reason: reason, log: log) { _ in
+        try transition(.resume, actor: actor, reason: reason, log: log, then: { _ in
             try stateDir.clearHaltFlag()
             haltRequested.store(false, ordering: .releasing)
-        }
+        })
     }
 
     public var controlState: ControlState { control.current }
@@ -483,14 +490,16 @@ public final class Controller: @unchecked Sendable {
             // A live policy that errors or returns NaN leaves its scope (SPEC §5): back to
             // the previous live policy when there is one, otherwise nothing writes.
             let why = "live policy \(fault.input.policy) failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")"
+            var rolledBack = false
             if state.mode == .live && state.previous != nil {
-                do {
-                    _ = try transition(.rollback, actor: .system, reason: why, log: log)
-                } catch {
-                    _ = halt(actor: .system, reason: "\(why); the rollback could not be journaled: \(error)", log: log)
+                if case .success = try? transition(.rollback, actor: .system, reason: why, log: log, unless: staleSince(epoch)) {
+                    rolledBack = true
                 }
-            } else {
-                _ = halt(actor: .system, reason: "\(why); no previous policy to roll back to", log: log)
+            }
+            if !rolledBack {
+                let detail = state.mode != .live ? "a rollback in \(state.mode.rawValue) would not remove it"
+                    : state.previous == nil ? "no previous policy to roll back to" : "the rollback could not be applied"
+                _ = halt(actor: .system, reason: "\(why); \(detail)", log: log)
             }
         }
 
@@ -536,7 +545,7 @@ public final class Controller: @unchecked Sendable {
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
             return
         }
-        updateEvidence(state, decisions, observed, states: states, breakersBefore: breakersBefore, log: log)
+        updateEvidence(state, decisions, observed, states: states, breakersBefore: breakersBefore, epoch: epoch, log: log)
         totals.decisions += UInt64(report.decisions)
         totals.applies += UInt64(report.confirmed)
         totals.writeFailures += UInt64(report.writeFailures)
@@ -568,11 +577,22 @@ public final class Controller: @unchecked Sendable {
     // MARK: Promotion evidence
 
     /// A new mode or candidate starts a new body of evidence. Called under the control lock.
-    private func resetEvidence(for state: ControlState) {
+    /// Starts at the transition, not at `modeSince`: staging a new candidate in shadow keeps
+    /// the mode (and its clock) but must not inherit the old candidate's shadow hours.
+    private func resetEvidence(for state: ControlState, at now: Instant) {
         evidence.with { e in
             if e.mode != state.mode || e.candidate != state.candidate {
-                e = Evidence(mode: state.mode, candidate: state.candidate, since: state.modeSince)
+                e = Evidence(mode: state.mode, candidate: state.candidate, since: now)
             }
+        }
+    }
+
+    /// Refuses when any transition happened since `epoch` (the caller's view is stale).
+    private func staleSince(_ epoch: UInt64) -> (ControlState) -> Refusal? {
+        { [unowned self] state in
+            self.controlEpoch.load(ordering: .acquiring) == epoch ? nil
+                : Refusal(code: "state_changed", message: "the control state changed while this was being decided; nothing done",
+                          allowed: StateMachine.allowedVerbs(in: state), failedGates: [])
         }
     }
 
@@ -580,7 +600,7 @@ public final class Controller: @unchecked Sendable {
     /// canary back (actor `system`) after `failure_limit` consecutive failures, or at once
     /// when the candidate's policy faults.
     private func updateEvidence(_ state: ControlState, _ decisions: [Decision], _ observed: Observer.Observed,
-                                states: [CampaignControl], breakersBefore: [BreakerState], log: Log) {
+                                states: [CampaignControl], breakersBefore: [BreakerState], epoch: UInt64, log: Log) {
         let gates = config.gates
         var rollback: (reason: String, checks: [GateCheck])? = nil
         evidence.with { e in
@@ -599,15 +619,15 @@ public final class Controller: @unchecked Sendable {
             }
             if decisions.contains(where: \.haltRequested) { e.criticalAnomalies += 1 }
             guard state.mode == .canary else { return }
-            if e.canaryBaselineRoas == nil || e.controlBaselineRoas == nil {
-                func roas(_ inScope: Bool) -> Double? {
-                    let t = observed.campaigns.filter { $0.inCanaryScope == inScope }.map(\.observation.trailing)
-                    let spend = t.reduce(0.0) { $0 + $1.spendMicros.statistic }
-                    return spend > 0 ? t.reduce(0.0) { $0 + $1.conversionValueMicros.statistic } / spend : nil
-                }
-                e.canaryBaselineRoas = roas(true)
-                e.controlBaselineRoas = roas(false)
+            // Each baseline is taken once, at the first tick that can: never again from hours
+            // the candidate already shaped.
+            func roas(_ inScope: Bool) -> Double? {
+                let t = observed.campaigns.filter { $0.inCanaryScope == inScope }.map(\.observation.trailing)
+                let spend = t.reduce(0.0) { $0 + $1.spendMicros.statistic }
+                return spend > 0 ? t.reduce(0.0) { $0 + $1.conversionValueMicros.statistic } / spend : nil
             }
+            if e.canaryBaselineRoas == nil && e.canaryHours == 0 { e.canaryBaselineRoas = roas(true) }
+            if e.controlBaselineRoas == nil && e.controlHours == 0 { e.controlBaselineRoas = roas(false) }
             for (i, c) in observed.campaigns.enumerated() where i < observed.fresh.count {
                 let f = observed.fresh[i]
                 if c.inCanaryScope {
@@ -634,7 +654,10 @@ public final class Controller: @unchecked Sendable {
         }
         if let r = rollback {
             do {
-                _ = try transition(.rollback, actor: .system, reason: r.reason, log: log, gates: r.checks)
+                if case .failure(let refusal) = try transition(.rollback, actor: .system, reason: r.reason, log: log, gates: r.checks,
+                                                               unless: staleSince(epoch)) {
+                    log.warning("automatic rollback not applied (\(refusal.message)): \(r.reason)")
+                }
             } catch {
                 log.critical("automatic rollback could not be journaled: \(error); halting (fail closed)")
                 _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
@@ -653,7 +676,7 @@ public final class Controller: @unchecked Sendable {
 
     /// `stage NAME@VERSION`: the policy must be found and load with every check first.
     public func stage(_ id: PolicyID, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
-        let dirs = config.policyDirs + [stateDir.policies]
+        let dirs = statusView.current.policyDirs + [stateDir.policies]  // this runs on a socket thread
         guard let path = PolicyStore.find(id, in: dirs) else {
             return .failure(Refusal(code: "no_such_policy", message: "no policy \(id) in \(dirs.joined(separator: ", ")); "
                 + "adpilotctl policy list shows what is installed", allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
@@ -669,8 +692,10 @@ public final class Controller: @unchecked Sendable {
 
     /// `promote [--override-gates]`: the gates are evaluated now and journaled with the step.
     public func promote(overrideGates: Bool, actor: Actor, reason: String, log: Log) throws -> (Result<Transition, Refusal>, [GateCheck]) {
-        let gates = currentGates()
-        return (try transition(.promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log, gates: gates), gates)
+        let epoch = controlEpoch.load(ordering: .acquiring)
+        let gates = currentGates()  // measured for the state of `epoch`; refused below if it moved
+        return (try transition(.promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log, gates: gates,
+                               unless: staleSince(epoch)), gates)
     }
 
     public func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
@@ -805,6 +830,7 @@ public final class Controller: @unchecked Sendable {
                 statusView.with {
                     $0.configDigest = c.digest.hex
                     $0.gateConfig = c.gates
+                    $0.policyDirs = c.policyDirs
                 }
                 log.notice("configuration reloaded from \(source) (\(c.digest.hex.prefix(12)))", [:])
                 return nil
