@@ -37,6 +37,28 @@ import Testing
         #expect(abs(d[0].pacer.recommendedBudgetMicros.rawValue - usd("137.50").rawValue) <= 1)
     }
 
+    /// A paused campaign gets no decision, yet what it spent today still fills the account
+    /// cap: the running campaigns cannot grow into room that is already spent.
+    @Test func pausedCampaignsCountTowardTheAccountCapAndAreNotDecided() {
+        var limits = Fixture.account()
+        limits.dailyCapMicros = usd("400")
+        let s = TickSettings(account: limits, pacer: .standard, breaker: .standard, anomaly: .standard)
+        let running = TickCampaign(config: Fixture.campaign(), observation: Fixture.observation("c1", budget: usd("100"), spendToday: usd("0")),
+                                   newHours: [], inCanaryScope: false)
+        let paused = TickCampaign(config: Fixture.campaign(), observation: Fixture.observation("c2", budget: usd("500"), spendToday: usd("300")),
+                                  newHours: [], inCanaryScope: false, paused: true)
+        let live = ControlState(mode: .live, live: pA, modeSince: t0)
+        var states = [CampaignControl(), CampaignControl()]
+        var breaker = CircuitBreaker()
+        let d = Tick.run(control: live, haltFlag: false, settings: s, now: Fixture.noon, campaigns: [running, paused], states: &states,
+                         platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        #expect(d.map(\.campaign.rawValue) == ["c1"], "the paused campaign was decided")
+        // Room left: 400 - 300 (the paused one's spend, not its 500 budget) = 100, so c1 may
+        // not rise to 130: at most 100 / 1.25 = 80.
+        #expect(d[0].finalBudgetMicros <= usd("80"), "\(d[0].finalBudgetMicros)")
+        #expect(d[0].reason == .accountCap, "\(String(describing: d[0].reason))")
+    }
+
     /// A shadow candidate's decisions run on their own pacer memory and never write.
     @Test func shadowEvidenceNeverMovesTheWriter() {
         var states = [CampaignControl()]

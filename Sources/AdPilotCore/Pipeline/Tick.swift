@@ -35,12 +35,16 @@ public struct TickCampaign: Sendable {
     /// Completed hours not yet shown to the anomaly detector, oldest first.
     public var newHours: [HourlyMetrics]
     public var inCanaryScope: Bool
+    /// Paused on the platform: nothing decides for it, but what it spent today still
+    /// counts toward the account-wide projections (it can spend no more today).
+    public var paused: Bool
 
-    public init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool) {
+    public init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool, paused: Bool = false) {
         self.config = config
         self.observation = observation
         self.newHours = newHours
         self.inCanaryScope = inCanaryScope
+        self.paused = paused
     }
 }
 
@@ -63,7 +67,8 @@ public enum Tick {
         var canaryTotal: Int128 = 0
         var projected = [Micros](repeating: .zero, count: campaigns.count)
         for (i, c) in campaigns.enumerated() {
-            projected[i] = account.projectedDaySpend(budget: c.observation.currentBudgetMicros, spendToday: c.observation.spendTodayMicros)
+            projected[i] = account.projectedDaySpend(budget: c.paused ? .zero : c.observation.currentBudgetMicros,
+                                                     spendToday: c.observation.spendTodayMicros)
             accountTotal += Int128(projected[i].rawValue)
             if control.mode == .canary && c.inCanaryScope { canaryTotal += Int128(projected[i].rawValue) }
         }
@@ -74,7 +79,7 @@ public enum Tick {
             for hour in c.newHours.prefix(AnomalyState.historyHours) {
                 states[i].anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: states[i].anomaly)
             }
-            let assignments = WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
+            let assignments = c.paused ? [] : WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
             if !assignments.contains(where: \.mayWrite) { states[i].pacer = Pacer.disengage(states[i].pacer) }
             if assignments.isEmpty { states[i].shadowPacer = Pacer.disengage(states[i].shadowPacer) }
             // This campaign's share of the running totals (moves when its writer applies).

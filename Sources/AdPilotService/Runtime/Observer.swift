@@ -40,7 +40,8 @@ enum Observer {
         let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
         let local = LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds)
         let dayStartHour = (now.microsSinceEpoch - local.secondOfDay * Instant.microsPerSecond) / hourMicros
-        for c in list where c.status == .active {
+        // Paused campaigns are read too: their spend today counts toward the account cap.
+        for c in list {
             let window: MetricsWindow
             do {
                 window = try platform.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -trailingHours * Instant.secondsPerHour), to: now)
@@ -79,7 +80,7 @@ enum Observer {
                               settled.reduce(Micros.zero) { $0.saturatingAdding($1.conversionValueMicros) }.rawValue))
             let newHours = rawNew.map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
             out.campaigns.append(TickCampaign(config: campaignConfig, observation: observation,
-                                              newHours: newHours, inCanaryScope: scope.contains(c.id)))
+                                              newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused))
             out.platform.append(c)
         }
         return out
