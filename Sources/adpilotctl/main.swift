@@ -25,10 +25,11 @@ let help = """
 
     CONTROLLER
       status    Mode and how long, policy slots with digests, the halt flag,
-                journal head, breakers, the last tick, and per campaign the
-                budget, spend today and last decision. --json for scripts
-                (mode, candidate, live, halt_flag, journal_head_seq, breakers,
-                campaigns[]); --watch refreshes every 2 s.
+                overrides, the canary scope, journal head, breakers, the last
+                tick, the next promotion's gates with their current values, and
+                per campaign the budget, spend today and last decision. --json
+                for scripts (mode, candidate, live, halt_flag, journal_head_seq,
+                breakers, gates, evidence, campaigns[]); --watch refreshes every 2 s.
       halt      Stops every budget write before it returns, then journals who
                 and why. If the daemon does not answer within 3 s, creates the
                 halt flag <state>/HALT and journals the halt itself (unless the
@@ -51,7 +52,8 @@ let help = """
                 across rotations; --since TIME shows everything since an RFC 3339
                 time; --kind takes a comma-separated list; --json prints records
                 verbatim (one JSON object per line, for jq).
-      show      One record in full.
+      show      One record in full; a decision is first explained: observation,
+                proposal, each layer's verdict and reason, and the platform's answer.
       verify    Checks every byte, the hash chain, seq continuity and segments;
                 with --key-file (the journal-key credential) also every HMAC seal.
                 Exit 0 with a summary, or 1 naming seq, segment, byte offset, problem.

@@ -644,7 +644,7 @@ public final class Controller: @unchecked Sendable {
             if !pacing.isEmpty { e.pacingError = pacing.reduce(0, +) / Double(pacing.count) }
             let health = Gates.health(gates, e)
             e.consecutiveFailedChecks = health.contains(where: \.failing) ? e.consecutiveFailedChecks + 1 : 0
-            let checks = Gates.checks(gates, e, now: report(now: decisions.first?.input.now))
+            let checks = Gates.checks(gates, e, now: decisions.first?.input.now ?? clock.now())
             if let fault = decisions.first(where: { $0.input.slot == .candidate && $0.policyFault }) {
                 rollback = ("the candidate's policy failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")", checks)
             } else if e.consecutiveFailedChecks >= gates.failureLimit {
@@ -664,8 +664,6 @@ public final class Controller: @unchecked Sendable {
             }
         }
     }
-
-    private func report(now: Instant?) -> Instant { now ?? clock.now() }
 
     /// The gate checks for the next promotion from the current mode, as of now.
     public func currentGates() -> [GateCheck] {
