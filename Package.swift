@@ -41,7 +41,7 @@ let package = Package(
         // The edge to the operating system: digests and MACs over libcrypto, sd_notify,
         // linked library versions.
         .target(
-            name: "AdPilotSystem", dependencies: ["CCurl", "CSystemd", "CCrypto", "CPosix"],
+            name: "AdPilotSystem", dependencies: ["AdPilotCore", "CCurl", "CSystemd", "CCrypto", "CPosix"],
             swiftSettings: alwaysOptimized),
 
         // The audit journal: append-only, hash-chained, crash-safe, verifiable.

@@ -4,14 +4,6 @@ import AdPilotJournal
 import AdPilotSystem
 import Foundation
 
-struct WallClock: TimeSource {
-    func now() -> Instant {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Instant(microsSinceEpoch: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
-    }
-}
-
 /// A decision-sized payload (about 250 bytes of data).
 func payload(_ i: Int) -> [UInt8] {
     Array(#"{"action":"apply","budget_after_micros":\#(110_000_000 + i % 997 * 10_000),"budget_before_micros":100000000,"campaign":"c\#(i % 10_000)","mode":"live","policy":"qlearn@1","reason":"step.increase_limited","slot":"live","tick":\#(i)}"#.utf8)
@@ -25,7 +17,7 @@ func tempDirectory(_ base: String, _ tag: String) -> String {
 func benchJournal(in base: String, verifyBytes: Int64) {
     print("== journal (directory \(base))")
     let clock = ContinuousClock()
-    var options = JournalOptions(clock: WallClock())
+    var options = JournalOptions(clock: SystemClock())
     options.holder = "adpilot-bench"
     let window = Duration.seconds(3)
 

@@ -11,14 +11,6 @@ import AdPilotSystem
 import Glibc
 #endif
 
-struct SystemClock: TimeSource {
-    func now() -> Instant {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Instant(microsSinceEpoch: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
-    }
-}
-
 func fail(_ message: String) -> Never {
     StandardError.write("adpilot-testkit: \(message)\n")
     exit(2)

@@ -6,16 +6,6 @@ import Foundation
 import Glibc
 #endif
 
-/// The wall clock (CLOCK_REALTIME).
-public struct SystemClock: TimeSource {
-    public init() {}
-    public func now() -> Instant {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Instant(microsSinceEpoch: Int64(ts.tv_sec) * Instant.microsPerSecond + Int64(ts.tv_nsec) / 1_000)
-    }
-}
-
 /// The embedded simulator as a platform that outlives the daemon process, like a real
 /// one: its clock continues across restarts, and every budget write it accepts is logged
 /// under `<state>/simulator/` before it answers, so a restarted daemon finds the budgets
