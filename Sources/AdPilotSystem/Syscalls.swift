@@ -105,6 +105,14 @@ extension FileIO {
         return try readAll(fd, count: Int(size), at: 0, path: path)
     }
 
+    /// A secret (a credential, a key file): its bytes without trailing newlines, which
+    /// editors and `echo` add and which are never part of a key or token.
+    public func readSecret(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        var bytes = try readFile(path, limit: limit)
+        while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
+        return bytes
+    }
+
     /// fsync a directory, so that entries created or renamed in it survive a crash.
     public func syncDirectory(_ path: String) throws(SystemError) {
         let fd = try open(path, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)

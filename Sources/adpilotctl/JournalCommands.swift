@@ -220,10 +220,7 @@ enum JournalCommands {
         var key: [UInt8]? = nil
         if let keyFile {
             do {
-                // As the daemon reads its credential: trailing newlines are not key bytes.
-                var bytes = try PosixFileIO().readFile(keyFile, limit: 4096)
-                while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
-                key = bytes
+                key = try PosixFileIO().readSecret(keyFile, limit: 4096)  // read as the daemon reads its credential
             } catch {
                 Out.error("cannot read the key file: \(error)")
                 return error.errno == EACCES ? .permissionDenied : .usage

@@ -73,8 +73,7 @@ public enum Daemon {
                 + "(systemd LoadCredential= sets $CREDENTIALS_DIRECTORY; or pass --credentials-dir DIR)")
         }
         do {
-            var bytes = try PosixFileIO().readFile(dir + "/" + name, limit: credentialBytesMax)
-            while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
+            let bytes = try PosixFileIO().readSecret(dir + "/" + name, limit: credentialBytesMax)
             guard !bytes.isEmpty else { throw StartupError("credential \(dir)/\(name) is empty") }
             return bytes
         } catch let e as StartupError {

@@ -321,13 +321,7 @@ enum ConfigRecord {
         case .accepted(let c):
             return Array(#"{"accepted":true,"config":\#(c.canonicalJSON),"digest":"\#(c.digest.hex)"}"#.utf8)
         case .refused(let problem, let c):
-            return Array(#"{"accepted":false,"digest":"\#(c.digest.hex)","problem":\#(JSONString.quote(problem))}"#.utf8)
+            return Array(#"{"accepted":false,"digest":"\#(c.digest.hex)","problem":\#(JSON.quote(problem))}"#.utf8)
         }
-    }
-}
-
-enum JSONString {
-    static func quote(_ s: String) -> String {
-        String(decoding: RecordCoding.bytes([s]).dropFirst().dropLast(), as: UTF8.self)
     }
 }
