@@ -1,5 +1,6 @@
 public import AdPilotCore
 public import AdPilotJournal
+import AdPilotPlatforms
 import AdPilotSystem
 public import Foundation
 
