@@ -19,7 +19,6 @@ struct StatusView: Sendable {
     var ticks: UInt64 = 0
     var headSeq: UInt64 = 0
     var platformBreaker: BreakerState = .closed
-    var campaignBreakers: [BreakerState: Int] = [:]
     var campaignBreaker: [CampaignID: BreakerState] = [:]
     var anomaly: [CampaignID: String] = [:]
     var observations: [Observation] = []
@@ -109,7 +108,7 @@ public struct StatusReport: Codable, Sendable {
         ticks = view.ticks
         lastTick = view.lastTick
         breakers = Breakers(platform: view.platformBreaker,
-                            campaigns: Dictionary(view.campaignBreakers.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: +))
+                            campaigns: Dictionary(grouping: view.campaignBreaker.values, by: \.rawValue).mapValues(\.count))
         decisionsTotal = view.totals.decisions
         appliesTotal = view.totals.applies
         campaigns = view.observations.map { o in

@@ -1,8 +1,8 @@
 public import AdPilotCore
-public import AdPilotJournal
+import AdPilotJournal
 public import AdPilotPlatforms
-public import AdPilotPolicy
-public import AdPilotSystem
+import AdPilotPolicy
+import AdPilotSystem
 import Foundation
 import Synchronization
 
@@ -861,7 +861,6 @@ public final class Controller: @unchecked Sendable {
     }
 
     private func refreshStatus(report: TickReport?) {
-        let breakers = memory.values.map(\.control.breaker.state)
         let head = journal.head.seq
         let totals = self.totals
         let platformState = platformBreaker.state
@@ -869,7 +868,6 @@ public final class Controller: @unchecked Sendable {
         statusView.with { v in
             if let report { v.lastTick = report }
             v.platformBreaker = platformState
-            v.campaignBreakers = Dictionary(grouping: breakers, by: { $0 }).mapValues(\.count)
             v.headSeq = head
             v.totals = totals
             v.ticks = ticks

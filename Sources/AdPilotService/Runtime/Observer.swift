@@ -24,7 +24,6 @@ enum Observer {
         /// Per campaign (same order): the newly completed hours' raw count, spend and
         /// conversion value, for the canary's cohort comparison.
         var fresh: [(hours: Int, spendMicros: Int64, valueMicros: Int64)] = []
-        var platform: [PlatformCampaign] = []
         /// Campaigns that could not be read this tick: they hold (no decision, no write).
         var failures: [(campaign: CampaignID, error: PlatformError)] = []
     }
@@ -81,7 +80,6 @@ enum Observer {
             let newHours = rawNew.map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
             out.campaigns.append(TickCampaign(config: campaignConfig, observation: observation,
                                               newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused))
-            out.platform.append(c)
         }
         return out
     }
