@@ -1,4 +1,4 @@
-public import AdPilotCore
+import AdPilotCore
 
 /// A platform's configuration as it appears in the config file. Tokens are never here:
 /// only the name of the credential that holds one (`$CREDENTIALS_DIRECTORY/<name>`).

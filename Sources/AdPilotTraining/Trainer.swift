@@ -1,5 +1,5 @@
-public import AdPilotCore
-public import AdPilotPlatforms
+import AdPilotCore
+import AdPilotPlatforms
 public import AdPilotPolicy
 import AdPilotSystem
 import Foundation

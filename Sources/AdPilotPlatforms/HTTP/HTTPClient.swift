@@ -1,5 +1,5 @@
 internal import CCurl
-public import AdPilotCore
+import AdPilotCore
 internal import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
-public import AdPilotCore
-public import AdPilotPlatforms
+import AdPilotCore
+import AdPilotPlatforms
 
 /// A config problem: the key path (`account.daily_cap_micros`, `campaigns[2].id`) and
 /// what is wrong with it. Printed as `FILE: KEY: PROBLEM`.

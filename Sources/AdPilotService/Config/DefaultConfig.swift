@@ -1,4 +1,4 @@
-public import AdPilotPlatforms
+import AdPilotPlatforms
 
 /// The embedded default that `adpilotd --demo` runs and `--print-default-config` prints:
 /// the simulator on an accelerated clock, the shipped learned policy staged as candidate

@@ -1,4 +1,4 @@
-public import AdPilotCore
+import AdPilotCore
 import AdPilotSystem
 import Foundation
 #if canImport(Glibc)

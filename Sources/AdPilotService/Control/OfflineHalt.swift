@@ -1,5 +1,5 @@
 public import AdPilotCore
-public import AdPilotJournal
+import AdPilotJournal
 import AdPilotSystem
 #if canImport(Glibc)
 import Glibc

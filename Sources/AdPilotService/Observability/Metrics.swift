@@ -1,4 +1,4 @@
-public import AdPilotCore
+import AdPilotCore
 
 /// Prometheus text exposition (node_exporter textfile collector), written atomically
 /// after every tick.

@@ -1,5 +1,5 @@
 public import AdPilotCore
-public import AdPilotPlatforms
+import AdPilotPlatforms
 import AdPilotSystem
 
 /// What the controller keeps per campaign between ticks, persisted in the snapshot.

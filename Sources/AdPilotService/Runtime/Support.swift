@@ -1,6 +1,6 @@
 public import AdPilotCore
 public import AdPilotJournal
-public import AdPilotPolicy
+import AdPilotPolicy
 import AdPilotSystem
 import Foundation
 
