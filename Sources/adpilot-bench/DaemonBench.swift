@@ -21,13 +21,7 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 
 func benchConfig(campaigns: Int, policiesDir: String) throws -> ServiceConfig {
-    var json = DefaultConfig.text
-    json = json.replacingOccurrences(of: #""slots": {"live": null, "candidate": "qlearn@1"}"#, with: #""slots": {"live": "pace@1", "candidate": "qlearn@1"}"#)
-    json = json.replacingOccurrences(of: #""policy_dirs": ["/usr/share/adpilot/policies"]"#, with: #""policy_dirs": ["\#(policiesDir)"]"#)
-    json = json.replacingOccurrences(of: #""campaigns": 20"#, with: #""campaigns": \#(campaigns)"#)
-    json = json.replacingOccurrences(of: #""daily_cap_micros": 30000000000"#, with: #""daily_cap_micros": \#(Int64(campaigns) * 1_500_000_000)"#)
-    json = json.replacingOccurrences(of: #""cooldown_seconds": 3600"#, with: #""cooldown_seconds": 0"#)
-    return try ServiceConfig.parse(bytes: Array(json.utf8))
+    try DefaultConfig.demo(campaigns: campaigns, extraPolicyDirs: [policiesDir], overlay: DefaultConfig.liveWritingOverlay)
 }
 
 func startController(_ config: ServiceConfig, stateDir: String, speed: Double) throws -> Controller {

@@ -22,6 +22,9 @@ import Testing
         let c = try DefaultConfig.demo(campaigns: 7, speed: 60)
         #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))
         #expect(c.initialLive == nil && c.initialCandidate?.description == "qlearn@1")
+        let writing = try DefaultConfig.demo(overlay: DefaultConfig.liveWritingOverlay)
+        #expect(writing.initialLive?.description == "pace@1" && writing.campaignDefaults.guardrails.cooldownSeconds == 0)
+        #expect(throws: ConfigProblem.self) { try DefaultConfig.demo(overlay: #"{"slots": {"live": "pace@1", "spare": 1}}"#) }
     }
 
     @Test func oneEfficiencyTargetAtATimeAndOverridesReplaceIt() throws {

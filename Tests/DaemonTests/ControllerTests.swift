@@ -11,13 +11,8 @@ import Testing
     static let log = Log(identifier: "test", toJournald: false)
 
     static func start(_ dir: TempDir, campaigns: Int) throws -> (Controller, EmbeddedMarket) {
-        var json = DefaultConfig.text
-        json = json.replacingOccurrences(of: #""slots": {"live": null"#, with: #""slots": {"live": "pace@1""#)
-        json = json.replacingOccurrences(of: #""policy_dirs": ["/usr/share/adpilot/policies"]"#, with: #""policy_dirs": ["\#(DaemonUnderTest.policies)"]"#)
-        json = json.replacingOccurrences(of: #""campaigns": 20"#, with: #""campaigns": \#(campaigns)"#)
-        json = json.replacingOccurrences(of: #""cooldown_seconds": 3600"#, with: #""cooldown_seconds": 0"#)
-        json = json.replacingOccurrences(of: #""daily_cap_micros": 30000000000"#, with: #""daily_cap_micros": \#(Int64(campaigns) * 1_500_000_000)"#)
-        let config = try ServiceConfig.parse(bytes: Array(json.utf8))
+        let config = try DefaultConfig.demo(campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+                                            overlay: DefaultConfig.liveWritingOverlay)
         let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
         let c = try Controller.start(config: config, stateDir: StateDirectory(dir.path), platform: market, clock: market.clock,
                                      sealKey: nil, log: log)

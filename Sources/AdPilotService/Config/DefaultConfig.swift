@@ -77,10 +77,15 @@ public enum DefaultConfig {
     }
     """
 
+    /// The demo with a policy writing from the first tick (`pace@1` live, no cooldown): what
+    /// the benchmarks and the controller tests measure.
+    public static let liveWritingOverlay = #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
+
     /// The demo config for `--demo [--campaigns N] [--speed S]`, with `extraPolicyDirs`
-    /// searched after the configured ones.
+    /// searched after the configured ones, and `overlay` (a JSON object, merged last) for
+    /// benchmarks and tests that need a variant, e.g. `{"slots": {"live": "pace@1"}}`.
     public static func demo(campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
-                            extraPolicyDirs: [String] = []) throws(ConfigProblem) -> ServiceConfig {
+                            extraPolicyDirs: [String] = [], overlay: String? = nil) throws(ConfigProblem) -> ServiceConfig {
         var json: JSON
         do {
             json = try JSON.parse(Array(text.utf8))
@@ -98,6 +103,13 @@ public enum DefaultConfig {
                 ("max_spend_at_risk_micros", .number(String(n * spendAtRiskPerCampaignMicros))),
             ])),
         ]))
+        if let overlay {
+            do {
+                json = json.merged(with: try JSON.parse(Array(overlay.utf8)))
+            } catch {
+                throw ConfigProblem(key: "", problem: "overlay: \(error)")
+            }
+        }
         return try ServiceConfig.parse(json)
     }
 }
