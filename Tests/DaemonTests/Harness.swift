@@ -136,7 +136,7 @@ final class DaemonUnderTest {
         (try? JSONSerialization.jsonObject(with: Data(r.dataBytes)) as? [String: Any]) ?? [:]
     }
 
-    func platformWrites() throws -> [(at: Instant, campaign: CampaignID, budgetMicros: Micros)] {
+    func platformWrites() throws -> [EmbeddedMarket.Write] {
         try EmbeddedMarket.writes(directory: marketDir)
     }
 

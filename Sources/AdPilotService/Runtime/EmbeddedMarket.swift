@@ -85,39 +85,41 @@ public final class EmbeddedMarket: AdPlatform {
 
     /// Rebuilds budgets from the write log; an unfinished last line (a crash mid-write) is
     /// cut off, as the platform never acknowledged it.
+    /// One accepted budget write, as the market logged it.
+    public struct Write: Sendable {
+        public let at: Instant
+        public let campaign: CampaignID
+        public let budgetMicros: Micros
+    }
+
+    /// Rebuilds budgets from the write log; an unfinished last line (a crash mid-write) is
+    /// cut off, as the platform never acknowledged it.
     private func replay() throws {
-        let bytes = try io.readFile(logPath, limit: Self.logBytesMax)
-        var complete = 0
-        for line in EmbeddedMarket.lines(bytes) {
-            let parts = line.text.split(separator: " ")
-            guard parts.count == 3, let at = Int64(parts[0]), let budget = Int64(parts[2]) else {
-                throw ConfigProblem(key: "", problem: "\(logPath): line \(line.number) is not `<sim micros> <campaign> <budget micros>`")
-            }
-            try simulator.replayBudget(campaign: CampaignID(String(parts[1])), budgetMicros: Micros(budget),
-                                       at: Instant(microsSinceEpoch: at))
-            complete = line.end
-        }
-        if complete < bytes.count { try io.ftruncate(logFD, length: Int64(complete), path: logPath) }
+        let (writes, complete) = try Self.parse(try io.readFile(logPath, limit: Self.logBytesMax), path: logPath)
+        for w in writes { try simulator.replayBudget(campaign: w.campaign, budgetMicros: w.budgetMicros, at: w.at) }
+        if complete < (try io.size(logFD, path: logPath)) { try io.ftruncate(logFD, length: Int64(complete), path: logPath) }
     }
 
     /// The write log's entries, oldest first: what the platform received (tests read it).
-    public static func writes(directory: String, io: any FileIO = PosixFileIO()) throws -> [(at: Instant, campaign: CampaignID, budgetMicros: Micros)] {
-        let bytes = try io.readFile(directory + "/" + writeLogName, limit: logBytesMax)
-        return lines(bytes).compactMap { line in
-            let p = line.text.split(separator: " ")
-            guard p.count == 3, let at = Int64(p[0]), let b = Int64(p[2]) else { return nil }
-            return (Instant(microsSinceEpoch: at), CampaignID(String(p[1])), Micros(b))
-        }
+    public static func writes(directory: String, io: any FileIO = PosixFileIO()) throws -> [Write] {
+        let path = directory + "/" + writeLogName
+        return try parse(try io.readFile(path, limit: logBytesMax), path: path).writes
     }
 
-    private static func lines(_ bytes: [UInt8]) -> [(text: String, number: Int, end: Int)] {
-        var out: [(String, Int, Int)] = []
+    /// Complete lines `<sim micros> <campaign> <budget micros>`, and the bytes they span.
+    static func parse(_ bytes: [UInt8], path: String) throws -> (writes: [Write], completeBytes: Int) {
+        var out: [Write] = []
         var start = 0
         for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") {
-            out.append((String(decoding: bytes[start..<i], as: UTF8.self), out.count + 1, i + 1))
+            let parts = bytes[start..<i].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+            guard parts.count == 3, let at = Int64(parts[0]), let budget = Int64(parts[2]) else {
+                throw ConfigProblem(key: "", problem: "\(path): line \(out.count + 1) is not `<sim micros> <campaign> <budget micros>`; "
+                    + "the simulated market is damaged: remove \(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".") to start a fresh one")
+            }
+            out.append(Write(at: Instant(microsSinceEpoch: at), campaign: CampaignID(parts[1]), budgetMicros: Micros(budget)))
             start = i + 1
         }
-        return out
+        return (out, start)
     }
 
     // MARK: AdPlatform
