@@ -13,11 +13,14 @@ enum DaemonCommands {
     static let statusCampaignsShown = 40
     static let watchIntervalSeconds: UInt32 = 2
 
-    static func reason(_ args: inout Arguments, verb: String) throws(UsageError) -> String {
+    /// The verb's `--reason` (required, non-blank); with `positionals: false` nothing else may follow.
+    static func reason(_ args: inout Arguments, verb: String, positionals: Bool = false) throws(UsageError) -> String {
         guard let r = try args.value("--reason"), r.contains(where: { !$0.isWhitespace }) else {
             throw UsageError(message: "\(verb) needs --reason TEXT: it goes into the journal")
         }
-        guard try args.positionals(verb: verb).isEmpty else { throw UsageError(message: "\(verb) takes no arguments besides --reason") }
+        guard positionals || (try args.positionals(verb: verb).isEmpty) else {
+            throw UsageError(message: "\(verb) takes no arguments besides --reason")
+        }
         return r
     }
 
@@ -194,9 +197,7 @@ enum DaemonCommands {
     // MARK: stage, promote, rollback
 
     static func stage(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
-        guard let why = try args.value("--reason"), why.contains(where: { !$0.isWhitespace }) else {
-            throw UsageError(message: "stage needs --reason TEXT: it goes into the journal")
-        }
+        let why = try reason(&args, verb: "stage", positionals: true)
         let json = args.flag("--json")
         let rest = try args.positionals(verb: "stage")
         guard rest.count == 1, PolicyID(rest[0]) != nil else {
