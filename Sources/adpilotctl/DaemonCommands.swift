@@ -18,7 +18,7 @@ enum DaemonCommands {
         guard let r = try args.value("--reason"), r.contains(where: { !$0.isWhitespace }) else {
             throw UsageError(message: "\(verb) needs --reason TEXT: it goes into the journal")
         }
-        guard positionals || (try args.positionals(verb: verb).isEmpty) else {
+        if !positionals, !(try args.positionals(verb: verb)).isEmpty {
             throw UsageError(message: "\(verb) takes no arguments besides --reason")
         }
         return r
