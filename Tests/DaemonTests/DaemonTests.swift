@@ -161,6 +161,25 @@ import Testing
         #expect(d.stderr.contains("account.daily_cap: unknown key (allowed here: daily_cap_micros,"), "\(d.stderr)")
     }
 
+    /// The hang switch the systemd unit test uses must not work on a production config:
+    /// the shipped one (simulator on the system clock) refuses to start with it set.
+    @Test func testFaultSwitchesAreRefusedByTheShippedProductionConfig() throws {
+        let d = try DaemonUnderTest("faults-refused")
+        let shipped = URL(fileURLWithPath: DaemonUnderTest.policies).deletingLastPathComponent().path + "/systemd/adpilot.json"
+        try d.start(env: ["ADPILOT_TEST_FAULTS": "hang_after_ticks=1"],
+                    arguments: ["--config", shipped, "--state-dir", d.stateDir, "--socket", d.socket])
+        #expect(d.waitForExit() == 2)
+        #expect(d.stderr.contains("test fault switches are refused unless the platform is the simulator on an accelerated clock"),
+                "\(d.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: d.stateDir + "/journal"), "nothing may be recorded before the refusal")
+
+        // The same switch on the test config (simulator, accelerated clock) is taken.
+        try d.start(env: ["ADPILOT_TEST_FAULTS": "apply_delay_ms=1"])
+        #expect(d.waitUntilServing() != nil, "\(d.stderr)")
+        #expect(d.stderr.contains("test fault switches in force: apply_delay_ms=1"))
+        #expect(d.stop() == 0)
+    }
+
     @Test func sighupAppliesAGoodConfigAndRefusesABadOne() throws {
         let d = try DaemonUnderTest("reload")
         try d.start()

@@ -24,8 +24,9 @@ public enum Daemon {
 
     /// Test-only fault switches, from `ADPILOT_TEST_FAULTS`
     /// (`apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID`).
-    /// Accepted only with the simulator: a production config with a real platform refuses
-    /// to start while the variable is set.
+    /// Accepted only with the simulator on an accelerated clock, which only tests and demos
+    /// use: a production config (real platform, or the system clock, as the shipped
+    /// `/etc/adpilot/adpilot.json` has) refuses to start while the variable is set.
     public struct TestFaults: Sendable, Equatable {
         public var applyDelayMillis = 0
         public var hangAfterTicks: UInt64? = nil
@@ -133,9 +134,9 @@ public enum Daemon {
         }
         var faults = TestFaults()
         if let text = GlobalOptions.env("ADPILOT_TEST_FAULTS") {
-            guard case .simulator = config.platform, let f = TestFaults.parse(text) else {
-                log.critical("ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused outside the simulator "
-                    + "or when malformed (apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID); unset it")
+            guard case .simulator = config.platform, case .accelerated = config.clock, let f = TestFaults.parse(text) else {
+                log.critical("ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused unless the platform is the "
+                    + "simulator on an accelerated clock, and when malformed (apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID); unset it")
                 return .usage
             }
             log.warning("test fault switches in force: \(text)")
