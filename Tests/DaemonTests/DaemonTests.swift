@@ -125,6 +125,32 @@ import Testing
         #expect(d.stop() == 0)
     }
 
+    /// `sudo adpilotctl halt` with the daemon down must not leave root-owned files that
+    /// the daemon (User=adpilot) could not append to or remove.
+    @Test(.enabled(if: getuid() == 0, "needs root to change owners"))
+    func offlineHaltByRootWritesAsTheStateDirectoryOwner() throws {
+        let d = try DaemonUnderTest("halt-owner")
+        try d.start()
+        #expect(d.waitForTicks(2) != nil)
+        #expect(d.stop() == 0)
+        let service: UInt32 = 65534
+        #expect(chmod(d.dir.path, 0o755) == 0)
+        func everything() -> [String] {
+            [d.stateDir] + (FileManager.default.subpaths(atPath: d.stateDir) ?? []).map { d.stateDir + "/" + $0 }
+        }
+        for path in everything() { #expect(lchown(path, service, service) == 0, "\(path)") }
+
+        let halt = try d.ctl(["halt", "--reason", "root, daemon down"])
+        #expect(halt.status == 0, "\(halt.err)")
+        #expect(FileManager.default.fileExists(atPath: d.stateDir + "/HALT"))
+        for path in everything() {
+            var st = stat()
+            #expect(lstat(path, &st) == 0 && st.st_uid == service && st.st_gid == service, "\(path) belongs to uid \(st.st_uid)")
+        }
+        let halts = try d.records(kinds: ["halt"])
+        #expect(halts.contains { d.data($0)["reason"] as? String == "root, daemon down" })
+    }
+
     @Test func haltDuringATenThousandCampaignTickStopsWritesBeforeTheReply() throws {
         let d = try DaemonUnderTest("halt-10k", campaigns: 10_000, speed: 600)
         try d.start(env: ["ADPILOT_TEST_FAULTS": "apply_delay_ms=1"])

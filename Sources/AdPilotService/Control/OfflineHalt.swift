@@ -17,6 +17,18 @@ public enum OfflineHalt {
         case flagOnly(holder: String)
     }
 
+    /// Root writes as the state directory's owner (the service user), so the flag, the
+    /// journal lock and any segment the halt creates stay readable, appendable and
+    /// removable by the daemon. Irreversible for this process: `adpilotctl` exits after.
+    static func actAsOwner(of path: String) throws(SystemError) {
+        var st = stat()
+        guard geteuid() == 0, stat(path, &st) == 0, st.st_uid != 0 else { return }
+        var gid = st.st_gid
+        guard setgroups(1, &gid) == 0, setgid(st.st_gid) == 0, setuid(st.st_uid) == 0 else {
+            throw SystemError(errno: errno, operation: "switch to the owner (uid \(st.st_uid)) of", path: path)
+        }
+    }
+
     // Swift 6.3.1 crashes on `catch JournalError.locked(...)` patterns; match by hand.
     static func openUnlessLocked(_ dir: String, _ options: JournalOptions) -> Result<JournalWriter, JournalError> {
         do { return .success(try JournalWriter.open(directory: dir, options: options)) } catch { return .failure(error) }
@@ -28,6 +40,7 @@ public enum OfflineHalt {
     }
 
     public static func run(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
+        try actAsOwner(of: stateDir.path)
         try stateDir.prepare()
         try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)")
         var options = JournalOptions(clock: SystemClock())
