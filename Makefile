@@ -11,7 +11,7 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 
-.PHONY: all deps test-deps build release test run bench policies install clean
+.PHONY: all deps test-deps build release test test-systemd run bench policies install clean
 
 all: build
 
@@ -55,9 +55,29 @@ build: deps
 release: deps
 	$(SWIFT) build -c release -j $(SWIFT_JOBS)
 
+# The Swift suites, then the unit under a real systemd when this machine can boot one in a
+# namespace (root, unshare, cgroup2, overlayfs, systemd installed); otherwise it says why not.
+SYSTEMD_TEST_DIR := .build/systemd-test
+SYSTEMD_TEST_UNSUPPORTED = $(shell bash -c 'source Tests/systemd/namespace.sh && ns_unsupported')
 test: test-deps
 	$(SWIFT) build --build-tests -j $(SWIFT_JOBS)
 	$(SWIFT) test --skip-build --parallel
+	@why="$(SYSTEMD_TEST_UNSUPPORTED)"; \
+	if [ -n "$$why" ]; then \
+	  echo "make test: the systemd unit test (make test-systemd) is SKIPPED: $$why"; \
+	else \
+	  $(MAKE) --no-print-directory test-systemd; \
+	fi
+
+# Installs the release build into a staging tree exactly as `make install` lays it out and
+# proves systemd/adpilotd.service under systemd as PID 1 of a private namespace
+# (Tests/systemd/run). The host's /etc, /usr, /var and units are never written.
+test-systemd: release
+	@why="$(SYSTEMD_TEST_UNSUPPORTED)"; \
+	if [ -n "$$why" ]; then echo "test-systemd: cannot run on this machine: $$why"; exit 1; fi
+	rm -rf "$(SYSTEMD_TEST_DIR)/stage"
+	$(MAKE) --no-print-directory install DESTDIR="$(CURDIR)/$(SYSTEMD_TEST_DIR)/stage" PREFIX=/usr
+	Tests/systemd/run "$(SYSTEMD_TEST_DIR)/stage" "$(SYSTEMD_TEST_DIR)/work"
 
 # The daemon on the embedded simulator with the shipped policies, in the foreground, with
 # its state under ./.adpilot/ (delete that directory to start over).
