@@ -47,7 +47,6 @@ ns_write_units() {
 
 ns_start() {
   local work=$1 stage=$2 root launcher i
-  mkdir -p "$work/no-generators"
   : > "$work/console.log"
   ns_write_units "$work/units"
   root=$(ns_cgroup_root)
