@@ -11,7 +11,7 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
 
-.PHONY: all deps test-deps build release test test-systemd run bench policies install clean
+.PHONY: all deps test-deps build release release-static test test-systemd run bench policies install clean
 
 all: build
 
@@ -55,6 +55,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release -j $(SWIFT_JOBS)
 
+# What `make install` ships: the Swift runtime and Foundation linked in, so the installed
+# binaries need only the system's libc, libcurl, libsystemd and libcrypto, not a toolchain.
+STATIC_BUILD := .build-static
+release-static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_BUILD) -j $(SWIFT_JOBS) --product adpilotd
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_BUILD) -j $(SWIFT_JOBS) --product adpilotctl
+
 # The Swift suites, then the unit under a real systemd when this machine can boot one in a
 # namespace (root, unshare, cgroup2, overlayfs, systemd installed); otherwise it says why not.
 SYSTEMD_TEST_DIR := .build/systemd-test
@@ -72,7 +79,7 @@ test: test-deps
 # Installs the release build into a staging tree exactly as `make install` lays it out and
 # proves systemd/adpilotd.service under systemd as PID 1 of a private namespace
 # (Tests/systemd/run). The host's /etc, /usr, /var and units are never written.
-test-systemd: release
+test-systemd: release-static
 	@why="$(SYSTEMD_TEST_UNSUPPORTED)"; \
 	if [ -n "$$why" ]; then echo "test-systemd: cannot run on this machine: $$why"; exit 1; fi
 	rm -rf "$(SYSTEMD_TEST_DIR)/stage"
@@ -111,9 +118,9 @@ policies: release
 SYSTEMD_UNIT_DIR ?= /usr/lib/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
-install: release
+install: release-static
 	install -d "$(DESTDIR)$(PREFIX)/bin"
-	install -m 0755 .build/release/adpilotd .build/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
+	install -m 0755 $(STATIC_BUILD)/release/adpilotd $(STATIC_BUILD)/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
 	find Policies -mindepth 1 -maxdepth 1 -type d -exec cp -R {} "$(DESTDIR)$(PREFIX)/share/adpilot/policies/" \;
 	install -d "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(SYSUSERS_DIR)" "$(DESTDIR)$(TMPFILES_DIR)"
