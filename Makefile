@@ -73,7 +73,7 @@ test: test-deps
 	if [ -n "$$why" ]; then \
 	  echo "make test: the systemd unit test (make test-systemd) is SKIPPED: $$why"; \
 	else \
-	  $(MAKE) --no-print-directory test-systemd; \
+	  $(MAKE) --no-print-directory test-systemd SYSTEMD_TEST_OPTIONAL=1; \
 	fi
 
 # Installs the release build into a staging tree exactly as `make install` lays it out and
@@ -84,7 +84,10 @@ test-systemd: release-static
 	if [ -n "$$why" ]; then echo "test-systemd: cannot run on this machine: $$why"; exit 1; fi
 	rm -rf "$(SYSTEMD_TEST_DIR)/stage"
 	$(MAKE) --no-print-directory install DESTDIR="$(CURDIR)/$(SYSTEMD_TEST_DIR)/stage" PREFIX=/usr
-	Tests/systemd/run "$(SYSTEMD_TEST_DIR)/stage" "$(SYSTEMD_TEST_DIR)/work"
+	@Tests/systemd/run "$(SYSTEMD_TEST_DIR)/stage" "$(SYSTEMD_TEST_DIR)/work"; rc=$$?; \
+	if [ $$rc = 77 ] && [ -n "$(SYSTEMD_TEST_OPTIONAL)" ]; then \
+	  echo "make test: the systemd unit test (make test-systemd) is SKIPPED (see above)"; exit 0; \
+	fi; exit $$rc
 
 # The daemon on the embedded simulator with the shipped policies, in the foreground, with
 # its state under ./.adpilot/ (delete that directory to start over).

@@ -70,11 +70,12 @@ ns_start() {
     return 1
   fi
   for i in $(seq 1 200); do
-    if ns systemctl is-active --quiet adpilot-test.target 2>/dev/null; then return 0; fi
+    if ns systemctl is-active --quiet adpilot-test.target systemd-journald.service 2>/dev/null; then return 0; fi
     sleep 0.05
   done
-  echo "systemd in the namespace did not reach adpilot-test.target in 10 s:" >&2
-  tail -50 "$work/console.log" >&2
+  echo "systemd in the namespace did not reach adpilot-test.target with journald in 10 s:" >&2
+  ns systemctl --no-pager status adpilot-test.target systemd-journald.service >&2 2>&1
+  tail -50 "$work/boot.log" "$work/console.log" >&2
   return 1
 }
 
