@@ -17,7 +17,7 @@ func machine() -> String {
         defer { fclose(f) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, 512, f) != nil {
-            let s = String(cString: line)
+            let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if s.hasPrefix("model name") {
                 model = String(s.split(separator: ":", maxSplits: 1)[1].trimmingPrefix(" ").dropLast())
                 break

@@ -51,7 +51,7 @@ func lines(_ path: String) -> [String] {
 }
 
 func writeLines(_ path: String, _ lines: [String]) {
-    FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8))
+    precondition(FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8)), "cannot write \(path)")
 }
 
 /// Byte offset of line `index` (0-based) in a file.

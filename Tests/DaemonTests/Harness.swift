@@ -56,7 +56,7 @@ final class DaemonUnderTest {
         p.environment = env
         starts += 1
         let log = dir.path + "/stderr-\(starts).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
         p.standardError = FileHandle(forWritingAtPath: log)
         p.standardOutput = FileHandle.nullDevice
         try p.run()

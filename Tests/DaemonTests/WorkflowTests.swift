@@ -80,7 +80,8 @@ import Testing
         #expect(transitions.map { $0["verb"] as? String ?? "" }
             == ["initialize", "promote", "promote", "stage", "promote", "promote", "rollback", "halt", "resume"], "\(transitions.map { $0["verb"] ?? "" })")
         #expect(transitions.contains { ($0["override"] as? [String: Any]) != nil && ($0["gates"] as? [Any])?.isEmpty == false })
-        _ = try JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
+        let verified = JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
+        #expect((try? verified.get()) != nil, "the journal does not verify: \(verified)")
 
         // A new candidate starts its own evidence, although the mode (shadow) stays.
         let unknown = try d.ctl(["stage", "nope@9", "--reason", "typo"])

@@ -162,7 +162,8 @@ final class CurlTransport: Sendable {
             throw .malformed(detail: "response larger than \(config.responseBytesMax) bytes from \(redact(Self.hostOf(request.url)))")
         }
         guard code == CURLE_OK else {
-            let message = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
+            let buffered = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
             let detail = redact("\(request.method) \(Self.hostOf(request.url)): \(message)")
             if code == CURLE_OPERATION_TIMEDOUT { throw .timeout(detail: detail) }
             throw .transport(detail: detail)
