@@ -163,23 +163,44 @@ enum DaemonCommands {
         }
         let uid = getuid()
         let actor = Actor.operator(uid: uid, name: Peer(pid: getpid(), uid: uid, gid: getgid()).userName)
+        let stateDir = StateDirectory(global.stateDir)
         do {
-            switch try OfflineHalt.run(stateDir: StateDirectory(global.stateDir), actor: actor, reason: why) {
+            try OfflineHalt.raiseFlag(stateDir: stateDir, actor: actor, reason: why)
+        } catch {
+            Out.error("cannot create the halt flag \(stateDir.haltFlag): \(error)"
+                + (geteuid() != 0 && (error.errno == EACCES || error.errno == EPERM) ? "; run as root or the adpilot user" : ""))
+            return error.errno == EACCES || error.errno == EPERM ? .permissionDenied : .checkFailed
+        }
+        // The flag is up: nothing writes from here on. The record follows.
+        if let problem = becomeOwner(of: stateDir.path) {
+            Out.error("\(problem); journaling the halt as root")
+        }
+        do {
+            switch try OfflineHalt.journal(stateDir: stateDir, actor: actor, reason: why) {
             case .journaled(let seq, let was):
-                Out.line("halted: created \(global.stateDir)/HALT and journaled the halt (seq \(seq), was \(was?.rawValue ?? "unknown")); "
+                Out.line("halted: created \(stateDir.haltFlag) and journaled the halt (seq \(seq), was \(was?.rawValue ?? "unknown")); "
                     + "adpilotd stays halted when it starts")
             case .flagOnly(let holder):
-                Out.line("halted: created \(global.stateDir)/HALT; the journal is held by \(holder), which stops before its next "
+                Out.line("halted: created \(stateDir.haltFlag); the journal is held by \(holder), which stops before its next "
                     + "write and journals the halt itself")
             }
-            return .ok
-        } catch let e as SystemError where e.errno == EACCES || e.errno == EPERM {
-            Out.error("cannot create the halt flag in \(global.stateDir): \(e); run as root or the adpilot user")
-            return .permissionDenied
         } catch {
-            Out.error("cannot halt without the daemon: \(error)")
-            return .checkFailed
+            Out.error("cannot journal the halt: \(error)")
+            Out.line("halted: created \(stateDir.haltFlag); adpilotd journals the halt when it next starts")
         }
+        return .ok
+    }
+
+    /// Root journals as the state directory's owner (the service user), so any journal
+    /// segment or lock file the halt creates stays writable for the daemon. Irreversible
+    /// for this process, which exits soon after. A description of what failed, or nil.
+    static func becomeOwner(of path: String) -> String? {
+        guard geteuid() == 0, let owner = OfflineHalt.owner(of: path), owner.uid != 0 else { return nil }
+        var gid = owner.gid
+        guard setgroups(1, &gid) == 0, setgid(owner.gid) == 0, setuid(owner.uid) == 0 else {
+            return "cannot switch to uid \(owner.uid), the owner of \(path): \(String(cString: strerror(errno)))"
+        }
+        return nil
     }
 
     static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {

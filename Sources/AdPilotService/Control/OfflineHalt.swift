@@ -1,13 +1,14 @@
 public import AdPilotCore
 import AdPilotJournal
-import AdPilotSystem
+public import AdPilotSystem
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
-/// `adpilotctl halt` when the daemon does not answer (SPEC §8): the flag first, so the
-/// daemon (if it is merely wedged) stops before its next write; then the journal record,
-/// written by the CLI itself only when the daemon does not hold the writer lock.
+/// `adpilotctl halt` when the daemon does not answer (SPEC §8), in two steps: the flag
+/// first, so the daemon (if it is merely wedged) stops before its next write; then the
+/// journal record, written by the CLI itself only when the daemon does not hold the
+/// writer lock.
 public enum OfflineHalt {
     public enum Outcome {
         /// Flag raised and the halt journaled at `seq`.
@@ -17,16 +18,22 @@ public enum OfflineHalt {
         case flagOnly(holder: String)
     }
 
-    /// Root writes as the state directory's owner (the service user), so the flag, the
-    /// journal lock and any segment the halt creates stay readable, appendable and
-    /// removable by the daemon. Irreversible for this process: `adpilotctl` exits after.
-    static func actAsOwner(of path: String) throws(SystemError) {
-        var st = stat()
-        guard geteuid() == 0, stat(path, &st) == 0, st.st_uid != 0 else { return }
-        var gid = st.st_gid
-        guard setgroups(1, &gid) == 0, setgid(st.st_gid) == 0, setuid(st.st_uid) == 0 else {
-            throw SystemError(errno: errno, operation: "switch to the owner (uid \(st.st_uid)) of", path: path)
+    /// Raises `<state>/HALT` as whoever runs this (root always can). Root hands the flag to
+    /// the state directory's owner, so the daemon can read and remove it; if that fails
+    /// the flag still stands (an unreadable flag counts as raised).
+    public static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
+        try stateDir.prepare()
+        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)")
+        if geteuid() == 0, let owner = owner(of: stateDir.path), owner.uid != 0 {
+            _ = lchown(stateDir.haltFlag, owner.uid, owner.gid)
         }
+    }
+
+    /// The owner of `path`, or nil if it cannot be read.
+    public static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (st.st_uid, st.st_gid)
     }
 
     // Swift 6.3.1 crashes on `catch JournalError.locked(...)` patterns; match by hand.
@@ -39,10 +46,10 @@ public enum OfflineHalt {
         return nil
     }
 
-    public static func run(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
-        try actAsOwner(of: stateDir.path)
-        try stateDir.prepare()
-        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)")
+    /// Journals the halt, unless a daemon holds the journal. Run it as the state
+    /// directory's owner: a segment or lock file created by root would be unwritable for
+    /// the daemon.
+    public static func journal(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
         var options = JournalOptions(clock: SystemClock())
         options.holder = "adpilotctl halt pid \(getpid())"
         let writer: JournalWriter
