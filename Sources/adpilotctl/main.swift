@@ -77,6 +77,12 @@ let help = """
     """
 
 func main() -> ExitCode {
+    // argv[0] is always there. None at all means the runtime could not read the command
+    // line (a /proc from another PID namespace): running on defaults would be a guess.
+    guard !CommandLine.arguments.isEmpty else {
+        StandardError.write("adpilotctl: cannot read this process's command line (/proc/self/cmdline); is /proc mounted for its PID namespace?\n")
+        return .usage
+    }
     let raw = Array(CommandLine.arguments.dropFirst())
     if raw == ["--help"] || raw == ["-h"] || raw == ["help"] {
         Out.line(help)
