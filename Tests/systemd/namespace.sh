@@ -28,8 +28,13 @@ ns_unsupported() {
   local tool
   for tool in unshare nsenter setsid setpriv systemctl journalctl systemd-analyze systemd-sysusers \
               systemd-tmpfiles useradd ps ldd; do
-    command -v "$tool" >/dev/null || { echo "no $tool on PATH"; return; }
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$tool" >/dev/null || { echo "no $tool in /usr/sbin:/usr/bin:/sbin:/bin"; return; }
   done
+  # make install links the Swift runtime statically.
+  local swift_bin
+  swift_bin=$(readlink -f "$(command -v swift || echo /opt/swift/usr/bin/swift)")
+  [ -e "$(dirname "$swift_bin")/../lib/swift_static/linux/static-stdlib-args.lnk" ] ||
+    { echo "the Swift toolchain at $(dirname "$swift_bin") has no static runtime (make install needs it)"; return; }
   local root
   root=$(ns_cgroup_root)
   [ -n "$root" ] || { echo "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"; return; }
