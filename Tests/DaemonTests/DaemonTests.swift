@@ -261,6 +261,33 @@ import Testing
         #expect(score <= 2.0, "\(line)")
     }
 
+    /// A daemon that took the request but never answered (wedged mid-verb): the CLI must
+    /// not claim the request failed, only that its outcome is unknown.
+    @Test func aSilentDaemonTimesOutSayingTheRequestMayHaveTakenEffect() throws {
+        let dir = TempDir("silent")
+        let path = dir.path + "/ctl.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0 && listen(fd, 4) == 0)  // connections queue; nobody ever answers
+        let started = Date()
+        let result = ControlClient.call(ControlRequest(verb: "promote", reason: "r"), socket: path, timeoutSeconds: 1)
+        guard case .failure(.unreachable(let message)) = result else {
+            Issue.record("expected a timeout, got \(result)")
+            return
+        }
+        #expect(Date().timeIntervalSince(started) >= 0.9)
+        #expect(message.contains("within 1 s; the request was sent and may have taken effect"), "\(message)")
+    }
+
     @Test func peerAuthorization() {
         #expect(Peer(pid: 1, uid: 0, gid: 0).isAuthorized(operatorsGID: nil, daemonUID: 999))
         #expect(Peer(pid: 1, uid: 999, gid: 5).isAuthorized(operatorsGID: nil, daemonUID: 999))

@@ -284,7 +284,8 @@ public enum ControlClient {
             return .failure(.unreachable("cannot send to \(path): \(String(cString: strerror(errno)))"))
         }
         guard let line = readLine(fd, limit: ControlProtocol.responseBytesMax), !line.isEmpty else {
-            return .failure(.unreachable("no answer from the daemon at \(path) within \(timeoutSeconds) s"))
+            return .failure(.unreachable("no answer from the daemon at \(path) within \(timeoutSeconds) s; the request was sent "
+                + "and may have taken effect: `adpilotctl status` and `adpilotctl journal tail` show what happened"))
         }
         do {
             return .success(try RecordCoding.decoder().decode(ControlResponse.self, from: Data(line)))
