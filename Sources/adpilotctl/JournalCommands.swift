@@ -176,10 +176,11 @@ enum JournalCommands {
             + "data \(obs["data_age_seconds"] ?? "?") s old")
         let p = d["proposal"] as? [String: Any] ?? [:]
         var proposal = "\(p)"
-        if let budget = (p["budget"] as? [String: Any])?["_0"] {
+        // Older journals hold Swift's synthesized {"budget": {"_0": N}} / {"failed": {"_0": TEXT}}.
+        if let budget = p["budget_micros"] ?? (p["budget"] as? [String: Any])?["_0"] {
             proposal = (budget as? NSNumber).map { String(format: "%.6f", $0.doubleValue / 1e6) } ?? "\(budget) (not a number)"
         }
-        if let failure = (p["failed"] as? [String: Any])?["_0"] { proposal = "error: \(failure)" }
+        if let failure = p["error"] ?? (p["failed"] as? [String: Any])?["_0"] { proposal = "error: \(failure)" }
         lines.append("proposed  \(proposal)")
         for l in d["layers"] as? [[String: Any]] ?? [] {
             let verdict = l["verdict"] as? String ?? "?"

@@ -288,6 +288,29 @@ import Testing
         #expect(message.contains("within 1 s; the request was sent and may have taken effect"), "\(message)")
     }
 
+    /// `journal show` on a decision the live slot applied: every part of the explanation,
+    /// down to the platform's answer, from the real records.
+    @Test func journalShowExplainsAnAppliedDecision() throws {
+        let d = try DaemonUnderTest("show")
+        try d.start()
+        #expect(d.waitForTicks(3) != nil)
+        #expect(d.stop() == 0)
+        let results = try d.records(kinds: ["apply_result"])
+        let result = try #require(results.first, "no write in three ticks")
+        let seq = try #require((d.data(result)["decision_seq"] as? NSNumber)?.uint64Value)
+        let show = try d.ctl(["journal", "show", "\(seq)"])
+        #expect(show.status == 0, "\(show.err)")
+        let text = show.out
+        #expect(text.contains("kind  decision"), "\(text)")
+        #expect(text.contains("slot live, policy pace@1"), "\(text)")
+        #expect(text.range(of: #"\nproposed  [0-9]+\.[0-9]{6}\n"#, options: .regularExpression) != nil, "\(text)")
+        for layer in ["validity", "pacer", "bounds", "step", "account_cap", "anomaly", "breaker"] {
+            #expect(text.contains("\n  \(layer)"), "layer \(layer) missing: \(text)")
+        }
+        #expect(text.contains(": apply"), "\(text)")
+        #expect(text.contains("outcome   apply_result seq \(result.seq): "), "\(text)")
+    }
+
     @Test func peerAuthorization() {
         #expect(Peer(pid: 1, uid: 0, gid: 0).isAuthorized(operatorsGID: nil, daemonUID: 999))
         #expect(Peer(pid: 1, uid: 999, gid: 5).isAuthorized(operatorsGID: nil, daemonUID: 999))

@@ -35,12 +35,40 @@ public struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
 }
 
 /// What the policy proposed: a daily budget in micros (a statistic until validated), or
-/// the error it raised.
+/// the error it raised. Journaled as `{"budget_micros": 220000000.5}` or
+/// `{"error": "..."}`. Earlier journals hold Swift's
+/// synthesized `{"budget": {"_0": ...}}` and `{"failed": {"_0": ...}}`, which still decode.
 public enum Proposal: Hashable, Sendable, Codable {
     case budget(StatValue)
     case failed(String)
 
     public static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
+
+    private enum Key: String, CodingKey { case budgetMicros = "budget_micros", error, budget, failed, _0 }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .budget(let v): try c.encode(v, forKey: .budgetMicros)
+        case .failed(let e): try c.encode(e, forKey: .error)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        if let v = try c.decodeIfPresent(StatValue.self, forKey: .budgetMicros) {
+            self = .budget(v)
+        } else if let e = try c.decodeIfPresent(String.self, forKey: .error) {
+            self = .failed(e)
+        } else if c.contains(.budget) {
+            self = .budget(try c.nestedContainer(keyedBy: Key.self, forKey: .budget).decode(StatValue.self, forKey: ._0))
+        } else if c.contains(.failed) {
+            self = .failed(try c.nestedContainer(keyedBy: Key.self, forKey: .failed).decode(String.self, forKey: ._0))
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a proposal is {\"budget_micros\": N} or {\"error\": TEXT}"))
+        }
+    }
 }
 
 /// Everything a decision depends on. The pipeline is a pure function of this value and
