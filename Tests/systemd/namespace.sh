@@ -38,17 +38,28 @@ ns_unsupported() {
   local root
   root=$(ns_cgroup_root)
   [ -n "$root" ] || { echo "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"; return; }
-  [ -w "$root/cgroup.procs" ] || { echo "cannot move processes between cgroups in $root"; return; }
   grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
   grep -qw overlay /proc/filesystems || { echo "the kernel has no overlay file system"; return; }
-  local scratch out
+  # The real thing, minus systemd: a fresh cgroup, the namespaces and every mount.
+  local scratch out rc cg="$root/adpilot-probe-$$"
   scratch=$(mktemp -d)
   mkdir -p "$scratch/work/units" "$scratch/stage/etc" "$scratch/stage/usr"
   : > "$scratch/work/console.log"
-  if ! out=$("${NS_UNSHARE[@]}" "$NS_DIR/boot-systemd" --probe "$scratch/work" "$scratch/stage" 2>&1); then
+  if ! mkdir "$cg" 2>/dev/null; then
+    echo "cannot create a cgroup in $root"
+    rm -rf "$scratch"
+    return
+  fi
+  out=$( (echo "$BASHPID" > "$cg/cgroup.procs" || exit 97
+          exec "${NS_UNSHARE[@]}" "$NS_DIR/boot-systemd" --probe "$scratch/work" "$scratch/stage") 2>&1)
+  rc=$?
+  rmdir "$cg" 2>/dev/null
+  rm -rf "$scratch"
+  if [ $rc = 97 ]; then
+    echo "cannot move a process into a new cgroup under $root"
+  elif [ $rc != 0 ]; then
     echo "cannot make the namespace's mounts here: $(printf '%s' "$out" | tail -1)"
   fi
-  rm -rf "$scratch"
 }
 
 ns_write_units() {
