@@ -164,17 +164,20 @@ enum DaemonCommands {
         let uid = getuid()
         let actor = Actor.operator(uid: uid, name: Peer(pid: getpid(), uid: uid, gid: getgid()).userName)
         let stateDir = StateDirectory(global.stateDir)
+        let asRoot = geteuid() == 0
+        // Root acts as the state directory's owner: it then creates nothing the daemon
+        // cannot use, and follows no link the service user could plant.
+        if let problem = becomeOwner(of: stateDir.path) {
+            Out.error("\(problem); halting as root")
+        }
         do {
             try OfflineHalt.raiseFlag(stateDir: stateDir, actor: actor, reason: why)
         } catch {
             Out.error("cannot create the halt flag \(stateDir.haltFlag): \(error)"
-                + (geteuid() != 0 && (error.errno == EACCES || error.errno == EPERM) ? "; run as root or the adpilot user" : ""))
+                + (!asRoot && (error.errno == EACCES || error.errno == EPERM) ? "; run as root or the adpilot user" : ""))
             return error.errno == EACCES || error.errno == EPERM ? .permissionDenied : .checkFailed
         }
         // The flag is up: nothing writes from here on. The record follows.
-        if let problem = becomeOwner(of: stateDir.path) {
-            Out.error("\(problem); journaling the halt as root")
-        }
         do {
             switch try OfflineHalt.journal(stateDir: stateDir, actor: actor, reason: why) {
             case .journaled(let seq, let was):
@@ -191,8 +194,8 @@ enum DaemonCommands {
         return .ok
     }
 
-    /// Root journals as the state directory's owner (the service user), so any journal
-    /// segment or lock file the halt creates stays writable for the daemon. Irreversible
+    /// Root becomes the state directory's owner (the service user), so the flag and any
+    /// journal segment or lock file the halt creates stay usable by the daemon. Irreversible
     /// for this process, which exits soon after. A description of what failed, or nil.
     static func becomeOwner(of path: String) -> String? {
         guard geteuid() == 0, let owner = OfflineHalt.owner(of: path), owner.uid != 0 else { return nil }

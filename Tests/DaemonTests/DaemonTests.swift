@@ -261,6 +261,23 @@ import Testing
         #expect(score <= 2.0, "\(line)")
     }
 
+    /// The state directory belongs to the service user, who could plant a link where a
+    /// more privileged writer (root's offline halt) puts its temporary file.
+    @Test func atomicWritesNeverFollowAPlantedTemporary() throws {
+        let dir = TempDir("planted")
+        let victim = dir.path + "/victim"
+        try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+        let state = StateDirectory(dir.path + "/state")
+        try state.prepare()
+        #expect(symlink(victim, state.haltFlag + ".tmp") == 0)
+        try state.raiseHaltFlag(note: "halted by root")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the link was followed")
+        #expect(try String(contentsOfFile: state.haltFlag, encoding: .utf8) == "halted by root\n")
+        var st = stat()
+        #expect(lstat(state.haltFlag, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG)
+        #expect(!FileManager.default.fileExists(atPath: state.haltFlag + ".tmp"))
+    }
+
     /// A daemon that took the request but never answered (wedged mid-verb): the CLI must
     /// not claim the request failed, only that its outcome is unknown.
     @Test func aSilentDaemonTimesOutSayingTheRequestMayHaveTakenEffect() throws {

@@ -18,9 +18,9 @@ public enum OfflineHalt {
         case flagOnly(holder: String)
     }
 
-    /// Raises `<state>/HALT` as whoever runs this (root always can). Root hands the flag to
-    /// the state directory's owner, so the daemon can read and remove it; if that fails
-    /// the flag still stands (an unreadable flag counts as raised).
+    /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; if root
+    /// runs it, the flag is handed to that owner so the daemon can read and remove it (if
+    /// even that fails the flag still stands: an unreadable flag counts as raised).
     public static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
         try stateDir.prepare()
         try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)")
@@ -47,8 +47,8 @@ public enum OfflineHalt {
     }
 
     /// Journals the halt, unless a daemon holds the journal. Run it as the state
-    /// directory's owner: a segment or lock file created by root would be unwritable for
-    /// the daemon.
+    /// directory's owner where possible: a segment or lock file created by root would be
+    /// unwritable for the daemon.
     public static func journal(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
         var options = JournalOptions(clock: SystemClock())
         options.holder = "adpilotctl halt pid \(getpid())"

@@ -52,10 +52,16 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes `bytes` to `target` so that a crash leaves either the old or the new file:
-    /// a temporary file, fsync, rename, fsync of the directory.
+    /// a temporary file, fsync, rename, fsync of the directory. The temporary is always a
+    /// new file (a stale one is removed, a symlink is never followed), so whoever can write
+    /// the directory cannot aim a more privileged writer (root's `adpilotctl halt`)
+    /// elsewhere.
     public func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640) throws(SystemError) {
         let temporary = target + ".tmp"
-        let fd = try io.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: mode)
+        do {
+            try io.unlink(temporary)
+        } catch where error.errno == ENOENT {}
+        let fd = try io.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
         do throws(SystemError) {
             let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in
                 Result { () throws(SystemError) in try io.writeAll(fd, b, path: temporary) }
