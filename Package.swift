@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotTestSupport", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
         .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotTestSupport", "AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["AdPilotTestSupport", "AdPilotService", "AdPilotJournal", "AdPilotCore", "adpilotd", "adpilotctl"]),
+        .testTarget(name: "DaemonTests", dependencies: ["AdPilotTestSupport", "AdPilotService", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilotd", "adpilotctl"]),
         .testTarget(name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -267,7 +267,7 @@ public final class JournalWriter {
         var opened: FileDescriptor? = nil
         do {
             try io.makeDirectories(directory, mode: 0o750)
-            let fd = try io.open(path, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)
+            let fd = try io.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640)
             opened = fd
             guard try io.flock(fd, exclusive: true, nonBlocking: true, path: path) else {
                 let holder = (try? io.readFile(path, limit: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -313,7 +313,7 @@ public final class JournalWriter {
                 torn = try moveAside(bytes, from: bad.offset, problem: bad.problem, segmentPath: path,
                                      segmentName: last.fileName, directory: directory, io: io)
             }
-            let fd = try io.open(path, flags: O_WRONLY | O_APPEND | O_CLOEXEC, mode: 0)
+            let fd = try io.open(path, flags: O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode: 0)
             return (OpenSegment(name: last, path: path, fd: fd, size: Int64(scan.goodEnd)), scan.head, scan.unsealed, torn)
         } catch {
             throw JournalError.from(any: error)
@@ -335,7 +335,7 @@ public final class JournalWriter {
         try bytes.withUnsafeBytes { all throws in try io.writeAll(sfd, UnsafeRawBufferPointer(rebasing: all[offset...]), path: side) }
         try io.fsync(sfd, path: side)
         try io.syncDirectory(directory)
-        let fd = try io.open(segmentPath, flags: O_WRONLY | O_CLOEXEC, mode: 0)
+        let fd = try io.open(segmentPath, flags: O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode: 0)
         defer { io.close(fd) }
         try io.ftruncate(fd, length: Int64(offset), path: segmentPath)
         try io.fsync(fd, path: segmentPath)

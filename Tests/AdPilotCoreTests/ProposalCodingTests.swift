@@ -27,6 +27,10 @@ import Testing
         }
         #expect(try decode(#"{"budget":{"_0":220000000.00000003}}"#) == .micros(220_000_000.00000003))
         #expect(try decode(#"{"failed":{"_0":"boom"}}"#) == .failed("boom"))
+        let snake = JSONDecoder()
+        snake.keyDecodingStrategy = .convertFromSnakeCase  // as the journal's record decoder does
+        #expect(try snake.decode(Proposal.self, from: Data(try json(.micros(5)).utf8)) == .micros(5))
+        #expect(try snake.decode(Proposal.self, from: Data(#"{"budget":{"_0":7}}"#.utf8)) == .micros(7))
         #expect(throws: DecodingError.self) { try decode(#"{"budget":1}"#) }
         #expect(throws: DecodingError.self) { try decode(#"{}"#) }
     }

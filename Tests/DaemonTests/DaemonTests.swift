@@ -1,6 +1,7 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotSystem
 import AdPilotTestSupport
 import Foundation
 import Testing
@@ -141,10 +142,15 @@ import Testing
             [d.stateDir] + (FileManager.default.subpaths(atPath: d.stateDir) ?? []).map { d.stateDir + "/" + $0 }
         }
         for path in everything() { #expect(lchown(path, service, service) == 0, "\(path)") }
+        // Files the halt must create anew: a root-created lock would lock the daemon out.
+        let lock = d.stateDir + "/journal/.lock"
+        #expect(FileManager.default.fileExists(atPath: lock))
+        try FileManager.default.removeItem(atPath: lock)
 
         let halt = try d.ctl(["halt", "--reason", "root, daemon down"])
         #expect(halt.status == 0, "\(halt.err)")
         #expect(FileManager.default.fileExists(atPath: d.stateDir + "/HALT"))
+        #expect(FileManager.default.fileExists(atPath: lock), "the halt journaled without taking the lock?")
         for path in everything() {
             var st = stat()
             #expect(lstat(path, &st) == 0 && st.st_uid == service && st.st_gid == service, "\(path) belongs to uid \(st.st_uid)")
@@ -262,20 +268,43 @@ import Testing
     }
 
     /// The state directory belongs to the service user, who could plant a link where a
-    /// more privileged writer (root's offline halt) puts its temporary file.
+    /// more privileged writer (root's offline halt) puts its temporary file. This attacker
+    /// wins every race: it plants the link at the temporary's exact name just before the
+    /// open. The write must fail rather than follow it.
     @Test func atomicWritesNeverFollowAPlantedTemporary() throws {
         let dir = TempDir("planted")
         let victim = dir.path + "/victim"
         try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
+        let state = StateDirectory(dir.path + "/state", io: PlantingIO(victim: victim))
+        try state.prepare()
+        #expect(throws: SystemError.self) { try state.raiseHaltFlag(note: "halted by root") }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the link was followed")
+        #expect(!FileManager.default.fileExists(atPath: state.haltFlag))
+
+        // Unattacked, the flag lands, and no temporary stays behind.
+        let plain = StateDirectory(dir.path + "/state")
+        try plain.raiseHaltFlag(note: "halted by root")
+        #expect(try String(contentsOfFile: plain.haltFlag, encoding: .utf8) == "halted by root\n")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: plain.path).filter { name in
+            var st = stat()
+            return name.contains(".tmp.") && lstat(plain.path + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+        #expect(leftovers.isEmpty, "temporaries left behind: \(leftovers)")
+    }
+
+    /// Temporaries of writers that died mid-write go at the next start; a live writer's stay.
+    @Test func staleTemporariesOfDeadWritersAreRemoved() throws {
+        let dir = TempDir("stale")
         let state = StateDirectory(dir.path + "/state")
         try state.prepare()
-        #expect(symlink(victim, state.haltFlag + ".tmp") == 0)
-        try state.raiseHaltFlag(note: "halted by root")
-        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the link was followed")
-        #expect(try String(contentsOfFile: state.haltFlag, encoding: .utf8) == "halted by root\n")
-        var st = stat()
-        #expect(lstat(state.haltFlag, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG)
-        #expect(!FileManager.default.fileExists(atPath: state.haltFlag + ".tmp"))
+        let dead = state.snapshot + ".tmp.\(Int32.max - 7).1a2b"   // no such pid
+        let live = state.snapshot + ".tmp.\(getpid()).3c4d"
+        let other = state.path + "/notes.tmp.1.5e6f"                // not one of ours
+        for path in [dead, live, other] { #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+        try state.prepare()
+        #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(FileManager.default.fileExists(atPath: live))
+        #expect(FileManager.default.fileExists(atPath: other))
     }
 
     /// A daemon that took the request but never answered (wedged mid-verb): the CLI must
@@ -283,6 +312,7 @@ import Testing
     @Test func aSilentDaemonTimesOutSayingTheRequestMayHaveTakenEffect() throws {
         let dir = TempDir("silent")
         let path = dir.path + "/ctl.sock"
+        try #require(path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path), "TMPDIR too long for a socket path")
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         #expect(fd >= 0)
         defer { close(fd) }
@@ -365,4 +395,33 @@ import Testing
         #expect(unreachable.status == 4 && unreachable.err.contains("is adpilotd running?"))
         #expect(d.stop() == 0)
     }
+}
+
+/// A FileIO whose every temporary-file open finds a symlink to `victim` already at its path.
+struct PlantingIO: FileIO {
+    let victim: String
+    let base = PosixFileIO()
+    func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
+        if path.contains(".tmp.") { _ = symlink(victim, path) }
+        return try base.open(path, flags: flags, mode: mode)
+    }
+    func close(_ fd: FileDescriptor) { base.close(fd) }
+    func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
+        try base.write(fd, bytes, path: path)
+    }
+    func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+        try base.pread(fd, into: into, at: offset, path: path)
+    }
+    func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fdatasync(fd, path: path) }
+    func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fsync(fd, path: path) }
+    func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) { try base.ftruncate(fd, length: length, path: path) }
+    func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
+    func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
+        try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
+    }
+    func rename(_ from: String, _ to: String) throws(SystemError) { try base.rename(from, to) }
+    func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
+    func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
+    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
+    func exists(_ path: String) -> Bool { base.exists(path) }
 }

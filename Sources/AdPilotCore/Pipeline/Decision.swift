@@ -44,7 +44,8 @@ public enum Proposal: Hashable, Sendable, Codable {
 
     public static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
 
-    private enum Key: String, CodingKey { case budgetMicros = "budget_micros", error, budget, failed, _0 }
+    // `budgetMicros`: the same key after a decoder's `.convertFromSnakeCase`.
+    private enum Key: String, CodingKey { case budgetMicros = "budget_micros", budgetMicrosConverted = "budgetMicros", error, budget, failed, _0 }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
@@ -56,7 +57,8 @@ public enum Proposal: Hashable, Sendable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
-        if let v = try c.decodeIfPresent(StatValue.self, forKey: .budgetMicros) {
+        if let v = try c.decodeIfPresent(StatValue.self, forKey: .budgetMicros)
+            ?? c.decodeIfPresent(StatValue.self, forKey: .budgetMicrosConverted) {
             self = .budget(v)
         } else if let e = try c.decodeIfPresent(String.self, forKey: .error) {
             self = .failed(e)

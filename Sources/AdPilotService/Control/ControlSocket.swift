@@ -283,9 +283,13 @@ public enum ControlClient {
         guard writeAll(fd, RecordCoding.bytes(request) + [UInt8(ascii: "\n")]) else {
             return .failure(.unreachable("cannot send to \(path): \(String(cString: strerror(errno)))"))
         }
-        guard let line = readLine(fd, limit: ControlProtocol.responseBytesMax), !line.isEmpty else {
-            return .failure(.unreachable("no answer from the daemon at \(path) within \(timeoutSeconds) s; the request was sent "
-                + "and may have taken effect: `adpilotctl status` and `adpilotctl journal tail` show what happened"))
+        let line = readLine(fd, limit: ControlProtocol.responseBytesMax)
+        let timedOut = line == nil && (errno == EAGAIN || errno == EWOULDBLOCK)
+        guard let line, !line.isEmpty else {
+            let what = timedOut ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
+                : "the daemon at \(path) closed the connection without a usable answer"
+            return .failure(.unreachable(what + "; the request was sent and may have taken effect: "
+                + "`adpilotctl status` and `adpilotctl journal tail` show what happened"))
         }
         do {
             return .success(try RecordCoding.decoder().decode(ControlResponse.self, from: Data(line)))

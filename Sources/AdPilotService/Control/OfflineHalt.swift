@@ -18,15 +18,13 @@ public enum OfflineHalt {
         case flagOnly(holder: String)
     }
 
-    /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; if root
-    /// runs it, the flag is handed to that owner so the daemon can read and remove it (if
-    /// even that fails the flag still stands: an unreadable flag counts as raised).
+    /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; when
+    /// root runs it, the flag is handed to that owner before it appears, so the daemon can
+    /// read and remove it.
     public static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
         try stateDir.prepare()
-        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)")
-        if geteuid() == 0, let owner = owner(of: stateDir.path), owner.uid != 0 {
-            _ = lchown(stateDir.haltFlag, owner.uid, owner.gid)
-        }
+        let handTo = geteuid() == 0 ? owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
+        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)", owner: handTo)
     }
 
     /// The owner of `path`, or nil if it cannot be read.

@@ -158,6 +158,7 @@ public enum Daemon {
             return .checkFailed
         }
         controller.applyDelayMillis = faults.applyDelayMillis
+        if let metrics = config.metricsPath { stateDir.removeStaleTemporaries(of: metrics) }
         server.start()
         let state = controller.controlState
         log.notice("ready: \(state.mode.rawValue), live \(state.live?.description ?? "none"), candidate \(state.candidate?.description ?? "none"); "

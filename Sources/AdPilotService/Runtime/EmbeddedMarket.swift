@@ -61,6 +61,7 @@ public final class EmbeddedMarket: AdPlatform {
         state.anchorWallMicros = wallNow
         state.speed = speed
         let dir = StateDirectory(directory, io: io)
+        dir.removeStaleTemporaries(of: statePath)
         try dir.writeAtomically(statePath, Array(try JSONEncoder().encode(state)))
 
         let clock = AcceleratedClock(start: Instant(microsSinceEpoch: state.anchorSimMicros), speed: speed, base: wall)

@@ -1,6 +1,6 @@
 public import AdPilotSystem
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// The state directory's layout (SPEC §4): journal, halt flag, snapshot, embedded market.
@@ -24,6 +24,7 @@ public struct StateDirectory: Sendable {
     public func prepare() throws(SystemError) {
         try io.makeDirectories(path, mode: 0o750)
         try io.makeDirectories(journal, mode: 0o750)
+        for target in [haltFlag, snapshot, anomalySnapshot, defaultMetrics] { removeStaleTemporaries(of: target) }
     }
 
     // MARK: The halt flag
@@ -37,8 +38,8 @@ public struct StateDirectory: Sendable {
     }
 
     /// Creates the flag durably (file and directory entry synced) with who and why inside.
-    public func raiseHaltFlag(note: String) throws(SystemError) {
-        try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640)
+    public func raiseHaltFlag(note: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
+        try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640, owner: owner)
     }
 
     /// Removes the flag durably.
@@ -52,29 +53,47 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes `bytes` to `target` so that a crash leaves either the old or the new file:
-    /// a temporary file, fsync, rename, fsync of the directory. The temporary is always a
-    /// new file (a stale one is removed, a symlink is never followed), so whoever can write
-    /// the directory cannot aim a more privileged writer (root's `adpilotctl halt`)
-    /// elsewhere.
-    public func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640) throws(SystemError) {
-        let temporary = target + ".tmp"
-        do {
-            try io.unlink(temporary)
-        } catch where error.errno == ENOENT {}
+    /// a temporary file, fsync, rename, fsync of the directory. The temporary has a name no
+    /// other writer uses (pid and a random part) and is created fresh, never through a
+    /// link: two writers of one target do not collide, and whoever can write the directory
+    /// cannot aim a more privileged writer (root's `adpilotctl halt`) elsewhere. `owner`
+    /// hands the file to another user before it appears (root writing for the daemon).
+    public func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
+                                owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
+        let temporary = "\(target)\(Self.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
         let fd = try io.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
         do throws(SystemError) {
             let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in
                 Result { () throws(SystemError) in try io.writeAll(fd, b, path: temporary) }
             }
             try written.get()
+            if let owner, fchown(fd.rawValue, owner.uid, owner.gid) != 0 {
+                throw SystemError(errno: errno, operation: "fchown to uid \(owner.uid)", path: temporary)
+            }
             try io.fsync(fd, path: temporary)
+            io.close(fd)
+            try io.rename(temporary, target)
         } catch {
             io.close(fd)
+            try? io.unlink(temporary)
             throw error
         }
-        io.close(fd)
-        try io.rename(temporary, target)
         let slash = target.lastIndex(of: "/").map { String(target[..<$0]) } ?? "."
         try io.syncDirectory(slash.isEmpty ? "/" : slash)
+    }
+
+    static let temporaryMarker = ".tmp."
+
+    /// Removes the temporaries of `target` left by writers that died mid-write (their pid
+    /// no longer exists). Best effort: a temporary that cannot be removed stays.
+    public func removeStaleTemporaries(of target: String) {
+        let slash = target.lastIndex(of: "/")
+        let dir = slash.map { String(target[..<$0]) } ?? "."
+        let prefix = (slash.map { String(target[target.index(after: $0)...]) } ?? target) + Self.temporaryMarker
+        guard let names = try? io.listDirectory(dir.isEmpty ? "/" : dir) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? io.unlink(dir + "/" + name) }
+        }
     }
 }
