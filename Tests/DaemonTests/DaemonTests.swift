@@ -358,6 +358,21 @@ import Testing
         #expect(text.contains("outcome   apply_result seq \(result.seq): "), "\(text)")
     }
 
+    /// Journals written before proposals had their own JSON shape still explain.
+    @Test func journalShowReadsTheOlderProposalShape() throws {
+        let d = try DaemonUnderTest("old-shape")
+        let writer = try JournalWriter.open(directory: d.stateDir + "/journal", options: JournalOptions(clock: SystemClock()))
+        for proposal in [#"{"budget":{"_0":123450000.25}}"#, #"{"failed":{"_0":"input shape mismatch"}}"#] {
+            let data = #"{"action":"would_apply","campaign":"c1","mode":"shadow","slot":"candidate","proposal":"# + proposal + "}"
+            _ = try writer.append(kind: "decision", data: Array(data.utf8))
+        }
+        try writer.close()
+        let budget = try d.ctl(["journal", "show", "1"])
+        #expect(budget.status == 0 && budget.out.contains("\nproposed  123.450000\n"), "\(budget.out)")
+        let failed = try d.ctl(["journal", "show", "2"])
+        #expect(failed.status == 0 && failed.out.contains("\nproposed  error: input shape mismatch\n"), "\(failed.out)")
+    }
+
     @Test func peerAuthorization() {
         #expect(Peer(pid: 1, uid: 0, gid: 0).isAuthorized(operatorsGID: nil, daemonUID: 999))
         #expect(Peer(pid: 1, uid: 999, gid: 5).isAuthorized(operatorsGID: nil, daemonUID: 999))
