@@ -233,7 +233,9 @@ public struct PosixFileIO: FileIO {
 /// no. Counts are per operation kind; `failWrite(after: 3, errno: ENOSPC)` lets three
 /// writes through and fails every one after.
 public final class FaultInjectingFileIO: FileIO {
-    public enum Operation: Hashable, Sendable { case write, fdatasync, fsync, open, ftruncate, rename }
+    /// `create` is an open(2) with O_CREAT (what a full disk refuses); it counts as an
+    /// `open` too.
+    public enum Operation: Hashable, Sendable { case write, fdatasync, fsync, open, create, ftruncate, rename }
 
     private struct Plan {
         var failAfter: [Operation: (count: Int, errno: Int32)] = [:]
@@ -270,6 +272,7 @@ public final class FaultInjectingFileIO: FileIO {
 
     public func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
         try check(.open, "open", path)
+        if flags & O_CREAT != 0 { try check(.create, "open (O_CREAT)", path) }
         return try base.open(path, flags: flags, mode: mode)
     }
 

@@ -292,6 +292,32 @@ import Testing
         #expect(leftovers.isEmpty, "temporaries left behind: \(leftovers)")
     }
 
+    /// A halt forced by a full disk must still outlive a restart: the flag cannot be
+    /// created, so the reserve written at start-up is renamed into place.
+    @Test func aFullDiskStillRaisesTheHaltFlagFromTheReserve() throws {
+        let dir = TempDir("full")
+        let io = FaultInjectingFileIO()
+        let state = StateDirectory(dir.path + "/state", io: io)
+        try state.prepare()
+        try state.prepareHaltReserve()
+        io.fail(.create, after: 0, errno: ENOSPC)  // nothing new can be created
+        try state.raiseHaltFlag(note: "halted by system: the journal cannot be written")
+        #expect(state.isHalted)
+        #expect(!FileManager.default.fileExists(atPath: state.haltReserve))
+        #expect(try String(contentsOfFile: state.haltFlag, encoding: .utf8).contains("the disk holding this directory was full"))
+
+        // Space again: resume clears the flag and writes a new reserve.
+        io.heal()
+        try state.clearHaltFlag()
+        #expect(!state.isHalted && FileManager.default.fileExists(atPath: state.haltReserve))
+
+        // Without a reserve, a full disk is an error the caller sees.
+        try FileManager.default.removeItem(atPath: state.haltReserve)
+        io.fail(.create, after: 0, errno: ENOSPC)
+        #expect(throws: SystemError.self) { try state.raiseHaltFlag(note: "x") }
+        #expect(!state.isHalted)
+    }
+
     /// Temporaries of writers that died mid-write go at the next start; a live writer's stay.
     @Test func staleTemporariesOfDeadWritersAreRemoved() throws {
         let dir = TempDir("stale")

@@ -137,6 +137,9 @@ public final class Controller: @unchecked Sendable {
     public static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
                              clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
         do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
+        do { try stateDir.prepareHaltReserve() } catch {
+            log.warning("cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a restart", [:])
+        }
         // Records carry the wall time they were written; decisions carry the controller's
         // clock (simulated in a demo) inside their data.
         var options = JournalOptions(clock: SystemClock())

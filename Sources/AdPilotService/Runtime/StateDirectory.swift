@@ -24,7 +24,7 @@ public struct StateDirectory: Sendable {
     public func prepare() throws(SystemError) {
         try io.makeDirectories(path, mode: 0o750)
         try io.makeDirectories(journal, mode: 0o750)
-        for target in [haltFlag, snapshot, anomalySnapshot, defaultMetrics] { removeStaleTemporaries(of: target) }
+        for target in [haltFlag, haltReserve, snapshot, anomalySnapshot, defaultMetrics] { removeStaleTemporaries(of: target) }
     }
 
     // MARK: The halt flag
@@ -37,12 +37,31 @@ public struct StateDirectory: Sendable {
         return errno != ENOENT
     }
 
+    /// A flag written in advance: when the disk is too full to create the flag, it is
+    /// renamed into place instead (a rename needs no new space), so a halt forced by a full
+    /// disk still outlives a restart.
+    public var haltReserve: String { path + "/HALT.reserve" }
+    static let reserveNote = "halted: the disk holding this directory was full when the halt was raised; "
+        + "the reason is in the daemon's log (journalctl -u adpilotd)\n"
+
     /// Creates the flag durably (file and directory entry synced) with who and why inside.
+    /// On a full disk, the reserve takes its place (with a generic note).
     public func raiseHaltFlag(note: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
-        try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640, owner: owner)
+        do {
+            try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640, owner: owner)
+        } catch where error.isNoSpace && io.exists(haltReserve) {
+            try io.rename(haltReserve, haltFlag)
+            try io.syncDirectory(path)
+        }
     }
 
-    /// Removes the flag durably.
+    /// Writes the reserve flag if it is missing (at start-up, and after a resume used it).
+    public func prepareHaltReserve() throws(SystemError) {
+        guard !io.exists(haltReserve) else { return }
+        try writeAtomically(haltReserve, Array(Self.reserveNote.utf8), mode: 0o640)
+    }
+
+    /// Removes the flag durably, then replaces a reserve a full disk used up (best effort).
     public func clearHaltFlag() throws(SystemError) {
         do {
             try io.unlink(haltFlag)
@@ -50,6 +69,7 @@ public struct StateDirectory: Sendable {
             return
         }
         try io.syncDirectory(path)
+        try? prepareHaltReserve()
     }
 
     /// Writes `bytes` to `target` so that a crash leaves either the old or the new file:
