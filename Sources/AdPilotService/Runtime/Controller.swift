@@ -428,12 +428,19 @@ public final class Controller: @unchecked Sendable {
 
     private func runTick(_ report: inout TickReport, log: Log) {
         let now = report.at
+        // Nothing can be decided without a journal to record it in. The failure was logged
+        // and the halt raised when it happened; the watchdog, no longer fed, restarts the
+        // daemon, and start-up reopens the journal.
+        if journal.isPoisoned {
+            report.error = "the journal cannot be written; every budget holds until adpilotd restarts and reopens it"
+            return
+        }
         if control.with({ $0.mode != .halted && stateDir.isHalted }) {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
         let (state, epoch) = control.with { ($0, controlEpoch.load(ordering: .acquiring)) }
         guard state.mode != .halted else { return }
-        if !journal.isPoisoned { loadPolicies(log: log) }
+        loadPolicies(log: log)
 
         let observed: Observer.Observed
         do {
