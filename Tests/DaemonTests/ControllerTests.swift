@@ -1,6 +1,7 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotSystem
 import AdPilotTestSupport
 import Foundation
 import Testing
@@ -10,13 +11,37 @@ import Testing
 @Suite(.serialized) struct ControllerTests {
     static let log = Log(identifier: "test", toJournald: false)
 
-    static func start(_ dir: TempDir, campaigns: Int) throws -> (Controller, EmbeddedMarket) {
+    static func start(_ dir: TempDir, campaigns: Int, io: any FileIO = PosixFileIO()) throws -> (Controller, EmbeddedMarket) {
         let config = try DefaultConfig.demo(campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
                                             overlay: DefaultConfig.liveWritingOverlay)
         let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
-        let c = try Controller.start(config: config, stateDir: StateDirectory(dir.path), platform: market, clock: market.clock,
+        let c = try Controller.start(config: config, stateDir: StateDirectory(dir.path, io: io), platform: market, clock: market.clock,
                                      sealKey: nil, log: log)
         return (c, market)
+    }
+
+    /// A disk that fills mid-run: the tick that cannot journal halts (the flag comes from the
+    /// reserve, since nothing new can be written), and later ticks decide nothing and write
+    /// nothing until a restart reopens the journal.
+    @Test func aJournalThatCannotBeWrittenStopsDecidingAndHalts() throws {
+        let dir = TempDir("full-journal")
+        let io = FaultInjectingFileIO()
+        let (controller, _) = try Self.start(dir, campaigns: 20, io: io)
+        let writes = { (try? EmbeddedMarket.writes(directory: dir.path + "/simulator").count) ?? 0 }
+        #expect(controller.tick(log: Self.log).decisions > 0)
+        io.fail(.write, after: 0, errno: ENOSPC)
+        let failing = controller.tick(log: Self.log)
+        #expect(failing.error?.contains("journal write failed") == true, "\(failing.error ?? "no error")")
+        #expect(controller.isHaltInForce)
+        let flag = try String(contentsOfFile: dir.path + "/HALT", encoding: .utf8)
+        #expect(flag.contains("the disk holding this directory was full"), "\(flag)")
+        let before = writes()
+        io.heal()  // space again, but only a restart reopens the journal
+        for _ in 0..<3 {
+            let r = controller.tick(log: Self.log)
+            #expect(r.decisions == 0 && r.error?.contains("the journal cannot be written") == true, "\(r.error ?? "no error")")
+        }
+        #expect(writes() == before)
     }
 
     /// A halt and a resume landing while a tick applies: nothing that tick decided is

@@ -147,6 +147,7 @@ public final class Controller: @unchecked Sendable {
         options.sealInterval = config.journalSealInterval
         options.sealKey = sealKey
         options.holder = "adpilotd pid \(getpid())"
+        options.io = stateDir.io
         let writer: JournalWriter
         do {
             writer = try JournalWriter.open(directory: stateDir.journal, options: options)
