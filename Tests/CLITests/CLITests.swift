@@ -41,7 +41,7 @@ import AdPilotTestSupport
               SIGHUP    reload the config file; an invalid one is refused and the old one kept
 
             EXIT CODES
-              0 done, 1 could not start (journal, state, socket), 2 usage error or bad config
+              0 done, 1 could not start, or the journal could not be written, 2 usage error or bad config
 
             """)
     }

@@ -44,6 +44,45 @@ import Testing
         #expect(writes() == before)
     }
 
+    /// A journal that fails outside a tick (here a reload) halts at the next tick, although
+    /// no decision failed to journal.
+    @Test func aJournalPoisonedBetweenTicksHaltsAtTheNextTick() throws {
+        let dir = TempDir("poisoned-reload")
+        let io = FaultInjectingFileIO()
+        let (controller, _) = try Self.start(dir, campaigns: 10, io: io)
+        #expect(controller.tick(log: Self.log).decisions > 0)
+        #expect(!controller.isHaltInForce)
+        io.fail(.write, after: 0, errno: ENOSPC)
+        let config = try DefaultConfig.demo(campaigns: 10, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+                                            overlay: DefaultConfig.liveWritingOverlay)
+        #expect(controller.reload(.success(config), source: "test", log: Self.log) != nil, "a reload that cannot be journaled is refused")
+        let r = controller.tick(log: Self.log)
+        #expect(r.decisions == 0 && controller.isHaltInForce)
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/HALT"))
+    }
+
+    /// Resume needs the reserve flag back first: without it, the next halt forced by a full
+    /// disk would not outlive a restart.
+    @Test func resumeIsRefusedUntilTheHaltReserveCanBeWritten() throws {
+        let dir = TempDir("no-reserve")
+        let io = FaultInjectingFileIO()
+        let (controller, _) = try Self.start(dir, campaigns: 5, io: io)
+        _ = controller.halt(actor: .system, reason: "test", log: Self.log)
+        try FileManager.default.removeItem(atPath: dir.path + "/HALT.reserve")
+        io.fail(.create, after: 0, errno: ENOSPC)
+        guard case .failure(let refusal) = try controller.resume(actor: .system, reason: "test", log: Self.log) else {
+            Issue.record("resume went ahead without a reserve")
+            return
+        }
+        #expect(refusal.code == "no_halt_reserve" && controller.controlState.mode == .halted)
+        io.heal()
+        guard case .success = try controller.resume(actor: .system, reason: "test", log: Self.log) else {
+            Issue.record("resume refused with space back")
+            return
+        }
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/HALT.reserve"))
+    }
+
     /// A halt and a resume landing while a tick applies: nothing that tick decided is
     /// written after the halt returned, although the resume cleared the flag.
     @Test func haltThenResumeDuringATickStopsItsRemainingWrites() throws {

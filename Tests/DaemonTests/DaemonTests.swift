@@ -326,11 +326,18 @@ import Testing
         let dead = state.snapshot + ".tmp.\(Int32.max - 7).1a2b"   // no such pid
         let live = state.snapshot + ".tmp.\(getpid()).3c4d"
         let other = state.path + "/notes.tmp.1.5e6f"                // not one of ours
-        for path in [dead, live, other] { #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+        let young = state.haltFlag + ".tmp.\(Int32.max - 7).7a8b"    // dead pid, but written a minute ago
+        let old = Date(timeIntervalSinceNow: -3_600)
+        for path in [dead, live, other, young] {
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+            if path != young { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: path) }
+        }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: young)
         try state.prepare()
         #expect(!FileManager.default.fileExists(atPath: dead))
         #expect(FileManager.default.fileExists(atPath: live))
         #expect(FileManager.default.fileExists(atPath: other))
+        #expect(FileManager.default.fileExists(atPath: young), "a writer in another PID namespace may still own it")
     }
 
     /// A daemon that took the request but never answered (wedged mid-verb): the CLI must

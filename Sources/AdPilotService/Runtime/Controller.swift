@@ -187,6 +187,10 @@ public final class Controller: @unchecked Sendable {
         controller.loadPolicies(log: log)
         controller.reconcile(restored.pending, log: log)
         try controller.honourHaltFlag(log: log)
+        if journal.isPoisoned {
+            throw StartupError("the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
+                + "or written: free space or repair the disk, then start again")
+        }
         controller.refreshStatus(report: nil)
         return controller
     }
@@ -402,7 +406,12 @@ public final class Controller: @unchecked Sendable {
     /// The flag goes inside the same critical section as the transition, so a tick never
     /// sees "shadow, flag present" and mistakes the resume for a new halt.
     public func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
-        try transition(.resume, actor: actor, reason: reason, log: log, then: { _ in
+        // Without a reserve, a halt forced by a full disk would not outlive a restart.
+        do { try stateDir.prepareHaltReserve() } catch {
+            return .failure(Refusal(code: "no_halt_reserve", message: "cannot write \(stateDir.haltReserve) (\(error)): "
+                + "free space in \(stateDir.path) first; the halt stays in force", allowed: [.halt], failedGates: []))
+        }
+        return try transition(.resume, actor: actor, reason: reason, log: log, then: { _ in
             try stateDir.clearHaltFlag()
             haltRequested.store(false, ordering: .releasing)
         })
@@ -433,6 +442,11 @@ public final class Controller: @unchecked Sendable {
         // and the halt raised when it happened; the watchdog, no longer fed, restarts the
         // daemon, and start-up reopens the journal.
         if journal.isPoisoned {
+            // Poisoned outside a tick (a reload, a verb, a reconcile): halt now, fail closed.
+            if !isHaltInForce || !stateDir.isHalted {
+                log.critical("the journal cannot be written; halting (fail closed)", [:])
+                _ = halt(actor: .system, reason: "the journal cannot be written", log: log)
+            }
             report.error = "the journal cannot be written; every budget holds until adpilotd restarts and reopens it"
             return
         }

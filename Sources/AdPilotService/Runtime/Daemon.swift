@@ -165,12 +165,12 @@ public enum Daemon {
             + "socket \(o.global.socket)", ["ADPILOT_SEQ": "\(controller.journal.head.seq)", "ADPILOT_MODE": state.mode.rawValue])
         SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
 
-        let stopReason = loop(controller, config: config, signals: signals, options: o, faults: faults, log: log)
+        let (stopReason, failed) = loop(controller, config: config, signals: signals, options: o, faults: faults, log: log)
         SystemdNotify.send("STOPPING=1\nSTATUS=stopping: \(stopReason)")
         server.stop()
         controller.shutdown(reason: stopReason, log: log)
         log.notice("stopped: \(stopReason)")
-        return .ok
+        return failed ? .checkFailed : .ok
     }
 
     static func statusLine(_ c: Controller, _ r: TickReport?) -> String {
@@ -185,9 +185,11 @@ public enum Daemon {
     }
 
     /// Ticks on the controller's clock, serves signals, pings the watchdog while healthy.
-    /// Returns why it stopped.
+    /// Returns why it stopped, and whether that is a failure: a journal that cannot be
+    /// written ends the loop (after the tick halted), so that `Restart=on-failure` reopens
+    /// it in seconds rather than after the watchdog's timeout.
     static func loop(_ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, faults: TestFaults,
-                     log: Log) -> String {
+                     log: Log) -> (reason: String, failed: Bool) {
         var watchdogMicros: UInt64 = 0
         let watchdog = sd_watchdog_enabled(0, &watchdogMicros) > 0 ? Int64(watchdogMicros / 2) : 0
         let speed: Double
@@ -205,6 +207,9 @@ public enum Daemon {
                 }
                 let report = controller.tick(log: log)
                 SystemdNotify.send("STATUS=\(statusLine(controller, report))")
+                if controller.journal.isPoisoned {
+                    return ("the journal cannot be written; exiting so that a restart reopens it (the halt is in force)", true)
+                }
                 writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
                 tickSeconds = controller.config.tickSeconds
                 nextTick = max(nextTick + Int64(Double(tickSeconds) / speed * 1e6), wall.now().microsSinceEpoch)
@@ -228,9 +233,9 @@ public enum Daemon {
                 _ = controller.reload(loadConfig(options), source: source, log: log)
                 SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
             case SIGTERM:
-                return "SIGTERM"
+                return ("SIGTERM", false)
             default:
-                return "SIGINT"
+                return ("SIGINT", false)
             }
         }
     }

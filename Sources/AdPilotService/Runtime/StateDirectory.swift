@@ -49,9 +49,17 @@ public struct StateDirectory: Sendable {
     public func raiseHaltFlag(note: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
         do {
             try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640, owner: owner)
-        } catch where error.isNoSpace && io.exists(haltReserve) {
-            try io.rename(haltReserve, haltFlag)
-            try io.syncDirectory(path)
+        } catch {
+            if error.isNoSpace && io.exists(haltReserve) {
+                do {
+                    try io.rename(haltReserve, haltFlag)
+                    try io.syncDirectory(path)
+                    return
+                } catch {}
+            }
+            // Raised already (the reserve, earlier, or another writer at the same moment).
+            if access(haltFlag, F_OK) == 0 { return }
+            throw error
         }
     }
 
@@ -91,10 +99,15 @@ public struct StateDirectory: Sendable {
                 throw SystemError(errno: errno, operation: "fchown to uid \(owner.uid)", path: temporary)
             }
             try io.fsync(fd, path: temporary)
-            io.close(fd)
-            try io.rename(temporary, target)
         } catch {
             io.close(fd)
+            try? io.unlink(temporary)
+            throw error
+        }
+        io.close(fd)
+        do {
+            try io.rename(temporary, target)
+        } catch {
             try? io.unlink(temporary)
             throw error
         }
@@ -104,8 +117,9 @@ public struct StateDirectory: Sendable {
 
     static let temporaryMarker = ".tmp."
 
-    /// Removes the temporaries of `target` left by writers that died mid-write (their pid
-    /// no longer exists). Best effort: a temporary that cannot be removed stays.
+    /// Removes the temporaries of `target` left by writers that died mid-write: their pid
+    /// no longer exists and the file is over 10 minutes old (a writer in another PID
+    /// namespace looks dead, but no write takes that long). Best effort.
     public func removeStaleTemporaries(of target: String) {
         let slash = target.lastIndex(of: "/")
         let dir = slash.map { String(target[..<$0]) } ?? "."
@@ -113,7 +127,10 @@ public struct StateDirectory: Sendable {
         guard let names = try? io.listDirectory(dir.isEmpty ? "/" : dir) else { return }
         for name in names where name.hasPrefix(prefix) {
             guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0 else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? io.unlink(dir + "/" + name) }
+            var st = stat()
+            let path = dir + "/" + name
+            guard lstat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 600 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? io.unlink(path) }
         }
     }
 }
