@@ -438,11 +438,10 @@ public final class Controller: @unchecked Sendable {
 
     private func runTick(_ report: inout TickReport, log: Log) {
         let now = report.at
-        // Nothing can be decided without a journal to record it in. The failure was logged
-        // and the halt raised when it happened; the watchdog, no longer fed, restarts the
-        // daemon, and start-up reopens the journal.
+        // Nothing can be decided without a journal to record it in. A tick that broke it
+        // halted already; a break outside a tick (a reload, a verb) halts here. The daemon
+        // then exits, and start-up reopens the journal.
         if journal.isPoisoned {
-            // Poisoned outside a tick (a reload, a verb, a reconcile): halt now, fail closed.
             if !isHaltInForce || !stateDir.isHalted {
                 log.critical("the journal cannot be written; halting (fail closed)", [:])
                 _ = halt(actor: .system, reason: "the journal cannot be written", log: log)
