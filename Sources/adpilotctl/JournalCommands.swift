@@ -174,13 +174,14 @@ enum JournalCommands {
         lines.append("observed  budget \(money("current_budget_micros", obs)), spent today \(money("spend_today_micros", obs)), "
             + "trailing spend \(money("spend_micros", trailing)) value \(money("conversion_value_micros", trailing)), "
             + "data \(obs["data_age_seconds"] ?? "?") s old")
-        let p = d["proposal"] as? [String: Any] ?? [:]
-        var proposal = "\(p)"
-        // Older journals hold Swift's synthesized {"budget": {"_0": N}} / {"failed": {"_0": TEXT}}.
-        if let budget = p["budget_micros"] ?? (p["budget"] as? [String: Any])?["_0"] {
-            proposal = (budget as? NSNumber).map { String(format: "%.6f", $0.doubleValue / 1e6) } ?? "\(budget) (not a number)"
+        // Proposal's own decoder, which also reads the older journals' shape.
+        let p = d["proposal"] ?? [:]
+        let proposal: String
+        switch (try? JSONSerialization.data(withJSONObject: p)).flatMap({ try? JSONDecoder().decode(Proposal.self, from: $0) }) {
+        case .budget(let v)?: proposal = v.value.isFinite ? String(format: "%.6f", v.value / 1e6) : "\(v) (not a number)"
+        case .failed(let e)?: proposal = "error: \(e)"
+        case nil: proposal = "\(p) (not a proposal this adpilotctl reads)"
         }
-        if let failure = p["error"] ?? (p["failed"] as? [String: Any])?["_0"] { proposal = "error: \(failure)" }
         lines.append("proposed  \(proposal)")
         for l in d["layers"] as? [[String: Any]] ?? [] {
             let verdict = l["verdict"] as? String ?? "?"
