@@ -55,6 +55,13 @@ import Testing
         #expect(problem { c in c["campaigns"] = [["id": "x", "guardrails": ["cooldown_secs": 5]]] }?
             .hasPrefix("campaigns[0].guardrails.cooldown_secs: unknown key") == true)
         #expect(problem { c in c["campaigns"] = [["id": "x"], ["id": "x"]] } == "campaigns[1].id: campaign x is listed twice")
+        #expect(problem { c in c["campaigns"] = [["id": String(repeating: "9", count: 129)]] }
+                == "campaigns[0].id: a campaign id has 1 to 128 bytes; this one has 129")
+        // --check-config must refuse what the daemon would refuse at start-up.
+        #expect(problem { c in
+            c["clock"] = ["kind": "system"]
+            c["platform"] = ["kind": "shopify", "shop_domain": "acme.myshopify.com", "currency": "USD", "token_credential": "s"]
+        } == "platform.kind: shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
     }
 
     @Test func aConfigThatCannotBeJournaledIsRefused() {

@@ -130,6 +130,9 @@ public struct ServiceConfig: Sendable {
         case .success(let p): platform = p
         case .failure(let p): throw ConfigProblem(key: p.key, problem: p.problem)
         }
+        if case .shopify = platform {
+            throw ConfigProblem(key: "platform.kind", problem: "shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
+        }
         if case .simulator = platform {} else if case .accelerated = clock {
             throw ConfigProblem(key: "clock.kind", problem: "an accelerated clock drives the simulator only; real platforms need \"system\"")
         }
@@ -301,8 +304,11 @@ public struct ServiceConfig: Sendable {
         var r = try ObjectReader(json, path: path)
         var id: CampaignID? = nil
         if allowID {
-            guard let s = try r.optionalString("id"), s.utf8.count <= 128 else {
+            guard let s = try r.optionalString("id") else {
                 throw ConfigProblem(key: r.key("id"), problem: "required: the platform's campaign id")
+            }
+            guard !s.isEmpty, s.utf8.count <= 128 else {
+                throw ConfigProblem(key: r.key("id"), problem: "a campaign id has 1 to 128 bytes; this one has \(s.utf8.count)")
             }
             id = CampaignID(s)
         }
