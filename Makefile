@@ -9,7 +9,8 @@ APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
 # Use swift from PATH, else the toolchain's usual home.
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null || echo .build/debug)
+# `swift build` keeps .build/debug pointing at the debug build of this machine.
+BIN := .build/debug
 
 .PHONY: all deps test-deps build release release-static test test-systemd systemd-unit-test run bench policies install clean
 

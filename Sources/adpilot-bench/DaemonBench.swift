@@ -70,7 +70,11 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
             let r = ControlClient.call(ControlRequest(verb: "halt", reason: "bench \(i)"), socket: socket)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
             guard case .success(let ok) = r, ok.exit == 0 else { print("halt failed: \(r)"); break }
-            _ = try controller.resume(actor: .system, reason: "bench", log: quiet)
+            // A refused resume would leave later halts timing the no-op "already halted" path.
+            guard case .success = try controller.resume(actor: .system, reason: "bench", log: quiet) else {
+                print("resume refused after halt \(i): the halt latencies would be meaningless")
+                break
+            }
         }
         running.with { $0 = false }
         while !ticker.isFinished { usleep(10_000) }

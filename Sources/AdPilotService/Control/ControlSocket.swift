@@ -81,7 +81,7 @@ public final class ControlServer: @unchecked Sendable {
     private let stopping = Guarded(false)
 
     public init(path: String, controller: Controller, operatorsGroup: String?, log: Log) throws {
-        guard let addr = unixAddress(path) else { throw StartupError("control socket path too long (at most 107 bytes): \(path)") }
+        guard let addr = unixAddress(path) else { throw StartupError("control socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET") }
         var gid: UInt32? = nil
         if let name = operatorsGroup {
             guard let g = Peer.groupID(name) else {
@@ -265,7 +265,7 @@ public enum ControlClient {
     }
 
     public static func call(_ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10) -> Result<ControlResponse, Failure> {
-        guard let addr = unixAddress(path) else { return .failure(.unreachable("socket path too long: \(path)")) }
+        guard let addr = unixAddress(path) else { return .failure(.unreachable("socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(.unreachable("socket: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }

@@ -220,6 +220,10 @@ public final class Controller: @unchecked Sendable {
             }
         }
         if let snapshot = try load(Snapshot.self, stateDir.snapshot) {
+            guard snapshot.format == Snapshot.format else {
+                throw StartupError("\(stateDir.snapshot): controller state format \(snapshot.format), this adpilotd reads "
+                    + "\(Snapshot.format); move it aside to start from the journal alone, see Runbooks/journal-recovery.md")
+            }
             if snapshot.journalSeq < headSeq {
                 fromSeq = snapshot.journalSeq + 1
                 out.platformBreaker = snapshot.platformBreaker

@@ -75,7 +75,9 @@ public enum Daemon {
         }
         do {
             let bytes = try PosixFileIO().readSecret(dir + "/" + name, limit: credentialBytesMax)
-            guard !bytes.isEmpty else { throw StartupError("credential \(dir)/\(name) is empty") }
+            guard !bytes.isEmpty else {
+                throw StartupError("credential \(dir)/\(name) is empty: put the secret in the file its LoadCredential= line names, then restart")
+            }
             return bytes
         } catch let e as StartupError {
             throw e

@@ -45,7 +45,11 @@ public final class EmbeddedMarket: AdPlatform {
         let hour = 3_600 * Instant.microsPerSecond
         var state: State
         if io.exists(statePath) {
-            state = try JSONDecoder().decode(State.self, from: Data(try io.readFile(statePath, limit: 1 << 16)))
+            do {
+                state = try JSONDecoder().decode(State.self, from: Data(try io.readFile(statePath, limit: 1 << 16)))
+            } catch {
+                throw StartupError("\(statePath): unreadable simulated market (\(error)); remove \(directory) to start a fresh one")
+            }
             guard state.seed == seed, state.campaigns == campaigns else {
                 throw ConfigProblem(key: "platform", problem: "the simulator in \(directory) was created with seed \(state.seed) and "
                     + "\(state.campaigns) campaigns; use the same (--campaigns \(state.campaigns)) or a fresh --state-dir")
