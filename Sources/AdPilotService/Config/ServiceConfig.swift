@@ -10,6 +10,12 @@ public enum ClockSetting: Equatable, Sendable {
     /// Simulated time running `speed` simulated seconds per real second, continuing across
     /// restarts (demos; the simulator only).
     case accelerated(speed: Double)
+
+    /// Simulated seconds per real second (1 for the wall clock).
+    public var speed: Double {
+        if case .accelerated(let s) = self { return s }
+        return 1
+    }
 }
 
 /// Which campaigns a canary candidate controls (SPEC §5).

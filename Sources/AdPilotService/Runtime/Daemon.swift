@@ -90,9 +90,7 @@ public enum Daemon {
                              faults: TestFaults) throws -> (any AdPlatform, any TimeSource) {
         switch config.platform {
         case .simulator(let seed, let campaigns):
-            let speed: Double
-            if case .accelerated(let s) = config.clock { speed = s } else { speed = 1 }
-            let market = try EmbeddedMarket.open(directory: stateDir.market, seed: seed, campaigns: campaigns, speed: speed)
+            let market = try EmbeddedMarket.open(directory: stateDir.market, seed: seed, campaigns: campaigns, speed: config.clock.speed)
             if !faults.degraded.isEmpty {
                 market.simulator.advance(to: market.clock.now())  // history stays as it was
                 market.simulator.faults.degradedCampaigns = Set(faults.degraded.map(CampaignID.init))
@@ -194,8 +192,7 @@ public enum Daemon {
                      log: Log) -> (reason: String, failed: Bool) {
         var watchdogMicros: UInt64 = 0
         let watchdog = sd_watchdog_enabled(0, &watchdogMicros) > 0 ? Int64(watchdogMicros / 2) : 0
-        let speed: Double
-        if case .accelerated(let s) = config.clock { speed = s } else { speed = 1 }
+        let speed = config.clock.speed
         var tickSeconds = config.tickSeconds
         let wall = SystemClock()
         var nextTick = wall.now().microsSinceEpoch

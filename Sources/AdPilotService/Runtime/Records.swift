@@ -206,12 +206,10 @@ struct DecisionSummary: Decodable {
     let budgetAfterMicros: Micros
 }
 
-/// The minimum of an outcome record (apply_result or reconcile) recovery reads back.
+/// The campaign of an outcome record (apply_result or reconcile), when a byte scan cannot
+/// read it.
 struct OutcomeSummary: Decodable {
     let campaign: CampaignID
-    let decisionSeq: UInt64
-    let status: ApplyResultRecord.Status?
-    let outcome: ReconcileRecord.Outcome?
 }
 
 /// The control state as the journal last recorded it (the journal wins on disagreement).
