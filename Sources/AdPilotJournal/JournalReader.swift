@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import AdPilotCore
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotSystem
 
 /// Reads a segment's complete lines in large chunks (no line is ever held twice), calling
 /// `visit(offset, line)` for each newline-terminated line; returns the offset just past the
@@ -58,12 +58,12 @@ struct SegmentScanner {
 }
 
 /// A record as read: the verbatim line and its fixed fields.
-public struct JournalRecord: Sendable {
-    public let seq: UInt64
-    public let time: String
-    public let kind: String
+package struct JournalRecord: Sendable {
+    package let seq: UInt64
+    package let time: String
+    package let kind: String
     /// The line exactly as stored, without its newline.
-    public let line: [UInt8]
+    package let line: [UInt8]
     let dataRange: Range<Int>
 
     init(_ line: UnsafeRawBufferPointer, _ h: LineHeader) {
@@ -74,26 +74,26 @@ public struct JournalRecord: Sendable {
         dataRange = h.data
     }
 
-    public var text: String { String(decoding: line, as: UTF8.self) }
+    package var text: String { String(decoding: line, as: UTF8.self) }
     /// The `data` object's bytes (a JSON object).
-    public var dataBytes: ArraySlice<UInt8> { line[dataRange] }
-    public var instant: Instant? { Instant(rfc3339: time) }
+    package var dataBytes: ArraySlice<UInt8> { line[dataRange] }
+    package var instant: Instant? { Instant(rfc3339: time) }
 }
 
 /// Which records a reader returns.
-public struct RecordFilter: Sendable {
-    public var kinds: Set<String> = []
+package struct RecordFilter: Sendable {
+    package var kinds: Set<String> = []
     /// Matches records whose data has `"campaign":"<id>"`.
-    public var campaign: String? = nil
-    public var since: Instant? = nil
+    package var campaign: String? = nil
+    package var since: Instant? = nil
 
-    public init(kinds: Set<String> = [], campaign: String? = nil, since: Instant? = nil) {
+    package init(kinds: Set<String> = [], campaign: String? = nil, since: Instant? = nil) {
         self.kinds = kinds
         self.campaign = campaign
         self.since = since
     }
 
-    public func matches(_ r: JournalRecord) -> Bool {
+    package func matches(_ r: JournalRecord) -> Bool {
         if !kinds.isEmpty && !kinds.contains(r.kind) { return false }
         if let since, let t = r.instant, t < since { return false }
         if let campaign {
@@ -107,16 +107,16 @@ public struct RecordFilter: Sendable {
 
 /// Reads a journal directory without taking the writer lock (the writer only appends,
 /// and readers never trust a line whose hash does not match).
-public struct JournalReader: Sendable {
-    public let directory: String
+package struct JournalReader: Sendable {
+    package let directory: String
     let io: any FileIO
 
-    public init(directory: String, io: any FileIO = PosixFileIO()) {
+    package init(directory: String, io: any FileIO = PosixFileIO()) {
         self.directory = directory
         self.io = io
     }
 
-    public func segments() throws(JournalError) -> [SegmentName] { try io.segmentNames(directory) }
+    package func segments() throws(JournalError) -> [SegmentName] { try io.segmentNames(directory) }
 
     func path(_ s: SegmentName) -> String { directory + "/" + s.fileName }
 
@@ -134,7 +134,7 @@ public struct JournalReader: Sendable {
     }
 
     /// Records from `seq` on, oldest first, until `visit` returns false.
-    public func records(from seq: UInt64 = 1, matching filter: RecordFilter = RecordFilter(),
+    package func records(from seq: UInt64 = 1, matching filter: RecordFilter = RecordFilter(),
                         _ visit: (JournalRecord) throws -> Bool) throws(JournalError) {
         do {
             let names = try segments()
@@ -150,7 +150,7 @@ public struct JournalReader: Sendable {
 
     /// The last `count` matching records, oldest first. Reads segments newest first and
     /// stops as soon as it has enough.
-    public func last(_ count: Int, matching filter: RecordFilter = RecordFilter()) throws(JournalError) -> [JournalRecord] {
+    package func last(_ count: Int, matching filter: RecordFilter = RecordFilter()) throws(JournalError) -> [JournalRecord] {
         guard count > 0 else { return [] }
         var out: [JournalRecord] = []
         do {
@@ -178,7 +178,7 @@ public struct JournalReader: Sendable {
         return try io.size(fd, path: path(segment))
     }
 
-    public func record(seq: UInt64) throws(JournalError) -> JournalRecord? {
+    package func record(seq: UInt64) throws(JournalError) -> JournalRecord? {
         var found: JournalRecord? = nil
         try records(from: seq) { r in
             if r.seq == seq { found = r }
@@ -190,7 +190,7 @@ public struct JournalReader: Sendable {
     /// Follows the journal like `tail -f`: delivers every matching record from `seq` on,
     /// once and in order, across rotations, polling every `pollMillis` (at most 100) until
     /// `shouldStop` returns true.
-    public func follow(from seq: UInt64, matching filter: RecordFilter = RecordFilter(), pollMillis: Int = 25,
+    package func follow(from seq: UInt64, matching filter: RecordFilter = RecordFilter(), pollMillis: Int = 25,
                        shouldStop: () -> Bool, _ deliver: (JournalRecord) throws -> Void) throws(JournalError) {
         precondition(pollMillis >= 1 && pollMillis <= 100)
         var next = seq

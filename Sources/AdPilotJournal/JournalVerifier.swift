@@ -1,25 +1,25 @@
-public import AdPilotSystem
+package import AdPilotSystem
 
-public struct VerifyReport: Sendable, Equatable {
-    public var records: UInt64 = 0
-    public var segments = 0
-    public var seals = 0
-    public var bytes: Int64 = 0
-    public var head = RecordRef(seq: 0, hash: RecordFormat.genesis)
+package struct VerifyReport: Sendable, Equatable {
+    package var records: UInt64 = 0
+    package var segments = 0
+    package var seals = 0
+    package var bytes: Int64 = 0
+    package var head = RecordRef(seq: 0, hash: RecordFormat.genesis)
     /// With a key: the last seq a valid seal vouches for.
-    public var sealedThrough: UInt64 = 0
+    package var sealedThrough: UInt64 = 0
     /// An unfinished line at the very end of the last segment (a write in progress, or a
     /// torn tail the writer will recover at its next open). Not counted, not an error.
-    public var incompleteTailBytes = 0
+    package var incompleteTailBytes = 0
 }
 
-public struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertible {
-    public let seq: UInt64?
-    public let segment: String
-    public let offset: Int64
-    public let problem: String
+package struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    package let seq: UInt64?
+    package let segment: String
+    package let offset: Int64
+    package let problem: String
 
-    public var description: String {
+    package var description: String {
         "\(seq.map { "seq \($0): " } ?? "")\(segment) byte \(offset): \(problem)"
     }
 }
@@ -27,8 +27,8 @@ public struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertible
 /// Verifies a whole journal: every byte of every record (SHA-256 of the line), the chain
 /// (`prev`), seq continuity within and across segments, and with a key every seal's
 /// HMAC and the spacing of seals. Reads at disk speed: no JSON parser.
-public enum JournalVerifier {
-    public static func verify(directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
+package enum JournalVerifier {
+    package static func verify(directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
                               io: any FileIO = PosixFileIO()) -> Result<VerifyReport, VerifyFailure> {
         var report = VerifyReport()
         var expected: UInt64 = 1

@@ -1,53 +1,53 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import AdPilotCore
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotSystem
 
-public struct JournalOptions: Sendable {
-    public static let segmentBytesDefault: Int64 = 64 << 20
-    public static let sealIntervalDefault = 1_000
-    public static let keyBytesMin = 32
+package struct JournalOptions: Sendable {
+    package static let segmentBytesDefault: Int64 = 64 << 20
+    package static let sealIntervalDefault = 1_000
+    package static let keyBytesMin = 32
 
     /// Rotate to a new segment before one would exceed this.
-    public var segmentBytesMax: Int64 = JournalOptions.segmentBytesDefault
+    package var segmentBytesMax: Int64 = JournalOptions.segmentBytesDefault
     /// HMAC key for seals (the `journal-key` credential, at least 32 bytes). Never written.
-    public var sealKey: [UInt8]? = nil
+    package var sealKey: [UInt8]? = nil
     /// A seal after every this many records, before each rotation, and at close.
-    public var sealInterval: Int = JournalOptions.sealIntervalDefault
+    package var sealInterval: Int = JournalOptions.sealIntervalDefault
     /// Written into the lock file so a second writer's error can name the holder.
-    public var holder: String = "pid \(getpid())"
-    public var io: any FileIO = PosixFileIO()
-    public var clock: any TimeSource
+    package var holder: String = "pid \(getpid())"
+    package var io: any FileIO = PosixFileIO()
+    package var clock: any TimeSource
 
-    public init(clock: any TimeSource) { self.clock = clock }
+    package init(clock: any TimeSource) { self.clock = clock }
 }
 
 /// A record's identity: its seq and hash.
-public struct RecordRef: Hashable, Sendable {
-    public let seq: UInt64
-    public let hash: SHA256Digest
+package struct RecordRef: Hashable, Sendable {
+    package let seq: UInt64
+    package let hash: SHA256Digest
 }
 
 /// One record to append.
-public struct JournalEntry: Sendable {
-    public let kind: String
+package struct JournalEntry: Sendable {
+    package let kind: String
     /// A one-line JSON object (`RecordFormat.isEmbeddable`).
-    public let data: [UInt8]
+    package let data: [UInt8]
 
-    public init(kind: String, data: [UInt8]) {
+    package init(kind: String, data: [UInt8]) {
         self.kind = kind
         self.data = data
     }
 }
 
 /// What `open` found torn at the tail and moved aside.
-public struct TornTail: Sendable, Equatable {
-    public let segment: String
-    public let offset: Int64
-    public let bytes: Int
-    public let movedTo: String
-    public let problem: String
+package struct TornTail: Sendable, Equatable {
+    package let segment: String
+    package let offset: Int64
+    package let bytes: Int
+    package let movedTo: String
+    package let problem: String
 }
 
 /// The single writer of a journal directory.
@@ -60,11 +60,11 @@ public struct TornTail: Sendable, Equatable {
 ///   a retry that "succeeds" proves nothing. Reopening re-checks the tail.
 /// - Opening recovers a torn tail (moved to a side file, segment truncated, a `recovered`
 ///   record appended) and refuses, naming seq, segment and offset, any damage before it.
-public final class JournalWriter {
-    public let directory: String
-    public private(set) var head: RecordRef
+package final class JournalWriter {
+    package let directory: String
+    package private(set) var head: RecordRef
     /// What opening moved aside, if anything (already journaled as `recovered`).
-    public private(set) var tornTail: TornTail?
+    package private(set) var tornTail: TornTail?
 
     private let options: JournalOptions
     private var io: any FileIO { options.io }
@@ -96,7 +96,7 @@ public final class JournalWriter {
         if let lockFD { io.close(lockFD) }
     }
 
-    public static func open(directory: String, options: JournalOptions) throws(JournalError) -> JournalWriter {
+    package static func open(directory: String, options: JournalOptions) throws(JournalError) -> JournalWriter {
         if let key = options.sealKey, key.count < JournalOptions.keyBytesMin {
             throw .invalidKey("the journal key has \(key.count) bytes; at least \(JournalOptions.keyBytesMin) are required")
         }
@@ -126,13 +126,13 @@ public final class JournalWriter {
     }
 
     /// Appends one record durably.
-    public func append(kind: String, data: [UInt8]) throws(JournalError) -> RecordRef {
+    package func append(kind: String, data: [UInt8]) throws(JournalError) -> RecordRef {
         try append([JournalEntry(kind: kind, data: data)])[0]
     }
 
     /// Appends a batch durably: one write and one fdatasync per segment touched (group
     /// commit). Returns the entries' refs in order. Seals are added as the interval requires.
-    public func append(_ entries: [JournalEntry]) throws(JournalError) -> [RecordRef] {
+    package func append(_ entries: [JournalEntry]) throws(JournalError) -> [RecordRef] {
         if let poison { throw .poisoned(cause: poison) }
         let now = Array(options.clock.now().rfc3339.utf8)
         var refs: [RecordRef] = []
@@ -178,7 +178,7 @@ public final class JournalWriter {
 
     /// Appends a seal now (no-op without a key or with nothing to seal).
     @discardableResult
-    public func seal() throws(JournalError) -> RecordRef? {
+    package func seal() throws(JournalError) -> RecordRef? {
         if let poison { throw .poisoned(cause: poison) }
         guard let key = options.sealKey, unsealed > 0 else { return nil }
         var pending: [UInt8] = []
@@ -193,7 +193,7 @@ public final class JournalWriter {
     }
 
     /// Seals (with a key) and releases the lock. The writer is unusable afterwards.
-    public func close() throws(JournalError) {
+    package func close() throws(JournalError) {
         defer {
             if let fd = lockFD { io.close(fd) }
             lockFD = nil
@@ -202,7 +202,7 @@ public final class JournalWriter {
         if poison == nil { try seal() }
     }
 
-    public var isPoisoned: Bool { poison != nil }
+    package var isPoisoned: Bool { poison != nil }
 
     // MARK: Internals
 

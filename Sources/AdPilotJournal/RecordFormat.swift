@@ -1,5 +1,5 @@
-public import AdPilotCore
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,12 +16,12 @@ import Glibc
 /// - A `seal` record's data is `{"interval":N,"mac":"<hex>","sealed_hash":"<hex>","sealed_seq":S}`
 ///   with mac = HMAC-SHA256(key, "adpilot-seal-v1\n<seal seq>\n<sealed_hash>\n<interval>"),
 ///   where sealed_hash is the seal's own `prev` (the head it vouches for).
-public enum RecordFormat {
+package enum RecordFormat {
     /// Longest line accepted, newline included. A longer line is corruption.
-    public static let lineBytesMax = 1 << 20
+    package static let lineBytesMax = 1 << 20
     /// `,"hash":"` + 64 hex + `"}`.
-    public static let hashSuffixBytes = 75
-    public static let genesis = SHA256Digest.zero
+    package static let hashSuffixBytes = 75
+    package static let genesis = SHA256Digest.zero
     static let kindBytesMax = 32
 
     static let seqPrefix = Array(#"{"seq":"#.utf8)
@@ -32,20 +32,20 @@ public enum RecordFormat {
     static let hashKey = Array(#","hash":""#.utf8)
 
     /// Kinds are short lowercase identifiers: `decision`, `apply_result`, ...
-    public static func isValidKind(_ kind: String) -> Bool {
+    package static func isValidKind(_ kind: String) -> Bool {
         !kind.isEmpty && kind.utf8.count <= kindBytesMax
             && kind.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || $0 == UInt8(ascii: "_") }
     }
 
     /// True when `data` can be embedded: a single-line JSON object within the size limit.
     /// (Its inner validity is the producer's contract: AdPilot's producers are encoders.)
-    public static func isEmbeddable(_ data: [UInt8]) -> Bool {
+    package static func isEmbeddable(_ data: [UInt8]) -> Bool {
         data.count >= 2 && data.first == UInt8(ascii: "{") && data.last == UInt8(ascii: "}")
             && data.count <= lineBytesMax - 512 && !data.contains(UInt8(ascii: "\n")) && !data.contains(UInt8(ascii: "\r"))
     }
 
     /// Appends one complete line (with newline) to `out` and returns its hash.
-    public static func encode(seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
+    package static func encode(seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
                               into out: inout [UInt8], sha: Crypto.SHA256Context = Crypto.SHA256Context()) -> SHA256Digest {
         encode(seq: seq, timeText: Array(time.rfc3339.utf8), kind: kind, prev: prev, data: data, into: &out, sha: sha)
     }
@@ -79,11 +79,11 @@ public enum RecordFormat {
     }
 
     /// The seal MAC's input, as documented above.
-    public static func sealMessage(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int) -> [UInt8] {
+    package static func sealMessage(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int) -> [UInt8] {
         Array("adpilot-seal-v1\n\(sealSeq)\n\(sealedHash.hex)\n\(interval)".utf8)
     }
 
-    public static func sealData(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int, key: [UInt8]) -> [UInt8] {
+    package static func sealData(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int, key: [UInt8]) -> [UInt8] {
         let mac = Crypto.hmacSHA256(key: key, data: sealMessage(sealSeq: sealSeq, sealedHash: sealedHash, interval: interval))
         return Array(#"{"interval":\#(interval),"mac":"\#(mac.hex)","sealed_hash":"\#(sealedHash.hex)","sealed_seq":\#(sealSeq - 1)}"#.utf8)
     }
@@ -91,19 +91,19 @@ public enum RecordFormat {
 
 /// The fixed fields of one line, located without a JSON parser (verification runs at
 /// disk speed).
-public struct LineHeader {
-    public let seq: UInt64
+package struct LineHeader {
+    package let seq: UInt64
     /// Byte ranges within the line.
-    public let time: Range<Int>
-    public let kind: Range<Int>
-    public let prev: Range<Int>
-    public let data: Range<Int>
-    public let hash: Range<Int>
+    package let time: Range<Int>
+    package let kind: Range<Int>
+    package let prev: Range<Int>
+    package let data: Range<Int>
+    package let hash: Range<Int>
     /// The hashed prefix: `0..<bodyEnd`.
-    public let bodyEnd: Int
+    package let bodyEnd: Int
 
     /// Parses a line without its newline. Nil when the fixed structure is not there.
-    public static func parse(_ line: UnsafeRawBufferPointer) -> LineHeader? {
+    package static func parse(_ line: UnsafeRawBufferPointer) -> LineHeader? {
         let n = line.count
         guard n > RecordFormat.hashSuffixBytes + 64, n < RecordFormat.lineBytesMax else { return nil }
         func matches(_ literal: [UInt8], at i: Int) -> Bool {
@@ -149,7 +149,7 @@ public struct LineHeader {
     }
 
     /// Recomputes the hash of the body and compares it, as hex, with the stored one.
-    public func hashMatches(_ line: UnsafeRawBufferPointer, _ sha: Crypto.SHA256Context) -> Bool {
+    package func hashMatches(_ line: UnsafeRawBufferPointer, _ sha: Crypto.SHA256Context) -> Bool {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 96) { scratch in
             let digest = scratch.baseAddress!, hex = digest + 32
             sha.hash(UnsafeRawBufferPointer(rebasing: line[0..<bodyEnd]), into: digest)
@@ -159,16 +159,16 @@ public struct LineHeader {
     }
 
     /// True when the record's `prev` is exactly `hexHash` (64 lowercase hex bytes).
-    public func prevMatches(_ line: UnsafeRawBufferPointer, _ hexHash: UnsafeRawBufferPointer) -> Bool {
+    package func prevMatches(_ line: UnsafeRawBufferPointer, _ hexHash: UnsafeRawBufferPointer) -> Bool {
         hexHash.count == 64 && memcmp(line.baseAddress! + prev.lowerBound, hexHash.baseAddress!, 64) == 0
     }
 
     /// Decodes a hex field; nil if it is not lowercase hex.
-    public func digest(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> SHA256Digest? {
+    package func digest(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> SHA256Digest? {
         SHA256Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self))
     }
 
-    public func kindIs(_ kind: StaticString, in line: UnsafeRawBufferPointer) -> Bool {
+    package func kindIs(_ kind: StaticString, in line: UnsafeRawBufferPointer) -> Bool {
         self.kind.count == kind.utf8CodeUnitCount && memcmp(line.baseAddress! + self.kind.lowerBound, kind.utf8Start, self.kind.count) == 0
     }
 
@@ -183,7 +183,7 @@ public struct LineHeader {
         }
     }
 
-    public func string(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> String {
+    package func string(_ r: Range<Int>, in line: UnsafeRawBufferPointer) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: line[r]), as: UTF8.self)
     }
 }

@@ -1,15 +1,15 @@
-public import AdPilotSystem
+package import AdPilotSystem
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A journal segment file: `journal-<first seq, 20 digits>.jsonl`.
-public struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public let firstSeq: UInt64
+package struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    package let firstSeq: UInt64
 
-    public init(firstSeq: UInt64) { self.firstSeq = firstSeq }
+    package init(firstSeq: UInt64) { self.firstSeq = firstSeq }
 
-    public init?(fileName: String) {
+    package init?(fileName: String) {
         guard fileName.hasPrefix("journal-"), fileName.hasSuffix(".jsonl") else { return nil }
         let digits = fileName.dropFirst(8).dropLast(6)
         guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = UInt64(digits), v >= 1 else { return nil }
@@ -17,16 +17,16 @@ public struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertib
         guard self.fileName == fileName else { return nil }
     }
 
-    public var fileName: String {
+    package var fileName: String {
         let s = String(firstSeq)
         return "journal-" + String(repeating: "0", count: 20 - s.count) + s + ".jsonl"
     }
 
-    public var description: String { fileName }
-    public static func < (a: SegmentName, b: SegmentName) -> Bool { a.firstSeq < b.firstSeq }
+    package var description: String { fileName }
+    package static func < (a: SegmentName, b: SegmentName) -> Bool { a.firstSeq < b.firstSeq }
 }
 
-public enum JournalError: Error, CustomStringConvertible {
+package enum JournalError: Error, CustomStringConvertible {
     /// Another process holds the writer lock.
     case locked(path: String, holder: String)
     case noSpace(SystemError)
@@ -52,7 +52,7 @@ public enum JournalError: Error, CustomStringConvertible {
         return .system(e)
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .locked(let path, let holder):
             return "the journal is locked by another writer (\(holder)); lock file \(path). Stop that process, "

@@ -1,16 +1,16 @@
-public import AdPilotCore
+package import AdPilotCore
 
 /// A campaign (TikTok ad group, Meta ad set) as a platform reports it.
-public struct PlatformCampaign: Hashable, Sendable {
-    public enum Status: String, Hashable, Sendable { case active, paused }
+package struct PlatformCampaign: Hashable, Sendable {
+    package enum Status: String, Hashable, Sendable { case active, paused }
 
-    public let id: CampaignID
-    public let name: String
-    public let currency: Currency
-    public let dailyBudgetMicros: Micros
-    public let status: Status
+    package let id: CampaignID
+    package let name: String
+    package let currency: Currency
+    package let dailyBudgetMicros: Micros
+    package let status: Status
 
-    public init(id: CampaignID, name: String, currency: Currency, dailyBudgetMicros: Micros, status: Status) {
+    package init(id: CampaignID, name: String, currency: Currency, dailyBudgetMicros: Micros, status: Status) {
         self.id = id
         self.name = name
         self.currency = currency
@@ -20,14 +20,14 @@ public struct PlatformCampaign: Hashable, Sendable {
 }
 
 /// Hourly metrics for one campaign over a window, and how fresh they are.
-public struct MetricsWindow: Sendable {
-    public let campaign: CampaignID
+package struct MetricsWindow: Sendable {
+    package let campaign: CampaignID
     /// Completed hours, oldest first. Conversions reported late may still grow.
-    public let hours: [HourlyMetrics]
+    package let hours: [HourlyMetrics]
     /// The end of the newest hour the platform has data for.
-    public let freshThrough: Instant
+    package let freshThrough: Instant
 
-    public init(campaign: CampaignID, hours: [HourlyMetrics], freshThrough: Instant) {
+    package init(campaign: CampaignID, hours: [HourlyMetrics], freshThrough: Instant) {
         self.campaign = campaign
         self.hours = hours
         self.freshThrough = freshThrough
@@ -36,16 +36,16 @@ public struct MetricsWindow: Sendable {
 
 /// An order from the revenue source (Shopify), attributed to a campaign when its landing
 /// page carried the campaign's UTM parameters.
-public struct Order: Hashable, Sendable {
-    public let id: String
-    public let createdAt: Instant
-    public let totalMicros: Micros
-    public let currency: Currency
-    public let campaign: CampaignID?
+package struct Order: Hashable, Sendable {
+    package let id: String
+    package let createdAt: Instant
+    package let totalMicros: Micros
+    package let currency: Currency
+    package let campaign: CampaignID?
 }
 
 /// What went wrong talking to a platform. Every message is already redacted.
-public enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The platform asked us to slow down; `retryAfterSeconds` when it said how long.
     case throttled(retryAfterSeconds: Int?, detail: String)
     /// A 5xx or an equivalent transient failure.
@@ -59,14 +59,14 @@ public enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(detail: String)
     case transport(detail: String)
 
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         switch self {
         case .throttled, .unavailable, .timeout, .transport: return true
         case .rejected, .unauthorized, .notFound, .malformed: return false
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .throttled(let after, let d): return "throttled\(after.map { " (retry after \($0) s)" } ?? ""): \(d)"
         case .unavailable(let d): return "platform unavailable: \(d)"
@@ -81,7 +81,7 @@ public enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// The protocol every platform answers: the embedded simulator, TikTok, Meta.
-public protocol AdPlatform: AnyObject {
+package protocol AdPlatform: AnyObject {
     var name: String { get }
     func listCampaigns() throws(PlatformError) -> [PlatformCampaign]
     /// Completed hours whose start is in `from..<to`.
@@ -94,12 +94,12 @@ public protocol AdPlatform: AnyObject {
 }
 
 /// A source of orders (Shopify, or the simulator's shop).
-public protocol RevenueSource: AnyObject {
+package protocol RevenueSource: AnyObject {
     func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order]
 }
 
 /// The outcome of a budget write, confirmed by reading the budget back.
-public enum ApplyOutcome: Equatable, Sendable {
+package enum ApplyOutcome: Equatable, Sendable {
     /// The platform now reports the budget we asked for.
     case confirmed(Micros)
     /// The write "succeeded" but the platform reports another budget: counts as a
@@ -107,9 +107,9 @@ public enum ApplyOutcome: Equatable, Sendable {
     case unconfirmed(expected: Micros, reported: Micros)
 }
 
-public enum BudgetWrite {
+package enum BudgetWrite {
     /// Read-after-write: every budget write is read back and compared.
-    public static func apply(_ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) -> ApplyOutcome {
+    package static func apply(_ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) -> ApplyOutcome {
         try platform.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
         let reported = try platform.campaign(campaign).dailyBudgetMicros
         return reported == budgetMicros ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)

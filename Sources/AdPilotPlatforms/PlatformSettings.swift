@@ -2,22 +2,22 @@ import AdPilotCore
 
 /// A platform's configuration as it appears in the config file. Tokens are never here:
 /// only the name of the credential that holds one (`$CREDENTIALS_DIRECTORY/<name>`).
-public enum PlatformSettings: Equatable, Sendable {
+package enum PlatformSettings: Equatable, Sendable {
     case simulator(seed: UInt64, campaigns: Int)
     case tiktok(TikTokConfig, tokenCredential: String)
     case meta(MetaConfig, tokenCredential: String)
     case shopify(ShopifyConfig, tokenCredential: String)
 
-    public struct Problem: Error, Equatable, Sendable, CustomStringConvertible {
-        public let key: String
-        public let problem: String
-        public var description: String { "\(key): \(problem)" }
+    package struct Problem: Error, Equatable, Sendable, CustomStringConvertible {
+        package let key: String
+        package let problem: String
+        package var description: String { "\(key): \(problem)" }
     }
 
     static let secretKeys: Set<String> = ["token", "access_token", "api_key", "secret", "password"]
 
     /// Parses and validates one platform object; every problem names its key under `path`.
-    public static func parse(_ json: JSON, path: String) -> Result<PlatformSettings, Problem> {
+    package static func parse(_ json: JSON, path: String) -> Result<PlatformSettings, Problem> {
         func problem(_ key: String, _ text: String) -> Result<PlatformSettings, Problem> {
             .failure(Problem(key: key.isEmpty ? path : "\(path).\(key)", problem: text))
         }
@@ -113,19 +113,19 @@ public enum PlatformSettings: Equatable, Sendable {
 }
 
 extension TikTokConfig: Equatable {
-    public static func == (a: TikTokConfig, b: TikTokConfig) -> Bool {
+    package static func == (a: TikTokConfig, b: TikTokConfig) -> Bool {
         a.baseURL == b.baseURL && a.advertiserID == b.advertiserID && a.currency == b.currency && a.utcOffsetSeconds == b.utcOffsetSeconds
     }
 }
 
 extension MetaConfig: Equatable {
-    public static func == (a: MetaConfig, b: MetaConfig) -> Bool {
+    package static func == (a: MetaConfig, b: MetaConfig) -> Bool {
         a.baseURL == b.baseURL && a.adAccountID == b.adAccountID && a.currency == b.currency && a.utcOffsetSeconds == b.utcOffsetSeconds
     }
 }
 
 extension ShopifyConfig: Equatable {
-    public static func == (a: ShopifyConfig, b: ShopifyConfig) -> Bool {
+    package static func == (a: ShopifyConfig, b: ShopifyConfig) -> Bool {
         a.baseURL == b.baseURL && a.currency == b.currency && a.campaignParameter == b.campaignParameter
     }
 }

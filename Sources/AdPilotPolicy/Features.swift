@@ -1,16 +1,16 @@
-public import AdPilotCore
+package import AdPilotCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What a policy may see of one campaign at one decision.
-public struct PolicyContext: Sendable {
-    public var observation: Observation
-    public var pacer: PacerReport
-    public var local: LocalTime
-    public var campaign: CampaignConfig
+package struct PolicyContext: Sendable {
+    package var observation: Observation
+    package var pacer: PacerReport
+    package var local: LocalTime
+    package var campaign: CampaignConfig
 
-    public init(observation: Observation, pacer: PacerReport, local: LocalTime, campaign: CampaignConfig) {
+    package init(observation: Observation, pacer: PacerReport, local: LocalTime, campaign: CampaignConfig) {
         self.observation = observation
         self.pacer = pacer
         self.local = local
@@ -21,7 +21,7 @@ public struct PolicyContext: Sendable {
 /// The named observation features AdPilot computes. A policy names the ones it wants, in
 /// its input order; the manifest's normalisation is applied to each. Every value is finite
 /// (ratios with a zero denominator are 0), so a policy never sees NaN from AdPilot.
-public enum Feature: String, CaseIterable, Sendable {
+package enum Feature: String, CaseIterable, Sendable {
     case hourSin = "hour_sin", hourCos = "hour_cos"
     case dayOfWeekSin = "dow_sin", dayOfWeekCos = "dow_cos"
     /// Spend today / current daily budget.
@@ -48,7 +48,7 @@ public enum Feature: String, CaseIterable, Sendable {
     /// Data age in hours.
     case dataAgeHours = "data_age_hours"
 
-    public func value(_ c: PolicyContext) -> Double {
+    package func value(_ c: PolicyContext) -> Double {
         let o = c.observation
         let budget = o.currentBudgetMicros.statistic
         func ratio(_ a: Double, _ b: Double) -> Double { b > 0 && a.isFinite ? a / b : 0 }

@@ -1,84 +1,84 @@
-public import AdPilotCore
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotSystem
 import Foundation
 
 /// Why a policy was refused: the file and field, and what is wrong.
-public struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let file: String
-    public let field: String?
-    public let problem: String
+package struct PolicyError: Error, Equatable, Sendable, CustomStringConvertible {
+    package let file: String
+    package let field: String?
+    package let problem: String
 
-    public var description: String { "\(file)\(field.map { ": \($0)" } ?? ""): \(problem)" }
+    package var description: String { "\(file)\(field.map { ": \($0)" } ?? ""): \(problem)" }
 }
 
 /// `manifest.json`, the description of a frozen policy.
-public struct Manifest: Codable, Equatable, Sendable {
-    public struct FeatureSpec: Codable, Equatable, Sendable {
-        public var name: String
-        public var mean: Double
-        public var std: Double
-        public init(name: String, mean: Double, std: Double) { self.name = name; self.mean = mean; self.std = std }
+package struct Manifest: Codable, Equatable, Sendable {
+    package struct FeatureSpec: Codable, Equatable, Sendable {
+        package var name: String
+        package var mean: Double
+        package var std: Double
+        package init(name: String, mean: Double, std: Double) { self.name = name; self.mean = mean; self.std = std }
     }
 
-    public struct ActionSpec: Codable, Equatable, Sendable {
+    package struct ActionSpec: Codable, Equatable, Sendable {
         /// `multipliers` (argmax over Q-values), `continuous` (tanh into min...max), or `rule`.
-        public var type: String
-        public var values: [Double]?
-        public var min: Double?
-        public var max: Double?
+        package var type: String
+        package var values: [Double]?
+        package var min: Double?
+        package var max: Double?
         /// For kind `rule`: `hold` (propose the current budget) or `pace` (follow the pacer).
-        public var rule: String?
+        package var rule: String?
         /// What the output means, in words, for people reading `policy inspect`.
-        public var meaning: String
-        public init(type: String, values: [Double]?, min: Double?, max: Double?, rule: String?, meaning: String) {
+        package var meaning: String
+        package init(type: String, values: [Double]?, min: Double?, max: Double?, rule: String?, meaning: String) {
             self.type = type; self.values = values; self.min = min; self.max = max; self.rule = rule; self.meaning = meaning
         }
     }
 
-    public struct LayerSpec: Codable, Equatable, Sendable {
+    package struct LayerSpec: Codable, Equatable, Sendable {
         /// Little-endian float32, shape [outputs, inputs], row-major (PyTorch's nn.Linear layout).
-        public var weights: String
-        public var bias: String
-        public var inputs: Int
-        public var outputs: Int
-        public var activation: String
-        public init(weights: String, bias: String, inputs: Int, outputs: Int, activation: String) {
+        package var weights: String
+        package var bias: String
+        package var inputs: Int
+        package var outputs: Int
+        package var activation: String
+        package init(weights: String, bias: String, inputs: Int, outputs: Int, activation: String) {
             self.weights = weights; self.bias = bias; self.inputs = inputs; self.outputs = outputs; self.activation = activation
         }
     }
 
-    public struct TabularSpec: Codable, Equatable, Sendable {
+    package struct TabularSpec: Codable, Equatable, Sendable {
         /// Ascending bin edges per feature (k edges make k+1 bins).
-        public var edges: [[Double]]
+        package var edges: [[Double]]
         /// Little-endian float32 Q-table, shape [states, actions]; states in row-major bin order.
-        public var table: String
-        public init(edges: [[Double]], table: String) { self.edges = edges; self.table = table }
+        package var table: String
+        package init(edges: [[Double]], table: String) { self.edges = edges; self.table = table }
     }
 
-    public struct Provenance: Codable, Equatable, Sendable {
-        public var algorithm: String
-        public var library: String
-        public var data: String
-        public var seed: UInt64?
-        public var metrics: [String: Double]
-        public init(algorithm: String, library: String, data: String, seed: UInt64?, metrics: [String: Double]) {
+    package struct Provenance: Codable, Equatable, Sendable {
+        package var algorithm: String
+        package var library: String
+        package var data: String
+        package var seed: UInt64?
+        package var metrics: [String: Double]
+        package init(algorithm: String, library: String, data: String, seed: UInt64?, metrics: [String: Double]) {
             self.algorithm = algorithm; self.library = library; self.data = data; self.seed = seed; self.metrics = metrics
         }
     }
 
-    public var format: Int
-    public var name: String
-    public var version: String
-    public var kind: String
-    public var features: [FeatureSpec]
-    public var action: ActionSpec
-    public var layers: [LayerSpec]?
-    public var tabular: TabularSpec?
-    public var provenance: Provenance
+    package var format: Int
+    package var name: String
+    package var version: String
+    package var kind: String
+    package var features: [FeatureSpec]
+    package var action: ActionSpec
+    package var layers: [LayerSpec]?
+    package var tabular: TabularSpec?
+    package var provenance: Provenance
     /// SHA-256 (hex) of every other file in the directory.
-    public var files: [String: String]
+    package var files: [String: String]
 
-    public init(format: Int, name: String, version: String, kind: String, features: [FeatureSpec], action: ActionSpec,
+    package init(format: Int, name: String, version: String, kind: String, features: [FeatureSpec], action: ActionSpec,
                 layers: [LayerSpec]?, tabular: TabularSpec?, provenance: Provenance, files: [String: String]) {
         self.format = format; self.name = name; self.version = version; self.kind = kind; self.features = features
         self.action = action; self.layers = layers; self.tabular = tabular; self.provenance = provenance; self.files = files
@@ -86,24 +86,24 @@ public struct Manifest: Codable, Equatable, Sendable {
 }
 
 /// A frozen policy, loaded and checked. Immutable: its digest is the SHA-256 of its manifest.
-public struct FrozenPolicy: Sendable {
-    public static let formatVersion = 1
-    public static let fileBytesMax = 64 << 20
-    public static let kinds: Set<String> = ["mlp", "linear", "tabular", "rule"]
-    public static let activations: Set<String> = ["relu", "tanh", "identity"]
-    public static let actionsMax = 64
+package struct FrozenPolicy: Sendable {
+    package static let formatVersion = 1
+    package static let fileBytesMax = 64 << 20
+    package static let kinds: Set<String> = ["mlp", "linear", "tabular", "rule"]
+    package static let activations: Set<String> = ["relu", "tanh", "identity"]
+    package static let actionsMax = 64
 
-    public let id: PolicyID
-    public let digest: SHA256Digest
-    public let manifest: Manifest
-    public let features: [Feature]
+    package let id: PolicyID
+    package let digest: SHA256Digest
+    package let manifest: Manifest
+    package let features: [Feature]
     /// Layer weights and biases as loaded (mlp / linear).
     let layers: [(weights: [Float], bias: [Float], spec: Manifest.LayerSpec)]
     /// Q-table (tabular).
     let table: [Float]
 
     /// Loads `dir` (named NAME@VERSION). With `expectedDigest`, refuses any other manifest.
-    public static func load(directory dir: String, expectedDigest: SHA256Digest? = nil,
+    package static func load(directory dir: String, expectedDigest: SHA256Digest? = nil,
                             io: any FileIO = PosixFileIO()) throws(PolicyError) -> FrozenPolicy {
         let base = String(dir.split(separator: "/").last ?? "")
         func fail(_ file: String, _ field: String?, _ problem: String) -> PolicyError {

@@ -1,10 +1,10 @@
-public import AdPilotCore
+package import AdPilotCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What a policy decided for one campaign.
-public enum PolicyOutput: Equatable, Sendable {
+package enum PolicyOutput: Equatable, Sendable {
     /// Propose the current budget times this.
     case multiplier(Double)
     /// Propose the pacer's recommendation (the `pace` baseline).
@@ -14,8 +14,8 @@ public enum PolicyOutput: Equatable, Sendable {
 /// Runs one frozen policy. Weights are laid out once at load (rows padded to whole SIMD8
 /// lanes); every call reuses the same buffers, so the hot path allocates nothing. One per
 /// thread.
-public final class PolicyRuntime {
-    public let policy: FrozenPolicy
+package final class PolicyRuntime {
+    package let policy: FrozenPolicy
     private let featureCount: Int
     private let means: [Float]
     private let scales: [Float]  // 1 / std
@@ -27,7 +27,7 @@ public final class PolicyRuntime {
 
     static func padded(_ n: Int) -> Int { (n + 7) / 8 * 8 }
 
-    public init(_ policy: FrozenPolicy) {
+    package init(_ policy: FrozenPolicy) {
         self.policy = policy
         featureCount = policy.features.count
         means = policy.manifest.features.map { Float($0.mean) }
@@ -69,13 +69,13 @@ public final class PolicyRuntime {
     // MARK: Entry points
 
     /// The policy's output for one campaign.
-    public func output(_ context: PolicyContext) -> PolicyOutput {
+    package func output(_ context: PolicyContext) -> PolicyOutput {
         for (i, f) in policy.features.enumerated() { rawFeatures[i] = f.value(context) }
         return output(features: UnsafeBufferPointer(start: rawFeatures.baseAddress, count: featureCount))
     }
 
     /// The proposal the decision pipeline takes.
-    public func propose(_ context: PolicyContext) -> Proposal {
+    package func propose(_ context: PolicyContext) -> Proposal {
         switch output(context) {
         case .multiplier(let m): return .micros(context.observation.currentBudgetMicros.statistic * m)
         case .followPacer: return .micros(context.pacer.recommendedBudgetMicros.statistic)
@@ -83,7 +83,7 @@ public final class PolicyRuntime {
     }
 
     /// The output for raw (unnormalised) feature values, in the manifest's order.
-    public func output(features raw: UnsafeBufferPointer<Double>) -> PolicyOutput {
+    package func output(features raw: UnsafeBufferPointer<Double>) -> PolicyOutput {
         precondition(raw.count == featureCount, "\(featureCount) features expected")
         let x = activations.baseAddress!
         for i in 0..<featureCount { x[i] = (Float(raw[i]) - means[i]) * scales[i] }
@@ -108,7 +108,7 @@ public final class PolicyRuntime {
 
     /// The network's raw outputs (Q-values, or the pre-squash continuous value) for raw
     /// features: for parity checks and `policy inspect`. Allocates; not for the hot path.
-    public func values(features raw: [Double]) -> [Float] {
+    package func values(features raw: [Double]) -> [Float] {
         precondition(raw.count == featureCount && !layers.isEmpty)
         let x = activations.baseAddress!
         for i in 0..<featureCount { x[i] = (Float(raw[i]) - means[i]) * scales[i] }
@@ -116,7 +116,7 @@ public final class PolicyRuntime {
     }
 
     /// Outputs for `rows` campaigns at once: `features` holds rows x featureCount raw values.
-    public func outputs(batch features: [Double], rows: Int, into out: inout [PolicyOutput]) {
+    package func outputs(batch features: [Double], rows: Int, into out: inout [PolicyOutput]) {
         precondition(features.count == rows * featureCount && out.count >= rows)
         features.withUnsafeBufferPointer { all in
             for r in 0..<rows {

@@ -1,16 +1,16 @@
 internal import CCrypto
 
 /// A SHA-256 digest: 32 bytes, shown as 64 lowercase hex characters.
-public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
-    public static let byteCount = 32
-    public let bytes: [UInt8]
+package struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
+    package static let byteCount = 32
+    package let bytes: [UInt8]
 
-    public init?(bytes: [UInt8]) {
+    package init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
         self.bytes = bytes
     }
 
-    public init?(hex: String) {
+    package init?(hex: String) {
         guard hex.utf8.count == Self.byteCount * 2 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(Self.byteCount)
@@ -27,15 +27,15 @@ public struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
         self.bytes = out
     }
 
-    public var hex: String { Hex.encode(bytes) }
+    package var hex: String { Hex.encode(bytes) }
     /// The 64 lowercase hex characters as ASCII bytes.
-    public var hexBytes: [UInt8] { Hex.encodeBytes(bytes) }
+    package var hexBytes: [UInt8] { Hex.encodeBytes(bytes) }
 
-    public static let zero = SHA256Digest(bytes: [UInt8](repeating: 0, count: 32))!
-    public var description: String { hex }
+    package static let zero = SHA256Digest(bytes: [UInt8](repeating: 0, count: 32))!
+    package var description: String { hex }
 }
 
-public enum Hex {
+package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     static func encode(_ bytes: [UInt8]) -> String {
@@ -53,7 +53,7 @@ public enum Hex {
     }
 
     /// Lowercase hex only: a digest has exactly one spelling.
-    public static func nibble(_ c: UInt8) -> UInt8? {
+    package static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
@@ -64,8 +64,8 @@ public enum Hex {
 
 /// SHA-256 and HMAC-SHA256 through OpenSSL's libcrypto. AdPilot never implements a
 /// cryptographic primitive itself; this is the one place that calls one.
-public enum Crypto {
-    public static func sha256<Bytes: Collection<UInt8>>(_ data: Bytes) -> SHA256Digest {
+package enum Crypto {
+    package static func sha256<Bytes: Collection<UInt8>>(_ data: Bytes) -> SHA256Digest {
         var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
         let ok: Bool = data.withContiguousStorageIfAvailable { buf in
             SHA256(buf.baseAddress, buf.count, &out) != nil
@@ -78,10 +78,10 @@ public enum Crypto {
     }
 
     /// Streaming SHA-256 for inputs too large to hold at once.
-    public struct SHA256Hasher: ~Copyable {
+    package struct SHA256Hasher: ~Copyable {
         private let ctx: OpaquePointer
 
-        public init() {
+        package init() {
             guard let ctx = EVP_MD_CTX_new() else { fatalError("libcrypto: out of memory") }
             precondition(EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
             self.ctx = ctx
@@ -89,11 +89,11 @@ public enum Crypto {
 
         deinit { EVP_MD_CTX_free(ctx) }
 
-        public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        package mutating func update(_ buffer: UnsafeRawBufferPointer) {
             precondition(EVP_DigestUpdate(ctx, buffer.baseAddress, buffer.count) == 1)
         }
 
-        public consuming func finalize() -> SHA256Digest {
+        package consuming func finalize() -> SHA256Digest {
             var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
             var length: UInt32 = 0
             precondition(EVP_DigestFinal_ex(ctx, &out, &length) == 1 && length == 32)
@@ -104,11 +104,11 @@ public enum Crypto {
     /// A reusable SHA-256 context for hashing millions of small buffers: the algorithm is
     /// fetched once (OpenSSL 3's one-shot `SHA256()` fetches, locks and allocates on every
     /// call), and nothing is allocated per hash. Not thread-safe: one per thread.
-    public final class SHA256Context {
+    package final class SHA256Context {
         private let ctx: OpaquePointer
         private let md: OpaquePointer
 
-        public init() {
+        package init() {
             guard let md = EVP_MD_fetch(nil, "SHA256", nil), let ctx = EVP_MD_CTX_new() else {
                 fatalError("libcrypto: SHA256 unavailable or out of memory")
             }
@@ -122,7 +122,7 @@ public enum Crypto {
         }
 
         /// SHA-256 of `data` into the 32 bytes at `out`.
-        public func hash(_ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        package func hash(_ data: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
             var length: UInt32 = 0
             let ok = EVP_DigestInit_ex2(ctx, md, nil) == 1 && EVP_DigestUpdate(ctx, data.baseAddress, data.count) == 1
                 && EVP_DigestFinal_ex(ctx, out, &length) == 1
@@ -131,7 +131,7 @@ public enum Crypto {
     }
 
     /// HMAC-SHA256 of `data` under `key`.
-    public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> SHA256Digest {
+    package static func hmacSHA256(key: [UInt8], data: [UInt8]) -> SHA256Digest {
         var out = [UInt8](repeating: 0, count: SHA256Digest.byteCount)
         var length: UInt32 = 0
         let result = key.withUnsafeBufferPointer { k in
@@ -144,7 +144,7 @@ public enum Crypto {
     }
 
     /// Constant-time comparison, for checking MACs.
-    public static func constantTimeEqual(_ a: SHA256Digest, _ b: SHA256Digest) -> Bool {
+    package static func constantTimeEqual(_ a: SHA256Digest, _ b: SHA256Digest) -> Bool {
         a.bytes.withUnsafeBytes { x in
             b.bytes.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, 32) == 0 }
         }

@@ -5,13 +5,13 @@ import Glibc
 
 /// Structured logging to journald (sd_journal_sendv(3)) when stderr is connected to the
 /// journal (systemd sets `JOURNAL_STREAM`), plain lines on stderr otherwise.
-public enum JournaldLog {
-    public enum Priority: Int32, Sendable {
+package enum JournaldLog {
+    package enum Priority: Int32, Sendable {
         case critical = 2, error = 3, warning = 4, notice = 5, info = 6, debug = 7
     }
 
     /// True when stderr is the journal's stream, as sd_journal_stream_fd documents.
-    public static let connected: Bool = {
+    package static let connected: Bool = {
         guard let raw = getenv("JOURNAL_STREAM") else { return false }
         let parts = String(cString: raw).split(separator: ":")
         var st = stat()
@@ -22,7 +22,7 @@ public enum JournaldLog {
     /// Sends MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and `fields` (upper-case names).
     /// Returns false when journald refused it (the caller may fall back to stderr).
     @discardableResult
-    public static func send(_ message: String, priority: Priority, identifier: String, fields: [String: String]) -> Bool {
+    package static func send(_ message: String, priority: Priority, identifier: String, fields: [String: String]) -> Bool {
         var items = ["MESSAGE=" + message, "PRIORITY=\(priority.rawValue)", "SYSLOG_IDENTIFIER=" + identifier]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { items.append(k + "=" + v) }
         let buffers = items.map { Array($0.utf8) }

@@ -3,8 +3,8 @@ import Glibc
 #endif
 
 /// Writes to standard error without Foundation (the executables stay small).
-public enum StandardError {
-    public static func write(_ text: String) {
+package enum StandardError {
+    package static func write(_ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {

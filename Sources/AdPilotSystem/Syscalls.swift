@@ -6,26 +6,26 @@ internal import Synchronization
 
 /// An operating-system error: which call, on what, and errno. What a user reads says all
 /// three, e.g. `fdatasync /var/lib/adpilot/journal/...: No space left on device (ENOSPC)`.
-public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let errno: Int32
-    public let operation: String
-    public let path: String?
+package struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    package let errno: Int32
+    package let operation: String
+    package let path: String?
 
-    public init(errno: Int32, operation: String, path: String?) {
+    package init(errno: Int32, operation: String, path: String?) {
         self.errno = errno
         self.operation = operation
         self.path = path
     }
 
-    public var name: String { SystemError.names[errno] ?? "errno \(errno)" }
+    package var name: String { SystemError.names[errno] ?? "errno \(errno)" }
 
-    public var description: String {
+    package var description: String {
         let message = String(cString: strerror(errno))
         return "\(operation)\(path.map { " \($0)" } ?? ""): \(message) (\(name))"
     }
 
-    public var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
-    public var isIO: Bool { errno == EIO }
+    package var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
+    package var isIO: Bool { errno == EIO }
 
     static let names: [Int32: String] = [
         EPERM: "EPERM", ENOENT: "ENOENT", EINTR: "EINTR", EIO: "EIO", EBADF: "EBADF", EAGAIN: "EAGAIN",
@@ -36,15 +36,15 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// A file descriptor, owned by whoever opened it.
-public struct FileDescriptor: Hashable, Sendable {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct FileDescriptor: Hashable, Sendable {
+    package let rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 }
 
 /// Every file syscall AdPilot's persistence makes goes through one of these. Production
 /// uses `PosixFileIO`; tests wrap it in `FaultInjectingFileIO` to make writes, syncs and
 /// space fail on cue. Each call retries EINTR and maps errno to `SystemError`.
-public protocol FileIO: Sendable {
+package protocol FileIO: Sendable {
     func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor
     func close(_ fd: FileDescriptor)
     /// One write(2); may be short.
@@ -65,7 +65,7 @@ public protocol FileIO: Sendable {
 
 extension FileIO {
     /// write(2) until every byte is written or an error.
-    public func writeAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
+    package func writeAll(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
             let n = try write(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]), path: path)
@@ -75,7 +75,7 @@ extension FileIO {
     }
 
     /// pread(2) until `count` bytes or end of file; returns what was read.
-    public func readAll(_ fd: FileDescriptor, count: Int, at offset: Int64, path: String) throws(SystemError) -> [UInt8] {
+    package func readAll(_ fd: FileDescriptor, count: Int, at offset: Int64, path: String) throws(SystemError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         var failure: SystemError? = nil
@@ -97,7 +97,7 @@ extension FileIO {
     }
 
     /// Reads a whole file (refusing one larger than `limit` bytes).
-    public func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+    package func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
         defer { close(fd) }
         let size = try self.size(fd, path: path)
@@ -107,21 +107,21 @@ extension FileIO {
 
     /// A secret (a credential, a key file): its bytes without trailing newlines, which
     /// editors and `echo` add and which are never part of a key or token.
-    public func readSecret(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+    package func readSecret(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
         var bytes = try readFile(path, limit: limit)
         while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { bytes.removeLast() }
         return bytes
     }
 
     /// fsync a directory, so that entries created or renamed in it survive a crash.
-    public func syncDirectory(_ path: String) throws(SystemError) {
+    package func syncDirectory(_ path: String) throws(SystemError) {
         let fd = try open(path, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)
         defer { close(fd) }
         try fsync(fd, path: path)
     }
 
     /// mkdir -p, tolerating directories that already exist.
-    public func makeDirectories(_ path: String, mode: UInt32) throws(SystemError) {
+    package func makeDirectories(_ path: String, mode: UInt32) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             let parent = prefix.isEmpty ? "/" : prefix
@@ -138,8 +138,8 @@ extension FileIO {
 }
 
 /// The real syscalls.
-public struct PosixFileIO: FileIO {
-    public init() {}
+package struct PosixFileIO: FileIO {
+    package init() {}
 
     @inline(__always)
     private func retry<T: BinaryInteger>(_ op: String, _ path: String?, _ call: () -> T) throws(SystemError) -> T {
@@ -151,42 +151,42 @@ public struct PosixFileIO: FileIO {
         }
     }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
+    package func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
         FileDescriptor(rawValue: try retry("open", path) { Glibc.open(path, flags, mode_t(mode)) })
     }
 
-    public func close(_ fd: FileDescriptor) {
+    package func close(_ fd: FileDescriptor) {
         // close(2) is not retried on EINTR on Linux: the descriptor is gone either way.
         _ = Glibc.close(fd.rawValue)
     }
 
-    public func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
+    package func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
         try retry("write", path) { Glibc.write(fd.rawValue, bytes.baseAddress, bytes.count) }
     }
 
-    public func pread(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+    package func pread(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
         try retry("pread", path) { Glibc.pread(fd.rawValue, buffer.baseAddress, buffer.count, Int(offset)) }
     }
 
-    public func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+    package func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
         _ = try retry("fdatasync", path) { Glibc.fdatasync(fd.rawValue) }
     }
 
-    public func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+    package func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
         _ = try retry("fsync", path) { Glibc.fsync(fd.rawValue) }
     }
 
-    public func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
+    package func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
         _ = try retry("ftruncate", path) { Glibc.ftruncate(fd.rawValue, Int(length)) }
     }
 
-    public func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 {
+    package func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 {
         var st = stat()
         _ = try retry("fstat", path) { fstat(fd.rawValue, &st) }
         return Int64(st.st_size)
     }
 
-    public func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
+    package func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
         let op = (exclusive ? LOCK_EX : LOCK_SH) | (nonBlocking ? LOCK_NB : 0)
         while true {
             if adpilot_flock(fd.rawValue, op) == 0 { return true }
@@ -197,19 +197,19 @@ public struct PosixFileIO: FileIO {
         }
     }
 
-    public func rename(_ from: String, _ to: String) throws(SystemError) {
+    package func rename(_ from: String, _ to: String) throws(SystemError) {
         _ = try retry("rename", "\(from) -> \(to)") { Glibc.rename(from, to) }
     }
 
-    public func unlink(_ path: String) throws(SystemError) {
+    package func unlink(_ path: String) throws(SystemError) {
         _ = try retry("unlink", path) { Glibc.unlink(path) }
     }
 
-    public func mkdir(_ path: String, mode: UInt32) throws(SystemError) {
+    package func mkdir(_ path: String, mode: UInt32) throws(SystemError) {
         _ = try retry("mkdir", path) { Glibc.mkdir(path, mode_t(mode)) }
     }
 
-    public func listDirectory(_ path: String) throws(SystemError) -> [String] {
+    package func listDirectory(_ path: String) throws(SystemError) -> [String] {
         guard let dir = opendir(path) else { throw SystemError(errno: Glibc.errno, operation: "opendir", path: path) }
         defer { closedir(dir) }
         var names: [String] = []
@@ -226,16 +226,16 @@ public struct PosixFileIO: FileIO {
         }
     }
 
-    public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }
 
 /// Wraps a `FileIO` and fails chosen calls, for tests of what happens when the disk says
 /// no. Counts are per operation kind; `failWrite(after: 3, errno: ENOSPC)` lets three
 /// writes through and fails every one after.
-public final class FaultInjectingFileIO: FileIO {
+package final class FaultInjectingFileIO: FileIO {
     /// `create` is an open(2) with O_CREAT (what a full disk refuses); it counts as an
     /// `open` too.
-    public enum Operation: Hashable, Sendable { case write, fdatasync, fsync, open, create, ftruncate, rename }
+    package enum Operation: Hashable, Sendable { case write, fdatasync, fsync, open, create, ftruncate, rename }
 
     private struct Plan {
         var failAfter: [Operation: (count: Int, errno: Int32)] = [:]
@@ -246,19 +246,19 @@ public final class FaultInjectingFileIO: FileIO {
     private let base: any FileIO
     private let plan = Mutex(Plan())
 
-    public init(base: any FileIO = PosixFileIO()) { self.base = base }
+    package init(base: any FileIO = PosixFileIO()) { self.base = base }
 
     /// Let `count` calls of `operation` succeed, then fail every later one with `errno`.
-    public func fail(_ operation: Operation, after count: Int, errno: Int32) {
+    package func fail(_ operation: Operation, after count: Int, errno: Int32) {
         plan.withLock { $0.failAfter[operation] = (count, errno) }
     }
 
     /// Make every write(2) write at most 7 bytes (exercises short-write handling).
-    public func useShortWrites(_ on: Bool) { plan.withLock { $0.shortWrites = on } }
+    package func useShortWrites(_ on: Bool) { plan.withLock { $0.shortWrites = on } }
 
-    public func heal() { plan.withLock { $0.failAfter = [:] } }
+    package func heal() { plan.withLock { $0.failAfter = [:] } }
 
-    public func calls(_ operation: Operation) -> Int { plan.withLock { $0.calls[operation, default: 0] } }
+    package func calls(_ operation: Operation) -> Int { plan.withLock { $0.calls[operation, default: 0] } }
 
     private func check(_ op: Operation, _ name: String, _ path: String?) throws(SystemError) {
         let failure: Int32? = plan.withLock { p in
@@ -270,52 +270,52 @@ public final class FaultInjectingFileIO: FileIO {
         if let e = failure { throw SystemError(errno: e, operation: name, path: path) }
     }
 
-    public func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
+    package func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
         try check(.open, "open", path)
         if flags & O_CREAT != 0 { try check(.create, "open (O_CREAT)", path) }
         return try base.open(path, flags: flags, mode: mode)
     }
 
-    public func close(_ fd: FileDescriptor) { base.close(fd) }
+    package func close(_ fd: FileDescriptor) { base.close(fd) }
 
-    public func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
+    package func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
         try check(.write, "write", path)
         let short = plan.withLock { $0.shortWrites }
         return try base.write(fd, short ? UnsafeRawBufferPointer(rebasing: bytes.prefix(7)) : bytes, path: path)
     }
 
-    public func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+    package func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
         try base.pread(fd, into: into, at: offset, path: path)
     }
 
-    public func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+    package func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
         try check(.fdatasync, "fdatasync", path)
         try base.fdatasync(fd, path: path)
     }
 
-    public func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+    package func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
         try check(.fsync, "fsync", path)
         try base.fsync(fd, path: path)
     }
 
-    public func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
+    package func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
         try check(.ftruncate, "ftruncate", path)
         try base.ftruncate(fd, length: length, path: path)
     }
 
-    public func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
+    package func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
 
-    public func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
+    package func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
         try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
     }
 
-    public func rename(_ from: String, _ to: String) throws(SystemError) {
+    package func rename(_ from: String, _ to: String) throws(SystemError) {
         try check(.rename, "rename", from)
         try base.rename(from, to)
     }
 
-    public func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
-    public func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
-    public func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    public func exists(_ path: String) -> Bool { base.exists(path) }
+    package func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
+    package func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
+    package func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
+    package func exists(_ path: String) -> Bool { base.exists(path) }
 }

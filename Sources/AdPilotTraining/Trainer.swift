@@ -1,6 +1,6 @@
 import AdPilotCore
 import AdPilotPlatforms
-public import AdPilotPolicy
+package import AdPilotPolicy
 import AdPilotSystem
 import Foundation
 
@@ -11,20 +11,20 @@ import Foundation
 /// A contextual bandit (γ = 0): the reward of choosing multiplier `a` in state `s` at hour h
 /// is the campaign's profit (conversion value minus spend) in hour h, read two hours later
 /// when its conversions are fully reported.
-public enum Trainer {
-    public static let features: [Feature] = [.trailingROAS, .budgetToTarget, .dayElapsed]
-    public static let edges: [[Double]] = [[1, 2, 3, 5], [0.5, 0.8, 1.2, 2], [0.25, 0.5, 0.75]]
-    public static let multipliers: [Double] = [0.8, 0.9, 1.0, 1.1, 1.25]
-    public static var states: Int { edges.reduce(1) { $0 * ($1.count + 1) } }
+package enum Trainer {
+    package static let features: [Feature] = [.trailingROAS, .budgetToTarget, .dayElapsed]
+    package static let edges: [[Double]] = [[1, 2, 3, 5], [0.5, 0.8, 1.2, 2], [0.25, 0.5, 0.75]]
+    package static let multipliers: [Double] = [0.8, 0.9, 1.0, 1.1, 1.25]
+    package static var states: Int { edges.reduce(1) { $0 * ($1.count + 1) } }
 
-    public struct Config: Sendable {
-        public var seed: UInt64 = 20_261_121
-        public var episodes = 8
-        public var campaigns = 10
-        public var days = 10
-        public var learningRate = 0.05
-        public var epsilon = 0.2
-        public init() {}
+    package struct Config: Sendable {
+        package var seed: UInt64 = 20_261_121
+        package var episodes = 8
+        package var campaigns = 10
+        package var days = 10
+        package var learningRate = 0.05
+        package var epsilon = 0.2
+        package init() {}
     }
 
     /// The environment's campaign settings for a simulated campaign starting at this budget:
@@ -49,12 +49,12 @@ public enum Trainer {
     }
 
     /// What one run through the simulator produced.
-    public struct Outcome: Sendable {
-        public var profitMicros: Double = 0
-        public var spendMicros: Double = 0
-        public var decisions = 0
-        public var applies = 0
-        public var violations: [String] = []
+    package struct Outcome: Sendable {
+        package var profitMicros: Double = 0
+        package var spendMicros: Double = 0
+        package var decisions = 0
+        package var applies = 0
+        package var violations: [String] = []
     }
 
     /// Runs `policy` (or the learner, when `q` is given) over one simulated market.
@@ -135,7 +135,7 @@ public enum Trainer {
 
     /// Trains the Q-table. Deterministic for a given config (seeded exploration, seeded
     /// markets, a fixed order of updates).
-    public static func train(_ config: Config) -> (table: [Float], outcomes: [Outcome]) {
+    package static func train(_ config: Config) -> (table: [Float], outcomes: [Outcome]) {
         var q = [Double](repeating: 0, count: states * multipliers.count)
         var outcomes: [Outcome] = []
         for episode in 0..<config.episodes {
@@ -160,7 +160,7 @@ public enum Trainer {
     }
 
     /// Runs a frozen policy over unseen markets.
-    public static func evaluate(_ runtime: PolicyRuntime, seeds: [UInt64], campaigns: Int, days: Int) -> Outcome {
+    package static func evaluate(_ runtime: PolicyRuntime, seeds: [UInt64], campaigns: Int, days: Int) -> Outcome {
         var total = Outcome()
         for seed in seeds {
             let o = run(seed: seed, campaigns: campaigns, days: days, choose: { ctx, _, _ in runtime.output(ctx) })
@@ -175,12 +175,12 @@ public enum Trainer {
 }
 
 extension Trainer {
-    public static let name = "qlearn"
-    public static let version = "1"
-    public static let evaluationSeeds: [UInt64] = [900_001, 900_002, 900_003]
+    package static let name = "qlearn"
+    package static let version = "1"
+    package static let evaluationSeeds: [UInt64] = [900_001, 900_002, 900_003]
 
     /// Writes `<dir>/qlearn@1/` (manifest.json and q.f32) deterministically.
-    public static func writeArtifact(table: [Float], config: Config, training: [Outcome], evaluation: Outcome, baseline: Outcome,
+    package static func writeArtifact(table: [Float], config: Config, training: [Outcome], evaluation: Outcome, baseline: Outcome,
                                      into dir: String) throws {
         let path = "\(dir)/\(name)@\(version)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -213,7 +213,7 @@ extension Trainer {
 extension Trainer {
     /// Profit of always proposing `multiplier`, over the evaluation seeds (a diagnostic of
     /// what the market rewards).
-    public static func probe(multiplier: Double, seeds: [UInt64], campaigns: Int, days: Int) -> Outcome {
+    package static func probe(multiplier: Double, seeds: [UInt64], campaigns: Int, days: Int) -> Outcome {
         var total = Outcome()
         for seed in seeds {
             let o = run(seed: seed, campaigns: campaigns, days: days, choose: { _, _, _ in .multiplier(multiplier) })

@@ -2,10 +2,10 @@
 import Foundation
 
 /// A fresh directory under the system temp dir, removed when released.
-public final class TempDir {
-    public let path: String
+package final class TempDir {
+    package let path: String
 
-    public init(_ tag: String = "test") {
+    package init(_ tag: String = "test") {
         var template = Array("\(NSTemporaryDirectory())/adpilot-\(tag)-XXXXXX".utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
@@ -13,12 +13,12 @@ public final class TempDir {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// `<path>/journal`, the journal directory of a state directory.
-    public var journal: String { path + "/journal" }
+    package var journal: String { path + "/journal" }
 }
 
 /// Reads a pipe to its end, retrying EINTR. (Foundation's readDataToEndOfFile traps on
 /// EINTR, which a suite that starts many child processes does see.)
-public func readToEnd(_ handle: FileHandle) -> Data {
+package func readToEnd(_ handle: FileHandle) -> Data {
     var out = Data()
     while true {
         let chunk = readSome(handle)
@@ -29,7 +29,7 @@ public func readToEnd(_ handle: FileHandle) -> Data {
 
 /// One read of whatever is available (blocking until something is), retrying EINTR;
 /// empty at end of file.
-public func readSome(_ handle: FileHandle) -> Data {
+package func readSome(_ handle: FileHandle) -> Data {
     var buffer = [UInt8](repeating: 0, count: 65_536)
     while true {
         let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
@@ -39,15 +39,15 @@ public func readSome(_ handle: FileHandle) -> Data {
 }
 
 /// A finished child process: exit status and what it wrote.
-public struct ProcessOutput {
-    public let status: Int32
-    public let out: String
-    public let err: String
+package struct ProcessOutput {
+    package let status: Int32
+    package let out: String
+    package let err: String
 }
 
 /// Runs a program to completion, reading stdout and stderr (EINTR-safe). With
 /// `mergeStderr` both streams land in `out`.
-public func runProcess(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws -> ProcessOutput {
+package func runProcess(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws -> ProcessOutput {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments

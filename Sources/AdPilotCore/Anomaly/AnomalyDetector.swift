@@ -1,15 +1,15 @@
 /// One campaign-hour of platform metrics, as reported (possibly nonsense: the detector's
 /// job is to notice).
-public struct HourlyMetrics: Sendable {
+package struct HourlyMetrics: Sendable {
     /// Hours since the Unix epoch (UTC) of the hour's start.
-    public var hour: Int64
-    public var spendMicros: Micros
-    public var impressions: Int64
-    public var clicks: Int64
-    public var conversions: Double
-    public var conversionValueMicros: Micros
+    package var hour: Int64
+    package var spendMicros: Micros
+    package var impressions: Int64
+    package var clicks: Int64
+    package var conversions: Double
+    package var conversionValueMicros: Micros
 
-    public init(hour: Int64, spendMicros: Micros, impressions: Int64, clicks: Int64,
+    package init(hour: Int64, spendMicros: Micros, impressions: Int64, clicks: Int64,
                 conversions: Double, conversionValueMicros: Micros) {
         self.hour = hour
         self.spendMicros = spendMicros
@@ -21,12 +21,12 @@ public struct HourlyMetrics: Sendable {
 }
 
 extension HourlyMetrics: Hashable {
-    public static func == (a: HourlyMetrics, b: HourlyMetrics) -> Bool {
+    package static func == (a: HourlyMetrics, b: HourlyMetrics) -> Bool {
         a.hour == b.hour && a.spendMicros == b.spendMicros && a.impressions == b.impressions && a.clicks == b.clicks
             && StatValue(a.conversions) == StatValue(b.conversions) && a.conversionValueMicros == b.conversionValueMicros
     }
 
-    public func hash(into h: inout Hasher) {
+    package func hash(into h: inout Hasher) {
         h.combine(hour)
         h.combine(spendMicros)
         h.combine(StatValue(conversions))
@@ -37,7 +37,7 @@ extension HourlyMetrics: Codable {
     // Conversions come from a platform and may be NaN; JSON has no NaN (see StatValue).
     enum CodingKeys: String, CodingKey { case hour, spendMicros, impressions, clicks, conversions, conversionValueMicros }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         hour = try c.decode(Int64.self, forKey: .hour)
         spendMicros = try c.decode(Micros.self, forKey: .spendMicros)
@@ -47,7 +47,7 @@ extension HourlyMetrics: Codable {
         conversionValueMicros = try c.decode(Micros.self, forKey: .conversionValueMicros)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(hour, forKey: .hour)
         try c.encode(spendMicros, forKey: .spendMicros)
@@ -58,11 +58,11 @@ extension HourlyMetrics: Codable {
     }
 }
 
-public enum Severity: Int, Hashable, Comparable, Sendable, Codable {
+package enum Severity: Int, Hashable, Comparable, Sendable, Codable {
     case info = 0, warn = 1, critical = 2
-    public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
         switch s {
         case "info": self = .info
@@ -72,12 +72,12 @@ public enum Severity: Int, Hashable, Comparable, Sendable, Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(name)
     }
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .info: return "info"
         case .warn: return "warn"
@@ -87,34 +87,34 @@ public enum Severity: Int, Hashable, Comparable, Sendable, Codable {
 }
 
 /// One thing the detector noticed about one hour.
-public struct Finding: Hashable, Sendable, Codable {
+package struct Finding: Hashable, Sendable, Codable {
     /// e.g. `consistency.clicks_exceed_impressions`, `robust_z.spend`, `ewma.clicks`.
-    public let check: String
-    public let severity: Severity
-    public let value: Double
+    package let check: String
+    package let severity: Severity
+    package let value: Double
     /// The baseline it was compared with (median or EWMA mean), when there is one.
-    public let baseline: Double?
+    package let baseline: Double?
     /// The score that crossed a threshold (z-score), when there is one.
-    public let score: Double?
+    package let score: Double?
 }
 
-public struct AnomalyConfig: Hashable, Sendable, Codable {
+package struct AnomalyConfig: Hashable, Sendable, Codable {
     /// |robust z| against the same hour on previous days.
-    public var robustZWarn: Double
-    public var robustZCritical: Double
+    package var robustZWarn: Double
+    package var robustZCritical: Double
     /// Previous days needed before the robust z-score is used.
-    public var baselineDaysMin: Int
+    package var baselineDaysMin: Int
     /// EWMA smoothing factor and alarm width in standard deviations.
-    public var ewmaAlpha: Double
-    public var ewmaSigmas: Double
+    package var ewmaAlpha: Double
+    package var ewmaSigmas: Double
     /// Hours the EWMA needs before it can alarm.
-    public var ewmaWarmupHours: Int
+    package var ewmaWarmupHours: Int
     /// Consecutive hours at or above a level before it takes effect (Prometheus `for:`).
-    public var raiseAfterHours: Int
+    package var raiseAfterHours: Int
     /// Consecutive hours below the level before it clears.
-    public var clearAfterHours: Int
+    package var clearAfterHours: Int
 
-    public init(robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
+    package init(robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
                 ewmaSigmas: Double, ewmaWarmupHours: Int, raiseAfterHours: Int, clearAfterHours: Int) {
         self.robustZWarn = robustZWarn
         self.robustZCritical = robustZCritical
@@ -126,20 +126,20 @@ public struct AnomalyConfig: Hashable, Sendable, Codable {
         self.clearAfterHours = clearAfterHours
     }
 
-    public static let standard = AnomalyConfig(robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
+    package static let standard = AnomalyConfig(robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
                                                ewmaAlpha: 0.1, ewmaSigmas: 5, ewmaWarmupHours: 48,
                                                raiseAfterHours: 2, clearAfterHours: 3)
 }
 
 /// The detector's conclusion, carried into the decision.
-public struct AnomalyAssessment: Hashable, Sendable, Codable {
+package struct AnomalyAssessment: Hashable, Sendable, Codable {
     /// The level in force after hysteresis.
-    public var level: Severity
+    package var level: Severity
     /// The worst severity of the most recent hour, before hysteresis.
-    public var latest: Severity
-    public var findings: [Finding]
+    package var latest: Severity
+    package var findings: [Finding]
 
-    public init(level: Severity = .info, latest: Severity = .info, findings: [Finding] = []) {
+    package init(level: Severity = .info, latest: Severity = .info, findings: [Finding] = []) {
         self.level = level
         self.latest = latest
         self.findings = findings
@@ -148,8 +148,8 @@ public struct AnomalyAssessment: Hashable, Sendable, Codable {
 
 /// The detector's memory for one campaign: eight days of hourly values per metric, EWMA
 /// moments, and the hysteresis counters. Fixed size: `historyHours` slots per metric.
-public struct AnomalyState: Hashable, Sendable, Codable {
-    public static let historyHours = 24 * 8
+package struct AnomalyState: Hashable, Sendable, Codable {
+    package static let historyHours = 24 * 8
     static let metricCount = 4  // spend, impressions, clicks, conversions
     static let metricNames = ["spend", "impressions", "clicks", "conversions"]
 
@@ -158,13 +158,13 @@ public struct AnomalyState: Hashable, Sendable, Codable {
     var ewmaMean: [Double] = Array(repeating: 0, count: metricCount)
     var ewmaVariance: [Double] = Array(repeating: 0, count: metricCount)
     var ewmaSamples = 0
-    public var lastHour: Int64? = nil
+    package var lastHour: Int64? = nil
     var hoursAtOrAboveWarn = 0
     var hoursAtOrAboveCritical = 0
     var hoursBelowLevel = 0
-    public var assessment = AnomalyAssessment()
+    package var assessment = AnomalyAssessment()
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey {
         case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical, hoursBelowLevel, assessment
@@ -203,7 +203,7 @@ public struct AnomalyState: Hashable, Sendable, Codable {
     }
 
     /// Restored state is checked: wrong-sized arrays are an error, never an index trap.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         guard let h = AnomalyState.history(hex: try c.decode(String.self, forKey: .history)) else {
             throw DecodingError.dataCorruptedError(forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
@@ -227,7 +227,7 @@ public struct AnomalyState: Hashable, Sendable, Codable {
     /// The history is one string of IEEE 754 bit patterns, 8 hex digits per value (NaN,
     /// a missing hour, included: JSON has no NaN). A daemon persists 10,000 of these per
     /// snapshot; a JSON array of 768 numbers each costs seconds to encode.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(historyHex, forKey: .history)
         try c.encode(ewmaMean, forKey: .ewmaMean)
@@ -253,10 +253,10 @@ public struct AnomalyState: Hashable, Sendable, Codable {
 /// Hysteresis: a level takes effect after `raiseAfterHours` consecutive hours at or above
 /// it, and clears after `clearAfterHours` consecutive hours below it, so one noisy point
 /// neither raises nor clears an alarm.
-public enum AnomalyDetector {
+package enum AnomalyDetector {
     /// Feeds one completed hour. Hours at or before the last one fed are ignored (late
     /// revisions do not rewrite history); a gap leaves the skipped hours empty.
-    public static func ingest(_ m: HourlyMetrics, config: AnomalyConfig, state: AnomalyState) -> AnomalyState {
+    package static func ingest(_ m: HourlyMetrics, config: AnomalyConfig, state: AnomalyState) -> AnomalyState {
         if let last = state.lastHour, m.hour <= last { return state }
         var s = state
         // Blank the hours skipped since the last one (bounded by the history length).

@@ -1,26 +1,26 @@
 /// Circuit breaker settings (resilience4j's vocabulary).
-public struct BreakerConfig: Hashable, Sendable, Codable {
-    public enum Window: Hashable, Sendable, Codable {
+package struct BreakerConfig: Hashable, Sendable, Codable {
+    package enum Window: Hashable, Sendable, Codable {
         /// The last N calls.
         case count(Int)
         /// Calls in the last N seconds, kept in `BreakerConfig.timeBuckets` buckets.
         case time(seconds: Int64)
     }
 
-    public static let countWindowMax = 1_000
-    public static let timeBuckets = 10
-    public static let timeWindowSecondsMax: Int64 = 86_400
+    package static let countWindowMax = 1_000
+    package static let timeBuckets = 10
+    package static let timeWindowSecondsMax: Int64 = 86_400
 
-    public var window: Window
+    package var window: Window
     /// No verdict on the failure rate before this many calls are in the window.
-    public var minimumCalls: Int
+    package var minimumCalls: Int
     /// Open when failures / calls reaches this (0...1).
-    public var failureRateThreshold: Double
-    public var waitInOpenSeconds: Int64
+    package var failureRateThreshold: Double
+    package var waitInOpenSeconds: Int64
     /// Trial calls allowed in half-open; their failure rate decides open or closed.
-    public var permittedCallsInHalfOpen: Int
+    package var permittedCallsInHalfOpen: Int
 
-    public init(window: Window, minimumCalls: Int, failureRateThreshold: Double,
+    package init(window: Window, minimumCalls: Int, failureRateThreshold: Double,
                 waitInOpenSeconds: Int64, permittedCallsInHalfOpen: Int) {
         self.window = window
         self.minimumCalls = minimumCalls
@@ -29,10 +29,10 @@ public struct BreakerConfig: Hashable, Sendable, Codable {
         self.permittedCallsInHalfOpen = permittedCallsInHalfOpen
     }
 
-    public static let standard = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5,
+    package static let standard = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5,
                                                waitInOpenSeconds: 300, permittedCallsInHalfOpen: 3)
 
-    public var isValid: Bool {
+    package var isValid: Bool {
         let windowOK: Bool
         switch window {
         case .count(let n): windowOK = n >= 1 && n <= Self.countWindowMax && minimumCalls <= n
@@ -43,7 +43,7 @@ public struct BreakerConfig: Hashable, Sendable, Codable {
     }
 }
 
-public enum BreakerState: String, Hashable, Sendable, Codable {
+package enum BreakerState: String, Hashable, Sendable, Codable {
     case closed, open
     case halfOpen = "half_open"
     /// Operator-forced: rejects everything until reset.
@@ -54,9 +54,9 @@ public enum BreakerState: String, Hashable, Sendable, Codable {
 
 /// A circuit breaker as a value: every method returns or mutates a plain struct, so the
 /// daemon persists it verbatim (Codable) and a restart honours an open breaker.
-public struct CircuitBreaker: Hashable, Sendable, Codable {
-    public private(set) var state: BreakerState = .closed
-    public private(set) var openedAt: Instant? = nil
+package struct CircuitBreaker: Hashable, Sendable, Codable {
+    package private(set) var state: BreakerState = .closed
+    package private(set) var openedAt: Instant? = nil
     /// Count window: outcomes as a ring (true = failure). Time window: unused.
     private var ring: [Bool] = []
     private var ringNext = 0
@@ -72,14 +72,14 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
         var failures: Int
     }
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey {
         case state, openedAt, ring, ringNext, buckets, halfOpenPermitted, halfOpenCalls, halfOpenFailures
     }
 
     /// Restored state is checked: a corrupt state file is an error, never a trap later.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         state = try c.decode(BreakerState.self, forKey: .state)
         openedAt = try c.decodeIfPresent(Instant.self, forKey: .openedAt)
@@ -97,13 +97,13 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
         }
     }
 
-    public enum Permission: Hashable, Sendable {
+    package enum Permission: Hashable, Sendable {
         case permitted
         case rejected(ReasonCode)
     }
 
     /// Would a call be permitted now? Moves open to half-open once the wait is over.
-    public mutating func permission(_ config: BreakerConfig, at now: Instant) -> Permission {
+    package mutating func permission(_ config: BreakerConfig, at now: Instant) -> Permission {
         switch state {
         case .closed, .disabled:
             return .permitted
@@ -121,14 +121,14 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
     }
 
     /// Takes one of the half-open trial permits. Call only for a call that will be made.
-    public mutating func acquire(_ config: BreakerConfig, at now: Instant) -> Bool {
+    package mutating func acquire(_ config: BreakerConfig, at now: Instant) -> Bool {
         guard permission(config, at: now) == .permitted else { return false }
         if state == .halfOpen { halfOpenPermitted += 1 }
         return true
     }
 
     /// Records a finished call's outcome.
-    public mutating func record(failure: Bool, _ config: BreakerConfig, at now: Instant) {
+    package mutating func record(failure: Bool, _ config: BreakerConfig, at now: Instant) {
         switch state {
         case .closed:
             let (calls, failures) = add(failure: failure, config, at: now)
@@ -147,12 +147,12 @@ public struct CircuitBreaker: Hashable, Sendable, Codable {
         }
     }
 
-    public mutating func forceOpen(at now: Instant) { transition(to: .forcedOpen, at: now) }
-    public mutating func disable(at now: Instant) { transition(to: .disabled, at: now) }
-    public mutating func reset(at now: Instant) { transition(to: .closed, at: now) }
+    package mutating func forceOpen(at now: Instant) { transition(to: .forcedOpen, at: now) }
+    package mutating func disable(at now: Instant) { transition(to: .disabled, at: now) }
+    package mutating func reset(at now: Instant) { transition(to: .closed, at: now) }
 
     /// Calls and failures currently in the window (closed state).
-    public func windowCounts(_ config: BreakerConfig, at now: Instant) -> (calls: Int, failures: Int) {
+    package func windowCounts(_ config: BreakerConfig, at now: Instant) -> (calls: Int, failures: Int) {
         switch config.window {
         case .count:
             return (ring.count, ring.lazy.filter { $0 }.count)

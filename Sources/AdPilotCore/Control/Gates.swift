@@ -1,24 +1,24 @@
 /// Promotion gates (SPEC §5): what a candidate must show before it may write more.
 /// Pure: the daemon accumulates `Evidence` tick by tick; these functions judge it.
-public struct GateConfig: Hashable, Sendable, Codable {
+package struct GateConfig: Hashable, Sendable, Codable {
     /// shadow -> canary
-    public var shadowHoursMin: Double
-    public var shadowDecisionsMin: Int
+    package var shadowHoursMin: Double
+    package var shadowDecisionsMin: Int
     /// Share of the candidate's decisions that a layer vetoed (held).
-    public var shadowVetoRateMax: Double
+    package var shadowVetoRateMax: Double
     /// canary -> live
-    public var canaryHoursMin: Double
+    package var canaryHoursMin: Double
     /// The canary cohort's ROAS may trail the control cohort's by at most this fraction.
-    public var roasMarginMax: Double
+    package var roasMarginMax: Double
     /// Completed campaign-hours each cohort needs before ROAS is compared.
-    public var cohortHoursMin: Int
+    package var cohortHoursMin: Int
     /// Mean |spend today - target to date| / daily target over the canary cohort.
-    public var pacingErrorMax: Double
+    package var pacingErrorMax: Double
     /// Consecutive failing canary health checks (one per tick) before the controller rolls
     /// the canary back by itself (Argo Rollouts' failureLimit).
-    public var failureLimit: Int
+    package var failureLimit: Int
 
-    public init(shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, canaryHoursMin: Double,
+    package init(shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, canaryHoursMin: Double,
                 roasMarginMax: Double, cohortHoursMin: Int, pacingErrorMax: Double, failureLimit: Int) {
         self.shadowHoursMin = shadowHoursMin
         self.shadowDecisionsMin = shadowDecisionsMin
@@ -33,43 +33,43 @@ public struct GateConfig: Hashable, Sendable, Codable {
 
 /// What the candidate has shown since the controller entered its current mode. Reset by
 /// every transition that changes the mode or the candidate.
-public struct Evidence: Hashable, Sendable, Codable {
-    public var mode: Mode
-    public var candidate: PolicyID?
-    public var since: Instant
-    public var candidateDecisions = 0
-    public var candidatePolicyFaults = 0
-    public var candidateVetoes = 0
-    public var criticalAnomalies = 0
+package struct Evidence: Hashable, Sendable, Codable {
+    package var mode: Mode
+    package var candidate: PolicyID?
+    package var since: Instant
+    package var candidateDecisions = 0
+    package var candidatePolicyFaults = 0
+    package var candidateVetoes = 0
+    package var criticalAnomalies = 0
     /// Completed hours seen per cohort during canary (canary: inside the scope).
-    public var canaryHours = 0
-    public var canarySpendMicros: Int64 = 0
-    public var canaryValueMicros: Int64 = 0
-    public var controlHours = 0
-    public var controlSpendMicros: Int64 = 0
-    public var controlValueMicros: Int64 = 0
+    package var canaryHours = 0
+    package var canarySpendMicros: Int64 = 0
+    package var canaryValueMicros: Int64 = 0
+    package var controlHours = 0
+    package var controlSpendMicros: Int64 = 0
+    package var controlValueMicros: Int64 = 0
     /// Each cohort's trailing ROAS when the canary began. Cohorts are different campaigns
     /// with different economics: the gate compares how each moved from its own baseline
     /// (a difference in differences), not their raw ROAS.
-    public var canaryBaselineRoas: Double? = nil
-    public var controlBaselineRoas: Double? = nil
+    package var canaryBaselineRoas: Double? = nil
+    package var controlBaselineRoas: Double? = nil
     /// Breakers of canary-scope campaigns that opened during the canary.
-    public var canaryBreakerTrips = 0
+    package var canaryBreakerTrips = 0
     /// The canary cohort's mean pacing error at the last tick.
-    public var pacingError: Double? = nil
-    public var consecutiveFailedChecks = 0
+    package var pacingError: Double? = nil
+    package var consecutiveFailedChecks = 0
 
-    public init(mode: Mode, candidate: PolicyID?, since: Instant) {
+    package init(mode: Mode, candidate: PolicyID?, since: Instant) {
         self.mode = mode
         self.candidate = candidate
         self.since = since
     }
 
-    public var canaryROAS: Double? { canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil }
-    public var controlROAS: Double? { controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil }
+    package var canaryROAS: Double? { canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil }
+    package var controlROAS: Double? { controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil }
 }
 
-public enum Gates {
+package enum Gates {
     static func hours(_ e: Evidence, _ now: Instant) -> Double { max(0, now.seconds(since: e.since)) / 3_600 }
     static func fmt(_ v: Double) -> String {
         guard v.isFinite && abs(v) < 1e15 else { return "\(v)" }
@@ -80,7 +80,7 @@ public enum Gates {
 
     /// The checks for the step out of `evidence.mode` (shadow -> canary, canary -> live);
     /// empty for other modes.
-    public static func checks(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
+    package static func checks(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
         switch e.mode {
         case .shadow: return shadowToCanary(c, e, now: now)
         case .canary: return canaryToLive(c, e, now: now)
@@ -88,7 +88,7 @@ public enum Gates {
         }
     }
 
-    public static func shadowToCanary(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
+    package static func shadowToCanary(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
         let h = hours(e, now)
         let vetoRate = e.candidateDecisions > 0 ? Double(e.candidateVetoes) / Double(e.candidateDecisions) : 0
         return [
@@ -103,7 +103,7 @@ public enum Gates {
         ]
     }
 
-    public static func canaryToLive(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
+    package static func canaryToLive(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
         let h = hours(e, now)
         return [GateCheck(name: "canary_hours", required: ">= \(fmt(c.canaryHoursMin))", measured: fmt(h), passed: h >= c.canaryHoursMin)]
             + health(c, e).map(\.check)
@@ -111,7 +111,7 @@ public enum Gates {
 
     /// The canary checks that can fail while it runs (time in canary cannot): the basis
     /// of automatic rollback. `failing` is false while there is not yet enough data.
-    public static func health(_ c: GateConfig, _ e: Evidence) -> [(check: GateCheck, failing: Bool)] {
+    package static func health(_ c: GateConfig, _ e: Evidence) -> [(check: GateCheck, failing: Bool)] {
         var out: [(GateCheck, Bool)] = []
         let enough = e.canaryHours >= c.cohortHoursMin && e.controlHours >= c.cohortHoursMin
         let samples = "(canary \(e.canaryHours) h, control \(e.controlHours) h)"

@@ -1,11 +1,11 @@
 /// One promotion gate's evaluation, printed as `name  required  measured  PASS|FAIL`.
-public struct GateCheck: Hashable, Sendable, Codable {
-    public let name: String
-    public let required: String
-    public let measured: String
-    public let passed: Bool
+package struct GateCheck: Hashable, Sendable, Codable {
+    package let name: String
+    package let required: String
+    package let measured: String
+    package let passed: Bool
 
-    public init(name: String, required: String, measured: String, passed: Bool) {
+    package init(name: String, required: String, measured: String, passed: Bool) {
         self.name = name
         self.required = required
         self.measured = measured
@@ -14,7 +14,7 @@ public struct GateCheck: Hashable, Sendable, Codable {
 }
 
 /// The operator verbs of SPEC §5, plus the evidence a promotion carries.
-public enum Command: Hashable, Sendable {
+package enum Command: Hashable, Sendable {
     case stage(PolicyID)
     /// `gates` are the checks for the step being attempted, evaluated by the caller.
     case promote(gates: [GateCheck], overrideGates: Bool)
@@ -22,7 +22,7 @@ public enum Command: Hashable, Sendable {
     case halt
     case resume
 
-    public var verb: Verb {
+    package var verb: Verb {
         switch self {
         case .stage: return .stage
         case .promote: return .promote
@@ -33,49 +33,49 @@ public enum Command: Hashable, Sendable {
     }
 }
 
-public enum Verb: String, Hashable, Sendable, Codable, CaseIterable {
+package enum Verb: String, Hashable, Sendable, Codable, CaseIterable {
     case stage, promote, rollback, halt, resume
 }
 
 /// Why the state machine said no. `code` is stable (scripts match on it); `message` says
 /// why in words; `allowed` lists the verbs that would be accepted in the current state.
-public struct Refusal: Error, Hashable, Sendable, Codable, CustomStringConvertible {
-    public let code: String
-    public let message: String
-    public let allowed: [Verb]
-    public let failedGates: [GateCheck]
+package struct Refusal: Error, Hashable, Sendable, Codable, CustomStringConvertible {
+    package let code: String
+    package let message: String
+    package let allowed: [Verb]
+    package let failedGates: [GateCheck]
 
-    public init(code: String, message: String, allowed: [Verb], failedGates: [GateCheck]) {
+    package init(code: String, message: String, allowed: [Verb], failedGates: [GateCheck]) {
         self.code = code
         self.message = message
         self.allowed = allowed
         self.failedGates = failedGates
     }
 
-    public var description: String {
+    package var description: String {
         let options = allowed.map(\.rawValue).joined(separator: ", ")
         return "\(message) (allowed now: \(options.isEmpty ? "none" : options))"
     }
 }
 
 /// A transition that took place (or a no-op, such as halting while halted).
-public struct Transition: Hashable, Sendable, Codable {
-    public let verb: Verb
-    public let actor: Actor
-    public let at: Instant
-    public let reason: String
-    public let before: ControlState
-    public let after: ControlState
+package struct Transition: Hashable, Sendable, Codable {
+    package let verb: Verb
+    package let actor: Actor
+    package let at: Instant
+    package let reason: String
+    package let before: ControlState
+    package let after: ControlState
     /// Set when gates failed and the operator overrode them.
-    public let override: GateOverride?
+    package let override: GateOverride?
 
-    public var changed: Bool { before != after }
+    package var changed: Bool { before != after }
 }
 
 /// SPEC §5's table as one pure function. Every cell is in `apply`; nothing else changes
 /// mode or slots.
-public enum StateMachine {
-    public static func apply(_ command: Command, to state: ControlState, actor: Actor,
+package enum StateMachine {
+    package static func apply(_ command: Command, to state: ControlState, actor: Actor,
                              reason: String, at now: Instant) -> Result<Transition, Refusal> {
         precondition(state.isConsistent, "state machine entered with an inconsistent state")
         var next = state
@@ -188,7 +188,7 @@ public enum StateMachine {
     }
 
     /// Verbs the table accepts in `state` (promote is listed when it could pass its gates).
-    public static func allowedVerbs(in state: ControlState) -> [Verb] {
+    package static func allowedVerbs(in state: ControlState) -> [Verb] {
         switch state.mode {
         case .shadow:
             return [.stage] + (state.candidate != nil ? [.promote] : []) + (state.live != nil ? [.rollback] : []) + [.halt]

@@ -1,17 +1,17 @@
 /// What every guardrail may look at. Built once per decision by the pipeline.
-public struct GuardContext: Sendable {
-    public let config: CampaignConfig
-    public let account: AccountLimits
-    public let observation: Observation
-    public let now: Instant
-    public let local: LocalTime
+package struct GuardContext: Sendable {
+    package let config: CampaignConfig
+    package let account: AccountLimits
+    package let observation: Observation
+    package let now: Instant
+    package let local: LocalTime
     /// True when a canary candidate controls this campaign (tighter steps, exposure cap).
-    public let canaryControlled: Bool
-    public let lastChangeAt: Instant?
-    public let accountOthersMicros: Micros
-    public let canaryOthersMicros: Micros
+    package let canaryControlled: Bool
+    package let lastChangeAt: Instant?
+    package let accountOthersMicros: Micros
+    package let canaryOthersMicros: Micros
 
-    public init(config: CampaignConfig, account: AccountLimits, observation: Observation, now: Instant,
+    package init(config: CampaignConfig, account: AccountLimits, observation: Observation, now: Instant,
                 canaryControlled: Bool, lastChangeAt: Instant?, accountOthersMicros: Micros, canaryOthersMicros: Micros) {
         self.config = config
         self.account = account
@@ -25,43 +25,43 @@ public struct GuardContext: Sendable {
     }
 
     /// The context a decision's guardrails saw.
-    public init(_ input: DecisionInput) {
+    package init(_ input: DecisionInput) {
         self.init(config: input.campaign, account: input.account, observation: input.observation, now: input.now,
                   canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
                   accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
     }
 
-    public var current: Micros { observation.currentBudgetMicros }
+    package var current: Micros { observation.currentBudgetMicros }
     var currency: Currency { config.currency }
 
     /// Largest budget the campaign's own daily cap allows.
-    public var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
+    package var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
 
     /// Largest budget the account cap allows, given every other campaign's projection.
-    public var accountCeiling: Micros {
+    package var accountCeiling: Micros {
         currency.floor(account.budgetCeiling(room: account.dailyCapMicros.saturatingSubtracting(accountOthersMicros)))
     }
 
     /// Largest budget the canary exposure cap allows (only when canary-controlled).
-    public var canaryCeiling: Micros? {
+    package var canaryCeiling: Micros? {
         guard canaryControlled else { return nil }
         return currency.floor(account.budgetCeiling(room: account.maxSpendAtRiskMicros.saturatingSubtracting(canaryOthersMicros)))
     }
 
     /// The tightest hard spending ceiling. A budget above it must come down, cooldown or not.
-    public var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
+    package var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
 }
 
 /// One guardrail: a small pure check over a proposed (already valid, representable) budget.
-public protocol Guardrail: Sendable {
+package protocol Guardrail: Sendable {
     var layer: Layer { get }
     func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?)
 }
 
 /// Minimum and maximum budget for the current local hour.
-public struct BoundsGuard: Guardrail {
-    public var layer: Layer { .bounds }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct BoundsGuard: Guardrail {
+    package var layer: Layer { .bounds }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let b = ctx.config.guardrails.bounds(atHour: ctx.local.hourOfDay)
         func detail() -> String { "hour \(ctx.local.hourOfDay) bounds \(b.minMicros)..\(b.maxMicros)" }
         if amount < b.minMicros { return (.adjust(b.minMicros, .belowMin), detail()) }
@@ -72,9 +72,9 @@ public struct BoundsGuard: Guardrail {
 
 /// Largest change per step: a fraction of the current budget (tighter under canary),
 /// never less than a floor so a zero budget can move.
-public struct StepGuard: Guardrail {
-    public var layer: Layer { .step }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct StepGuard: Guardrail {
+    package var layer: Layer { .step }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let g = ctx.config.guardrails
         let fraction = ctx.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction
         let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
@@ -90,9 +90,9 @@ public struct StepGuard: Guardrail {
 /// The campaign's daily cap, projected to the end of the day: at budget B the platform may
 /// deliver up to B * (1 + overdelivery) today, so B may not exceed cap / (1 + overdelivery).
 /// What is already spent counts inside B (a daily budget bounds the whole day).
-public struct DailyCapGuard: Guardrail {
-    public var layer: Layer { .dailyCap }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct DailyCapGuard: Guardrail {
+    package var layer: Layer { .dailyCap }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.dailyCapCeiling
         guard amount > ceiling else { return (.approve, nil) }
         return (.adjust(ceiling, .dailyCap), "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
@@ -101,9 +101,9 @@ public struct DailyCapGuard: Guardrail {
 }
 
 /// The account-wide daily cap across campaigns.
-public struct AccountCapGuard: Guardrail {
-    public var layer: Layer { .accountCap }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct AccountCapGuard: Guardrail {
+    package var layer: Layer { .accountCap }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.accountCeiling
         guard amount > ceiling else { return (.approve, nil) }
         return (.adjust(ceiling, .accountCap), "account cap \(ctx.account.dailyCapMicros), other campaigns "
@@ -112,9 +112,9 @@ public struct AccountCapGuard: Guardrail {
 }
 
 /// No increase after N hours of spend without a conversion.
-public struct NoConversionGuard: Guardrail {
-    public var layer: Layer { .noConversions }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct NoConversionGuard: Guardrail {
+    package var layer: Layer { .noConversions }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let window = ctx.config.guardrails.noConversionWindowHours
         guard amount > ctx.current, ctx.observation.hoursWithoutConversion >= window else { return (.approve, nil) }
         return (.adjust(ctx.current, .noConversions),
@@ -123,9 +123,9 @@ public struct NoConversionGuard: Guardrail {
 }
 
 /// No increase while trailing ROAS is below the floor (once spend makes it meaningful).
-public struct RoasFloorGuard: Guardrail {
-    public var layer: Layer { .roasFloor }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct RoasFloorGuard: Guardrail {
+    package var layer: Layer { .roasFloor }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let g = ctx.config.guardrails
         guard amount > ctx.current, let floor = g.roasFloor, ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
               let roas = ctx.observation.trailing.roas, roas < floor else { return (.approve, nil) }
@@ -134,9 +134,9 @@ public struct RoasFloorGuard: Guardrail {
 }
 
 /// Minimum time between changes. A decrease forced by a hard cap is never held back.
-public struct CooldownGuard: Guardrail {
-    public var layer: Layer { .cooldown }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct CooldownGuard: Guardrail {
+    package var layer: Layer { .cooldown }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let cooldown = ctx.config.guardrails.cooldownSeconds
         guard amount != ctx.current, let last = ctx.lastChangeAt,
               ctx.now < last.adding(seconds: cooldown) else { return (.approve, nil) }
@@ -152,18 +152,18 @@ public struct CooldownGuard: Guardrail {
 
 /// Canary exposure: the campaigns a canary candidate controls may together spend at most
 /// `max_spend_at_risk` per day (projected).
-public struct CanaryExposureGuard: Guardrail {
-    public var layer: Layer { .canaryExposure }
-    public func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+package struct CanaryExposureGuard: Guardrail {
+    package var layer: Layer { .canaryExposure }
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         guard let ceiling = ctx.canaryCeiling, amount > ceiling else { return (.approve, nil) }
         return (.adjust(ceiling, .canaryExposure), "max spend at risk \(ctx.account.maxSpendAtRiskMicros), "
             + "other canary campaigns projected \(ctx.canaryOthersMicros): ceiling \(ceiling)")
     }
 }
 
-public enum Guardrails {
+package enum Guardrails {
     /// The guardrail layers in the order they run.
-    public static let ordered: [any Guardrail] = [
+    package static let ordered: [any Guardrail] = [
         BoundsGuard(), StepGuard(), DailyCapGuard(), AccountCapGuard(), NoConversionGuard(),
         RoasFloorGuard(), CooldownGuard(), CanaryExposureGuard(),
     ]

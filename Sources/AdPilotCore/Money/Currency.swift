@@ -1,9 +1,9 @@
 /// An ISO 4217 currency with the minor-unit offset the ad platforms use (Meta's
 /// "offset": integer budgets are in minor units, `amount * offset`).
-public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
-    public let code: String
+package struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
+    package let code: String
     /// Minor units per major unit: 100 for USD (cents), 1 for JPY.
-    public let minorUnitsPerUnit: Int64
+    package let minorUnitsPerUnit: Int64
 
     private init(code: String, minorUnitsPerUnit: Int64) {
         self.code = code
@@ -21,7 +21,7 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         "SAR", "BRL", "ARS", "PEN", "RON", "BGN", "EGP", "NGN", "PKR",
     ]
 
-    public init(code: String) throws(MoneyError) {
+    package init(code: String) throws(MoneyError) {
         if Currency.offsetOne.contains(code) {
             self.init(code: code, minorUnitsPerUnit: 1)
         } else if Currency.offsetHundred.contains(code) {
@@ -31,17 +31,17 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
-    public static let usd = try! Currency(code: "USD")
-    public static let eur = try! Currency(code: "EUR")
-    public static let jpy = try! Currency(code: "JPY")
+    package static let usd = try! Currency(code: "USD")
+    package static let eur = try! Currency(code: "EUR")
+    package static let jpy = try! Currency(code: "JPY")
 
-    public var description: String { code }
+    package var description: String { code }
 
     /// Micros in one minor unit: 10,000 for USD, 1,000,000 for JPY. Budgets sent to a
     /// platform must be whole multiples of this.
-    public var microsPerMinorUnit: Int64 { Micros.perUnit / minorUnitsPerUnit }
+    package var microsPerMinorUnit: Int64 { Micros.perUnit / minorUnitsPerUnit }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let code = try decoder.singleValueContainer().decode(String.self)
         do {
             try self.init(code: code)
@@ -50,14 +50,14 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(code)
     }
 
     /// Exact conversion to the platform's integer minor units; an amount with a finer
     /// fraction than the currency allows is an error, not a rounding.
-    public func minorUnits(_ amount: Micros) throws(MoneyError) -> Int64 {
+    package func minorUnits(_ amount: Micros) throws(MoneyError) -> Int64 {
         let step = microsPerMinorUnit
         guard amount.rawValue % step == 0 else {
             throw MoneyError.inexact(amount: amount, currency: self,
@@ -67,12 +67,12 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Exact conversion from integer minor units.
-    public func micros(minorUnits: Int64) throws(MoneyError) -> Micros {
+    package func micros(minorUnits: Int64) throws(MoneyError) -> Micros {
         try Micros(minorUnits).multiplied(by: microsPerMinorUnit)
     }
 
     /// True when `amount` is a whole number of minor units.
-    public func isRepresentable(_ amount: Micros) -> Bool {
+    package func isRepresentable(_ amount: Micros) -> Bool {
         amount.rawValue % microsPerMinorUnit == 0
     }
 

@@ -1,47 +1,47 @@
 /// An amount of money as an integer count of micros (1/1,000,000 of the currency unit),
 /// like the Google Ads API's `amount_micros`. Arithmetic is checked: an overflow is a
 /// typed error, never a wrap and never a trap.
-public struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
-    public static let perUnit: Int64 = 1_000_000
+package struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    package static let perUnit: Int64 = 1_000_000
     /// Digits after the decimal point that a micros amount can carry exactly.
-    public static let fractionDigits = 6
+    package static let fractionDigits = 6
     /// Longest decimal string `init(decimal:)` reads; longer input is refused, not parsed.
-    public static let decimalLengthMax = 40
+    package static let decimalLengthMax = 40
 
-    public static let zero = Micros(0)
+    package static let zero = Micros(0)
 
-    public let rawValue: Int64
+    package let rawValue: Int64
 
-    public init(_ rawValue: Int64) { self.rawValue = rawValue }
+    package init(_ rawValue: Int64) { self.rawValue = rawValue }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(Int64.self)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(rawValue)
     }
 
-    public static func < (a: Micros, b: Micros) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: Micros, b: Micros) -> Bool { a.rawValue < b.rawValue }
 
-    public var description: String { decimalString() }
+    package var description: String { decimalString() }
 
     // MARK: Checked arithmetic
 
-    public func adding(_ other: Micros) throws(MoneyError) -> Micros {
+    package func adding(_ other: Micros) throws(MoneyError) -> Micros {
         let (v, o) = rawValue.addingReportingOverflow(other.rawValue)
         if o { throw MoneyError.overflow(operation: "\(self) + \(other)") }
         return Micros(v)
     }
 
-    public func subtracting(_ other: Micros) throws(MoneyError) -> Micros {
+    package func subtracting(_ other: Micros) throws(MoneyError) -> Micros {
         let (v, o) = rawValue.subtractingReportingOverflow(other.rawValue)
         if o { throw MoneyError.overflow(operation: "\(self) - \(other)") }
         return Micros(v)
     }
 
-    public func multiplied(by factor: Int64) throws(MoneyError) -> Micros {
+    package func multiplied(by factor: Int64) throws(MoneyError) -> Micros {
         let (v, o) = rawValue.multipliedReportingOverflow(by: factor)
         if o { throw MoneyError.overflow(operation: "\(self) * \(factor)") }
         return Micros(v)
@@ -49,20 +49,20 @@ public struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
     /// Saturating variants for bounds arithmetic, where the right answer at the edge of the
     /// representable range is the edge itself (a cap of "everything" stays "everything").
-    public func saturatingAdding(_ other: Micros) -> Micros {
+    package func saturatingAdding(_ other: Micros) -> Micros {
         let (v, o) = rawValue.addingReportingOverflow(other.rawValue)
         if !o { return Micros(v) }
         return other.rawValue > 0 ? Micros(.max) : Micros(.min)
     }
 
-    public func saturatingSubtracting(_ other: Micros) -> Micros {
+    package func saturatingSubtracting(_ other: Micros) -> Micros {
         let (v, o) = rawValue.subtractingReportingOverflow(other.rawValue)
         if !o { return Micros(v) }
         return other.rawValue > 0 ? Micros(.min) : Micros(.max)
     }
 
     /// Sum of amounts, or an overflow error.
-    public static func sum<S: Sequence<Micros>>(_ amounts: S) throws(MoneyError) -> Micros {
+    package static func sum<S: Sequence<Micros>>(_ amounts: S) throws(MoneyError) -> Micros {
         var total = Micros.zero
         for a in amounts { total = try total.adding(a) }
         return total
@@ -72,11 +72,11 @@ public struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
     /// The amount as a Double, for statistics only (ratios, z-scores). Never convert back
     /// with this; use `Micros.fromStatistic`.
-    public var statistic: Double { Double(rawValue) }
+    package var statistic: Double { Double(rawValue) }
 
     /// A computed amount (for example a policy's proposal) rounded to whole micros.
     /// Returns nil for NaN, infinities, and values outside Int64.
-    public static func fromStatistic(_ value: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrEven) -> Micros? {
+    package static func fromStatistic(_ value: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrEven) -> Micros? {
         guard value.isFinite else { return nil }
         let r = value.rounded(rule)
         // Double(Int64.max) rounds up to 2^63, which does not fit: the bound is exclusive.
@@ -85,13 +85,13 @@ public struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConve
     }
 }
 
-public enum MoneyError: Error, Equatable, Sendable, CustomStringConvertible {
+package enum MoneyError: Error, Equatable, Sendable, CustomStringConvertible {
     case overflow(operation: String)
     case invalidDecimal(input: String, problem: String)
     case inexact(amount: Micros, currency: Currency, detail: String)
     case unsupportedCurrency(code: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .overflow(let op):
             return "amount overflow in \(op): the result does not fit in 64-bit micros"
@@ -112,7 +112,7 @@ extension Micros {
     /// optional leading `-`, digits, and at most six fraction digits. No exponent, no
     /// grouping, no whitespace, no `+`: platforms send plain decimals, and anything else
     /// is refused rather than guessed at.
-    public init(decimal input: String) throws(MoneyError) {
+    package init(decimal input: String) throws(MoneyError) {
         func fail(_ problem: String) -> MoneyError { .invalidDecimal(input: input, problem: problem) }
         let bytes = Array(input.utf8)
         guard !bytes.isEmpty else { throw fail("empty") }
@@ -163,7 +163,7 @@ extension Micros {
     /// The exact decimal form: trailing fraction zeros trimmed down to
     /// `minimumFractionDigits` (so `decimalString(minimumFractionDigits: 2)` of 12,000,000
     /// is `"12.00"`). Round-trips through `init(decimal:)`.
-    public func decimalString(minimumFractionDigits: Int = 0) -> String {
+    package func decimalString(minimumFractionDigits: Int = 0) -> String {
         precondition((0...Micros.fractionDigits).contains(minimumFractionDigits))
         // Work in UInt64 so that Int64.min has a magnitude.
         let magnitude = rawValue.magnitude

@@ -1,15 +1,15 @@
 /// Gains and limits of one PID loop. Errors are dimensionless (normalised by a scale the
 /// caller gives), and so is the output.
-public struct PIDGains: Hashable, Sendable, Codable {
-    public var kp: Double
-    public var ki: Double
-    public var kd: Double
+package struct PIDGains: Hashable, Sendable, Codable {
+    package var kp: Double
+    package var ki: Double
+    package var kd: Double
     /// |integral term| never exceeds this (anti-windup, first half).
-    public var integralMax: Double
-    public var outputMin: Double
-    public var outputMax: Double
+    package var integralMax: Double
+    package var outputMin: Double
+    package var outputMax: Double
 
-    public init(kp: Double, ki: Double, kd: Double, integralMax: Double, outputMin: Double, outputMax: Double) {
+    package init(kp: Double, ki: Double, kd: Double, integralMax: Double, outputMin: Double, outputMax: Double) {
         self.kp = kp
         self.ki = ki
         self.kd = kd
@@ -18,7 +18,7 @@ public struct PIDGains: Hashable, Sendable, Codable {
         self.outputMax = outputMax
     }
 
-    public var isValid: Bool {
+    package var isValid: Bool {
         [kp, ki, kd, integralMax, outputMin, outputMax].allSatisfy(\.isFinite)
             && kp >= 0 && ki >= 0 && kd >= 0 && integralMax >= 0 && outputMin < outputMax
     }
@@ -27,34 +27,34 @@ public struct PIDGains: Hashable, Sendable, Codable {
 /// Direct acting: the output rises when the measurement is below the setpoint (pacing:
 /// underspending raises the budget). Reverse acting: the output rises when the
 /// measurement is above it (ROAS above target earns more budget).
-public enum PIDAction: String, Hashable, Sendable, Codable {
+package enum PIDAction: String, Hashable, Sendable, Codable {
     case direct, reverse
     var sign: Double { self == .direct ? 1 : -1 }
 }
 
 /// What a PID loop remembers between steps. Small and serialisable: the daemon persists it.
-public struct PIDState: Hashable, Sendable, Codable {
-    public var integral: Double = 0
+package struct PIDState: Hashable, Sendable, Codable {
+    package var integral: Double = 0
     /// Last measurement, for derivative on measurement; nil after a reset.
-    public var lastMeasurement: Double? = nil
+    package var lastMeasurement: Double? = nil
 
-    public init(integral: Double = 0, lastMeasurement: Double? = nil) {
+    package init(integral: Double = 0, lastMeasurement: Double? = nil) {
         self.integral = integral
         self.lastMeasurement = lastMeasurement
     }
 }
 
 /// One step's account, for the journal.
-public struct PIDStep: Hashable, Sendable, Codable {
-    public let error: Double
-    public let p: Double
-    public let i: Double
-    public let d: Double
-    public let output: Double
+package struct PIDStep: Hashable, Sendable, Codable {
+    package let error: Double
+    package let p: Double
+    package let i: Double
+    package let d: Double
+    package let output: Double
     /// True when P+I+D was outside the output clamp.
-    public let saturated: Bool
+    package let saturated: Bool
     /// False when conditional integration froze the integrator this step.
-    public let integrated: Bool
+    package let integrated: Bool
 }
 
 /// A textbook PID with the three habits that make it safe to run unattended:
@@ -65,8 +65,8 @@ public struct PIDStep: Hashable, Sendable, Codable {
 ///   output is saturated and the error would push it further into saturation.
 /// - Bumpless transfer: `engage` sets the integrator so the first output equals the output
 ///   already in force, so taking control does not jolt the plant.
-public enum PID {
-    public static func step(_ gains: PIDGains, _ action: PIDAction, state: PIDState,
+package enum PID {
+    package static func step(_ gains: PIDGains, _ action: PIDAction, state: PIDState,
                             setpoint: Double, measurement: Double, scale: Double,
                             dtHours: Double) -> (PIDStep, PIDState) {
         precondition(gains.isValid && scale > 0 && scale.isFinite && dtHours >= 0)
@@ -91,7 +91,7 @@ public enum PID {
 
     /// Bumpless transfer: state such that, at this measurement, the next output equals
     /// `currentOutput` (within the integral clamp).
-    public static func engage(_ gains: PIDGains, _ action: PIDAction, setpoint: Double,
+    package static func engage(_ gains: PIDGains, _ action: PIDAction, setpoint: Double,
                               measurement: Double, scale: Double, currentOutput: Double) -> PIDState {
         precondition(gains.isValid && scale > 0 && setpoint.isFinite && measurement.isFinite)
         let held = min(max(currentOutput.isFinite ? currentOutput : 0, gains.outputMin), gains.outputMax)

@@ -1,18 +1,18 @@
 /// How a day's budget should be spent over its hours: 24 non-negative weights. The
 /// target spend-to-date at a moment is the daily target times the cumulative weight,
 /// interpolated within the hour.
-public struct HourlyProfile: Hashable, Sendable, Codable {
-    public static let uniform = HourlyProfile(weights: Array(repeating: 1.0, count: 24))!
+package struct HourlyProfile: Hashable, Sendable, Codable {
+    package static let uniform = HourlyProfile(weights: Array(repeating: 1.0, count: 24))!
 
     /// The weights as configured (any positive scale); stored as given so that encoding
     /// and decoding reproduce the profile bit for bit.
-    public let weights: [Double]
+    package let weights: [Double]
     /// Cumulative share of the day by hour boundary, 0 ... 1 (25 entries).
     private let cumulative: [Double]
     private let total: Double
 
     /// Nil unless there are 24 finite non-negative weights with a positive, finite sum.
-    public init?(weights: [Double]) {
+    package init?(weights: [Double]) {
         guard weights.count == 24, weights.allSatisfy({ $0.isFinite && $0 >= 0 }) else { return nil }
         let total = weights.reduce(0, +)
         guard total > 0, total.isFinite else { return nil }
@@ -23,7 +23,7 @@ public struct HourlyProfile: Hashable, Sendable, Codable {
         cumulative = c.map { $0 / total }
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let w = try decoder.singleValueContainer().decode([Double].self)
         guard let p = HourlyProfile(weights: w) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
@@ -32,13 +32,13 @@ public struct HourlyProfile: Hashable, Sendable, Codable {
         self = p
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(weights)
     }
 
     /// Fraction of the day's target that should be spent by `secondOfDay`.
-    public func fractionElapsed(atSecondOfDay s: Int64) -> Double {
+    package func fractionElapsed(atSecondOfDay s: Int64) -> Double {
         precondition(s >= 0 && s < Instant.secondsPerDay)
         let hour = Int(s / Instant.secondsPerHour)
         let within = Double(s % Instant.secondsPerHour) / Double(Instant.secondsPerHour)
@@ -47,7 +47,7 @@ public struct HourlyProfile: Hashable, Sendable, Codable {
 }
 
 /// What the efficiency loop steers toward.
-public enum EfficiencyTarget: Hashable, Sendable, Codable {
+package enum EfficiencyTarget: Hashable, Sendable, Codable {
     /// Conversion value per unit spend, e.g. 3.0.
     case roas(Double)
     /// Cost per conversion.
@@ -55,17 +55,17 @@ public enum EfficiencyTarget: Hashable, Sendable, Codable {
     case none
 }
 
-public struct PacerConfig: Hashable, Sendable, Codable {
-    public var pace: PIDGains
-    public var efficiency: PIDGains
-    public var profile: HourlyProfile
+package struct PacerConfig: Hashable, Sendable, Codable {
+    package var pace: PIDGains
+    package var efficiency: PIDGains
+    package var profile: HourlyProfile
     /// The efficiency loop only steers once the trailing window holds this many conversions.
-    public var efficiencyConversionsMin: Double
+    package var efficiencyConversionsMin: Double
     /// How far (as a fraction) the policy may propose away from the pacer's recommended
     /// budget before the pacer adjusts it back to the edge of that band.
-    public var policyAuthority: Double
+    package var policyAuthority: Double
 
-    public init(pace: PIDGains, efficiency: PIDGains, profile: HourlyProfile,
+    package init(pace: PIDGains, efficiency: PIDGains, profile: HourlyProfile,
                 efficiencyConversionsMin: Double, policyAuthority: Double) {
         self.pace = pace
         self.efficiency = efficiency
@@ -75,7 +75,7 @@ public struct PacerConfig: Hashable, Sendable, Codable {
     }
 
     /// Problems a loader must refuse, as (key path, problem). Empty when usable.
-    public func validationProblems() -> [(key: String, problem: String)] {
+    package func validationProblems() -> [(key: String, problem: String)] {
         var out: [(String, String)] = []
         for (key, g) in [("pacer.pace", pace), ("pacer.efficiency", efficiency)] where !g.isValid {
             out.append((key, "gains must be finite and non-negative, with output_min < output_max"))
@@ -89,58 +89,58 @@ public struct PacerConfig: Hashable, Sendable, Codable {
         return out
     }
 
-    public static let standard = PacerConfig(
+    package static let standard = PacerConfig(
         pace: PIDGains(kp: 1.2, ki: 0.15, kd: 0.05, integralMax: 0.5, outputMin: -0.8, outputMax: 1.0),
         efficiency: PIDGains(kp: 0.6, ki: 0.05, kd: 0.0, integralMax: 0.4, outputMin: -0.8, outputMax: 0.5),
         profile: .uniform, efficiencyConversionsMin: 5, policyAuthority: 0.3)
 }
 
 /// The pacer's memory for one campaign.
-public struct PacerState: Hashable, Sendable, Codable {
-    public var pace = PIDState()
-    public var efficiency = PIDState()
+package struct PacerState: Hashable, Sendable, Codable {
+    package var pace = PIDState()
+    package var efficiency = PIDState()
     /// False while the campaign is not under control (halted, out of scope); the next
     /// step re-engages both loops bumplessly.
-    public var engaged = false
-    public var day: Int64? = nil
-    public var lastStepAt: Instant? = nil
+    package var engaged = false
+    package var day: Int64? = nil
+    package var lastStepAt: Instant? = nil
 
-    public init() {}
+    package init() {}
 }
 
 /// The pacer's account of one step, stored in the decision.
-public struct PacerReport: Hashable, Sendable, Codable {
-    public let targetSpendToDateMicros: Micros
-    public let spendTodayMicros: Micros
-    public let pace: PIDStep
+package struct PacerReport: Hashable, Sendable, Codable {
+    package let targetSpendToDateMicros: Micros
+    package let spendTodayMicros: Micros
+    package let pace: PIDStep
     /// Nil when the efficiency loop had too little data to steer (it then holds).
-    public let efficiency: PIDStep?
-    public let trailingEfficiency: Double?
+    package let efficiency: PIDStep?
+    package let trailingEfficiency: Double?
     /// min(pace output, efficiency output): efficiency can only hold pacing back.
-    public let combinedOutput: Double
-    public let recommendedBudgetMicros: Micros
-    public let bandLowMicros: Micros
-    public let bandHighMicros: Micros
-    public let engagedThisStep: Bool
+    package let combinedOutput: Double
+    package let recommendedBudgetMicros: Micros
+    package let bandLowMicros: Micros
+    package let bandHighMicros: Micros
+    package let engagedThisStep: Bool
 }
 
 /// Trailing performance the efficiency loop and guardrails read.
-public struct TrailingStats: Sendable {
-    public var spendMicros: Micros
-    public var conversions: Double
-    public var conversionValueMicros: Micros
+package struct TrailingStats: Sendable {
+    package var spendMicros: Micros
+    package var conversions: Double
+    package var conversionValueMicros: Micros
 
-    public init(spendMicros: Micros, conversions: Double, conversionValueMicros: Micros) {
+    package init(spendMicros: Micros, conversions: Double, conversionValueMicros: Micros) {
         self.spendMicros = spendMicros
         self.conversions = conversions
         self.conversionValueMicros = conversionValueMicros
     }
 
-    public var roas: Double? {
+    package var roas: Double? {
         spendMicros > .zero ? conversionValueMicros.statistic / spendMicros.statistic : nil
     }
 
-    public var cpaMicros: Double? {
+    package var cpaMicros: Double? {
         conversions > 0 && conversions.isFinite ? spendMicros.statistic / conversions : nil
     }
 }
@@ -148,12 +148,12 @@ public struct TrailingStats: Sendable {
 extension TrailingStats: Hashable {
     // NaN conversions (a platform glitch) must still compare equal, or a decision that
     // recorded one could never be shown to replay.
-    public static func == (a: TrailingStats, b: TrailingStats) -> Bool {
+    package static func == (a: TrailingStats, b: TrailingStats) -> Bool {
         a.spendMicros == b.spendMicros && StatValue(a.conversions) == StatValue(b.conversions)
             && a.conversionValueMicros == b.conversionValueMicros
     }
 
-    public func hash(into h: inout Hasher) {
+    package func hash(into h: inout Hasher) {
         h.combine(spendMicros)
         h.combine(StatValue(conversions))
         h.combine(conversionValueMicros)
@@ -164,14 +164,14 @@ extension TrailingStats: Codable {
     // Conversions come from a platform and may be NaN; JSON has no NaN (see StatValue).
     enum CodingKeys: String, CodingKey { case spendMicros, conversions, conversionValueMicros }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         spendMicros = try c.decode(Micros.self, forKey: .spendMicros)
         conversions = try c.decode(StatValue.self, forKey: .conversions).value
         conversionValueMicros = try c.decode(Micros.self, forKey: .conversionValueMicros)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(spendMicros, forKey: .spendMicros)
         try c.encode(StatValue(conversions), forKey: .conversions)
@@ -190,16 +190,16 @@ extension TrailingStats: Codable {
 ///   cannot overspend the day.
 /// - Recommendation: `dailyTarget * (1 + u)`. The policy's proposal is approved inside
 ///   `recommendation * (1 ± policyAuthority)` and adjusted to the nearest edge outside it.
-public enum Pacer {
-    public struct Input: Hashable, Sendable, Codable {
-        public var dailyTargetMicros: Micros
-        public var spendTodayMicros: Micros
-        public var currentBudgetMicros: Micros
-        public var trailing: TrailingStats
-        public var efficiencyTarget: EfficiencyTarget
+package enum Pacer {
+    package struct Input: Hashable, Sendable, Codable {
+        package var dailyTargetMicros: Micros
+        package var spendTodayMicros: Micros
+        package var currentBudgetMicros: Micros
+        package var trailing: TrailingStats
+        package var efficiencyTarget: EfficiencyTarget
     }
 
-    public static func step(_ config: PacerConfig, state: PacerState, input: Input,
+    package static func step(_ config: PacerConfig, state: PacerState, input: Input,
                             at now: Instant, utcOffsetSeconds: Int64) -> (PacerReport, PacerState) {
         precondition(input.dailyTargetMicros > .zero, "daily target must be positive (validated config)")
         let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
@@ -260,7 +260,7 @@ public enum Pacer {
     }
 
     /// A campaign leaving control (halt, out of scope): the next step re-engages.
-    public static func disengage(_ state: PacerState) -> PacerState {
+    package static func disengage(_ state: PacerState) -> PacerState {
         var s = state
         s.engaged = false
         return s
@@ -281,7 +281,7 @@ public enum Pacer {
 extension Micros {
     /// `self * factor` rounded down to whole micros, saturating to 0...Int64.max. For
     /// limits and recommendations computed from a ratio; never for a ledger amount.
-    public func scaled(by factor: Double) -> Micros {
+    package func scaled(by factor: Double) -> Micros {
         let v = statistic * factor
         guard v.isFinite else { return factor.isNaN ? .zero : (v > 0 ? Micros(.max) : .zero) }
         return Micros.fromStatistic(min(max(v, 0), 9.2e18), rounding: .down) ?? .zero

@@ -1,16 +1,16 @@
 /// A number from a policy or a statistic that may be NaN or infinite. JSON has no NaN, so
 /// non-finite values encode as the strings "nan", "inf", "-inf".
-public struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
-    public let value: Double
-    public init(_ value: Double) { self.value = value }
+package struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
+    package let value: Double
+    package init(_ value: Double) { self.value = value }
 
-    public static func == (a: StatValue, b: StatValue) -> Bool {
+    package static func == (a: StatValue, b: StatValue) -> Bool {
         a.value == b.value || (a.value.isNaN && b.value.isNaN)
     }
 
-    public func hash(into h: inout Hasher) { h.combine(value.isNaN ? Double.nan.bitPattern : value.bitPattern) }
+    package func hash(into h: inout Hasher) { h.combine(value.isNaN ? Double.nan.bitPattern : value.bitPattern) }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let v = try? c.decode(Double.self) {
             value = v
@@ -24,12 +24,12 @@ public struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         if value.isFinite { try c.encode(value) } else { try c.encode(description) }
     }
 
-    public var description: String {
+    package var description: String {
         value.isNaN ? "nan" : value == .infinity ? "inf" : value == -.infinity ? "-inf" : "\(value)"
     }
 }
@@ -38,16 +38,16 @@ public struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
 /// the error it raised. Journaled as `{"budget_micros": 220000000.5}` or
 /// `{"error": "..."}`. Earlier journals hold Swift's
 /// synthesized `{"budget": {"_0": ...}}` and `{"failed": {"_0": ...}}`, which still decode.
-public enum Proposal: Hashable, Sendable, Codable {
+package enum Proposal: Hashable, Sendable, Codable {
     case budget(StatValue)
     case failed(String)
 
-    public static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
+    package static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
 
     // `budgetMicros`: the same key after a decoder's `.convertFromSnakeCase`.
     private enum Key: String, CodingKey { case budgetMicros = "budget_micros", budgetMicrosConverted = "budgetMicros", error, budget, failed, _0 }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         switch self {
         case .budget(let v): try c.encode(v, forKey: .budgetMicros)
@@ -55,7 +55,7 @@ public enum Proposal: Hashable, Sendable, Codable {
         }
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         if let v = try c.decodeIfPresent(StatValue.self, forKey: .budgetMicros)
             ?? c.decodeIfPresent(StatValue.self, forKey: .budgetMicrosConverted) {
@@ -75,32 +75,32 @@ public enum Proposal: Hashable, Sendable, Codable {
 
 /// Everything a decision depends on. The pipeline is a pure function of this value and
 /// the proposal, so a journaled decision replays exactly.
-public struct DecisionInput: Hashable, Sendable, Codable {
-    public var campaign: CampaignConfig
-    public var account: AccountLimits
-    public var pacerConfig: PacerConfig
-    public var observation: Observation
-    public var now: Instant
-    public var mode: Mode
-    public var slot: Slot
-    public var policy: PolicyID
-    public var inCanaryScope: Bool
+package struct DecisionInput: Hashable, Sendable, Codable {
+    package var campaign: CampaignConfig
+    package var account: AccountLimits
+    package var pacerConfig: PacerConfig
+    package var observation: Observation
+    package var now: Instant
+    package var mode: Mode
+    package var slot: Slot
+    package var policy: PolicyID
+    package var inCanaryScope: Bool
     /// The persisted kill switch: while set, nothing writes.
-    public var haltFlag: Bool
-    public var pacer: PacerState
-    public var lastChangeAt: Instant?
+    package var haltFlag: Bool
+    package var pacer: PacerState
+    package var lastChangeAt: Instant?
     /// Breaker permissions evaluated for this tick (platform, then campaign).
-    public var platformBreaker: BreakerState
-    public var platformBreakerPermits: Bool
-    public var campaignBreaker: BreakerState
-    public var campaignBreakerPermits: Bool
-    public var anomaly: AnomalyAssessment
+    package var platformBreaker: BreakerState
+    package var platformBreakerPermits: Bool
+    package var campaignBreaker: BreakerState
+    package var campaignBreakerPermits: Bool
+    package var anomaly: AnomalyAssessment
     /// Projected day spend of every other campaign in the account.
-    public var accountOthersMicros: Micros
+    package var accountOthersMicros: Micros
     /// Projected day spend of the other campaigns a canary candidate controls.
-    public var canaryOthersMicros: Micros
+    package var canaryOthersMicros: Micros
 
-    public init(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
+    package init(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
                 now: Instant, mode: Mode, slot: Slot, policy: PolicyID, inCanaryScope: Bool, haltFlag: Bool,
                 pacer: PacerState, lastChangeAt: Instant?, platformBreaker: BreakerState, platformBreakerPermits: Bool,
                 campaignBreaker: BreakerState, campaignBreakerPermits: Bool, anomaly: AnomalyAssessment,
@@ -126,15 +126,15 @@ public struct DecisionInput: Hashable, Sendable, Codable {
         self.canaryOthersMicros = canaryOthersMicros
     }
 
-    public var mayWrite: Bool {
+    package var mayWrite: Bool {
         !haltFlag && WriteScope.mayWrite(mode: mode, slot: slot, inCanaryScope: inCanaryScope)
     }
 
-    public var canaryControlled: Bool { mode == .canary && slot == .candidate && inCanaryScope }
+    package var canaryControlled: Bool { mode == .canary && slot == .candidate && inCanaryScope }
 }
 
 /// The outcome of one decision.
-public enum Action: String, Hashable, Sendable, Codable {
+package enum Action: String, Hashable, Sendable, Codable {
     /// Write `finalBudgetMicros` to the platform.
     case apply
     /// Approved, but this slot or mode may not write (shadow evidence).
@@ -146,21 +146,21 @@ public enum Action: String, Hashable, Sendable, Codable {
 }
 
 /// A complete, replayable account of one decision.
-public struct Decision: Hashable, Sendable, Codable {
-    public let input: DecisionInput
-    public let proposal: Proposal
-    public let pacer: PacerReport
-    public let layers: [LayerVerdict]
-    public let finalBudgetMicros: Micros
-    public let action: Action
+package struct Decision: Hashable, Sendable, Codable {
+    package let input: DecisionInput
+    package let proposal: Proposal
+    package let pacer: PacerReport
+    package let layers: [LayerVerdict]
+    package let finalBudgetMicros: Micros
+    package let action: Action
     /// The veto's reason for `hold`; the last adjustment's reason otherwise, if any.
-    public let reason: ReasonCode?
+    package let reason: ReasonCode?
     /// The policy produced no usable number (threw, NaN, infinity): roll it back.
-    public let policyFault: Bool
+    package let policyFault: Bool
     /// The anomaly detector is at critical: the controller should halt.
-    public let haltRequested: Bool
+    package let haltRequested: Bool
 
-    public var campaign: CampaignID { input.campaign.id }
-    public var currentBudgetMicros: Micros { input.observation.currentBudgetMicros }
-    public var writes: Bool { action == .apply }
+    package var campaign: CampaignID { input.campaign.id }
+    package var currentBudgetMicros: Micros { input.observation.currentBudgetMicros }
+    package var writes: Bool { action == .apply }
 }

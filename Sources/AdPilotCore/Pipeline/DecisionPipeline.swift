@@ -6,10 +6,10 @@
 /// the pacer (SPEC lists it first among the guardrails) because no later layer can reason
 /// about a NaN. The first veto holds the current budget; the layers after it are recorded
 /// as skipped.
-public enum DecisionPipeline {
+package enum DecisionPipeline {
     /// `propose` is the frozen policy, called once with the pacer's report (the `pace`
     /// baseline follows it). Replaying a journaled decision passes the recorded proposal.
-    public static func decide(_ input: DecisionInput,
+    package static func decide(_ input: DecisionInput,
                               propose: (PacerReport) -> Proposal) -> (decision: Decision, pacer: PacerState) {
         let obs = input.observation
         let pacerInput = Pacer.Input(dailyTargetMicros: input.campaign.dailyTargetMicros,
@@ -128,7 +128,7 @@ public enum DecisionPipeline {
 
     /// What no input may break. Checked on every decision in debug builds and by the
     /// property tests in every build.
-    public static func postconditionViolations(_ d: Decision) -> [String] {
+    package static func postconditionViolations(_ d: Decision) -> [String] {
         var out: [String] = []
         let input = d.input
         let current = d.currentBudgetMicros

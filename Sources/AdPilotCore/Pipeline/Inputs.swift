@@ -1,57 +1,57 @@
 /// A campaign's identifier on its platform.
-public struct CampaignID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
-    public let rawValue: String
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-    public static func < (a: CampaignID, b: CampaignID) -> Bool { a.rawValue < b.rawValue }
-    public var description: String { rawValue }
+package struct CampaignID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    package let rawValue: String
+    package init(_ rawValue: String) { self.rawValue = rawValue }
+    package static func < (a: CampaignID, b: CampaignID) -> Bool { a.rawValue < b.rawValue }
+    package var description: String { rawValue }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(rawValue)
     }
 }
 
 /// Minimum and maximum daily budget.
-public struct BudgetBounds: Hashable, Sendable, Codable {
-    public var minMicros: Micros
-    public var maxMicros: Micros
+package struct BudgetBounds: Hashable, Sendable, Codable {
+    package var minMicros: Micros
+    package var maxMicros: Micros
 
-    public init(minMicros: Micros, maxMicros: Micros) {
+    package init(minMicros: Micros, maxMicros: Micros) {
         self.minMicros = minMicros
         self.maxMicros = maxMicros
     }
 }
 
 /// Per-campaign guardrail settings.
-public struct GuardrailConfig: Hashable, Sendable, Codable {
-    public static let cooldownSecondsMax: Int64 = 7 * 86_400
-    public static let noConversionWindowHoursMax = 24 * 30
-    public var bounds: BudgetBounds
+package struct GuardrailConfig: Hashable, Sendable, Codable {
+    package static let cooldownSecondsMax: Int64 = 7 * 86_400
+    package static let noConversionWindowHoursMax = 24 * 30
+    package var bounds: BudgetBounds
     /// Optional per-hour-of-day bounds (24 entries, local time) overriding `bounds`,
     /// e.g. a lower maximum overnight.
-    public var hourlyBounds: [BudgetBounds]?
+    package var hourlyBounds: [BudgetBounds]?
     /// Largest change per step as a fraction of the current budget.
-    public var maxStepFraction: Double
+    package var maxStepFraction: Double
     /// The same, while the campaign is controlled by a canary candidate. Tighter.
-    public var canaryMaxStepFraction: Double
+    package var canaryMaxStepFraction: Double
     /// Smallest step always allowed, so a zero or tiny budget can still move.
-    public var maxStepFloorMicros: Micros
+    package var maxStepFloorMicros: Micros
     /// Hard cap on a day's spend for this campaign.
-    public var dailyCapMicros: Micros
+    package var dailyCapMicros: Micros
     /// Hours of spend without a conversion after which increases stop.
-    public var noConversionWindowHours: Int
+    package var noConversionWindowHours: Int
     /// Trailing ROAS below which increases stop (nil: no floor).
-    public var roasFloor: Double?
+    package var roasFloor: Double?
     /// The ROAS floor applies once trailing spend reaches this.
-    public var roasFloorSpendMinMicros: Micros
+    package var roasFloorSpendMinMicros: Micros
     /// Minimum time between two budget changes.
-    public var cooldownSeconds: Int64
+    package var cooldownSeconds: Int64
 
-    public init(bounds: BudgetBounds, hourlyBounds: [BudgetBounds]? = nil, maxStepFraction: Double,
+    package init(bounds: BudgetBounds, hourlyBounds: [BudgetBounds]? = nil, maxStepFraction: Double,
                 canaryMaxStepFraction: Double, maxStepFloorMicros: Micros, dailyCapMicros: Micros,
                 noConversionWindowHours: Int, roasFloor: Double?, roasFloorSpendMinMicros: Micros,
                 cooldownSeconds: Int64) {
@@ -67,22 +67,22 @@ public struct GuardrailConfig: Hashable, Sendable, Codable {
         self.cooldownSeconds = cooldownSeconds
     }
 
-    public func bounds(atHour hour: Int) -> BudgetBounds {
+    package func bounds(atHour hour: Int) -> BudgetBounds {
         guard let h = hourlyBounds, h.count == 24, (0..<24).contains(hour) else { return bounds }  // validated at load
         return h[hour]
     }
 }
 
 /// Everything configured about one campaign.
-public struct CampaignConfig: Hashable, Sendable, Codable {
-    public var id: CampaignID
-    public var currency: Currency
+package struct CampaignConfig: Hashable, Sendable, Codable {
+    package var id: CampaignID
+    package var currency: Currency
     /// The day's spend the pacer steers toward.
-    public var dailyTargetMicros: Micros
-    public var efficiencyTarget: EfficiencyTarget
-    public var guardrails: GuardrailConfig
+    package var dailyTargetMicros: Micros
+    package var efficiencyTarget: EfficiencyTarget
+    package var guardrails: GuardrailConfig
 
-    public init(id: CampaignID, currency: Currency, dailyTargetMicros: Micros,
+    package init(id: CampaignID, currency: Currency, dailyTargetMicros: Micros,
                 efficiencyTarget: EfficiencyTarget, guardrails: GuardrailConfig) {
         self.id = id
         self.currency = currency
@@ -92,7 +92,7 @@ public struct CampaignConfig: Hashable, Sendable, Codable {
     }
 
     /// Problems a loader must refuse, as (key path, problem). Empty when usable.
-    public func validationProblems() -> [(key: String, problem: String)] {
+    package func validationProblems() -> [(key: String, problem: String)] {
         var out: [(String, String)] = []
         let g = guardrails
         func money(_ key: String, _ m: Micros) {
@@ -136,20 +136,20 @@ public struct CampaignConfig: Hashable, Sendable, Codable {
 }
 
 /// Account-wide limits shared by every campaign.
-public struct AccountLimits: Hashable, Sendable, Codable {
+package struct AccountLimits: Hashable, Sendable, Codable {
     /// Hard cap on the sum of all campaigns' projected day spend.
-    public var dailyCapMicros: Micros
+    package var dailyCapMicros: Micros
     /// Hard cap on the projected day spend of campaigns a canary candidate controls.
-    public var maxSpendAtRiskMicros: Micros
+    package var maxSpendAtRiskMicros: Micros
     /// How far a platform may overspend a daily budget in one day, in basis points
     /// (Meta: up to 25%, 2,500). An integer so the cap arithmetic is exact.
-    public var overdeliveryBasisPoints: Int64
+    package var overdeliveryBasisPoints: Int64
     /// The account's reporting timezone as a fixed offset from UTC.
-    public var utcOffsetSeconds: Int64
+    package var utcOffsetSeconds: Int64
     /// Metrics older than this are stale: budgets hold.
-    public var staleAfterSeconds: Int64
+    package var staleAfterSeconds: Int64
 
-    public init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
+    package init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
                 utcOffsetSeconds: Int64, staleAfterSeconds: Int64) {
         self.dailyCapMicros = dailyCapMicros
         self.maxSpendAtRiskMicros = maxSpendAtRiskMicros
@@ -158,11 +158,11 @@ public struct AccountLimits: Hashable, Sendable, Codable {
         self.staleAfterSeconds = staleAfterSeconds
     }
 
-    public static let overdeliveryBasisPointsMax: Int64 = 10_000
-    public static let utcOffsetSecondsMax: Int64 = 14 * 3600
+    package static let overdeliveryBasisPointsMax: Int64 = 10_000
+    package static let utcOffsetSecondsMax: Int64 = 14 * 3600
 
     /// Problems a loader must refuse, as (key path, problem). Empty when usable.
-    public func validationProblems() -> [(key: String, problem: String)] {
+    package func validationProblems() -> [(key: String, problem: String)] {
         var out: [(String, String)] = []
         if dailyCapMicros < .zero { out.append(("account.daily_cap_micros", "must not be negative")) }
         if maxSpendAtRiskMicros < .zero { out.append(("account.max_spend_at_risk_micros", "must not be negative")) }
@@ -183,7 +183,7 @@ public struct AccountLimits: Hashable, Sendable, Codable {
     /// The most a day can cost at daily budget `budget`, given what is already spent:
     /// the platform may deliver up to `budget * (1 + overdelivery)` (rounded up), and
     /// nothing un-spends. Exact integer arithmetic; saturates at the largest amount.
-    public func projectedDaySpend(budget: Micros, spendToday: Micros) -> Micros {
+    package func projectedDaySpend(budget: Micros, spendToday: Micros) -> Micros {
         let b = Int128(max(budget, .zero).rawValue)
         let scale = 10_000 + overdelivery
         let delivered = (b * scale + 9_999) / 10_000
@@ -201,18 +201,18 @@ public struct AccountLimits: Hashable, Sendable, Codable {
 }
 
 /// What the controller saw of one campaign this tick.
-public struct Observation: Hashable, Sendable, Codable {
-    public var campaign: CampaignID
-    public var currency: Currency
-    public var currentBudgetMicros: Micros
-    public var spendTodayMicros: Micros
-    public var trailing: TrailingStats
+package struct Observation: Hashable, Sendable, Codable {
+    package var campaign: CampaignID
+    package var currency: Currency
+    package var currentBudgetMicros: Micros
+    package var spendTodayMicros: Micros
+    package var trailing: TrailingStats
     /// Consecutive most recent hours with spend and no conversion.
-    public var hoursWithoutConversion: Int
+    package var hoursWithoutConversion: Int
     /// Age of the newest metric the platform returned.
-    public var dataAgeSeconds: Int64
+    package var dataAgeSeconds: Int64
 
-    public init(campaign: CampaignID, currency: Currency, currentBudgetMicros: Micros, spendTodayMicros: Micros,
+    package init(campaign: CampaignID, currency: Currency, currentBudgetMicros: Micros, spendTodayMicros: Micros,
                 trailing: TrailingStats, hoursWithoutConversion: Int, dataAgeSeconds: Int64) {
         self.campaign = campaign
         self.currency = currency
@@ -226,12 +226,12 @@ public struct Observation: Hashable, Sendable, Codable {
 
 extension Currency {
     /// Largest representable amount <= `amount` (amount >= 0).
-    public func floor(_ amount: Micros) -> Micros {
+    package func floor(_ amount: Micros) -> Micros {
         Micros(amount.rawValue - amount.rawValue % microsPerMinorUnit)
     }
 
     /// Smallest representable amount >= `amount`, saturating at the largest representable one.
-    public func ceil(_ amount: Micros) -> Micros {
+    package func ceil(_ amount: Micros) -> Micros {
         let r = amount.rawValue % microsPerMinorUnit
         if r == 0 { return amount }
         let (v, o) = (amount.rawValue - r).addingReportingOverflow(microsPerMinorUnit)

@@ -1,26 +1,26 @@
 /// What the controller remembers about one campaign between ticks. Plain values: the
 /// daemon persists them, and the journal can rebuild them.
-public struct CampaignControl: Hashable, Sendable, Codable {
+package struct CampaignControl: Hashable, Sendable, Codable {
     /// Pacer of the slot that may write to this campaign.
-    public var pacer = PacerState()
+    package var pacer = PacerState()
     /// Pacer of the shadow (would-apply) decision, kept apart so evidence never moves
     /// the real controller.
-    public var shadowPacer = PacerState()
-    public var lastChangeAt: Instant? = nil
-    public var breaker = CircuitBreaker()
-    public var anomaly = AnomalyState()
+    package var shadowPacer = PacerState()
+    package var lastChangeAt: Instant? = nil
+    package var breaker = CircuitBreaker()
+    package var anomaly = AnomalyState()
 
-    public init() {}
+    package init() {}
 }
 
 /// Settings that hold for a whole tick.
-public struct TickSettings: Hashable, Sendable, Codable {
-    public var account: AccountLimits
-    public var pacer: PacerConfig
-    public var breaker: BreakerConfig
-    public var anomaly: AnomalyConfig
+package struct TickSettings: Hashable, Sendable, Codable {
+    package var account: AccountLimits
+    package var pacer: PacerConfig
+    package var breaker: BreakerConfig
+    package var anomaly: AnomalyConfig
 
-    public init(account: AccountLimits, pacer: PacerConfig, breaker: BreakerConfig, anomaly: AnomalyConfig) {
+    package init(account: AccountLimits, pacer: PacerConfig, breaker: BreakerConfig, anomaly: AnomalyConfig) {
         self.account = account
         self.pacer = pacer
         self.breaker = breaker
@@ -29,17 +29,17 @@ public struct TickSettings: Hashable, Sendable, Codable {
 }
 
 /// One campaign's part of a tick.
-public struct TickCampaign: Sendable {
-    public var config: CampaignConfig
-    public var observation: Observation
+package struct TickCampaign: Sendable {
+    package var config: CampaignConfig
+    package var observation: Observation
     /// Completed hours not yet shown to the anomaly detector, oldest first.
-    public var newHours: [HourlyMetrics]
-    public var inCanaryScope: Bool
+    package var newHours: [HourlyMetrics]
+    package var inCanaryScope: Bool
     /// Paused on the platform: nothing decides for it, but what it spent today still
     /// counts toward the account-wide projections (it can spend no more today).
-    public var paused: Bool
+    package var paused: Bool
 
-    public init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool, paused: Bool = false) {
+    package init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool, paused: Bool = false) {
         self.config = config
         self.observation = observation
         self.newHours = newHours
@@ -52,10 +52,10 @@ public struct TickCampaign: Sendable {
 /// the decision pipeline for each assigned slot, and the running account-wide and canary
 /// projections that the cap guardrails read. Campaigns are decided in the order given;
 /// each applied change updates the projections the next campaign sees.
-public enum Tick {
+package enum Tick {
     /// `propose` is called once per decision. `states` and `platformBreaker` are updated
     /// in place (pacers, cooldown clocks, half-open permits, anomaly history).
-    public static func run(control: ControlState, haltFlag: Bool, settings: TickSettings, now: Instant,
+    package static func run(control: ControlState, haltFlag: Bool, settings: TickSettings, now: Instant,
                            campaigns: [TickCampaign], states: inout [CampaignControl],
                            platformBreaker: inout CircuitBreaker,
                            propose: (Int, WriteScope.Assignment, PacerReport) -> Proposal) -> [Decision] {

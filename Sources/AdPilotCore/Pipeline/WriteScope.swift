@@ -1,19 +1,19 @@
 /// Which policy slot a decision was made for.
-public enum Slot: String, Hashable, Sendable, Codable {
+package enum Slot: String, Hashable, Sendable, Codable {
     case live, candidate
 }
 
 /// SPEC §5's mode table, from one campaign's point of view: which slots decide for it, and
 /// whether each may write. Outside every scope nothing runs and budgets stay as they are.
-public enum WriteScope {
-    public struct Assignment: Hashable, Sendable {
-        public let slot: Slot
-        public let policy: PolicyID
-        public let mayWrite: Bool
+package enum WriteScope {
+    package struct Assignment: Hashable, Sendable {
+        package let slot: Slot
+        package let policy: PolicyID
+        package let mayWrite: Bool
     }
 
     /// May a decision by `slot` write to this campaign in `mode`? Halted never writes.
-    public static func mayWrite(mode: Mode, slot: Slot, inCanaryScope: Bool) -> Bool {
+    package static func mayWrite(mode: Mode, slot: Slot, inCanaryScope: Bool) -> Bool {
         switch (mode, slot) {
         case (.shadow, .live): return true
         case (.shadow, .candidate): return false
@@ -27,7 +27,7 @@ public enum WriteScope {
 
     /// The decisions to make for one campaign this tick: the writer first, then any
     /// shadow (would-apply) decision.
-    public static func assignments(_ state: ControlState, inCanaryScope: Bool) -> [Assignment] {
+    package static func assignments(_ state: ControlState, inCanaryScope: Bool) -> [Assignment] {
         switch state.mode {
         case .halted:
             return []

@@ -1,10 +1,10 @@
 /// The product version, printed by `--version` on both executables.
-public enum AdPilotVersion {
-    public static let string = "0.1.0"
+package enum AdPilotVersion {
+    package static let string = "0.1.0"
 }
 
 /// SPEC §8's exit codes, shared by `adpilotd` and `adpilotctl`.
-public enum ExitCode: Int32, Sendable {
+package enum ExitCode: Int32, Sendable {
     case ok = 0
     /// Verification failed or a check found a problem.
     case checkFailed = 1

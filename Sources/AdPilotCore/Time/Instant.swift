@@ -2,49 +2,49 @@ internal import Synchronization
 
 /// A point in time: whole microseconds since the Unix epoch, UTC. The core never reads a
 /// clock; callers pass an `Instant` in, so a test or a replay controls time exactly.
-public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
-    public static let microsPerSecond: Int64 = 1_000_000
-    public static let secondsPerHour: Int64 = 3_600
-    public static let secondsPerDay: Int64 = 86_400
+package struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    package static let microsPerSecond: Int64 = 1_000_000
+    package static let secondsPerHour: Int64 = 3_600
+    package static let secondsPerDay: Int64 = 86_400
 
-    public let microsSinceEpoch: Int64
+    package let microsSinceEpoch: Int64
 
-    public init(microsSinceEpoch: Int64) { self.microsSinceEpoch = microsSinceEpoch }
-    public init(secondsSinceEpoch: Int64) { self.microsSinceEpoch = secondsSinceEpoch * Instant.microsPerSecond }
+    package init(microsSinceEpoch: Int64) { self.microsSinceEpoch = microsSinceEpoch }
+    package init(secondsSinceEpoch: Int64) { self.microsSinceEpoch = secondsSinceEpoch * Instant.microsPerSecond }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         microsSinceEpoch = try decoder.singleValueContainer().decode(Int64.self)
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(microsSinceEpoch)
     }
 
-    public static func < (a: Instant, b: Instant) -> Bool { a.microsSinceEpoch < b.microsSinceEpoch }
+    package static func < (a: Instant, b: Instant) -> Bool { a.microsSinceEpoch < b.microsSinceEpoch }
 
     /// Saturates at the ends of time rather than wrapping: a huge duration from a bad
     /// input must not turn "far future" into "long ago".
-    public func adding(seconds: Int64) -> Instant {
+    package func adding(seconds: Int64) -> Instant {
         let (m, o) = seconds.multipliedReportingOverflow(by: Instant.microsPerSecond)
         return adding(micros: o ? (seconds < 0 ? .min : .max) : m)
     }
 
-    public func adding(micros: Int64) -> Instant {
+    package func adding(micros: Int64) -> Instant {
         let (v, o) = microsSinceEpoch.addingReportingOverflow(micros)
         return Instant(microsSinceEpoch: o ? (micros < 0 ? .min : .max) : v)
     }
 
     /// Seconds from `earlier` to `self` (negative when `earlier` is later).
-    public func seconds(since earlier: Instant) -> Double {
+    package func seconds(since earlier: Instant) -> Double {
         // In Double: a difference wider than Int64 (corrupt restored state) must not wrap.
         (Double(microsSinceEpoch) - Double(earlier.microsSinceEpoch)) / Double(Instant.microsPerSecond)
     }
 
-    public var description: String { rfc3339 }
+    package var description: String { rfc3339 }
 
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-21T19:40:29.000000Z`.
-    public var rfc3339: String {
+    package var rfc3339: String {
         let seconds = microsSinceEpoch.floorDiv(Instant.microsPerSecond)
         let micros = microsSinceEpoch.floorMod(Instant.microsPerSecond)
         let days = seconds.floorDiv(Instant.secondsPerDay)
@@ -63,7 +63,7 @@ extension Instant {
     /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS`, optional fraction (up to 9 digits, kept to
     /// the microsecond), then `Z` or `±HH:MM`. A date alone (`YYYY-MM-DD`) means its UTC
     /// midnight. Nil for anything else.
-    public init?(rfc3339 text: String) {
+    package init?(rfc3339 text: String) {
         let b = Array(text.utf8)
         func digits(_ at: Int, _ n: Int) -> Int64? {
             guard at + n <= b.count else { return nil }
@@ -114,15 +114,15 @@ extension Instant {
 
 /// Local calendar position of an instant for an account whose day starts at a fixed UTC
 /// offset (ad accounts report in one fixed timezone).
-public struct LocalTime: Hashable, Sendable {
+package struct LocalTime: Hashable, Sendable {
     /// Days since 1970-01-01 in the account's timezone.
-    public let day: Int64
+    package let day: Int64
     /// Seconds since local midnight, 0..<86,400.
-    public let secondOfDay: Int64
+    package let secondOfDay: Int64
     /// 0 = Monday ... 6 = Sunday.
-    public let dayOfWeek: Int
+    package let dayOfWeek: Int
 
-    public init(_ instant: Instant, utcOffsetSeconds: Int64) {
+    package init(_ instant: Instant, utcOffsetSeconds: Int64) {
         let local = instant.microsSinceEpoch.floorDiv(Instant.microsPerSecond).addingReportingOverflow(utcOffsetSeconds).partialValue
         day = local.floorDiv(Instant.secondsPerDay)
         secondOfDay = local.floorMod(Instant.secondsPerDay)
@@ -130,9 +130,9 @@ public struct LocalTime: Hashable, Sendable {
         dayOfWeek = Int((day + 3).floorMod(7))
     }
 
-    public var hourOfDay: Int { Int(secondOfDay / Instant.secondsPerHour) }
+    package var hourOfDay: Int { Int(secondOfDay / Instant.secondsPerHour) }
     /// Fraction of the local day elapsed, 0..<1.
-    public var dayFraction: Double { Double(secondOfDay) / Double(Instant.secondsPerDay) }
+    package var dayFraction: Double { Double(secondOfDay) / Double(Instant.secondsPerDay) }
 }
 
 enum CivilDate {
@@ -186,21 +186,21 @@ extension Int64 {
 
 /// The one way anything outside the core learns the time. Production reads the system
 /// clock; tests and the simulator use `ManualClock`.
-public protocol TimeSource: Sendable {
+package protocol TimeSource: Sendable {
     func now() -> Instant
 }
 
 /// A clock that moves only when told to.
-public final class ManualClock: TimeSource {
+package final class ManualClock: TimeSource {
     private let current: Mutex<Instant>
 
-    public init(_ start: Instant) { current = Mutex(start) }
+    package init(_ start: Instant) { current = Mutex(start) }
 
-    public func now() -> Instant { current.withLock { $0 } }
+    package func now() -> Instant { current.withLock { $0 } }
 
-    public func advance(seconds: Int64) {
+    package func advance(seconds: Int64) {
         current.withLock { $0 = $0.adding(seconds: seconds) }
     }
 
-    public func set(_ instant: Instant) { current.withLock { $0 = instant } }
+    package func set(_ instant: Instant) { current.withLock { $0 = instant } }
 }

@@ -5,14 +5,14 @@ internal import Synchronization
 import Glibc
 #endif
 
-public struct HTTPRequest: Sendable {
-    public var method: String
-    public var url: String
+package struct HTTPRequest: Sendable {
+    package var method: String
+    package var url: String
     /// Header names as sent; secrets go here (never in the URL, where the API allows).
-    public var headers: [(String, String)]
-    public var body: [UInt8]?
+    package var headers: [(String, String)]
+    package var body: [UInt8]?
 
-    public init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+    package init(method: String, url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -20,18 +20,18 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-public struct HTTPResponse: Sendable {
-    public let status: Int
+package struct HTTPResponse: Sendable {
+    package let status: Int
     /// Header names lowercased.
-    public let headers: [(String, String)]
-    public let body: [UInt8]
+    package let headers: [(String, String)]
+    package let body: [UInt8]
 
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         let n = name.lowercased()
         return headers.last { $0.0 == n }?.1
     }
 
-    public func json() throws(PlatformError) -> JSON {
+    package func json() throws(PlatformError) -> JSON {
         do {
             return try JSON.parse(body)
         } catch {
@@ -40,31 +40,31 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-public struct HTTPClientConfig: Sendable {
-    public var connectTimeoutMillis = 5_000
-    public var totalTimeoutMillis = 30_000
-    public var responseBytesMax = 8 << 20
+package struct HTTPClientConfig: Sendable {
+    package var connectTimeoutMillis = 5_000
+    package var totalTimeoutMillis = 30_000
+    package var responseBytesMax = 8 << 20
     /// Attempts in all, first included.
-    public var attemptsMax = 4
-    public var backoffBaseMillis = 500
-    public var backoffMaxMillis = 30_000
+    package var attemptsMax = 4
+    package var backoffBaseMillis = 500
+    package var backoffMaxMillis = 30_000
     /// A server asking us to wait longer than this gets an error instead of a long sleep:
     /// the controller holds budgets and tries again on a later tick.
-    public var retryAfterMaxSeconds = 120
+    package var retryAfterMaxSeconds = 120
 
-    public init() {}
+    package init() {}
 }
 
 /// Replaces every secret in text that leaves the process (errors, logs).
-public struct Redactor: Sendable {
-    public static let mask = "[REDACTED]"
+package struct Redactor: Sendable {
+    package static let mask = "[REDACTED]"
     private let secrets: [String]
 
-    public init(secrets: [String]) { self.secrets = secrets.filter { $0.count >= 4 } }
+    package init(secrets: [String]) { self.secrets = secrets.filter { $0.count >= 4 } }
 
     /// Replaces every occurrence, matched on UTF-8 bytes (not Characters, which would let a
     /// combining mark after a token hide it).
-    public func callAsFunction(_ text: String) -> String {
+    package func callAsFunction(_ text: String) -> String {
         var bytes = Array(text.utf8)
         for secret in secrets {
             let needle = Array(secret.utf8), mask = Array(Redactor.mask.utf8)
@@ -180,7 +180,7 @@ final class CurlTransport: Sendable {
 }
 
 /// What a platform adapter concludes from a response.
-public enum ResponseVerdict: Sendable {
+package enum ResponseVerdict: Sendable {
     case ok
     /// Transient: try again after the server's hint, or after backoff when it gave none.
     case retry(afterSeconds: Int?, PlatformError)
@@ -190,22 +190,22 @@ public enum ResponseVerdict: Sendable {
 /// Every platform call goes through here: bounded retries with jittered exponential
 /// backoff that honours the server's hints, and redaction of every secret from every
 /// error.
-public final class HTTPClient {
-    public let config: HTTPClientConfig
-    public let redact: Redactor
+package final class HTTPClient {
+    package let config: HTTPClientConfig
+    package let redact: Redactor
     /// How backoff waits (real time by default); tests record it.
-    public var sleep: (Int) -> Void = { usleep(UInt32(max(0, min($0, 600_000))) * 1000) }
+    package var sleep: (Int) -> Void = { usleep(UInt32(max(0, min($0, 600_000))) * 1000) }
     private var rng: SplitMix64
     private let transport = CurlTransport()
 
-    public init(config: HTTPClientConfig = HTTPClientConfig(), secrets: [String], seed: UInt64 = 0x5EED) {
+    package init(config: HTTPClientConfig = HTTPClientConfig(), secrets: [String], seed: UInt64 = 0x5EED) {
         self.config = config
         redact = Redactor(secrets: secrets)
         rng = SplitMix64(seed: seed)
     }
 
     /// Sends `request` until `classify` accepts the response, fails it, or attempts run out.
-    public func send(_ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict) throws(PlatformError) -> HTTPResponse {
+    package func send(_ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict) throws(PlatformError) -> HTTPResponse {
         var last: PlatformError = .transport(detail: "no attempt made")
         for attempt in 0..<config.attemptsMax {
             var hint: Int? = nil  // seconds, from the server; nonsense (negative) is ignored

@@ -1,8 +1,8 @@
-public import AdPilotCore
+package import AdPilotCore
 
 /// A JSON value that keeps numbers as their literal text, so money converts exactly
 /// (`"budget": 12.34` is 12,340,000 micros, never 12.339999...).
-public indirect enum JSON: Equatable, Sendable {
+package indirect enum JSON: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)
@@ -11,7 +11,7 @@ public indirect enum JSON: Equatable, Sendable {
     /// Members in document order.
     case object([(String, JSON)])
 
-    public static func == (a: JSON, b: JSON) -> Bool {
+    package static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -23,17 +23,17 @@ public indirect enum JSON: Equatable, Sendable {
         }
     }
 
-    public subscript(key: String) -> JSON? {
+    package subscript(key: String) -> JSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
-    public var string: String? { if case .string(let s) = self { return s }; return nil }
-    public var array: [JSON]? { if case .array(let a) = self { return a }; return nil }
-    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    package var string: String? { if case .string(let s) = self { return s }; return nil }
+    package var array: [JSON]? { if case .array(let a) = self { return a }; return nil }
+    package var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
 
     /// A whole number, from a JSON number or a numeric string (platforms send both).
-    public var int64: Int64? {
+    package var int64: Int64? {
         switch self {
         case .number(let t), .string(let t): return Int64(t)
         default: return nil
@@ -41,7 +41,7 @@ public indirect enum JSON: Equatable, Sendable {
     }
 
     /// An exact decimal amount in major units, from a number or a string literal.
-    public var decimalMicros: Micros? {
+    package var decimalMicros: Micros? {
         switch self {
         case .number(let t), .string(let t): return try? Micros(decimal: t)
         default: return nil
@@ -49,7 +49,7 @@ public indirect enum JSON: Equatable, Sendable {
     }
 
     /// A statistic (a count that may be fractional, a rate).
-    public var double: Double? {
+    package var double: Double? {
         switch self {
         case .number(let t), .string(let t): return Double(t)
         default: return nil
@@ -58,7 +58,7 @@ public indirect enum JSON: Equatable, Sendable {
 
     // MARK: Encoding
 
-    public var encoded: String {
+    package var encoded: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -70,7 +70,7 @@ public indirect enum JSON: Equatable, Sendable {
     }
 
     /// `s` as a JSON string literal, quotes included.
-    public static func quote(_ s: String) -> String {
+    package static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
@@ -90,15 +90,15 @@ public indirect enum JSON: Equatable, Sendable {
 
     // MARK: Parsing
 
-    public static let depthMax = 64
+    package static let depthMax = 64
 
-    public struct ParseError: Error, Equatable, CustomStringConvertible {
-        public let offset: Int
-        public let problem: String
-        public var description: String { "invalid JSON at byte \(offset): \(problem)" }
+    package struct ParseError: Error, Equatable, CustomStringConvertible {
+        package let offset: Int
+        package let problem: String
+        package var description: String { "invalid JSON at byte \(offset): \(problem)" }
     }
 
-    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSON {
+    package static func parse(_ bytes: [UInt8]) throws(ParseError) -> JSON {
         var p = Parser(b: bytes)
         p.skipSpace()
         let v = try p.value(depth: 0)

@@ -1,27 +1,27 @@
-public import AdPilotCore
+package import AdPilotCore
 
 /// Meta Marketing API (Graph API), ad sets as campaigns.
-public struct MetaConfig: Sendable {
-    public var baseURL = "https://graph.facebook.com/v21.0"
+package struct MetaConfig: Sendable {
+    package var baseURL = "https://graph.facebook.com/v21.0"
     /// The ad account, without the `act_` prefix.
-    public var adAccountID: String
+    package var adAccountID: String
     /// The ad account's currency: `daily_budget` is in its minor units (offset 100 for USD,
     /// 1 for JPY; SPEC §3).
-    public var currency: Currency
-    public var utcOffsetSeconds: Int64 = 0
-    public var pageSize = 100
-    public static let pagesMax = 200
+    package var currency: Currency
+    package var utcOffsetSeconds: Int64 = 0
+    package var pageSize = 100
+    package static let pagesMax = 200
 
-    public init(adAccountID: String, currency: Currency) {
+    package init(adAccountID: String, currency: Currency) {
         self.adAccountID = adAccountID
         self.currency = currency
     }
 }
 
-public final class MetaAdapter: AdPlatform {
-    public let name = "meta"
-    public let config: MetaConfig
-    public let http: HTTPClient
+package final class MetaAdapter: AdPlatform {
+    package let name = "meta"
+    package let config: MetaConfig
+    package let http: HTTPClient
     private let token: String
 
     /// Error codes Meta uses for rate limiting (inside HTTP 400).
@@ -29,7 +29,7 @@ public final class MetaAdapter: AdPlatform {
     /// Invalid or expired access token.
     static let authCodes: Set<Int64> = [102, 190]
 
-    public init(config: MetaConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
+    package init(config: MetaConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
         self.config = config
         self.token = token
         http = HTTPClient(config: httpConfig, secrets: [token])
@@ -93,7 +93,7 @@ public final class MetaAdapter: AdPlatform {
 
     // MARK: AdPlatform
 
-    public func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+    package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         var out: [PlatformCampaign] = []
         var after: String? = nil
         for _ in 0..<MetaConfig.pagesMax {
@@ -107,7 +107,7 @@ public final class MetaAdapter: AdPlatform {
         throw .malformed(detail: "more than \(MetaConfig.pagesMax) pages of ad sets")
     }
 
-    public func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
+    package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
         let result = Result { () throws(PlatformError) in try call("GET", "/\(id.rawValue)", query: [("fields", Self.adSetFields)]) }
         switch result {
         case .success(let item): return try adSet(item)
@@ -123,20 +123,20 @@ public final class MetaAdapter: AdPlatform {
         return minor
     }
 
-    public func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+    package func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         let minor = try minorUnits(budgetMicros)
         let reply = try call("POST", "/\(id.rawValue)", form: [("daily_budget", String(minor))])
         guard reply["success"]?.bool == true else { throw .malformed(detail: "budget update of \(id) did not report success") }
     }
 
-    public func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+    package func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         let reply = try call("POST", "/\(id.rawValue)", form: [("status", status == .active ? "ACTIVE" : "PAUSED")])
         guard reply["success"]?.bool == true else { throw .malformed(detail: "status update of \(id) did not report success") }
     }
 
     /// Several budget writes in one Graph API batch request; each item succeeds or fails on
     /// its own (a partial failure is per-item, never all-or-nothing).
-    public func setDailyBudgets(_ writes: [(CampaignID, Micros)]) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+    package func setDailyBudgets(_ writes: [(CampaignID, Micros)]) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
         precondition(writes.count <= 50, "the Graph API takes at most 50 requests per batch")
         precondition(Set(writes.map(\.0)).count == writes.count, "one write per campaign per batch")
         var items: [JSON] = []
@@ -172,7 +172,7 @@ public final class MetaAdapter: AdPlatform {
     }
 
     /// Insights with the hourly breakdown (advertiser time zone); money as decimal strings.
-    public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
         let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         var hours: [HourlyMetrics] = []
         var after: String? = nil

@@ -1,29 +1,29 @@
-public import AdPilotCore
+package import AdPilotCore
 
 /// Shopify Admin API: orders as the revenue source.
-public struct ShopifyConfig: Sendable {
+package struct ShopifyConfig: Sendable {
     /// e.g. `https://example.myshopify.com/admin/api/2024-10`.
-    public var baseURL: String
-    public var currency: Currency
+    package var baseURL: String
+    package var currency: Currency
     /// The query parameter in an order's `landing_site` that names the campaign.
-    public var campaignParameter = "utm_campaign"
-    public var pageSize = 250
-    public static let pagesMax = 400
+    package var campaignParameter = "utm_campaign"
+    package var pageSize = 250
+    package static let pagesMax = 400
 
-    public init(shopDomain: String, currency: Currency, apiVersion: String = "2024-10") {
+    package init(shopDomain: String, currency: Currency, apiVersion: String = "2024-10") {
         baseURL = "https://\(shopDomain)/admin/api/\(apiVersion)"
         self.currency = currency
     }
 }
 
-public final class ShopifyRevenue: RevenueSource {
-    public let config: ShopifyConfig
-    public let http: HTTPClient
+package final class ShopifyRevenue: RevenueSource {
+    package let config: ShopifyConfig
+    package let http: HTTPClient
     private let token: String
     /// Backs off when the leaky bucket (`X-Shopify-Shop-Api-Call-Limit: used/size`) is this full.
     static let bucketFullShare = 0.8
 
-    public init(config: ShopifyConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
+    package init(config: ShopifyConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
         self.config = config
         self.token = token
         http = HTTPClient(config: httpConfig, secrets: [token])
@@ -63,7 +63,7 @@ public final class ShopifyRevenue: RevenueSource {
         return nil
     }
 
-    public func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order] {
+    package func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order] {
         var url: String? = config.baseURL + "/orders.json" + URLQuery.encode([
             ("status", "any"), ("created_at_min", since.rfc3339), ("created_at_max", until.rfc3339), ("limit", String(config.pageSize)),
             ("fields", "id,created_at,total_price,currency,landing_site"),

@@ -1,44 +1,44 @@
-public import AdPilotCore
+package import AdPilotCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Fault modes tests can switch on. Faults draw from their own random stream, so switching
 /// one on never changes the market itself.
-public struct SimulatorFaults: Sendable, Equatable {
+package struct SimulatorFaults: Sendable, Equatable {
     /// Real milliseconds every call takes (for timeout tests).
-    public var latencyMillis = 0
+    package var latencyMillis = 0
     /// Share of calls that fail as unavailable (a 5xx).
-    public var errorRate = 0.0
+    package var errorRate = 0.0
     /// Share of calls that are throttled.
-    public var throttleRate = 0.0
+    package var throttleRate = 0.0
     /// Metrics lag this many hours behind.
-    public var staleHours = 0
+    package var staleHours = 0
     /// Budget writes report success and change nothing.
-    public var silentNoOpWrites = false
+    package var silentNoOpWrites = false
     /// Share of reported campaign-hours that come back glitched (50x spike or all zeros).
-    public var glitchRate = 0.0
+    package var glitchRate = 0.0
     /// Campaigns whose conversions (and their value) fall to a fifth in every hour
     /// simulated from now on: a market turning against them.
-    public var degradedCampaigns: Set<CampaignID> = []
+    package var degradedCampaigns: Set<CampaignID> = []
 
-    public init() {}
+    package init() {}
 }
 
-public struct SimulatorConfig: Sendable {
-    public var seed: UInt64
-    public var campaigns: Int
-    public var currency: Currency = .usd
+package struct SimulatorConfig: Sendable {
+    package var seed: UInt64
+    package var campaigns: Int
+    package var currency: Currency = .usd
     /// Simulated time starts here (rounded down to the hour).
-    public var start: Instant
+    package var start: Instant
     /// Hours of metrics kept per campaign for queries.
-    public var historyHours = 72
+    package var historyHours = 72
     /// Chance per campaign-hour that a competitor shock starts.
-    public var shockChancePerHour = 0.002
+    package var shockChancePerHour = 0.002
 
-    public static let campaignsMax = 100_000
+    package static let campaignsMax = 100_000
 
-    public init(seed: UInt64, campaigns: Int, start: Instant) {
+    package init(seed: UInt64, campaigns: Int, start: Instant) {
         precondition(campaigns >= 1 && campaigns <= SimulatorConfig.campaignsMax)
         self.seed = seed
         self.campaigns = campaigns
@@ -59,12 +59,12 @@ public struct SimulatorConfig: Sendable {
 /// simulates the hours completed since the last one. For a given seed and call sequence
 /// the results are identical; each campaign has its own random stream, so which campaigns
 /// are queried does not change the others.
-public final class MarketSimulator: AdPlatform, RevenueSource {
-    public let name = "simulator"
-    public let config: SimulatorConfig
-    public var faults = SimulatorFaults()
+package final class MarketSimulator: AdPlatform, RevenueSource {
+    package let name = "simulator"
+    package let config: SimulatorConfig
+    package var faults = SimulatorFaults()
     /// How a latency fault waits (real time by default).
-    public var sleep: (Int) -> Void = { usleep(UInt32(min(max(0, $0), 600_000)) * 1000) }
+    package var sleep: (Int) -> Void = { usleep(UInt32(min(max(0, $0), 600_000)) * 1000) }
 
     private let clock: any TimeSource
     private let n: Int
@@ -93,7 +93,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
     private var hValue: [Int64]
 
     /// The next hour (hours since the epoch) not yet simulated.
-    public private(set) var nextHour: Int64
+    package private(set) var nextHour: Int64
     private let firstHour: Int64
     private var faultRNG: SplitMix64
 
@@ -110,7 +110,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
     static let dayFactor: [Double] = [1.0, 1.02, 1.04, 1.05, 1.1, 0.95, 0.84]  // Monday first
     static let overspendMax = 1.25
 
-    public init(config: SimulatorConfig, clock: any TimeSource) {
+    package init(config: SimulatorConfig, clock: any TimeSource) {
         self.config = config
         self.clock = clock
         n = config.campaigns
@@ -158,7 +158,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
     // MARK: The market
 
     /// Simulates every hour that has completed by `now`.
-    public func advance(to now: Instant) {
+    package func advance(to now: Instant) {
         let target = now.microsSinceEpoch / (3_600 * Instant.microsPerSecond)
         while nextHour < target {
             simulateHour(nextHour)
@@ -234,13 +234,13 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
 
     // MARK: AdPlatform
 
-    public func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+    package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         advance(to: clock.now())
         try callFaults()
         return (0..<n).map(describe)
     }
 
-    public func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
+    package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
         advance(to: clock.now())
         try callFaults()
         return describe(try lookup(id))
@@ -251,7 +251,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
                          dailyBudgetMicros: budget[c], status: paused[c] ? .paused : .active)
     }
 
-    public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
         advance(to: clock.now())
         try callFaults()
         let c = try lookup(id)
@@ -291,7 +291,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
         return m
     }
 
-    public func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+    package func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         advance(to: clock.now())
         try callFaults()
         let c = try lookup(id)
@@ -303,26 +303,26 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
     }
 
     /// The budget the market holds, without simulating a call (no faults, no latency).
-    public func storedBudget(_ id: CampaignID) -> Micros? {
+    package func storedBudget(_ id: CampaignID) -> Micros? {
         index[id].map { budget[$0] }
     }
 
     /// Replays a budget write recorded earlier, to rebuild a persisted market after a
     /// restart: simulates up to `at`, then sets the budget (no faults, no checks beyond
     /// the campaign's existence). Replaying the same writes reproduces the same market.
-    public func replayBudget(campaign id: CampaignID, budgetMicros: Micros, at: Instant) throws(PlatformError) {
+    package func replayBudget(campaign id: CampaignID, budgetMicros: Micros, at: Instant) throws(PlatformError) {
         advance(to: at)
         budget[try lookup(id)] = budgetMicros
     }
 
-    public func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+    package func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         advance(to: clock.now())
         try callFaults()
         paused[try lookup(id)] = status == .paused
     }
 
     /// Spend so far today (completed hours), as the platform's own counter.
-    public func spendToday(_ id: CampaignID) throws(PlatformError) -> Micros {
+    package func spendToday(_ id: CampaignID) throws(PlatformError) -> Micros {
         advance(to: clock.now())
         return spendToday[try lookup(id)]
     }
@@ -331,7 +331,7 @@ public final class MarketSimulator: AdPlatform, RevenueSource {
 
     /// The shop's orders: each whole reported conversion is an order carrying the
     /// campaign's UTM attribution, dated in its hour.
-    public func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order] {
+    package func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order] {
         advance(to: clock.now())
         try callFaults()
         var out: [Order] = []

@@ -1,27 +1,27 @@
-public import AdPilotCore
+package import AdPilotCore
 
 /// TikTok Marketing API v1.3, ad groups as campaigns.
-public struct TikTokConfig: Sendable {
-    public var baseURL = "https://business-api.tiktok.com/open_api/v1.3"
-    public var advertiserID: String
+package struct TikTokConfig: Sendable {
+    package var baseURL = "https://business-api.tiktok.com/open_api/v1.3"
+    package var advertiserID: String
     /// The advertiser account's currency (budgets and spend are decimal units of it).
-    public var currency: Currency
+    package var currency: Currency
     /// The advertiser's reporting timezone as a fixed UTC offset.
-    public var utcOffsetSeconds: Int64 = 0
-    public var pageSize = 100
-    public static let pagesMax = 200
+    package var utcOffsetSeconds: Int64 = 0
+    package var pageSize = 100
+    package static let pagesMax = 200
 
-    public init(advertiserID: String, currency: Currency) {
+    package init(advertiserID: String, currency: Currency) {
         self.advertiserID = advertiserID
         self.currency = currency
     }
 }
 
 /// The TikTok adapter. The access token travels in the `Access-Token` header only.
-public final class TikTokAdapter: AdPlatform {
-    public let name = "tiktok"
-    public let config: TikTokConfig
-    public let http: HTTPClient
+package final class TikTokAdapter: AdPlatform {
+    package let name = "tiktok"
+    package let config: TikTokConfig
+    package let http: HTTPClient
     private let token: String
 
     /// The envelope code TikTok uses for "too many requests", inside HTTP 200.
@@ -29,7 +29,7 @@ public final class TikTokAdapter: AdPlatform {
     /// Token and permission failures (not retried).
     static let authCodes: Set<String> = ["40001", "40102", "40104", "40105"]
 
-    public init(config: TikTokConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
+    package init(config: TikTokConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
         self.config = config
         self.token = token
         http = HTTPClient(config: httpConfig, secrets: [token])
@@ -84,7 +84,7 @@ public final class TikTokAdapter: AdPlatform {
                                 dailyBudgetMicros: try money(item["budget"], "budget of ad group \(id)"), status: status)
     }
 
-    public func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+    package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         var out: [PlatformCampaign] = []
         var page = 1
         while page <= TikTokConfig.pagesMax {
@@ -98,14 +98,14 @@ public final class TikTokAdapter: AdPlatform {
         throw .malformed(detail: "more than \(TikTokConfig.pagesMax) pages of ad groups")
     }
 
-    public func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
+    package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
         let filter = JSON.object([("adgroup_ids", .array([.string(id.rawValue)]))]).encoded
         let data = try call("GET", "/adgroup/get/", query: [("advertiser_id", config.advertiserID), ("filtering", filter)])
         guard let item = data["list"]?.array?.first(where: { $0["adgroup_id"]?.string == id.rawValue }) else { throw .notFound(id) }
         return try adGroup(item)
     }
 
-    public func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+    package func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         guard budgetMicros > .zero, config.currency.isRepresentable(budgetMicros) else {
             throw .rejected(code: "inexact_budget", detail: "\(budgetMicros) is not a positive whole number of \(config.currency) minor units")
         }
@@ -115,7 +115,7 @@ public final class TikTokAdapter: AdPlatform {
         _ = try call("POST", "/adgroup/budget/update/", body: body)
     }
 
-    public func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+    package func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         let body = JSON.object([("advertiser_id", .string(config.advertiserID)), ("adgroup_ids", .array([.string(id.rawValue)])),
                                 ("operation_status", .string(status == .active ? "ENABLE" : "DISABLE"))])
         _ = try call("POST", "/adgroup/status/update/", body: body)
@@ -124,7 +124,7 @@ public final class TikTokAdapter: AdPlatform {
     // MARK: Reports
 
     /// `report/integrated/get` at ad group level by `stat_time_hour`; metrics arrive as strings.
-    public func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
         let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         let filter = JSON.array([.object([("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
                                           ("filter_value", .string(JSON.array([.string(id.rawValue)]).encoded))])]).encoded

@@ -3,30 +3,30 @@ import Glibc
 #endif
 
 /// A command-line problem: exit 2 with a message that says what and what to do.
-public struct UsageError: Error {
-    public let message: String
-    public init(message: String) { self.message = message }
+package struct UsageError: Error {
+    package let message: String
+    package init(message: String) { self.message = message }
 }
 
 /// Options every verb accepts, before or after it (SPEC §8), with their environment
 /// fallbacks (SPEC §4).
-public struct GlobalOptions: Sendable {
-    public static let stateDirDefault = "/var/lib/adpilot"
-    public static let socketDefault = "/run/adpilot/control.sock"
-    public static let configDefault = "/etc/adpilot/adpilot.json"
+package struct GlobalOptions: Sendable {
+    package static let stateDirDefault = "/var/lib/adpilot"
+    package static let socketDefault = "/run/adpilot/control.sock"
+    package static let configDefault = "/etc/adpilot/adpilot.json"
 
-    public var stateDir = env("ADPILOT_STATE_DIR") ?? GlobalOptions.stateDirDefault
-    public var socket = env("ADPILOT_SOCKET") ?? GlobalOptions.socketDefault
-    public var config = GlobalOptions.configDefault
-    public var credentialsDir = env("CREDENTIALS_DIRECTORY")
+    package var stateDir = env("ADPILOT_STATE_DIR") ?? GlobalOptions.stateDirDefault
+    package var socket = env("ADPILOT_SOCKET") ?? GlobalOptions.socketDefault
+    package var config = GlobalOptions.configDefault
+    package var credentialsDir = env("CREDENTIALS_DIRECTORY")
     /// Whether --config was given (the daemon's --demo refuses to mix with it).
-    public var configGiven = false
+    package var configGiven = false
 
-    public init() {}
+    package init() {}
 
-    public var journalDir: String { stateDir + "/journal" }
+    package var journalDir: String { stateDir + "/journal" }
 
-    public static func env(_ name: String) -> String? {
+    package static func env(_ name: String) -> String? {
         guard let v = getenv(name) else { return nil }
         let s = String(cString: v)
         return s.isEmpty ? nil : s
@@ -35,11 +35,11 @@ public struct GlobalOptions: Sendable {
 
 /// The verb's own arguments after global options are taken out. Flags may be given as
 /// `--flag value` or `--flag=value`.
-public struct Arguments {
-    public private(set) var tokens: [String]
+package struct Arguments {
+    package private(set) var tokens: [String]
 
     /// Splits global options (anywhere) from the rest.
-    public static func parse(_ raw: [String]) throws(UsageError) -> (GlobalOptions, Arguments) {
+    package static func parse(_ raw: [String]) throws(UsageError) -> (GlobalOptions, Arguments) {
         var global = GlobalOptions()
         var rest: [String] = []
         var i = 0
@@ -73,16 +73,16 @@ public struct Arguments {
         return (String(token[..<eq]), String(token[token.index(after: eq)...]))
     }
 
-    public var isEmpty: Bool { tokens.isEmpty }
+    package var isEmpty: Bool { tokens.isEmpty }
 
-    public mutating func popVerb() -> String? {
+    package mutating func popVerb() -> String? {
         guard let first = tokens.first, !first.hasPrefix("-") else { return nil }
         tokens.removeFirst()
         return first
     }
 
     /// Removes a boolean flag; true when it was present.
-    public mutating func flag(_ names: String...) -> Bool {
+    package mutating func flag(_ names: String...) -> Bool {
         var found = false
         tokens.removeAll { t in
             if names.contains(t) { found = true; return true }
@@ -92,7 +92,7 @@ public struct Arguments {
     }
 
     /// Removes `--name value` / `--name=value`; nil when absent.
-    public mutating func value(_ names: String...) throws(UsageError) -> String? {
+    package mutating func value(_ names: String...) throws(UsageError) -> String? {
         var i = 0
         var result: String? = nil
         while i < tokens.count {
@@ -114,7 +114,7 @@ public struct Arguments {
     }
 
     /// Positional arguments left; anything that looks like a flag is an error.
-    public func positionals(verb: String) throws(UsageError) -> [String] {
+    package func positionals(verb: String) throws(UsageError) -> [String] {
         if let unknown = tokens.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
             throw UsageError(message: "\(verb): unknown option \(unknown); see adpilotctl --help")
         }

@@ -3,16 +3,16 @@ import AdPilotPlatforms
 
 /// A config problem: the key path (`account.daily_cap_micros`, `campaigns[2].id`) and
 /// what is wrong with it. Printed as `FILE: KEY: PROBLEM`.
-public struct ConfigProblem: Error, Equatable, Sendable, CustomStringConvertible {
-    public let key: String
-    public let problem: String
+package struct ConfigProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    package let key: String
+    package let problem: String
 
-    public init(key: String, problem: String) {
+    package init(key: String, problem: String) {
         self.key = key
         self.problem = problem
     }
 
-    public var description: String { key.isEmpty ? problem : "\(key): \(problem)" }
+    package var description: String { key.isEmpty ? problem : "\(key): \(problem)" }
 }
 
 /// Reads one JSON object of the config. Every key read is remembered (present or not),

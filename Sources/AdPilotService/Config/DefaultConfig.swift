@@ -3,14 +3,14 @@ import AdPilotPlatforms
 /// The embedded default that `adpilotd --demo` runs and `--print-default-config` prints:
 /// the simulator on an accelerated clock, the shipped learned policy staged as candidate
 /// in shadow (nothing writes until it is promoted), and limits sized for a demo.
-public enum DefaultConfig {
-    public static let demoCampaigns = 20
-    public static let demoSpeed = 360.0
+package enum DefaultConfig {
+    package static let demoCampaigns = 20
+    package static let demoSpeed = 360.0
     /// Account-wide caps grow with the number of simulated campaigns.
     static let accountCapPerCampaignMicros: Int64 = 1_500_000_000
     static let spendAtRiskPerCampaignMicros: Int64 = 300_000_000
 
-    public static let text = """
+    package static let text = """
     {
       "version": 1,
       "tick_seconds": 600,
@@ -79,12 +79,12 @@ public enum DefaultConfig {
 
     /// The demo with a policy writing from the first tick (`pace@1` live, no cooldown): what
     /// the benchmarks and the controller tests measure.
-    public static let liveWritingOverlay = #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
+    package static let liveWritingOverlay = #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
 
     /// The demo config for `--demo [--campaigns N] [--speed S]`, with `extraPolicyDirs`
     /// searched after the configured ones, and `overlay` (a JSON object, merged last) for
     /// benchmarks and tests that need a variant, e.g. `{"slots": {"live": "pace@1"}}`.
-    public static func demo(campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
+    package static func demo(campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
                             extraPolicyDirs: [String] = [], overlay: String? = nil) throws(ConfigProblem) -> ServiceConfig {
         var json: JSON
         do {

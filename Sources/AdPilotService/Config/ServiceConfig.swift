@@ -1,10 +1,10 @@
-public import AdPilotCore
-public import AdPilotPlatforms
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotPlatforms
+package import AdPilotSystem
 import AdPilotJournal
 
 /// How the daemon reads time.
-public enum ClockSetting: Equatable, Sendable {
+package enum ClockSetting: Equatable, Sendable {
     /// The wall clock (production).
     case system
     /// Simulated time running `speed` simulated seconds per real second, continuing across
@@ -12,14 +12,14 @@ public enum ClockSetting: Equatable, Sendable {
     case accelerated(speed: Double)
 
     /// Simulated seconds per real second (1 for the wall clock).
-    public var speed: Double {
+    package var speed: Double {
         if case .accelerated(let s) = self { return s }
         return 1
     }
 }
 
 /// Which campaigns a canary candidate controls (SPEC §5).
-public enum CanaryScopeSetting: Equatable, Sendable {
+package enum CanaryScopeSetting: Equatable, Sendable {
     case campaigns([CampaignID])
     /// Campaigns, taken in a deterministic order, until this fraction of the total daily
     /// budget is covered.
@@ -27,12 +27,12 @@ public enum CanaryScopeSetting: Equatable, Sendable {
 }
 
 /// One campaign's settings before its id and currency are known.
-public struct CampaignTemplate: Equatable, Sendable {
-    public var dailyTargetMicros: Micros
-    public var efficiencyTarget: EfficiencyTarget
-    public var guardrails: GuardrailConfig
+package struct CampaignTemplate: Equatable, Sendable {
+    package var dailyTargetMicros: Micros
+    package var efficiencyTarget: EfficiencyTarget
+    package var guardrails: GuardrailConfig
 
-    public func config(id: CampaignID, currency: Currency) -> CampaignConfig {
+    package func config(id: CampaignID, currency: Currency) -> CampaignConfig {
         CampaignConfig(id: id, currency: currency, dailyTargetMicros: dailyTargetMicros,
                        efficiencyTarget: efficiencyTarget, guardrails: guardrails)
     }
@@ -40,50 +40,50 @@ public struct CampaignTemplate: Equatable, Sendable {
 
 /// The daemon's configuration (SPEC §4): parsed from JSON with every key checked, every
 /// unknown key refused with its path, and every range validated.
-public struct ServiceConfig: Sendable {
-    public static let formatVersion: Int64 = 1
-    public static let fileBytesMax = 16 << 20
-    public static let campaignOverridesMax = 100_000
+package struct ServiceConfig: Sendable {
+    package static let formatVersion: Int64 = 1
+    package static let fileBytesMax = 16 << 20
+    package static let campaignOverridesMax = 100_000
 
-    public var tickSeconds: Int64
-    public var clock: ClockSetting
+    package var tickSeconds: Int64
+    package var clock: ClockSetting
     /// Group whose members may use the control socket; nil: the daemon's own group.
-    public var operatorsGroup: String?
-    public var policyDirs: [String]
+    package var operatorsGroup: String?
+    package var policyDirs: [String]
     /// Slots used the first time the daemon starts on an empty journal.
-    public var initialLive: PolicyID?
-    public var initialCandidate: PolicyID?
-    public var platform: PlatformSettings
-    public var platformCurrency: Currency
-    public var journalSegmentBytesMax: Int64
-    public var journalSealInterval: Int
+    package var initialLive: PolicyID?
+    package var initialCandidate: PolicyID?
+    package var platform: PlatformSettings
+    package var platformCurrency: Currency
+    package var journalSegmentBytesMax: Int64
+    package var journalSealInterval: Int
     /// Credential holding the HMAC seal key; nil: hash chain only.
-    public var journalKeyCredential: String?
+    package var journalKeyCredential: String?
     /// Prometheus textfile; nil: `<state>/adpilot.prom`.
-    public var metricsPath: String?
-    public var account: AccountLimits
-    public var pacer: PacerConfig
-    public var breaker: BreakerConfig
-    public var anomaly: AnomalyConfig
-    public var campaignDefaults: CampaignTemplate
-    public var campaignOverrides: [CampaignID: CampaignTemplate]
-    public var canary: CanaryScopeSetting
-    public var gates: GateConfig
+    package var metricsPath: String?
+    package var account: AccountLimits
+    package var pacer: PacerConfig
+    package var breaker: BreakerConfig
+    package var anomaly: AnomalyConfig
+    package var campaignDefaults: CampaignTemplate
+    package var campaignOverrides: [CampaignID: CampaignTemplate]
+    package var canary: CanaryScopeSetting
+    package var gates: GateConfig
     /// The parsed document, re-encoded: journaled in `config` records.
-    public var canonicalJSON: String
+    package var canonicalJSON: String
     /// SHA-256 of `canonicalJSON`: decisions reference their config by it.
-    public var digest: SHA256Digest
+    package var digest: SHA256Digest
 
-    public var tick: TickSettings { TickSettings(account: account, pacer: pacer, breaker: breaker, anomaly: anomaly) }
+    package var tick: TickSettings { TickSettings(account: account, pacer: pacer, breaker: breaker, anomaly: anomaly) }
 
     /// The settings for one campaign: its override if configured, the defaults otherwise.
-    public func campaign(_ id: CampaignID, currency: Currency) -> CampaignConfig {
+    package func campaign(_ id: CampaignID, currency: Currency) -> CampaignConfig {
         (campaignOverrides[id] ?? campaignDefaults).config(id: id, currency: currency)
     }
 
     // MARK: Loading
 
-    public static func parse(bytes: [UInt8]) throws(ConfigProblem) -> ServiceConfig {
+    package static func parse(bytes: [UInt8]) throws(ConfigProblem) -> ServiceConfig {
         guard bytes.count <= fileBytesMax else { throw ConfigProblem(key: "", problem: "larger than \(fileBytesMax) bytes") }
         let json: JSON
         do {
@@ -94,7 +94,7 @@ public struct ServiceConfig: Sendable {
         return try parse(json)
     }
 
-    public static func load(path: String, io: any FileIO = PosixFileIO()) throws(ConfigProblem) -> ServiceConfig {
+    package static func load(path: String, io: any FileIO = PosixFileIO()) throws(ConfigProblem) -> ServiceConfig {
         let bytes: [UInt8]
         do {
             bytes = try io.readFile(path, limit: fileBytesMax)

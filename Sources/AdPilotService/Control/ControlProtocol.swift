@@ -1,4 +1,4 @@
-public import AdPilotCore
+package import AdPilotCore
 import Foundation
 
 /// The control socket's protocol, version 1: the client sends one JSON object on one line,
@@ -9,22 +9,22 @@ import Foundation
 ///
 /// `exit` is the code the CLI exits with (SPEC §8): 0 done, 2 usage, 3 refused,
 /// 5 permission denied.
-public enum ControlProtocol {
-    public static let version = 1
-    public static let requestBytesMax = 64 << 10
-    public static let responseBytesMax = 256 << 20
+package enum ControlProtocol {
+    package static let version = 1
+    package static let requestBytesMax = 64 << 10
+    package static let responseBytesMax = 256 << 20
 }
 
-public struct ControlRequest: Codable, Sendable {
-    public var v: Int
-    public var verb: String
-    public var reason: String?
+package struct ControlRequest: Codable, Sendable {
+    package var v: Int
+    package var verb: String
+    package var reason: String?
     /// `stage`: NAME@VERSION.
-    public var policy: String?
+    package var policy: String?
     /// `promote`: go ahead although gates fail (journaled as an override).
-    public var overrideGates: Bool?
+    package var overrideGates: Bool?
 
-    public init(verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil) {
+    package init(verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil) {
         v = ControlProtocol.version
         self.verb = verb
         self.reason = reason
@@ -33,16 +33,16 @@ public struct ControlRequest: Codable, Sendable {
     }
 }
 
-public struct ControlResponse: Codable, Sendable {
-    public var v: Int
-    public var exit: Int32
-    public var message: String
-    public var status: StatusReport?
-    public var refusal: Refusal?
+package struct ControlResponse: Codable, Sendable {
+    package var v: Int
+    package var exit: Int32
+    package var message: String
+    package var status: StatusReport?
+    package var refusal: Refusal?
     /// The promotion gates as evaluated for this request.
-    public var gates: [GateCheck]?
+    package var gates: [GateCheck]?
 
-    public init(exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil, gates: [GateCheck]? = nil) {
+    package init(exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil, gates: [GateCheck]? = nil) {
         v = ControlProtocol.version
         self.exit = exit.rawValue
         self.message = message

@@ -67,11 +67,11 @@ func setTimeouts(_ fd: Int32, seconds: Int) {
 
 /// The daemon's end of the control socket: mode 0660, group from the config, one thread
 /// accepting and a bounded number serving.
-public final class ControlServer: @unchecked Sendable {
-    public static let connectionsMax = 16
+package final class ControlServer: @unchecked Sendable {
+    package static let connectionsMax = 16
     static let requestTimeoutSeconds = 5
 
-    public let path: String
+    package let path: String
     private let listenFD: Int32
     private let controller: Controller
     private let operatorsGID: UInt32?
@@ -80,7 +80,7 @@ public final class ControlServer: @unchecked Sendable {
     private let active = Guarded(0)
     private let stopping = Guarded(false)
 
-    public init(path: String, controller: Controller, operatorsGroup: String?, log: Log) throws {
+    package init(path: String, controller: Controller, operatorsGroup: String?, log: Log) throws {
         guard let addr = unixAddress(path) else { throw StartupError("control socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET") }
         var gid: UInt32? = nil
         if let name = operatorsGroup {
@@ -121,7 +121,7 @@ public final class ControlServer: @unchecked Sendable {
         self.log = log
     }
 
-    public func start() {
+    package func start() {
         let t = Thread { [self] in acceptLoop() }
         t.name = "control-accept"
         t.start()
@@ -129,7 +129,7 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Stops accepting, then waits (bounded) for requests in flight, so a halt that
     /// arrived just before SIGTERM is journaled before the journal closes.
-    public func stop() {
+    package func stop() {
         stopping.with { $0 = true }
         shutdown(listenFD, Int32(SHUT_RDWR))
         unlink(path)
@@ -250,21 +250,21 @@ public final class ControlServer: @unchecked Sendable {
 }
 
 /// The CLI's end of the control socket.
-public enum ControlClient {
-    public enum Failure: Error, CustomStringConvertible {
+package enum ControlClient {
+    package enum Failure: Error, CustomStringConvertible {
         /// Nobody answers at the socket (exit 4).
         case unreachable(String)
         /// The socket refused us (exit 5).
         case permissionDenied(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unreachable(let m), .permissionDenied(let m): return m
             }
         }
     }
 
-    public static func call(_ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10) -> Result<ControlResponse, Failure> {
+    package static func call(_ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10) -> Result<ControlResponse, Failure> {
         guard let addr = unixAddress(path) else { return .failure(.unreachable("socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(.unreachable("socket: \(String(cString: strerror(errno)))")) }

@@ -1,16 +1,16 @@
-public import AdPilotCore
+package import AdPilotCore
 import AdPilotJournal
-public import AdPilotSystem
+package import AdPilotSystem
 #if canImport(Glibc)
-public import Glibc
+package import Glibc
 #endif
 
 /// `adpilotctl halt` when the daemon does not answer (SPEC §8), in two steps: the flag
 /// first, so the daemon (if it is merely wedged) stops before its next write; then the
 /// journal record, written by the CLI itself only when the daemon does not hold the
 /// writer lock.
-public enum OfflineHalt {
-    public enum Outcome {
+package enum OfflineHalt {
+    package enum Outcome {
         /// Flag raised and the halt journaled at `seq`.
         case journaled(seq: UInt64, wasMode: Mode?)
         /// Flag raised; the daemon holds the journal lock and records the halt itself when
@@ -21,14 +21,14 @@ public enum OfflineHalt {
     /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; when
     /// root runs it, the flag is handed to that owner before it appears, so the daemon can
     /// read and remove it.
-    public static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
+    package static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
         try stateDir.prepare()
         let handTo = geteuid() == 0 ? owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
         try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)", owner: handTo)
     }
 
     /// The owner of `path`, or nil if it cannot be read.
-    public static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
+    package static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return (st.st_uid, st.st_gid)
@@ -47,7 +47,7 @@ public enum OfflineHalt {
     /// Journals the halt, unless a daemon holds the journal. Run it as the state
     /// directory's owner where possible: a segment or lock file created by root would be
     /// unwritable for the daemon.
-    public static func journal(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
+    package static func journal(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
         var options = JournalOptions(clock: SystemClock())
         options.holder = "adpilotctl halt pid \(getpid())"
         let writer: JournalWriter

@@ -1,4 +1,4 @@
-public import AdPilotCore
+package import AdPilotCore
 import CPosix
 #if canImport(Glibc)
 import Glibc
@@ -6,30 +6,30 @@ import Glibc
 
 /// Who is on the other end of the control socket (SO_PEERCRED), and whether they may
 /// operate the controller: root, the daemon's own user, or a member of the operators group.
-public struct Peer: Sendable, Equatable {
-    public let pid: Int32
-    public let uid: UInt32
-    public let gid: UInt32
+package struct Peer: Sendable, Equatable {
+    package let pid: Int32
+    package let uid: UInt32
+    package let gid: UInt32
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+    package init(pid: Int32, uid: UInt32, gid: UInt32) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
     }
 
-    public static func of(socket fd: Int32) -> Peer? {
+    package static func of(socket fd: Int32) -> Peer? {
         var cred = adpilot_peer_credentials()
         guard adpilot_get_peer_credentials(fd, &cred) == 0 else { return nil }
         return Peer(pid: cred.pid, uid: cred.uid, gid: cred.gid)
     }
 
-    public var userName: String { Peer.userName(uid) ?? "uid\(uid)" }
+    package var userName: String { Peer.userName(uid) ?? "uid\(uid)" }
 
     /// The actor recorded in the journal for this peer's verbs.
-    public var actor: Actor { .operator(uid: uid, name: userName) }
+    package var actor: Actor { .operator(uid: uid, name: userName) }
 
     /// `operatorsGID` nil: only root and the daemon's own user.
-    public func isAuthorized(operatorsGID: UInt32?, daemonUID: UInt32) -> Bool {
+    package func isAuthorized(operatorsGID: UInt32?, daemonUID: UInt32) -> Bool {
         if uid == 0 || uid == daemonUID { return true }
         guard let g = operatorsGID else { return false }
         if gid == g { return true }
@@ -57,7 +57,7 @@ public struct Peer: Sendable, Equatable {
     }
 
     /// The gid of a group name, or nil when no such group exists.
-    public static func groupID(_ name: String) -> UInt32? {
+    package static func groupID(_ name: String) -> UInt32? {
         var grp = group()
         var result: UnsafeMutablePointer<group>? = nil
         var buffer = [CChar](repeating: 0, count: 64 << 10)

@@ -1,21 +1,21 @@
-public import AdPilotSystem
+import AdPilotSystem
 
 /// The daemon's log: journald with structured fields (ADPILOT_SEQ, ADPILOT_CAMPAIGN,
 /// ADPILOT_MODE) under systemd, `adpilotd: LEVEL: message` lines on stderr otherwise.
-public struct Log: Sendable {
-    public let identifier: String
-    public let toJournald: Bool
+package struct Log: Sendable {
+    package let identifier: String
+    package let toJournald: Bool
 
-    public init(identifier: String = "adpilotd", toJournald: Bool = JournaldLog.connected) {
+    package init(identifier: String = "adpilotd", toJournald: Bool = JournaldLog.connected) {
         self.identifier = identifier
         self.toJournald = toJournald
     }
 
-    public func critical(_ m: String, _ f: [String: String] = [:]) { emit(m, .critical, f) }
-    public func error(_ m: String, _ f: [String: String] = [:]) { emit(m, .error, f) }
-    public func warning(_ m: String, _ f: [String: String] = [:]) { emit(m, .warning, f) }
-    public func notice(_ m: String, _ f: [String: String] = [:]) { emit(m, .notice, f) }
-    public func info(_ m: String, _ f: [String: String] = [:]) { emit(m, .info, f) }
+    package func critical(_ m: String, _ f: [String: String] = [:]) { emit(m, .critical, f) }
+    package func error(_ m: String, _ f: [String: String] = [:]) { emit(m, .error, f) }
+    package func warning(_ m: String, _ f: [String: String] = [:]) { emit(m, .warning, f) }
+    package func notice(_ m: String, _ f: [String: String] = [:]) { emit(m, .notice, f) }
+    package func info(_ m: String, _ f: [String: String] = [:]) { emit(m, .info, f) }
 
     private func emit(_ message: String, _ priority: JournaldLog.Priority, _ fields: [String: String]) {
         if toJournald && JournaldLog.send(message, priority: priority, identifier: identifier, fields: fields) { return }

@@ -1,15 +1,15 @@
-public import AdPilotCore
+package import AdPilotCore
 import Foundation
 
 /// The newest decision for one campaign, as status shows it.
-public struct LastDecision: Codable, Sendable {
-    public var seq: UInt64
-    public var at: Instant
-    public var slot: Slot
-    public var policy: PolicyID
-    public var action: Action
-    public var reason: ReasonCode?
-    public var budgetAfterMicros: Micros
+package struct LastDecision: Codable, Sendable {
+    package var seq: UInt64
+    package var at: Instant
+    package var slot: Slot
+    package var policy: PolicyID
+    package var action: Action
+    package var reason: ReasonCode?
+    package var budgetAfterMicros: Micros
 }
 
 /// What the tick thread leaves for `status` (read under a lock by the socket threads).
@@ -40,51 +40,51 @@ struct StatusView: Sendable {
 
 /// `adpilotctl status --json` (SPEC §8): mode, slots, halt flag, journal head, breakers,
 /// and per campaign the budget, spend today and last decision.
-public struct StatusReport: Codable, Sendable {
-    public struct Breakers: Codable, Sendable {
-        public var platform: BreakerState
+package struct StatusReport: Codable, Sendable {
+    package struct Breakers: Codable, Sendable {
+        package var platform: BreakerState
         /// Campaign breakers by state (closed, open, half_open, ...).
-        public var campaigns: [String: Int]
+        package var campaigns: [String: Int]
     }
 
-    public struct Campaign: Codable, Sendable {
-        public var id: CampaignID
-        public var budgetMicros: Micros
-        public var spendTodayMicros: Micros
-        public var dataAgeSeconds: Int64
-        public var breaker: BreakerState
-        public var anomaly: String
-        public var inCanaryScope: Bool
-        public var lastDecision: LastDecision?
+    package struct Campaign: Codable, Sendable {
+        package var id: CampaignID
+        package var budgetMicros: Micros
+        package var spendTodayMicros: Micros
+        package var dataAgeSeconds: Int64
+        package var breaker: BreakerState
+        package var anomaly: String
+        package var inCanaryScope: Bool
+        package var lastDecision: LastDecision?
     }
 
-    public var version: String
-    public var now: Instant
-    public var mode: Mode
-    public var modeSince: Instant
-    public var live: PolicyID?
-    public var candidate: PolicyID?
-    public var previous: PolicyID?
-    public var policyDigests: [String: String]
-    public var overrides: [GateOverride]
-    public var haltFlag: Bool
+    package var version: String
+    package var now: Instant
+    package var mode: Mode
+    package var modeSince: Instant
+    package var live: PolicyID?
+    package var candidate: PolicyID?
+    package var previous: PolicyID?
+    package var policyDigests: [String: String]
+    package var overrides: [GateOverride]
+    package var haltFlag: Bool
     /// Halted in memory or by flag: no platform write will start.
-    public var haltInForce: Bool
-    public var journalHeadSeq: UInt64
-    public var configDigest: String
-    public var platform: String
-    public var ticks: UInt64
-    public var lastTick: TickReport?
-    public var breakers: Breakers
-    public var decisionsTotal: UInt64
-    public var appliesTotal: UInt64
+    package var haltInForce: Bool
+    package var journalHeadSeq: UInt64
+    package var configDigest: String
+    package var platform: String
+    package var ticks: UInt64
+    package var lastTick: TickReport?
+    package var breakers: Breakers
+    package var decisionsTotal: UInt64
+    package var appliesTotal: UInt64
     /// The checks for the next promotion from this mode, as of now (empty in live and halted).
-    public var gates: [GateCheck]
+    package var gates: [GateCheck]
     /// What the candidate has shown in this mode: the gates' input.
-    public var evidence: Evidence
+    package var evidence: Evidence
     /// Campaigns a canary candidate controls (in canary), or would (in shadow).
-    public var canaryScope: [CampaignID]
-    public var campaigns: [Campaign]
+    package var canaryScope: [CampaignID]
+    package var campaigns: [Campaign]
 
     init(state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
          view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence) {

@@ -1,16 +1,16 @@
-public import AdPilotCore
+package import AdPilotCore
 import AdPilotJournal
-public import AdPilotPlatforms
+package import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation
 import Synchronization
 
 /// What went wrong starting the controller: the daemon prints it and exits non-zero.
-public struct StartupError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct StartupError: Error, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// A frozen policy ready to propose.
@@ -20,20 +20,20 @@ struct LoadedPolicy {
 }
 
 /// One tick's outcome, for status, metrics and STATUS=.
-public struct TickReport: Codable, Sendable {
-    public var tick: UInt64 = 0
-    public var at: Instant
-    public var durationMicros: Int64 = 0
-    public var campaigns = 0
-    public var decisions = 0
-    public var applies = 0
-    public var confirmed = 0
-    public var writeFailures = 0
-    public var skippedByHalt = 0
-    public var holds = 0
-    public var observeFailures = 0
-    public var vetoes: [String: Int] = [:]
-    public var error: String? = nil
+package struct TickReport: Codable, Sendable {
+    package var tick: UInt64 = 0
+    package var at: Instant
+    package var durationMicros: Int64 = 0
+    package var campaigns = 0
+    package var decisions = 0
+    package var applies = 0
+    package var confirmed = 0
+    package var writeFailures = 0
+    package var skippedByHalt = 0
+    package var holds = 0
+    package var observeFailures = 0
+    package var vetoes: [String: Int] = [:]
+    package var error: String? = nil
 }
 
 /// The controller: the decision core, the journal, the platform and the policies, put
@@ -46,9 +46,9 @@ public struct TickReport: Codable, Sendable {
 ///   before every platform write, and `halt` takes that lock before it returns, so no
 ///   write starts after a halt is acknowledged;
 /// - a journal that cannot be written halts the controller (fail closed).
-public final class Controller: @unchecked Sendable {
-    public private(set) var config: ServiceConfig
-    public let stateDir: StateDirectory
+package final class Controller: @unchecked Sendable {
+    package private(set) var config: ServiceConfig
+    package let stateDir: StateDirectory
     let platform: any AdPlatform
     let clock: any TimeSource
     let journal: JournalSink
@@ -73,9 +73,9 @@ public final class Controller: @unchecked Sendable {
     let encoder = RecordCoding.encoder()
     /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
     /// widen the window between a decision and its outcome for crash tests.
-    public var applyDelayMillis = 0
+    package var applyDelayMillis = 0
     /// Ticks run by this process.
-    public private(set) var ticksThisRun: UInt64 = 0
+    package private(set) var ticksThisRun: UInt64 = 0
 
     struct Totals {
         var decisions: UInt64 = 0
@@ -134,7 +134,7 @@ public final class Controller: @unchecked Sendable {
     /// Opens the journal, records the start, restores state (the journal wins), reconciles
     /// every decision without an outcome, and honours the halt flag. Only then may the
     /// caller announce readiness.
-    public static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
+    package static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
                              clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
         do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
         do { try stateDir.prepareHaltReserve() } catch {
@@ -356,7 +356,7 @@ public final class Controller: @unchecked Sendable {
     @discardableResult
     /// `unless` runs under the control lock first: a caller that decided on an earlier
     /// view of the state (gates measured, a tick's evidence) refuses if it has moved.
-    public func transition(_ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
+    package func transition(_ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
                            unless stale: (ControlState) -> Refusal? = { _ in nil },
                            then effect: (Transition) throws -> Void = { _ in }) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
@@ -379,7 +379,7 @@ public final class Controller: @unchecked Sendable {
     /// Stops every platform write, then records why. When this returns, no write starts
     /// again until `resume`: the flag is raised in memory and on disk, and any write in
     /// flight has finished (it held `applyLock`).
-    public func halt(actor: Actor, reason: String, log: Log) -> (transition: Transition?, problems: [String]) {
+    package func halt(actor: Actor, reason: String, log: Log) -> (transition: Transition?, problems: [String]) {
         haltRequested.store(true, ordering: .releasing)
         applyLock.lock()
         applyLock.unlock()
@@ -409,7 +409,7 @@ public final class Controller: @unchecked Sendable {
     /// Returns to shadow (SPEC §5): journaled, then the flag is cleared.
     /// The flag goes inside the same critical section as the transition, so a tick never
     /// sees "shadow, flag present" and mistakes the resume for a new halt.
-    public func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+    package func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         // Without a reserve, a halt forced by a full disk would not outlive a restart.
         do { try stateDir.prepareHaltReserve() } catch {
             return .failure(Refusal(code: "no_halt_reserve", message: "cannot write \(stateDir.haltReserve) (\(error)): "
@@ -421,15 +421,15 @@ public final class Controller: @unchecked Sendable {
         })
     }
 
-    public var controlState: ControlState { control.current }
-    public var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
+    package var controlState: ControlState { control.current }
+    package var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
 
     // MARK: The tick
 
     /// One pass over every campaign (SPEC §6). Never throws: anything that goes wrong is
     /// journaled where possible, logged, and leaves budgets as they are.
     @discardableResult
-    public func tick(log: Log) -> TickReport {
+    package func tick(log: Log) -> TickReport {
         let started = SystemClock().now()
         tickCount += 1
         ticksThisRun += 1
@@ -694,14 +694,14 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// The gate checks for the next promotion from the current mode, as of now.
-    public func currentGates() -> [GateCheck] {
+    package func currentGates() -> [GateCheck] {
         Gates.checks(statusView.current.gateConfig, evidence.current, now: clock.now())
     }
 
     // MARK: Operator verbs
 
     /// `stage NAME@VERSION`: the policy must be found and load with every check first.
-    public func stage(_ id: PolicyID, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+    package func stage(_ id: PolicyID, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         let dirs = statusView.current.policyDirs + [stateDir.policies]  // this runs on a socket thread
         guard let path = PolicyStore.find(id, in: dirs) else {
             return .failure(Refusal(code: "no_such_policy", message: "no policy \(id) in \(dirs.joined(separator: ", ")); "
@@ -717,14 +717,14 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// `promote [--override-gates]`: the gates are evaluated now and journaled with the step.
-    public func promote(overrideGates: Bool, actor: Actor, reason: String, log: Log) throws -> (Result<Transition, Refusal>, [GateCheck]) {
+    package func promote(overrideGates: Bool, actor: Actor, reason: String, log: Log) throws -> (Result<Transition, Refusal>, [GateCheck]) {
         let epoch = controlEpoch.load(ordering: .acquiring)
         let gates = currentGates()  // measured for the state of `epoch`; refused below if it moved
         return (try transition(.promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log, gates: gates,
                                unless: staleSince(epoch)), gates)
     }
 
-    public func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
+    package func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         try transition(.rollback, actor: actor, reason: reason, log: log)
     }
 
@@ -834,7 +834,7 @@ public final class Controller: @unchecked Sendable {
     /// SIGHUP: a valid config replaces the running one from the next tick; an invalid one
     /// (or one changing what needs a restart) is refused and the old one kept. Journaled
     /// either way.
-    public func reload(_ candidate: Result<ServiceConfig, ConfigProblem>, source: String, log: Log) -> String? {
+    package func reload(_ candidate: Result<ServiceConfig, ConfigProblem>, source: String, log: Log) -> String? {
         var refusal: String? = nil
         switch candidate {
         case .failure(let p):
@@ -869,7 +869,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// SIGTERM: the last record, then the journal is closed.
-    public func shutdown(reason: String, log: Log) {
+    package func shutdown(reason: String, log: Log) {
         persist(anomaly: true, log: log)
         _ = try? journal.append(kind: RecordKind.shutdown, data: RecordCoding.bytes(["reason": reason], encoder))
         do { try journal.close() } catch { log.error("closing the journal: \(error)", [:]) }
@@ -904,7 +904,7 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// The status a `status` request returns.
-    public func status() -> StatusReport {
+    package func status() -> StatusReport {
         let state = control.current
         let view = statusView.current
         let halt = stateDir.isHalted
@@ -916,5 +916,5 @@ public final class Controller: @unchecked Sendable {
     }
 
     /// Prometheus text exposition of the current status.
-    public func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
+    package func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
 }

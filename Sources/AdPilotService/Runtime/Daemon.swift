@@ -1,4 +1,4 @@
-public import AdPilotCore
+package import AdPilotCore
 import AdPilotPlatforms
 import AdPilotSystem
 import CPosix
@@ -10,14 +10,14 @@ import Glibc
 
 /// `adpilotd`'s life: configuration, start-up and recovery, readiness, the tick loop with
 /// signals and the watchdog, and a clean stop.
-public enum Daemon {
-    public struct Options: Sendable {
-        public var global = GlobalOptions()
-        public var demo = false
-        public var campaigns: Int? = nil
-        public var speed: Double? = nil
-        public var policyDirs: [String] = []
-        public init() {}
+package enum Daemon {
+    package struct Options: Sendable {
+        package var global = GlobalOptions()
+        package var demo = false
+        package var campaigns: Int? = nil
+        package var speed: Double? = nil
+        package var policyDirs: [String] = []
+        package init() {}
     }
 
     static let credentialBytesMax = 64 << 10
@@ -27,13 +27,13 @@ public enum Daemon {
     /// Accepted only with the simulator on an accelerated clock, which only tests and demos
     /// use: a production config (real platform, or the system clock, as the shipped
     /// `/etc/adpilot/adpilot.json` has) refuses to start while the variable is set.
-    public struct TestFaults: Sendable, Equatable {
-        public var applyDelayMillis = 0
-        public var hangAfterTicks: UInt64? = nil
+    package struct TestFaults: Sendable, Equatable {
+        package var applyDelayMillis = 0
+        package var hangAfterTicks: UInt64? = nil
         /// Simulated campaigns whose conversions fall to a fifth from start-up on.
-        public var degraded: Set<String> = []
+        package var degraded: Set<String> = []
 
-        public static func parse(_ text: String) -> TestFaults? {
+        package static func parse(_ text: String) -> TestFaults? {
             var f = TestFaults()
             for item in text.split(separator: ",") {
                 let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
@@ -54,7 +54,7 @@ public enum Daemon {
     }
 
     /// Loads the configuration the options name, or the embedded demo default.
-    public static func loadConfig(_ o: Options) -> Result<ServiceConfig, ConfigProblem> {
+    package static func loadConfig(_ o: Options) -> Result<ServiceConfig, ConfigProblem> {
         do {
             if o.demo {
                 return .success(try DefaultConfig.demo(campaigns: o.campaigns ?? DefaultConfig.demoCampaigns,
@@ -118,7 +118,7 @@ public enum Daemon {
         return adpilot_signalfd(&set)
     }
 
-    public static func run(_ o: Options) -> ExitCode {
+    package static func run(_ o: Options) -> ExitCode {
         let log = Log()
         let signals = signalFD()
         guard signals >= 0 else {

@@ -1,6 +1,6 @@
-public import AdPilotCore
-public import AdPilotPlatforms
-public import AdPilotSystem
+package import AdPilotCore
+package import AdPilotPlatforms
+package import AdPilotSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -13,8 +13,8 @@ import Glibc
 ///
 /// The log models the platform's own storage: written, not fsynced. It survives a crash
 /// of the daemon (SIGKILL), not a power loss, which is all a simulator needs.
-public final class EmbeddedMarket: AdPlatform {
-    public static let writeLogName = "writes.log"
+package final class EmbeddedMarket: AdPlatform {
+    package static let writeLogName = "writes.log"
     static let stateName = "market.json"
     static let historyDays: Int64 = 3
     static let logBytesMax = 1 << 30
@@ -28,16 +28,16 @@ public final class EmbeddedMarket: AdPlatform {
         var speed: Double
     }
 
-    public let simulator: MarketSimulator
-    public let clock: AcceleratedClock
-    public var name: String { simulator.name }
+    package let simulator: MarketSimulator
+    package let clock: AcceleratedClock
+    package var name: String { simulator.name }
     private let logPath: String
     private let logFD: FileDescriptor
     private let io: any FileIO
 
     /// Opens (or creates) the market in `directory`. A market created with another seed or
     /// campaign count is refused: the operator picks a fresh state directory instead.
-    public static func open(directory: String, seed: UInt64, campaigns: Int, speed: Double,
+    package static func open(directory: String, seed: UInt64, campaigns: Int, speed: Double,
                             wall: any TimeSource = SystemClock(), io: any FileIO = PosixFileIO()) throws -> EmbeddedMarket {
         try io.makeDirectories(directory, mode: 0o750)
         let statePath = directory + "/" + stateName
@@ -91,10 +91,10 @@ public final class EmbeddedMarket: AdPlatform {
     /// Rebuilds budgets from the write log; an unfinished last line (a crash mid-write) is
     /// cut off, as the platform never acknowledged it.
     /// One accepted budget write, as the market logged it.
-    public struct Write: Sendable {
-        public let at: Instant
-        public let campaign: CampaignID
-        public let budgetMicros: Micros
+    package struct Write: Sendable {
+        package let at: Instant
+        package let campaign: CampaignID
+        package let budgetMicros: Micros
     }
 
     /// Rebuilds budgets from the write log; an unfinished last line (a crash mid-write) is
@@ -106,7 +106,7 @@ public final class EmbeddedMarket: AdPlatform {
     }
 
     /// The write log's entries, oldest first: what the platform received (tests read it).
-    public static func writes(directory: String, io: any FileIO = PosixFileIO()) throws -> [Write] {
+    package static func writes(directory: String, io: any FileIO = PosixFileIO()) throws -> [Write] {
         let path = directory + "/" + writeLogName
         return try parse(try io.readFile(path, limit: logBytesMax), path: path).writes
     }
@@ -129,17 +129,17 @@ public final class EmbeddedMarket: AdPlatform {
 
     // MARK: AdPlatform
 
-    public func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { try simulator.listCampaigns() }
-    public func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try simulator.campaign(id) }
-    public func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { try simulator.listCampaigns() }
+    package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try simulator.campaign(id) }
+    package func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
         try simulator.hourlyMetrics(campaign: campaign, from: from, to: to)
     }
-    public func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+    package func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         try simulator.setStatus(campaign: campaign, status)
     }
 
     /// The platform commits (logs) the write before it answers.
-    public func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+    package func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         try simulator.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
         guard simulator.storedBudget(campaign) == budgetMicros else { return }  // a silent no-op fault
         let line = Array("\(clock.now().microsSinceEpoch) \(campaign.rawValue) \(budgetMicros.rawValue)\n".utf8)

@@ -1,14 +1,14 @@
-public import AdPilotCore
+package import AdPilotCore
 import AdPilotPlatforms
 import AdPilotSystem
 
 /// What the controller keeps per campaign between ticks, persisted in the snapshot.
-public struct CampaignMemory: Codable, Sendable {
-    public var control = CampaignControl()
+package struct CampaignMemory: Codable, Sendable {
+    package var control = CampaignControl()
     /// The newest completed hour already shown to the anomaly detector.
-    public var lastIngestedHour: Int64? = nil
+    package var lastIngestedHour: Int64? = nil
 
-    public init() {}
+    package init() {}
 }
 
 /// SPEC §6 step 1: reads every campaign from the platform into the values the pure core

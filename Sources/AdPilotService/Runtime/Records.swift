@@ -1,36 +1,36 @@
-public import AdPilotCore
-public import AdPilotJournal
+package import AdPilotCore
+package import AdPilotJournal
 import AdPilotPlatforms
 import AdPilotSystem
-public import Foundation
+package import Foundation
 
 /// The journal's record kinds written by the daemon and the CLI (SPEC §7).
-public enum RecordKind {
-    public static let startup = "startup", shutdown = "shutdown", config = "config", policyLoaded = "policy_loaded"
-    public static let decision = "decision", applyResult = "apply_result", transition = "transition"
-    public static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
-    public static let reconcile = "reconcile", tickFailed = "tick_failed"
+package enum RecordKind {
+    package static let startup = "startup", shutdown = "shutdown", config = "config", policyLoaded = "policy_loaded"
+    package static let decision = "decision", applyResult = "apply_result", transition = "transition"
+    package static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
+    package static let reconcile = "reconcile", tickFailed = "tick_failed"
     /// Records whose `state` member is the control state after them.
-    public static let stateBearing: Set<String> = [transition, halt, resume]
+    package static let stateBearing: Set<String> = [transition, halt, resume]
 }
 
 /// JSON for journal records: one line, sorted keys, snake_case, no escaped slashes.
-public enum RecordCoding {
-    public static func encoder() -> JSONEncoder {
+package enum RecordCoding {
+    package static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
         return e
     }
 
-    public static func decoder() -> JSONDecoder {
+    package static func decoder() -> JSONDecoder {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
     }
 
     /// Encodes a record body. Our own types always encode; a failure is a programming error.
-    public static func bytes<T: Encodable>(_ value: T, _ encoder: JSONEncoder = encoder()) -> [UInt8] {
+    package static func bytes<T: Encodable>(_ value: T, _ encoder: JSONEncoder = encoder()) -> [UInt8] {
         do {
             return Array(try encoder.encode(value))
         } catch {
@@ -40,20 +40,20 @@ public enum RecordCoding {
 }
 
 /// A transition of the state machine as journaled (kinds transition, halt, resume).
-public struct TransitionRecord: Codable, Sendable {
-    public var verb: String
-    public var actor: Actor
-    public var actorName: String
-    public var reason: String
-    public var modeBefore: Mode?
-    public var mode: Mode
-    public var state: ControlState
-    public var override: GateOverride?
-    public var changed: Bool
+package struct TransitionRecord: Codable, Sendable {
+    package var verb: String
+    package var actor: Actor
+    package var actorName: String
+    package var reason: String
+    package var modeBefore: Mode?
+    package var mode: Mode
+    package var state: ControlState
+    package var override: GateOverride?
+    package var changed: Bool
     /// The gate checks behind a promotion or an automatic rollback, as measured.
-    public var gates: [GateCheck]?
+    package var gates: [GateCheck]?
 
-    public init(_ t: Transition, gates: [GateCheck]? = nil) {
+    package init(_ t: Transition, gates: [GateCheck]? = nil) {
         self.gates = gates
         verb = t.verb.rawValue
         actor = t.actor
@@ -67,7 +67,7 @@ public struct TransitionRecord: Codable, Sendable {
     }
 
     /// The first control state, from the config's slots, on an empty journal.
-    public init(initial state: ControlState) {
+    package init(initial state: ControlState) {
         gates = nil
         verb = "initialize"
         actor = .system
@@ -80,7 +80,7 @@ public struct TransitionRecord: Codable, Sendable {
         changed = true
     }
 
-    public static func kind(for verb: String) -> String {
+    package static func kind(for verb: String) -> String {
         verb == Verb.halt.rawValue ? RecordKind.halt : verb == Verb.resume.rawValue ? RecordKind.resume : RecordKind.transition
     }
 }
@@ -155,8 +155,8 @@ struct DecisionRecord: Encodable {
 }
 
 /// What happened when a decision was applied (kind apply_result).
-public struct ApplyResultRecord: Codable, Sendable {
-    public enum Status: String, Codable, Sendable {
+package struct ApplyResultRecord: Codable, Sendable {
+    package enum Status: String, Codable, Sendable {
         /// The platform reports the requested budget.
         case confirmed
         /// The write "succeeded" but the platform reports another budget.
@@ -167,20 +167,20 @@ public struct ApplyResultRecord: Codable, Sendable {
         case skipped
     }
 
-    public var campaign: CampaignID
-    public var decisionSeq: UInt64
-    public var status: Status
-    public var budgetBeforeMicros: Micros
-    public var budgetAfterMicros: Micros
-    public var reportedMicros: Micros?
-    public var error: String?
+    package var campaign: CampaignID
+    package var decisionSeq: UInt64
+    package var status: Status
+    package var budgetBeforeMicros: Micros
+    package var budgetAfterMicros: Micros
+    package var reportedMicros: Micros?
+    package var error: String?
     /// For the human tail: the action is the apply's status.
-    public var action: String { status.rawValue }
+    package var action: String { status.rawValue }
 }
 
 /// A decision without an outcome, settled at start-up by reading the platform (kind reconcile).
-public struct ReconcileRecord: Codable, Sendable {
-    public enum Outcome: String, Codable, Sendable {
+package struct ReconcileRecord: Codable, Sendable {
+    package enum Outcome: String, Codable, Sendable {
         /// The platform reports the decided budget: the write went through before the crash.
         case applied
         /// The platform still reports the budget from before: the write never happened.
@@ -189,13 +189,13 @@ public struct ReconcileRecord: Codable, Sendable {
         case unknown
     }
 
-    public var campaign: CampaignID
-    public var decisionSeq: UInt64
-    public var budgetBeforeMicros: Micros
-    public var budgetAfterMicros: Micros
-    public var reportedMicros: Micros?
-    public var outcome: Outcome
-    public var error: String?
+    package var campaign: CampaignID
+    package var decisionSeq: UInt64
+    package var budgetBeforeMicros: Micros
+    package var budgetAfterMicros: Micros
+    package var reportedMicros: Micros?
+    package var outcome: Outcome
+    package var error: String?
 }
 
 /// The minimum of a decision record that recovery and reconciliation read back.
@@ -213,8 +213,8 @@ struct OutcomeSummary: Decodable {
 }
 
 /// The control state as the journal last recorded it (the journal wins on disagreement).
-public enum ControlLog {
-    public static func lastState(_ reader: JournalReader) throws -> (seq: UInt64, state: ControlState)? {
+package enum ControlLog {
+    package static func lastState(_ reader: JournalReader) throws -> (seq: UInt64, state: ControlState)? {
         guard let r = try reader.last(1, matching: RecordFilter(kinds: RecordKind.stateBearing)).last else { return nil }
         let t = try RecordCoding.decoder().decode(TransitionRecord.self, from: Data(r.dataBytes))
         return (r.seq, t.state)

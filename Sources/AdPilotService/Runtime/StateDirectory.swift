@@ -1,27 +1,27 @@
-public import AdPilotSystem
+package import AdPilotSystem
 #if canImport(Glibc)
-public import Glibc
+package import Glibc
 #endif
 
 /// The state directory's layout (SPEC §4): journal, halt flag, snapshot, embedded market.
-public struct StateDirectory: Sendable {
-    public let path: String
-    public let io: any FileIO
+package struct StateDirectory: Sendable {
+    package let path: String
+    package let io: any FileIO
 
-    public init(_ path: String, io: any FileIO = PosixFileIO()) {
+    package init(_ path: String, io: any FileIO = PosixFileIO()) {
         self.path = path
         self.io = io
     }
 
-    public var journal: String { path + "/journal" }
-    public var haltFlag: String { path + "/HALT" }
-    public var snapshot: String { path + "/controller-state.json" }
-    public var anomalySnapshot: String { path + "/anomaly-state.json" }
-    public var market: String { path + "/simulator" }
-    public var policies: String { path + "/policies" }
-    public var defaultMetrics: String { path + "/adpilot.prom" }
+    package var journal: String { path + "/journal" }
+    package var haltFlag: String { path + "/HALT" }
+    package var snapshot: String { path + "/controller-state.json" }
+    package var anomalySnapshot: String { path + "/anomaly-state.json" }
+    package var market: String { path + "/simulator" }
+    package var policies: String { path + "/policies" }
+    package var defaultMetrics: String { path + "/adpilot.prom" }
 
-    public func prepare() throws(SystemError) {
+    package func prepare() throws(SystemError) {
         try io.makeDirectories(path, mode: 0o750)
         try io.makeDirectories(journal, mode: 0o750)
         for target in [haltFlag, haltReserve, snapshot, anomalySnapshot, defaultMetrics] { removeStaleTemporaries(of: target) }
@@ -32,7 +32,7 @@ public struct StateDirectory: Sendable {
     /// The persisted kill switch: while it exists nothing writes to a platform. Only a
     /// definite "no such file" counts as absent: a flag that cannot be checked (EACCES,
     /// EIO) counts as raised.
-    public var isHalted: Bool {
+    package var isHalted: Bool {
         if access(haltFlag, F_OK) == 0 { return true }
         return errno != ENOENT
     }
@@ -40,13 +40,13 @@ public struct StateDirectory: Sendable {
     /// A flag written in advance: when the disk is too full to create the flag, it is
     /// renamed into place instead (a rename needs no new space), so a halt forced by a full
     /// disk still outlives a restart.
-    public var haltReserve: String { path + "/HALT.reserve" }
+    package var haltReserve: String { path + "/HALT.reserve" }
     static let reserveNote = "halted: the disk holding this directory was full when the halt was raised; "
         + "the reason is in the daemon's log (journalctl -u adpilotd)\n"
 
     /// Creates the flag durably (file and directory entry synced) with who and why inside.
     /// On a full disk, the reserve takes its place (with a generic note).
-    public func raiseHaltFlag(note: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
+    package func raiseHaltFlag(note: String, owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
         do {
             try writeAtomically(haltFlag, Array((note + "\n").utf8), mode: 0o640, owner: owner)
         } catch {
@@ -64,13 +64,13 @@ public struct StateDirectory: Sendable {
     }
 
     /// Writes the reserve flag if it is missing (at start-up, and after a resume used it).
-    public func prepareHaltReserve() throws(SystemError) {
+    package func prepareHaltReserve() throws(SystemError) {
         guard !io.exists(haltReserve) else { return }
         try writeAtomically(haltReserve, Array(Self.reserveNote.utf8), mode: 0o640)
     }
 
     /// Removes the flag durably, then replaces a reserve a full disk used up (best effort).
-    public func clearHaltFlag() throws(SystemError) {
+    package func clearHaltFlag() throws(SystemError) {
         do {
             try io.unlink(haltFlag)
         } catch where error.errno == ENOENT {
@@ -86,7 +86,7 @@ public struct StateDirectory: Sendable {
     /// link: two writers of one target do not collide, and whoever can write the directory
     /// cannot aim a more privileged writer (root's `adpilotctl halt`) elsewhere. `owner`
     /// hands the file to another user before it appears (root writing for the daemon).
-    public func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
+    package func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
                                 owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
         let temporary = "\(target)\(Self.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
         let fd = try io.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
@@ -120,7 +120,7 @@ public struct StateDirectory: Sendable {
     /// Removes the temporaries of `target` left by writers that died mid-write: their pid
     /// no longer exists and the file is over 10 minutes old (a writer in another PID
     /// namespace looks dead, but no write takes that long). Best effort.
-    public func removeStaleTemporaries(of target: String) {
+    package func removeStaleTemporaries(of target: String) {
         let slash = target.lastIndex(of: "/")
         let dir = slash.map { String(target[..<$0]) } ?? "."
         let prefix = (slash.map { String(target[target.index(after: $0)...]) } ?? target) + Self.temporaryMarker
