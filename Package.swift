@@ -58,20 +58,33 @@ let package = Package(
         // platforms over libcurl.
         .target(name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
 
-        // The daemon runtime: configuration, the tick loop, the control socket, systemd.
+        // What the CLI needs: the control protocol and its client, arguments, the state
+        // directory, the status report, the offline halt. Never the daemon runtime.
+        .target(
+            name: "AdPilotControl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal"],
+            swiftSettings: strict),
+
+        // The daemon runtime: configuration, the controller, the control server, systemd.
         .target(
             name: "AdPilotService",
-            dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotPlatforms", "CSystemd", "CPosix"],
+            dependencies: [
+                "AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotControl",
+                "CSystemd", "CPosix",
+            ],
             swiftSettings: strict),
 
         .executableTarget(
-            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotService"],
+            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotControl", "AdPilotPlatforms", "AdPilotService"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotService"],
+            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotControl"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilot-bench", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms", "AdPilotPolicy", "AdPilotService"],
+            name: "adpilot-bench",
+            dependencies: [
+                "AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms", "AdPilotPolicy", "AdPilotControl",
+                "AdPilotService",
+            ],
             swiftSettings: strict),
 
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.
@@ -85,7 +98,12 @@ let package = Package(
         .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotTestSupport", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
         .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotTestSupport", "AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["AdPilotTestSupport", "AdPilotService", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilotd", "adpilotctl"]),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "AdPilotTestSupport", "AdPilotService", "AdPilotControl", "AdPilotPlatforms", "AdPilotJournal",
+                "AdPilotCore", "AdPilotSystem", "adpilotd", "adpilotctl",
+            ]),
         .testTarget(name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,6 +3,8 @@
 // a 1 GB journal.
 import AdPilotCore
 import AdPilotJournal
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotService
 import AdPilotSystem
 import Foundation

@@ -1,5 +1,6 @@
 import AdPilotCore
-import AdPilotService
+import AdPilotControl
+import AdPilotJournal
 import AdPilotSystem
 import Foundation
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import AdPilotCore
-import AdPilotService
+import AdPilotControl
 import AdPilotJournal
 import AdPilotSystem
 import Foundation

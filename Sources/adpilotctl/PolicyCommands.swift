@@ -1,5 +1,5 @@
 import AdPilotCore
-import AdPilotService
+import AdPilotControl
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation

@@ -1,5 +1,5 @@
 import AdPilotCore
-import AdPilotService
+import AdPilotControl
 import AdPilotSystem
 #if canImport(Glibc)
 import Glibc

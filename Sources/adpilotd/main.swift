@@ -1,3 +1,4 @@
+import AdPilotControl
 import AdPilotCore
 import AdPilotService
 import AdPilotSystem

@@ -27,7 +27,7 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
     return nil
 }
 
-/// One test per cell of SPEC §5's table, row by row.
+/// One test per cell of the transition table (docs/state-machine.md), row by row.
 @Suite struct StateMachineTests {
     // shadow row
     @Test func shadowStageSetsCandidate() throws {

@@ -1,5 +1,7 @@
 import AdPilotCore
 import AdPilotService
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotTestSupport
 import Foundation
 import Testing

@@ -1,6 +1,8 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotSystem
 import AdPilotTestSupport
 import Foundation

@@ -1,6 +1,8 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotSystem
 import AdPilotTestSupport
 import Foundation
@@ -252,7 +254,7 @@ import Testing
         #expect(d.stop() == 0)
     }
 
-    /// SPEC §10: the unit must rate 2.0 or lower. Reported as skipped without systemd-analyze.
+    /// docs/operations.md: the unit must rate 2.0 or lower. Reported as skipped without systemd-analyze.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
     func unitSandboxRatesTwoOrLower() throws {
         let analyze = "/usr/bin/systemd-analyze"

@@ -1,6 +1,9 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotSystem
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotTestSupport
 import Foundation
 import Testing

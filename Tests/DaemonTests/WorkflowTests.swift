@@ -1,11 +1,13 @@
 import AdPilotCore
 import AdPilotJournal
 import AdPilotService
+import AdPilotControl
+import AdPilotPlatforms
 import AdPilotTestSupport
 import Foundation
 import Testing
 
-/// SPEC §5's story through adpilotctl against real daemons: promotion gated by evidence,
+/// The promotion story (docs/state-machine.md) through adpilotctl against real daemons: promotion gated by evidence,
 /// canary writes only in scope, live everywhere, overrides, rollback, halt, resume, and a
 /// canary the market turns against, rolled back by the controller itself.
 @Suite(.serialized) struct WorkflowTests {

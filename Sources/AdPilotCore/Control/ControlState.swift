@@ -43,7 +43,7 @@ package struct PolicyID: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// The controller's mode (SPEC §5). A closed set: these four are the whole contract.
+/// The controller's mode (docs/state-machine.md). A closed set: these four are the whole contract.
 package enum Mode: String, Sendable, Codable, CaseIterable {
     case shadow, canary, live, halted
 }

@@ -1,4 +1,4 @@
-/// Promotion gates (SPEC §5): what a candidate must show before it may write more.
+/// Promotion gates (docs/state-machine.md): what a candidate must show before it may write more.
 /// Pure: the daemon accumulates `Evidence` tick by tick; these functions judge it.
 package struct GateConfig: Hashable, Sendable, Codable {
     /// shadow -> canary

@@ -13,7 +13,7 @@ package struct GateCheck: Hashable, Sendable, Codable {
     }
 }
 
-/// The operator verbs of SPEC §5, plus the evidence a promotion carries.
+/// The operator verbs of docs/state-machine.md, plus the evidence a promotion carries.
 package enum Command: Hashable, Sendable {
     case stage(PolicyID)
     /// `gates` are the checks for the step being attempted, evaluated by the caller.
@@ -72,7 +72,7 @@ package struct Transition: Hashable, Sendable, Codable {
     package var changed: Bool { before != after }
 }
 
-/// SPEC §5's table as one pure function. Every cell is in `apply`; nothing else changes
+/// The transition table (docs/state-machine.md) as one pure function. Every cell is in `apply`; nothing else changes
 /// mode or slots.
 package enum StateMachine {
     package static func apply(_ command: Command, to state: ControlState, actor: Actor,

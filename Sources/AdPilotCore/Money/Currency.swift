@@ -10,7 +10,7 @@ package struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         self.minorUnitsPerUnit = minorUnitsPerUnit
     }
 
-    /// Currencies whose platform offset is 1 (no minor unit in budget fields; SPEC §3).
+    /// Currencies whose platform offset is 1 (no minor unit in budget fields; docs/architecture.md).
     static let offsetOne: Set<String> = ["JPY", "KRW", "CLP", "COP", "CRC", "HUF", "ISK", "IDR", "PYG", "TWD"]
 
     /// Currencies whose platform offset is 100. A currency in neither table is refused:

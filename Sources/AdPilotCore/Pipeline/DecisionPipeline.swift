@@ -1,9 +1,9 @@
-/// SPEC §6 steps 2-4 as one pure function: the policy proposes, each layer approves,
+/// docs/decision-pipeline.md steps 2-4 as one pure function: the policy proposes, each layer approves,
 /// adjusts or vetoes, and the mode decides whether the result may be written.
 ///
 /// Layer order: validity, pacer, bounds, step, daily cap, account cap, no-conversion
 /// window, ROAS floor, cooldown, canary exposure, anomaly, breaker. Validity runs before
-/// the pacer (SPEC lists it first among the guardrails) because no later layer can reason
+/// the pacer (the documented layer order lists it first) because no later layer can reason
 /// about a NaN. The first veto holds the current budget; the layers after it are recorded
 /// as skipped.
 package enum DecisionPipeline {

@@ -3,7 +3,7 @@ package enum Slot: String, Hashable, Sendable, Codable {
     case live, candidate
 }
 
-/// SPEC §5's mode table, from one campaign's point of view: which slots decide for it, and
+/// The mode table (docs/state-machine.md) from one campaign's point of view: which slots decide for it, and
 /// whether each may write. Outside every scope nothing runs and budgets stay as they are.
 package enum WriteScope {
     package struct Assignment: Hashable, Sendable {

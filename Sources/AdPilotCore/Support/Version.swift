@@ -3,7 +3,7 @@ package enum AdPilotVersion {
     package static let string = "0.1.0"
 }
 
-/// SPEC §8's exit codes, shared by `adpilotd` and `adpilotctl`.
+/// The exit codes (docs/operations.md), shared by `adpilotd` and `adpilotctl`.
 package enum ExitCode: Int32, Sendable {
     case ok = 0
     /// Verification failed or a check found a problem.

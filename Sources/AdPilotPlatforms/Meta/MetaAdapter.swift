@@ -6,7 +6,7 @@ package struct MetaConfig: Sendable {
     /// The ad account, without the `act_` prefix.
     package var adAccountID: String
     /// The ad account's currency: `daily_budget` is in its minor units (offset 100 for USD,
-    /// 1 for JPY; SPEC §3).
+    /// 1 for JPY; docs/architecture.md).
     package var currency: Currency
     package var utcOffsetSeconds: Int64 = 0
     package var pageSize = 100

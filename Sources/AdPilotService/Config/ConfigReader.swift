@@ -1,3 +1,5 @@
+import AdPilotControl
+import AdPilotJournal
 import AdPilotCore
 import AdPilotPlatforms
 

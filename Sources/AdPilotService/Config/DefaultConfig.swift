@@ -1,3 +1,5 @@
+import AdPilotControl
+import AdPilotJournal
 import AdPilotPlatforms
 
 /// The embedded default that `adpilotd --demo` runs and `--print-default-config` prints:

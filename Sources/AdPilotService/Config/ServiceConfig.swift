@@ -1,3 +1,4 @@
+import AdPilotControl
 package import AdPilotCore
 package import AdPilotPlatforms
 package import AdPilotSystem
@@ -18,7 +19,7 @@ package enum ClockSetting: Equatable, Sendable {
     }
 }
 
-/// Which campaigns a canary candidate controls (SPEC §5).
+/// Which campaigns a canary candidate controls (docs/state-machine.md).
 package enum CanaryScopeSetting: Equatable, Sendable {
     case campaigns([CampaignID])
     /// Campaigns, taken in a deterministic order, until this fraction of the total daily
@@ -38,7 +39,7 @@ package struct CampaignTemplate: Equatable, Sendable {
     }
 }
 
-/// The daemon's configuration (SPEC §4): parsed from JSON with every key checked, every
+/// The daemon's configuration (docs/operations.md): parsed from JSON with every key checked, every
 /// unknown key refused with its path, and every range validated.
 package struct ServiceConfig: Sendable {
     package static let formatVersion: Int64 = 1

@@ -1,3 +1,5 @@
+import AdPilotControl
+import AdPilotJournal
 import AdPilotSystem
 
 /// The daemon's log: journald with structured fields (ADPILOT_SEQ, ADPILOT_CAMPAIGN,

@@ -1,9 +1,11 @@
+import AdPilotControl
+import AdPilotJournal
 import AdPilotCore
 
 /// Prometheus text exposition (node_exporter textfile collector), written atomically
 /// after every tick.
 enum Metrics {
-    static func render(_ s: StatusReport, totals: Controller.Totals) -> String {
+    static func render(_ s: StatusReport, totals: DecisionTotals) -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"

@@ -1,3 +1,4 @@
+package import AdPilotControl
 package import AdPilotCore
 import AdPilotJournal
 package import AdPilotPlatforms
@@ -19,25 +20,8 @@ struct LoadedPolicy {
     let digest: String
 }
 
-/// One tick's outcome, for status, metrics and STATUS=.
-package struct TickReport: Codable, Sendable {
-    package var tick: UInt64 = 0
-    package var at: Instant
-    package var durationMicros: Int64 = 0
-    package var campaigns = 0
-    package var decisions = 0
-    package var applies = 0
-    package var confirmed = 0
-    package var writeFailures = 0
-    package var skippedByHalt = 0
-    package var holds = 0
-    package var observeFailures = 0
-    package var vetoes: [String: Int] = [:]
-    package var error: String? = nil
-}
-
 /// The controller: the decision core, the journal, the platform and the policies, put
-/// together under SPEC §5 and §6. The tick runs on one thread; the control socket calls
+/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on one thread; the control socket calls
 /// `halt`, `resume` and `status` from others.
 ///
 /// Safety rules kept here:
@@ -69,20 +53,13 @@ package final class Controller: @unchecked Sendable {
     private var platformBreaker = CircuitBreaker()
     private var tickCount: UInt64 = 0
     private let statusView: Guarded<StatusView>
-    private var totals = Totals()
+    private var totals = DecisionTotals()
     let encoder = RecordCoding.encoder()
     /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
     /// widen the window between a decision and its outcome for crash tests.
     package var applyDelayMillis = 0
     /// Ticks run by this process.
     package private(set) var ticksThisRun: UInt64 = 0
-
-    struct Totals {
-        var decisions: UInt64 = 0
-        var applies: UInt64 = 0
-        var writeFailures: UInt64 = 0
-        var vetoes: [String: UInt64] = [:]
-    }
 
     struct Snapshot: Codable {
         static let format = 1
@@ -406,7 +383,7 @@ package final class Controller: @unchecked Sendable {
         return (nil, problems)
     }
 
-    /// Returns to shadow (SPEC §5): journaled, then the flag is cleared.
+    /// Returns to shadow (docs/state-machine.md): journaled, then the flag is cleared.
     /// The flag goes inside the same critical section as the transition, so a tick never
     /// sees "shadow, flag present" and mistakes the resume for a new halt.
     package func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
@@ -426,7 +403,7 @@ package final class Controller: @unchecked Sendable {
 
     // MARK: The tick
 
-    /// One pass over every campaign (SPEC §6). Never throws: anything that goes wrong is
+    /// One pass over every campaign (docs/decision-pipeline.md). Never throws: anything that goes wrong is
     /// journaled where possible, logged, and leaves budgets as they are.
     @discardableResult
     package func tick(log: Log) -> TickReport {
@@ -515,7 +492,7 @@ package final class Controller: @unchecked Sendable {
         } else if let breach = capBreach(observed) {
             _ = halt(actor: .system, reason: breach, log: log)
         } else if let fault = decisions.first(where: { $0.input.slot == .live && $0.policyFault }) {
-            // A live policy that errors or returns NaN leaves its scope (SPEC §5): back to
+            // A live policy that errors or returns NaN leaves its scope (docs/state-machine.md): back to
             // the previous live policy when there is one, otherwise nothing writes.
             let why = "live policy \(fault.input.policy) failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")"
             var rolledBack = false
@@ -789,7 +766,7 @@ package final class Controller: @unchecked Sendable {
         return result
     }
 
-    /// Spend already past the account's hard daily cap halts everything (SPEC §5).
+    /// Spend already past the account's hard daily cap halts everything (docs/state-machine.md).
     private func capBreach(_ observed: Observer.Observed) -> String? {
         let spent = observed.campaigns.reduce(Int128(0)) { $0 + Int128($1.observation.spendTodayMicros.rawValue) }
         guard spent > Int128(config.account.dailyCapMicros.rawValue) else { return nil }

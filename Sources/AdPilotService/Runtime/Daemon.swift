@@ -1,3 +1,5 @@
+package import AdPilotControl
+import AdPilotJournal
 package import AdPilotCore
 import AdPilotPlatforms
 import AdPilotSystem

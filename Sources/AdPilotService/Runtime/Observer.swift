@@ -1,3 +1,5 @@
+import AdPilotControl
+import AdPilotJournal
 package import AdPilotCore
 import AdPilotPlatforms
 import AdPilotSystem
@@ -11,7 +13,7 @@ package struct CampaignMemory: Codable, Sendable {
     package init() {}
 }
 
-/// SPEC §6 step 1: reads every campaign from the platform into the values the pure core
+/// docs/decision-pipeline.md step 1: reads every campaign from the platform into the values the pure core
 /// decides on.
 enum Observer {
     /// Trailing window for efficiency (ROAS, CPA) and the no-conversion check.

@@ -1,5 +1,4 @@
 package import AdPilotCore
-package import AdPilotPlatforms
 package import AdPilotSystem
 import Foundation
 #if canImport(Glibc)
@@ -13,6 +12,12 @@ import Glibc
 ///
 /// The log models the platform's own storage: written, not fsynced. It survives a crash
 /// of the daemon (SIGKILL), not a power loss, which is all a simulator needs.
+/// A simulated market that cannot be opened as asked: the message names the file and the way out.
+package struct EmbeddedMarketError: Error, CustomStringConvertible {
+    package let description: String
+    init(_ description: String) { self.description = description }
+}
+
 package final class EmbeddedMarket: AdPlatform {
     package static let writeLogName = "writes.log"
     static let stateName = "market.json"
@@ -48,10 +53,10 @@ package final class EmbeddedMarket: AdPlatform {
             do {
                 state = try JSONDecoder().decode(State.self, from: Data(try io.readFile(statePath, limit: 1 << 16)))
             } catch {
-                throw StartupError("\(statePath): unreadable simulated market (\(error)); remove \(directory) to start a fresh one")
+                throw EmbeddedMarketError("\(statePath): unreadable simulated market (\(error)); remove \(directory) to start a fresh one")
             }
             guard state.seed == seed, state.campaigns == campaigns else {
-                throw ConfigProblem(key: "platform", problem: "the simulator in \(directory) was created with seed \(state.seed) and "
+                throw EmbeddedMarketError("platform: the simulator in \(directory) was created with seed \(state.seed) and "
                     + "\(state.campaigns) campaigns; use the same (--campaigns \(state.campaigns)) or a fresh --state-dir")
             }
             // Simulated time continues from where it was, at the old speed, then re-anchors.
@@ -64,9 +69,8 @@ package final class EmbeddedMarket: AdPlatform {
         }
         state.anchorWallMicros = wallNow
         state.speed = speed
-        let dir = StateDirectory(directory, io: io)
-        dir.removeStaleTemporaries(of: statePath)
-        try dir.writeAtomically(statePath, Array(try JSONEncoder().encode(state)))
+        io.removeStaleTemporaries(of: statePath)
+        try io.writeAtomically(statePath, Array(try JSONEncoder().encode(state)))
 
         let clock = AcceleratedClock(start: Instant(microsSinceEpoch: state.anchorSimMicros), speed: speed, base: wall)
         let simulator = MarketSimulator(config: SimulatorConfig(seed: seed, campaigns: campaigns,
@@ -118,7 +122,7 @@ package final class EmbeddedMarket: AdPlatform {
         for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") {
             let parts = bytes[start..<i].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
             guard parts.count == 3, let at = Int64(parts[0]), let budget = Int64(parts[2]) else {
-                throw ConfigProblem(key: "", problem: "\(path): line \(out.count + 1) is not `<sim micros> <campaign> <budget micros>`; "
+                throw EmbeddedMarketError("\(path): line \(out.count + 1) is not `<sim micros> <campaign> <budget micros>`; "
                     + "the simulated market is damaged: remove \(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".") to start a fresh one")
             }
             out.append(Write(at: Instant(microsSinceEpoch: at), campaign: CampaignID(parts[1]), budgetMicros: Micros(budget)))

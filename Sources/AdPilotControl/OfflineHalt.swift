@@ -5,7 +5,7 @@ package import AdPilotSystem
 package import Glibc
 #endif
 
-/// `adpilotctl halt` when the daemon does not answer (SPEC §8), in two steps: the flag
+/// `adpilotctl halt` when the daemon does not answer (docs/operations.md), in two steps: the flag
 /// first, so the daemon (if it is merely wedged) stops before its next write; then the
 /// journal record, written by the CLI itself only when the daemon does not hold the
 /// writer lock.

@@ -10,35 +10,20 @@ package struct LastDecision: Codable, Sendable {
     package var action: Action
     package var reason: ReasonCode?
     package var budgetAfterMicros: Micros
-}
 
-/// What the tick thread leaves for `status` (read under a lock by the socket threads).
-struct StatusView: Sendable {
-    var platform: String
-    var lastTick: TickReport? = nil
-    var ticks: UInt64 = 0
-    var headSeq: UInt64 = 0
-    var platformBreaker: BreakerState = .closed
-    var campaignBreaker: [CampaignID: BreakerState] = [:]
-    var anomaly: [CampaignID: String] = [:]
-    var observations: [Observation] = []
-    var inCanary: Set<CampaignID> = []
-    var lastDecisions: [CampaignID: LastDecision] = [:]
-    var totals = Controller.Totals()
-    var configDigest: String
-    var policyDigests: [PolicyID: String] = [:]
-    var gateConfig: GateConfig
-    var policyDirs: [String]
-
-    init(platform: String, configDigest: String, gateConfig: GateConfig, policyDirs: [String]) {
-        self.platform = platform
-        self.configDigest = configDigest
-        self.gateConfig = gateConfig
-        self.policyDirs = policyDirs
+    package init(seq: UInt64, at: Instant, slot: Slot, policy: PolicyID, action: Action, reason: ReasonCode?,
+                 budgetAfterMicros: Micros) {
+        self.seq = seq
+        self.at = at
+        self.slot = slot
+        self.policy = policy
+        self.action = action
+        self.reason = reason
+        self.budgetAfterMicros = budgetAfterMicros
     }
 }
 
-/// `adpilotctl status --json` (SPEC §8): mode, slots, halt flag, journal head, breakers,
+/// `adpilotctl status --json` (docs/operations.md): mode, slots, halt flag, journal head, breakers,
 /// and per campaign the budget, spend today and last decision.
 package struct StatusReport: Codable, Sendable {
     package struct Breakers: Codable, Sendable {
@@ -86,7 +71,7 @@ package struct StatusReport: Codable, Sendable {
     package var canaryScope: [CampaignID]
     package var campaigns: [Campaign]
 
-    init(state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
+    package init(state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
          view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence) {
         self.gates = gates
         self.evidence = evidence

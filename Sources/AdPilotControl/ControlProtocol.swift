@@ -7,7 +7,7 @@ import Foundation
 ///     -> {"v":1,"verb":"halt","reason":"bad creative"}
 ///     <- {"v":1,"exit":0,"message":"halted ...","status":{...}}
 ///
-/// `exit` is the code the CLI exits with (SPEC §8): 0 done, 2 usage, 3 refused,
+/// `exit` is the code the CLI exits with (docs/operations.md): 0 done, 2 usage, 3 refused,
 /// 5 permission denied.
 package enum ControlProtocol {
     package static let version = 1

@@ -1,69 +1,11 @@
+import AdPilotControl
+import AdPilotJournal
 import AdPilotCore
 import AdPilotSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A Unix stream socket address, or nil when the path does not fit sun_path.
-func unixAddress(_ path: String) -> sockaddr_un? {
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    let capacity = MemoryLayout.size(ofValue: addr.sun_path)
-    guard !bytes.isEmpty, bytes.count < capacity else { return nil }
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-        for (i, b) in bytes.enumerated() { raw[i] = b }
-    }
-    return addr
-}
-
-func withSockaddr<R>(_ addr: sockaddr_un, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-    var a = addr
-    return withUnsafePointer(to: &a) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-}
-
-/// Reads until newline or EOF, at most `limit` bytes; EINTR is retried. Nil on timeout
-/// or error.
-func readLine(_ fd: Int32, limit: Int) -> [UInt8]? {
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 << 10)
-    while out.count <= limit {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if n == 0 { return out }
-        if let nl = chunk[0..<n].firstIndex(of: UInt8(ascii: "\n")) {
-            out += chunk[0..<nl]
-            return out
-        }
-        out += chunk[0..<n]
-    }
-    return nil
-}
-
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return false
-        }
-        offset += n
-    }
-    return true
-}
-
-func setTimeouts(_ fd: Int32, seconds: Int) {
-    var tv = timeval(tv_sec: seconds, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-}
 
 /// The daemon's end of the control socket: mode 0660, group from the config, one thread
 /// accepting and a bounded number serving.
@@ -245,56 +187,6 @@ package final class ControlServer: @unchecked Sendable {
             return respond(verb: "rollback") { try controller.rollback(actor: peer.actor, reason: reason, log: log) }
         default:
             return ControlResponse(exit: .usage, message: "unknown verb \(request.verb)")
-        }
-    }
-}
-
-/// The CLI's end of the control socket.
-package enum ControlClient {
-    package enum Failure: Error, CustomStringConvertible {
-        /// Nobody answers at the socket (exit 4).
-        case unreachable(String)
-        /// The socket refused us (exit 5).
-        case permissionDenied(String)
-
-        package var description: String {
-            switch self {
-            case .unreachable(let m), .permissionDenied(let m): return m
-            }
-        }
-    }
-
-    package static func call(_ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10) -> Result<ControlResponse, Failure> {
-        guard let addr = unixAddress(path) else { return .failure(.unreachable("socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")) }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(.unreachable("socket: \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
-        setTimeouts(fd, seconds: timeoutSeconds)
-        var rc: Int32
-        repeat { rc = withSockaddr(addr) { connect(fd, $0, $1) } } while rc != 0 && errno == EINTR
-        if rc != 0 {
-            let e = errno
-            let why = String(cString: strerror(e))
-            if e == EACCES || e == EPERM {
-                return .failure(.permissionDenied("permission denied on \(path): \(why); you need to be root or in the operators group"))
-            }
-            return .failure(.unreachable("the daemon is not answering at \(path): \(why)"))
-        }
-        guard writeAll(fd, RecordCoding.bytes(request) + [UInt8(ascii: "\n")]) else {
-            return .failure(.unreachable("cannot send to \(path): \(String(cString: strerror(errno)))"))
-        }
-        let line = readLine(fd, limit: ControlProtocol.responseBytesMax)
-        let timedOut = line == nil && (errno == EAGAIN || errno == EWOULDBLOCK)
-        guard let line, !line.isEmpty else {
-            let what = timedOut ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
-                : "the daemon at \(path) closed the connection without a usable answer"
-            return .failure(.unreachable(what + "; the request was sent and may have taken effect: "
-                + "`adpilotctl status` and `adpilotctl journal tail` show what happened"))
-        }
-        do {
-            return .success(try RecordCoding.decoder().decode(ControlResponse.self, from: Data(line)))
-        } catch {
-            return .failure(.unreachable("the daemon's answer is not protocol v\(ControlProtocol.version): \(error)"))
         }
     }
 }

@@ -3,7 +3,7 @@ package import AdPilotSystem
 package import Glibc
 #endif
 
-/// The state directory's layout (SPEC §4): journal, halt flag, snapshot, embedded market.
+/// The state directory's layout (docs/operations.md): journal, halt flag, snapshot, embedded market.
 package struct StateDirectory: Sendable {
     package let path: String
     package let io: any FileIO
@@ -80,57 +80,11 @@ package struct StateDirectory: Sendable {
         try? prepareHaltReserve()
     }
 
-    /// Writes `bytes` to `target` so that a crash leaves either the old or the new file:
-    /// a temporary file, fsync, rename, fsync of the directory. The temporary has a name no
-    /// other writer uses (pid and a random part) and is created fresh, never through a
-    /// link: two writers of one target do not collide, and whoever can write the directory
-    /// cannot aim a more privileged writer (root's `adpilotctl halt`) elsewhere. `owner`
-    /// hands the file to another user before it appears (root writing for the daemon).
+    /// See `FileIO.writeAtomically`.
     package func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
                                 owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
-        let temporary = "\(target)\(Self.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
-        let fd = try io.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
-        do throws(SystemError) {
-            let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in
-                Result { () throws(SystemError) in try io.writeAll(fd, b, path: temporary) }
-            }
-            try written.get()
-            if let owner, fchown(fd.rawValue, owner.uid, owner.gid) != 0 {
-                throw SystemError(errno: errno, operation: "fchown to uid \(owner.uid)", path: temporary)
-            }
-            try io.fsync(fd, path: temporary)
-        } catch {
-            io.close(fd)
-            try? io.unlink(temporary)
-            throw error
-        }
-        io.close(fd)
-        do {
-            try io.rename(temporary, target)
-        } catch {
-            try? io.unlink(temporary)
-            throw error
-        }
-        let slash = target.lastIndex(of: "/").map { String(target[..<$0]) } ?? "."
-        try io.syncDirectory(slash.isEmpty ? "/" : slash)
+        try io.writeAtomically(target, bytes, mode: mode, owner: owner)
     }
 
-    static let temporaryMarker = ".tmp."
-
-    /// Removes the temporaries of `target` left by writers that died mid-write: their pid
-    /// no longer exists and the file is over 10 minutes old (a writer in another PID
-    /// namespace looks dead, but no write takes that long). Best effort.
-    package func removeStaleTemporaries(of target: String) {
-        let slash = target.lastIndex(of: "/")
-        let dir = slash.map { String(target[..<$0]) } ?? "."
-        let prefix = (slash.map { String(target[target.index(after: $0)...]) } ?? target) + Self.temporaryMarker
-        guard let names = try? io.listDirectory(dir.isEmpty ? "/" : dir) else { return }
-        for name in names where name.hasPrefix(prefix) {
-            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0 else { continue }
-            var st = stat()
-            let path = dir + "/" + name
-            guard lstat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 600 else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? io.unlink(path) }
-        }
-    }
+    package func removeStaleTemporaries(of target: String) { io.removeStaleTemporaries(of: target) }
 }

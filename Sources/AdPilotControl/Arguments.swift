@@ -8,8 +8,8 @@ package struct UsageError: Error {
     package init(message: String) { self.message = message }
 }
 
-/// Options every verb accepts, before or after it (SPEC §8), with their environment
-/// fallbacks (SPEC §4).
+/// Options every verb accepts, before or after it (docs/operations.md), with their environment
+/// fallbacks (docs/operations.md).
 package struct GlobalOptions: Sendable {
     package static let stateDirDefault = "/var/lib/adpilot"
     package static let socketDefault = "/run/adpilot/control.sock"

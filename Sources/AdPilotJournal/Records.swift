@@ -1,10 +1,8 @@
 package import AdPilotCore
-package import AdPilotJournal
-import AdPilotPlatforms
 import AdPilotSystem
 package import Foundation
 
-/// The journal's record kinds written by the daemon and the CLI (SPEC §7).
+/// The journal's record kinds written by the daemon and the CLI (docs/journal-format.md).
 package enum RecordKind {
     package static let startup = "startup", shutdown = "shutdown", config = "config", policyLoaded = "policy_loaded"
     package static let decision = "decision", applyResult = "apply_result", transition = "transition"
@@ -87,45 +85,45 @@ package struct TransitionRecord: Codable, Sendable {
 
 /// A decision as journaled: everything needed to explain and replay it except the
 /// configuration, which is referenced by digest (its `config` record holds it in full).
-struct DecisionRecord: Encodable {
+package struct DecisionRecord: Encodable {
     /// The controller's clock when deciding (simulated in a demo; the record's `time` is
     /// the wall clock).
-    let at: Instant
-    let campaign: CampaignID
-    let tick: UInt64
-    let mode: Mode
-    let slot: Slot
-    let policy: PolicyID
-    let policyDigest: String
-    let configDigest: String
-    let action: Action
-    let reason: ReasonCode?
-    let budgetBeforeMicros: Micros
-    let budgetAfterMicros: Micros
-    let inCanaryScope: Bool
-    let haltFlag: Bool
-    let observation: Observation
-    let proposal: Proposal
-    let pacer: PacerReport
-    let layers: [LayerVerdict]
-    let controller: ControllerInput
-    let policyFault: Bool
-    let haltRequested: Bool
+    package let at: Instant
+    package let campaign: CampaignID
+    package let tick: UInt64
+    package let mode: Mode
+    package let slot: Slot
+    package let policy: PolicyID
+    package let policyDigest: String
+    package let configDigest: String
+    package let action: Action
+    package let reason: ReasonCode?
+    package let budgetBeforeMicros: Micros
+    package let budgetAfterMicros: Micros
+    package let inCanaryScope: Bool
+    package let haltFlag: Bool
+    package let observation: Observation
+    package let proposal: Proposal
+    package let pacer: PacerReport
+    package let layers: [LayerVerdict]
+    package let controller: ControllerInput
+    package let policyFault: Bool
+    package let haltRequested: Bool
 
     /// The controller state the decision started from.
-    struct ControllerInput: Encodable {
-        let pacer: PacerState
-        let lastChangeAt: Instant?
-        let platformBreaker: BreakerState
-        let platformBreakerPermits: Bool
-        let campaignBreaker: BreakerState
-        let campaignBreakerPermits: Bool
-        let anomaly: AnomalyAssessment
-        let accountOthersMicros: Micros
-        let canaryOthersMicros: Micros
+    package struct ControllerInput: Encodable {
+        package let pacer: PacerState
+        package let lastChangeAt: Instant?
+        package let platformBreaker: BreakerState
+        package let platformBreakerPermits: Bool
+        package let campaignBreaker: BreakerState
+        package let campaignBreakerPermits: Bool
+        package let anomaly: AnomalyAssessment
+        package let accountOthersMicros: Micros
+        package let canaryOthersMicros: Micros
     }
 
-    init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
+    package init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
         let i = d.input
         at = i.now
         campaign = d.campaign
@@ -176,6 +174,16 @@ package struct ApplyResultRecord: Codable, Sendable {
     package var error: String?
     /// For the human tail: the action is the apply's status.
     package var action: String { status.rawValue }
+
+    package init(campaign: CampaignID, decisionSeq: UInt64, status: Status, budgetBeforeMicros: Micros, budgetAfterMicros: Micros, reportedMicros: Micros? = nil, error: String? = nil) {
+        self.campaign = campaign
+        self.decisionSeq = decisionSeq
+        self.status = status
+        self.budgetBeforeMicros = budgetBeforeMicros
+        self.budgetAfterMicros = budgetAfterMicros
+        self.reportedMicros = reportedMicros
+        self.error = error
+    }
 }
 
 /// A decision without an outcome, settled at start-up by reading the platform (kind reconcile).
@@ -196,20 +204,30 @@ package struct ReconcileRecord: Codable, Sendable {
     package var reportedMicros: Micros?
     package var outcome: Outcome
     package var error: String?
+
+    package init(campaign: CampaignID, decisionSeq: UInt64, budgetBeforeMicros: Micros, budgetAfterMicros: Micros, reportedMicros: Micros? = nil, outcome: Outcome, error: String? = nil) {
+        self.campaign = campaign
+        self.decisionSeq = decisionSeq
+        self.budgetBeforeMicros = budgetBeforeMicros
+        self.budgetAfterMicros = budgetAfterMicros
+        self.reportedMicros = reportedMicros
+        self.outcome = outcome
+        self.error = error
+    }
 }
 
 /// The minimum of a decision record that recovery and reconciliation read back.
-struct DecisionSummary: Decodable {
-    let campaign: CampaignID
-    let action: Action
-    let budgetBeforeMicros: Micros
-    let budgetAfterMicros: Micros
+package struct DecisionSummary: Decodable {
+    package let campaign: CampaignID
+    package let action: Action
+    package let budgetBeforeMicros: Micros
+    package let budgetAfterMicros: Micros
 }
 
 /// The campaign of an outcome record (apply_result or reconcile), when a byte scan cannot
 /// read it.
-struct OutcomeSummary: Decodable {
-    let campaign: CampaignID
+package struct OutcomeSummary: Decodable {
+    package let campaign: CampaignID
 }
 
 /// The control state as the journal last recorded it (the journal wins on disagreement).
@@ -222,14 +240,14 @@ package enum ControlLog {
 }
 
 /// Byte-level reads of the sorted-key, unescaped fields recovery needs from our own records.
-enum RecordScan {
-    static let applyMarker = Array(#""action":"apply""#.utf8)
-    static let confirmedMarker = Array(#""status":"confirmed""#.utf8)
-    static let appliedMarker = Array(#""outcome":"applied""#.utf8)
-    static let unknownMarker = Array(#""outcome":"unknown""#.utf8)
+package enum RecordScan {
+    package static let applyMarker = Array(#""action":"apply""#.utf8)
+    package static let confirmedMarker = Array(#""status":"confirmed""#.utf8)
+    package static let appliedMarker = Array(#""outcome":"applied""#.utf8)
+    package static let unknownMarker = Array(#""outcome":"unknown""#.utf8)
 
     /// `"name":123` at the top level of a flat record.
-    static func unsigned(_ name: String, in bytes: ArraySlice<UInt8>) -> UInt64? {
+    package static func unsigned(_ name: String, in bytes: ArraySlice<UInt8>) -> UInt64? {
         guard let start = bytes.end(of: Array("\"\(name)\":".utf8)) else { return nil }
         var v: UInt64 = 0
         var i = start
@@ -244,7 +262,7 @@ enum RecordScan {
     }
 
     /// `"campaign":"ID"` when ID has no escapes; nil otherwise (the caller decodes).
-    static func campaign(in bytes: ArraySlice<UInt8>) -> CampaignID? {
+    package static func campaign(in bytes: ArraySlice<UInt8>) -> CampaignID? {
         guard let start = bytes.end(of: Array(#""campaign":""#.utf8)),
               let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
         let value = bytes[start..<end]
@@ -256,7 +274,7 @@ enum RecordScan {
 extension ArraySlice where Element == UInt8 {
     /// Index just past the first occurrence of `needle` (memchr + memcmp: recovery runs
     /// this over every record of a long journal).
-    func end(of needle: [UInt8]) -> Int? {
+    package func end(of needle: [UInt8]) -> Int? {
         guard !needle.isEmpty, count >= needle.count else { return nil }
         return withUnsafeBytes { hay -> Int? in
             needle.withUnsafeBytes { n -> Int? in
@@ -273,54 +291,71 @@ extension ArraySlice where Element == UInt8 {
         }
     }
 
-    func contains(subsequence needle: [UInt8]) -> Bool { end(of: needle) != nil }
+    package func contains(subsequence needle: [UInt8]) -> Bool { end(of: needle) != nil }
 }
 
-struct StartupRecord: Encodable {
-    let version: String
-    let pid: Int
-    let platform: String
-    let configDigest: String
+package struct StartupRecord: Encodable {
+    package let version: String
+    package let pid: Int
+    package let platform: String
+    package let configDigest: String
+
+    package init(version: String, pid: Int, platform: String, configDigest: String) {
+        self.version = version
+        self.pid = pid
+        self.platform = platform
+        self.configDigest = configDigest
+    }
 }
 
-struct PolicyLoadedRecord: Encodable {
-    let policy: PolicyID
-    let digest: String
-    let path: String
+package struct PolicyLoadedRecord: Encodable {
+    package let policy: PolicyID
+    package let digest: String
+    package let path: String
+
+    package init(policy: PolicyID, digest: String, path: String) {
+        self.policy = policy
+        self.digest = digest
+        self.path = path
+    }
 }
 
-struct TickFailedRecord: Encodable {
-    let tick: UInt64
-    let problem: String
-    let campaigns: [CampaignID]?
+package struct TickFailedRecord: Encodable {
+    package let tick: UInt64
+    package let problem: String
+    package let campaigns: [CampaignID]?
+
+    package init(tick: UInt64, problem: String, campaigns: [CampaignID]? = nil) {
+        self.tick = tick
+        self.problem = problem
+        self.campaigns = campaigns
+    }
 }
 
-struct BreakerRecord: Encodable {
-    let scope: String
-    let campaign: CampaignID?
-    let from: BreakerState
-    let to: BreakerState
+package struct BreakerRecord: Encodable {
+    package let scope: String
+    package let campaign: CampaignID?
+    package let from: BreakerState
+    package let to: BreakerState
+
+    package init(scope: String, campaign: CampaignID? = nil, from: BreakerState, to: BreakerState) {
+        self.scope = scope
+        self.campaign = campaign
+        self.from = from
+        self.to = to
+    }
 }
 
-struct AnomalyRecord: Encodable {
-    let campaign: CampaignID
-    let level: String
-    let from: String
-    let findings: [Finding]
-}
+package struct AnomalyRecord: Encodable {
+    package let campaign: CampaignID
+    package let level: String
+    package let from: String
+    package let findings: [Finding]
 
-/// `config` records: the accepted configuration in full (decisions cite its digest), or a
-/// refused reload with the reason.
-enum ConfigRecord {
-    case accepted(ServiceConfig)
-    case refused(String, keeping: ServiceConfig)
-
-    var bytes: [UInt8] {
-        switch self {
-        case .accepted(let c):
-            return Array(#"{"accepted":true,"config":\#(c.canonicalJSON),"digest":"\#(c.digest.hex)"}"#.utf8)
-        case .refused(let problem, let c):
-            return Array(#"{"accepted":false,"digest":"\#(c.digest.hex)","problem":\#(JSON.quote(problem))}"#.utf8)
-        }
+    package init(campaign: CampaignID, level: String, from: String, findings: [Finding]) {
+        self.campaign = campaign
+        self.level = level
+        self.from = from
+        self.findings = findings
     }
 }

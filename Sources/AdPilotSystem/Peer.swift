@@ -36,7 +36,7 @@ package struct Peer: Sendable, Equatable {
         return Peer.groups(ofUID: uid).contains(g)
     }
 
-    static func userName(_ uid: UInt32) -> String? {
+    package static func userName(_ uid: UInt32) -> String? {
         var pwd = passwd()
         var result: UnsafeMutablePointer<passwd>? = nil
         var buffer = [CChar](repeating: 0, count: 16 << 10)
@@ -45,7 +45,7 @@ package struct Peer: Sendable, Equatable {
     }
 
     /// Supplementary groups from the group database (getgrouplist(3)).
-    static func groups(ofUID uid: UInt32) -> [UInt32] {
+    package static func groups(ofUID uid: UInt32) -> [UInt32] {
         var pwd = passwd()
         var result: UnsafeMutablePointer<passwd>? = nil
         var buffer = [CChar](repeating: 0, count: 16 << 10)

@@ -1,0 +1,58 @@
+package import AdPilotCore
+
+/// What the tick thread leaves for `status` (read under a lock by the socket threads).
+package struct StatusView: Sendable {
+    package var platform: String
+    package var lastTick: TickReport? = nil
+    package var ticks: UInt64 = 0
+    package var headSeq: UInt64 = 0
+    package var platformBreaker: BreakerState = .closed
+    package var campaignBreaker: [CampaignID: BreakerState] = [:]
+    package var anomaly: [CampaignID: String] = [:]
+    package var observations: [Observation] = []
+    package var inCanary: Set<CampaignID> = []
+    package var lastDecisions: [CampaignID: LastDecision] = [:]
+    package var totals = DecisionTotals()
+    package var configDigest: String
+    package var policyDigests: [PolicyID: String] = [:]
+    package var gateConfig: GateConfig
+    package var policyDirs: [String]
+
+    package init(platform: String, configDigest: String, gateConfig: GateConfig, policyDirs: [String]) {
+        self.platform = platform
+        self.configDigest = configDigest
+        self.gateConfig = gateConfig
+        self.policyDirs = policyDirs
+    }
+}
+
+/// One tick's outcome, for status, metrics and STATUS=.
+package struct TickReport: Codable, Sendable {
+    package var tick: UInt64 = 0
+    package var at: Instant
+    package var durationMicros: Int64 = 0
+    package var campaigns = 0
+    package var decisions = 0
+    package var applies = 0
+    package var confirmed = 0
+    package var writeFailures = 0
+    package var skippedByHalt = 0
+    package var holds = 0
+    package var observeFailures = 0
+    package var vetoes: [String: Int] = [:]
+    package var error: String? = nil
+
+    package init(tick: UInt64, at: Instant) {
+        self.tick = tick
+        self.at = at
+    }
+}
+
+/// Counters since the daemon started, for status and metrics.
+package struct DecisionTotals: Sendable {
+    package init() {}
+    package var decisions: UInt64 = 0
+    package var applies: UInt64 = 0
+    package var writeFailures: UInt64 = 0
+    package var vetoes: [String: UInt64] = [:]
+}
