@@ -1,0 +1,76 @@
+package import AdPilotControl
+package import AdPilotCore
+import AdPilotJournal
+package import AdPilotPlatforms
+import AdPilotPolicy
+import AdPilotSystem
+import Foundation
+import Synchronization
+
+/// What went wrong starting the controller: the daemon prints it and exits non-zero.
+package struct StartupError: Error, CustomStringConvertible {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
+}
+
+/// A frozen policy ready to propose.
+struct LoadedPolicy {
+    let runtime: PolicyRuntime
+    let digest: String
+}
+
+/// The controller: the decision core, the journal, the platform and the policies, put
+/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on one thread; the control socket calls
+/// `halt`, `resume` and `status` from others.
+///
+/// Safety rules kept here:
+/// - every decision is durable in the journal before any write it asks for;
+/// - the halt flag (in memory and `<state>/HALT`) is checked under `applyLock` right
+///   before every platform write, and `halt` takes that lock before it returns, so no
+///   write starts after a halt is acknowledged;
+/// - a journal that cannot be written halts the controller (fail closed).
+package final class Controller: @unchecked Sendable {
+    package internal(set) var config: ServiceConfig
+    package let stateDir: StateDirectory
+    let platform: any AdPlatform
+    let clock: any TimeSource
+    let journal: JournalSink
+    let control: Guarded<ControlState>
+    let haltRequested = Atomic<Bool>(false)
+    /// Bumped by every transition, under the control lock. A tick's writes carry the
+    /// epoch it decided under and are skipped once it has moved: a halt followed by a
+    /// resume (or any other transition) during a tick never lets the old decisions through.
+    let controlEpoch = Atomic<UInt64>(0)
+    /// What the candidate has shown in the current mode (the promotion gates' input).
+    let evidence: Guarded<Evidence>
+    /// Decisions were journaled whose outcomes could not be: no snapshot may be written
+    /// past them, so the next start reconciles them.
+    var unsettled = false
+    let applyLock = NSLock()
+    var policies: [PolicyID: LoadedPolicy] = [:]
+    var memory: [CampaignID: CampaignMemory] = [:]
+    var platformBreaker = CircuitBreaker()
+    var tickCount: UInt64 = 0
+    let statusView: Guarded<StatusView>
+    var totals = DecisionTotals()
+    let encoder = RecordCoding.encoder()
+    /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
+    /// widen the window between a decision and its outcome for crash tests.
+    package var applyDelayMillis = 0
+    /// Ticks run by this process.
+    package internal(set) var ticksThisRun: UInt64 = 0
+
+    init(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
+                 journal: JournalSink, control: ControlState) {
+        self.config = config
+        self.stateDir = stateDir
+        self.platform = platform
+        self.clock = clock
+        self.journal = journal
+        self.control = Guarded(control)
+        self.evidence = Guarded(Evidence(mode: control.mode, candidate: control.candidate, since: control.modeSince))
+        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates,
+                                             policyDirs: config.policyDirs))
+    }
+}

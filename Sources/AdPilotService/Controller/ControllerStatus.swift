@@ -1,0 +1,52 @@
+package import AdPilotControl
+package import AdPilotCore
+import AdPilotJournal
+package import AdPilotPlatforms
+import AdPilotPolicy
+import AdPilotSystem
+import Foundation
+import Synchronization
+
+/// What `status` and the metrics report.
+extension Controller {
+    func updateLastDecisions(_ decisions: [Decision], refs: [RecordRef], observed: Observer.Observed) {
+        statusView.with { v in
+            for (d, ref) in zip(decisions, refs) where d.input.mayWrite || v.lastDecisions[d.campaign] == nil || d.input.slot == .candidate {
+                v.lastDecisions[d.campaign] = LastDecision(seq: ref.seq, at: d.input.now, slot: d.input.slot, policy: d.input.policy,
+                                                           action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
+            }
+            v.observations = observed.campaigns.map(\.observation)
+            v.inCanary = Set(observed.campaigns.filter(\.inCanaryScope).map(\.config.id))
+        }
+    }
+
+    func refreshStatus(report: TickReport?) {
+        let head = journal.head.seq
+        let totals = self.totals
+        let platformState = platformBreaker.state
+        let ticks = tickCount
+        statusView.with { v in
+            if let report { v.lastTick = report }
+            v.platformBreaker = platformState
+            v.headSeq = head
+            v.totals = totals
+            v.ticks = ticks
+            for (id, m) in memory { v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name }
+        }
+    }
+
+    /// The status a `status` request returns.
+    package func status() -> StatusReport {
+        let state = control.current
+        let view = statusView.current
+        let halt = stateDir.isHalted
+        let now = clock.now()
+        let e = evidence.current
+        return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: view.configDigest,
+                            policyDigests: view.policyDigests, view: view, now: now,
+                            gates: Gates.checks(view.gateConfig, e, now: now), evidence: e)
+    }
+
+    /// Prometheus text exposition of the current status.
+    package func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
+}

@@ -1,0 +1,117 @@
+package import AdPilotControl
+package import AdPilotCore
+import AdPilotJournal
+package import AdPilotPlatforms
+import AdPilotPolicy
+import AdPilotSystem
+import Foundation
+import Synchronization
+
+/// Start-up: open the journal, restore, reconcile, load policies, honour the halt flag; and the last record at shutdown.
+extension Controller {
+    /// Opens the journal, records the start, restores state (the journal wins), reconciles
+    /// every decision without an outcome, and honours the halt flag. Only then may the
+    /// caller announce readiness.
+    package static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
+                             clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
+        do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
+        do { try stateDir.prepareHaltReserve() } catch {
+            log.warning("cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a restart", [:])
+        }
+        // Records carry the wall time they were written; decisions carry the controller's
+        // clock (simulated in a demo) inside their data.
+        var options = JournalOptions(clock: SystemClock())
+        options.segmentBytesMax = config.journalSegmentBytesMax
+        options.sealInterval = config.journalSealInterval
+        options.sealKey = sealKey
+        options.holder = "adpilotd pid \(getpid())"
+        options.io = stateDir.io
+        let writer: JournalWriter
+        do {
+            writer = try JournalWriter.open(directory: stateDir.journal, options: options)
+        } catch {
+            throw StartupError("cannot open the journal in \(stateDir.journal): \(error)")
+        }
+        if let torn = writer.tornTail {
+            log.warning("journal: moved a torn tail aside (\(torn.bytes) bytes at \(torn.segment):\(torn.offset)) to \(torn.movedTo)",
+                        ["ADPILOT_SEQ": "\(writer.head.seq)"])
+        }
+        let journal = JournalSink(writer)
+        let encoder = RecordCoding.encoder()
+        let startup = try journal.append(kind: RecordKind.startup, data: RecordCoding.bytes(StartupRecord(
+            version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name, configDigest: config.digest.hex), encoder))
+        _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(config).bytes)
+
+        let restored = try restore(stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
+        var controlState: ControlState
+        let initial: Bool
+        if let c = restored.control {
+            controlState = c
+            initial = false
+        } else {
+            controlState = ControlState(mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
+            initial = true
+        }
+        let controller = Controller(config: config, stateDir: stateDir, platform: platform, clock: clock, journal: journal, control: controlState)
+        if initial {
+            _ = try journal.append(kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState), encoder))
+        }
+        controller.memory = restored.memory
+        controller.platformBreaker = restored.platformBreaker
+        controller.tickCount = restored.tickCount
+        if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
+            controller.evidence.with { $0 = e }
+        }
+        controller.loadPolicies(log: log)
+        controller.reconcile(restored.pending, log: log)
+        try controller.honourHaltFlag(log: log)
+        if journal.isPoisoned {
+            throw StartupError("the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
+                + "or written: free space or repair the disk, then start again")
+        }
+        controller.refreshStatus(report: nil)
+        return controller
+    }
+
+    func loadPolicies(log: Log) {
+        let dirs = config.policyDirs + [stateDir.policies]
+        let state = control.current
+        for id in [state.live, state.candidate, state.previous].compactMap({ $0 }) where policies[id] == nil {
+            guard let path = PolicyStore.find(id, in: dirs) else {
+                log.error("policy \(id) is in a slot but not in \(dirs.joined(separator: ", ")); its decisions hold every budget", [:])
+                continue
+            }
+            do {
+                let p = try FrozenPolicy.load(directory: path)
+                policies[id] = LoadedPolicy(runtime: PolicyRuntime(p), digest: p.digest.hex)
+                statusView.with { $0.policyDigests[id] = p.digest.hex }
+                _ = try? journal.append(kind: RecordKind.policyLoaded, data: RecordCoding.bytes(
+                    PolicyLoadedRecord(policy: id, digest: p.digest.hex, path: path), encoder))
+                log.info("loaded policy \(id) (\(p.digest.hex.prefix(12))) from \(path)", [:])
+            } catch {
+                log.error("policy \(id) refused: \(error); its decisions hold every budget", [:])
+            }
+        }
+    }
+
+    /// Halted in the state machine exactly when the flag exists: a flag found at start-up
+    /// (or appearing later) halts; a halted journal state re-creates a missing flag.
+    func honourHaltFlag(log: Log) throws {
+        if stateDir.isHalted || haltRequested.load(ordering: .acquiring) {
+            haltRequested.store(true, ordering: .releasing)
+            if control.mode != .halted {
+                _ = try? transition(.halt, actor: .system, reason: "halt flag \(stateDir.haltFlag) present", log: log)
+            }
+        } else if control.mode == .halted {
+            haltRequested.store(true, ordering: .releasing)
+            try stateDir.raiseHaltFlag(note: "halted (restored from the journal)")
+        }
+    }
+
+    /// SIGTERM: the last record, then the journal is closed.
+    package func shutdown(reason: String, log: Log) {
+        persist(anomaly: true, log: log)
+        _ = try? journal.append(kind: RecordKind.shutdown, data: RecordCoding.bytes(["reason": reason], encoder))
+        do { try journal.close() } catch { log.error("closing the journal: \(error)", [:]) }
+    }
+}

@@ -1,0 +1,81 @@
+package import AdPilotControl
+package import AdPilotCore
+import AdPilotJournal
+package import AdPilotPlatforms
+import AdPilotPolicy
+import AdPilotSystem
+import Foundation
+import Synchronization
+
+/// The write gate: the one place that owns "no platform write after a halt is acknowledged".
+extension Controller {
+    /// Stops every platform write, then records why. When this returns, no write starts
+    /// again until `resume`: the flag is raised in memory and on disk, and any write in
+    /// flight has finished (it held `applyLock`).
+    package func halt(actor: Actor, reason: String, log: Log) -> (transition: Transition?, problems: [String]) {
+        haltRequested.store(true, ordering: .releasing)
+        applyLock.lock()
+        applyLock.unlock()
+        var problems: [String] = []
+        do {
+            try stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)")
+        } catch {
+            problems.append("could not create \(stateDir.haltFlag): \(error) (the in-memory halt is in force)")
+        }
+        do {
+            // Raised again inside the transition: a resume that got the control lock first
+            // may have cleared both, and this halt must still be what is in force.
+            let result = try transition(.halt, actor: actor, reason: reason, log: log, then: { _ in
+                haltRequested.store(true, ordering: .releasing)
+                if !stateDir.isHalted { try? stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)") }
+            })
+            switch result {
+            case .success(let t): return (t, problems)
+            case .failure(let r): problems.append(r.description)
+            }
+        } catch {
+            problems.append("halted, but the journal could not record it: \(error)")
+        }
+        return (nil, problems)
+    }
+
+    package var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
+
+    /// One write, read back. The halt check and the write happen under `applyLock`.
+    func apply(_ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
+        var result = ApplyResultRecord(campaign: d.campaign, decisionSeq: seq, status: .skipped,
+                                       budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
+        if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) { usleep(UInt32(applyDelayMillis) * 1_000) }
+        applyLock.lock()
+        defer { applyLock.unlock() }
+        guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {
+            result.error = "halted after the decision was journaled"
+            return result
+        }
+        guard controlEpoch.load(ordering: .acquiring) == epoch else {
+            result.error = "the control state changed after the decision was journaled"
+            return result
+        }
+        let failure: Bool
+        do {
+            switch try BudgetWrite.apply(platform, campaign: d.campaign, budgetMicros: d.finalBudgetMicros) {
+            case .confirmed(let m):
+                result.status = .confirmed
+                result.reportedMicros = m
+                failure = false
+            case .unconfirmed(_, let reported):
+                result.status = .unconfirmed
+                result.reportedMicros = reported
+                result.error = "the platform reports \(reported) after the write"
+                failure = true
+            }
+        } catch {
+            result.status = .failed
+            result.error = error.description
+            failure = true
+        }
+        platformBreaker.record(failure: failure, config.breaker, at: now)
+        campaignBreaker.record(failure: failure, config.breaker, at: now)
+        return result
+    }
+}
