@@ -20,6 +20,29 @@ import Testing
         return nil
     }
 
+    /// The reload predicate: what SIGHUP may change in place, and what needs a restart.
+    @Test func reloadNeedsARestartOnlyForPlatformClockGroupAndJournal() throws {
+        let base = try parse { _ in }.get()
+        #expect(base.restartRequired(from: base).isEmpty)
+        let tuned = try parse { c in
+            var a = c["account"] as! [String: Any]
+            a["daily_cap_micros"] = 1_000_000
+            c["account"] = a
+            c["tick_seconds"] = 60
+        }.get()
+        #expect(tuned.restartRequired(from: base).isEmpty, "caps and tick length reload in place")
+        let moved = try parse { c in
+            c["operators_group"] = "wheel"
+            var j = c["journal"] as! [String: Any]
+            j["seal_interval"] = 10
+            c["journal"] = j
+            var p = c["platform"] as! [String: Any]
+            p["seed"] = 9
+            c["platform"] = p
+        }.get()
+        #expect(moved.restartRequired(from: base) == ["platform", "operators_group", "journal.seal_interval"])
+    }
+
     @Test func theEmbeddedDefaultParses() throws {
         let c = try DefaultConfig.demo(campaigns: 7, speed: 60)
         #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))

@@ -1,7 +1,7 @@
-package import AdPilotControl
+import AdPilotControl
 package import AdPilotCore
 import AdPilotJournal
-package import AdPilotPlatforms
+import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation
@@ -20,72 +20,29 @@ extension Controller {
         }
     }
 
-    /// Folds one tick into the evidence; in canary, runs the health checks and rolls the
-    /// canary back (actor `system`) after `failure_limit` consecutive failures, or at once
-    /// when the candidate's policy faults.
+    /// Folds one tick into the evidence (`EvidenceFold`) and carries out the automatic
+    /// rollback it calls for (actor `system`), unless the control state moved since `epoch`.
     func updateEvidence(_ state: ControlState, _ decisions: [Decision], _ observed: Observer.Observed,
-                                states: [CampaignControl], breakersBefore: [BreakerState], epoch: UInt64, log: Log) {
-        let gates = config.gates
-        var rollback: (reason: String, checks: [GateCheck])? = nil
-        evidence.with { e in
-            guard e.mode == state.mode, e.candidate == state.candidate else { return }
-            var pacing: [Double] = []
-            for d in decisions where d.input.slot == .candidate {
-                e.candidateDecisions += 1
-                if d.policyFault { e.candidatePolicyFaults += 1 }
-                if d.action == .hold { e.candidateVetoes += 1 }
-                // Off pace by how much of the day's target: early in the day both numbers are
-                // small, and a ratio to the target-to-date would be noise.
-                let daily = d.input.campaign.dailyTargetMicros
-                if d.input.canaryControlled && daily > .zero {
-                    pacing.append(abs(d.pacer.spendTodayMicros.statistic - d.pacer.targetSpendToDateMicros.statistic) / daily.statistic)
-                }
-            }
-            if decisions.contains(where: \.haltRequested) { e.criticalAnomalies += 1 }
-            guard state.mode == .canary else { return }
-            // Each baseline is taken once, at the first tick that can: never again from hours
-            // the candidate already shaped.
-            func roas(_ inScope: Bool) -> Double? {
-                let t = observed.campaigns.filter { $0.inCanaryScope == inScope }.map(\.observation.trailing)
-                let spend = t.reduce(0.0) { $0 + $1.spendMicros.statistic }
-                return spend > 0 ? t.reduce(0.0) { $0 + $1.conversionValueMicros.statistic } / spend : nil
-            }
-            if e.canaryBaselineRoas == nil && e.canaryHours == 0 { e.canaryBaselineRoas = roas(true) }
-            if e.controlBaselineRoas == nil && e.controlHours == 0 { e.controlBaselineRoas = roas(false) }
-            for (i, c) in observed.campaigns.enumerated() where i < observed.fresh.count {
-                let f = observed.fresh[i]
-                if c.inCanaryScope {
-                    e.canaryHours += f.hours
-                    e.canarySpendMicros = e.canarySpendMicros.addingReportingOverflow(f.spendMicros).partialValue
-                    e.canaryValueMicros = e.canaryValueMicros.addingReportingOverflow(f.valueMicros).partialValue
-                    if states[i].breaker.state == .open && breakersBefore[i] != .open { e.canaryBreakerTrips += 1 }
-                } else {
-                    e.controlHours += f.hours
-                    e.controlSpendMicros = e.controlSpendMicros.addingReportingOverflow(f.spendMicros).partialValue
-                    e.controlValueMicros = e.controlValueMicros.addingReportingOverflow(f.valueMicros).partialValue
-                }
-            }
-            if !pacing.isEmpty { e.pacingError = pacing.reduce(0, +) / Double(pacing.count) }
-            let health = Gates.health(gates, e)
-            e.consecutiveFailedChecks = health.contains(where: \.failing) ? e.consecutiveFailedChecks + 1 : 0
-            let checks = Gates.checks(gates, e, now: decisions.first?.input.now ?? clock.now())
-            if let fault = decisions.first(where: { $0.input.slot == .candidate && $0.policyFault }) {
-                rollback = ("the candidate's policy failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")", checks)
-            } else if e.consecutiveFailedChecks >= gates.failureLimit {
-                let failing = health.filter(\.failing).map(\.check.name).joined(separator: ", ")
-                rollback = ("canary analysis failed \(e.consecutiveFailedChecks) consecutive times (\(failing))", checks)
-            }
+                        states: [CampaignControl], breakersBefore: [BreakerState], epoch: UInt64, log: Log) {
+        let cohorts = observed.campaigns.indices.filter { $0 < observed.fresh.count }.map { i in
+            CohortSample(inCanaryScope: observed.campaigns[i].inCanaryScope, trailing: observed.campaigns[i].observation.trailing,
+                         freshHours: observed.fresh[i].hours, freshSpendMicros: observed.fresh[i].spendMicros,
+                         freshValueMicros: observed.fresh[i].valueMicros,
+                         breakerOpened: states[i].breaker.state == .open && breakersBefore[i] != .open)
         }
-        if let r = rollback {
-            do {
-                if case .failure(let refusal) = try transition(.rollback, actor: .system, reason: r.reason, log: log, gates: r.checks,
-                                                               unless: staleSince(epoch)) {
-                    log.warning("automatic rollback not applied (\(refusal.message)): \(r.reason)")
-                }
-            } catch {
-                log.critical("automatic rollback could not be journaled: \(error); halting (fail closed)")
-                _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
+        let now = decisions.first?.input.now ?? clock.now()
+        let gates = config.gates
+        guard let rollback = evidence.with({ e in
+            EvidenceFold.fold(&e, state: state, decisions: decisions, cohorts: cohorts, gates: gates, now: now)
+        }) else { return }
+        do {
+            if case .failure(let refusal) = try transition(.rollback, actor: .system, reason: rollback.reason, log: log,
+                                                           gates: rollback.checks, unless: staleSince(epoch)) {
+                log.warning("automatic rollback not applied (\(refusal.message)): \(rollback.reason)")
             }
+        } catch {
+            log.critical("automatic rollback could not be journaled: \(error); halting (fail closed)")
+            _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
         }
     }
 

@@ -1,7 +1,7 @@
-package import AdPilotControl
-package import AdPilotCore
+import AdPilotControl
+import AdPilotCore
 import AdPilotJournal
-package import AdPilotPlatforms
+import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation
@@ -18,9 +18,7 @@ extension Controller {
         case .failure(let p):
             refusal = "\(source): \(p)"
         case .success(let c):
-            if c.platform != config.platform || c.clock != config.clock || c.operatorsGroup != config.operatorsGroup
-                || c.journalKeyCredential != config.journalKeyCredential || c.journalSegmentBytesMax != config.journalSegmentBytesMax
-                || c.journalSealInterval != config.journalSealInterval {
+            if !c.restartRequired(from: config).isEmpty {
                 refusal = "\(source): platform, clock, operators_group and journal changes need a restart (systemctl restart adpilotd)"
             } else {
                 do {

@@ -1,7 +1,7 @@
 package import AdPilotControl
-package import AdPilotCore
+import AdPilotCore
 import AdPilotJournal
-package import AdPilotPlatforms
+import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation
@@ -24,53 +24,90 @@ extension Controller {
     }
 
     func runTick(_ report: inout TickReport, log: Log) {
-        let now = report.at
-        // Nothing can be decided without a journal to record it in. A tick that broke it
-        // halted already; a break outside a tick (a reload, a verb) halts here. The daemon
-        // then exits, and start-up reopens the journal.
+        guard let (state, epoch) = checkJournalAndFlag(&report, log: log) else { return }
+        loadPolicies(log: log)
+        guard let observed = observe(state, &report, log: log) else { return }
+        report.campaigns = observed.campaigns.count
+        var states = observed.campaigns.map { memory[$0.config.id]?.control ?? CampaignControl() }
+        let before = Before(states: states, platformBreaker: platformBreaker.state)
+        let decisions = decide(state, observed, &states, now: report.at)
+        // Durable before anything is applied.
+        guard let refs = journalOrHalt(encode(decisions), &report, log: log) else { return }
+        report.decisions = decisions.count
+        actOnSafety(decisions, observed, state: state, epoch: epoch, log: log)
+        let results = applyWrites(decisions, refs: refs, observed, &states, &report, epoch: epoch)
+        guard journalOrHalt(results + notes(observed, states, before), &report, log: log, unsettledOnFailure: true) != nil
+        else { return }
+        updateEvidence(state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
+        count(report)
+        updateLastDecisions(decisions, refs: refs, observed: observed)
+        persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
+    }
+
+    /// Breaker and anomaly levels as the tick found them, to journal what it changed.
+    struct Before {
+        let breakers: [BreakerState]
+        let anomaly: [Severity]
+        let platformBreaker: BreakerState
+
+        init(states: [CampaignControl], platformBreaker: BreakerState) {
+            breakers = states.map(\.breaker.state)
+            anomaly = states.map(\.anomaly.assessment.level)
+            self.platformBreaker = platformBreaker
+        }
+    }
+
+    /// Nothing can be decided without a journal to record it in. A tick that broke it
+    /// halted already; a break outside a tick (a reload, a verb) halts here. The daemon
+    /// then exits, and start-up reopens the journal. A flag that appeared halts too.
+    /// Returns the control state to decide under, or nil when halted.
+    func checkJournalAndFlag(_ report: inout TickReport, log: Log) -> (ControlState, UInt64)? {
         if journal.isPoisoned {
             if !isHaltInForce || !stateDir.isHalted {
                 log.critical("the journal cannot be written; halting (fail closed)", [:])
                 _ = halt(actor: .system, reason: "the journal cannot be written", log: log)
             }
             report.error = "the journal cannot be written; every budget holds until adpilotd restarts and reopens it"
-            return
+            return nil
         }
         if control.with({ $0.mode != .halted && stateDir.isHalted }) {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
         let (state, epoch) = control.with { ($0, controlEpoch.load(ordering: .acquiring)) }
-        guard state.mode != .halted else { return }
-        loadPolicies(log: log)
+        return state.mode == .halted ? nil : (state, epoch)
+    }
 
+    /// Every campaign read, or nil (journaled as `tick_failed`) when any could not be.
+    func observe(_ state: ControlState, _ report: inout TickReport, log: Log) -> Observer.Observed? {
         let observed: Observer.Observed
         do {
-            observed = try Observer.observe(platform, config: config, now: now, mode: state.mode, memory: memory)
+            observed = try Observer.observe(platform, config: config, now: report.at, mode: state.mode, memory: memory)
         } catch {
             report.error = "cannot list campaigns: \(error)"
-            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil), log: log)
+            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil),
+                              log: log)
             log.warning("tick \(tickCount): \(report.error!); budgets hold", [:])
-            return
+            return nil
         }
         report.observeFailures = observed.failures.count
         // A campaign that cannot be read would drop out of the account-wide projection and
         // let the others grow into its room: with any campaign unreadable, everything holds.
-        if let first = observed.failures.first {
-            report.error = "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); every budget holds"
-            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!,
-                                                                    campaigns: observed.failures.map(\.campaign)), log: log)
-            log.warning("tick \(tickCount): \(report.error!)")
-            return
-        }
-        report.campaigns = observed.campaigns.count
+        guard let first = observed.failures.first else { return observed }
+        report.error = "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); "
+            + "every budget holds"
+        journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!,
+                                                                campaigns: observed.failures.map(\.campaign)), log: log)
+        log.warning("tick \(tickCount): \(report.error!)")
+        return nil
+    }
 
-        var states = observed.campaigns.map { memory[$0.config.id]?.control ?? CampaignControl() }
-        let breakersBefore = states.map(\.breaker.state)
-        let anomalyBefore = states.map(\.anomaly.assessment.level)
-        let platformBreakerBefore = platformBreaker.state
+    /// The pure pipeline over every campaign; the new controller state is kept in memory.
+    func decide(_ state: ControlState, _ observed: Observer.Observed, _ states: inout [CampaignControl],
+                now: Instant) -> [Decision] {
         let haltFlag = haltRequested.load(ordering: .acquiring)
         let decisions = Tick.run(control: state, haltFlag: haltFlag, settings: config.tick, now: now,
-                                 campaigns: observed.campaigns, states: &states, platformBreaker: &platformBreaker) { i, assignment, pacer in
+                                 campaigns: observed.campaigns, states: &states,
+                                 platformBreaker: &platformBreaker) { i, assignment, pacer in
             propose(assignment.policy, observed.campaigns[i], pacer: pacer, now: now)
         }
         for (i, c) in observed.campaigns.enumerated() {
@@ -79,49 +116,56 @@ extension Controller {
             if let last = c.newHours.last { m.lastIngestedHour = max(m.lastIngestedHour ?? last.hour, last.hour) }
             memory[c.config.id] = m
         }
+        return decisions
+    }
 
-        // Durable before anything is applied.
-        let entries = encode(decisions)
-        let refs: [RecordRef]
+    /// Appends durably, or halts (fail closed) and returns nil. `unsettledOnFailure`: the
+    /// entries are outcomes of journaled decisions, so no snapshot may be written past them.
+    func journalOrHalt(_ entries: [JournalEntry], _ report: inout TickReport, log: Log,
+                       unsettledOnFailure: Bool = false) -> [RecordRef]? {
         do {
-            refs = try appendInBatches(entries)
+            return try appendInBatches(entries)
         } catch {
             report.error = "journal write failed: \(error)"
-            log.critical("cannot journal decisions: \(error); halting (fail closed)", [:])
+            if unsettledOnFailure { unsettled = true }
+            let what = unsettledOnFailure ? "apply results" : "decisions"
+            log.critical("cannot journal \(what): \(error); halting (fail closed)", [:])
             _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
-            return
+            return nil
         }
-        report.decisions = decisions.count
-        // Conditions that halt everything are acted on before the first write.
-        if let critical = decisions.first(where: \.haltRequested) {
-            _ = halt(actor: .system, reason: "critical anomaly on campaign \(critical.campaign)", log: log)
-        } else if let breach = capBreach(observed) {
-            _ = halt(actor: .system, reason: breach, log: log)
-        } else if let fault = decisions.first(where: { $0.input.slot == .live && $0.policyFault }) {
-            // A live policy that errors or returns NaN leaves its scope (docs/state-machine.md): back to
-            // the previous live policy when there is one, otherwise nothing writes.
-            let why = "live policy \(fault.input.policy) failed on \(fault.campaign): \(fault.layers.first?.detail ?? "no usable number")"
-            var rolledBack = false
-            if state.mode == .live && state.previous != nil {
-                if case .success = try? transition(.rollback, actor: .system, reason: why, log: log, unless: staleSince(epoch)) {
-                    rolledBack = true
-                }
-            }
-            if !rolledBack {
-                let detail = state.mode != .live ? "a rollback in \(state.mode.rawValue) would not remove it"
-                    : state.previous == nil ? "no previous policy to roll back to" : "the rollback could not be applied"
-                _ = halt(actor: .system, reason: "\(why); \(detail)", log: log)
-            }
-        }
+    }
 
+    /// Conditions that halt everything are acted on before the first write (`TickSafety`).
+    func actOnSafety(_ decisions: [Decision], _ observed: Observer.Observed, state: ControlState, epoch: UInt64,
+                     log: Log) {
+        let spend = observed.campaigns.map(\.observation.spendTodayMicros)
+        switch TickSafety.check(decisions, spendTodayMicros: spend, dailyCapMicros: config.account.dailyCapMicros,
+                                state: state) {
+        case nil:
+            return
+        case .halt(let reason):
+            _ = halt(actor: .system, reason: reason, log: log)
+        case .rollbackLive(let reason, let otherwise):
+            // A live policy that errors or returns NaN leaves its scope: back to the
+            // previous live policy, otherwise nothing writes.
+            let result = try? transition(.rollback, actor: .system, reason: reason, log: log, unless: staleSince(epoch))
+            if case .success = result { return }
+            _ = halt(actor: .system, reason: otherwise, log: log)
+        }
+    }
+
+    /// Every decision that writes goes through the write gate; returns the outcome records.
+    func applyWrites(_ decisions: [Decision], refs: [RecordRef], _ observed: Observer.Observed,
+                     _ states: inout [CampaignControl], _ report: inout TickReport, epoch: UInt64) -> [JournalEntry] {
         var results: [JournalEntry] = []
-        let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) },
+                               uniquingKeysWith: { a, _ in a })
         for (d, ref) in zip(decisions, refs) {
             if d.action == .hold, let r = d.reason { report.vetoes[r.rawValue, default: 0] += 1 }
             if d.action == .hold { report.holds += 1 }
             guard d.writes, let i = index[d.campaign] else { continue }
             report.applies += 1
-            let result = apply(d, seq: ref.seq, now: now, epoch: epoch, campaignBreaker: &states[i].breaker)
+            let result = apply(d, seq: ref.seq, now: report.at, epoch: epoch, campaignBreaker: &states[i].breaker)
             switch result.status {
             case .confirmed: report.confirmed += 1
             case .skipped: report.skippedByHalt += 1
@@ -130,40 +174,36 @@ extension Controller {
             memory[d.campaign]?.control.breaker = states[i].breaker
             results.append(JournalEntry(kind: RecordKind.applyResult, data: RecordCoding.bytes(result, encoder)))
         }
+        return results
+    }
+
+    /// `breaker` and `anomaly` records for every level the tick changed.
+    func notes(_ observed: Observer.Observed, _ states: [CampaignControl], _ before: Before) -> [JournalEntry] {
         var notes: [JournalEntry] = []
         for (i, c) in observed.campaigns.enumerated() {
-            if states[i].breaker.state != breakersBefore[i] {
+            if states[i].breaker.state != before.breakers[i] {
                 notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
-                    scope: "campaign", campaign: c.config.id, from: breakersBefore[i], to: states[i].breaker.state), encoder)))
+                    scope: "campaign", campaign: c.config.id, from: before.breakers[i], to: states[i].breaker.state), encoder)))
             }
             let level = states[i].anomaly.assessment.level
-            if level != anomalyBefore[i] {
+            if level != before.anomaly[i] {
                 notes.append(JournalEntry(kind: RecordKind.anomaly, data: RecordCoding.bytes(AnomalyRecord(
-                    campaign: c.config.id, level: level.name, from: anomalyBefore[i].name,
+                    campaign: c.config.id, level: level.name, from: before.anomaly[i].name,
                     findings: states[i].anomaly.assessment.findings), encoder)))
             }
         }
-        if platformBreaker.state != platformBreakerBefore {
+        if platformBreaker.state != before.platformBreaker {
             notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
-                scope: "platform", campaign: nil, from: platformBreakerBefore, to: platformBreaker.state), encoder)))
+                scope: "platform", campaign: nil, from: before.platformBreaker, to: platformBreaker.state), encoder)))
         }
-        do {
-            _ = try appendInBatches(results + notes)
-        } catch {
-            report.error = "journal write failed: \(error)"
-            unsettled = true
-            log.critical("cannot journal apply results: \(error); halting (fail closed)", [:])
-            _ = halt(actor: .system, reason: "the journal cannot be written: \(error)", log: log)
-            return
-        }
-        updateEvidence(state, decisions, observed, states: states, breakersBefore: breakersBefore, epoch: epoch, log: log)
+        return notes
+    }
+
+    func count(_ report: TickReport) {
         totals.decisions += UInt64(report.decisions)
         totals.applies += UInt64(report.confirmed)
         totals.writeFailures += UInt64(report.writeFailures)
         for (k, v) in report.vetoes { totals.vetoes[k, default: 0] += UInt64(v) }
-        updateLastDecisions(decisions, refs: refs, observed: observed)
-
-        persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
     }
 
     /// Decision records, encoded on every core: at 10,000 campaigns JSON encoding is most of
@@ -206,13 +246,6 @@ extension Controller {
         let ctx = PolicyContext(observation: c.observation, pacer: pacer,
                                 local: LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds), campaign: c.config)
         return p.runtime.propose(ctx)
-    }
-
-    /// Spend already past the account's hard daily cap halts everything (docs/state-machine.md).
-    func capBreach(_ observed: Observer.Observed) -> String? {
-        let spent = observed.campaigns.reduce(Int128(0)) { $0 + Int128($1.observation.spendTodayMicros.rawValue) }
-        guard spent > Int128(config.account.dailyCapMicros.rawValue) else { return nil }
-        return "account spend today \(Micros(Int64(min(spent, Int128(Int64.max))))) exceeds the hard cap \(config.account.dailyCapMicros)"
     }
 
     func journalBestEffort<T: Encodable>(_ kind: String, _ record: T, log: Log) {

@@ -1,7 +1,7 @@
-package import AdPilotControl
+import AdPilotControl
 package import AdPilotCore
 import AdPilotJournal
-package import AdPilotPlatforms
+import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
 import Foundation
