@@ -20,8 +20,14 @@ package enum ControlClient {
         }
     }
 
-    package static func call(_ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10) -> Result<ControlResponse, Failure> {
-        guard let addr = unixAddress(path) else { return .failure(.unreachable("socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")) }
+    package static func call(
+        _ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10
+    ) -> Result<ControlResponse, Failure> {
+        guard let addr = unixAddress(path) else {
+            return .failure(
+                .unreachable(
+                    "socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET"))
+        }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(.unreachable("socket: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
@@ -32,7 +38,9 @@ package enum ControlClient {
             let e = errno
             let why = String(cString: strerror(e))
             if e == EACCES || e == EPERM {
-                return .failure(.permissionDenied("permission denied on \(path): \(why); you need to be root or in the operators group"))
+                return .failure(
+                    .permissionDenied(
+                        "permission denied on \(path): \(why); you need to be root or in the operators group"))
             }
             return .failure(.unreachable("the daemon is not answering at \(path): \(why)"))
         }
@@ -42,10 +50,14 @@ package enum ControlClient {
         let line = readLine(fd, limit: ControlProtocol.responseBytesMax)
         let timedOut = line == nil && (errno == EAGAIN || errno == EWOULDBLOCK)
         guard let line, !line.isEmpty else {
-            let what = timedOut ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
+            let what =
+                timedOut
+                ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
                 : "the daemon at \(path) closed the connection without a usable answer"
-            return .failure(.unreachable(what + "; the request was sent and may have taken effect: "
-                + "`adpilotctl status` and `adpilotctl journal tail` show what happened"))
+            return .failure(
+                .unreachable(
+                    what + "; the request was sent and may have taken effect: "
+                        + "`adpilotctl status` and `adpilotctl journal tail` show what happened"))
         }
         do {
             return .success(try RecordCoding.decoder().decode(ControlResponse.self, from: Data(line)))

@@ -42,7 +42,9 @@ package struct ControlResponse: Codable, Sendable {
     /// The promotion gates as evaluated for this request.
     package var gates: [GateCheck]?
 
-    package init(exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil, gates: [GateCheck]? = nil) {
+    package init(
+        exit: ExitCode, message: String, status: StatusReport? = nil, refusal: Refusal? = nil, gates: [GateCheck]? = nil
+    ) {
         v = ControlProtocol.version
         self.exit = exit.rawValue
         self.message = message

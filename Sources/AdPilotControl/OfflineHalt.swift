@@ -36,7 +36,9 @@ package enum OfflineHalt {
 
     // Swift 6.3.1 crashes on `catch JournalError.locked(...)` patterns; match by hand.
     static func openUnlessLocked(_ dir: String, _ options: JournalOptions) -> Result<JournalWriter, JournalError> {
-        do { return .success(try JournalWriter.open(directory: dir, options: options)) } catch { return .failure(error) }
+        do { return .success(try JournalWriter.open(directory: dir, options: options)) } catch {
+            return .failure(error)
+        }
     }
 
     static func lockHolder(_ e: JournalError) -> String? {

@@ -24,7 +24,9 @@ package struct StateDirectory: Sendable {
     package func prepare() throws(SystemError) {
         try io.makeDirectories(path, mode: 0o750)
         try io.makeDirectories(journal, mode: 0o750)
-        for target in [haltFlag, haltReserve, snapshot, anomalySnapshot, defaultMetrics] { removeStaleTemporaries(of: target) }
+        for target in [haltFlag, haltReserve, snapshot, anomalySnapshot, defaultMetrics] {
+            removeStaleTemporaries(of: target)
+        }
     }
 
     // MARK: The halt flag
@@ -41,7 +43,8 @@ package struct StateDirectory: Sendable {
     /// renamed into place instead (a rename needs no new space), so a halt forced by a full
     /// disk still outlives a restart.
     package var haltReserve: String { path + "/HALT.reserve" }
-    static let reserveNote = "halted: the disk holding this directory was full when the halt was raised; "
+    static let reserveNote =
+        "halted: the disk holding this directory was full when the halt was raised; "
         + "the reason is in the daemon's log (journalctl -u adpilotd)\n"
 
     /// Creates the flag durably (file and directory entry synced) with who and why inside.
@@ -73,7 +76,7 @@ package struct StateDirectory: Sendable {
     package func clearHaltFlag() throws(SystemError) {
         do {
             try io.unlink(haltFlag)
-        } catch where error.errno == ENOENT {
+        } catch  where error.errno == ENOENT {
             return
         }
         try io.syncDirectory(path)
@@ -81,8 +84,10 @@ package struct StateDirectory: Sendable {
     }
 
     /// See `FileIO.writeAtomically`.
-    package func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
-                                owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
+    package func writeAtomically(
+        _ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
+        owner: (uid: uid_t, gid: gid_t)? = nil
+    ) throws(SystemError) {
         try io.writeAtomically(target, bytes, mode: mode, owner: owner)
     }
 

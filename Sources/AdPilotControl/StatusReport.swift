@@ -11,8 +11,10 @@ package struct LastDecision: Codable, Sendable {
     package var reason: ReasonCode?
     package var budgetAfterMicros: Micros
 
-    package init(seq: UInt64, at: Instant, slot: Slot, policy: PolicyID, action: Action, reason: ReasonCode?,
-                 budgetAfterMicros: Micros) {
+    package init(
+        seq: UInt64, at: Instant, slot: Slot, policy: PolicyID, action: Action, reason: ReasonCode?,
+        budgetAfterMicros: Micros
+    ) {
         self.seq = seq
         self.at = at
         self.slot = slot
@@ -71,8 +73,10 @@ package struct StatusReport: Codable, Sendable {
     package var canaryScope: [CampaignID]
     package var campaigns: [Campaign]
 
-    package init(state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
-         view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence) {
+    package init(
+        state: ControlState, haltFlag: Bool, haltInForce: Bool, configDigest: String, policyDigests: [PolicyID: String],
+        view: StatusView, now: Instant, gates: [GateCheck], evidence: Evidence
+    ) {
         self.gates = gates
         self.evidence = evidence
         canaryScope = view.inCanary.sorted()
@@ -83,7 +87,8 @@ package struct StatusReport: Codable, Sendable {
         live = state.live
         candidate = state.candidate
         previous = state.previous
-        self.policyDigests = Dictionary(policyDigests.map { ($0.key.description, $0.value) }, uniquingKeysWith: { a, _ in a })
+        self.policyDigests = Dictionary(
+            policyDigests.map { ($0.key.description, $0.value) }, uniquingKeysWith: { a, _ in a })
         overrides = state.overrides
         self.haltFlag = haltFlag
         self.haltInForce = haltInForce
@@ -92,15 +97,17 @@ package struct StatusReport: Codable, Sendable {
         platform = view.platform
         ticks = view.ticks
         lastTick = view.lastTick
-        breakers = Breakers(platform: view.platformBreaker,
-                            campaigns: Dictionary(grouping: view.campaignBreaker.values, by: \.rawValue).mapValues(\.count))
+        breakers = Breakers(
+            platform: view.platformBreaker,
+            campaigns: Dictionary(grouping: view.campaignBreaker.values, by: \.rawValue).mapValues(\.count))
         decisionsTotal = view.totals.decisions
         appliesTotal = view.totals.applies
         campaigns = view.observations.map { o in
-            Campaign(id: o.campaign, budgetMicros: o.currentBudgetMicros, spendTodayMicros: o.spendTodayMicros,
-                     dataAgeSeconds: o.dataAgeSeconds, breaker: view.campaignBreaker[o.campaign] ?? .closed,
-                     anomaly: view.anomaly[o.campaign] ?? "ok", inCanaryScope: view.inCanary.contains(o.campaign),
-                     lastDecision: view.lastDecisions[o.campaign])
+            Campaign(
+                id: o.campaign, budgetMicros: o.currentBudgetMicros, spendTodayMicros: o.spendTodayMicros,
+                dataAgeSeconds: o.dataAgeSeconds, breaker: view.campaignBreaker[o.campaign] ?? .closed,
+                anomaly: view.anomaly[o.campaign] ?? "ok", inCanaryScope: view.inCanary.contains(o.campaign),
+                lastDecision: view.lastDecisions[o.campaign])
         }
     }
 }

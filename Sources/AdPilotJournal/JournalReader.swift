@@ -13,7 +13,9 @@ struct SegmentScanner {
     let io: any FileIO
     let path: String
 
-    func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> (end: Int64, stopped: Bool) {
+    func scan(
+        from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool
+    ) throws -> (end: Int64, stopped: Bool) {
         let fd = try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
         defer { io.close(fd) }
         var buffer = [UInt8](repeating: 0, count: SegmentScanner.chunkBytes + RecordFormat.lineBytesMax)
@@ -21,8 +23,10 @@ struct SegmentScanner {
         var fileOffset = start  // file offset of buffer[0]
         while true {
             let n = try buffer.withUnsafeMutableBytes { b in
-                try io.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: b[carried..<(carried + SegmentScanner.chunkBytes)]),
-                             at: fileOffset + Int64(carried), path: path)
+                try io.pread(
+                    fd,
+                    into: UnsafeMutableRawBufferPointer(rebasing: b[carried..<(carried + SegmentScanner.chunkBytes)]),
+                    at: fileOffset + Int64(carried), path: path)
             }
             if n == 0 { return (fileOffset, false) }
             let filled = carried + n
@@ -33,7 +37,8 @@ struct SegmentScanner {
                 while consumed < filled {
                     guard let p = memchr(base + consumed, 0x0a, filled - consumed) else { break }
                     let nl = base.distance(to: UnsafeRawPointer(p))
-                    if !(try visit(fileOffset + Int64(consumed), UnsafeRawBufferPointer(rebasing: all[consumed..<nl]))) {
+                    if !(try visit(fileOffset + Int64(consumed), UnsafeRawBufferPointer(rebasing: all[consumed..<nl])))
+                    {
                         stop = true
                         consumed = nl + 1
                         return
@@ -44,8 +49,9 @@ struct SegmentScanner {
             if stop { return (fileOffset + Int64(consumed), true) }
             carried = filled - consumed
             if carried > RecordFormat.lineBytesMax {
-                throw JournalError.corrupt(seq: nil, segment: path, offset: fileOffset + Int64(consumed),
-                                           problem: "a line longer than \(RecordFormat.lineBytesMax) bytes")
+                throw JournalError.corrupt(
+                    seq: nil, segment: path, offset: fileOffset + Int64(consumed),
+                    problem: "a line longer than \(RecordFormat.lineBytesMax) bytes")
             }
             if consumed > 0 {
                 buffer.withUnsafeMutableBytes { b in
@@ -123,8 +129,10 @@ package struct JournalReader: Sendable {
     /// Calls `visit` for each valid record of `segment` at or after `fromSeq`; stops when
     /// it returns false. Returns the offset after the last complete line read.
     @discardableResult
-    func forEach(in segment: SegmentName, from offset: Int64 = 0, fromSeq: UInt64 = 0,
-                 _ visit: (JournalRecord) throws -> Bool) throws -> (end: Int64, stopped: Bool) {
+    func forEach(
+        in segment: SegmentName, from offset: Int64 = 0, fromSeq: UInt64 = 0,
+        _ visit: (JournalRecord) throws -> Bool
+    ) throws -> (end: Int64, stopped: Bool) {
         let sha = Crypto.SHA256Context()
         return try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
             guard let h = LineHeader.parse(line), h.seq >= fromSeq else { return true }
@@ -134,8 +142,10 @@ package struct JournalReader: Sendable {
     }
 
     /// Records from `seq` on, oldest first, until `visit` returns false.
-    package func records(from seq: UInt64 = 1, matching filter: RecordFilter = RecordFilter(),
-                        _ visit: (JournalRecord) throws -> Bool) throws(JournalError) {
+    package func records(
+        from seq: UInt64 = 1, matching filter: RecordFilter = RecordFilter(),
+        _ visit: (JournalRecord) throws -> Bool
+    ) throws(JournalError) {
         do {
             let names = try segments()
             let startIndex = names.lastIndex { $0.firstSeq <= seq } ?? 0
@@ -150,7 +160,9 @@ package struct JournalReader: Sendable {
 
     /// The last `count` matching records, oldest first. Reads segments newest first and
     /// stops as soon as it has enough.
-    package func last(_ count: Int, matching filter: RecordFilter = RecordFilter()) throws(JournalError) -> [JournalRecord] {
+    package func last(
+        _ count: Int, matching filter: RecordFilter = RecordFilter()
+    ) throws(JournalError) -> [JournalRecord] {
         guard count > 0 else { return [] }
         var out: [JournalRecord] = []
         do {
@@ -190,8 +202,10 @@ package struct JournalReader: Sendable {
     /// Follows the journal like `tail -f`: delivers every matching record from `seq` on,
     /// once and in order, across rotations, polling every `pollMillis` (at most 100) until
     /// `shouldStop` returns true.
-    package func follow(from seq: UInt64, matching filter: RecordFilter = RecordFilter(), pollMillis: Int = 25,
-                       shouldStop: () -> Bool, _ deliver: (JournalRecord) throws -> Void) throws(JournalError) {
+    package func follow(
+        from seq: UInt64, matching filter: RecordFilter = RecordFilter(), pollMillis: Int = 25,
+        shouldStop: () -> Bool, _ deliver: (JournalRecord) throws -> Void
+    ) throws(JournalError) {
         precondition(pollMillis >= 1 && pollMillis <= 100)
         var next = seq
         var current: SegmentName? = nil
@@ -228,8 +242,9 @@ package struct JournalReader: Sendable {
                     // A gap that survives a rescan from the segment's start is damage (a
                     // record that does not verify), not a race with recovery: say so.
                     if rescannedFor == next {
-                        throw JournalError.corrupt(seq: next, segment: segment.fileName, offset: 0,
-                                                   problem: "record \(next) is missing or does not verify; run adpilotctl journal verify")
+                        throw JournalError.corrupt(
+                            seq: next, segment: segment.fileName, offset: 0,
+                            problem: "record \(next) is missing or does not verify; run adpilotctl journal verify")
                     }
                     rescannedFor = next
                     offset = 0

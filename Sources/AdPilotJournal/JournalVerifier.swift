@@ -28,8 +28,10 @@ package struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertibl
 /// (`prev`), seq continuity within and across segments, and with a key every seal's
 /// HMAC and the spacing of seals. Reads at disk speed: no JSON parser.
 package enum JournalVerifier {
-    package static func verify(directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
-                              io: any FileIO = PosixFileIO()) -> Result<VerifyReport, VerifyFailure> {
+    package static func verify(
+        directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
+        io: any FileIO = PosixFileIO()
+    ) -> Result<VerifyReport, VerifyFailure> {
         var report = VerifyReport()
         var expected: UInt64 = 1
         let sha = Crypto.SHA256Context()
@@ -44,8 +46,13 @@ package enum JournalVerifier {
         }
         for (index, name) in names.enumerated() {
             guard name.firstSeq == expected else {
-                return .failure(VerifyFailure(seq: expected, segment: name.fileName, offset: 0, problem:
-                    "segment starts at seq \(name.firstSeq), expected \(expected): a segment is missing, or records were removed"))
+                return .failure(
+                    VerifyFailure(
+                        seq: expected, segment: name.fileName, offset: 0,
+                        problem:
+                            "segment starts at seq \(name.firstSeq), expected \(expected): a segment is missing, or "
+                                + "records were removed"
+                    ))
             }
             var failure: VerifyFailure? = nil
             let path = directory + "/" + name.fileName
@@ -55,27 +62,44 @@ package enum JournalVerifier {
                         failure = VerifyFailure(seq: seq, segment: name.fileName, offset: offset, problem: problem)
                         return false
                     }
-                    guard let h = LineHeader.parse(line) else { return fail("not a journal record (damaged or inserted bytes)") }
-                    guard h.seq == expected else { return fail("found seq \(h.seq), expected \(expected): a record was removed, inserted or reordered") }
+                    guard let h = LineHeader.parse(line) else {
+                        return fail("not a journal record (damaged or inserted bytes)")
+                    }
+                    guard h.seq == expected else {
+                        return fail(
+                            "found seq \(h.seq), expected \(expected): a record was removed, inserted or reordered")
+                    }
                     guard prev.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
                         return fail("prev does not match the previous record's hash: the chain is broken")
                     }
-                    guard h.hashMatches(line, sha) else { return fail("hash mismatch: the record's bytes were changed") }
+                    guard h.hashMatches(line, sha) else {
+                        return fail("hash mismatch: the record's bytes were changed")
+                    }
                     if h.kindIs("seal", in: line) {
                         report.seals += 1
                         if let key {
                             guard let seal = Seal.parse(line, h) else { return fail("seal record is malformed") }
-                            guard seal.sealedSeq == h.seq - 1, seal.sealedHash == String(decoding: prev, as: UTF8.self) else {
-                                return fail("seal vouches for a different record than the one before it: the chain was rewritten")
+                            guard seal.sealedSeq == h.seq - 1, seal.sealedHash == String(decoding: prev, as: UTF8.self)
+                            else {
+                                return fail(
+                                    "seal vouches for a different record than the one before it: the chain was "
+                                        + "rewritten"
+                                )
                             }
                             let message = "adpilot-seal-v1\n\(h.seq)\n\(seal.sealedHash)\n\(seal.interval)"
                             let mac = Crypto.hmacSHA256(key: key, data: Array(message.utf8))
                             guard let stored = SHA256Digest(hex: seal.mac), Crypto.constantTimeEqual(mac, stored) else {
-                                return fail("seal MAC does not verify: the chain was rewritten without the key, or this is the wrong key")
+                                return fail(
+                                    "seal MAC does not verify: the chain was rewritten without the key, or this is the "
+                                        + "wrong key"
+                                )
                             }
                             let gap = h.seq - lastSealedSeq - 1  // records since the previous seal
                             guard gap <= UInt64(seal.interval) else {
-                                return fail("\(gap) records before this seal, but seals come every \(seal.interval): seals were removed")
+                                return fail(
+                                    "\(gap) records before this seal, but seals come every \(seal.interval): seals "
+                                        + "were removed"
+                                )
                             }
                             lastSealedSeq = h.seq
                             interval = seal.interval
@@ -92,8 +116,10 @@ package enum JournalVerifier {
                 let size = try fileSize(io, path)
                 if end < size {
                     guard index == names.count - 1 else {
-                        return .failure(VerifyFailure(seq: expected, segment: name.fileName, offset: end,
-                                                      problem: "a closed segment ends with an incomplete record"))
+                        return .failure(
+                            VerifyFailure(
+                                seq: expected, segment: name.fileName, offset: end,
+                                problem: "a closed segment ends with an incomplete record"))
                     }
                     report.incompleteTailBytes = Int(size - end)
                 }
@@ -106,9 +132,14 @@ package enum JournalVerifier {
         if key != nil {
             let unsealed = report.head.seq - lastSealedSeq
             if unsealed > UInt64(interval) {
-                return .failure(VerifyFailure(seq: lastSealedSeq + UInt64(interval) + 1, segment: names.last?.fileName ?? directory,
-                                              offset: 0, problem: "\(unsealed) records after the last seal (seq \(lastSealedSeq)), "
-                                                  + "but seals come every \(interval): seals were removed or the journal was written without the key"))
+                return .failure(
+                    VerifyFailure(
+                        seq: lastSealedSeq + UInt64(interval) + 1, segment: names.last?.fileName ?? directory,
+                        offset: 0,
+                        problem: "\(unsealed) records after the last seal (seq \(lastSealedSeq)), "
+                            + "but seals come every \(interval): seals were removed or the journal was written without "
+                            + "the key"
+                    ))
             }
         }
         return .success(report)
@@ -140,9 +171,12 @@ struct Seal {
             return part.dropFirst(prefix.count)
         }
         guard let i = value(parts[0], "interval").flatMap({ Int($0) }), i >= 1,
-              let mac = value(parts[1], "mac"), mac.count == 66,
-              let sh = value(parts[2], "sealed_hash"), sh.count == 66,
-              let ss = value(parts[3], "sealed_seq").flatMap({ UInt64($0) }) else { return nil }
-        return Seal(interval: i, mac: String(mac.dropFirst().dropLast()), sealedHash: String(sh.dropFirst().dropLast()), sealedSeq: ss)
+            let mac = value(parts[1], "mac"), mac.count == 66,
+            let sh = value(parts[2], "sealed_hash"), sh.count == 66,
+            let ss = value(parts[3], "sealed_seq").flatMap({ UInt64($0) })
+        else { return nil }
+        return Seal(
+            interval: i, mac: String(mac.dropFirst().dropLast()), sealedHash: String(sh.dropFirst().dropLast()),
+            sealedSeq: ss)
     }
 }

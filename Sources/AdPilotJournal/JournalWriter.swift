@@ -81,8 +81,10 @@ package final class JournalWriter {
         var size: Int64
     }
 
-    private init(directory: String, options: JournalOptions, lockFD: FileDescriptor, segment: OpenSegment,
-                 head: RecordRef, unsealed: Int) {
+    private init(
+        directory: String, options: JournalOptions, lockFD: FileDescriptor, segment: OpenSegment,
+        head: RecordRef, unsealed: Int
+    ) {
         self.directory = directory
         self.options = options
         self.lockFD = lockFD
@@ -98,7 +100,8 @@ package final class JournalWriter {
 
     package static func open(directory: String, options: JournalOptions) throws(JournalError) -> JournalWriter {
         if let key = options.sealKey, key.count < JournalOptions.keyBytesMin {
-            throw .invalidKey("the journal key has \(key.count) bytes; at least \(JournalOptions.keyBytesMin) are required")
+            throw .invalidKey(
+                "the journal key has \(key.count) bytes; at least \(JournalOptions.keyBytesMin) are required")
         }
         precondition(options.sealInterval >= 1 && options.segmentBytesMax >= Int64(RecordFormat.lineBytesMax))
         let io = options.io
@@ -112,13 +115,17 @@ package final class JournalWriter {
         }
         // From here the writer owns the lock and the segment: its deinit closes them.
         let (segment, head, unsealed, torn) = opened
-        let writer = JournalWriter(directory: directory, options: options, lockFD: lockFD, segment: segment,
-                                   head: head, unsealed: unsealed)
+        let writer = JournalWriter(
+            directory: directory, options: options, lockFD: lockFD, segment: segment,
+            head: head, unsealed: unsealed)
         do {
             if let torn {
                 writer.tornTail = torn
-                _ = try writer.append(kind: "recovered", data: Array(
-                    #"{"bytes":\#(torn.bytes),"moved_to":"\#(torn.movedTo)","offset":\#(torn.offset),"problem":"\#(torn.problem)","segment":"\#(torn.segment)"}"#.utf8))
+                _ = try writer.append(
+                    kind: "recovered",
+                    data: Array(
+                        (#"{"bytes":\#(torn.bytes),"moved_to":"\#(torn.movedTo)","offset":\#(torn.offset),"#
+                            + #""problem":"\#(torn.problem)","segment":"\#(torn.segment)"}"#).utf8))
             }
             if options.sealKey != nil && writer.unsealed >= options.sealInterval { _ = try writer.seal() }
             return writer
@@ -143,27 +150,35 @@ package final class JournalWriter {
 
         func encode(_ kind: String, _ data: [UInt8]) -> RecordRef {
             let seq = pendingHead.seq + 1
-            let hash = RecordFormat.encode(seq: seq, timeText: now, kind: kind, prev: pendingHead.hash, data: data, into: &pending, sha: sha)
+            let hash = RecordFormat.encode(
+                seq: seq, timeText: now, kind: kind, prev: pendingHead.hash, data: data, into: &pending, sha: sha)
             pendingHead = RecordRef(seq: seq, hash: hash)
             return pendingHead
         }
         func addSeal(_ key: [UInt8]) {
             let seq = pendingHead.seq + 1
-            _ = encode("seal", RecordFormat.sealData(sealSeq: seq, sealedHash: pendingHead.hash, interval: options.sealInterval, key: key))
+            _ = encode(
+                "seal",
+                RecordFormat.sealData(
+                    sealSeq: seq, sealedHash: pendingHead.hash, interval: options.sealInterval, key: key))
             pendingUnsealed = 0
         }
 
         // Validate everything before any I/O: a batch is refused whole, never half-written.
         for entry in entries {
             guard RecordFormat.isValidKind(entry.kind), RecordFormat.isEmbeddable(entry.data) else {
-                throw .tooLarge("record of kind \(entry.kind.prefix(40)) is not a one-line JSON object under \(RecordFormat.lineBytesMax - 512) bytes")
+                throw .tooLarge(
+                    "record of kind \(entry.kind.prefix(40)) is not a one-line JSON object under "
+                        + "\(RecordFormat.lineBytesMax - 512) bytes"
+                )
             }
         }
         for entry in entries {
             // Rotate first if this record would not fit (a seal closes a keyed segment).
             let lineEstimate = Int64(entry.data.count + 300)
             if segment.size + Int64(pending.count) > 0,
-               segment.size + Int64(pending.count) + lineEstimate + 400 > options.segmentBytesMax {
+                segment.size + Int64(pending.count) + lineEstimate + 400 > options.segmentBytesMax
+            {
                 if let key = options.sealKey, pendingUnsealed > 0 { addSeal(key) }
                 try flush(&pending, head: pendingHead, unsealed: pendingUnsealed)
                 try rotate()
@@ -183,10 +198,13 @@ package final class JournalWriter {
         guard let key = options.sealKey, unsealed > 0 else { return nil }
         var pending: [UInt8] = []
         let seq = head.seq + 1
-        let hash = RecordFormat.encode(seq: seq, time: options.clock.now(), kind: "seal",
-                                       prev: head.hash, data: RecordFormat.sealData(sealSeq: seq, sealedHash: head.hash,
-                                                                                    interval: options.sealInterval, key: key),
-                                       into: &pending, sha: sha)
+        let hash = RecordFormat.encode(
+            seq: seq, time: options.clock.now(), kind: "seal",
+            prev: head.hash,
+            data: RecordFormat.sealData(
+                sealSeq: seq, sealedHash: head.hash,
+                interval: options.sealInterval, key: key),
+            into: &pending, sha: sha)
         let ref = RecordRef(seq: seq, hash: hash)
         try flush(&pending, head: ref, unsealed: 0)
         return ref
@@ -206,7 +224,9 @@ package final class JournalWriter {
 
     // MARK: Internals
 
-    private func flush(_ pending: inout [UInt8], head newHead: RecordRef, unsealed newUnsealed: Int) throws(JournalError) {
+    private func flush(
+        _ pending: inout [UInt8], head newHead: RecordRef, unsealed newUnsealed: Int
+    ) throws(JournalError) {
         guard !pending.isEmpty else { return }
         do {
             try pending.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
@@ -244,7 +264,9 @@ package final class JournalWriter {
 
     /// Creates an empty segment (never over an existing one) and makes its directory
     /// entry durable before anything is written to it.
-    private static func createSegment(_ directory: String, firstSeq: UInt64, _ io: any FileIO) throws(JournalError) -> OpenSegment {
+    private static func createSegment(
+        _ directory: String, firstSeq: UInt64, _ io: any FileIO
+    ) throws(JournalError) -> OpenSegment {
         let name = SegmentName(firstSeq: firstSeq)
         let path = directory + "/" + name.fileName
         do {
@@ -261,7 +283,9 @@ package final class JournalWriter {
         }
     }
 
-    private static func acquireLock(_ directory: String, _ options: JournalOptions) throws(JournalError) -> FileDescriptor {
+    private static func acquireLock(
+        _ directory: String, _ options: JournalOptions
+    ) throws(JournalError) -> FileDescriptor {
         let io = options.io
         let path = directory + "/.lock"
         var opened: FileDescriptor? = nil
@@ -286,23 +310,33 @@ package final class JournalWriter {
 
     /// Finds the head from the last segment only (start-up cost is bounded by one
     /// segment), recovering a torn tail.
-    private static func openTail(_ directory: String, _ io: any FileIO) throws(JournalError)
-        -> (OpenSegment, RecordRef, Int, TornTail?) {
+    private static func openTail(
+        _ directory: String, _ io: any FileIO
+    ) throws(JournalError)
+        -> (OpenSegment, RecordRef, Int, TornTail?)
+    {
         let names = try io.segmentNames(directory)
         guard let last = names.last else {
-            return (try createSegment(directory, firstSeq: 1, io), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil)
+            return (
+                try createSegment(directory, firstSeq: 1, io), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil
+            )
         }
         var start = RecordRef(seq: 0, hash: RecordFormat.genesis)
         if names.count > 1 {
             let previous = names[names.count - 2]
             guard let tail = try io.lastRecord(of: directory + "/" + previous.fileName) else {
-                throw JournalError.corrupt(seq: nil, segment: previous.fileName, offset: 0, problem: "a closed segment is empty")
+                throw JournalError.corrupt(
+                    seq: nil, segment: previous.fileName, offset: 0, problem: "a closed segment is empty")
             }
             start = RecordRef(seq: tail.seq, hash: tail.hash)
         }
         guard start.seq < UInt64.max, last.firstSeq == start.seq + 1 else {
-            throw JournalError.corrupt(seq: start.seq + 1, segment: last.fileName, offset: 0,
-                                       problem: "segment starts at seq \(last.firstSeq) but seq \(start.seq + 1) was expected (a segment is missing)")
+            throw JournalError.corrupt(
+                seq: start.seq + 1, segment: last.fileName, offset: 0,
+                problem:
+                    "segment starts at seq \(last.firstSeq) but seq \(start.seq + 1) was expected (a segment is "
+                        + "missing)"
+            )
         }
         let path = directory + "/" + last.fileName
         do {
@@ -310,11 +344,14 @@ package final class JournalWriter {
             let scan = try TailScan.scan(bytes, segment: last.fileName, start: start)
             var torn: TornTail? = nil
             if let bad = scan.torn {
-                torn = try moveAside(bytes, from: bad.offset, problem: bad.problem, segmentPath: path,
-                                     segmentName: last.fileName, directory: directory, io: io)
+                torn = try moveAside(
+                    bytes, from: bad.offset, problem: bad.problem, segmentPath: path,
+                    segmentName: last.fileName, directory: directory, io: io)
             }
             let fd = try io.open(path, flags: O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC, mode: 0)
-            return (OpenSegment(name: last, path: path, fd: fd, size: Int64(scan.goodEnd)), scan.head, scan.unsealed, torn)
+            return (
+                OpenSegment(name: last, path: path, fd: fd, size: Int64(scan.goodEnd)), scan.head, scan.unsealed, torn
+            )
         } catch {
             throw JournalError.from(any: error)
         }
@@ -322,8 +359,10 @@ package final class JournalWriter {
 
     /// Copies the torn bytes to a side file (synced), then truncates the segment to its
     /// last good record (synced). Nothing is deleted.
-    private static func moveAside(_ bytes: [UInt8], from offset: Int, problem: String, segmentPath: String,
-                                  segmentName: String, directory: String, io: any FileIO) throws -> TornTail {
+    private static func moveAside(
+        _ bytes: [UInt8], from offset: Int, problem: String, segmentPath: String,
+        segmentName: String, directory: String, io: any FileIO
+    ) throws -> TornTail {
         var side = "\(segmentPath).torn-at-\(offset)"
         var n = 1
         while io.exists(side) {
@@ -332,15 +371,18 @@ package final class JournalWriter {
         }
         let sfd = try io.open(side, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o640)
         defer { io.close(sfd) }
-        try bytes.withUnsafeBytes { all throws in try io.writeAll(sfd, UnsafeRawBufferPointer(rebasing: all[offset...]), path: side) }
+        try bytes.withUnsafeBytes { all throws in
+            try io.writeAll(sfd, UnsafeRawBufferPointer(rebasing: all[offset...]), path: side)
+        }
         try io.fsync(sfd, path: side)
         try io.syncDirectory(directory)
         let fd = try io.open(segmentPath, flags: O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode: 0)
         defer { io.close(fd) }
         try io.ftruncate(fd, length: Int64(offset), path: segmentPath)
         try io.fsync(fd, path: segmentPath)
-        return TornTail(segment: segmentName, offset: Int64(offset), bytes: bytes.count - offset,
-                        movedTo: String(side.split(separator: "/").last!), problem: problem)
+        return TornTail(
+            segment: segmentName, offset: Int64(offset), bytes: bytes.count - offset,
+            movedTo: String(side.split(separator: "/").last!), problem: problem)
     }
 }
 
@@ -365,7 +407,8 @@ struct TailScan {
         var pos = 0
         while pos < all.count {
             guard result.head.seq < UInt64.max else {
-                throw JournalError.corrupt(seq: nil, segment: segment, offset: Int64(pos), problem: "seq space exhausted")
+                throw JournalError.corrupt(
+                    seq: nil, segment: segment, offset: Int64(pos), problem: "seq space exhausted")
             }
             let expected = result.head.seq + 1
             guard let nl = newline(all, from: pos) else {
@@ -384,10 +427,14 @@ struct TailScan {
             // A complete record with a good hash cannot be a torn write: if it does not
             // continue the chain, the journal was edited.
             guard h.seq == expected else {
-                throw JournalError.corrupt(seq: expected, segment: segment, offset: Int64(pos), problem: "found seq \(h.seq), expected \(expected)")
+                throw JournalError.corrupt(
+                    seq: expected, segment: segment, offset: Int64(pos),
+                    problem: "found seq \(h.seq), expected \(expected)")
             }
             guard result.head.hash.hexBytes.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
-                throw JournalError.corrupt(seq: h.seq, segment: segment, offset: Int64(pos), problem: "prev does not match the previous record's hash")
+                throw JournalError.corrupt(
+                    seq: h.seq, segment: segment, offset: Int64(pos),
+                    problem: "prev does not match the previous record's hash")
             }
             result.head = RecordRef(seq: h.seq, hash: h.digest(h.hash, in: line)!)  // hashMatches proved it is hex
             result.unsealed = h.kindIs("seal", in: line) ? 0 : result.unsealed + 1
@@ -404,11 +451,16 @@ struct TailScan {
                 let prefix = RecordFormat.seqPrefix
                 // Only a real record start is worth a (line-bounded) search: linear overall.
                 if q + prefix.count <= all.count, memcmp(all.baseAddress! + q, prefix, prefix.count) == 0,
-                   let nl = newline(all, from: q) {
+                    let nl = newline(all, from: q)
+                {
                     let line = UnsafeRawBufferPointer(rebasing: all[q..<nl])
                     if let h = LineHeader.parse(line), h.hashMatches(line, sha) {
-                        throw JournalError.corrupt(seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
-                                                   problem: "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(q): damage before the tail")
+                        throw JournalError.corrupt(
+                            seq: result.head.seq + 1, segment: segment, offset: Int64(torn.offset),
+                            problem:
+                                "\(torn.problem), and a valid record (seq \(h.seq)) follows at byte \(q): damage "
+                                    + "before the tail"
+                        )
                     }
                 }
                 p = q + 1
@@ -417,7 +469,9 @@ struct TailScan {
         return result
     }
 
-    static func newline(_ b: UnsafeRawBufferPointer, from: Int, limit searchBytes: Int = RecordFormat.lineBytesMax) -> Int? {
+    static func newline(
+        _ b: UnsafeRawBufferPointer, from: Int, limit searchBytes: Int = RecordFormat.lineBytesMax
+    ) -> Int? {
         guard from < b.count else { return nil }
         let limit = min(b.count, from + searchBytes)
         guard let base = b.baseAddress else { return nil }

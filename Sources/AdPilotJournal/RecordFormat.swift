@@ -6,7 +6,7 @@ import Glibc
 
 /// The journal's line format, byte for byte. A record is one line of UTF-8 JSON:
 ///
-///     {"seq":42,"time":"2026-11-21T19:40:29.000000Z","kind":"decision","prev":"<64 hex>","data":{...},"hash":"<64 hex>"}\n
+/// {"seq":42,"time":"2026-11-21T19:40:29.000000Z","kind":"decision","prev":"<64 hex>","data":{...},"hash":"<64 hex>"}\n
 ///
 /// - Keys always in this order; `data` is a JSON object on one line (its own key order is
 ///   the producer's, sorted for everything AdPilot writes).
@@ -41,18 +41,23 @@ package enum RecordFormat {
     /// (Its inner validity is the producer's contract: AdPilot's producers are encoders.)
     package static func isEmbeddable(_ data: [UInt8]) -> Bool {
         data.count >= 2 && data.first == UInt8(ascii: "{") && data.last == UInt8(ascii: "}")
-            && data.count <= lineBytesMax - 512 && !data.contains(UInt8(ascii: "\n")) && !data.contains(UInt8(ascii: "\r"))
+            && data.count <= lineBytesMax - 512 && !data.contains(UInt8(ascii: "\n"))
+            && !data.contains(UInt8(ascii: "\r"))
     }
 
     /// Appends one complete line (with newline) to `out` and returns its hash.
-    package static func encode(seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
-                              into out: inout [UInt8], sha: Crypto.SHA256Context = Crypto.SHA256Context()) -> SHA256Digest {
+    package static func encode(
+        seq: UInt64, time: Instant, kind: String, prev: SHA256Digest, data: [UInt8],
+        into out: inout [UInt8], sha: Crypto.SHA256Context = Crypto.SHA256Context()
+    ) -> SHA256Digest {
         encode(seq: seq, timeText: Array(time.rfc3339.utf8), kind: kind, prev: prev, data: data, into: &out, sha: sha)
     }
 
     /// The same, with the time already rendered (a batch shares one time).
-    static func encode(seq: UInt64, timeText: [UInt8], kind: String, prev: SHA256Digest, data: [UInt8],
-                       into out: inout [UInt8], sha: Crypto.SHA256Context) -> SHA256Digest {
+    static func encode(
+        seq: UInt64, timeText: [UInt8], kind: String, prev: SHA256Digest, data: [UInt8],
+        into out: inout [UInt8], sha: Crypto.SHA256Context
+    ) -> SHA256Digest {
         precondition(isValidKind(kind), "journal kind \(kind) is not a lowercase identifier")
         precondition(isEmbeddable(data), "journal data must be a one-line JSON object")
         let start = out.count
@@ -84,8 +89,11 @@ package enum RecordFormat {
     }
 
     package static func sealData(sealSeq: UInt64, sealedHash: SHA256Digest, interval: Int, key: [UInt8]) -> [UInt8] {
-        let mac = Crypto.hmacSHA256(key: key, data: sealMessage(sealSeq: sealSeq, sealedHash: sealedHash, interval: interval))
-        return Array(#"{"interval":\#(interval),"mac":"\#(mac.hex)","sealed_hash":"\#(sealedHash.hex)","sealed_seq":\#(sealSeq - 1)}"#.utf8)
+        let mac = Crypto.hmacSHA256(
+            key: key, data: sealMessage(sealSeq: sealSeq, sealedHash: sealedHash, interval: interval))
+        return Array(
+            (#"{"interval":\#(interval),"mac":"\#(mac.hex)","sealed_hash":"\#(sealedHash.hex)","#
+                + #""sealed_seq":\#(sealSeq - 1)}"#).utf8)
     }
 }
 
@@ -122,7 +130,8 @@ package struct LineHeader {
             seq = s
             i += 1
         }
-        guard i > digitsStart, line[digitsStart] != 48 || i == digitsStart + 1, matches(RecordFormat.timeKey, at: i) else { return nil }
+        guard i > digitsStart, line[digitsStart] != 48 || i == digitsStart + 1, matches(RecordFormat.timeKey, at: i)
+        else { return nil }
         i += RecordFormat.timeKey.count
         let timeStart = i
         while i < n, line[i] != UInt8(ascii: "\""), i - timeStart < 40 { i += 1 }
@@ -140,7 +149,8 @@ package struct LineHeader {
         i += RecordFormat.dataKey.count
         let bodyEnd = n - RecordFormat.hashSuffixBytes
         guard bodyEnd > i, line[i] == UInt8(ascii: "{"), line[bodyEnd - 1] == UInt8(ascii: "}"),
-              matches(RecordFormat.hashKey, at: bodyEnd), line[n - 2] == UInt8(ascii: "\""), line[n - 1] == UInt8(ascii: "}")
+            matches(RecordFormat.hashKey, at: bodyEnd), line[n - 2] == UInt8(ascii: "\""),
+            line[n - 1] == UInt8(ascii: "}")
         else { return nil }
         let hash = (bodyEnd + RecordFormat.hashKey.count)..<(n - 2)
         // prev and hash are not decoded here: they are compared as hex bytes with hex
@@ -169,7 +179,8 @@ package struct LineHeader {
     }
 
     package func kindIs(_ kind: StaticString, in line: UnsafeRawBufferPointer) -> Bool {
-        self.kind.count == kind.utf8CodeUnitCount && memcmp(line.baseAddress! + self.kind.lowerBound, kind.utf8Start, self.kind.count) == 0
+        self.kind.count == kind.utf8CodeUnitCount
+            && memcmp(line.baseAddress! + self.kind.lowerBound, kind.utf8Start, self.kind.count) == 0
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

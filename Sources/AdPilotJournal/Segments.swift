@@ -12,7 +12,9 @@ package struct SegmentName: Hashable, Comparable, Sendable, CustomStringConverti
     package init?(fileName: String) {
         guard fileName.hasPrefix("journal-"), fileName.hasSuffix(".jsonl") else { return nil }
         let digits = fileName.dropFirst(8).dropLast(6)
-        guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = UInt64(digits), v >= 1 else { return nil }
+        guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = UInt64(digits), v >= 1 else {
+            return nil
+        }
         firstSeq = v
         guard self.fileName == fileName else { return nil }
     }
@@ -57,11 +59,18 @@ package enum JournalError: Error, CustomStringConvertible {
         case .locked(let path, let holder):
             return "the journal is locked by another writer (\(holder)); lock file \(path). Stop that process, "
                 + "or use the daemon's socket instead of writing directly"
-        case .noSpace(let e): return "journal: no space left: \(e). Free space in the state directory; the controller holds budgets until then"
-        case .io(let e): return "journal: I/O error: \(e). Check the disk; the controller holds budgets until the journal is reopened"
+        case .noSpace(let e):
+            return
+                "journal: no space left: \(e). Free space in the state directory; the controller holds budgets until "
+                    + "then"
+        case .io(let e):
+            return
+                "journal: I/O error: \(e). Check the disk; the controller holds budgets until the journal is reopened"
         case .system(let e): return "journal: \(e)"
         case .poisoned(let cause):
-            return "journal writer is poisoned after a failed write or sync (\(cause)); reopen it, which re-checks the tail"
+            return
+                "journal writer is poisoned after a failed write or sync (\(cause)); reopen it, which re-checks the "
+                    + "tail"
         case .corrupt(let seq, let segment, let offset, let problem):
             return "journal corrupt at \(seq.map { "seq \($0), " } ?? "")\(segment) byte \(offset): \(problem). "
                 + "Not repaired automatically: see Runbooks/journal-recovery.md"
@@ -98,15 +107,17 @@ extension FileIO {
             let bytes = try readAll(fd, count: Int(window), at: size - window, path: path)
             guard let last = bytes.last else { return nil }
             guard last == UInt8(ascii: "\n") else {
-                throw JournalError.corrupt(seq: nil, segment: path, offset: size, problem: "a closed segment ends without a newline")
+                throw JournalError.corrupt(
+                    seq: nil, segment: path, offset: size, problem: "a closed segment ends without a newline")
             }
             let end = bytes.count - 1
             let start = (bytes[..<end].lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
             return try bytes.withUnsafeBytes { all throws(JournalError) -> TailRecord in
                 let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
                 guard let h = LineHeader.parse(line), h.hashMatches(line, Crypto.SHA256Context()) else {
-                    throw JournalError.corrupt(seq: nil, segment: path, offset: size - window + Int64(start),
-                                               problem: "the last record of a closed segment does not verify")
+                    throw JournalError.corrupt(
+                        seq: nil, segment: path, offset: size - window + Int64(start),
+                        problem: "the last record of a closed segment does not verify")
                 }
                 return TailRecord(seq: h.seq, hash: h.digest(h.hash, in: line)!)  // hashMatches proved it is hex
             }

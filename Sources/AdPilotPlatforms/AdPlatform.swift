@@ -109,9 +109,12 @@ package enum ApplyOutcome: Equatable, Sendable {
 
 package enum BudgetWrite {
     /// Read-after-write: every budget write is read back and compared.
-    package static func apply(_ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) -> ApplyOutcome {
+    package static func apply(
+        _ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros
+    ) throws(PlatformError) -> ApplyOutcome {
         try platform.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
         let reported = try platform.campaign(campaign).dailyBudgetMicros
-        return reported == budgetMicros ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)
+        return reported == budgetMicros
+            ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)
     }
 }

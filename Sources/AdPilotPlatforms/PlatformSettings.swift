@@ -22,18 +22,27 @@ package enum PlatformSettings: Equatable, Sendable {
             .failure(Problem(key: key.isEmpty ? path : "\(path).\(key)", problem: text))
         }
         guard case .object(let members) = json else { return problem("", "must be an object") }
-        guard let kind = json["kind"]?.string else { return problem("kind", "required: simulator, tiktok, meta or shopify") }
+        guard let kind = json["kind"]?.string else {
+            return problem("kind", "required: simulator, tiktok, meta or shopify")
+        }
         let allowed: Set<String>
         switch kind {
         case "simulator": allowed = ["kind", "seed", "campaigns"]
-        case "tiktok": allowed = ["kind", "base_url", "advertiser_id", "currency", "utc_offset_seconds", "token_credential"]
-        case "meta": allowed = ["kind", "base_url", "ad_account_id", "currency", "utc_offset_seconds", "token_credential"]
-        case "shopify": allowed = ["kind", "base_url", "shop_domain", "currency", "campaign_parameter", "token_credential"]
-        default: return problem("kind", "unknown platform \"\(kind.prefix(40))\": expected simulator, tiktok, meta or shopify")
+        case "tiktok":
+            allowed = ["kind", "base_url", "advertiser_id", "currency", "utc_offset_seconds", "token_credential"]
+        case "meta":
+            allowed = ["kind", "base_url", "ad_account_id", "currency", "utc_offset_seconds", "token_credential"]
+        case "shopify":
+            allowed = ["kind", "base_url", "shop_domain", "currency", "campaign_parameter", "token_credential"]
+        default:
+            return problem(
+                "kind", "unknown platform \"\(kind.prefix(40))\": expected simulator, tiktok, meta or shopify")
         }
         for (key, _) in members where !allowed.contains(key) {
             if secretKeys.contains(key) {
-                return problem(key, "tokens never go in the config file: put the token in a credential and name it in token_credential")
+                return problem(
+                    key,
+                    "tokens never go in the config file: put the token in a credential and name it in token_credential")
             }
             return problem(key, "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
@@ -42,7 +51,8 @@ package enum PlatformSettings: Equatable, Sendable {
             if let v = json[key], case .number = v, v.int64 != nil { continue }
             if json[key] != nil { return problem(key, "must be a whole number") }
         }
-        for key in ["base_url", "currency", "shop_domain", "campaign_parameter", "token_credential"] where json[key] != nil && json[key]?.string == nil {
+        for key in ["base_url", "currency", "shop_domain", "campaign_parameter", "token_credential"]
+        where json[key] != nil && json[key]?.string == nil {
             return problem(key, "must be a string")
         }
         var seen = Set<String>()
@@ -57,8 +67,13 @@ package enum PlatformSettings: Equatable, Sendable {
             return .success(.simulator(seed: UInt64(seed), campaigns: Int(campaigns)))
         }
         guard let credential = json["token_credential"]?.string, !credential.isEmpty,
-              credential.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }) else {
-            return problem("token_credential", "required: the name of the credential holding the token ([a-z0-9-]+, e.g. \(kind)-token)")
+            credential.utf8.allSatisfy({
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-")
+            })
+        else {
+            return problem(
+                "token_credential",
+                "required: the name of the credential holding the token ([a-z0-9-]+, e.g. \(kind)-token)")
         }
         guard let code = json["currency"]?.string, let currency = try? Currency(code: code) else {
             return problem("currency", "required: a supported ISO 4217 code (e.g. USD, EUR, JPY)")
@@ -69,7 +84,8 @@ package enum PlatformSettings: Equatable, Sendable {
         if let baseURL, let bad = urlProblem(baseURL) { return problem("base_url", bad) }
         switch kind {
         case "tiktok":
-            guard let id = json["advertiser_id"]?.string ?? json["advertiser_id"]?.int64.map(String.init), isDigits(id) else {
+            guard let id = json["advertiser_id"]?.string ?? json["advertiser_id"]?.int64.map(String.init), isDigits(id)
+            else {
                 return problem("advertiser_id", "required: the numeric advertiser id")
             }
             var c = TikTokConfig(advertiserID: id, currency: currency)
@@ -87,24 +103,31 @@ package enum PlatformSettings: Equatable, Sendable {
             if let baseURL { c.baseURL = baseURL }
             return .success(.meta(c, tokenCredential: credential))
         default:  // shopify
-            guard let domain = json["shop_domain"]?.string, domain.hasSuffix(".myshopify.com"), !domain.contains("/") else {
+            guard let domain = json["shop_domain"]?.string, domain.hasSuffix(".myshopify.com"), !domain.contains("/")
+            else {
                 return problem("shop_domain", "required: the shop's <name>.myshopify.com domain")
             }
             var c = ShopifyConfig(shopDomain: domain, currency: currency)
             if let baseURL { c.baseURL = baseURL }
             if let p = json["campaign_parameter"]?.string {
-                guard !p.isEmpty, p.allSatisfy({ $0.isLetter || $0 == "_" }) else { return problem("campaign_parameter", "must be a query parameter name") }
+                guard !p.isEmpty, p.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+                    return problem("campaign_parameter", "must be a query parameter name")
+                }
                 c.campaignParameter = p
             }
             return .success(.shopify(c, tokenCredential: credential))
         }
     }
 
-    static func isDigits(_ s: String) -> Bool { !s.isEmpty && s.count <= 32 && s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber) }
+    static func isDigits(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 32 && s.allSatisfy(\.isASCII) && s.allSatisfy(\.isNumber)
+    }
 
     /// https only, except plain http to a loopback host (test doubles on this machine).
     static func urlProblem(_ url: String) -> String? {
-        if url.hasPrefix("https://") { return url.count > 8 && !url.hasSuffix("/") ? nil : "must be https://host[/path] without a trailing slash" }
+        if url.hasPrefix("https://") {
+            return url.count > 8 && !url.hasSuffix("/") ? nil : "must be https://host[/path] without a trailing slash"
+        }
         if url.hasPrefix("http://127.") || url.hasPrefix("http://localhost") || url.hasPrefix("http://[::1]") {
             return url.hasSuffix("/") ? "must not end with a slash" : nil
         }
@@ -114,13 +137,15 @@ package enum PlatformSettings: Equatable, Sendable {
 
 extension TikTokConfig: Equatable {
     package static func == (a: TikTokConfig, b: TikTokConfig) -> Bool {
-        a.baseURL == b.baseURL && a.advertiserID == b.advertiserID && a.currency == b.currency && a.utcOffsetSeconds == b.utcOffsetSeconds
+        a.baseURL == b.baseURL && a.advertiserID == b.advertiserID && a.currency == b.currency
+            && a.utcOffsetSeconds == b.utcOffsetSeconds
     }
 }
 
 extension MetaConfig: Equatable {
     package static func == (a: MetaConfig, b: MetaConfig) -> Bool {
-        a.baseURL == b.baseURL && a.adAccountID == b.adAccountID && a.currency == b.currency && a.utcOffsetSeconds == b.utcOffsetSeconds
+        a.baseURL == b.baseURL && a.adAccountID == b.adAccountID && a.currency == b.currency
+            && a.utcOffsetSeconds == b.utcOffsetSeconds
     }
 }
 

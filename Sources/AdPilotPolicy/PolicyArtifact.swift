@@ -31,7 +31,8 @@ package struct Manifest: Codable, Equatable, Sendable {
         /// What the output means, in words, for people reading `policy inspect`.
         package var meaning: String
         package init(type: String, values: [Double]?, min: Double?, max: Double?, rule: String?, meaning: String) {
-            self.type = type; self.values = values; self.min = min; self.max = max; self.rule = rule; self.meaning = meaning
+            self.type = type; self.values = values; self.min = min; self.max = max; self.rule = rule;
+            self.meaning = meaning
         }
     }
 
@@ -43,7 +44,8 @@ package struct Manifest: Codable, Equatable, Sendable {
         package var outputs: Int
         package var activation: String
         package init(weights: String, bias: String, inputs: Int, outputs: Int, activation: String) {
-            self.weights = weights; self.bias = bias; self.inputs = inputs; self.outputs = outputs; self.activation = activation
+            self.weights = weights; self.bias = bias; self.inputs = inputs; self.outputs = outputs;
+            self.activation = activation
         }
     }
 
@@ -62,7 +64,8 @@ package struct Manifest: Codable, Equatable, Sendable {
         package var seed: UInt64?
         package var metrics: [String: Double]
         package init(algorithm: String, library: String, data: String, seed: UInt64?, metrics: [String: Double]) {
-            self.algorithm = algorithm; self.library = library; self.data = data; self.seed = seed; self.metrics = metrics
+            self.algorithm = algorithm; self.library = library; self.data = data; self.seed = seed;
+            self.metrics = metrics
         }
     }
 
@@ -78,10 +81,13 @@ package struct Manifest: Codable, Equatable, Sendable {
     /// SHA-256 (hex) of every other file in the directory.
     package var files: [String: String]
 
-    package init(format: Int, name: String, version: String, kind: String, features: [FeatureSpec], action: ActionSpec,
-                layers: [LayerSpec]?, tabular: TabularSpec?, provenance: Provenance, files: [String: String]) {
+    package init(
+        format: Int, name: String, version: String, kind: String, features: [FeatureSpec], action: ActionSpec,
+        layers: [LayerSpec]?, tabular: TabularSpec?, provenance: Provenance, files: [String: String]
+    ) {
         self.format = format; self.name = name; self.version = version; self.kind = kind; self.features = features
-        self.action = action; self.layers = layers; self.tabular = tabular; self.provenance = provenance; self.files = files
+        self.action = action; self.layers = layers; self.tabular = tabular; self.provenance = provenance;
+        self.files = files
     }
 }
 
@@ -103,8 +109,10 @@ package struct FrozenPolicy: Sendable {
     let table: [Float]
 
     /// Loads `dir` (named NAME@VERSION). With `expectedDigest`, refuses any other manifest.
-    package static func load(directory dir: String, expectedDigest: SHA256Digest? = nil,
-                            io: any FileIO = PosixFileIO()) throws(PolicyError) -> FrozenPolicy {
+    package static func load(
+        directory dir: String, expectedDigest: SHA256Digest? = nil,
+        io: any FileIO = PosixFileIO()
+    ) throws(PolicyError) -> FrozenPolicy {
         let base = String(dir.split(separator: "/").last ?? "")
         func fail(_ file: String, _ field: String?, _ problem: String) -> PolicyError {
             PolicyError(file: "\(base)/\(file)", field: field, problem: problem)
@@ -123,48 +131,70 @@ package struct FrozenPolicy: Sendable {
         do {
             m = try JSONDecoder().decode(Manifest.self, from: Data(manifestBytes))
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw fail("manifest.json", (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."), "required field missing")
+            throw fail(
+                "manifest.json", (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."),
+                "required field missing")
         } catch let DecodingError.typeMismatch(_, ctx) {
-            throw fail("manifest.json", ctx.codingPath.map(\.stringValue).joined(separator: "."), "wrong type: \(ctx.debugDescription)")
+            throw fail(
+                "manifest.json", ctx.codingPath.map(\.stringValue).joined(separator: "."),
+                "wrong type: \(ctx.debugDescription)")
         } catch {
             throw fail("manifest.json", nil, "not a manifest: \(error)")
         }
-        guard m.format == formatVersion else { throw fail("manifest.json", "format", "format \(m.format) is not supported (expected \(formatVersion))") }
-        guard let id = PolicyID("\(m.name)@\(m.version)") else { throw fail("manifest.json", "name", "name and version must be [A-Za-z0-9._-]+") }
-        guard base == id.description else { throw fail("manifest.json", "name", "the directory is \(base) but the manifest says \(id)") }
+        guard m.format == formatVersion else {
+            throw fail("manifest.json", "format", "format \(m.format) is not supported (expected \(formatVersion))")
+        }
+        guard let id = PolicyID("\(m.name)@\(m.version)") else {
+            throw fail("manifest.json", "name", "name and version must be [A-Za-z0-9._-]+")
+        }
+        guard base == id.description else {
+            throw fail("manifest.json", "name", "the directory is \(base) but the manifest says \(id)")
+        }
         guard kinds.contains(m.kind) else {
-            throw fail("manifest.json", "kind", "unsupported kind \"\(m.kind)\" (supported: \(kinds.sorted().joined(separator: ", ")))")
+            throw fail(
+                "manifest.json", "kind",
+                "unsupported kind \"\(m.kind)\" (supported: \(kinds.sorted().joined(separator: ", ")))")
         }
         var features: [Feature] = []
         for (i, f) in m.features.enumerated() {
             guard let feature = Feature(rawValue: f.name) else {
-                throw fail("manifest.json", "features[\(i)].name", "unknown feature \"\(f.name)\" (see README, Features)")
+                throw fail(
+                    "manifest.json", "features[\(i)].name", "unknown feature \"\(f.name)\" (see README, Features)")
             }
-            guard f.mean.isFinite, f.std.isFinite, f.std > 0 else { throw fail("manifest.json", "features[\(i)]", "mean and std must be finite, std > 0") }
+            guard f.mean.isFinite, f.std.isFinite, f.std > 0 else {
+                throw fail("manifest.json", "features[\(i)]", "mean and std must be finite, std > 0")
+            }
             features.append(feature)
         }
         try checkAction(m, fail)
 
         // Every file listed, present, and unchanged.
         func file(_ name: String, field: String) throws(PolicyError) -> [UInt8] {
-            guard let expected = m.files[name] else { throw fail("manifest.json", field, "\(name) is not listed in files") }
+            guard let expected = m.files[name] else {
+                throw fail("manifest.json", field, "\(name) is not listed in files")
+            }
             let bytes: [UInt8]
             do {
                 bytes = try io.readFile(dir + "/" + name, limit: fileBytesMax)
             } catch {
                 throw fail(name, nil, error.errno == ENOENT ? "missing file" : "cannot read: \(error)")
             }
-            guard Crypto.sha256(bytes).hex == expected else { throw fail(name, nil, "SHA-256 does not match files[\"\(name)\"] in the manifest") }
+            guard Crypto.sha256(bytes).hex == expected else {
+                throw fail(name, nil, "SHA-256 does not match files[\"\(name)\"] in the manifest")
+            }
             return bytes
         }
         func floats(_ name: String, count: Int, field: String) throws(PolicyError) -> [Float] {
             let bytes = try file(name, field: field)
             guard bytes.count == count * 4 else {
-                throw fail(name, field, "shape mismatch: \(bytes.count) bytes, expected \(count) float32 (\(count * 4) bytes)")
+                throw fail(
+                    name, field, "shape mismatch: \(bytes.count) bytes, expected \(count) float32 (\(count * 4) bytes)")
             }
             var out = [Float](repeating: 0, count: count)
             for i in 0..<count {
-                let bits = UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(bytes[4 * i + 3]) << 24
+                let bits =
+                    UInt32(bytes[4 * i]) | UInt32(bytes[4 * i + 1]) << 8 | UInt32(bytes[4 * i + 2]) << 16 | UInt32(
+                        bytes[4 * i + 3]) << 24
                 let v = Float(bitPattern: bits)
                 guard v.isFinite else { throw fail(name, field, "non-finite weight at index \(i)") }
                 out[i] = v
@@ -176,32 +206,53 @@ package struct FrozenPolicy: Sendable {
         var table: [Float] = []
         switch m.kind {
         case "mlp", "linear":
-            guard let specs = m.layers, !specs.isEmpty else { throw fail("manifest.json", "layers", "required for kind \(m.kind)") }
-            if m.kind == "linear", specs.count != 1 { throw fail("manifest.json", "layers", "a linear policy has exactly one layer") }
+            guard let specs = m.layers, !specs.isEmpty else {
+                throw fail("manifest.json", "layers", "required for kind \(m.kind)")
+            }
+            if m.kind == "linear", specs.count != 1 {
+                throw fail("manifest.json", "layers", "a linear policy has exactly one layer")
+            }
             var inputs = features.count
             for (i, l) in specs.enumerated() {
                 let field = "layers[\(i)]"
-                guard l.inputs == inputs else { throw fail("manifest.json", "\(field).inputs", "shape mismatch: \(l.inputs), but the previous layer gives \(inputs)") }
-                guard l.outputs >= 1, l.outputs <= 4_096 else { throw fail("manifest.json", "\(field).outputs", "must be 1...4096") }
-                guard activations.contains(l.activation) else { throw fail("manifest.json", "\(field).activation", "unsupported activation \"\(l.activation)\"") }
-                layers.append((try floats(l.weights, count: l.inputs * l.outputs, field: "\(field).weights"),
-                               try floats(l.bias, count: l.outputs, field: "\(field).bias"), l))
+                guard l.inputs == inputs else {
+                    throw fail(
+                        "manifest.json", "\(field).inputs",
+                        "shape mismatch: \(l.inputs), but the previous layer gives \(inputs)")
+                }
+                guard l.outputs >= 1, l.outputs <= 4_096 else {
+                    throw fail("manifest.json", "\(field).outputs", "must be 1...4096")
+                }
+                guard activations.contains(l.activation) else {
+                    throw fail("manifest.json", "\(field).activation", "unsupported activation \"\(l.activation)\"")
+                }
+                layers.append(
+                    (
+                        try floats(l.weights, count: l.inputs * l.outputs, field: "\(field).weights"),
+                        try floats(l.bias, count: l.outputs, field: "\(field).bias"), l
+                    ))
                 inputs = l.outputs
             }
             let expected = m.action.type == "continuous" ? 1 : m.action.values?.count ?? 0
             guard inputs == expected else {
-                throw fail("manifest.json", "layers[\(specs.count - 1)].outputs", "shape mismatch: \(inputs) outputs for \(expected) actions")
+                throw fail(
+                    "manifest.json", "layers[\(specs.count - 1)].outputs",
+                    "shape mismatch: \(inputs) outputs for \(expected) actions")
             }
         case "tabular":
             guard let t = m.tabular else { throw fail("manifest.json", "tabular", "required for kind tabular") }
-            guard t.edges.count == features.count else { throw fail("manifest.json", "tabular.edges", "one edge list per feature (\(features.count))") }
+            guard t.edges.count == features.count else {
+                throw fail("manifest.json", "tabular.edges", "one edge list per feature (\(features.count))")
+            }
             var states = 1
             for (i, e) in t.edges.enumerated() {
                 guard e.allSatisfy(\.isFinite), zip(e, e.dropFirst()).allSatisfy({ $0 < $1 }) else {
                     throw fail("manifest.json", "tabular.edges[\(i)]", "edges must be finite and strictly ascending")
                 }
                 states *= e.count + 1
-                guard states <= 1_000_000 else { throw fail("manifest.json", "tabular.edges", "more than 1,000,000 states") }
+                guard states <= 1_000_000 else {
+                    throw fail("manifest.json", "tabular.edges", "more than 1,000,000 states")
+                }
             }
             table = try floats(t.table, count: states * (m.action.values?.count ?? 0), field: "tabular.table")
         default:  // rule
@@ -209,29 +260,40 @@ package struct FrozenPolicy: Sendable {
                 throw fail("manifest.json", "action.rule", "a rule policy is hold or pace")
             }
         }
-        for name in m.files.keys.sorted() where !(m.layers ?? []).contains(where: { $0.weights == name || $0.bias == name }) && m.tabular?.table != name {
+        for name in m.files.keys.sorted()
+        where !(m.layers ?? []).contains(where: { $0.weights == name || $0.bias == name }) && m.tabular?.table != name {
             _ = try file(name, field: "files")  // listed extras are still checked
         }
         return FrozenPolicy(id: id, digest: digest, manifest: m, features: features, layers: layers, table: table)
     }
 
-    private static func checkAction(_ m: Manifest, _ fail: (String, String?, String) -> PolicyError) throws(PolicyError) {
+    private static func checkAction(_ m: Manifest, _ fail: (String, String?, String) -> PolicyError) throws(PolicyError)
+    {
         let a = m.action
         switch a.type {
         case "multipliers":
-            guard let v = a.values, !v.isEmpty, v.count <= actionsMax, v.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 10 }) else {
+            guard let v = a.values, !v.isEmpty, v.count <= actionsMax,
+                v.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 10 })
+            else {
                 throw fail("manifest.json", "action.values", "1...\(actionsMax) finite multipliers in (0, 10]")
             }
-            guard m.kind != "rule" else { throw fail("manifest.json", "action.type", "a rule policy's action type is rule") }
+            guard m.kind != "rule" else {
+                throw fail("manifest.json", "action.type", "a rule policy's action type is rule")
+            }
         case "continuous":
             guard let lo = a.min, let hi = a.max, lo.isFinite, hi.isFinite, lo > 0, lo < hi, hi <= 10 else {
                 throw fail("manifest.json", "action", "continuous needs finite min < max in (0, 10]")
             }
-            guard m.kind == "mlp" || m.kind == "linear" else { throw fail("manifest.json", "action.type", "continuous output needs kind mlp or linear") }
+            guard m.kind == "mlp" || m.kind == "linear" else {
+                throw fail("manifest.json", "action.type", "continuous output needs kind mlp or linear")
+            }
         case "rule":
-            guard m.kind == "rule" else { throw fail("manifest.json", "action.type", "only kind rule has action type rule") }
+            guard m.kind == "rule" else {
+                throw fail("manifest.json", "action.type", "only kind rule has action type rule")
+            }
         default:
-            throw fail("manifest.json", "action.type", "unsupported action type \"\(a.type)\" (multipliers, continuous, rule)")
+            throw fail(
+                "manifest.json", "action.type", "unsupported action type \"\(a.type)\" (multipliers, continuous, rule)")
         }
     }
 }

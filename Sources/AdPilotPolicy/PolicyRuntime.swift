@@ -21,7 +21,9 @@ package final class PolicyRuntime {
     private let scales: [Float]  // 1 / std
     private let weights: UnsafeMutableBufferPointer<Float>
     private let activations: UnsafeMutableBufferPointer<Float>
-    private struct Layer { let inputs, outputs, stride, weightOffset, biasOffset, inOffset, outOffset: Int; let activation: UInt8 }
+    private struct Layer {
+        let inputs, outputs, stride, weightOffset, biasOffset, inOffset, outOffset: Int; let activation: UInt8
+    }
     private let layers: [Layer]
     private let rawFeatures: UnsafeMutableBufferPointer<Double>
 
@@ -39,8 +41,11 @@ package final class PolicyRuntime {
         for l in policy.layers {
             let stride = Self.padded(l.spec.inputs)
             let activation: UInt8 = l.spec.activation == "relu" ? 1 : l.spec.activation == "tanh" ? 2 : 0
-            layers.append(Layer(inputs: l.spec.inputs, outputs: l.spec.outputs, stride: stride, weightOffset: nWeights,
-                                biasOffset: nWeights + stride * l.spec.outputs, inOffset: inOffset, outOffset: nActs, activation: activation))
+            layers.append(
+                Layer(
+                    inputs: l.spec.inputs, outputs: l.spec.outputs, stride: stride, weightOffset: nWeights,
+                    biasOffset: nWeights + stride * l.spec.outputs, inOffset: inOffset, outOffset: nActs,
+                    activation: activation))
             nWeights += stride * l.spec.outputs + l.spec.outputs
             inOffset = nActs
             nActs += Self.padded(l.spec.outputs)
@@ -94,7 +99,9 @@ package final class PolicyRuntime {
         case "tabular":
             let actions = action.values!.count
             let state = tableState(raw)
-            let best = policy.table.withUnsafeBufferPointer { argmax(UnsafeBufferPointer(rebasing: $0[(state * actions)..<((state + 1) * actions)])) }
+            let best = policy.table.withUnsafeBufferPointer {
+                argmax(UnsafeBufferPointer(rebasing: $0[(state * actions)..<((state + 1) * actions)]))
+            }
             return .multiplier(action.values![best])
         default:
             let out = forward()
@@ -120,7 +127,8 @@ package final class PolicyRuntime {
         precondition(features.count == rows * featureCount && out.count >= rows)
         features.withUnsafeBufferPointer { all in
             for r in 0..<rows {
-                out[r] = output(features: UnsafeBufferPointer(rebasing: all[(r * featureCount)..<((r + 1) * featureCount)]))
+                out[r] = output(
+                    features: UnsafeBufferPointer(rebasing: all[(r * featureCount)..<((r + 1) * featureCount)]))
             }
         }
     }
@@ -135,7 +143,8 @@ package final class PolicyRuntime {
                 var acc = SIMD8<Float>()
                 let row = w + (l.weightOffset + o * l.stride) * 4
                 for i in stride(from: 0, to: l.stride, by: 8) {
-                    acc += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                    acc +=
+                        row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                         * x.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 }
                 let v = acc.sum() + bias[o]

@@ -14,9 +14,12 @@ extension FileIO {
     /// link: two writers of one target do not collide, and whoever can write the directory
     /// cannot aim a more privileged writer (root's `adpilotctl halt`) elsewhere. `owner`
     /// hands the file to another user before it appears (root writing for the daemon).
-    package func writeAtomically(_ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
-                                owner: (uid: uid_t, gid: gid_t)? = nil) throws(SystemError) {
-        let temporary = "\(target)\(AtomicFile.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
+    package func writeAtomically(
+        _ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
+        owner: (uid: uid_t, gid: gid_t)? = nil
+    ) throws(SystemError) {
+        let temporary =
+            "\(target)\(AtomicFile.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
         let fd = try self.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
         do throws(SystemError) {
             let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in

@@ -22,14 +22,18 @@ package enum JournaldLog {
     /// Sends MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and `fields` (upper-case names).
     /// Returns false when journald refused it (the caller may fall back to stderr).
     @discardableResult
-    package static func send(_ message: String, priority: Priority, identifier: String, fields: [String: String]) -> Bool {
+    package static func send(
+        _ message: String, priority: Priority, identifier: String, fields: [String: String]
+    ) -> Bool {
         var items = ["MESSAGE=" + message, "PRIORITY=\(priority.rawValue)", "SYSLOG_IDENTIFIER=" + identifier]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { items.append(k + "=" + v) }
         let buffers = items.map { Array($0.utf8) }
         var iovecs: [iovec] = []
         iovecs.reserveCapacity(buffers.count)
         return buffers.withUnsafeBufferPointers { pointers in
-            for p in pointers { iovecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count)) }
+            for p in pointers {
+                iovecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count))
+            }
             return sd_journal_sendv(iovecs, Int32(iovecs.count)) == 0
         }
     }

@@ -49,7 +49,9 @@ package protocol FileIO: Sendable {
     func close(_ fd: FileDescriptor)
     /// One write(2); may be short.
     func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int
-    func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int
+    func pread(
+        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(SystemError) -> Int
     func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError)
     func fsync(_ fd: FileDescriptor, path: String) throws(SystemError)
     func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError)
@@ -75,14 +77,18 @@ extension FileIO {
     }
 
     /// pread(2) until `count` bytes or end of file; returns what was read.
-    package func readAll(_ fd: FileDescriptor, count: Int, at offset: Int64, path: String) throws(SystemError) -> [UInt8] {
+    package func readAll(
+        _ fd: FileDescriptor, count: Int, at offset: Int64, path: String
+    ) throws(SystemError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         var failure: SystemError? = nil
         out.withUnsafeMutableBytes { b in
             while done < count {
                 do {
-                    let n = try pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: b[done...]), at: offset + Int64(done), path: path)
+                    let n = try pread(
+                        fd, into: UnsafeMutableRawBufferPointer(rebasing: b[done...]), at: offset + Int64(done),
+                        path: path)
                     if n == 0 { break }
                     done += n
                 } catch {
@@ -101,7 +107,9 @@ extension FileIO {
         let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
         defer { close(fd) }
         let size = try self.size(fd, path: path)
-        guard size <= Int64(limit) else { throw SystemError(errno: EFBIG, operation: "read (file larger than \(limit) bytes)", path: path) }
+        guard size <= Int64(limit) else {
+            throw SystemError(errno: EFBIG, operation: "read (file larger than \(limit) bytes)", path: path)
+        }
         return try readAll(fd, count: Int(size), at: 0, path: path)
     }
 
@@ -130,7 +138,7 @@ extension FileIO {
                 try mkdir(prefix, mode: mode)
                 // A new directory entry survives a power loss only once its parent is synced.
                 try syncDirectory(parent)
-            } catch where error.errno == EEXIST {
+            } catch  where error.errno == EEXIST {
                 continue
             }
         }
@@ -164,7 +172,9 @@ package struct PosixFileIO: FileIO {
         try retry("write", path) { Glibc.write(fd.rawValue, bytes.baseAddress, bytes.count) }
     }
 
-    package func pread(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+    package func pread(
+        _ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(SystemError) -> Int {
         try retry("pread", path) { Glibc.pread(fd.rawValue, buffer.baseAddress, buffer.count, Int(offset)) }
     }
 
@@ -186,7 +196,9 @@ package struct PosixFileIO: FileIO {
         return Int64(st.st_size)
     }
 
-    package func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
+    package func flock(
+        _ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String
+    ) throws(SystemError) -> Bool {
         let op = (exclusive ? LOCK_EX : LOCK_SH) | (nonBlocking ? LOCK_NB : 0)
         while true {
             if adpilot_flock(fd.rawValue, op) == 0 { return true }
@@ -284,7 +296,9 @@ package final class FaultInjectingFileIO: FileIO {
         return try base.write(fd, short ? UnsafeRawBufferPointer(rebasing: bytes.prefix(7)) : bytes, path: path)
     }
 
-    package func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+    package func pread(
+        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(SystemError) -> Int {
         try base.pread(fd, into: into, at: offset, path: path)
     }
 
@@ -305,7 +319,9 @@ package final class FaultInjectingFileIO: FileIO {
 
     package func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
 
-    package func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
+    package func flock(
+        _ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String
+    ) throws(SystemError) -> Bool {
         try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
     }
 

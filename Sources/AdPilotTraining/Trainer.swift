@@ -33,15 +33,18 @@ package enum Trainer {
     static func campaignConfig(_ c: PlatformCampaign) -> CampaignConfig {
         let b = c.dailyBudgetMicros
         func times(_ f: Double) -> Micros { c.currency.floor(b.scaled(by: f)) }
-        return CampaignConfig(id: c.id, currency: c.currency, dailyTargetMicros: times(2), efficiencyTarget: .none,
-                              guardrails: GuardrailConfig(bounds: BudgetBounds(minMicros: times(0.25), maxMicros: times(4)),
-                                                          maxStepFraction: 0.25, canaryMaxStepFraction: 0.1, maxStepFloorMicros: times(0.05),
-                                                          dailyCapMicros: times(6), noConversionWindowHours: 24, roasFloor: 1,
-                                                          roasFloorSpendMinMicros: times(0.5), cooldownSeconds: 0))
+        return CampaignConfig(
+            id: c.id, currency: c.currency, dailyTargetMicros: times(2), efficiencyTarget: .none,
+            guardrails: GuardrailConfig(
+                bounds: BudgetBounds(minMicros: times(0.25), maxMicros: times(4)),
+                maxStepFraction: 0.25, canaryMaxStepFraction: 0.1, maxStepFloorMicros: times(0.05),
+                dailyCapMicros: times(6), noConversionWindowHours: 24, roasFloor: 1,
+                roasFloorSpendMinMicros: times(0.5), cooldownSeconds: 0))
     }
 
-    static let account = AccountLimits(dailyCapMicros: Micros(Int64.max / 2), maxSpendAtRiskMicros: .zero, overdeliveryBasisPoints: 2_500,
-                                       utcOffsetSeconds: 0, staleAfterSeconds: 3 * 3600)
+    static let account = AccountLimits(
+        dailyCapMicros: Micros(Int64.max / 2), maxSpendAtRiskMicros: .zero, overdeliveryBasisPoints: 2_500,
+        utcOffsetSeconds: 0, staleAfterSeconds: 3 * 3600)
     static var pacerConfig: PacerConfig {
         var p = PacerConfig.standard
         p.policyAuthority = 1.0  // the policy, not the pacer, is being evaluated
@@ -58,8 +61,10 @@ package enum Trainer {
     }
 
     /// Runs `policy` (or the learner, when `q` is given) over one simulated market.
-    static func run(seed: UInt64, campaigns: Int, days: Int, choose: (PolicyContext, [Double], inout SplitMix64) -> PolicyOutput,
-                    learn: ((Int, Int, Double) -> Void)? = nil) -> Outcome {
+    static func run(
+        seed: UInt64, campaigns: Int, days: Int, choose: (PolicyContext, [Double], inout SplitMix64) -> PolicyOutput,
+        learn: ((Int, Int, Double) -> Void)? = nil
+    ) -> Outcome {
         let start = Instant(secondsSinceEpoch: 1_795_392_000)
         let clock = ManualClock(start)
         let sim = MarketSimulator(config: SimulatorConfig(seed: seed, campaigns: campaigns, start: start), clock: clock)
@@ -74,23 +79,36 @@ package enum Trainer {
             let now = clock.now()
             let hour = now.microsSinceEpoch / 3_600_000_000
             for (i, c) in list.enumerated() {
-                guard let window = try? sim.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -72 * 3600), to: now),
-                      let current = try? sim.campaign(c.id).dailyBudgetMicros else { continue }
-                let today = window.hours.filter { $0.hour >= hour - Int64(LocalTime(now, utcOffsetSeconds: 0).hourOfDay) }
-                let obs = Observation(campaign: c.id, currency: c.currency, currentBudgetMicros: current,
-                                      spendTodayMicros: today.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
-                                      trailing: TrailingStats(spendMicros: window.hours.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
-                                                              conversions: window.hours.reduce(0) { $0 + $1.conversions },
-                                                              conversionValueMicros: window.hours.reduce(.zero) { $0.saturatingAdding($1.conversionValueMicros) }),
-                                      hoursWithoutConversion: 0, dataAgeSeconds: now.seconds(since: window.freshThrough) > 0 ? Int64(now.seconds(since: window.freshThrough)) : 0)
-                let input = DecisionInput(campaign: configs[i], account: account, pacerConfig: pacerConfig, observation: obs, now: now,
-                                          mode: .live, slot: .live, policy: PolicyID("trainer@1")!, inCanaryScope: false, haltFlag: false,
-                                          pacer: pacers[i], lastChangeAt: nil, platformBreaker: .closed, platformBreakerPermits: true,
-                                          campaignBreaker: .closed, campaignBreakerPermits: true, anomaly: AnomalyAssessment(),
-                                          accountOthersMicros: .zero, canaryOthersMicros: .zero)
+                guard
+                    let window = try? sim.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -72 * 3600), to: now),
+                    let current = try? sim.campaign(c.id).dailyBudgetMicros
+                else { continue }
+                let today = window.hours.filter {
+                    $0.hour >= hour - Int64(LocalTime(now, utcOffsetSeconds: 0).hourOfDay)
+                }
+                let obs = Observation(
+                    campaign: c.id, currency: c.currency, currentBudgetMicros: current,
+                    spendTodayMicros: today.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
+                    trailing: TrailingStats(
+                        spendMicros: window.hours.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
+                        conversions: window.hours.reduce(0) { $0 + $1.conversions },
+                        conversionValueMicros: window.hours.reduce(.zero) {
+                            $0.saturatingAdding($1.conversionValueMicros)
+                        }),
+                    hoursWithoutConversion: 0,
+                    dataAgeSeconds: now.seconds(since: window.freshThrough) > 0
+                        ? Int64(now.seconds(since: window.freshThrough)) : 0)
+                let input = DecisionInput(
+                    campaign: configs[i], account: account, pacerConfig: pacerConfig, observation: obs, now: now,
+                    mode: .live, slot: .live, policy: PolicyID("trainer@1")!, inCanaryScope: false, haltFlag: false,
+                    pacer: pacers[i], lastChangeAt: nil, platformBreaker: .closed, platformBreakerPermits: true,
+                    campaignBreaker: .closed, campaignBreakerPermits: true, anomaly: AnomalyAssessment(),
+                    accountOthersMicros: .zero, canaryOthersMicros: .zero)
                 var chosen = 0
                 let (decision, pacer) = DecisionPipeline.decide(input) { report in
-                    let ctx = PolicyContext(observation: obs, pacer: report, local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i])
+                    let ctx = PolicyContext(
+                        observation: obs, pacer: report, local: LocalTime(now, utcOffsetSeconds: 0),
+                        campaign: configs[i])
                     let values = features.map { $0.value(ctx) }
                     let output = choose(ctx, values, &rng)
                     if case .multiplier(let m) = output { chosen = multipliers.firstIndex(of: m) ?? 2 }
@@ -103,7 +121,9 @@ package enum Trainer {
                 pacers[i] = pacer
                 outcome.decisions += 1
                 outcome.violations += DecisionPipeline.postconditionViolations(decision)
-                if decision.writes, (try? sim.setDailyBudget(campaign: c.id, budgetMicros: decision.finalBudgetMicros)) != nil {
+                if decision.writes,
+                    (try? sim.setDailyBudget(campaign: c.id, budgetMicros: decision.finalBudgetMicros)) != nil
+                {
                     outcome.applies += 1
                 }
             }
@@ -112,8 +132,12 @@ package enum Trainer {
             let ready = pending.filter { $0.hour <= hour - 2 }
             pending.removeAll { $0.hour <= hour - 2 }
             for p in ready {
-                guard let m = try? sim.hourlyMetrics(campaign: list[p.campaign].id, from: Instant(microsSinceEpoch: p.hour * 3_600_000_000),
-                                                     to: Instant(microsSinceEpoch: (p.hour + 1) * 3_600_000_000)).hours.first else { continue }
+                guard
+                    let m = try? sim.hourlyMetrics(
+                        campaign: list[p.campaign].id, from: Instant(microsSinceEpoch: p.hour * 3_600_000_000),
+                        to: Instant(microsSinceEpoch: (p.hour + 1) * 3_600_000_000)
+                    ).hours.first
+                else { continue }
                 let profit = m.conversionValueMicros.statistic - m.spendMicros.statistic
                 outcome.profitMicros += profit
                 outcome.spendMicros += m.spendMicros.statistic
@@ -139,15 +163,18 @@ package enum Trainer {
         var q = [Double](repeating: 0, count: states * multipliers.count)
         var outcomes: [Outcome] = []
         for episode in 0..<config.episodes {
-            let outcome = run(seed: config.seed &+ UInt64(episode), campaigns: config.campaigns, days: config.days,
-                              choose: { _, values, rng in
-                                  let s = state(values)
-                                  if rng.unit() < config.epsilon { return .multiplier(multipliers[Int(rng.next() % UInt64(multipliers.count))]) }
-                                  return .multiplier(multipliers[argmax(q, s)])
-                              },
-                              learn: { s, a, r in
-                                  q[s * multipliers.count + a] += config.learningRate * (r - q[s * multipliers.count + a])
-                              })
+            let outcome = run(
+                seed: config.seed &+ UInt64(episode), campaigns: config.campaigns, days: config.days,
+                choose: { _, values, rng in
+                    let s = state(values)
+                    if rng.unit() < config.epsilon {
+                        return .multiplier(multipliers[Int(rng.next() % UInt64(multipliers.count))])
+                    }
+                    return .multiplier(multipliers[argmax(q, s)])
+                },
+                learn: { s, a, r in
+                    q[s * multipliers.count + a] += config.learningRate * (r - q[s * multipliers.count + a])
+                })
             outcomes.append(outcome)
         }
         return (q.map(Float.init), outcomes)
@@ -180,8 +207,10 @@ extension Trainer {
     package static let evaluationSeeds: [UInt64] = [900_001, 900_002, 900_003]
 
     /// Writes `<dir>/qlearn@1/` (manifest.json and q.f32) deterministically.
-    package static func writeArtifact(table: [Float], config: Config, training: [Outcome], evaluation: Outcome, baseline: Outcome,
-                                     into dir: String) throws {
+    package static func writeArtifact(
+        table: [Float], config: Config, training: [Outcome], evaluation: Outcome, baseline: Outcome,
+        into dir: String
+    ) throws {
         let path = "\(dir)/\(name)@\(version)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var bytes: [UInt8] = []
@@ -191,18 +220,28 @@ extension Trainer {
         let manifest = Manifest(
             format: FrozenPolicy.formatVersion, name: name, version: version, kind: "tabular",
             features: features.map { Manifest.FeatureSpec(name: $0.rawValue, mean: 0, std: 1) },
-            action: Manifest.ActionSpec(type: "multipliers", values: multipliers, min: nil, max: nil, rule: nil,
-                                        meaning: "Q-values over multipliers of the current daily budget, by binned trailing ROAS, budget/target and time of day; the argmax is proposed"),
+            action: Manifest.ActionSpec(
+                type: "multipliers", values: multipliers, min: nil, max: nil, rule: nil,
+                meaning:
+                    "Q-values over multipliers of the current daily budget, by binned trailing ROAS, budget/target and "
+                        + "time of day; the argmax is proposed"
+            ),
             layers: nil, tabular: Manifest.TabularSpec(edges: edges, table: "q.f32"),
             provenance: Manifest.Provenance(
-                algorithm: "tabular Q-learning, contextual bandit (gamma 0), epsilon-greedy \(config.epsilon), learning rate \(config.learningRate)",
+                algorithm:
+                    "tabular Q-learning, contextual bandit (gamma 0), epsilon-greedy \(config.epsilon), learning rate "
+                        + "\(config.learningRate)",
                 library: "AdPilot adpilot-train (make policies)",
-                data: "embedded simulator: \(config.episodes) episodes x \(config.campaigns) campaigns x \(config.days) days, seeds \(config.seed)...\(config.seed + UInt64(config.episodes) - 1)",
+                data:
+                    "embedded simulator: \(config.episodes) episodes x \(config.campaigns) campaigns x \(config.days) "
+                        + "days, seeds \(config.seed)...\(config.seed + UInt64(config.episodes) - 1)",
                 seed: config.seed,
-                metrics: ["train_profit_last_episode": units(training.last?.profitMicros ?? 0),
-                          "eval_profit": units(evaluation.profitMicros), "eval_profit_hold": units(baseline.profitMicros),
-                          "eval_guardrail_violations": Double(evaluation.violations.count),
-                          "eval_seeds": Double(evaluationSeeds.count)]),
+                metrics: [
+                    "train_profit_last_episode": units(training.last?.profitMicros ?? 0),
+                    "eval_profit": units(evaluation.profitMicros), "eval_profit_hold": units(baseline.profitMicros),
+                    "eval_guardrail_violations": Double(evaluation.violations.count),
+                    "eval_seeds": Double(evaluationSeeds.count),
+                ]),
             files: ["q.f32": Crypto.sha256(bytes).hex])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -38,24 +38,30 @@ func benchCore() {
     var observations: [Observation] = []
     for i in 0..<campaignCount {
         let target = Micros(Int64(50 + rng.next() % 500) * 1_000_000)
-        configs.append(CampaignConfig(
-            id: CampaignID("c\(i)"), currency: usd, dailyTargetMicros: target, efficiencyTarget: .roas(2.5),
-            guardrails: GuardrailConfig(bounds: BudgetBounds(minMicros: money("5"), maxMicros: money("5000")),
-                                        maxStepFraction: 0.2, canaryMaxStepFraction: 0.1, maxStepFloorMicros: money("2"),
-                                        dailyCapMicros: target.scaled(by: 2).rounded(to: usd), noConversionWindowHours: 24,
-                                        roasFloor: 0.5, roasFloorSpendMinMicros: money("100"), cooldownSeconds: 1800)))
-        observations.append(Observation(
-            campaign: CampaignID("c\(i)"), currency: usd, currentBudgetMicros: target, spendTodayMicros: .zero,
-            trailing: TrailingStats(spendMicros: money("300"), conversions: 20 + rng.unit() * 20,
-                                    conversionValueMicros: money("900").scaled(by: 0.5 + rng.unit())),
-            hoursWithoutConversion: 0, dataAgeSeconds: 300))
+        configs.append(
+            CampaignConfig(
+                id: CampaignID("c\(i)"), currency: usd, dailyTargetMicros: target, efficiencyTarget: .roas(2.5),
+                guardrails: GuardrailConfig(
+                    bounds: BudgetBounds(minMicros: money("5"), maxMicros: money("5000")),
+                    maxStepFraction: 0.2, canaryMaxStepFraction: 0.1, maxStepFloorMicros: money("2"),
+                    dailyCapMicros: target.scaled(by: 2).rounded(to: usd), noConversionWindowHours: 24,
+                    roasFloor: 0.5, roasFloorSpendMinMicros: money("100"), cooldownSeconds: 1800)))
+        observations.append(
+            Observation(
+                campaign: CampaignID("c\(i)"), currency: usd, currentBudgetMicros: target, spendTodayMicros: .zero,
+                trailing: TrailingStats(
+                    spendMicros: money("300"), conversions: 20 + rng.unit() * 20,
+                    conversionValueMicros: money("900").scaled(by: 0.5 + rng.unit())),
+                hoursWithoutConversion: 0, dataAgeSeconds: 300))
     }
     let settings = TickSettings(
-        account: AccountLimits(dailyCapMicros: money("100000000"), maxSpendAtRiskMicros: money("50000"),
-                               overdeliveryBasisPoints: 2_500, utcOffsetSeconds: 0, staleAfterSeconds: 7200),
+        account: AccountLimits(
+            dailyCapMicros: money("100000000"), maxSpendAtRiskMicros: money("50000"),
+            overdeliveryBasisPoints: 2_500, utcOffsetSeconds: 0, staleAfterSeconds: 7200),
         pacer: .standard, breaker: .standard, anomaly: .standard)
-    let control = ControlState(mode: .canary, live: PolicyID("mlp@1"), candidate: PolicyID("mlp@2"),
-                               modeSince: Instant(secondsSinceEpoch: 0))
+    let control = ControlState(
+        mode: .canary, live: PolicyID("mlp@1"), candidate: PolicyID("mlp@2"),
+        modeSince: Instant(secondsSinceEpoch: 0))
     var states = Array(repeating: CampaignControl(), count: campaignCount)
     var platform = CircuitBreaker()
     let tmp = NSTemporaryDirectory() + "/adpilot-bench-core-\(getpid())"
@@ -74,7 +80,9 @@ func benchCore() {
     let probe = [Double](repeating: 0.3, count: frozen.features.count)
     let policyTime = clock.measure {
         probe.withUnsafeBufferPointer { x in
-            for _ in 0..<policyCalls { if case .multiplier(let m) = policy.output(features: x) { sink &+= Int(m * 100) } }
+            for _ in 0..<policyCalls {
+                if case .multiplier(let m) = policy.output(features: x) { sink &+= Int(m * 100) }
+            }
         }
     }
 
@@ -90,17 +98,25 @@ func benchCore() {
             let now = start.adding(seconds: Int64(t) * 3600)
             let hour = Int64(now.microsSinceEpoch / 3_600_000_000) - 1
             let campaigns = (0..<campaignCount).map { i in
-                TickCampaign(config: configs[i], observation: observations[i],
-                             newHours: [HourlyMetrics(hour: hour, spendMicros: money("20"), impressions: 10_000, clicks: 200,
-                                                      conversions: 4, conversionValueMicros: money("50"))],
-                             inCanaryScope: i % 10 == 0)
+                TickCampaign(
+                    config: configs[i], observation: observations[i],
+                    newHours: [
+                        HourlyMetrics(
+                            hour: hour, spendMicros: money("20"), impressions: 10_000, clicks: 200,
+                            conversions: 4, conversionValueMicros: money("50"))
+                    ],
+                    inCanaryScope: i % 10 == 0)
             }
             var out: [Decision] = []
             let tickTime = clock.measure {
-                out = Tick.run(control: control, haltFlag: false, settings: settings, now: now, campaigns: campaigns,
-                               states: &states, platformBreaker: &platform) { i, _, pacer in
-                    policy.propose(PolicyContext(observation: observations[i], pacer: pacer,
-                                                 local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i]))
+                out = Tick.run(
+                    control: control, haltFlag: false, settings: settings, now: now, campaigns: campaigns,
+                    states: &states, platformBreaker: &platform
+                ) { i, _, pacer in
+                    policy.propose(
+                        PolicyContext(
+                            observation: observations[i], pacer: pacer,
+                            local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i]))
                 }
             }
             worstTick = max(worstTick, tickTime)
@@ -111,17 +127,30 @@ func benchCore() {
                 observations[index[d.campaign]!].currentBudgetMicros = d.finalBudgetMicros
             }
             for i in 0..<campaignCount {  // a trivial plant: a 24th of the budget spent per hour
-                observations[i].spendTodayMicros = t % 24 == 23 ? .zero
-                    : observations[i].spendTodayMicros.saturatingAdding(observations[i].currentBudgetMicros.scaled(by: 1.0 / 24))
+                observations[i].spendTodayMicros =
+                    t % 24 == 23
+                    ? .zero
+                    : observations[i].spendTodayMicros.saturatingAdding(
+                        observations[i].currentBudgetMicros.scaled(by: 1.0 / 24))
             }
         }
     }
     let totalSeconds = seconds(inTick)
     print("== decision core")
-    print("policy 15->128->64->10 MLP (PolicyRuntime): \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us per inference")
+    print(
+        "policy 15->128->64->10 MLP (PolicyRuntime): \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us "
+            + "per inference"
+    )
     print("pipeline: \(campaignCount) campaigns x \(ticks) ticks = \(decisions) decisions, \(applied) applied")
-    print("pipeline: \(format2(Double(decisions) / totalSeconds)) decisions/s, \(format2(totalSeconds / Double(decisions) * 1e6)) us per decision (Tick.run, policy included)")
-    print("pipeline: \(format2(totalSeconds / Double(decisions) * 1e6 - seconds(policyTime) / Double(policyCalls) * 1e6)) us per decision without the policy")
+    print(
+        "pipeline: \(format2(Double(decisions) / totalSeconds)) decisions/s, "
+            + "\(format2(totalSeconds / Double(decisions) * 1e6)) us per decision (Tick.run, policy included)"
+    )
+    print(
+        "pipeline: "
+            + "\(format2(totalSeconds / Double(decisions) * 1e6 - seconds(policyTime) / Double(policyCalls) * 1e6)) us "
+            + "per decision without the policy"
+    )
     print("pipeline: worst tick \(format2(seconds(worstTick) * 1000)) ms for \(campaignCount) campaigns")
     if sink == 42 { print("") }
 

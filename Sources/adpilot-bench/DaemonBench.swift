@@ -23,14 +23,16 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 
 func benchConfig(campaigns: Int, policiesDir: String) throws -> ServiceConfig {
-    try DefaultConfig.demo(campaigns: campaigns, extraPolicyDirs: [policiesDir], overlay: DefaultConfig.liveWritingOverlay)
+    try DefaultConfig.demo(
+        campaigns: campaigns, extraPolicyDirs: [policiesDir], overlay: DefaultConfig.liveWritingOverlay)
 }
 
 func startController(_ config: ServiceConfig, stateDir: String, speed: Double) throws -> Controller {
     guard case .simulator(let seed, let n) = config.platform else { fatalError("simulator config expected") }
     let market = try EmbeddedMarket.open(directory: stateDir + "/simulator", seed: seed, campaigns: n, speed: speed)
-    return try Controller.start(config: config, stateDir: StateDirectory(stateDir), platform: market, clock: market.clock,
-                                sealKey: nil, log: Log(identifier: "bench", toJournald: false))
+    return try Controller.start(
+        config: config, stateDir: StateDirectory(stateDir), platform: market, clock: market.clock,
+        sealKey: nil, log: Log(identifier: "bench", toJournald: false))
 }
 
 func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
@@ -49,11 +51,15 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
             decisions += r.decisions
             writes += r.confirmed
         }
-        say(String(format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
-            + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
-                     percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
-        say("resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak \(residentKiB("VmHWM") / 1024) MiB), "
-            + "market simulator included")
+        say(
+            String(
+                format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
+                    + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
+                percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
+        say(
+            "resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
+                + "\(residentKiB("VmHWM") / 1024) MiB), "
+                + "market simulator included")
 
         // Halt latency: the real socket, while a thread keeps ticking.
         let socket = dir + "/ctl.sock"
@@ -81,9 +87,14 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
         running.with { $0 = false }
         while !ticker.isFinished { usleep(10_000) }
         server.stop()
-        say(String(format: "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d halts; "
-            + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.max() ?? 0,
-                     latencies.count))
+        say(
+            String(
+                format:
+                    "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+                        + "(%d halts; "
+                    + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99),
+                latencies.max() ?? 0,
+                latencies.count))
         controller.shutdown(reason: "bench", log: quiet)
     } catch {
         say("daemon bench failed: \(error)")
@@ -103,7 +114,9 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
         // (Decisions that asked for a write are left out: copies of them would have no
         // outcome, and start-up would rightly reconcile every one.)
         let applyMarker = Array(#""action":"apply""#.utf8)
-        try JournalReader(directory: dir + "/journal").records(matching: RecordFilter(kinds: ["decision", "apply_result"])) { r in
+        try JournalReader(directory: dir + "/journal").records(
+            matching: RecordFilter(kinds: ["decision", "apply_result"])
+        ) { r in
             let data = Array(r.dataBytes)
             if r.kind == "decision" && data.firstRange(of: applyMarker) != nil { return true }
             sample.append(JournalEntry(kind: r.kind, data: data))
@@ -123,9 +136,13 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
         c = try startController(config, stateDir: dir, speed: 600)
         c.shutdown(reason: "bench", log: quiet)
         let size = try FileManager.default.subpathsOfDirectory(atPath: dir + "/journal").reduce(Int64(0)) {
-            $0 + ((try FileManager.default.attributesOfItem(atPath: dir + "/journal/" + $1)[.size] as? NSNumber)?.int64Value ?? 0)
+            $0
+                + ((try FileManager.default.attributesOfItem(atPath: dir + "/journal/" + $1)[.size] as? NSNumber)?
+                    .int64Value ?? 0)
         }
-        for (label, keepSnapshot) in [("after a clean stop (snapshot present)", true), ("without a snapshot (full scan)", false)] {
+        for (label, keepSnapshot) in [
+            ("after a clean stop (snapshot present)", true), ("without a snapshot (full scan)", false),
+        ] {
             if !keepSnapshot { try? FileManager.default.removeItem(atPath: dir + "/controller-state.json") }
             let t0 = DispatchTime.now().uptimeNanoseconds
             c = try startController(config, stateDir: dir, speed: 600)

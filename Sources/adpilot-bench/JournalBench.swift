@@ -6,7 +6,11 @@ import Foundation
 
 /// A decision-sized payload (about 250 bytes of data).
 func payload(_ i: Int) -> [UInt8] {
-    Array(#"{"action":"apply","budget_after_micros":\#(110_000_000 + i % 997 * 10_000),"budget_before_micros":100000000,"campaign":"c\#(i % 10_000)","mode":"live","policy":"qlearn@1","reason":"step.increase_limited","slot":"live","tick":\#(i)}"#.utf8)
+    Array(
+        (#"{"action":"apply","budget_after_micros":\#(110_000_000 + i % 997 * 10_000),"#
+            + #""budget_before_micros":100000000,"#
+            + #""campaign":"c\#(i % 10_000)","mode":"live","policy":"qlearn@1","reason":"step.increase_limited","#
+            + #""slot":"live","tick":\#(i)}"#).utf8)
 }
 
 func tempDirectory(_ base: String, _ tag: String) -> String {
@@ -53,7 +57,10 @@ func benchJournal(in base: String, verifyBytes: Int64) {
             }
         }
         let journalRate = Double(m) / seconds(tj)
-        print("journal append, fdatasync per record: \(format2(journalRate)) per second (\(format2(rate / journalRate))x the raw rate's time)")
+        print(
+            "journal append, fdatasync per record: \(format2(journalRate)) per second (\(format2(rate / journalRate))x "
+                + "the raw rate's time)"
+        )
         try w.close()
     } catch {
         print("journal benchmark failed: \(error)")
@@ -69,11 +76,15 @@ func benchJournal(in base: String, verifyBytes: Int64) {
         let t = try clock.measure {
             let end = clock.now.advanced(by: window)
             while clock.now < end {
-                _ = try w.append((0..<1_000).map { JournalEntry(kind: "decision", data: payload(batches * 1_000 + $0)) })
+                _ = try w.append(
+                    (0..<1_000).map { JournalEntry(kind: "decision", data: payload(batches * 1_000 + $0)) })
                 batches += 1
             }
         }
-        print("journal append, group commits of 1,000: \(format2(Double(batches * 1_000) / seconds(t))) records per second")
+        print(
+            "journal append, group commits of 1,000: \(format2(Double(batches * 1_000) / seconds(t))) records per "
+                + "second"
+        )
         try w.close()
     } catch {
         print("group commit benchmark failed: \(error)")
@@ -99,8 +110,14 @@ func benchJournal(in base: String, verifyBytes: Int64) {
         let t = clock.measure { result = JournalVerifier.verify(directory: dir) }
         let report = try result!.get()
         let mb = Double(report.bytes) / 1_000_000
-        print("journal generated: \(report.records) records, \(format2(mb)) MB in \(report.segments) segments (\(format2(seconds(gen))) s)")
-        print("journal verify: \(format2(mb / seconds(t))) MB/s, \(format2(Double(report.records) / seconds(t))) records/s (page cache warm)")
+        print(
+            "journal generated: \(report.records) records, \(format2(mb)) MB in \(report.segments) segments "
+                + "(\(format2(seconds(gen))) s)"
+        )
+        print(
+            "journal verify: \(format2(mb / seconds(t))) MB/s, \(format2(Double(report.records) / seconds(t))) "
+                + "records/s (page cache warm)"
+        )
     } catch {
         print("verify benchmark failed: \(error)")
     }
@@ -129,7 +146,10 @@ func benchJournal(in base: String, verifyBytes: Int64) {
         }
         while latencies.count < count { usleep(10_000) }
         let sorted = latencies.sorted()
-        print("journal append-to-visible (tail -f, 25 ms poll): p50 \(format2(sorted[count / 2])) ms, p99 \(format2(sorted[count * 99 / 100])) ms, max \(format2(sorted.last!)) ms")
+        print(
+            "journal append-to-visible (tail -f, 25 ms poll): p50 \(format2(sorted[count / 2])) ms, p99 "
+                + "\(format2(sorted[count * 99 / 100])) ms, max \(format2(sorted.last!)) ms"
+        )
         appendedAt.deallocate()
         try w.close()
     } catch {

@@ -15,21 +15,28 @@ func writeBenchMLP(in base: String) throws -> String {
     for l in 0..<3 {
         for (kind, count) in [("w", sizes[l] * sizes[l + 1]), ("b", sizes[l + 1])] {
             var bytes: [UInt8] = []
-            for _ in 0..<count { withUnsafeBytes(of: Float(rng.unit() * 2 - 1).bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            for _ in 0..<count {
+                withUnsafeBytes(of: Float(rng.unit() * 2 - 1).bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+            }
             let name = "layer\(l).\(kind).f32"
             try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
             files[name] = Crypto.sha256(bytes).hex
         }
-        layers.append(Manifest.LayerSpec(weights: "layer\(l).w.f32", bias: "layer\(l).b.f32", inputs: sizes[l], outputs: sizes[l + 1],
-                                         activation: l == 2 ? "identity" : "relu"))
+        layers.append(
+            Manifest.LayerSpec(
+                weights: "layer\(l).w.f32", bias: "layer\(l).b.f32", inputs: sizes[l], outputs: sizes[l + 1],
+                activation: l == 2 ? "identity" : "relu"))
     }
-    let manifest = Manifest(format: 1, name: "bench", version: "1", kind: "mlp",
-                            features: Feature.allCases.prefix(15).map { Manifest.FeatureSpec(name: $0.rawValue, mean: 0, std: 1) },
-                            action: Manifest.ActionSpec(type: "multipliers", values: [0.7, 0.8, 0.9, 0.95, 1, 1, 1.05, 1.1, 1.2, 1.3],
-                                                        min: nil, max: nil, rule: nil, meaning: "benchmark"),
-                            layers: layers, tabular: nil,
-                            provenance: Manifest.Provenance(algorithm: "none", library: "adpilot-bench", data: "none", seed: 15_128, metrics: [:]),
-                            files: files)
+    let manifest = Manifest(
+        format: 1, name: "bench", version: "1", kind: "mlp",
+        features: Feature.allCases.prefix(15).map { Manifest.FeatureSpec(name: $0.rawValue, mean: 0, std: 1) },
+        action: Manifest.ActionSpec(
+            type: "multipliers", values: [0.7, 0.8, 0.9, 0.95, 1, 1, 1.05, 1.1, 1.2, 1.3],
+            min: nil, max: nil, rule: nil, meaning: "benchmark"),
+        layers: layers, tabular: nil,
+        provenance: Manifest.Provenance(
+            algorithm: "none", library: "adpilot-bench", data: "none", seed: 15_128, metrics: [:]),
+        files: files)
     try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
     return dir
 }
@@ -62,13 +69,24 @@ func benchPolicies(policiesDir: String) {
         let single = clock.measure {
             batch.withUnsafeBufferPointer { all in
                 for r in 0..<rows {
-                    if case .multiplier(let m) = runtime.output(features: UnsafeBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)])) { sink += m }
+                    if case .multiplier(let m) = runtime.output(
+                        features: UnsafeBufferPointer(rebasing: all[(r * n)..<((r + 1) * n)]))
+                    {
+                        sink += m
+                    }
                 }
             }
         }
         let batched = clock.measure { runtime.outputs(batch: batch, rows: rows, into: &out) }
-        let name = policy.id.description + (policy.manifest.layers.map { " (" + ([$0[0].inputs] + $0.map(\.outputs)).map(String.init).joined(separator: "->") + " mlp)" } ?? " (\(policy.manifest.kind))")
-        print("\(name): \(format2(seconds(single) / Double(rows) * 1e6)) us single, \(format2(seconds(batched) / Double(rows) * 1e6)) us per decision batched (\(rows) rows)")
+        let name =
+            policy.id.description
+            + (policy.manifest.layers.map {
+                " (" + ([$0[0].inputs] + $0.map(\.outputs)).map(String.init).joined(separator: "->") + " mlp)"
+            } ?? " (\(policy.manifest.kind))")
+        print(
+            "\(name): \(format2(seconds(single) / Double(rows) * 1e6)) us single, "
+                + "\(format2(seconds(batched) / Double(rows) * 1e6)) us per decision batched (\(rows) rows)"
+        )
         if sink == -1 { print("") }
     }
 }

@@ -10,6 +10,9 @@ func benchSimulator() {
     let sim = MarketSimulator(config: SimulatorConfig(seed: 1, campaigns: campaigns, start: start), clock: clock)
     let t = ContinuousClock().measure { sim.advance(to: start.adding(seconds: hours * 3_600)) }
     let campaignHours = Double(campaigns) * Double(hours)
-    print("simulator: \(campaigns) campaigns x \(hours) hours = \(Int(campaignHours)) campaign-hours in \(format2(seconds(t))) s (one core)")
+    print(
+        "simulator: \(campaigns) campaigns x \(hours) hours = \(Int(campaignHours)) campaign-hours in "
+            + "\(format2(seconds(t))) s (one core)"
+    )
     print("simulator: \(format2(campaignHours / seconds(t) / 1e6)) million campaign-hours per second")
 }

@@ -18,7 +18,9 @@ while !args.isEmpty {
     case "--journal-dir": journalDir = args.isEmpty ? journalDir : args.removeFirst()
     case "--verify-bytes": verifyBytes = args.isEmpty ? verifyBytes : Int64(args.removeFirst()) ?? verifyBytes
     default:
-        print("usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [--journal-dir DIR] [--verify-bytes N]")
+        print(
+            "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [--journal-dir DIR] [--verify-bytes N]"
+        )
         exit(2)
     }
 }
@@ -29,4 +31,8 @@ if which.contains("core") { benchCore() }
 if which.contains("journal") { benchJournal(in: journalDir, verifyBytes: verifyBytes) }
 if which.contains("simulator") { benchSimulator() }
 if which.contains("policy") { benchPolicies(policiesDir: "Policies") }
-if which.contains("daemon") { benchDaemon(base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", journalBytes: verifyBytes) }
+if which.contains("daemon") {
+    benchDaemon(
+        base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", journalBytes: verifyBytes
+    )
+}

@@ -37,7 +37,11 @@ do {
     var i = 0
     while true {
         let entries = (0..<batch).map { k in
-            JournalEntry(kind: "decision", data: Array(#"{"campaign":"c\#((i + k) % 7)","i":\#(i + k),"pad":"\#(String(repeating: "x", count: (i + k) % 200))"}"#.utf8))
+            JournalEntry(
+                kind: "decision",
+                data: Array(
+                    (#"{"campaign":"c\#((i + k) % 7)","i":\#(i + k),"#
+                        + #""pad":"\#(String(repeating: "x", count: (i + k) % 200))"}"#).utf8))
         }
         let refs = try writer.append(entries)
         for r in refs { acknowledge(r.seq) }

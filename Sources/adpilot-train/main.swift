@@ -21,10 +21,16 @@ defer { try? FileManager.default.removeItem(atPath: dir) }
 let hold = PolicyRuntime(try FrozenPolicy.load(directory: out + "/hold@1"))
 let baseline = Trainer.evaluate(hold, seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
 // Evaluate the table as the daemon would load it: write, load, run.
-try Trainer.writeArtifact(table: table, config: config, training: training, evaluation: baseline, baseline: baseline, into: dir)
-let learned = Trainer.evaluate(PolicyRuntime(try FrozenPolicy.load(directory: dir + "/qlearn@1")), seeds: Trainer.evaluationSeeds,
-                               campaigns: config.campaigns, days: config.days)
-try Trainer.writeArtifact(table: table, config: config, training: training, evaluation: learned, baseline: baseline, into: out)
+try Trainer.writeArtifact(
+    table: table, config: config, training: training, evaluation: baseline, baseline: baseline, into: dir)
+let learned = Trainer.evaluate(
+    PolicyRuntime(try FrozenPolicy.load(directory: dir + "/qlearn@1")), seeds: Trainer.evaluationSeeds,
+    campaigns: config.campaigns, days: config.days)
+try Trainer.writeArtifact(
+    table: table, config: config, training: training, evaluation: learned, baseline: baseline, into: out)
 let p = try FrozenPolicy.load(directory: out + "/qlearn@1")
 print("wrote \(out)/qlearn@1 (digest \(p.digest.hex))")
-print("evaluation on unseen seeds: qlearn@1 profit \(Int(learned.profitMicros / 1e6)), hold@1 profit \(Int(baseline.profitMicros / 1e6)), guardrail violations \(learned.violations.count)")
+print(
+    "evaluation on unseen seeds: qlearn@1 profit \(Int(learned.profitMicros / 1e6)), hold@1 profit "
+        + "\(Int(baseline.profitMicros / 1e6)), guardrail violations \(learned.violations.count)"
+)

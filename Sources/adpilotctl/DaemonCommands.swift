@@ -49,11 +49,16 @@ enum DaemonCommands {
 
     /// `name  required  measured  PASS|FAIL`, one gate a line, columns aligned.
     static func gateTable(_ gates: [GateCheck]) -> String {
-        let rows = [("GATE", "REQUIRED", "MEASURED", "")] + gates.map { ($0.name, $0.required, $0.measured, $0.passed ? "PASS" : "FAIL") }
-        let w0 = rows.map(\.0.count).max() ?? 0, w1 = rows.map(\.1.count).max() ?? 0, w2 = rows.map(\.2.count).max() ?? 0
+        let rows =
+            [("GATE", "REQUIRED", "MEASURED", "")]
+            + gates.map { ($0.name, $0.required, $0.measured, $0.passed ? "PASS" : "FAIL") }
+        let w0 = rows.map(\.0.count).max() ?? 0, w1 = rows.map(\.1.count).max() ?? 0,
+            w2 = rows.map(\.2.count).max() ?? 0
         func pad(_ s: String, _ w: Int) -> String { s.padding(toLength: w, withPad: " ", startingAt: 0) }
-        return rows.map { "\(pad($0.0, w0))  \(pad($0.1, w1))  \(pad($0.2, w2))  \($0.3)".trimmingCharacters(in: .whitespaces) }
-            .joined(separator: "\n")
+        return rows.map {
+            "\(pad($0.0, w0))  \(pad($0.1, w1))  \(pad($0.2, w2))  \($0.3)".trimmingCharacters(in: .whitespaces)
+        }
+        .joined(separator: "\n")
     }
 
     // MARK: status
@@ -61,7 +66,9 @@ enum DaemonCommands {
     static func status(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let json = args.flag("--json")
         let watch = args.flag("--watch")
-        guard try args.positionals(verb: "status").isEmpty else { throw UsageError(message: "status takes only --json and --watch") }
+        guard try args.positionals(verb: "status").isEmpty else {
+            throw UsageError(message: "status takes only --json and --watch")
+        }
         while true {
             let code: ExitCode
             switch ControlClient.call(ControlRequest(verb: "status"), socket: global.socket) {
@@ -106,17 +113,26 @@ enum DaemonCommands {
         lines.append("previous     \(policy(s.previous))")
         lines.append("halt flag    \(s.haltFlag ? "PRESENT: no budget writes" : "absent")")
         for o in s.overrides {
-            lines.append("override     \(o.policy) promoted from \(o.from.rawValue) by \(o.actor) at \(o.at) despite \(o.failedGates.joined(separator: ", "))")
+            lines.append(
+                "override     \(o.policy) promoted from \(o.from.rawValue) by \(o.actor) at \(o.at) despite "
+                    + "\(o.failedGates.joined(separator: ", "))"
+            )
         }
         if s.mode == .canary || (s.mode == .shadow && s.candidate != nil) {
-            lines.append("canary scope \(s.canaryScope.count) campaign(s)\(s.mode == .shadow ? " on promotion" : ""): "
-                + s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", ") + (s.canaryScope.count > 8 ? ", ..." : ""))
+            lines.append(
+                "canary scope \(s.canaryScope.count) campaign(s)\(s.mode == .shadow ? " on promotion" : ""): "
+                    + s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", ")
+                    + (s.canaryScope.count > 8 ? ", ..." : ""))
         }
         lines.append("journal      head seq \(s.journalHeadSeq)")
-        lines.append("platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "
-            + s.breakers.campaigns.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        lines.append(
+            "platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "
+                + s.breakers.campaigns.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
+                    separator: ", "))
         if let t = s.lastTick {
-            var line = "last tick    #\(t.tick) at \(t.at): \(t.campaigns) campaigns, \(t.decisions) decisions, \(t.confirmed) writes"
+            var line =
+                "last tick    #\(t.tick) at \(t.at): \(t.campaigns) campaigns, \(t.decisions) decisions, "
+                    + "\(t.confirmed) writes"
             if t.writeFailures > 0 { line += ", \(t.writeFailures) failed" }
             if t.skippedByHalt > 0 { line += ", \(t.skippedByHalt) stopped by halt" }
             line += " (\(t.durationMicros / 1_000) ms)"
@@ -127,17 +143,25 @@ enum DaemonCommands {
         }
         if !s.gates.isEmpty {
             lines.append("")
-            lines.append("gates to \(s.mode == .shadow ? "canary" : "live") (failing canary health checks in a row: \(s.evidence.consecutiveFailedChecks)):")
+            lines.append(
+                "gates to \(s.mode == .shadow ? "canary" : "live") (failing canary health checks in a row: "
+                    + "\(s.evidence.consecutiveFailedChecks)):"
+            )
             lines.append(gateTable(s.gates))
         }
         lines.append("")
         lines.append("CAMPAIGN          BUDGET    SPENT TODAY  BREAKER    LAST DECISION")
         for c in s.campaigns.prefix(statusCampaignsShown) {
             let id = c.id.rawValue.padding(toLength: max(16, c.id.rawValue.count), withPad: " ", startingAt: 0)
-            let d = c.lastDecision.map { d in
-                "#\(d.seq) \(d.slot.rawValue) \(d.action.rawValue) -> \(money(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
-            } ?? "-"
-            lines.append("\(id)  \(pad(money(c.budgetMicros), 8))  \(pad(money(c.spendTodayMicros), 11))  \(c.breaker.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(d)")
+            let d =
+                c.lastDecision.map { d in
+                    "#\(d.seq) \(d.slot.rawValue) \(d.action.rawValue) -> "
+                        + "\(money(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
+                } ?? "-"
+            lines.append(
+                "\(id)  \(pad(money(c.budgetMicros), 8))  \(pad(money(c.spendTodayMicros), 11))  "
+                    + "\(c.breaker.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(d)"
+            )
         }
         if s.campaigns.count > statusCampaignsShown {
             lines.append("... and \(s.campaigns.count - statusCampaignsShown) more (adpilotctl status --json)")
@@ -153,7 +177,9 @@ enum DaemonCommands {
 
     static func halt(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let why = try reason(&args, verb: "halt")
-        switch ControlClient.call(ControlRequest(verb: "halt", reason: why), socket: global.socket, timeoutSeconds: haltTimeoutSeconds) {
+        switch ControlClient.call(
+            ControlRequest(verb: "halt", reason: why), socket: global.socket, timeoutSeconds: haltTimeoutSeconds)
+        {
         case .success(let r):
             return finish(r)
         case .failure(.permissionDenied(let m)):
@@ -188,8 +214,10 @@ enum DaemonCommands {
             failure = raise()
         }
         if let failure {
-            Out.error("cannot create the halt flag \(stateDir.haltFlag): \(failure)"
-                + (!asRoot && (failure.errno == EACCES || failure.errno == EPERM) ? "; run as root or the adpilot user" : ""))
+            Out.error(
+                "cannot create the halt flag \(stateDir.haltFlag): \(failure)"
+                    + (!asRoot && (failure.errno == EACCES || failure.errno == EPERM)
+                        ? "; run as root or the adpilot user" : ""))
             return failure.errno == EACCES || failure.errno == EPERM ? .permissionDenied : .checkFailed
         }
 
@@ -198,7 +226,10 @@ enum DaemonCommands {
         if let owner {
             var gid = owner.gid
             guard setgroups(1, &gid) == 0, setgid(owner.gid) == 0, setuid(owner.uid) == 0 else {
-                Out.error("cannot switch to uid \(owner.uid), the owner of \(stateDir.path): \(String(cString: strerror(errno)))")
+                Out.error(
+                    "cannot switch to uid \(owner.uid), the owner of \(stateDir.path): "
+                        + "\(String(cString: strerror(errno)))"
+                )
                 Out.line("halted: created \(stateDir.haltFlag); adpilotd journals the halt when it next starts")
                 return .ok
             }
@@ -206,11 +237,15 @@ enum DaemonCommands {
         do {
             switch try OfflineHalt.journal(stateDir: stateDir, actor: actor, reason: why) {
             case .journaled(let seq, let was):
-                Out.line("halted: created \(stateDir.haltFlag) and journaled the halt (seq \(seq), was \(was?.rawValue ?? "unknown")); "
-                    + "adpilotd stays halted when it starts")
+                Out.line(
+                    "halted: created \(stateDir.haltFlag) and journaled the halt (seq \(seq), was "
+                        + "\(was?.rawValue ?? "unknown")); "
+                        + "adpilotd stays halted when it starts")
             case .flagOnly(let holder):
-                Out.line("halted: created \(stateDir.haltFlag); the journal is held by \(holder), which stops before its next "
-                    + "write and journals the halt itself")
+                Out.line(
+                    "halted: created \(stateDir.haltFlag); the journal is held by \(holder), which stops before its "
+                        + "next "
+                        + "write and journals the halt itself")
             }
         } catch {
             Out.error("cannot journal the halt: \(error)")

@@ -18,7 +18,8 @@ enum JournalCommands {
         case "show": return try show(&args, global)
         case "verify": return try verify(&args, global)
         case let other:
-            throw UsageError(message: "journal: \(other.map { "unknown subcommand \($0)" } ?? "missing subcommand")\n\(usage)")
+            throw UsageError(
+                message: "journal: \(other.map { "unknown subcommand \($0)" } ?? "missing subcommand")\n\(usage)")
         }
     }
 
@@ -33,14 +34,19 @@ enum JournalCommands {
         filter.campaign = try args.value("--campaign")
         if let since = try args.value("--since") {
             guard let t = Instant(rfc3339: since) else {
-                throw UsageError(message: "--since \(since): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
+                throw UsageError(
+                    message: "--since \(since): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
             }
             filter.since = t
         }
-        guard try args.positionals(verb: "journal tail").isEmpty else { throw UsageError(message: "journal tail takes no arguments\n\(usage)") }
+        guard try args.positionals(verb: "journal tail").isEmpty else {
+            throw UsageError(message: "journal tail takes no arguments\n\(usage)")
+        }
         var count = 10
         if let countText {
-            guard let n = Int(countText), n >= 0, n <= 10_000_000 else { throw UsageError(message: "-n \(countText): expected a count from 0 to 10000000") }
+            guard let n = Int(countText), n >= 0, n <= 10_000_000 else {
+                throw UsageError(message: "-n \(countText): expected a count from 0 to 10000000")
+            }
             count = n
         }
         let reader = JournalReader(directory: global.journalDir)
@@ -64,7 +70,9 @@ enum JournalCommands {
                 }
             }
             guard follow else { return .ok }
-            try reader.follow(from: max(head, printed) + 1, matching: filter, shouldStop: { false }) { emit($0, json: json) }
+            try reader.follow(from: max(head, printed) + 1, matching: filter, shouldStop: { false }) {
+                emit($0, json: json)
+            }
             return .ok
         } catch {
             return report(error, global)
@@ -88,7 +96,8 @@ enum JournalCommands {
         columns.append(pad(data["mode"] as? String ?? "-", 7))
         var shown: Set<String> = ["campaign", "mode"]
         if let before = micros(data["budget_before_micros"]), let after = micros(data["budget_after_micros"]) {
-            columns.append("\(before.decimalString(minimumFractionDigits: 2)) -> \(after.decimalString(minimumFractionDigits: 2))")
+            columns.append(
+                "\(before.decimalString(minimumFractionDigits: 2)) -> \(after.decimalString(minimumFractionDigits: 2))")
             shown.formUnion(["budget_before_micros", "budget_after_micros"])
         }
         var summary: [String] = []
@@ -142,12 +151,19 @@ enum JournalCommands {
                 return .ok
             }
             let object = (try? JSONSerialization.jsonObject(with: Data(r.line))) as? [String: Any] ?? [:]
-            Out.line("seq   \(r.seq)\ntime  \(r.time)\nkind  \(r.kind)\nprev  \(object["prev"] as? String ?? "?")\nhash  \(object["hash"] as? String ?? "?")")
+            Out.line(
+                "seq   \(r.seq)\ntime  \(r.time)\nkind  \(r.kind)\nprev  \(object["prev"] as? String ?? "?")\nhash  "
+                    + "\(object["hash"] as? String ?? "?")"
+            )
             if r.kind == "decision", let data = object["data"] as? [String: Any] {
                 Out.line(try explainDecision(data, seq: seq, reader: JournalReader(directory: global.journalDir)))
             }
-            if let data = object["data"], let pretty = try? JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                Out.line("data  " + String(decoding: pretty, as: UTF8.self).replacingOccurrences(of: "\n", with: "\n      "))
+            if let data = object["data"],
+                let pretty = try? JSONSerialization.data(
+                    withJSONObject: data, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            {
+                Out.line(
+                    "data  " + String(decoding: pretty, as: UTF8.self).replacingOccurrences(of: "\n", with: "\n      "))
             }
             return .ok
         } catch {
@@ -168,17 +184,27 @@ enum JournalCommands {
         let obs = d["observation"] as? [String: Any] ?? [:]
         let trailing = obs["trailing"] as? [String: Any] ?? [:]
         var lines: [String] = []
-        lines.append("campaign  \(d["campaign"] ?? "?"): mode \(d["mode"] ?? "?"), slot \(d["slot"] ?? "?"), policy \(d["policy"] ?? "?") "
-            + "(\(String((d["policy_digest"] as? String ?? "").prefix(12)))), config \(String((d["config_digest"] as? String ?? "").prefix(12))), "
-            + "canary scope \((d["in_canary_scope"] as? Bool ?? false) ? "yes" : "no"), halt flag \((d["halt_flag"] as? Bool ?? false) ? "set" : "clear")")
-        lines.append("observed  budget \(money("current_budget_micros", obs)), spent today \(money("spend_today_micros", obs)), "
-            + "trailing spend \(money("spend_micros", trailing)) value \(money("conversion_value_micros", trailing)), "
-            + "data \(obs["data_age_seconds"] ?? "?") s old")
+        lines.append(
+            "campaign  \(d["campaign"] ?? "?"): mode \(d["mode"] ?? "?"), slot \(d["slot"] ?? "?"), policy "
+                + "\(d["policy"] ?? "?") "
+                + "(\(String((d["policy_digest"] as? String ?? "").prefix(12)))), config "
+                + "\(String((d["config_digest"] as? String ?? "").prefix(12))), "
+                + "canary scope \((d["in_canary_scope"] as? Bool ?? false) ? "yes" : "no"), halt flag "
+                + "\((d["halt_flag"] as? Bool ?? false) ? "set" : "clear")"
+        )
+        lines.append(
+            "observed  budget \(money("current_budget_micros", obs)), spent today \(money("spend_today_micros", obs)), "
+                + "trailing spend \(money("spend_micros", trailing)) value "
+                + "\(money("conversion_value_micros", trailing)), "
+                + "data \(obs["data_age_seconds"] ?? "?") s old")
         // Proposal's own decoder, which also reads the older journals' shape.
         let p = d["proposal"] ?? [:]
         let proposal: String
-        switch (try? JSONSerialization.data(withJSONObject: p)).flatMap({ try? JSONDecoder().decode(Proposal.self, from: $0) }) {
-        case .budget(let v)?: proposal = v.value.isFinite ? String(format: "%.6f", v.value / 1e6) : "\(v) (not a number)"
+        switch (try? JSONSerialization.data(withJSONObject: p)).flatMap({
+            try? JSONDecoder().decode(Proposal.self, from: $0)
+        }) {
+        case .budget(let v)?:
+            proposal = v.value.isFinite ? String(format: "%.6f", v.value / 1e6) : "\(v) (not a number)"
         case .failed(let e)?: proposal = "error: \(e)"
         case nil: proposal = "\(p) (not a proposal this adpilotctl reads)"
         }
@@ -186,16 +212,21 @@ enum JournalCommands {
         for l in d["layers"] as? [[String: Any]] ?? [] {
             let verdict = l["verdict"] as? String ?? "?"
             guard verdict != "skipped" else { continue }
-            var line = "  \((l["layer"] as? String ?? "?").padding(toLength: 16, withPad: " ", startingAt: 0))\(verdict.padding(toLength: 8, withPad: " ", startingAt: 0))"
+            let layer = (l["layer"] as? String ?? "?").padding(toLength: 16, withPad: " ", startingAt: 0)
+            var line = "  \(layer)\(verdict.padding(toLength: 8, withPad: " ", startingAt: 0))"
                 + "\(money("in_micros", l)) -> \(money("out_micros", l))"
             if let r = l["reason"] as? String { line += "  \(r)" }
             if let detail = l["detail"] as? String { line += "  (\(detail))" }
             lines.append(line)
         }
-        lines.append("decided   \(money("budget_before_micros")) -> \(money("budget_after_micros")): \(d["action"] ?? "?")"
-            + ((d["reason"] as? String).map { " (\($0))" } ?? ""))
-        var outcome = d["action"] as? String == "apply" ? "none recorded (a crash before the write's outcome; start-up reconciles it)"
-            : "no write: \(d["action"] as? String == "would_apply" ? "this slot or mode may not write (shadow evidence)" : "nothing to change")"
+        lines.append(
+            "decided   \(money("budget_before_micros")) -> \(money("budget_after_micros")): \(d["action"] ?? "?")"
+                + ((d["reason"] as? String).map { " (\($0))" } ?? ""))
+        var outcome =
+            d["action"] as? String == "apply"
+            ? "none recorded (a crash before the write's outcome; start-up reconciles it)"
+            : d["action"] as? String == "would_apply"
+                ? "no write: this slot or mode may not write (shadow evidence)" : "no write: nothing to change"
         if d["action"] as? String == "apply" {
             var scanned = 0
             try reader.records(from: seq + 1, matching: RecordFilter(kinds: ["apply_result", "reconcile"])) { r in
@@ -203,7 +234,8 @@ enum JournalCommands {
                 let o = (try? JSONSerialization.jsonObject(with: Data(r.dataBytes))) as? [String: Any] ?? [:]
                 if (o["decision_seq"] as? NSNumber)?.uint64Value == seq {
                     let status = o["status"] as? String ?? o["outcome"] as? String ?? "?"
-                    outcome = "\(r.kind) seq \(r.seq): \(status), platform reports \(money("reported_micros", o))"
+                    outcome =
+                        "\(r.kind) seq \(r.seq): \(status), platform reports \(money("reported_micros", o))"
                         + ((o["error"] as? String).map { " (\($0))" } ?? "")
                     return false
                 }
@@ -218,7 +250,9 @@ enum JournalCommands {
 
     static func verify(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let keyFile = try args.value("--key-file")
-        guard try args.positionals(verb: "journal verify").isEmpty else { throw UsageError(message: "journal verify takes no arguments\n\(usage)") }
+        guard try args.positionals(verb: "journal verify").isEmpty else {
+            throw UsageError(message: "journal verify takes no arguments\n\(usage)")
+        }
         var key: [UInt8]? = nil
         if let keyFile {
             do {
@@ -228,23 +262,33 @@ enum JournalCommands {
                 return error.errno == EACCES ? .permissionDenied : .usage
             }
             guard key!.count >= JournalOptions.keyBytesMin else {
-                Out.error("\(keyFile): a journal key has at least \(JournalOptions.keyBytesMin) bytes; this one has \(key!.count)")
+                Out.error(
+                    "\(keyFile): a journal key has at least \(JournalOptions.keyBytesMin) bytes; this one has "
+                        + "\(key!.count)"
+                )
                 return .usage
             }
         }
         guard journalExists(global) else { return .checkFailed }
         switch JournalVerifier.verify(directory: global.journalDir, key: key) {
         case .success(let r):
-            var text = "journal OK: \(r.records) records in \(r.segments) segment\(r.segments == 1 ? "" : "s"), \(r.seals) seal\(r.seals == 1 ? "" : "s")"
+            var text =
+                "journal OK: \(r.records) records in \(r.segments) segment\(r.segments == 1 ? "" : "s"), \(r.seals) "
+                    + "seal\(r.seals == 1 ? "" : "s")"
             text += key == nil ? " (not checked: no --key-file)" : " (HMAC verified through seq \(r.sealedThrough))"
             text += "\nhead: seq \(r.head.seq) hash \(r.head.hash.hex)"
             if r.incompleteTailBytes > 0 {
-                text += "\nnote: \(r.incompleteTailBytes) bytes of an unfinished record at the end (a write in progress, or a torn tail the writer recovers when it next opens)"
+                text +=
+                    "\nnote: \(r.incompleteTailBytes) bytes of an unfinished record at the end (a write in progress, "
+                        + "or a torn tail the writer recovers when it next opens)"
             }
             Out.line(text)
             return .ok
         case .failure(let f):
-            Out.line("journal verification FAILED at \(f.seq.map { "seq \($0), " } ?? "")\(f.segment) byte \(f.offset): \(f.problem)")
+            Out.line(
+                "journal verification FAILED at \(f.seq.map { "seq \($0), " } ?? "")\(f.segment) byte \(f.offset): "
+                    + "\(f.problem)"
+            )
             return .checkFailed
         }
     }
@@ -259,7 +303,9 @@ enum JournalCommands {
 
     static func report(_ error: any Error, _ global: GlobalOptions) -> ExitCode {
         Out.error("\(error)")
-        if case .system(let e)? = error as? JournalError, e.errno == EACCES || e.errno == EPERM { return .permissionDenied }
+        if case .system(let e)? = error as? JournalError, e.errno == EACCES || e.errno == EPERM {
+            return .permissionDenied
+        }
         return .checkFailed
     }
 }

@@ -80,7 +80,10 @@ func main() -> ExitCode {
     // argv[0] is always there. None at all means the runtime could not read the command
     // line (a /proc from another PID namespace): running on defaults would be a guess.
     guard !CommandLine.arguments.isEmpty else {
-        StandardError.write("adpilotctl: cannot read this process's command line (/proc/self/cmdline); is /proc mounted for its PID namespace?\n")
+        StandardError.write(
+            "adpilotctl: cannot read this process's command line (/proc/self/cmdline); is /proc mounted for its PID "
+                + "namespace?\n"
+        )
         return .usage
     }
     let raw = Array(CommandLine.arguments.dropFirst())
@@ -95,7 +98,10 @@ func main() -> ExitCode {
     do {
         var (global, args) = try Arguments.parse(raw)
         guard let verb = args.popVerb() else {
-            throw UsageError(message: args.isEmpty ? "no verb given; try adpilotctl --help" : "unknown option \(args.tokens[0]); try adpilotctl --help")
+            throw UsageError(
+                message: args.isEmpty
+                    ? "no verb given; try adpilotctl --help" : "unknown option \(args.tokens[0]); try adpilotctl --help"
+            )
         }
         switch verb {
         case "journal":

@@ -40,7 +40,10 @@ func main() -> ExitCode {
     // argv[0] is always there. None at all means the runtime could not read the command
     // line (a /proc from another PID namespace): running on defaults would be a guess.
     guard !CommandLine.arguments.isEmpty else {
-        StandardError.write("adpilotd: cannot read this process's command line (/proc/self/cmdline); is /proc mounted for its PID namespace?\n")
+        StandardError.write(
+            "adpilotd: cannot read this process's command line (/proc/self/cmdline); is /proc mounted for its PID "
+                + "namespace?\n"
+        )
         return .usage
     }
     let raw = Array(CommandLine.arguments.dropFirst())
@@ -80,14 +83,19 @@ func main() -> ExitCode {
         }
         if let s = try args.value("--speed") {
             guard o.demo, let v = Double(s), v.isFinite, v >= 0.001, v <= 1_000_000 else {
-                throw UsageError(message: "--speed needs --demo and a number in 0.001...1000000 (simulated seconds per real second)")
+                throw UsageError(
+                    message: "--speed needs --demo and a number in 0.001...1000000 (simulated seconds per real second)")
             }
             o.speed = v
         }
         while let d = try args.value("--policy-dir") { o.policyDirs.append(d) }
-        if o.demo && global.configGiven { throw UsageError(message: "--demo runs the embedded default; it does not take --config") }
+        if o.demo && global.configGiven {
+            throw UsageError(message: "--demo runs the embedded default; it does not take --config")
+        }
         if let extra = args.tokens.first {
-            throw UsageError(message: "\(extra.hasPrefix("-") ? "unknown option" : "unexpected argument") \(extra); see adpilotd --help")
+            throw UsageError(
+                message:
+                    "\(extra.hasPrefix("-") ? "unknown option" : "unexpected argument") \(extra); see adpilotd --help")
         }
         o.global = global
         return Daemon.run(o)

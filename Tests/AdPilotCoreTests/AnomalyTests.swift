@@ -11,8 +11,9 @@ import Testing
         let noise = 1 + (rng.unit() - 0.5) * 0.1
         let impressions = Int64(10_000 * shape * noise)
         let clicks = impressions / 50
-        return HourlyMetrics(hour: hour, spendMicros: Micros(Int64(20_000_000 * shape * noise)), impressions: impressions,
-                             clicks: clicks, conversions: Double(clicks / 20), conversionValueMicros: usd("40"))
+        return HourlyMetrics(
+            hour: hour, spendMicros: Micros(Int64(20_000_000 * shape * noise)), impressions: impressions,
+            clicks: clicks, conversions: Double(clicks / 20), conversionValueMicros: usd("40"))
     }
 
     func warmedUp(days: Int = 7) -> (AnomalyState, Int64, SplitMix64) {
@@ -31,8 +32,10 @@ import Testing
         #expect(s.assessment.level == .info && s.assessment.findings.isEmpty, "\(s.assessment)")
     }
 
-    @Test(arguments: ["clicks_exceed_impressions", "conversions_exceed_clicks", "negative_spend",
-                      "non_finite_conversions", "spend_without_impressions"])
+    @Test(arguments: [
+        "clicks_exceed_impressions", "conversions_exceed_clicks", "negative_spend",
+        "non_finite_conversions", "spend_without_impressions",
+    ])
     func consistencyChecksAreCritical(check: String) {
         var (s, h, rng) = warmedUp(days: 1)
         var m = normal(h, &rng)
@@ -62,8 +65,10 @@ import Testing
     /// warns but never halts. Conversions collapsing while spend holds stays critical.
     @Test func dropsInDeliveryWarnButConversionCollapseIsCritical() {
         let (s, h, _) = warmedUp()
-        let stopped = AnomalyDetector.ingest(HourlyMetrics(hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0,
-                                                           conversionValueMicros: .zero), config: config, state: s)
+        let stopped = AnomalyDetector.ingest(
+            HourlyMetrics(
+                hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0,
+                conversionValueMicros: .zero), config: config, state: s)
         #expect(stopped.assessment.latest == .warn, "\(stopped.assessment.findings)")
         #expect(stopped.assessment.findings.contains { $0.check == "robust_z.spend" && $0.severity == .warn })
         func finding(_ check: String, _ severity: Severity, _ score: Double) -> Finding {
@@ -71,7 +76,9 @@ import Testing
         }
         let collapse = AnomalyDetector.capDrops([finding("robust_z.conversions", .critical, -12)])
         #expect(collapse.map(\.severity) == [.critical], "conversions gone while spend holds: tracking is broken")
-        let stoppedDelivery = AnomalyDetector.capDrops([finding("robust_z.spend", .critical, -12), finding("robust_z.conversions", .critical, -12)])
+        let stoppedDelivery = AnomalyDetector.capDrops([
+            finding("robust_z.spend", .critical, -12), finding("robust_z.conversions", .critical, -12),
+        ])
         #expect(stoppedDelivery.map(\.severity) == [.warn, .warn], "no spend, no conversions: nothing is being wasted")
         let spike = AnomalyDetector.capDrops([finding("robust_z.spend", .critical, 12)])
         #expect(spike.map(\.severity) == [.critical], "spikes stay critical")
@@ -136,8 +143,9 @@ import Testing
 }
 
 @Suite struct BreakerTests {
-    let config = BreakerConfig(window: .count(10), minimumCalls: 4, failureRateThreshold: 0.5,
-                               waitInOpenSeconds: 60, permittedCallsInHalfOpen: 2)
+    let config = BreakerConfig(
+        window: .count(10), minimumCalls: 4, failureRateThreshold: 0.5,
+        waitInOpenSeconds: 60, permittedCallsInHalfOpen: 2)
 
     @Test func opensAtTheThresholdOnlyAfterMinimumCalls() {
         var b = CircuitBreaker()
@@ -157,7 +165,8 @@ import Testing
         let later = t0.adding(seconds: 60)
         let permission = b.permission(config, at: later)
         #expect(permission == .permitted && b.state == .halfOpen)
-        let first = b.acquire(config, at: later), second = b.acquire(config, at: later), third = b.acquire(config, at: later)
+        let first = b.acquire(config, at: later), second = b.acquire(config, at: later),
+            third = b.acquire(config, at: later)
         #expect(first && second && !third, "only 2 trial calls")
         b.record(failure: false, config, at: later)
         b.record(failure: false, config, at: later)
@@ -182,8 +191,9 @@ import Testing
     }
 
     @Test func timeWindowForgetsOldCalls() {
-        let cfg = BreakerConfig(window: .time(seconds: 100), minimumCalls: 4, failureRateThreshold: 0.5,
-                                waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        let cfg = BreakerConfig(
+            window: .time(seconds: 100), minimumCalls: 4, failureRateThreshold: 0.5,
+            waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
         var b = CircuitBreaker()
         for _ in 0..<3 { b.record(failure: true, cfg, at: t0) }
         #expect(b.windowCounts(cfg, at: t0.adding(seconds: 50)) == (3, 3))
@@ -237,17 +247,25 @@ import Foundation
         #expect(try JSONDecoder().decode(CircuitBreaker.self, from: good) == b)
         var object = try JSONSerialization.jsonObject(with: good) as! [String: Any]
         object["ringNext"] = 99
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object))
+        }
         object["ringNext"] = 1
         object["state"] = "open"  // open without openedAt
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CircuitBreaker.self, from: JSONSerialization.data(withJSONObject: object))
+        }
     }
 
     @Test func aShrunkenWindowAfterRestartDoesNotTrap() {
         var b = CircuitBreaker()
-        let wide = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5, waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        let wide = BreakerConfig(
+            window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5, waitInOpenSeconds: 60,
+            permittedCallsInHalfOpen: 1)
         for _ in 0..<20 { b.record(failure: false, wide, at: t0) }
-        let narrow = BreakerConfig(window: .count(4), minimumCalls: 2, failureRateThreshold: 0.5, waitInOpenSeconds: 60, permittedCallsInHalfOpen: 1)
+        let narrow = BreakerConfig(
+            window: .count(4), minimumCalls: 2, failureRateThreshold: 0.5, waitInOpenSeconds: 60,
+            permittedCallsInHalfOpen: 1)
         for _ in 0..<3 { b.record(failure: true, narrow, at: t0) }
         #expect(b.state == .open && b.windowCounts(narrow, at: t0).calls <= 4)
     }
@@ -256,15 +274,20 @@ import Foundation
         // A warmed-up detector round-trips exactly (missing hours included).
         var warmed = AnomalyState()
         for h in Int64(0)..<60 {
-            warmed = AnomalyDetector.ingest(HourlyMetrics(hour: 500_000 + h * (h % 7 == 3 ? 2 : 1), spendMicros: Micros(20_000_000), impressions: 1_000,
-                                                          clicks: 20, conversions: 1, conversionValueMicros: Micros(50_000_000)), config: .standard, state: warmed)
+            warmed = AnomalyDetector.ingest(
+                HourlyMetrics(
+                    hour: 500_000 + h * (h % 7 == 3 ? 2 : 1), spendMicros: Micros(20_000_000), impressions: 1_000,
+                    clicks: 20, conversions: 1, conversionValueMicros: Micros(50_000_000)), config: .standard,
+                state: warmed)
         }
         let decoded = try JSONDecoder().decode(AnomalyState.self, from: JSONEncoder().encode(warmed))
         #expect(decoded.history.elementsEqual(warmed.history) { $0 == $1 || ($0.isNaN && $1.isNaN) })
         #expect(decoded.lastHour == warmed.lastHour && decoded.assessment == warmed.assessment)
         var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(AnomalyState())) as! [String: Any]
         object["history"] = [1.0, 2.0]
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(AnomalyState.self, from: JSONSerialization.data(withJSONObject: object)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AnomalyState.self, from: JSONSerialization.data(withJSONObject: object))
+        }
         let live = #"{"mode":"live","modeSince":0,"overrides":[]}"#  // live with an empty live slot
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(ControlState.self, from: Data(live.utf8)) }
         let ok = ControlState(mode: .canary, live: pA, candidate: pB, modeSince: t0)

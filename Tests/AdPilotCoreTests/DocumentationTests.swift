@@ -35,7 +35,8 @@ import Testing
         #expect(Set(ReasonCode.all).count == ReasonCode.all.count)
         for code in ReasonCode.all {
             let parts = code.rawValue.split(separator: ".")
-            #expect(parts.count == 2 && code.rawValue.allSatisfy { $0.isLowercase || $0 == "." || $0 == "_" }, "\(code)")
+            #expect(
+                parts.count == 2 && code.rawValue.allSatisfy { $0.isLowercase || $0 == "." || $0 == "_" }, "\(code)")
         }
     }
 
@@ -116,9 +117,12 @@ import Testing
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return [] }
         guard isDirectory.boolValue else { return [relative] }
-        guard let walk = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        guard let walk = FileManager.default.enumerator(at: url, includingPropertiesForKeys: [.isRegularFileKey]) else {
+            return []
+        }
         var out: [String] = []
-        for case let file as URL in walk where (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+        for case let file as URL in walk
+        where (try? file.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
             let rel = file.standardizedFileURL.path.dropFirst(url.standardizedFileURL.path.count + 1)
             out.append(relative + "/" + rel)
         }
@@ -128,12 +132,17 @@ import Testing
     @Test func noFileRefersToAPathOutsideTheRepository() {
         // Built at run time, so this file does not match itself.
         let needles = [".." + "/shared", "SPEC" + " §"]
-        let scanned = ["README.md", "docs", "Runbooks", "Sources", "Tests", "systemd", "Makefile", "Package.swift", ".ci", "Policies"]
+        let scanned = [
+            "README.md", "docs", "Runbooks", "Sources", "Tests", "systemd", "Makefile", "Package.swift", ".ci",
+            "Policies",
+        ]
         var files: [String] = []
         for entry in scanned { files += Self.files(under: entry) }
         #expect(files.count > 50, "found only \(files.count) files under \(Self.root.path)")
         for file in files {
-            guard let data = FileManager.default.contents(atPath: Self.root.appendingPathComponent(file).path) else { continue }
+            guard let data = FileManager.default.contents(atPath: Self.root.appendingPathComponent(file).path) else {
+                continue
+            }
             for needle in needles where data.range(of: Data(needle.utf8)) != nil {
                 Issue.record("\(file) contains \"\(needle)\": say it in the repository's own docs and link to them")
             }
@@ -156,14 +165,18 @@ import Testing
         for key in documented.sorted() {
             let last = key.split(separator: ".").last.map { String($0).replacingOccurrences(of: "[]", with: "") } ?? key
             if !sources.contains("\"\(last)\"") {
-                Issue.record("docs/configuration.md documents `\(key)`, but no Swift source under Sources/ reads a key \"\(last)\"")
+                Issue.record(
+                    Comment(rawValue: "docs/configuration.md documents `\(key)`, but no Swift source under Sources/ "
+                        + "reads a key \"\(last)\"")
+                )
             }
         }
     }
 
     @Test func everyKeyOfTheShippedConfigIsDocumented() throws {
-        let data = try #require(FileManager.default.contents(atPath: Self.root.appendingPathComponent("systemd/adpilot.json").path),
-                                "systemd/adpilot.json not found")
+        let data = try #require(
+            FileManager.default.contents(atPath: Self.root.appendingPathComponent("systemd/adpilot.json").path),
+            "systemd/adpilot.json not found")
         let json = try JSONSerialization.jsonObject(with: data)
         let leaves = Self.leafPaths(json, path: "")
         #expect(leaves.count > 50, "systemd/adpilot.json has only \(leaves.count) keys")
@@ -178,7 +191,9 @@ import Testing
     static func leafPaths(_ value: Any, path: String) -> Set<String> {
         if let object = value as? [String: Any] {
             var out = Set<String>()
-            for (key, member) in object { out.formUnion(leafPaths(member, path: path.isEmpty ? key : "\(path).\(key)")) }
+            for (key, member) in object {
+                out.formUnion(leafPaths(member, path: path.isEmpty ? key : "\(path).\(key)"))
+            }
             return out
         }
         if let array = value as? [Any], !array.isEmpty, array.allSatisfy({ $0 is [String: Any] }) {
@@ -192,10 +207,13 @@ import Testing
     @Test func metricsTableListsExactlyTheMetricsTheDaemonWrites() {
         var written = Set<String>()
         for file in Self.files(under: "Sources") where file.hasSuffix(".swift") {
-            for match in Self.read(file).matches(of: #/metric\("(adpilot_[a-z_]+)"/#) { written.insert(String(match.output.1)) }
+            for match in Self.read(file).matches(of: #/metric\(\s*"(adpilot_[a-z_]+)"/#) {
+                written.insert(String(match.output.1))
+            }
         }
         #expect(written.count > 5, "found only \(written.count) metric(\"adpilot_...\") calls under Sources/")
-        let documented = Set(Markdown.firstColumnCodes(Markdown.section(Self.read("docs/operations.md"), heading: "## Metrics")))
+        let documented = Set(
+            Markdown.firstColumnCodes(Markdown.section(Self.read("docs/operations.md"), heading: "## Metrics")))
         for name in written.subtracting(documented).sorted() {
             Issue.record("the daemon writes \(name), which docs/operations.md's metrics table lacks")
         }
@@ -208,7 +226,9 @@ import Testing
 
     @Test func readmeStaysShort() {
         let bytes = Self.read("README.md").utf8.count
-        #expect(bytes > 0 && bytes <= 12_000, "README.md has \(bytes) bytes; keep it at most 12,000 and move detail to docs/")
+        #expect(
+            bytes > 0 && bytes <= 12_000,
+            "README.md has \(bytes) bytes; keep it at most 12,000 and move detail to docs/")
     }
 }
 
@@ -261,8 +281,12 @@ enum Markdown {
         var out: [String] = []
         for line in proseLines(text) {
             let prose = line.replacing(#/`[^`]*`/#, with: "")
-            for match in prose.matches(of: #/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/#) { out.append(String(match.output.1)) }
-            if let match = prose.firstMatch(of: #/^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/#) { out.append(String(match.output.1)) }
+            for match in prose.matches(of: #/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/#) {
+                out.append(String(match.output.1))
+            }
+            if let match = prose.firstMatch(of: #/^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/#) {
+                out.append(String(match.output.1))
+            }
         }
         return out
     }
@@ -283,12 +307,15 @@ enum Markdown {
             guard (1...6).contains(hashes), line.dropFirst(hashes).first == " " else { continue }
             var title = String(line.dropFirst(hashes)).trimmingCharacters(in: .whitespaces)
             while title.hasSuffix("#") { title.removeLast() }
-            title = title.trimmingCharacters(in: .whitespaces).replacing(#/!?\[([^\]]*)\]\([^)]*\)/#) { String($0.output.1) }
-            let base = String(title.lowercased().unicodeScalars.compactMap { c -> Character? in
-                if c == " " { return "-" }
-                if c == "-" || c == "_" || CharacterSet.alphanumerics.contains(c) { return Character(c) }
-                return nil
-            })
+            title = title.trimmingCharacters(in: .whitespaces).replacing(#/!?\[([^\]]*)\]\([^)]*\)/#) {
+                String($0.output.1)
+            }
+            let base = String(
+                title.lowercased().unicodeScalars.compactMap { c -> Character? in
+                    if c == " " { return "-" }
+                    if c == "-" || c == "_" || CharacterSet.alphanumerics.contains(c) { return Character(c) }
+                    return nil
+                })
             let n = seen[base, default: 0]
             seen[base] = n + 1
             out.insert(n == 0 ? base : "\(base)-\(n)")

@@ -12,8 +12,10 @@ import Testing
     }
 
     @Test func validityVetoesNonFiniteNegativeAndHuge() {
-        for (raw, code) in [(Double.nan, ReasonCode.nonFinite), (.infinity, .nonFinite), (-.infinity, .nonFinite),
-                            (-1, .negative), (1e19, .outOfRange)] {
+        for (raw, code) in [
+            (Double.nan, ReasonCode.nonFinite), (.infinity, .nonFinite), (-.infinity, .nonFinite),
+            (-1, .negative), (1e19, .outOfRange),
+        ] {
             let d = Fixture.decide(Fixture.input(), proposal: .micros(raw))
             #expect(d.action == .hold && d.reason == code && d.finalBudgetMicros == usd("100"), "\(raw)")
             #expect(d.layers.dropFirst().allSatisfy { $0.verdict == .skipped })
@@ -87,7 +89,8 @@ import Testing
         var i = Fixture.input()
         i.campaign.guardrails.dailyCapMicros = usd("125")  // ceiling 125 / 1.25 = 100
         let d = Fixture.decide(i, proposing: usd("110"))
-        #expect(d.verdict(.dailyCap)?.reason == .dailyCap && d.action == .unchanged && d.finalBudgetMicros == usd("100"))
+        #expect(
+            d.verdict(.dailyCap)?.reason == .dailyCap && d.action == .unchanged && d.finalBudgetMicros == usd("100"))
         i.campaign.guardrails.dailyCapMicros = usd("100")  // ceiling 80: a forced decrease
         let forced = Fixture.decide(i, proposing: usd("110"))
         #expect(forced.finalBudgetMicros == usd("80") && forced.action == .apply && forced.reason == .dailyCap)
@@ -114,7 +117,8 @@ import Testing
 
     @Test func roasFloorBlocksIncreasesOnceSpendCounts() {
         var i = Fixture.input()
-        i.observation.trailing = TrailingStats(spendMicros: usd("300"), conversions: 30, conversionValueMicros: usd("150"))
+        i.observation.trailing = TrailingStats(
+            spendMicros: usd("300"), conversions: 30, conversionValueMicros: usd("150"))
         #expect(Fixture.decide(i, proposing: usd("110")).reason == .roasFloor)
         i.observation.trailing.spendMicros = usd("40")  // below the evidence threshold
         i.observation.trailing.conversionValueMicros = usd("20")
@@ -192,10 +196,12 @@ import Testing
         var i = Fixture.input()
         i.campaign = Fixture.campaign(currency: .jpy)
         i.campaign.dailyTargetMicros = try! Micros(decimal: "10000")
-        i.campaign.guardrails.bounds = BudgetBounds(minMicros: try! Micros(decimal: "1000"), maxMicros: try! Micros(decimal: "50000"))
+        i.campaign.guardrails.bounds = BudgetBounds(
+            minMicros: try! Micros(decimal: "1000"), maxMicros: try! Micros(decimal: "50000"))
         i.campaign.guardrails.maxStepFloorMicros = try! Micros(decimal: "100")
         i.campaign.guardrails.dailyCapMicros = try! Micros(decimal: "100000")
-        i.observation = Fixture.observation(budget: try! Micros(decimal: "10000"), spendToday: try! Micros(decimal: "5000"), currency: .jpy)
+        i.observation = Fixture.observation(
+            budget: try! Micros(decimal: "10000"), spendToday: try! Micros(decimal: "5000"), currency: .jpy)
         let d = Fixture.decide(i, proposing: Micros(10_500_700_000))  // 10500.7 yen
         #expect(d.finalBudgetMicros == (try! Micros(decimal: "10500")))
         #expect(i.campaign.validationProblems().isEmpty)
@@ -217,8 +223,11 @@ import Testing
         var a = Fixture.account()
         a.overdeliveryBasisPoints = -20_000
         a.utcOffsetSeconds = 15 * 3600
-        #expect(a.validationProblems().map(\.key) == ["account.overdelivery_basis_points", "account.utc_offset_seconds"])
-        #expect(a.projectedDaySpend(budget: usd("10"), spendToday: .zero) == usd("10"), "out of range is clamped, not a crash")
+        #expect(
+            a.validationProblems().map(\.key) == ["account.overdelivery_basis_points", "account.utc_offset_seconds"])
+        #expect(
+            a.projectedDaySpend(budget: usd("10"), spendToday: .zero) == usd("10"),
+            "out of range is clamped, not a crash")
         var p = PacerConfig.standard
         p.pace.outputMin = 5
         #expect(p.validationProblems().map(\.key) == ["pacer.pace"])

@@ -13,7 +13,8 @@ import Testing
         var peak = 0.0
         var settledAt: Int? = nil
         for hour in 0..<200 {
-            let (step, next) = PID.step(gains, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
+            let (step, next) = PID.step(
+                gains, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
             state = next
             y += (step.output - y) / tau
             peak = max(peak, y)
@@ -47,7 +48,8 @@ import Testing
         var y = 0.0
         var frozenSteps = 0
         for _ in 0..<100 {
-            let (step, next) = PID.step(loose, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
+            let (step, next) = PID.step(
+                loose, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
             state = next
             if !step.integrated { frozenSteps += 1 }
             y += (0.25 * step.output - y) / 2
@@ -57,7 +59,8 @@ import Testing
         var peak = 0.0
         var settledAt: Int? = nil
         for hour in 0..<100 {
-            let (step, next) = PID.step(loose, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
+            let (step, next) = PID.step(
+                loose, .direct, state: state, setpoint: 1.0, measurement: y, scale: 1, dtHours: 1)
             state = next
             y += (step.output - y) / 2
             peak = max(peak, y)
@@ -69,8 +72,9 @@ import Testing
 
     /// However large the error, the integral term never leaves its clamp.
     @Test func integralClampBoundsTheIntegrator() {
-        let (step, _) = PID.step(gains, .direct, state: PIDState(integral: 1.99, lastMeasurement: 0),
-                                 setpoint: 100, measurement: 0, scale: 1, dtHours: 1)
+        let (step, _) = PID.step(
+            gains, .direct, state: PIDState(integral: 1.99, lastMeasurement: 0),
+            setpoint: 100, measurement: 0, scale: 1, dtHours: 1)
         #expect(step.i <= gains.integralMax && step.output == gains.outputMax && step.saturated)
     }
 
@@ -104,9 +108,10 @@ import Testing
                 if hour > 0 { ends.append(spend.statistic / target.statistic) }
                 spend = .zero
             }
-            let input = Pacer.Input(dailyTargetMicros: target, spendTodayMicros: spend, currentBudgetMicros: budget,
-                                    trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
-                                    efficiencyTarget: .none)
+            let input = Pacer.Input(
+                dailyTargetMicros: target, spendTodayMicros: spend, currentBudgetMicros: budget,
+                trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
+                efficiencyTarget: .none)
             let (report, next) = Pacer.step(config, state: state, input: input, at: now, utcOffsetSeconds: 0)
             state = next
             budget = report.recommendedBudgetMicros
@@ -123,10 +128,12 @@ import Testing
         let target = Micros(100_000_000)
         let now = Instant(secondsSinceEpoch: 1_795_046_400 + 12 * 3600)
         func step(roas: Double) -> PacerReport {
-            let trailing = TrailingStats(spendMicros: Micros(10_000_000), conversions: 20,
-                                         conversionValueMicros: Micros(10_000_000).scaled(by: roas))
-            let input = Pacer.Input(dailyTargetMicros: target, spendTodayMicros: Micros(20_000_000),
-                                    currentBudgetMicros: target, trailing: trailing, efficiencyTarget: .roas(3))
+            let trailing = TrailingStats(
+                spendMicros: Micros(10_000_000), conversions: 20,
+                conversionValueMicros: Micros(10_000_000).scaled(by: roas))
+            let input = Pacer.Input(
+                dailyTargetMicros: target, spendTodayMicros: Micros(20_000_000),
+                currentBudgetMicros: target, trailing: trailing, efficiencyTarget: .roas(3))
             var s = PacerState()
             s = Pacer.step(.standard, state: s, input: input, at: now.adding(seconds: -3600), utcOffsetSeconds: 0).1
             return Pacer.step(.standard, state: s, input: input, at: now, utcOffsetSeconds: 0).0
@@ -139,25 +146,29 @@ import Testing
     }
 
     @Test func efficiencyHoldsWithoutEnoughConversions() {
-        let input = Pacer.Input(dailyTargetMicros: Micros(1_000_000), spendTodayMicros: .zero, currentBudgetMicros: Micros(1_000_000),
-                                trailing: TrailingStats(spendMicros: Micros(5), conversions: 1, conversionValueMicros: .zero),
-                                efficiencyTarget: .roas(2))
+        let input = Pacer.Input(
+            dailyTargetMicros: Micros(1_000_000), spendTodayMicros: .zero, currentBudgetMicros: Micros(1_000_000),
+            trailing: TrailingStats(spendMicros: Micros(5), conversions: 1, conversionValueMicros: .zero),
+            efficiencyTarget: .roas(2))
         let (report, _) = Pacer.step(.standard, state: PacerState(), input: input, at: t0, utcOffsetSeconds: 0)
         #expect(report.efficiency == nil)
     }
 
     @Test func enteringControlIsBumpless() {
-        let input = Pacer.Input(dailyTargetMicros: Micros(100_000_000), spendTodayMicros: Micros(10_000_000),
-                                currentBudgetMicros: Micros(140_000_000),
-                                trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
-                                efficiencyTarget: .none)
+        let input = Pacer.Input(
+            dailyTargetMicros: Micros(100_000_000), spendTodayMicros: Micros(10_000_000),
+            currentBudgetMicros: Micros(140_000_000),
+            trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
+            efficiencyTarget: .none)
         var state = PacerState()
         state.engaged = true
         state.pace.integral = -0.4  // stale memory from before a halt
-        let (report, _) = Pacer.step(.standard, state: Pacer.disengage(state), input: input, at: t0, utcOffsetSeconds: 0)
+        let (report, _) = Pacer.step(
+            .standard, state: Pacer.disengage(state), input: input, at: t0, utcOffsetSeconds: 0)
         #expect(report.engagedThisStep)
-        #expect(report.recommendedBudgetMicros.rawValue.distance(to: 140_000_000) <= 1,
-                "recommendation \(report.recommendedBudgetMicros) should equal the budget in force")
+        #expect(
+            report.recommendedBudgetMicros.rawValue.distance(to: 140_000_000) <= 1,
+            "recommendation \(report.recommendedBudgetMicros) should equal the budget in force")
     }
 
     @Test func hourlyProfileShapesTheTrajectory() throws {
@@ -184,7 +195,10 @@ import Testing
         #expect(Instant(rfc3339: "2026-11-21T19:40:29Z") == now)
         #expect(Instant(rfc3339: "2026-11-21T20:40:29.5+01:00") == now.adding(micros: 500_000))
         #expect(Instant(rfc3339: "2026-11-21") == Instant(secondsSinceEpoch: 1_795_219_200))
-        for bad in ["2026-13-01", "2026-02-30", "2026-11-21T25:00:00Z", "2026-11-21T10:00:00", "yesterday", "2026-11-21T10:00:00Zjunk"] {
+        for bad in [
+            "2026-13-01", "2026-02-30", "2026-11-21T25:00:00Z", "2026-11-21T10:00:00", "yesterday",
+            "2026-11-21T10:00:00Zjunk",
+        ] {
             #expect(Instant(rfc3339: bad) == nil, "\(bad)")
         }
         var rng = SplitMix64(seed: 3)

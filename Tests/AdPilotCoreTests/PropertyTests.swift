@@ -53,10 +53,12 @@ struct Generator {
     mutating func config(id: String) -> CampaignConfig {
         let minCents = int(0...5_000)
         let maxCents = minCents + int(0...200_000)
-        let hourly: [BudgetBounds]? = chance(0.2) ? (0..<24).map { _ in
-            let lo = int(0...5_000)
-            return BudgetBounds(minMicros: Micros(lo * 10_000), maxMicros: Micros((lo + int(0...100_000)) * 10_000))
-        } : nil
+        let hourly: [BudgetBounds]? =
+            chance(0.2)
+            ? (0..<24).map { _ in
+                let lo = int(0...5_000)
+                return BudgetBounds(minMicros: Micros(lo * 10_000), maxMicros: Micros((lo + int(0...100_000)) * 10_000))
+            } : nil
         let step = 0.01 + rng.unit() * 0.99
         let c = CampaignConfig(
             id: CampaignID(id), currency: .usd, dailyTargetMicros: Micros(int(1...10_000_000) * 10_000),
@@ -65,7 +67,8 @@ struct Generator {
                 bounds: BudgetBounds(minMicros: Micros(minCents * 10_000), maxMicros: Micros(maxCents * 10_000)),
                 hourlyBounds: hourly, maxStepFraction: step, canaryMaxStepFraction: step * rng.unit(),
                 maxStepFloorMicros: Micros(int(0...10_000) * 10_000),
-                dailyCapMicros: chance(0.05) ? Micros(Int64.max / 10_000 * 10_000) : Micros(int(0...1_000_000) * 10_000),
+                dailyCapMicros: chance(0.05)
+                    ? Micros(Int64.max / 10_000 * 10_000) : Micros(int(0...1_000_000) * 10_000),
                 noConversionWindowHours: Int(int(1...48)), roasFloor: chance(0.5) ? rng.unit() * 3 : nil,
                 roasFloorSpendMinMicros: Micros(int(0...100_000) * 10_000), cooldownSeconds: int(0...7_200)))
         return c
@@ -81,8 +84,9 @@ struct Generator {
         let obs = Observation(
             campaign: campaign.id, currency: chance(0.02) ? .eur : .usd, currentBudgetMicros: budget,
             spendTodayMicros: chance(0.9) ? cents(typical: 20_000) : rawMicros(),
-            trailing: TrailingStats(spendMicros: chance(0.9) ? cents(typical: 50_000) : rawMicros(), conversions: conversions,
-                                    conversionValueMicros: chance(0.9) ? cents(typical: 100_000) : rawMicros()),
+            trailing: TrailingStats(
+                spendMicros: chance(0.9) ? cents(typical: 50_000) : rawMicros(), conversions: conversions,
+                conversionValueMicros: chance(0.9) ? cents(typical: 100_000) : rawMicros()),
             hoursWithoutConversion: Int(int(0...72)),
             dataAgeSeconds: chance(0.05) ? int(-1_000...100_000) : int(0...3_600))
         let mode = pick(Mode.allCases)
@@ -95,17 +99,21 @@ struct Generator {
         }
         let account = AccountLimits(
             dailyCapMicros: chance(0.1) ? Micros(.max) : Micros(int(0...100_000_000) * 10_000),
-            maxSpendAtRiskMicros: Micros(int(0...10_000_000) * 10_000), overdeliveryBasisPoints: pick([0, 2_500, 10_000]),
+            maxSpendAtRiskMicros: Micros(int(0...10_000_000) * 10_000),
+            overdeliveryBasisPoints: pick([0, 2_500, 10_000]),
             utcOffsetSeconds: pick([0, 9 * 3600, -5 * 3600]), staleAfterSeconds: 3 * 3600)
         var pacerConfig = PacerConfig.standard
         pacerConfig.policyAuthority = pick([0.05, 0.3, 1, 10])  // a wide band lets later layers bind
         return DecisionInput(
             campaign: campaign, account: account, pacerConfig: pacerConfig, observation: obs, now: now, mode: mode,
-            slot: pick([.live, .candidate]), policy: PolicyID("gen@1")!, inCanaryScope: chance(0.5), haltFlag: chance(0.1),
+            slot: pick([.live, .candidate]), policy: PolicyID("gen@1")!, inCanaryScope: chance(0.5),
+            haltFlag: chance(0.1),
             pacer: pacer, lastChangeAt: chance(0.3) ? now.adding(seconds: -int(0...10_000)) : nil,
             platformBreaker: pick([.closed, .open, .halfOpen, .forcedOpen]), platformBreakerPermits: chance(0.9),
             campaignBreaker: .closed, campaignBreakerPermits: chance(0.95),
-            anomaly: AnomalyAssessment(level: pick([.info, .info, .info, .warn, .critical]), latest: pick([.info, .warn, .critical]), findings: []),
+            anomaly: AnomalyAssessment(
+                level: pick([.info, .info, .info, .warn, .critical]), latest: pick([.info, .warn, .critical]),
+                findings: []),
             accountOthersMicros: chance(0.05) ? Micros(.max) : Micros(int(0...1_000_000_000) * 10_000),
             canaryOthersMicros: account.maxSpendAtRiskMicros.scaled(by: rng.unit() * 1.2))
     }
@@ -117,14 +125,18 @@ func violations(_ d: Decision) -> [String] {
     let i = d.input
     let current = i.observation.currentBudgetMicros
     let final = d.finalBudgetMicros
-    let capAdjusted = d.layers.contains { [.dailyCap, .accountCap, .canaryExposure].contains($0.layer) && $0.verdict == .adjust }
+    let capAdjusted = d.layers.contains {
+        [.dailyCap, .accountCap, .canaryExposure].contains($0.layer) && $0.verdict == .adjust
+    }
     if d.layers.contains(where: { $0.verdict == .veto }) && (d.action != .hold || final != current) {
         out.append("a veto did not hold the current budget")
     }
     if (i.mode == .halted || i.haltFlag || (i.mode == .shadow && i.slot == .candidate)) && d.action == .apply {
         out.append("a write in halted/shadow/halt-flag")
     }
-    if case .budget(let v) = d.proposal, !v.value.isFinite, d.action != .hold { out.append("a non-finite proposal got through") }
+    if case .budget(let v) = d.proposal, !v.value.isFinite, d.action != .hold {
+        out.append("a non-finite proposal got through")
+    }
     guard d.action != .hold else { return out }
 
     let ctx = GuardContext(i)
@@ -140,14 +152,18 @@ func violations(_ d: Decision) -> [String] {
     let b = i.campaign.guardrails.bounds(atHour: ctx.local.hourOfDay)
     if final > max(b.maxMicros, current) { out.append("above max bound \(b.maxMicros)") }
     if !capAdjusted && final < min(b.minMicros, current) { out.append("below min bound \(b.minMicros)") }
-    if current >= b.minMicros && current <= b.maxMicros && !capAdjusted && (final < b.minMicros || final > b.maxMicros) {
+    if current >= b.minMicros && current <= b.maxMicros && !capAdjusted && (final < b.minMicros || final > b.maxMicros)
+    {
         out.append("left bounds \(b.minMicros)..\(b.maxMicros) from inside them")
     }
     // Moves by at most the maximum step (a hard cap may force a larger decrease).
     let g = i.campaign.guardrails
-    let step = max(g.maxStepFloorMicros, current.scaled(by: i.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction))
+    let step = max(
+        g.maxStepFloorMicros, current.scaled(by: i.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction))
     if final > current && final.saturatingSubtracting(current) > step { out.append("increase above max step \(step)") }
-    if final < current && current.saturatingSubtracting(final) > step && !capAdjusted { out.append("decrease beyond max step \(step)") }
+    if final < current && current.saturatingSubtracting(final) > step && !capAdjusted {
+        out.append("decrease beyond max step \(step)")
+    }
     return out
 }
 
@@ -181,7 +197,9 @@ func violations(_ d: Decision) -> [String] {
         // The generator must exercise both outcomes, or the properties prove nothing.
         #expect(writes > Self.cases / 50 && holds > Self.cases / 10, "writes \(writes), holds \(holds)")
         for code in ReasonCode.all {
-            #expect(reasons[code, default: 0] >= 500, "\(code) fired \(reasons[code, default: 0]) times: the generator misses it")
+            #expect(
+                reasons[code, default: 0] >= 500,
+                "\(code) fired \(reasons[code, default: 0]) times: the generator misses it")
         }
     }
 
@@ -198,7 +216,11 @@ func violations(_ d: Decision) -> [String] {
             if decoded != d {
                 let a = Array(String(describing: decoded)), b = Array(String(describing: d))
                 let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-                Issue.record("case \(index): decoding changed the decision near: \(String(a[max(0, i - 150)..<min(a.count, i + 60)])) vs \(String(b[max(0, i - 20)..<min(b.count, i + 60)]))")
+                Issue.record(
+                    Comment(rawValue: "case \(index): decoding changed the decision near: "
+                        + "\(String(a[max(0, i - 150)..<min(a.count, i + 60)])) vs "
+                        + "\(String(b[max(0, i - 20)..<min(b.count, i + 60)]))")
+                )
             }
             let replayed = DecisionPipeline.decide(decoded.input) { _ in decoded.proposal }.decision
             #expect(replayed == d, "case \(index): replay differs")
@@ -209,26 +231,34 @@ func violations(_ d: Decision) -> [String] {
     /// applied changes keep the account inside its cap.
     @Test func ticksRespectModesAndTheAccountCap() {
         var gen = Generator(rng: SplitMix64(seed: 99))
-        let settings = TickSettings(account: AccountLimits(dailyCapMicros: usd("20000"), maxSpendAtRiskMicros: usd("3000"),
-                                                           overdeliveryBasisPoints: 2_500, utcOffsetSeconds: 0, staleAfterSeconds: 7200),
-                                    pacer: .standard, breaker: .standard, anomaly: .standard)
+        let settings = TickSettings(
+            account: AccountLimits(
+                dailyCapMicros: usd("20000"), maxSpendAtRiskMicros: usd("3000"),
+                overdeliveryBasisPoints: 2_500, utcOffsetSeconds: 0, staleAfterSeconds: 7200),
+            pacer: .standard, breaker: .standard, anomaly: .standard)
         var totalWrites = 0
         for tick in 0..<400 {
             let n = 40
             let configs = (0..<n).map { gen.config(id: "c\($0)") }
             let campaigns = configs.map { c in
-                TickCampaign(config: c, observation: Observation(
-                    campaign: c.id, currency: .usd, currentBudgetMicros: gen.cents(typical: 20_000),
-                    spendTodayMicros: gen.cents(typical: 10_000),
-                    trailing: TrailingStats(spendMicros: usd("100"), conversions: 10, conversionValueMicros: usd("300")),
-                    hoursWithoutConversion: 0, dataAgeSeconds: 60), newHours: [], inCanaryScope: gen.chance(0.3))
+                TickCampaign(
+                    config: c,
+                    observation: Observation(
+                        campaign: c.id, currency: .usd, currentBudgetMicros: gen.cents(typical: 20_000),
+                        spendTodayMicros: gen.cents(typical: 10_000),
+                        trailing: TrailingStats(
+                            spendMicros: usd("100"), conversions: 10, conversionValueMicros: usd("300")),
+                        hoursWithoutConversion: 0, dataAgeSeconds: 60), newHours: [], inCanaryScope: gen.chance(0.3))
             }
-            let control = ControlState(mode: gen.pick(Mode.allCases), live: PolicyID("a@1"), candidate: PolicyID("b@1"), modeSince: t0)
+            let control = ControlState(
+                mode: gen.pick(Mode.allCases), live: PolicyID("a@1"), candidate: PolicyID("b@1"), modeSince: t0)
             let haltFlag = gen.chance(0.15)
             var states = Array(repeating: CampaignControl(), count: n)
             var platform = CircuitBreaker()
-            let decisions = Tick.run(control: control, haltFlag: haltFlag, settings: settings, now: Fixture.noon,
-                                     campaigns: campaigns, states: &states, platformBreaker: &platform) { _, _, _ in
+            let decisions = Tick.run(
+                control: control, haltFlag: haltFlag, settings: settings, now: Fixture.noon,
+                campaigns: campaigns, states: &states, platformBreaker: &platform
+            ) { _, _, _ in
                 .micros(gen.rng.unit() * 1e9)
             }
             let writes = decisions.filter(\.writes)
@@ -236,19 +266,31 @@ func violations(_ d: Decision) -> [String] {
             if control.mode == .halted { #expect(decisions.isEmpty, "tick \(tick): halted decided") }
             if haltFlag { #expect(writes.isEmpty, "tick \(tick): wrote under the halt flag") }
             #expect(!writes.contains { $0.input.slot == .candidate && control.mode == .shadow }, "tick \(tick)")
-            #expect(!writes.contains { control.mode == .canary && ($0.input.slot == .candidate) != $0.input.inCanaryScope },
-                    "tick \(tick): a canary write outside its scope")
+            #expect(
+                !writes.contains { control.mode == .canary && ($0.input.slot == .candidate) != $0.input.inCanaryScope },
+                "tick \(tick): a canary write outside its scope")
             // The account cap: every increase leaves the projected total within the cap.
-            var final = Dictionary(uniqueKeysWithValues: campaigns.map { ($0.config.id, $0.observation.currentBudgetMicros) })
+            var final = Dictionary(
+                uniqueKeysWithValues: campaigns.map { ($0.config.id, $0.observation.currentBudgetMicros) })
             for d in writes { final[d.campaign] = d.finalBudgetMicros }
             let total = campaigns.reduce(Int128(0)) {
-                $0 + Int128(settings.account.projectedDaySpend(budget: final[$1.config.id]!, spendToday: $1.observation.spendTodayMicros).rawValue)
+                $0
+                    + Int128(
+                        settings.account.projectedDaySpend(
+                            budget: final[$1.config.id]!, spendToday: $1.observation.spendTodayMicros
+                        ).rawValue)
             }
             let before = campaigns.reduce(Int128(0)) {
-                $0 + Int128(settings.account.projectedDaySpend(budget: $1.observation.currentBudgetMicros, spendToday: $1.observation.spendTodayMicros).rawValue)
+                $0
+                    + Int128(
+                        settings.account.projectedDaySpend(
+                            budget: $1.observation.currentBudgetMicros, spendToday: $1.observation.spendTodayMicros
+                        ).rawValue)
             }
             if writes.contains(where: { $0.finalBudgetMicros > $0.currentBudgetMicros }) {
-                #expect(total <= max(Int128(settings.account.dailyCapMicros.rawValue), before), "tick \(tick): account over cap")
+                #expect(
+                    total <= max(Int128(settings.account.dailyCapMicros.rawValue), before),
+                    "tick \(tick): account over cap")
             }
         }
         #expect(totalWrites > 1_000)

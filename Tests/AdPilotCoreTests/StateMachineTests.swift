@@ -7,8 +7,10 @@ let pA = PolicyID("alpha@1")!
 let pB = PolicyID("beta@2")!
 let pC = PolicyID("gamma@3")!
 let passing = [GateCheck(name: "shadow_hours", required: ">= 1", measured: "2", passed: true)]
-let failing = [GateCheck(name: "shadow_hours", required: ">= 1", measured: "0.5", passed: false),
-               GateCheck(name: "policy_errors", required: "0", measured: "0", passed: true)]
+let failing = [
+    GateCheck(name: "shadow_hours", required: ">= 1", measured: "0.5", passed: false),
+    GateCheck(name: "policy_errors", required: "0", measured: "0", passed: true),
+]
 
 func state(_ mode: Mode, live: PolicyID? = nil, candidate: PolicyID? = nil, previous: PolicyID? = nil) -> ControlState {
     ControlState(mode: mode, live: live, candidate: candidate, previous: previous, modeSince: t0)
@@ -49,7 +51,8 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
     }
 
     @Test func shadowPromoteRefusedWithoutCandidate() {
-        #expect(refusal(.promote(gates: passing, overrideGates: false), state(.shadow, live: pA))?.code == "no_candidate")
+        #expect(
+            refusal(.promote(gates: passing, overrideGates: false), state(.shadow, live: pA))?.code == "no_candidate")
         #expect(refusal(.promote(gates: [], overrideGates: true), state(.shadow))?.code == "no_candidate")
     }
 
@@ -78,7 +81,8 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
 
     @Test func canaryPromoteGoesLiveAndShiftsSlots() throws {
         let s = try after(.promote(gates: passing, overrideGates: false), state(.canary, live: pA, candidate: pB))
-        #expect(s == ControlState(mode: .live, live: pB, candidate: nil, previous: pA, modeSince: t0.adding(seconds: 60)))
+        #expect(
+            s == ControlState(mode: .live, live: pB, candidate: nil, previous: pA, modeSince: t0.adding(seconds: 60)))
     }
 
     @Test func canaryPromoteWithEmptyLiveKeepsOlderPrevious() throws {
@@ -108,11 +112,14 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
     // live row
     @Test func liveStageGoesToShadowWithCandidate() throws {
         let s = try after(.stage(pB), state(.live, live: pA, previous: pC))
-        #expect(s == ControlState(mode: .shadow, live: pA, candidate: pB, previous: pC, modeSince: t0.adding(seconds: 60)))
+        #expect(
+            s == ControlState(mode: .shadow, live: pA, candidate: pB, previous: pC, modeSince: t0.adding(seconds: 60)))
     }
 
     @Test func livePromoteRefused() {
-        #expect(refusal(.promote(gates: passing, overrideGates: true), state(.live, live: pA))?.code == "nothing_to_promote")
+        #expect(
+            refusal(.promote(gates: passing, overrideGates: true), state(.live, live: pA))?.code == "nothing_to_promote"
+        )
     }
 
     @Test func liveRollbackRestoresPrevious() throws {
@@ -159,7 +166,10 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
     }
 
     @Test func resumeNeverReturnsStraightToLive() throws {
-        for s in [state(.halted), state(.halted, live: pA), state(.halted, candidate: pB), state(.halted, live: pA, candidate: pB)] {
+        for s in [
+            state(.halted), state(.halted, live: pA), state(.halted, candidate: pB),
+            state(.halted, live: pA, candidate: pB),
+        ] {
             #expect(try after(.resume, s).mode == .shadow)
         }
     }
@@ -195,7 +205,8 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
             let command: Command
             switch rng.next() % 5 {
             case 0: command = .stage(policies[Int(rng.next() % 3)])
-            case 1: command = .promote(gates: rng.next() % 2 == 0 ? passing : failing, overrideGates: rng.next() % 4 == 0)
+            case 1:
+                command = .promote(gates: rng.next() % 2 == 0 ? passing : failing, overrideGates: rng.next() % 4 == 0)
             case 2: command = .rollback
             case 3: command = .halt
             default: command = .resume
@@ -210,8 +221,13 @@ func refusal(_ c: Command, _ s: ControlState) -> Refusal? {
 
     @Test func everyVerbNeedsAReason() {
         for command in [Command.stage(pB), .promote(gates: passing, overrideGates: false), .rollback, .halt, .resume] {
-            let r = StateMachine.apply(command, to: state(.shadow, live: pA, candidate: pB), actor: alice, reason: " \n", at: t0)
-            if case .failure(let refusal) = r { #expect(refusal.code == "reason_required") } else { Issue.record("\(command) accepted a blank reason") }
+            let r = StateMachine.apply(
+                command, to: state(.shadow, live: pA, candidate: pB), actor: alice, reason: " \n", at: t0)
+            if case .failure(let refusal) = r {
+                #expect(refusal.code == "reason_required")
+            } else {
+                Issue.record("\(command) accepted a blank reason")
+            }
         }
     }
 

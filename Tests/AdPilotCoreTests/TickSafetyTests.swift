@@ -23,22 +23,30 @@ import Testing
 
     @Test func nothingToDoOnAnOrdinaryTick() {
         let d = Fixture.decide(Fixture.input(), proposing: usd("110"))
-        #expect(TickSafety.check([d], spendTodayMicros: [usd("50")], dailyCapMicros: usd("100"), state: state(.live)) == nil)
+        #expect(
+            TickSafety.check([d], spendTodayMicros: [usd("50")], dailyCapMicros: usd("100"), state: state(.live)) == nil
+        )
     }
 
     @Test func aCriticalAnomalyHaltsAndComesFirst() {
-        let action = TickSafety.check([fault(), critical()], spendTodayMicros: [usd("500")], dailyCapMicros: usd("100"),
-                                      state: state(.live, previous: p))
+        let action = TickSafety.check(
+            [fault(), critical()], spendTodayMicros: [usd("500")], dailyCapMicros: usd("100"),
+            state: state(.live, previous: p))
         #expect(action == .halt(reason: "critical anomaly on campaign c1"))
     }
 
     @Test func spendPastTheCapHaltsButSpendAtTheCapDoesNot() {
         let d = Fixture.decide(Fixture.input(), proposing: usd("100"))
-        #expect(TickSafety.check([d], spendTodayMicros: [usd("60"), usd("40")], dailyCapMicros: usd("100"),
-                                 state: state(.live)) == nil)
-        let action = TickSafety.check([d], spendTodayMicros: [usd("60"), usd("40.000001")], dailyCapMicros: usd("100"),
-                                      state: state(.live))
-        guard case .halt(let reason) = action else { Issue.record("expected a halt, got \(String(describing: action))"); return }
+        #expect(
+            TickSafety.check(
+                [d], spendTodayMicros: [usd("60"), usd("40")], dailyCapMicros: usd("100"),
+                state: state(.live)) == nil)
+        let action = TickSafety.check(
+            [d], spendTodayMicros: [usd("60"), usd("40.000001")], dailyCapMicros: usd("100"),
+            state: state(.live))
+        guard case .halt(let reason) = action else {
+            Issue.record("expected a halt, got \(String(describing: action))"); return
+        }
         #expect(reason.contains("exceeds the hard cap"))
     }
 
@@ -48,8 +56,9 @@ import Testing
     }
 
     @Test func aLiveFaultRollsBackWhenThereIsAPreviousPolicy() {
-        let action = TickSafety.check([fault()], spendTodayMicros: [], dailyCapMicros: usd("100"),
-                                      state: state(.live, previous: p))
+        let action = TickSafety.check(
+            [fault()], spendTodayMicros: [], dailyCapMicros: usd("100"),
+            state: state(.live, previous: p))
         guard case .rollbackLive(let reason, let otherwise) = action else {
             Issue.record("expected a rollback, got \(String(describing: action))"); return
         }
@@ -58,16 +67,25 @@ import Testing
     }
 
     @Test func aLiveFaultHaltsWithoutAPreviousPolicyOrOutsideLive() {
-        #expect(TickSafety.check([fault()], spendTodayMicros: [], dailyCapMicros: usd("100"), state: state(.live))
-            .map { if case .halt(let r) = $0 { r.hasSuffix("no previous policy to roll back to") } else { false } } == true)
-        #expect(TickSafety.check([fault(mode: .canary)], spendTodayMicros: [], dailyCapMicros: usd("100"),
-                                 state: state(.canary, previous: p))
-            .map { if case .halt(let r) = $0 { r.hasSuffix("a rollback in canary would not remove it") } else { false } }
-            == true)
+        #expect(
+            TickSafety.check([fault()], spendTodayMicros: [], dailyCapMicros: usd("100"), state: state(.live))
+                .map { if case .halt(let r) = $0 { r.hasSuffix("no previous policy to roll back to") } else { false } }
+                == true)
+        #expect(
+            TickSafety.check(
+                [fault(mode: .canary)], spendTodayMicros: [], dailyCapMicros: usd("100"),
+                state: state(.canary, previous: p)
+            )
+            .map {
+                if case .halt(let r) = $0 { r.hasSuffix("a rollback in canary would not remove it") } else { false }
+            }
+                == true)
     }
 
     @Test func aCandidateFaultIsNotTheTicksBusiness() {
-        #expect(TickSafety.check([fault(slot: .candidate, mode: .canary)], spendTodayMicros: [], dailyCapMicros: usd("100"),
-                                 state: state(.canary)) == nil)
+        #expect(
+            TickSafety.check(
+                [fault(slot: .candidate, mode: .canary)], spendTodayMicros: [], dailyCapMicros: usd("100"),
+                state: state(.canary)) == nil)
     }
 }

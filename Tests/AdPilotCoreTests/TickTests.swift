@@ -5,14 +5,19 @@ import Testing
     let settings = TickSettings(account: Fixture.account(), pacer: .standard, breaker: .standard, anomaly: .standard)
 
     func campaign(budget: Micros, inCanaryScope: Bool = false) -> TickCampaign {
-        TickCampaign(config: Fixture.campaign(), observation: Fixture.observation(budget: budget),
-                     newHours: [], inCanaryScope: inCanaryScope)
+        TickCampaign(
+            config: Fixture.campaign(), observation: Fixture.observation(budget: budget),
+            newHours: [], inCanaryScope: inCanaryScope)
     }
 
-    func tick(_ control: ControlState, _ c: TickCampaign, _ states: inout [CampaignControl], at now: Instant,
-              haltFlag: Bool = false, breaker: inout CircuitBreaker, propose: Double = 130e6) -> [Decision] {
-        Tick.run(control: control, haltFlag: haltFlag, settings: settings, now: now, campaigns: [c], states: &states,
-                 platformBreaker: &breaker) { _, _, _ in .micros(propose) }
+    func tick(
+        _ control: ControlState, _ c: TickCampaign, _ states: inout [CampaignControl], at now: Instant,
+        haltFlag: Bool = false, breaker: inout CircuitBreaker, propose: Double = 130e6
+    ) -> [Decision] {
+        Tick.run(
+            control: control, haltFlag: haltFlag, settings: settings, now: now, campaigns: [c], states: &states,
+            platformBreaker: &breaker
+        ) { _, _, _ in .micros(propose) }
     }
 
     /// Live, then halted for a while, then back under control: the first decision after
@@ -43,15 +48,22 @@ import Testing
         var limits = Fixture.account()
         limits.dailyCapMicros = usd("400")
         let s = TickSettings(account: limits, pacer: .standard, breaker: .standard, anomaly: .standard)
-        let running = TickCampaign(config: Fixture.campaign(), observation: Fixture.observation("c1", budget: usd("100"), spendToday: usd("0")),
-                                   newHours: [], inCanaryScope: false)
-        let paused = TickCampaign(config: Fixture.campaign(), observation: Fixture.observation("c2", budget: usd("500"), spendToday: usd("300")),
-                                  newHours: [], inCanaryScope: false, paused: true)
+        let running = TickCampaign(
+            config: Fixture.campaign(),
+            observation: Fixture.observation("c1", budget: usd("100"), spendToday: usd("0")),
+            newHours: [], inCanaryScope: false)
+        let paused = TickCampaign(
+            config: Fixture.campaign(),
+            observation: Fixture.observation("c2", budget: usd("500"), spendToday: usd("300")),
+            newHours: [], inCanaryScope: false, paused: true)
         let live = ControlState(mode: .live, live: pA, modeSince: t0)
         var states = [CampaignControl(), CampaignControl()]
         var breaker = CircuitBreaker()
-        let d = Tick.run(control: live, haltFlag: false, settings: s, now: Fixture.noon, campaigns: [running, paused], states: &states,
-                         platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        let d = Tick.run(
+            control: live, haltFlag: false, settings: s, now: Fixture.noon, campaigns: [running, paused],
+            states: &states,
+            platformBreaker: &breaker
+        ) { _, _, _ in .micros(130e6) }
         #expect(d.map(\.campaign.rawValue) == ["c1"], "the paused campaign was decided")
         // Room left: 400 - 300 (the paused one's spend, not its 500 budget) = 100, so c1 may
         // not rise to 130: at most 100 / 1.25 = 80.
@@ -80,8 +92,9 @@ import Testing
     @Test func haltFlagTurnsWritesIntoWouldApply() {
         var states = [CampaignControl()]
         var breaker = CircuitBreaker()
-        let d = tick(ControlState(mode: .live, live: pA, modeSince: t0), campaign(budget: usd("100")), &states,
-                     at: Fixture.noon, haltFlag: true, breaker: &breaker)
+        let d = tick(
+            ControlState(mode: .live, live: pA, modeSince: t0), campaign(budget: usd("100")), &states,
+            at: Fixture.noon, haltFlag: true, breaker: &breaker)
         #expect(d.count == 1 && d[0].action == .wouldApply && states[0].lastChangeAt == nil)
     }
 
@@ -93,14 +106,18 @@ import Testing
         #expect(breaker.state == .open)
         let later = t0.adding(seconds: settings.breaker.waitInOpenSeconds)
         // A shadow-only campaign decides without using a permit ...
-        _ = Tick.run(control: ControlState(mode: .shadow, candidate: pB, modeSince: t0), haltFlag: false, settings: settings,
-                     now: later, campaigns: [campaign(budget: usd("100"))], states: &states, platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        _ = Tick.run(
+            control: ControlState(mode: .shadow, candidate: pB, modeSince: t0), haltFlag: false, settings: settings,
+            now: later, campaigns: [campaign(budget: usd("100"))], states: &states, platformBreaker: &breaker
+        ) { _, _, _ in .micros(130e6) }
         #expect(breaker.state == .halfOpen)
         // ... so all three trial permits remain for real writes.
         var writers = Array(repeating: CampaignControl(), count: 4)
-        let d = Tick.run(control: ControlState(mode: .live, live: pA, modeSince: t0), haltFlag: false, settings: settings,
-                         now: later, campaigns: (0..<4).map { _ in campaign(budget: usd("100")) }, states: &writers,
-                         platformBreaker: &breaker) { _, _, _ in .micros(130e6) }
+        let d = Tick.run(
+            control: ControlState(mode: .live, live: pA, modeSince: t0), haltFlag: false, settings: settings,
+            now: later, campaigns: (0..<4).map { _ in campaign(budget: usd("100")) }, states: &writers,
+            platformBreaker: &breaker
+        ) { _, _, _ in .micros(130e6) }
         #expect(d.map(\.action) == [.apply, .apply, .apply, .hold])
         #expect(d[3].reason == .breakerOpen)
     }

@@ -22,7 +22,9 @@ import AdPilotCore
             // Small segments so kills land around rotations too; batches so group commits tear.
             let child = Process()
             child.executableURL = Self.binDir.appendingPathComponent("adpilot-testkit")
-            child.arguments = ["journal-append", t.journal, String(RecordFormat.lineBytesMax), String(1 + rng.next() % 20)]
+            child.arguments = [
+                "journal-append", t.journal, String(RecordFormat.lineBytesMax), String(1 + rng.next() % 20),
+            ]
             let out = Pipe()
             child.standardOutput = out
             child.standardError = FileHandle.nullDevice
@@ -32,15 +34,22 @@ import AdPilotCore
             usleep(UInt32(rng.next() % 20_000))
             kill(child.processIdentifier, SIGKILL)
             child.waitUntilExit()
-            #expect(child.terminationReason == .uncaughtSignal, "round \(round) (seed \(seed)): the child exited on its own")
+            #expect(
+                child.terminationReason == .uncaughtSignal, "round \(round) (seed \(seed)): the child exited on its own"
+            )
             let printed = String(decoding: first + readToEnd(out.fileHandleForReading), as: UTF8.self)
             // The last line may be cut mid-number by the kill; only whole lines count.
-            let seqs = printed.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { UInt64($0) }
+            let seqs = printed.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap {
+                UInt64($0)
+            }
             if let last = seqs.last { acknowledged = max(acknowledged, last) }
 
-            let writer = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
+            let writer = try JournalWriter.open(
+                directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
             if writer.tornTail != nil { recoveries += 1 }
-            #expect(writer.head.seq >= acknowledged, "round \(round) (seed \(seed)): acknowledged \(acknowledged), head \(writer.head.seq)")
+            #expect(
+                writer.head.seq >= acknowledged,
+                "round \(round) (seed \(seed)): acknowledged \(acknowledged), head \(writer.head.seq)")
             try writer.close()
             switch JournalVerifier.verify(directory: t.journal) {
             case .success(let report):
@@ -59,6 +68,9 @@ import AdPilotCore
             return true
         }
         #expect(expected - 1 >= acknowledged)
-        print("crash test: \(Self.kills) SIGKILLs, \(acknowledged) acknowledged records, \(recoveries) torn tails recovered (seed \(seed))")
+        print(
+            "crash test: \(Self.kills) SIGKILLs, \(acknowledged) acknowledged records, \(recoveries) torn tails "
+                + "recovered (seed \(seed))"
+        )
     }
 }

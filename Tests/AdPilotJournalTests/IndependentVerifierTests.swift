@@ -27,7 +27,9 @@ import Testing
         let t = TempDir("py")
         let keyFile = t.path + "/journal-key"
         #expect(FileManager.default.createFile(atPath: keyFile, contents: Data(key32)))
-        try write(t.journal, 12_000, batch: 37, key: key32, segmentBytes: Int64(RecordFormat.lineBytesMax), interval: 100).close()
+        try write(
+            t.journal, 12_000, batch: 37, key: key32, segmentBytes: Int64(RecordFormat.lineBytesMax), interval: 100
+        ).close()
         let swift = try verify(t.journal, key: key32).get()
         #expect(swift.segments > 1 && swift.seals >= 120)
         for args in [[t.journal], [t.journal, keyFile]] {
@@ -48,7 +50,8 @@ import Testing
         let r = try python([t.journal])
         #expect(r.status == 1 && r.output.contains("hash mismatch"), "\(r.output)")
         if case .failure(let f) = verify(t.journal) {
-            #expect(r.output.hasPrefix("\(f.segment) byte \(f.offset)"), "both name the same place: \(f) vs \(r.output)")
+            #expect(
+                r.output.hasPrefix("\(f.segment) byte \(f.offset)"), "both name the same place: \(f) vs \(r.output)")
         } else {
             Issue.record("Swift verifier passed it")
         }

@@ -25,7 +25,12 @@ import AdPilotSystem
         let w = try JournalWriter.open(directory: t.journal, options: options())
         let ref = try w.append(kind: "config", data: Array(#"{"digest":"abc"}"#.utf8))
         let line = lines(segmentPaths(t.journal)[0])[0]
-        #expect(line.hasPrefix(#"{"seq":1,"time":"2026-11-21T19:40:29.000000Z","kind":"config","prev":"0000000000000000000000000000000000000000000000000000000000000000","data":{"digest":"abc"},"hash":""#))
+        #expect(
+            line.hasPrefix(
+                #"{"seq":1,"time":"2026-11-21T19:40:29.000000Z","kind":"config","#
+                    + #""prev":"0000000000000000000000000000000000000000000000000000000000000000","#
+                    + #""data":{"digest":"abc"},"hash":""#
+            ))
         // The hash is SHA-256 of everything before `,"hash":"`.
         let body = Array(line.utf8.dropLast(RecordFormat.hashSuffixBytes))
         #expect(Crypto.sha256(body) == ref.hash)
@@ -48,16 +53,19 @@ import AdPilotSystem
             #expect(size <= RecordFormat.lineBytesMax && size > RecordFormat.lineBytesMax / 2, "\(p): \(size)")
         }
         // Reopening reads only the last segment and finds the head.
-        let w = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
+        let w = try JournalWriter.open(
+            directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
         #expect(w.head == report.head)
     }
 
     @Test func readerLastShowAndFilters() throws {
         let t = TempDir()
         let clock = ManualClock(testStart)
-        let w = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax), clock: clock))
+        let w = try JournalWriter.open(
+            directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax), clock: clock))
         for i in 0..<12_000 {
-            _ = try w.append(kind: i % 3 == 0 ? "anomaly" : "decision", data: data(i, campaign: i % 2 == 0 ? "even" : "odd"))
+            _ = try w.append(
+                kind: i % 3 == 0 ? "anomaly" : "decision", data: data(i, campaign: i % 2 == 0 ? "even" : "odd"))
             if i == 6_000 { clock.advance(seconds: 3600) }
         }
         let reader = JournalReader(directory: t.journal)
@@ -68,7 +76,9 @@ import AdPilotSystem
         let odd = try reader.last(2, matching: RecordFilter(campaign: "odd"))
         #expect(odd.map(\.seq) == [11_998, 12_000])
         var afterHour = 0
-        try reader.records(matching: RecordFilter(since: clock.now())) { _ in afterHour += 1; return true }
+        try reader.records(matching: RecordFilter(since: clock.now())) { _ in
+            afterHour += 1; return true
+        }
         #expect(afterHour == 12_000 - 6_001)
         let shown = try #require(try reader.record(seq: 4_321))
         #expect(shown.seq == 4_321 && shown.text.contains(#""i":4320"#))
@@ -82,7 +92,8 @@ import AdPilotSystem
         do {
             _ = try JournalWriter.open(directory: t.journal, options: options())
         } catch {
-            #expect(error.description.contains("locked by another writer (test pid \(getpid()) since 2026-"), "\(error)")
+            #expect(
+                error.description.contains("locked by another writer (test pid \(getpid()) since 2026-"), "\(error)")
         }
         try first.close()
         _ = try JournalWriter.open(directory: t.journal, options: options())
@@ -110,7 +121,9 @@ import AdPilotSystem
     /// A journal of 3 segments, with the verifier's untouched verdict checked first.
     func journal(key: [UInt8]? = nil) throws -> TempDir {
         let t = TempDir("tamper")
-        try write(t.journal, 15_000, batch: 500, key: key, segmentBytes: Int64(RecordFormat.lineBytesMax), interval: 100).close()
+        try write(
+            t.journal, 15_000, batch: 500, key: key, segmentBytes: Int64(RecordFormat.lineBytesMax), interval: 100
+        ).close()
         #expect(try verify(t.journal, key: key).get().records >= 15_000)
         return t
     }
@@ -149,8 +162,9 @@ import AdPilotSystem
         var ls = lines(path)
         // A forger copies a record's shape and fixes its hash, but cannot fix the chain.
         var forged: [UInt8] = []
-        _ = RecordFormat.encode(seq: 301, time: testStart, kind: "decision", prev: RecordFormat.genesis,
-                                data: Array(#"{"campaign":"c1","forged":true}"#.utf8), into: &forged)
+        _ = RecordFormat.encode(
+            seq: 301, time: testStart, kind: "decision", prev: RecordFormat.genesis,
+            data: Array(#"{"campaign":"c1","forged":true}"#.utf8), into: &forged)
         ls.insert(String(decoding: forged.dropLast(), as: UTF8.self), at: 300)
         writeLines(path, ls)
         let f = try #require(failure(t))
@@ -172,7 +186,9 @@ import AdPilotSystem
         let paths = segmentPaths(t.journal)
         try FileManager.default.removeItem(atPath: paths[1])
         let f = try #require(failure(t))
-        #expect(f.segment == (paths[2] as NSString).lastPathComponent && f.offset == 0 && f.problem.contains("a segment is missing"))
+        #expect(
+            f.segment == (paths[2] as NSString).lastPathComponent && f.offset == 0
+                && f.problem.contains("a segment is missing"))
     }
 
     @Test func truncatedTailThenAWellFormedAppend() throws {
@@ -183,15 +199,21 @@ import AdPilotSystem
         let cut = ls.count - 1
         ls[cut] = String(ls[cut].prefix(40))  // a torn record ...
         var next: [UInt8] = []
-        _ = RecordFormat.encode(seq: 99, time: testStart, kind: "decision", prev: RecordFormat.genesis, data: data(1), into: &next)
+        _ = RecordFormat.encode(
+            seq: 99, time: testStart, kind: "decision", prev: RecordFormat.genesis, data: data(1), into: &next)
         ls.append(String(decoding: next.dropLast(), as: UTF8.self))  // ... no longer at the tail
         ls.append("")
         writeLines(path, ls)
         let f = try #require(failure(t))
         #expect(f.offset == offsetOfLine(path, cut) && f.problem.contains("not a journal record"))
         // The writer refuses to open it too, naming the place: damage before the tail is never repaired.
-        let opened = Result { try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax))) }
-        guard case .failure(let error) = opened, case .corrupt(_, let segment, let offset, let problem)? = error as? JournalError else {
+        let opened = Result {
+            try JournalWriter.open(
+                directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
+        }
+        guard case .failure(let error) = opened,
+            case .corrupt(_, let segment, let offset, let problem)? = error as? JournalError
+        else {
             Issue.record("writer opened a journal damaged before its tail: \(opened)")
             return
         }
@@ -241,7 +263,10 @@ import AdPilotSystem
             if kind == "seal" && seals > 1 { continue }
             seq += 1
             let d = try JSONSerialization.data(withJSONObject: object["data"]!, options: [.sortedKeys])
-            if kind == "seal" { out.append(contentsOf: Array(line.utf8) + [10]); prev = SHA256Digest(hex: String(line.suffix(66).prefix(64)))!; continue }
+            if kind == "seal" {
+                out.append(contentsOf: Array(line.utf8) + [10]);
+                prev = SHA256Digest(hex: String(line.suffix(66).prefix(64)))!; continue
+            }
             prev = RecordFormat.encode(seq: seq, time: testStart, kind: kind, prev: prev, data: Array(d), into: &out)
         }
         #expect(FileManager.default.createFile(atPath: segmentPaths(t.journal)[0], contents: Data(out)))
@@ -267,10 +292,13 @@ import AdPilotSystem
 
 @Suite struct JournalRecoveryTests {
     @Test func tornTailIsMovedAsideAndRecorded() throws {
-        for (name, tear) in [("no newline", { (s: String) in String(s.dropLast(1 + 30)) }),
-                             ("garbage", { (s: String) in s + "{\"seq\":garbage\n" }),
-                             ("bad hash", { (s: String) in s.replacingOccurrences(of: "record 99", with: "record 98") })]
-                            as [(String, (String) -> String)] {
+        for (name, tear) in [
+            ("no newline", { (s: String) in String(s.dropLast(1 + 30)) }),
+            ("garbage", { (s: String) in s + "{\"seq\":garbage\n" }),
+            ("bad hash", { (s: String) in s.replacingOccurrences(of: "record 99", with: "record 98") }),
+        ]
+            as [(String, (String) -> String)]
+        {
             let t = TempDir("torn")
             try write(t.journal, 100, batch: 10).close()
             let path = segmentPaths(t.journal)[0]
@@ -320,7 +348,9 @@ import AdPilotSystem
 }
 
 @Suite struct JournalFaultTests {
-    @Test(arguments: [(FaultInjectingFileIO.Operation.write, ENOSPC), (.write, EIO), (.fdatasync, EIO), (.fdatasync, ENOSPC)])
+    @Test(arguments: [
+        (FaultInjectingFileIO.Operation.write, ENOSPC), (.write, EIO), (.fdatasync, EIO), (.fdatasync, ENOSPC),
+    ])
     func failedWriteOrSyncPoisonsTheWriter(operation: FaultInjectingFileIO.Operation, errno: Int32) throws {
         let t = TempDir("fault")
         let io = FaultInjectingFileIO()
@@ -367,14 +397,21 @@ import AdPilotSystem
         let io = FaultInjectingFileIO()
         let w = try JournalWriter.open(directory: t.journal, options: options(io: io))
         let writes = io.calls(.write)
-        #expect(journalError({ try w.append([JournalEntry(kind: "decision", data: data(1)), JournalEntry(kind: "decision", data: Array("not json".utf8))]) }) != nil)
+        #expect(
+            journalError({
+                try w.append([
+                    JournalEntry(kind: "decision", data: data(1)),
+                    JournalEntry(kind: "decision", data: Array("not json".utf8)),
+                ])
+            }) != nil)
         #expect(io.calls(.write) == writes && w.head.seq == 0 && !w.isPoisoned)
     }
 
     @Test func failedDirectorySyncOnRotationPoisons() throws {
         let t = TempDir("fault2")
         let io = FaultInjectingFileIO()
-        let w = try JournalWriter.open(directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax), io: io))
+        let w = try JournalWriter.open(
+            directory: t.journal, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax), io: io))
         io.fail(.fsync, after: io.calls(.fsync), errno: EIO)
         #expect(throws: JournalError.self) {
             for i in 0..<20_000 { _ = try w.append(kind: "decision", data: data(i)) }
@@ -391,15 +428,19 @@ import AdPilotSystem
         let total = 20_000
         let dir = t.journal
         let w = try JournalWriter.open(directory: dir, options: options(segmentBytes: Int64(RecordFormat.lineBytesMax)))
-        let follower = Task { try await onThread { () -> [UInt64] in
-            var seen: [UInt64] = []
-            let deadline = ContinuousClock.now.advanced(by: .seconds(60))
-            try JournalReader(directory: dir).follow(from: 1, pollMillis: 5,
-                                                     shouldStop: { seen.count >= total + 1 || ContinuousClock.now > deadline }) { r in
-                seen.append(r.seq)
+        let follower = Task {
+            try await onThread { () -> [UInt64] in
+                var seen: [UInt64] = []
+                let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+                try JournalReader(directory: dir).follow(
+                    from: 1, pollMillis: 5,
+                    shouldStop: { seen.count >= total + 1 || ContinuousClock.now > deadline }
+                ) { r in
+                    seen.append(r.seq)
+                }
+                return seen
             }
-            return seen
-        } }
+        }
         for i in 0..<total {
             _ = try w.append(kind: "decision", data: data(i))
             if i % 2_000 == 0 { try await Task.sleep(for: .milliseconds(2)) }
@@ -416,13 +457,17 @@ import AdPilotSystem
         let t = TempDir("follow2")
         let dir = t.journal
         try write(dir, 100, batch: 10).close()
-        let follower = Task { try await onThread { () -> [UInt64] in
-            var seen: [UInt64] = []
-            let deadline = ContinuousClock.now.advanced(by: .seconds(20))
-            try JournalReader(directory: dir).follow(from: 1, pollMillis: 5,
-                                                     shouldStop: { seen.count >= 150 || ContinuousClock.now > deadline }) { seen.append($0.seq) }
-            return seen
-        } }
+        let follower = Task {
+            try await onThread { () -> [UInt64] in
+                var seen: [UInt64] = []
+                let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+                try JournalReader(directory: dir).follow(
+                    from: 1, pollMillis: 5,
+                    shouldStop: { seen.count >= 150 || ContinuousClock.now > deadline }
+                ) { seen.append($0.seq) }
+                return seen
+            }
+        }
         try await Task.sleep(for: .milliseconds(100))
         let path = segmentPaths(dir)[0]
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

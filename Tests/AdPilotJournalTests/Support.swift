@@ -8,8 +8,10 @@ import AdPilotTestSupport
 /// tests running in parallel never move each other's time.
 let testStart = Instant(secondsSinceEpoch: 1_795_290_029)
 
-func options(key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault, interval: Int = 1_000,
-             io: any FileIO = PosixFileIO(), clock: ManualClock = ManualClock(testStart)) -> JournalOptions {
+func options(
+    key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault, interval: Int = 1_000,
+    io: any FileIO = PosixFileIO(), clock: ManualClock = ManualClock(testStart)
+) -> JournalOptions {
     var o = JournalOptions(clock: clock)
     o.sealKey = key
     o.segmentBytesMax = segmentBytes
@@ -25,9 +27,13 @@ func data(_ i: Int, campaign: String = "c1") -> [UInt8] {
 
 /// Writes `count` records with group commits of `batch`.
 @discardableResult
-func write(_ dir: String, _ count: Int, batch: Int = 100, key: [UInt8]? = nil, segmentBytes: Int64 = JournalOptions.segmentBytesDefault,
-           interval: Int = 1_000) throws -> JournalWriter {
-    let w = try JournalWriter.open(directory: dir, options: options(key: key, segmentBytes: segmentBytes, interval: interval))
+func write(
+    _ dir: String, _ count: Int, batch: Int = 100, key: [UInt8]? = nil,
+    segmentBytes: Int64 = JournalOptions.segmentBytesDefault,
+    interval: Int = 1_000
+) throws -> JournalWriter {
+    let w = try JournalWriter.open(
+        directory: dir, options: options(key: key, segmentBytes: segmentBytes, interval: interval))
     var i = 0
     while i < count {
         let n = min(batch, count - i)
@@ -42,7 +48,9 @@ func verify(_ dir: String, key: [UInt8]? = nil) -> Result<VerifyReport, VerifyFa
 }
 
 func segmentPaths(_ dir: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted().map { dir + "/" + $0 }
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted().map {
+        dir + "/" + $0
+    }
 }
 
 func lines(_ path: String) -> [String] {
@@ -51,7 +59,9 @@ func lines(_ path: String) -> [String] {
 }
 
 func writeLines(_ path: String, _ lines: [String]) {
-    precondition(FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8)), "cannot write \(path)")
+    precondition(
+        FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8)),
+        "cannot write \(path)")
 }
 
 /// Byte offset of line `index` (0-based) in a file.
@@ -78,4 +88,3 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
-

@@ -21,8 +21,13 @@ final class SleepLog: @unchecked Sendable {
 func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
     switch r.status {
     case 200: return .ok
-    case 429: return .retry(afterSeconds: r.header("Retry-After").flatMap { Int($0) }, .throttled(retryAfterSeconds: nil, detail: "429"))
-    case 500...: return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status): \(String(decoding: r.body, as: UTF8.self))"))
+    case 429:
+        return .retry(
+            afterSeconds: r.header("Retry-After").flatMap { Int($0) }, .throttled(retryAfterSeconds: nil, detail: "429")
+        )
+    case 500...:
+        return .retry(
+            afterSeconds: nil, .unavailable(detail: "HTTP \(r.status): \(String(decoding: r.body, as: UTF8.self))"))
     default: return .fail(.rejected(code: "\(r.status)", detail: String(decoding: r.body, as: UTF8.self)))
     }
 }
@@ -40,14 +45,17 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
         #expect(sleeps.millis.count == 3)
         for (i, m) in sleeps.millis.enumerated() {
             let ceiling = 100 << i
-            #expect(m >= ceiling / 2 && m <= ceiling, "attempt \(i): \(m) ms not within jittered [\(ceiling / 2), \(ceiling)]")
+            #expect(
+                m >= ceiling / 2 && m <= ceiling,
+                "attempt \(i): \(m) ms not within jittered [\(ceiling / 2), \(ceiling)]")
         }
     }
 
     @Test func retryAfterIsHonouredAndTooLongIsRefused() throws {
         let calls = Atomic<Int>(0)
         let server = try LoopbackServer { _ in
-            calls.add(1, ordering: .relaxed).oldValue == 0 ? .json("{}", status: 429, headers: [("Retry-After", "7")]) : .json("{}")
+            calls.add(1, ordering: .relaxed).oldValue == 0
+                ? .json("{}", status: 429, headers: [("Retry-After", "7")]) : .json("{}")
         }
         defer { server.stop() }
         let sleeps = SleepLog()
@@ -56,14 +64,18 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
 
         server.setHandler { _ in LoopbackServer.Response.json("{}", status: 429, headers: [("Retry-After", "3600")]) }
         let longWait = SleepLog()
-        #expect(throws: PlatformError.self) { try client(sleeps: longWait).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200) }
+        #expect(throws: PlatformError.self) {
+            try client(sleeps: longWait).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
+        }
         #expect(longWait.millis.isEmpty, "an hour's wait is an error, not a sleep")
     }
 
     @Test func clientErrorsAreNotRetried() throws {
         let server = try LoopbackServer { _ in .json(#"{"error":"bad"}"#, status: 400) }
         defer { server.stop() }
-        #expect(throws: PlatformError.self) { try client(sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200) }
+        #expect(throws: PlatformError.self) {
+            try client(sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
+        }
         #expect(server.requests.count == 1)
     }
 
@@ -74,7 +86,8 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
         config.totalTimeoutMillis = 100
         config.attemptsMax = 2
         do {
-            _ = try client(config, sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
+            _ = try client(config, sleeps: SleepLog()).send(
+                HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
             Issue.record("no timeout")
         } catch {
             guard case .timeout = error else { Issue.record("\(error)"); return }
@@ -86,12 +99,15 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
     }
 
     @Test func oversizedResponsesAreRefused() throws {
-        let server = try LoopbackServer { _ in LoopbackServer.Response(status: 200, body: Array(repeating: 0x41, count: 100_000)) }
+        let server = try LoopbackServer { _ in
+            LoopbackServer.Response(status: 200, body: Array(repeating: 0x41, count: 100_000))
+        }
         defer { server.stop() }
         var config = HTTPClientConfig()
         config.responseBytesMax = 10_000
         do {
-            _ = try client(config, sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
+            _ = try client(config, sleeps: SleepLog()).send(
+                HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
             Issue.record("accepted an oversized response")
         } catch {
             #expect(error.description.contains("larger than 10000 bytes"))
@@ -100,22 +116,27 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
 
     @Test func redirectsAreNotFollowed() throws {
         let server = try LoopbackServer { r in
-            r.path == "/moved" ? LoopbackServer.Response(status: 302, headers: [("Location", "/elsewhere")]) : .json("{}")
+            r.path == "/moved"
+                ? LoopbackServer.Response(status: 302, headers: [("Location", "/elsewhere")]) : .json("{}")
         }
         defer { server.stop() }
         #expect(throws: PlatformError.rejected(code: "302", detail: "")) {
-            try client(sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: server.baseURL + "/moved"), classify: okOn200)
+            try client(sleeps: SleepLog()).send(
+                HTTPRequest(method: "GET", url: server.baseURL + "/moved"), classify: okOn200)
         }
         #expect(server.requests.map(\.path) == ["/moved"], "the Location was not followed")
     }
 
     @Test func secretsNeverAppearInErrors() throws {
         // The server echoes the token back in its error body, as some platforms do.
-        let server = try LoopbackServer { r in .json(#"{"error":"invalid token \#(r.headers["access-token"] ?? "")"}"#, status: 500) }
+        let server = try LoopbackServer { r in
+            .json(#"{"error":"invalid token \#(r.headers["access-token"] ?? "")"}"#, status: 500)
+        }
         defer { server.stop() }
         let http = client(sleeps: SleepLog())
         do {
-            _ = try http.send(HTTPRequest(method: "GET", url: server.baseURL, headers: [("Access-Token", token)]), classify: okOn200)
+            _ = try http.send(
+                HTTPRequest(method: "GET", url: server.baseURL, headers: [("Access-Token", token)]), classify: okOn200)
         } catch {
             #expect(!error.description.contains(token) && error.description.contains(Redactor.mask), "\(error)")
         }
@@ -127,19 +148,26 @@ func okOn200(_ r: HTTPResponse) -> ResponseVerdict {
         var config = HTTPClientConfig()
         config.attemptsMax = 1
         do {
-            _ = try client(config, sleeps: SleepLog()).send(HTTPRequest(method: "GET", url: "http://127.0.0.1:1/"), classify: okOn200)
+            _ = try client(config, sleeps: SleepLog()).send(
+                HTTPRequest(method: "GET", url: "http://127.0.0.1:1/"), classify: okOn200)
         } catch {
             guard case .transport = error else { Issue.record("\(error)"); return }
         }
     }
 
     @Test func jsonKeepsNumbersExact() throws {
-        let v = try JSON.parse(Array(#"{"budget": 12.34, "n": [1, -0.5e3, "9.99"], "s": "a\"b\u00e9", "t": true, "z": null}"#.utf8))
+        let v = try JSON.parse(
+            Array(#"{"budget": 12.34, "n": [1, -0.5e3, "9.99"], "s": "a\"b\u00e9", "t": true, "z": null}"#.utf8))
         #expect(v["budget"]?.decimalMicros == Micros(12_340_000))
         #expect(v["n"]?.array?[2].decimalMicros == Micros(9_990_000))
-        #expect(v["n"]?.array?[1] == .number("-0.5e3") && v["n"]?.array?[1].decimalMicros == nil, "an exponent is not an exact amount")
+        #expect(
+            v["n"]?.array?[1] == .number("-0.5e3") && v["n"]?.array?[1].decimalMicros == nil,
+            "an exponent is not an exact amount")
         #expect(v["s"]?.string == "a\"bé" && v["t"]?.bool == true && v["z"] == .null)
-        for bad in ["{", "[1,]", "{\"a\" 1}", "01", "\"\u{01}\"", "tru", "1 2", String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
+        for bad in [
+            "{", "[1,]", "{\"a\" 1}", "01", "\"\u{01}\"", "tru", "1 2",
+            String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+        ] {
             #expect(throws: JSON.ParseError.self, "\(bad.prefix(20))") { try JSON.parse(Array(bad.utf8)) }
         }
         #expect(try JSON.parse(Array(v.encoded.utf8)) == v)
@@ -157,15 +185,21 @@ import AdPilotCore
         var config = HTTPClientConfig()
         config.attemptsMax = 2
         let tiktokStyle = client(config, sleeps: sleeps)
-        #expect(throws: PlatformError.self) { try tiktokStyle.send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200) }
-        #expect(sleeps.millis.count == 1 && sleeps.millis[0] >= 50 && sleeps.millis[0] <= 100, "\(header): \(sleeps.millis)")
+        #expect(throws: PlatformError.self) {
+            try tiktokStyle.send(HTTPRequest(method: "GET", url: server.baseURL), classify: okOn200)
+        }
+        #expect(
+            sleeps.millis.count == 1 && sleeps.millis[0] >= 50 && sleeps.millis[0] <= 100, "\(header): \(sleeps.millis)"
+        )
         let shopify = ShopifyRevenue.classify(HTTPResponse(status: 429, headers: [("retry-after", header)], body: []))
         guard case .retry(let after, _) = shopify else { Issue.record("not a retry"); return }
         #expect(after == nil || (after! >= 0 && after! <= 86_400))
     }
 
     @Test func metaRegainAccessIsClamped() {
-        #expect(MetaAdapter.regainAccessSeconds(#"{"1":[{"estimated_time_to_regain_access":9223372036854775807}]}"#) == 86_400)
+        #expect(
+            MetaAdapter.regainAccessSeconds(#"{"1":[{"estimated_time_to_regain_access":9223372036854775807}]}"#)
+                == 86_400)
         #expect(MetaAdapter.regainAccessSeconds(#"{"1":[{"estimated_time_to_regain_access":-5}]}"#) == 0)
     }
 
@@ -179,13 +213,18 @@ import AdPilotCore
     }
 
     @Test func shopifyPaginationMustStayUnderTheBasePath() throws {
-        for link in ["https://acme.myshopify.com.evil.net/admin/x", "https://acme.myshopify.com@evil.net/", "https://acme.myshopify.comevil/"] {
+        for link in [
+            "https://acme.myshopify.com.evil.net/admin/x", "https://acme.myshopify.com@evil.net/",
+            "https://acme.myshopify.comevil/",
+        ] {
             let s = try LoopbackServer { _ in .json(#"{"orders":[]}"#, headers: [("Link", "<\(link)>; rel=\"next\"")]) }
             defer { s.stop() }
             var config = ShopifyConfig(shopDomain: "acme.myshopify.com", currency: .usd)
             config.baseURL = s.baseURL
             let shop = ShopifyRevenue(config: config, token: token)
-            #expect(throws: PlatformError.self, "\(link)") { try shop.orders(since: Instant(secondsSinceEpoch: 0), until: Instant(secondsSinceEpoch: 1)) }
+            #expect(throws: PlatformError.self, "\(link)") {
+                try shop.orders(since: Instant(secondsSinceEpoch: 0), until: Instant(secondsSinceEpoch: 1))
+            }
         }
     }
 }

@@ -42,10 +42,16 @@ final class LoopbackServer: Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard bound == 0, listen(fd, 64) == 0 else { throw POSIXError(.EADDRINUSE) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         port = UInt16(bigEndian: addr.sin_port)
         listener = fd
         let thread = Thread { [self] in self.serve() }
@@ -105,12 +111,15 @@ final class LoopbackServer: Sendable {
         var query: [String: String] = [:]
         if parts.count == 2 {
             for pair in parts[1].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+                let kv = pair.split(separator: "=", maxSplits: 1).map {
+                    String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0)
+                }
                 query[kv[0]] = kv.count > 1 ? kv[1] : ""
             }
         }
-        let request = Request(method: String(requestLine[0]), path: String(parts[0]), query: query, headers: headers,
-                              body: Array(buffer[headerEnd!..<(headerEnd! + length)]))
+        let request = Request(
+            method: String(requestLine[0]), path: String(parts[0]), query: query, headers: headers,
+            body: Array(buffer[headerEnd!..<(headerEnd! + length)]))
         log.withLock { $0.append(request) }
         let response = handler.withLock { $0 }(request)
         if response.delayMillis > 0 { usleep(UInt32(response.delayMillis) * 1000) }

@@ -23,7 +23,8 @@ final class FakeMeta: Sendable {
     }
 
     static func error(_ code: Int, _ message: String, subcode: Int? = nil) -> String {
-        #"{"error":{"message":"\#(message)","type":"OAuthException","code":\#(code)\#(subcode.map { ",\"error_subcode\":\($0)" } ?? ""),"fbtrace_id":"AbCdEf123"}}"#
+        #"{"error":{"message":"\#(message)","type":"OAuthException","#
+            + #""code":\#(code)\#(subcode.map { ",\"error_subcode\":\($0)" } ?? ""),"fbtrace_id":"AbCdEf123"}}"#
     }
 
     func form(_ body: [UInt8]) -> [String: String] {
@@ -36,17 +37,23 @@ final class FakeMeta: Sendable {
     }
 
     func adSetJSON(_ id: String, _ minor: Int64) -> String {
-        #"{"id":"\#(id)","name":"Ad set \#(id)","daily_budget":"\#(minor)","status":"ACTIVE","effective_status":"ACTIVE"}"#
+        #"{"id":"\#(id)","name":"Ad set \#(id)","daily_budget":"\#(minor)","status":"ACTIVE","#
+            + #""effective_status":"ACTIVE"}"#
     }
 
     func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
-        guard r.headers["authorization"] == "Bearer \(token)" else { return .json(Self.error(190, "Invalid OAuth access token."), status: 400) }
+        guard r.headers["authorization"] == "Bearer \(token)" else {
+            return .json(Self.error(190, "Invalid OAuth access token."), status: 400)
+        }
         return state.withLock { s -> LoopbackServer.Response in
             if s.throttleNext > 0 {
                 s.throttleNext -= 1
-                let usage = #"{"1234":[{"type":"ads_management","call_count":100,"total_cputime":30,"total_time":30,"estimated_time_to_regain_access":1}]}"#
-                return .json(Self.error(s.throttleCode, "User request limit reached", subcode: 2446079), status: 400,
-                             headers: [("X-Business-Use-Case-Usage", usage)])
+                let usage =
+                    #"{"1234":[{"type":"ads_management","call_count":100,"total_cputime":30,"total_time":30,"#
+                        + #""estimated_time_to_regain_access":1}]}"#
+                return .json(
+                    Self.error(s.throttleCode, "User request limit reached", subcode: 2446079), status: 400,
+                    headers: [("X-Business-Use-Case-Usage", usage)])
             }
             let ids = s.budgets.keys.sorted()
             switch (r.method, r.path) {
@@ -55,8 +62,13 @@ final class FakeMeta: Sendable {
                 let start = r.query["after"].flatMap { Int($0) } ?? 0
                 let page = ids.dropFirst(start).prefix(limit)
                 let more = start + limit < ids.count
-                let paging = more ? #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + limit)"},"next":"https://graph.facebook.com/next"}"# : ""
-                return .json(#"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!) }.joined(separator: ","))]\#(paging)}"#)
+                let paging =
+                    more
+                    ? #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + limit)"},"#
+                        + #""next":"https://graph.facebook.com/next"}"#
+                    : ""
+                return .json(
+                    #"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!) }.joined(separator: ","))]\#(paging)}"#)
             case ("POST", "/v21.0/"):
                 guard let batch = form(r.body)["batch"], let items = try? JSON.parse(Array(batch.utf8)).array else {
                     return .json(Self.error(100, "Invalid batch"), status: 400)
@@ -64,7 +76,9 @@ final class FakeMeta: Sendable {
                 let answers = items.map { item -> String in
                     let id = item["relative_url"]?.string ?? ""
                     if s.rejectInBatch.contains(id) {
-                        return #"{"code":400,"body":\#(JSON.quote(Self.error(100, "Invalid parameter", subcode: 1885621)))}"#
+                        return
+                            #"{"code":400,"#
+                                + #""body":\#(JSON.quote(Self.error(100, "Invalid parameter", subcode: 1885621)))}"#
                     }
                     let minor = Int64(form(Array((item["body"]?.string ?? "").utf8))["daily_budget"] ?? "") ?? 0
                     s.budgets[id] = minor
@@ -73,16 +87,24 @@ final class FakeMeta: Sendable {
                 return .json("[" + answers.joined(separator: ",") + "]")
             case ("GET", let p) where p.hasSuffix("/insights"):
                 let rows = (10..<13).map { h in
-                    #"{"date_start":"2026-11-23","date_stop":"2026-11-23","hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59","spend":"12.34","impressions":"1000","clicks":"25","actions":[{"action_type":"link_click","value":"25"},{"action_type":"purchase","value":"2"}],"action_values":[{"action_type":"purchase","value":"45.6"}]}"#
+                    #"{"date_start":"2026-11-23","date_stop":"2026-11-23","#
+                        + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59","#
+                        + #""spend":"12.34","impressions":"1000","clicks":"25","actions":[{"action_type":"link_click","#
+                        + #""value":"25"},{"action_type":"purchase","value":"2"}],"#
+                        + #""action_values":[{"action_type":"purchase","value":"45.6"}]}"#
                 }
                 return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
             case ("GET", let p):
                 let id = String(p.dropFirst("/v21.0/".count))
-                guard let minor = s.budgets[id] else { return .json(Self.error(100, "Unsupported get request", subcode: 33), status: 400) }
+                guard let minor = s.budgets[id] else {
+                    return .json(Self.error(100, "Unsupported get request", subcode: 33), status: 400)
+                }
                 return .json(adSetJSON(id, minor))
             case ("POST", let p):
                 let id = String(p.dropFirst("/v21.0/".count))
-                guard s.budgets[id] != nil else { return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400) }
+                guard s.budgets[id] != nil else {
+                    return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400)
+                }
                 if let b = form(r.body)["daily_budget"], let minor = Int64(b) { s.budgets[id] = minor }
                 return .json(#"{"success":true}"#)
             default:
@@ -107,27 +129,38 @@ final class FakeMeta: Sendable {
         let sets = try fake.adapter().listCampaigns()
         #expect(sets.count == 230 && sets.allSatisfy { $0.dailyBudgetMicros == Micros(100_000_000) })
         #expect(fake.server.requests.count == 3)
-        #expect(fake.server.requests.allSatisfy { $0.headers["authorization"] == "Bearer \(token)" && !$0.query.values.contains(token) })
+        #expect(
+            fake.server.requests.allSatisfy {
+                $0.headers["authorization"] == "Bearer \(token)" && !$0.query.values.contains(token)
+            })
     }
 
     @Test func usdBudgetsAreCentsAndJPYAreYen() throws {
         let fake = try FakeMeta(adSets: 1)
         defer { fake.server.stop() }
         let usd = fake.adapter()
-        #expect(try BudgetWrite.apply(usd, campaign: CampaignID("23851"), budgetMicros: Micros(123_450_000)) == .confirmed(Micros(123_450_000)))
+        #expect(
+            try BudgetWrite.apply(usd, campaign: CampaignID("23851"), budgetMicros: Micros(123_450_000))
+                == .confirmed(Micros(123_450_000)))
         #expect(fake.state.withLock { $0.budgets["23851"] } == 12_345)
         let jpy = fake.adapter(currency: .jpy)
-        #expect(try jpy.campaign(CampaignID("23851")).dailyBudgetMicros == Micros(12_345_000_000), "12345 minor units of JPY are 12345 yen")
+        #expect(
+            try jpy.campaign(CampaignID("23851")).dailyBudgetMicros == Micros(12_345_000_000),
+            "12345 minor units of JPY are 12345 yen")
         try jpy.setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(1_500_000_000))
         #expect(fake.state.withLock { $0.budgets["23851"] } == 1_500)
-        #expect(throws: PlatformError.self) { try jpy.setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(1_500_500_000)) }
+        #expect(throws: PlatformError.self) {
+            try jpy.setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(1_500_500_000))
+        }
     }
 
     @Test(arguments: [4, 17, 32, 613, 80000, 80004])
     func throttleCodesInsideHTTP400HonourRegainAccess(code: Int) throws {
         let fake = try FakeMeta(adSets: 2)
         defer { fake.server.stop() }
-        fake.state.withLock { $0.throttleNext = 1; $0.throttleCode = code }
+        fake.state.withLock {
+            $0.throttleNext = 1; $0.throttleCode = code
+        }
         let sleeps = SleepLog()
         #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 2)
         #expect(sleeps.millis == [60_000], "estimated_time_to_regain_access is 1 minute")
@@ -140,7 +173,9 @@ final class FakeMeta: Sendable {
         do {
             try fake.adapter().setDailyBudget(campaign: CampaignID("999"), budgetMicros: Micros(10_000_000))
         } catch {
-            #expect(error.description.contains("code 100/33") && error.description.contains("fbtrace_id AbCdEf123"), "\(error)")
+            #expect(
+                error.description.contains("code 100/33") && error.description.contains("fbtrace_id AbCdEf123"),
+                "\(error)")
         }
     }
 
@@ -148,11 +183,20 @@ final class FakeMeta: Sendable {
         let fake = try FakeMeta(adSets: 4)
         defer { fake.server.stop() }
         fake.state.withLock { $0.rejectInBatch = ["23852"] }
-        let results = try fake.adapter().setDailyBudgets([(CampaignID("23851"), Micros(50_000_000)), (CampaignID("23852"), Micros(60_000_000)),
-                                                          (CampaignID("23853"), Micros(70_000_000)), (CampaignID("23854"), Micros(1))])
-        #expect(fake.state.withLock { [$0.budgets["23851"]!, $0.budgets["23852"]!, $0.budgets["23853"]!, $0.budgets["23854"]!] } == [5_000, 10_000, 7_000, 10_000])
-        guard case .failure(.rejected("inexact_budget", _))? = results[CampaignID("23854")] else { Issue.record("an inexact budget was sent: \(results)"); return }
-        guard case .failure(.rejected(let code, _))? = results[CampaignID("23852")] else { Issue.record("\(results)"); return }
+        let results = try fake.adapter().setDailyBudgets([
+            (CampaignID("23851"), Micros(50_000_000)), (CampaignID("23852"), Micros(60_000_000)),
+            (CampaignID("23853"), Micros(70_000_000)), (CampaignID("23854"), Micros(1)),
+        ])
+        #expect(
+            fake.state.withLock {
+                [$0.budgets["23851"]!, $0.budgets["23852"]!, $0.budgets["23853"]!, $0.budgets["23854"]!]
+            } == [5_000, 10_000, 7_000, 10_000])
+        guard case .failure(.rejected("inexact_budget", _))? = results[CampaignID("23854")] else {
+            Issue.record("an inexact budget was sent: \(results)"); return
+        }
+        guard case .failure(.rejected(let code, _))? = results[CampaignID("23852")] else {
+            Issue.record("\(results)"); return
+        }
         #expect(code == "100/1885621")
         #expect((try? results[CampaignID("23853")]?.get()) != nil)
         #expect(fake.server.requests.count == 1, "one batch request")
@@ -162,9 +206,12 @@ final class FakeMeta: Sendable {
         let fake = try FakeMeta(adSets: 1)
         defer { fake.server.stop() }
         let from = Instant(rfc3339: "2026-11-23T00:00:00Z")!
-        let w = try fake.adapter().hourlyMetrics(campaign: CampaignID("23851"), from: from, to: from.adding(seconds: 86_400))
+        let w = try fake.adapter().hourlyMetrics(
+            campaign: CampaignID("23851"), from: from, to: from.adding(seconds: 86_400))
         #expect(w.hours.map(\.hour) == [10, 11, 12].map { from.microsSinceEpoch / 3_600_000_000 + $0 })
-        #expect(w.hours[0].spendMicros == Micros(12_340_000) && w.hours[0].conversions == 2 && w.hours[0].conversionValueMicros == Micros(45_600_000))
+        #expect(
+            w.hours[0].spendMicros == Micros(12_340_000) && w.hours[0].conversions == 2
+                && w.hours[0].conversionValueMicros == Micros(45_600_000))
     }
 
     @Test func invalidTokenIsUnauthorizedNotRetried() throws {

@@ -9,20 +9,31 @@ import Testing
         let calls = Atomic<Int>(0)
         let box = Mutex<LoopbackServer?>(nil)
         let s = try LoopbackServer { r in
-            guard r.headers["x-shopify-access-token"] == token else { return .json(#"{"errors":"[API] Invalid API key or access token"}"#, status: 401) }
+            guard r.headers["x-shopify-access-token"] == token else {
+                return .json(#"{"errors":"[API] Invalid API key or access token"}"#, status: 401)
+            }
             if throttleFirst && calls.add(1, ordering: .relaxed).oldValue == 0 {
-                return .json(#"{"errors":"Exceeded 2 calls per second for api client."}"#, status: 429, headers: [("Retry-After", "2.0")])
+                return .json(
+                    #"{"errors":"Exceeded 2 calls per second for api client."}"#, status: 429,
+                    headers: [("Retry-After", "2.0")])
             }
             let page = Int(r.query["page_info"] ?? "0") ?? 0
             let size = 250
             let items = (page * size..<min(orders, (page + 1) * size)).map { i in
-                let site = i % 3 == 0 ? "/products/x?utm_source=tiktok&utm_campaign=ag\(i % 5)" : (i % 3 == 1 ? "/" : "/?ref=mail")
-                return #"{"id":\#(4_000_000 + i),"created_at":"2026-11-23T10:\#(String(format: "%02d", i % 60)):00-05:00","total_price":"\#(10 + i % 7).\#(String(format: "%02d", i % 100))","currency":"USD","landing_site":"\#(site)"}"#
+                let site =
+                    i % 3 == 0
+                    ? "/products/x?utm_source=tiktok&utm_campaign=ag\(i % 5)" : (i % 3 == 1 ? "/" : "/?ref=mail")
+                return
+                    #"{"id":\#(4_000_000 + i),"#
+                        + #""created_at":"2026-11-23T10:\#(String(format: "%02d", i % 60)):00-05:00","#
+                        + #""total_price":"\#(10 + i % 7).\#(String(format: "%02d", i % 100))","currency":"USD","#
+                        + #""landing_site":"\#(site)"}"#
             }
             var headers = [("X-Shopify-Shop-Api-Call-Limit", "\(36 + page)/40")]
             if (page + 1) * size < orders {
                 let base = box.withLock { $0!.baseURL }
-                headers.append(("Link", #"<\#(base)/admin/api/2024-10/orders.json?limit=250&page_info=\#(page + 1)>; rel="next""#))
+                headers.append(
+                    ("Link", #"<\#(base)/admin/api/2024-10/orders.json?limit=250&page_info=\#(page + 1)>; rel="next""#))
             }
             return .json(#"{"orders":[\#(items.joined(separator: ","))]}"#, headers: headers)
         }
@@ -42,7 +53,8 @@ import Testing
         let s = try Self.server(orders: 600)
         defer { s.stop() }
         let sleeps = SleepLog()
-        let orders = try shop(s, sleeps: sleeps).orders(since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!)
+        let orders = try shop(s, sleeps: sleeps).orders(
+            since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!)
         #expect(orders.count == 600 && s.requests.count == 3)
         #expect(orders[0].totalMicros == Micros(10_000_000) && orders[101].totalMicros == Micros(13_010_000))
         #expect(orders[0].createdAt == Instant(rfc3339: "2026-11-23T15:00:00Z"), "offsets are honoured")
@@ -55,15 +67,21 @@ import Testing
         let s = try Self.server(orders: 10, throttleFirst: true)
         defer { s.stop() }
         let sleeps = SleepLog()
-        #expect(try shop(s, sleeps: sleeps).orders(since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!).count == 10)
+        #expect(
+            try shop(s, sleeps: sleeps).orders(
+                since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!
+            ).count == 10)
         #expect(sleeps.millis == [2_000])
     }
 
     @Test func paginationNeverLeavesTheShop() throws {
-        let s = try LoopbackServer { _ in .json(#"{"orders":[]}"#, headers: [("Link", #"<https://evil.example/steal?x=1>; rel="next""#)]) }
+        let s = try LoopbackServer { _ in
+            .json(#"{"orders":[]}"#, headers: [("Link", #"<https://evil.example/steal?x=1>; rel="next""#)])
+        }
         defer { s.stop() }
         do {
-            _ = try shop(s, sleeps: SleepLog()).orders(since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!)
+            _ = try shop(s, sleeps: SleepLog()).orders(
+                since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!)
             Issue.record("followed a link off the shop")
         } catch {
             #expect(error.description.contains("pagination link leaves"))

@@ -36,7 +36,8 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         try simA.setDailyBudget(campaign: id(1), budgetMicros: Micros(900_000_000))  // only in A
         a.advance(seconds: 86_400)
         b.advance(seconds: 86_400)
-        #expect(try simA.hourlyMetrics(campaign: id(2), from: monday, to: a.now()).hours
+        #expect(
+            try simA.hourlyMetrics(campaign: id(2), from: monday, to: a.now()).hours
                 == simB.hourlyMetrics(campaign: id(2), from: monday, to: b.now()).hours)
     }
 
@@ -49,7 +50,9 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         a.advance(seconds: 7 * 86_400)
         b.advance(seconds: 7 * 86_400)
         func totals(_ sim: MarketSimulator, _ clock: ManualClock) throws -> (spend: Double, impressions: Double) {
-            let hours = try sim.hourlyMetrics(campaign: id(5), from: clock.now().adding(seconds: -72 * 3600), to: clock.now()).hours
+            let hours = try sim.hourlyMetrics(
+                campaign: id(5), from: clock.now().adding(seconds: -72 * 3600), to: clock.now()
+            ).hours
             return (hours.reduce(0) { $0 + $1.spendMicros.statistic }, hours.reduce(0) { $0 + Double($1.impressions) })
         }
         let x = try totals(base, a), y = try totals(doubled, b)
@@ -66,7 +69,9 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
             clock.advance(seconds: 86_400)
             for c in 1...50 {
                 let budget = try sim.campaign(id(c)).dailyBudgetMicros
-                let day = try sim.hourlyMetrics(campaign: id(c), from: clock.now().adding(seconds: -86_400), to: clock.now()).hours
+                let day = try sim.hourlyMetrics(
+                    campaign: id(c), from: clock.now().adding(seconds: -86_400), to: clock.now()
+                ).hours
                 let spent = day.reduce(Micros.zero) { $0.saturatingAdding($1.spendMicros) }
                 #expect(day.count == 24 && spent.statistic <= budget.statistic * 1.25)
                 if spent > budget { overspentDays += 1 }
@@ -90,7 +95,8 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         let hour = monday.adding(seconds: 13 * 3600)
         var seen: [Double] = []
         for _ in 0..<4 {
-            seen.append(try sim.hourlyMetrics(campaign: id(4), from: hour, to: hour.adding(seconds: 3600)).hours[0].conversions)
+            seen.append(
+                try sim.hourlyMetrics(campaign: id(4), from: hour, to: hour.adding(seconds: 3600)).hours[0].conversions)
             clock.advance(seconds: 3600)
         }
         #expect(seen[0] > 0 && seen[0] < seen[1] && seen[1] < seen[2] && seen[2] == seen[3], "\(seen)")
@@ -106,7 +112,9 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         #expect(throws: PlatformError.unavailable(detail: "simulated 503")) { try sim.listCampaigns() }
         sim.faults = SimulatorFaults()
         sim.faults.throttleRate = 1
-        #expect(throws: PlatformError.throttled(retryAfterSeconds: 60, detail: "simulated throttling")) { try sim.listCampaigns() }
+        #expect(throws: PlatformError.throttled(retryAfterSeconds: 60, detail: "simulated throttling")) {
+            try sim.listCampaigns()
+        }
 
         sim.faults = SimulatorFaults()
         sim.faults.staleHours = 3
@@ -119,7 +127,9 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         let outcome = try BudgetWrite.apply(sim, campaign: id(1), budgetMicros: Micros(before.rawValue + 10_000_000))
         #expect(outcome == .unconfirmed(expected: Micros(before.rawValue + 10_000_000), reported: before))
         sim.faults.silentNoOpWrites = false
-        #expect(try BudgetWrite.apply(sim, campaign: id(1), budgetMicros: Micros(123_450_000)) == .confirmed(Micros(123_450_000)))
+        #expect(
+            try BudgetWrite.apply(sim, campaign: id(1), budgetMicros: Micros(123_450_000))
+                == .confirmed(Micros(123_450_000)))
 
         clock.advance(seconds: 2 * 86_400)
         sim.faults.glitchRate = 0.5
@@ -128,8 +138,11 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         let clean = try sim.hourlyMetrics(campaign: id(1), from: monday, to: clock.now()).hours
         #expect(glitched.count == 72 && clean.count == 72)
         let zeros = zip(glitched, clean).filter { $0.0.impressions == 0 && $0.1.impressions > 0 }.count
-        let spikes = zip(glitched, clean).filter { $0.0.impressions == 50 * $0.1.impressions && $0.1.impressions > 0 }.count
-        #expect(zeros >= 8 && spikes >= 8 && zeros + spikes <= 54, "zeros \(zeros), spikes \(spikes) of 72 hours at a 50% glitch rate")
+        let spikes = zip(glitched, clean).filter { $0.0.impressions == 50 * $0.1.impressions && $0.1.impressions > 0 }
+            .count
+        #expect(
+            zeros >= 8 && spikes >= 8 && zeros + spikes <= 54,
+            "zeros \(zeros), spikes \(spikes) of 72 hours at a 50% glitch rate")
 
         var slept: [Int] = []
         sim.sleep = { slept.append($0) }
@@ -161,7 +174,10 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         try sim.setStatus(campaign: id(2), .paused)
         clock.advance(seconds: 86_400)
         #expect(try sim.campaign(id(2)).status == .paused)
-        #expect(try sim.hourlyMetrics(campaign: id(2), from: monday, to: clock.now()).hours.allSatisfy { $0.spendMicros == .zero })
+        #expect(
+            try sim.hourlyMetrics(campaign: id(2), from: monday, to: clock.now()).hours.allSatisfy {
+                $0.spendMicros == .zero
+            })
     }
 
     @Test func ordersCarryTheirCampaign() throws {
@@ -193,7 +209,9 @@ func id(_ i: Int) -> CampaignID { CampaignID("sim-" + String(repeating: "0", cou
         sim.faults.glitchRate = 1
         clock.advance(seconds: 3 * 3600)
         var glitched = clean
-        for m in try sim.hourlyMetrics(campaign: id(6), from: clock.now().adding(seconds: -3 * 3600), to: clock.now()).hours {
+        for m in try sim.hourlyMetrics(campaign: id(6), from: clock.now().adding(seconds: -3 * 3600), to: clock.now())
+            .hours
+        {
             glitched = AnomalyDetector.ingest(m, config: .standard, state: glitched)
         }
         #expect(glitched.assessment.latest >= .warn, "\(glitched.assessment)")

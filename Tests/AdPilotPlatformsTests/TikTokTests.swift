@@ -32,46 +32,76 @@ final class FakeTikTok: Sendable {
     }
 
     func envelope(_ data: String, code: Int = 0, message: String = "OK") -> LoopbackServer.Response {
-        .json(#"{"code":\#(code),"message":"\#(message)","request_id":"req-\#(UUID().uuidString.prefix(8))","data":\#(data)}"#)
+        .json(
+            #"{"code":\#(code),"message":"\#(message)","request_id":"req-\#(UUID().uuidString.prefix(8))","#
+                + #""data":\#(data)}"#
+        )
     }
 
     func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
-        guard r.headers["access-token"] == token else { return envelope("{}", code: 40105, message: "Access token is incorrect") }
+        guard r.headers["access-token"] == token else {
+            return envelope("{}", code: 40105, message: "Access token is incorrect")
+        }
         return state.withLock { s -> LoopbackServer.Response in
-            if s.throttleNext > 0 { s.throttleNext -= 1; return envelope("{}", code: 40100, message: "Too many requests") }
+            if s.throttleNext > 0 {
+                s.throttleNext -= 1; return envelope("{}", code: 40100, message: "Too many requests")
+            }
             if s.failNext > 0 { s.failNext -= 1; return .json("upstream error", status: 503) }
-            if s.malformedNext { s.malformedNext = false; return .json(#"{"code":0,"message":"OK","data":{"list":[{"adgroup_id":"ag1","budget":"#) }
+            if s.malformedNext {
+                s.malformedNext = false;
+                return .json(#"{"code":0,"message":"OK","data":{"list":[{"adgroup_id":"ag1","budget":"#)
+            }
             switch (r.method, r.path) {
             case ("GET", "/open_api/v1.3/adgroup/get/"):
                 var ids = s.budgets.keys.sorted { Int($0.dropFirst(2))! < Int($1.dropFirst(2))! }
-                if let filtering = r.query["filtering"], let f = try? JSONSerialization.jsonObject(with: Data(filtering.utf8)) as? [String: Any],
-                   let wanted = f["adgroup_ids"] as? [String] {
+                if let filtering = r.query["filtering"],
+                    let f = try? JSONSerialization.jsonObject(with: Data(filtering.utf8)) as? [String: Any],
+                    let wanted = f["adgroup_ids"] as? [String]
+                {
                     ids = ids.filter(wanted.contains)
                 }
                 let page = Int(r.query["page"] ?? "1") ?? 1
                 let size = min(s.pageSize, Int(r.query["page_size"] ?? "100") ?? 100)
                 let slice = ids.dropFirst((page - 1) * size).prefix(size)
-                let items = slice.map { #"{"adgroup_id":"\#($0)","adgroup_name":"Group \#($0)","budget_mode":"BUDGET_MODE_DAY","budget":\#(s.budgets[$0]!),"operation_status":"\#(s.enabled[$0]! ? "ENABLE" : "DISABLE")"}"# }
+                let items = slice.map {
+                    #"{"adgroup_id":"\#($0)","adgroup_name":"Group \#($0)","budget_mode":"BUDGET_MODE_DAY","#
+                        + #""budget":\#(s.budgets[$0]!),"#
+                        + #""operation_status":"\#(s.enabled[$0]! ? "ENABLE" : "DISABLE")"}"#
+                }
                 let totalPages = max(1, (ids.count + size - 1) / size)
-                return envelope(#"{"list":[\#(items.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"total_number":\#(ids.count),"total_page":\#(totalPages)}}"#)
+                return envelope(
+                    #"{"list":[\#(items.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#
+                        + #""total_number":\#(ids.count),"total_page":\#(totalPages)}}"#
+                )
             case ("POST", "/open_api/v1.3/adgroup/budget/update/"):
                 // The raw body keeps the decimal literal exactly as sent.
-                guard let body = try? JSON.parse(r.body), let items = body["budget"]?.array else { return envelope("{}", code: 40002, message: "bad body") }
+                guard let body = try? JSON.parse(r.body), let items = body["budget"]?.array else {
+                    return envelope("{}", code: 40002, message: "bad body")
+                }
                 if !s.ignoreWrites {
                     for item in items {
-                        if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] { s.budgets[id] = text }
+                        if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] {
+                            s.budgets[id] = text
+                        }
                     }
                 }
                 return envelope("{}")
             case ("POST", "/open_api/v1.3/adgroup/status/update/"):
                 let body = try? JSON.parse(r.body)
-                for id in body?["adgroup_ids"]?.array?.compactMap(\.string) ?? [] { s.enabled[id] = body?["operation_status"]?.string == "ENABLE" }
+                for id in body?["adgroup_ids"]?.array?.compactMap(\.string) ?? [] {
+                    s.enabled[id] = body?["operation_status"]?.string == "ENABLE"
+                }
                 return envelope("{}")
             case ("GET", "/open_api/v1.3/report/integrated/get/"):
                 let rows = (10..<13).map { h in
-                    #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"2026-11-23 \#(h):00:00"},"metrics":{"spend":"12.34","impressions":"1000","clicks":"25","conversion":"1.5","total_purchase_value":"45.60"}}"#
+                    #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"2026-11-23 \#(h):00:00"},"#
+                        + #""metrics":{"spend":"12.34","impressions":"1000","clicks":"25","conversion":"1.5","#
+                        + #""total_purchase_value":"45.60"}}"#
                 }
-                return envelope(#"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":1,"page_size":1000,"total_number":3,"total_page":1}}"#)
+                return envelope(
+                    #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":1,"page_size":1000,"#
+                        + #""total_number":3,"total_page":1}}"#
+                )
             default:
                 return .json("not found", status: 404)
             }
@@ -107,7 +137,9 @@ final class FakeTikTok: Sendable {
         let outcome = try BudgetWrite.apply(tiktok, campaign: CampaignID("ag2"), budgetMicros: Micros(123_450_000))
         #expect(outcome == .confirmed(Micros(123_450_000)))
         #expect(fake.state.withLock { $0.budgets["ag2"] } == "123.45", "sent as the exact decimal 123.45")
-        #expect(throws: PlatformError.self) { try tiktok.setDailyBudget(campaign: CampaignID("ag2"), budgetMicros: Micros(123_456_789)) }
+        #expect(throws: PlatformError.self) {
+            try tiktok.setDailyBudget(campaign: CampaignID("ag2"), budgetMicros: Micros(123_456_789))
+        }
     }
 
     @Test func jpyBudgetsAreWholeYen() throws {
@@ -115,9 +147,13 @@ final class FakeTikTok: Sendable {
         defer { fake.server.stop() }
         let tiktok = fake.adapter(currency: .jpy)
         #expect(try tiktok.campaign(CampaignID("ag1")).dailyBudgetMicros == Micros(1_500_000_000))
-        #expect(try BudgetWrite.apply(tiktok, campaign: CampaignID("ag1"), budgetMicros: Micros(2_000_000_000)) == .confirmed(Micros(2_000_000_000)))
+        #expect(
+            try BudgetWrite.apply(tiktok, campaign: CampaignID("ag1"), budgetMicros: Micros(2_000_000_000))
+                == .confirmed(Micros(2_000_000_000)))
         #expect(fake.state.withLock { $0.budgets["ag1"] } == "2000")
-        #expect(throws: PlatformError.self) { try tiktok.setDailyBudget(campaign: CampaignID("ag1"), budgetMicros: Micros(2_000_500_000)) }
+        #expect(throws: PlatformError.self) {
+            try tiktok.setDailyBudget(campaign: CampaignID("ag1"), budgetMicros: Micros(2_000_500_000))
+        }
         // A platform reporting half a yen is answering nonsense: refused, not rounded.
         fake.state.withLock { $0.budgets["ag1"] = "1500.5" }
         #expect(throws: PlatformError.self) { try tiktok.campaign(CampaignID("ag1")) }
@@ -164,7 +200,8 @@ final class FakeTikTok: Sendable {
         let fake = try FakeTikTok(adGroups: 1)
         defer { fake.server.stop() }
         fake.state.withLock { $0.ignoreWrites = true }
-        let outcome = try BudgetWrite.apply(fake.adapter(), campaign: CampaignID("ag1"), budgetMicros: Micros(80_000_000))
+        let outcome = try BudgetWrite.apply(
+            fake.adapter(), campaign: CampaignID("ag1"), budgetMicros: Micros(80_000_000))
         #expect(outcome == .unconfirmed(expected: Micros(80_000_000), reported: Micros(100_000_000)))
     }
 
@@ -175,19 +212,24 @@ final class FakeTikTok: Sendable {
         try tiktok.setStatus(campaign: CampaignID("ag1"), .paused)
         #expect(try tiktok.campaign(CampaignID("ag1")).status == .paused)
         try tiktok.setStatus(campaign: CampaignID("ag1"), .active)
-        #expect(try tiktok.campaign(CampaignID("ag1")).status == .active, "\(fake.server.requests.map { $0.method + " " + $0.path + " " + $0.bodyText })")
+        #expect(
+            try tiktok.campaign(CampaignID("ag1")).status == .active,
+            "\(fake.server.requests.map { $0.method + " " + $0.path + " " + $0.bodyText })")
     }
 
     @Test func hourlyReportParsesStringMetricsExactly() throws {
         let fake = try FakeTikTok(adGroups: 1)
         defer { fake.server.stop() }
         let from = Instant(rfc3339: "2026-11-23T00:00:00Z")!
-        let w = try fake.adapter().hourlyMetrics(campaign: CampaignID("ag1"), from: from, to: from.adding(seconds: 86_400))
+        let w = try fake.adapter().hourlyMetrics(
+            campaign: CampaignID("ag1"), from: from, to: from.adding(seconds: 86_400))
         #expect(w.hours.count == 3 && w.hours[0].spendMicros == Micros(12_340_000) && w.hours[0].conversions == 1.5)
         #expect(w.hours[0].conversionValueMicros == Micros(45_600_000) && w.hours[0].impressions == 1000)
         #expect(w.freshThrough == Instant(rfc3339: "2026-11-23T13:00:00Z"))
         let report = try #require(fake.server.requests.last)
-        #expect(report.query["dimensions"] == #"["adgroup_id","stat_time_hour"]"# && report.query["start_date"] == "2026-11-23")
+        #expect(
+            report.query["dimensions"] == #"["adgroup_id","stat_time_hour"]"#
+                && report.query["start_date"] == "2026-11-23")
     }
 
     @Test func wrongTokenIsUnauthorizedAndNeverEchoed() throws {

@@ -5,12 +5,16 @@ import Testing
 import AdPilotSystem
 import AdPilotTestSupport
 
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 
 /// Runs the parity fixture: numpy writes a 15->128->64->10 policy and its own outputs.
 func exportParity(into dir: String) throws {
-    let r = try runProcess("/usr/bin/env", ["python3", repoRoot + "/Tests/fixtures/policy_parity.py", dir], mergeStderr: true)
-    guard r.status == 0 else { throw PolicyError(file: "policy_parity.py", field: nil, problem: "python3 with numpy is needed: \(r.out)") }
+    let r = try runProcess(
+        "/usr/bin/env", ["python3", repoRoot + "/Tests/fixtures/policy_parity.py", dir], mergeStderr: true)
+    guard r.status == 0 else {
+        throw PolicyError(file: "policy_parity.py", field: nil, problem: "python3 with numpy is needed: \(r.out)")
+    }
 }
 
 func floats(_ path: String) -> [Float] {
@@ -19,17 +23,22 @@ func floats(_ path: String) -> [Float] {
 }
 
 func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
-    let obs = Observation(campaign: CampaignID("c"), currency: .usd, currentBudgetMicros: budget, spendTodayMicros: Micros(40_000_000),
-                          trailing: TrailingStats(spendMicros: Micros(300_000_000), conversions: 12, conversionValueMicros: Micros(900_000_000)),
-                          hoursWithoutConversion: 2, dataAgeSeconds: 900)
-    let config = CampaignConfig(id: CampaignID("c"), currency: .usd, dailyTargetMicros: Micros(120_000_000), efficiencyTarget: .roas(2),
-                                guardrails: GuardrailConfig(bounds: BudgetBounds(minMicros: .zero, maxMicros: Micros(1_000_000_000)),
-                                                            maxStepFraction: 0.2, canaryMaxStepFraction: 0.1, maxStepFloorMicros: .zero,
-                                                            dailyCapMicros: Micros(2_000_000_000), noConversionWindowHours: 24,
-                                                            roasFloor: nil, roasFloorSpendMinMicros: .zero, cooldownSeconds: 0))
+    let obs = Observation(
+        campaign: CampaignID("c"), currency: .usd, currentBudgetMicros: budget, spendTodayMicros: Micros(40_000_000),
+        trailing: TrailingStats(
+            spendMicros: Micros(300_000_000), conversions: 12, conversionValueMicros: Micros(900_000_000)),
+        hoursWithoutConversion: 2, dataAgeSeconds: 900)
+    let config = CampaignConfig(
+        id: CampaignID("c"), currency: .usd, dailyTargetMicros: Micros(120_000_000), efficiencyTarget: .roas(2),
+        guardrails: GuardrailConfig(
+            bounds: BudgetBounds(minMicros: .zero, maxMicros: Micros(1_000_000_000)),
+            maxStepFraction: 0.2, canaryMaxStepFraction: 0.1, maxStepFloorMicros: .zero,
+            dailyCapMicros: Micros(2_000_000_000), noConversionWindowHours: 24,
+            roasFloor: nil, roasFloorSpendMinMicros: .zero, cooldownSeconds: 0))
     let now = Instant(secondsSinceEpoch: 1_795_392_000 + 14 * 3600)
-    let input = Pacer.Input(dailyTargetMicros: config.dailyTargetMicros, spendTodayMicros: obs.spendTodayMicros,
-                            currentBudgetMicros: budget, trailing: obs.trailing, efficiencyTarget: config.efficiencyTarget)
+    let input = Pacer.Input(
+        dailyTargetMicros: config.dailyTargetMicros, spendTodayMicros: obs.spendTodayMicros,
+        currentBudgetMicros: budget, trailing: obs.trailing, efficiencyTarget: config.efficiencyTarget)
     let (pacer, _) = Pacer.step(.standard, state: PacerState(), input: input, at: now, utcOffsetSeconds: 0)
     return PolicyContext(observation: obs, pacer: pacer, local: LocalTime(now, utcOffsetSeconds: 0), campaign: config)
 }
@@ -84,7 +93,8 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
         func editManifest(_ f: (inout [String: Any]) -> Void) throws {
             var m = try JSONSerialization.jsonObject(with: Data(original.utf8)) as! [String: Any]
             f(&m)
-            try JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]).write(to: URL(fileURLWithPath: manifestPath))
+            try JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]).write(
+                to: URL(fileURLWithPath: manifestPath))
         }
         func rewriteWeights(_ bytes: [UInt8]) throws {
             try Data(bytes).write(to: URL(fileURLWithPath: dir + "/layer1.w.f32"))
@@ -96,18 +106,29 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
         }
         let weights = Array(originalWeights)
 
-        let unknownFeature = try refusal { try editManifest { m in
-            var f = m["features"] as! [[String: Any]]; f[3]["name"] = "moon_phase"; m["features"] = f } }
-        #expect(unknownFeature?.description == "parity@1/manifest.json: features[3].name: unknown feature \"moon_phase\" (see README, Features)")
+        let unknownFeature = try refusal {
+            try editManifest { m in
+                var f = m["features"] as! [[String: Any]]; f[3]["name"] = "moon_phase"; m["features"] = f
+            }
+        }
+        #expect(
+            unknownFeature?.description
+                == "parity@1/manifest.json: features[3].name: unknown feature \"moon_phase\" (see README, Features)")
 
         let kind = try refusal { try editManifest { $0["kind"] = "transformer" } }
         #expect(kind?.field == "kind" && kind?.problem.contains("unsupported kind") == true)
 
-        let changed = try refusal { try Data(weights.reversed()).write(to: URL(fileURLWithPath: dir + "/layer1.w.f32")) }
-        #expect(changed?.file == "parity@1/layer1.w.f32" && changed?.problem.contains("SHA-256 does not match") == true, "\(String(describing: changed))")
+        let changed = try refusal {
+            try Data(weights.reversed()).write(to: URL(fileURLWithPath: dir + "/layer1.w.f32"))
+        }
+        #expect(
+            changed?.file == "parity@1/layer1.w.f32" && changed?.problem.contains("SHA-256 does not match") == true,
+            "\(String(describing: changed))")
 
         let shape = try refusal { try rewriteWeights(Array(weights.dropLast(4))) }
-        #expect(shape?.file == "parity@1/layer1.w.f32" && shape?.field == "layers[1].weights" && shape?.problem.contains("shape mismatch") == true)
+        #expect(
+            shape?.file == "parity@1/layer1.w.f32" && shape?.field == "layers[1].weights"
+                && shape?.problem.contains("shape mismatch") == true)
 
         var nan = weights
         nan.replaceSubrange(40..<44, with: [0x00, 0x00, 0xc0, 0x7f])
@@ -115,11 +136,17 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
         #expect(nonFinite?.problem == "non-finite weight at index 10", "\(String(describing: nonFinite))")
 
         let missing = try refusal { try FileManager.default.removeItem(atPath: dir + "/layer2.b.f32") }
-        #expect(missing?.file == "parity@1/layer2.b.f32" && missing?.problem == "missing file", "\(String(describing: missing))")
-        try Data(floats(t.path + "/outputs.f32").prefix(10).withUnsafeBytes { Array($0) }).write(to: URL(fileURLWithPath: dir + "/layer2.b.f32"))
+        #expect(
+            missing?.file == "parity@1/layer2.b.f32" && missing?.problem == "missing file",
+            "\(String(describing: missing))")
+        try Data(floats(t.path + "/outputs.f32").prefix(10).withUnsafeBytes { Array($0) }).write(
+            to: URL(fileURLWithPath: dir + "/layer2.b.f32"))
 
-        let layerShape = try refusal { try editManifest { m in
-            var l = m["layers"] as! [[String: Any]]; l[1]["inputs"] = 100; m["layers"] = l } }
+        let layerShape = try refusal {
+            try editManifest { m in
+                var l = m["layers"] as! [[String: Any]]; l[1]["inputs"] = 100; m["layers"] = l
+            }
+        }
         #expect(layerShape?.field == "layers[1].inputs" && layerShape?.problem.contains("shape mismatch") == true)
     }
 
@@ -153,12 +180,12 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
 
     @Test func everyFeatureIsFiniteEvenOnNonsense() {
         var c = context(budget: .zero)
-        c.observation.trailing = TrailingStats(spendMicros: .zero, conversions: .nan, conversionValueMicros: Micros(.max))
+        c.observation.trailing = TrailingStats(
+            spendMicros: .zero, conversions: .nan, conversionValueMicros: Micros(.max))
         c.observation.dataAgeSeconds = .max
         for f in Feature.allCases { #expect(f.value(c).isFinite, "\(f)") }
     }
 }
-
 
 @Suite struct LinearContinuousTests {
     /// A one-layer linear policy with a tanh-squashed continuous output in 0.5...1.5, against
@@ -167,24 +194,33 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
         let t = TempDir()
         let dir = t.path + "/lin@1"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        func f32(_ xs: [Float]) -> [UInt8] { xs.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } } }
+        func f32(_ xs: [Float]) -> [UInt8] {
+            xs.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
+        }
         let w = f32([0.5, -0.25]), b = f32([0.1])
         try Data(w).write(to: URL(fileURLWithPath: dir + "/w.f32"))
         try Data(b).write(to: URL(fileURLWithPath: dir + "/b.f32"))
-        let manifest = Manifest(format: 1, name: "lin", version: "1", kind: "linear",
-                                features: [Manifest.FeatureSpec(name: "trailing_roas", mean: 2, std: 4),
-                                           Manifest.FeatureSpec(name: "budget_to_target", mean: 0, std: 1)],
-                                action: Manifest.ActionSpec(type: "continuous", values: nil, min: 0.5, max: 1.5, rule: nil, meaning: "test"),
-                                layers: [Manifest.LayerSpec(weights: "w.f32", bias: "b.f32", inputs: 2, outputs: 1, activation: "identity")],
-                                tabular: nil,
-                                provenance: Manifest.Provenance(algorithm: "hand", library: "test", data: "none", seed: nil, metrics: [:]),
-                                files: ["w.f32": Crypto.sha256(w).hex, "b.f32": Crypto.sha256(b).hex])
+        let manifest = Manifest(
+            format: 1, name: "lin", version: "1", kind: "linear",
+            features: [
+                Manifest.FeatureSpec(name: "trailing_roas", mean: 2, std: 4),
+                Manifest.FeatureSpec(name: "budget_to_target", mean: 0, std: 1),
+            ],
+            action: Manifest.ActionSpec(
+                type: "continuous", values: nil, min: 0.5, max: 1.5, rule: nil, meaning: "test"),
+            layers: [
+                Manifest.LayerSpec(weights: "w.f32", bias: "b.f32", inputs: 2, outputs: 1, activation: "identity")
+            ],
+            tabular: nil,
+            provenance: Manifest.Provenance(algorithm: "hand", library: "test", data: "none", seed: nil, metrics: [:]),
+            files: ["w.f32": Crypto.sha256(w).hex, "b.f32": Crypto.sha256(b).hex])
         try JSONEncoder().encode(manifest).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
         let runtime = PolicyRuntime(try FrozenPolicy.load(directory: dir))
         for (roas, ratio) in [(6.0, 0.5), (0.0, 3.0), (2.0, 0.0), (40.0, -9.0)] {
             let z = 0.5 * (roas - 2) / 4 - 0.25 * ratio + 0.1
             let expected = 0.5 + (tanh(z) + 1) / 2 * 1.0
-            guard case .multiplier(let m) = [roas, ratio].withUnsafeBufferPointer({ runtime.output(features: $0) }) else {
+            guard case .multiplier(let m) = [roas, ratio].withUnsafeBufferPointer({ runtime.output(features: $0) })
+            else {
                 Issue.record("not a multiplier"); return
             }
             #expect(abs(m - expected) < 1e-6 && m > 0.5 && m < 1.5, "roas \(roas), ratio \(ratio): \(m) vs \(expected)")

@@ -14,9 +14,12 @@ import AdPilotTestSupport
         let config = Trainer.Config()
         let trainingSeeds = Set((0..<UInt64(config.episodes)).map { config.seed + $0 })
         #expect(Trainer.evaluationSeeds.allSatisfy { !trainingSeeds.contains($0) })
-        let a = Trainer.evaluate(learned, seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
+        let a = Trainer.evaluate(
+            learned, seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
         let b = Trainer.evaluate(hold, seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
-        #expect(a.profitMicros > b.profitMicros * 1.05, "qlearn@1 \(Int(a.profitMicros / 1e6)) vs hold@1 \(Int(b.profitMicros / 1e6))")
+        #expect(
+            a.profitMicros > b.profitMicros * 1.05,
+            "qlearn@1 \(Int(a.profitMicros / 1e6)) vs hold@1 \(Int(b.profitMicros / 1e6))")
         #expect(a.violations.isEmpty, "\(a.violations.prefix(3))")
         #expect(a.decisions == 3 * 10 * 10 * 24 && a.applies > 0)
     }
@@ -27,16 +30,25 @@ import AdPilotTestSupport
         let config = Trainer.Config()
         let (table, training) = Trainer.train(config)
         let tableBytes = table.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian) { Array($0) } }
-        #expect(Data(tableBytes) == FileManager.default.contents(atPath: shipped + "/q.f32"), "retrained Q-table differs from the shipped one")
+        #expect(
+            Data(tableBytes) == FileManager.default.contents(atPath: shipped + "/q.f32"),
+            "retrained Q-table differs from the shipped one")
         let t = TempDir()
-        let evaluation = Trainer.evaluate(PolicyRuntime(try FrozenPolicy.load(directory: shipped)), seeds: Trainer.evaluationSeeds,
-                                          campaigns: config.campaigns, days: config.days)
-        let baseline = Trainer.evaluate(PolicyRuntime(try FrozenPolicy.load(directory: repoRoot + "/Policies/hold@1")),
-                                        seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
-        try Trainer.writeArtifact(table: table, config: config, training: training, evaluation: evaluation, baseline: baseline, into: t.path)
-        #expect(FileManager.default.contents(atPath: t.path + "/qlearn@1/manifest.json") == FileManager.default.contents(atPath: shipped + "/manifest.json"),
-                "regenerated manifest differs: run make policies and commit")
-        #expect(try FrozenPolicy.load(directory: t.path + "/qlearn@1").digest == FrozenPolicy.load(directory: shipped).digest)
+        let evaluation = Trainer.evaluate(
+            PolicyRuntime(try FrozenPolicy.load(directory: shipped)), seeds: Trainer.evaluationSeeds,
+            campaigns: config.campaigns, days: config.days)
+        let baseline = Trainer.evaluate(
+            PolicyRuntime(try FrozenPolicy.load(directory: repoRoot + "/Policies/hold@1")),
+            seeds: Trainer.evaluationSeeds, campaigns: config.campaigns, days: config.days)
+        try Trainer.writeArtifact(
+            table: table, config: config, training: training, evaluation: evaluation, baseline: baseline, into: t.path)
+        #expect(
+            FileManager.default.contents(atPath: t.path + "/qlearn@1/manifest.json")
+                == FileManager.default.contents(atPath: shipped + "/manifest.json"),
+            "regenerated manifest differs: run make policies and commit")
+        #expect(
+            try FrozenPolicy.load(directory: t.path + "/qlearn@1").digest
+                == FrozenPolicy.load(directory: shipped).digest)
     }
 
     /// Golden output: the shipped table's decision for a fixed context.

@@ -39,11 +39,16 @@ import AdPilotTestSupport
         #expect(rows.allSatisfy { $0.contains("  decision  ") && $0.contains("Z  ") }, "\(rows)")
 
         let json = try ctl(["--state-dir=\(state.path)", "journal", "tail", "-n", "4", "--campaign", "c3", "--json"])
-        let objects = try json.out.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
-        #expect(objects.count == 4 && objects.allSatisfy { ($0["data"] as! [String: Any])["campaign"] as? String == "c3" })
+        let objects = try json.out.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        #expect(
+            objects.count == 4 && objects.allSatisfy { ($0["data"] as! [String: Any])["campaign"] as? String == "c3" })
 
         let show = try ctl(["journal", "show", "7", "--state-dir", state.path])
-        #expect(show.status == 0 && show.out.hasPrefix("seq   7\ntime  20") && show.out.contains("\"campaign\" : \"c6\""), "\(show.out)")
+        #expect(
+            show.status == 0 && show.out.hasPrefix("seq   7\ntime  20") && show.out.contains("\"campaign\" : \"c6\""),
+            "\(show.out)")
         let verbatim = try ctl(["journal", "show", "7", "--json", "--state-dir", state.path])
         #expect(try JSONSerialization.jsonObject(with: Data(verbatim.out.utf8)) is [String: Any])
 
@@ -57,7 +62,9 @@ import AdPilotTestSupport
     @Test func verifyExitsOneNamingThePlace() throws {
         let state = TempDir("cli")
         try Self.populate(state.path, records: 500)
-        let segment = try FileManager.default.contentsOfDirectory(atPath: state.path + "/journal").filter { $0.hasSuffix(".jsonl") }.sorted()[0]
+        let segment = try FileManager.default.contentsOfDirectory(atPath: state.path + "/journal").filter {
+            $0.hasSuffix(".jsonl")
+        }.sorted()[0]
         let path = state.path + "/journal/" + segment
         var text = try String(contentsOfFile: path, encoding: .utf8)
         let target = text.range(of: #""i":100,"#)!

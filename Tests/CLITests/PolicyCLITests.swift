@@ -2,14 +2,18 @@ import Foundation
 import Testing
 
 @Suite struct PolicyCLITests {
-    static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Policies").path
 
     @Test func listInspectVerifyTheShippedPolicies() throws {
-        let list = try CLITests.run("adpilotctl", ["policy", "list", "--policy-dir", Self.policies, "--state-dir", "/nonexistent"])
+        let list = try CLITests.run(
+            "adpilotctl", ["policy", "list", "--policy-dir", Self.policies, "--state-dir", "/nonexistent"])
         #expect(list.status == 0 && list.out.contains("hold@1") && list.out.contains("pace@1"), "\(list)")
         let inspect = try CLITests.run("adpilotctl", ["policy", "inspect", "hold@1", "--policy-dir", Self.policies])
-        #expect(inspect.status == 0 && inspect.out.contains("kind      rule") && inspect.out.contains("digest    "), "\(inspect)")
+        #expect(
+            inspect.status == 0 && inspect.out.contains("kind      rule") && inspect.out.contains("digest    "),
+            "\(inspect)")
         let verify = try CLITests.run("adpilotctl", ["policy", "verify", Self.policies + "/pace@1"])
         #expect(verify.status == 0 && verify.out.hasPrefix("policy OK: pace@1 (rule), digest "))
     }
@@ -20,10 +24,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/hold@2", withIntermediateDirectories: true)
         let manifest = try String(contentsOfFile: Self.policies + "/hold@1/manifest.json", encoding: .utf8)
-            .replacingOccurrences(of: "\"version\": \"1\"", with: "\"version\": \"2\"").replacingOccurrences(of: "\"kind\": \"rule\"", with: "\"kind\": \"oracle\"")
+            .replacingOccurrences(of: "\"version\": \"1\"", with: "\"version\": \"2\"").replacingOccurrences(
+                of: "\"kind\": \"rule\"", with: "\"kind\": \"oracle\"")
         try manifest.write(toFile: dir + "/hold@2/manifest.json", atomically: true, encoding: .utf8)
         let r = try CLITests.run("adpilotctl", ["policy", "verify", dir + "/hold@2"])
-        #expect(r.status == 1 && r.out.hasPrefix("policy REFUSED: hold@2/manifest.json: kind: unsupported kind \"oracle\""), "\(r.out)")
+        #expect(
+            r.status == 1 && r.out.hasPrefix("policy REFUSED: hold@2/manifest.json: kind: unsupported kind \"oracle\""),
+            "\(r.out)")
         let missing = try CLITests.run("adpilotctl", ["policy", "inspect", "nope@1", "--policy-dir", dir])
         #expect(missing.status == 1 && missing.err.contains("no policy nope@1"))
     }

@@ -15,8 +15,9 @@ import Testing
     enum Step { case key(String), index(Int) }
 
     static func shipped() throws -> [String: Any] {
-        let data = try #require(FileManager.default.contents(atPath: root.appendingPathComponent("systemd/adpilot.json").path),
-                                "systemd/adpilot.json not found")
+        let data = try #require(
+            FileManager.default.contents(atPath: root.appendingPathComponent("systemd/adpilot.json").path),
+            "systemd/adpilot.json not found")
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
@@ -36,14 +37,23 @@ import Testing
         return [
             ("shipped", base),
             variant("accelerated clock") { $0["clock"] = ["kind": "accelerated", "speed": 360] },
-            variant("tiktok") { $0["platform"] = ["kind": "tiktok", "advertiser_id": "7", "currency": "USD", "token_credential": "tiktok-token"] },
-            variant("meta") { $0["platform"] = ["kind": "meta", "ad_account_id": "act_7", "currency": "USD", "token_credential": "meta-token"] },
+            variant("tiktok") {
+                $0["platform"] = [
+                    "kind": "tiktok", "advertiser_id": "7", "currency": "USD", "token_credential": "tiktok-token",
+                ]
+            },
+            variant("meta") {
+                $0["platform"] = [
+                    "kind": "meta", "ad_account_id": "act_7", "currency": "USD", "token_credential": "meta-token",
+                ]
+            },
             variant("time window") { setting(&$0, "breaker", "window", ["seconds": 600]) },
             variant("cpa target and overrides") { c in
                 var defaults = c["campaign_defaults"] as? [String: Any] ?? [:]
                 defaults["efficiency_target"] = ["cpa_micros": 50_000_000]
                 var guardrails = defaults["guardrails"] as? [String: Any] ?? [:]
-                guardrails["hourly_bounds"] = Array(repeating: ["min_micros": 20_000_000, "max_micros": 1_000_000_000], count: 24)
+                guardrails["hourly_bounds"] = Array(
+                    repeating: ["min_micros": 20_000_000, "max_micros": 1_000_000_000], count: 24)
                 defaults["guardrails"] = guardrails
                 c["campaign_defaults"] = defaults
                 c["campaigns"] = [["id": "sim-00001", "daily_target_micros": 200_000_000]]
@@ -109,14 +119,21 @@ import Testing
                 let prefix = keyPath(path)
                 let result = try parse(injecting(config, at: path[...]) as! [String: Any])
                 guard case .failure(let p) = result,
-                      p.key.replacing(#/\[\d+\]/#, with: "[]") == (prefix.isEmpty ? probe : "\(prefix).\(probe)"),
-                      let list = p.problem.firstMatch(of: #/^unknown key \(allowed(?: here)?: ([^)]*)\)/#)
+                    p.key.replacing(#/\[\d+\]/#, with: "[]") == (prefix.isEmpty ? probe : "\(prefix).\(probe)"),
+                    let list = p.problem.firstMatch(of: #/^unknown key \(allowed(?: here)?: ([^)]*)\)/#)
                 else {
-                    Issue.record("variant \"\(name)\": a stray key in `\(prefix.isEmpty ? "(top level)" : prefix)` was not refused as an unknown key (\(result))")
+                    Issue.record(
+                        Comment(rawValue: "variant \"\(name)\": a stray key in "
+                            + "`\(prefix.isEmpty ? "(top level)" : prefix)` was not "
+                            + "refused as an unknown key (\(result))")
+                    )
                     continue
                 }
                 for key in list.output.1.split(separator: ",") {
-                    var full = prefix.isEmpty ? String(key.trimmingCharacters(in: .whitespaces)) : "\(prefix).\(key.trimmingCharacters(in: .whitespaces))"
+                    var full =
+                        prefix.isEmpty
+                        ? String(key.trimmingCharacters(in: .whitespaces))
+                        : "\(prefix).\(key.trimmingCharacters(in: .whitespaces))"
                     if full.hasPrefix("campaigns[]."), full != "campaigns[].id" {
                         full = "campaign_defaults." + full.dropFirst("campaigns[].".count)
                     }
@@ -129,7 +146,8 @@ import Testing
 
     /// Key paths in the first column of docs/configuration.md's reference tables.
     static func documentedKeyPaths() -> Set<String> {
-        let text = (try? String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)) ?? ""
+        let text =
+            (try? String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)) ?? ""
         var out = Set<String>()
         var inside = false
         var fenced = false
@@ -144,7 +162,8 @@ import Testing
 
     @Test func theReferenceListsEveryKeyTheReaderAccepts() throws {
         let accepted = try Self.acceptedKeyPaths()
-        #expect(accepted.count > 50, "the reader accepted only \(accepted.count) key paths: is the probe still working?")
+        #expect(
+            accepted.count > 50, "the reader accepted only \(accepted.count) key paths: is the probe still working?")
         let documented = Self.documentedKeyPaths()
         for key in accepted.subtracting(documented).sorted() {
             Issue.record("the config reader accepts `\(key)`, which docs/configuration.md's reference lacks")

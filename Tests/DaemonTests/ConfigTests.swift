@@ -48,49 +48,69 @@ import Testing
         #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))
         #expect(c.initialLive == nil && c.initialCandidate?.description == "qlearn@1")
         let writing = try DefaultConfig.demo(overlay: DefaultConfig.liveWritingOverlay)
-        #expect(writing.initialLive?.description == "pace@1" && writing.campaignDefaults.guardrails.cooldownSeconds == 0)
-        #expect(throws: ConfigProblem.self) { try DefaultConfig.demo(overlay: #"{"slots": {"live": "pace@1", "spare": 1}}"#) }
+        #expect(
+            writing.initialLive?.description == "pace@1" && writing.campaignDefaults.guardrails.cooldownSeconds == 0)
+        #expect(throws: ConfigProblem.self) {
+            try DefaultConfig.demo(overlay: #"{"slots": {"live": "pace@1", "spare": 1}}"#)
+        }
     }
 
     @Test func oneEfficiencyTargetAtATimeAndOverridesReplaceIt() throws {
-        #expect(problem { c in
-            var d = c["campaign_defaults"] as! [String: Any]
-            d["efficiency_target"] = ["roas": 2, "cpa_micros": 5_000_000]
-            c["campaign_defaults"] = d
-        } == "campaign_defaults.efficiency_target: give one of roas or cpa_micros, not both")
-        let config = try parse { c in c["campaigns"] = [["id": "c1", "efficiency_target": ["cpa_micros": 20_000_000]]] }.get()
+        #expect(
+            problem { c in
+                var d = c["campaign_defaults"] as! [String: Any]
+                d["efficiency_target"] = ["roas": 2, "cpa_micros": 5_000_000]
+                c["campaign_defaults"] = d
+            } == "campaign_defaults.efficiency_target: give one of roas or cpa_micros, not both")
+        let config = try parse { c in c["campaigns"] = [["id": "c1", "efficiency_target": ["cpa_micros": 20_000_000]]] }
+            .get()
         #expect(config.campaign(CampaignID("c1"), currency: .usd).efficiencyTarget == .cpa(Micros(20_000_000)))
         #expect(config.campaign(CampaignID("c2"), currency: .usd).efficiencyTarget == .roas(2))
     }
 
     @Test func wrongTypesAndAmbiguitiesAreRefusedWithTheirPath() {
-        #expect(problem { c in
-            var b = c["breaker"] as! [String: Any]
-            b["window"] = ["calls": 20, "seconds": "garbage"]
-            c["breaker"] = b
-        } == "breaker.window: give one of calls or seconds, not both")
-        #expect(problem { c in c["platform"] = ["kind": "simulator", "seed": "abc"] } == "platform.seed: must be a whole number")
-        #expect(problem { c in c["platform"] = ["kind": "simulator", "campaigns": [1]] } == "platform.campaigns: must be a whole number")
+        #expect(
+            problem { c in
+                var b = c["breaker"] as! [String: Any]
+                b["window"] = ["calls": 20, "seconds": "garbage"]
+                c["breaker"] = b
+            } == "breaker.window: give one of calls or seconds, not both")
+        #expect(
+            problem { c in c["platform"] = ["kind": "simulator", "seed": "abc"] }
+                == "platform.seed: must be a whole number")
+        #expect(
+            problem { c in c["platform"] = ["kind": "simulator", "campaigns": [1]] }
+                == "platform.campaigns: must be a whole number")
         #expect(problem { c in c["tick_seconds"] = 1.5 } == "tick_seconds: must be a whole number")
-        #expect(problem { c in
-            var a = c["account"] as! [String: Any]
-            a["daily_cap_micros"] = 10.5
-            c["account"] = a
-        } == "account.daily_cap_micros: must be a whole number of micros (1/1,000,000 of the currency unit)")
-        #expect(problem { c in c["campaigns"] = [["id": "x", "guardrails": ["cooldown_secs": 5]]] }?
-            .hasPrefix("campaigns[0].guardrails.cooldown_secs: unknown key") == true)
-        #expect(problem { c in c["campaigns"] = [["id": "x"], ["id": "x"]] } == "campaigns[1].id: campaign x is listed twice")
-        #expect(problem { c in c["campaigns"] = [["id": String(repeating: "9", count: 129)]] }
+        #expect(
+            problem { c in
+                var a = c["account"] as! [String: Any]
+                a["daily_cap_micros"] = 10.5
+                c["account"] = a
+            } == "account.daily_cap_micros: must be a whole number of micros (1/1,000,000 of the currency unit)")
+        #expect(
+            problem { c in c["campaigns"] = [["id": "x", "guardrails": ["cooldown_secs": 5]]] }?
+                .hasPrefix("campaigns[0].guardrails.cooldown_secs: unknown key") == true)
+        #expect(
+            problem { c in c["campaigns"] = [["id": "x"], ["id": "x"]] }
+                == "campaigns[1].id: campaign x is listed twice")
+        #expect(
+            problem { c in c["campaigns"] = [["id": String(repeating: "9", count: 129)]] }
                 == "campaigns[0].id: a campaign id has 1 to 128 bytes; this one has 129")
         // --check-config must refuse what the daemon would refuse at start-up.
-        #expect(problem { c in
-            c["clock"] = ["kind": "system"]
-            c["platform"] = ["kind": "shopify", "shop_domain": "acme.myshopify.com", "currency": "USD", "token_credential": "s"]
-        } == "platform.kind: shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
+        #expect(
+            problem { c in
+                c["clock"] = ["kind": "system"]
+                c["platform"] = [
+                    "kind": "shopify", "shop_domain": "acme.myshopify.com", "currency": "USD", "token_credential": "s",
+                ]
+            } == "platform.kind: shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
     }
 
     @Test func aConfigThatCannotBeJournaledIsRefused() {
-        let p = problem { c in c["campaigns"] = (0..<20_000).map { ["id": "campaign-\($0)", "daily_target_micros": 100_000_000] } }
+        let p = problem { c in
+            c["campaigns"] = (0..<20_000).map { ["id": "campaign-\($0)", "daily_target_micros": 100_000_000] }
+        }
         #expect(p?.contains("a config must fit one journal record") == true, "\(p ?? "accepted")")
     }
 }

@@ -13,12 +13,17 @@ import Testing
 @Suite(.serialized) struct ControllerTests {
     static let log = Log(identifier: "test", toJournald: false)
 
-    static func start(_ dir: TempDir, campaigns: Int, io: any FileIO = PosixFileIO()) throws -> (Controller, EmbeddedMarket) {
-        let config = try DefaultConfig.demo(campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
-                                            overlay: DefaultConfig.liveWritingOverlay)
-        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
-        let c = try Controller.start(config: config, stateDir: StateDirectory(dir.path, io: io), platform: market, clock: market.clock,
-                                     sealKey: nil, log: log)
+    static func start(
+        _ dir: TempDir, campaigns: Int, io: any FileIO = PosixFileIO()
+    ) throws -> (Controller, EmbeddedMarket) {
+        let config = try DefaultConfig.demo(
+            campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+            overlay: DefaultConfig.liveWritingOverlay)
+        let market = try EmbeddedMarket.open(
+            directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
+        let c = try Controller.start(
+            config: config, stateDir: StateDirectory(dir.path, io: io), platform: market, clock: market.clock,
+            sealKey: nil, log: log)
         return (c, market)
     }
 
@@ -41,7 +46,9 @@ import Testing
         io.heal()  // space again, but only a restart reopens the journal
         for _ in 0..<3 {
             let r = controller.tick(log: Self.log)
-            #expect(r.decisions == 0 && r.error?.contains("the journal cannot be written") == true, "\(r.error ?? "no error")")
+            #expect(
+                r.decisions == 0 && r.error?.contains("the journal cannot be written") == true,
+                "\(r.error ?? "no error")")
         }
         #expect(writes() == before)
     }
@@ -55,9 +62,12 @@ import Testing
         #expect(controller.tick(log: Self.log).decisions > 0)
         #expect(!controller.isHaltInForce)
         io.fail(.write, after: 0, errno: ENOSPC)
-        let config = try DefaultConfig.demo(campaigns: 10, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
-                                            overlay: DefaultConfig.liveWritingOverlay)
-        #expect(controller.reload(.success(config), source: "test", log: Self.log) != nil, "a reload that cannot be journaled is refused")
+        let config = try DefaultConfig.demo(
+            campaigns: 10, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+            overlay: DefaultConfig.liveWritingOverlay)
+        #expect(
+            controller.reload(.success(config), source: "test", log: Self.log) != nil,
+            "a reload that cannot be journaled is refused")
         let r = controller.tick(log: Self.log)
         #expect(r.decisions == 0 && controller.isHaltInForce)
         #expect(FileManager.default.fileExists(atPath: dir.path + "/HALT"))

@@ -21,8 +21,10 @@ import Testing
             let data = d.data(r)
             switch r.kind {
             case "decision" where data["action"] as? String == "apply":
-                decisions[r.seq] = (data["campaign"] as! String, (data["budget_after_micros"] as! NSNumber).int64Value,
-                                    data["slot"] as! String, data["mode"] as! String)
+                decisions[r.seq] = (
+                    data["campaign"] as! String, (data["budget_after_micros"] as! NSNumber).int64Value,
+                    data["slot"] as! String, data["mode"] as! String
+                )
             case "apply_result":
                 outcome[(data["decision_seq"] as! NSNumber).uint64Value] = data["status"] as? String
             case "reconcile":
@@ -126,7 +128,8 @@ import Testing
         let resume = try d.ctl(["resume", "--reason", "window over"])
         #expect(resume.status == 0, "\(resume.err)")
         let after = try #require(d.status())
-        #expect(after.mode == .shadow && after.live == nil && after.candidate?.description == "qlearn@1" && !after.haltFlag)
+        #expect(
+            after.mode == .shadow && after.live == nil && after.candidate?.description == "qlearn@1" && !after.haltFlag)
         #expect(d.stop() == 0)
     }
 
@@ -155,7 +158,9 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: lock), "the halt journaled without taking the lock?")
         for path in everything() {
             var st = stat()
-            #expect(lstat(path, &st) == 0 && st.st_uid == service && st.st_gid == service, "\(path) belongs to uid \(st.st_uid)")
+            #expect(
+                lstat(path, &st) == 0 && st.st_uid == service && st.st_gid == service,
+                "\(path) belongs to uid \(st.st_uid)")
         }
         let halts = try d.records(kinds: ["halt"])
         #expect(halts.contains { d.data($0)["reason"] as? String == "root, daemon down" })
@@ -182,7 +187,10 @@ import Testing
         }
         #expect(skipped, "the halt did not interrupt the tick")
         #expect(try d.platformWrites().count == atReply, "a platform write after the halt reply")
-        print("halt during a 10,000-campaign tick: reply after \(Int(latency * 1_000)) ms, \(atReply) writes before it, none after")
+        print(
+            "halt during a 10,000-campaign tick: reply after \(Int(latency * 1_000)) ms, \(atReply) writes before it, "
+                + "none after"
+        )
         #expect(d.stop() == 0)
     }
 
@@ -201,13 +209,19 @@ import Testing
     /// the shipped one (simulator on the system clock) refuses to start with it set.
     @Test func testFaultSwitchesAreRefusedByTheShippedProductionConfig() throws {
         let d = try DaemonUnderTest("faults-refused")
-        let shipped = URL(fileURLWithPath: DaemonUnderTest.policies).deletingLastPathComponent().path + "/systemd/adpilot.json"
-        try d.start(env: ["ADPILOT_TEST_FAULTS": "hang_after_ticks=1"],
-                    arguments: ["--config", shipped, "--state-dir", d.stateDir, "--socket", d.socket])
+        let shipped =
+            URL(fileURLWithPath: DaemonUnderTest.policies).deletingLastPathComponent().path + "/systemd/adpilot.json"
+        try d.start(
+            env: ["ADPILOT_TEST_FAULTS": "hang_after_ticks=1"],
+            arguments: ["--config", shipped, "--state-dir", d.stateDir, "--socket", d.socket])
         #expect(d.waitForExit() == 2)
-        #expect(d.stderr.contains("test fault switches are refused unless the platform is the simulator on an accelerated clock"),
-                "\(d.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: d.stateDir + "/journal"), "nothing may be recorded before the refusal")
+        #expect(
+            d.stderr.contains(
+                "test fault switches are refused unless the platform is the simulator on an accelerated clock"),
+            "\(d.stderr)")
+        #expect(
+            !FileManager.default.fileExists(atPath: d.stateDir + "/journal"),
+            "nothing may be recorded before the refusal")
 
         // The same switch on the test config (simulator, accelerated clock) is taken.
         try d.start(env: ["ADPILOT_TEST_FAULTS": "apply_delay_ms=1"])
@@ -225,7 +239,10 @@ import Testing
         d.kill(SIGHUP)
         #expect(d.waitForTicks(3) != nil)
         let refused = try d.records(kinds: ["config"]).map { d.data($0) }.filter { $0["accepted"] as? Bool == false }
-        #expect(refused.count == 1 && (refused.first?["problem"] as? String)?.contains("tick_seconds: must be in 1...86400") == true, "\(refused)")
+        #expect(
+            refused.count == 1
+                && (refused.first?["problem"] as? String)?.contains("tick_seconds: must be in 1...86400") == true,
+            "\(refused)")
         #expect(d.status()?.configDigest == first.configDigest)
         // Good: a new digest from the next tick on.
         let good = try DaemonUnderTest("reload-good") { c in c["tick_seconds"] = 300 }
@@ -255,13 +272,15 @@ import Testing
     }
 
     /// docs/operations.md: the unit must rate 2.0 or lower. Reported as skipped without systemd-analyze.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
+    @Test(
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "needs systemd-analyze"))
     func unitSandboxRatesTwoOrLower() throws {
         let analyze = "/usr/bin/systemd-analyze"
         let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("systemd/adpilotd.service").path
         let text = try runProcess(analyze, ["security", "--offline=true", "--no-pager", unit], mergeStderr: true).out
-        let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(text.suffix(500))")
+        let line = try #require(
+            text.split(separator: "\n").first { $0.contains("Overall exposure level") }, "\(text.suffix(500))")
         let score = try #require(line.split(separator: " ").compactMap { Double($0) }.first, "\(line)")
         #expect(score <= 2.0, "\(line)")
     }
@@ -286,7 +305,8 @@ import Testing
         #expect(try String(contentsOfFile: plain.haltFlag, encoding: .utf8) == "halted by root\n")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: plain.path).filter { name in
             var st = stat()
-            return name.contains(".tmp.") && lstat(plain.path + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+            return name.contains(".tmp.") && lstat(plain.path + "/" + name, &st) == 0
+                && (st.st_mode & S_IFMT) == S_IFREG
         }
         #expect(leftovers.isEmpty, "temporaries left behind: \(leftovers)")
     }
@@ -303,7 +323,9 @@ import Testing
         try state.raiseHaltFlag(note: "halted by system: the journal cannot be written")
         #expect(state.isHalted)
         #expect(!FileManager.default.fileExists(atPath: state.haltReserve))
-        #expect(try String(contentsOfFile: state.haltFlag, encoding: .utf8).contains("the disk holding this directory was full"))
+        #expect(
+            try String(contentsOfFile: state.haltFlag, encoding: .utf8).contains(
+                "the disk holding this directory was full"))
 
         // Space again: resume clears the flag and writes a new reserve.
         io.heal()
@@ -322,10 +344,10 @@ import Testing
         let dir = TempDir("stale")
         let state = StateDirectory(dir.path + "/state")
         try state.prepare()
-        let dead = state.snapshot + ".tmp.\(Int32.max - 7).1a2b"   // no such pid
+        let dead = state.snapshot + ".tmp.\(Int32.max - 7).1a2b"  // no such pid
         let live = state.snapshot + ".tmp.\(getpid()).3c4d"
-        let other = state.path + "/notes.tmp.1.5e6f"                // not one of ours
-        let young = state.haltFlag + ".tmp.\(Int32.max - 7).7a8b"    // dead pid, but written a minute ago
+        let other = state.path + "/notes.tmp.1.5e6f"  // not one of ours
+        let young = state.haltFlag + ".tmp.\(Int32.max - 7).7a8b"  // dead pid, but written a minute ago
         let old = Date(timeIntervalSinceNow: -3_600)
         for path in [dead, live, other, young] {
             #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
@@ -344,7 +366,8 @@ import Testing
     @Test func aSilentDaemonTimesOutSayingTheRequestMayHaveTakenEffect() throws {
         let dir = TempDir("silent")
         let path = dir.path + "/ctl.sock"
-        try #require(path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path), "TMPDIR too long for a socket path")
+        try #require(
+            path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path), "TMPDIR too long for a socket path")
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         #expect(fd >= 0)
         defer { close(fd) }
@@ -354,7 +377,9 @@ import Testing
             for (i, b) in path.utf8.enumerated() { raw[i] = b }
         }
         let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0 && listen(fd, 4) == 0)  // connections queue; nobody ever answers
         let started = Date()
@@ -393,9 +418,12 @@ import Testing
     /// Journals written before proposals had their own JSON shape still explain.
     @Test func journalShowReadsTheOlderProposalShape() throws {
         let d = try DaemonUnderTest("old-shape")
-        let writer = try JournalWriter.open(directory: d.stateDir + "/journal", options: JournalOptions(clock: SystemClock()))
+        let writer = try JournalWriter.open(
+            directory: d.stateDir + "/journal", options: JournalOptions(clock: SystemClock()))
         for proposal in [#"{"budget":{"_0":123450000.25}}"#, #"{"failed":{"_0":"input shape mismatch"}}"#] {
-            let data = #"{"action":"would_apply","campaign":"c1","mode":"shadow","slot":"candidate","proposal":"# + proposal + "}"
+            let data =
+                #"{"action":"would_apply","campaign":"c1","mode":"shadow","slot":"candidate","proposal":"# + proposal
+                + "}"
             _ = try writer.append(kind: "decision", data: Array(data.utf8))
         }
         try writer.close()
@@ -413,10 +441,13 @@ import Testing
         #expect(d.stop() == 0)
         let snapshot = d.stateDir + "/controller-state.json"
         let text = try String(contentsOfFile: snapshot, encoding: .utf8)
-        try text.replacingOccurrences(of: #""format":1"#, with: #""format":2"#).write(toFile: snapshot, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: #""format":1"#, with: #""format":2"#).write(
+            toFile: snapshot, atomically: true, encoding: .utf8)
         try d.start()
         #expect(d.waitForExit() == 1)
-        #expect(d.stderr.contains("controller-state.json: controller state format 2, this adpilotd reads 1; move it aside"), "\(d.stderr)")
+        #expect(
+            d.stderr.contains("controller-state.json: controller state format 2, this adpilotd reads 1; move it aside"),
+            "\(d.stderr)")
         try FileManager.default.removeItem(atPath: snapshot)
 
         try "{not json".write(toFile: d.marketDir + "/market.json", atomically: true, encoding: .utf8)
@@ -450,8 +481,10 @@ import Testing
             #expect(campaigns[0].keys.contains(key), "campaign lacks \(key)")
         }
         let metrics = try String(contentsOfFile: d.stateDir + "/adpilot.prom", encoding: .utf8)
-        for line in ["adpilot_mode{mode=\"shadow\"} 1", "adpilot_halt_flag 0", "# TYPE adpilot_decisions_total counter",
-                     "adpilot_last_tick_campaigns 10"] {
+        for line in [
+            "adpilot_mode{mode=\"shadow\"} 1", "adpilot_halt_flag 0", "# TYPE adpilot_decisions_total counter",
+            "adpilot_last_tick_campaigns 10",
+        ] {
             #expect(metrics.contains(line + "\n"), "metrics lack \(line)")
         }
         #expect(metrics.contains("adpilot_journal_head_seq "))
@@ -477,12 +510,16 @@ struct PlantingIO: FileIO {
     func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
         try base.write(fd, bytes, path: path)
     }
-    func pread(_ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+    func pread(
+        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(SystemError) -> Int {
         try base.pread(fd, into: into, at: offset, path: path)
     }
     func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fdatasync(fd, path: path) }
     func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fsync(fd, path: path) }
-    func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) { try base.ftruncate(fd, length: length, path: path) }
+    func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
+        try base.ftruncate(fd, length: length, path: path)
+    }
     func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
     func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
         try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)

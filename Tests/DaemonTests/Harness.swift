@@ -26,7 +26,9 @@ final class DaemonUnderTest {
 
     /// The embedded default with `live` pace@1 writing, `candidate` qlearn@1 in shadow, a
     /// fast clock (a tick every 1/6 s), no cooldown, and `edit` applied last.
-    init(_ tag: String, campaigns: Int = 10, speed: Double = 3600, edit: (inout [String: Any]) -> Void = { _ in }) throws {
+    init(
+        _ tag: String, campaigns: Int = 10, speed: Double = 3600, edit: (inout [String: Any]) -> Void = { _ in }
+    ) throws {
         dir = TempDir(tag)
         var c = try JSONSerialization.jsonObject(with: Data(DefaultConfig.text.utf8)) as! [String: Any]
         c["slots"] = ["live": "pace@1", "candidate": "qlearn@1"]
@@ -46,7 +48,8 @@ final class DaemonUnderTest {
     }
 
     func writeConfig(_ c: [String: Any]) throws {
-        try JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]).write(to: URL(fileURLWithPath: configPath))
+        try JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]).write(
+            to: URL(fileURLWithPath: configPath))
     }
 
     func start(env extra: [String: String] = [:], arguments: [String]? = nil) throws {
@@ -54,7 +57,9 @@ final class DaemonUnderTest {
         p.executableURL = Self.binDir.appendingPathComponent("adpilotd")
         p.arguments = arguments ?? ["--config", configPath, "--state-dir", stateDir, "--socket", socket]
         var env = ProcessInfo.processInfo.environment
-        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "ADPILOT_TEST_FAULTS", "JOURNAL_STREAM"] { env[k] = nil }
+        for k in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "ADPILOT_TEST_FAULTS", "JOURNAL_STREAM"] {
+            env[k] = nil
+        }
         for (k, v) in extra { env[k] = v }
         p.environment = env
         starts += 1
@@ -67,7 +72,9 @@ final class DaemonUnderTest {
     }
 
     var stderr: String {
-        (1...max(1, starts)).map { (try? String(contentsOfFile: dir.path + "/stderr-\($0).log", encoding: .utf8)) ?? "" }.joined()
+        (1...max(1, starts)).map {
+            (try? String(contentsOfFile: dir.path + "/stderr-\($0).log", encoding: .utf8)) ?? ""
+        }.joined()
     }
 
     /// Polls the socket until the daemon answers status (or gives up).
@@ -75,7 +82,9 @@ final class DaemonUnderTest {
     func waitUntilServing(seconds: Double = 30) -> StatusReport? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if case .success(let r) = ControlClient.call(ControlRequest(verb: "status"), socket: socket, timeoutSeconds: 5), let s = r.status {
+            if case .success(let r) = ControlClient.call(
+                ControlRequest(verb: "status"), socket: socket, timeoutSeconds: 5), let s = r.status
+            {
                 return s
             }
             if let p = process, !p.isRunning { return nil }
@@ -85,7 +94,9 @@ final class DaemonUnderTest {
     }
 
     func status() -> StatusReport? {
-        if case .success(let r) = ControlClient.call(ControlRequest(verb: "status"), socket: socket), let s = r.status { return s }
+        if case .success(let r) = ControlClient.call(ControlRequest(verb: "status"), socket: socket), let s = r.status {
+            return s
+        }
         return nil
     }
 
@@ -131,7 +142,9 @@ final class DaemonUnderTest {
 
     func records(kinds: Set<String> = []) throws -> [JournalRecord] {
         var out: [JournalRecord] = []
-        try JournalReader(directory: stateDir + "/journal").records(matching: RecordFilter(kinds: kinds)) { out.append($0); return true }
+        try JournalReader(directory: stateDir + "/journal").records(matching: RecordFilter(kinds: kinds)) {
+            out.append($0); return true
+        }
         return out
     }
 
@@ -165,7 +178,11 @@ final class NotifyListener: @unchecked Sendable {
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         var tv = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let socketFD = fd, messages = self.messages

@@ -22,24 +22,32 @@ import Testing
 
     @Test func shadowCanaryLiveRollbackHaltResumeThroughTheCLI() throws {
         let d = try DaemonUnderTest("workflow")
-        try d.start(arguments: ["--demo", "--campaigns", "10", "--speed", "3600", "--policy-dir", DaemonUnderTest.policies,
-                                "--state-dir", d.stateDir, "--socket", d.socket])
+        try d.start(arguments: [
+            "--demo", "--campaigns", "10", "--speed", "3600", "--policy-dir", DaemonUnderTest.policies,
+            "--state-dir", d.stateDir, "--socket", d.socket,
+        ])
         let first = try #require(d.waitUntilServing(), "\(d.stderr.suffix(1_000))")
         #expect(first.mode == .shadow && first.live == nil && first.candidate?.description == "qlearn@1")
 
         // Refused while the gates fail, with every gate printed.
         let early = try d.ctl(["promote", "--reason", "too early"])
         #expect(early.status == 3, "\(early)")
-        #expect(early.out.contains("shadow_hours") && early.out.contains("FAIL") && early.err.contains("allowed now:"), "\(early)")
+        #expect(
+            early.out.contains("shadow_hours") && early.out.contains("FAIL") && early.err.contains("allowed now:"),
+            "\(early)")
 
         // Allowed once they pass.
-        #expect(Self.wait(60) { d.status()?.gates.allSatisfy(\.passed) == true }, "gates never passed: \(d.status()?.gates ?? [])")
+        #expect(
+            Self.wait(60) { d.status()?.gates.allSatisfy(\.passed) == true },
+            "gates never passed: \(d.status()?.gates ?? [])")
         let toCanary = try d.ctl(["promote", "--reason", "shadow evidence is in"])
         #expect(toCanary.status == 0 && toCanary.out.contains("shadow -> canary"), "\(toCanary)")
         let canary = try #require(d.status())
         #expect(canary.mode == .canary && !canary.canaryScope.isEmpty && canary.canaryScope.count < 10)
         let scope = Set(canary.canaryScope.map(\.rawValue))
-        #expect(Self.wait(60) { (try? d.platformWrites().contains { $0.at >= canary.modeSince }) == true }, "no canary write")
+        #expect(
+            Self.wait(60) { (try? d.platformWrites().contains { $0.at >= canary.modeSince }) == true },
+            "no canary write")
 
         // Live, overriding whatever gate still fails: journaled and shown in status.
         let toLive = try d.ctl(["promote", "--override-gates", "--reason", "ship it"])
@@ -47,10 +55,18 @@ import Testing
         let live = try #require(d.status())
         #expect(live.mode == .live && live.live?.description == "qlearn@1")
         let canaryWrites = try d.platformWrites().filter { $0.at >= canary.modeSince && $0.at < live.modeSince }
-        #expect(!canaryWrites.isEmpty && canaryWrites.allSatisfy { scope.contains($0.campaign.rawValue) },
-                "canary wrote outside its scope \(scope.sorted()): \(canaryWrites.map { "\($0.campaign)@\($0.at)" }); canary since \(canary.modeSince), live since \(live.modeSince)")
-        #expect(Self.wait(60) { (try? d.platformWrites().contains { $0.at >= live.modeSince && !scope.contains($0.campaign.rawValue) }) == true },
-                "live never wrote outside the former canary scope")
+        #expect(
+            !canaryWrites.isEmpty && canaryWrites.allSatisfy { scope.contains($0.campaign.rawValue) },
+            Comment(rawValue: "canary wrote outside its scope \(scope.sorted()): "
+                + "\(canaryWrites.map { "\($0.campaign)@\($0.at)" }); "
+                + "canary since \(canary.modeSince), live since \(live.modeSince)")
+        )
+        #expect(
+            Self.wait(60) {
+                (try? d.platformWrites().contains { $0.at >= live.modeSince && !scope.contains($0.campaign.rawValue) })
+                    == true
+            },
+            "live never wrote outside the former canary scope")
 
         // Roll back to the previous live policy: stage, promote twice (overriding), roll back.
         #expect(try d.ctl(["stage", "pace@1", "--reason", "next candidate"]).status == 0)
@@ -65,7 +81,9 @@ import Testing
         #expect(rollback.status == 0, "\(rollback)")
         #expect(d.status()?.live?.description == "qlearn@1")
         let again = try d.ctl(["rollback", "--reason", "nothing left"])
-        #expect(again.status == 3 && again.err.contains("no previous live policy") && again.err.contains("allowed now: stage, halt"), "\(again)")
+        #expect(
+            again.status == 3 && again.err.contains("no previous live policy")
+                && again.err.contains("allowed now: stage, halt"), "\(again)")
 
         // Halt stops writes; resume returns to shadow with the live slot empty.
         #expect(try d.ctl(["halt", "--reason", "incident"]).status == 0)
@@ -79,9 +97,14 @@ import Testing
 
         // The journal tells it all, and verifies.
         let transitions = try d.records(kinds: ["transition", "halt", "resume"]).map { d.data($0) }
-        #expect(transitions.map { $0["verb"] as? String ?? "" }
-            == ["initialize", "promote", "promote", "stage", "promote", "promote", "rollback", "halt", "resume"], "\(transitions.map { $0["verb"] ?? "" })")
-        #expect(transitions.contains { ($0["override"] as? [String: Any]) != nil && ($0["gates"] as? [Any])?.isEmpty == false })
+        #expect(
+            transitions.map { $0["verb"] as? String ?? "" }
+                == ["initialize", "promote", "promote", "stage", "promote", "promote", "rollback", "halt", "resume"],
+            "\(transitions.map { $0["verb"] ?? "" })")
+        #expect(
+            transitions.contains {
+                ($0["override"] as? [String: Any]) != nil && ($0["gates"] as? [Any])?.isEmpty == false
+            })
         let verified = JournalVerifier.verify(directory: d.stateDir + "/journal", key: nil)
         #expect((try? verified.get()) != nil, "the journal does not verify: \(verified)")
 
@@ -118,7 +141,8 @@ import Testing
         let reason = rollback["reason"] as? String ?? ""
         #expect(reason.contains("roas_vs_control"), "\(reason)")
         let gates = rollback["gates"] as? [[String: Any]] ?? []
-        #expect(gates.contains { $0["name"] as? String == "roas_vs_control" && $0["passed"] as? Bool == false }, "\(gates)")
+        #expect(
+            gates.contains { $0["name"] as? String == "roas_vs_control" && $0["passed"] as? Bool == false }, "\(gates)")
         #expect(d.stop() == 0)
     }
 }

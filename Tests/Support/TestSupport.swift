@@ -47,7 +47,8 @@ package struct ProcessOutput {
 
 /// Runs a program to completion, reading stdout and stderr (EINTR-safe). With
 /// `mergeStderr` both streams land in `out`.
-package func runProcess(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws -> ProcessOutput {
+package func runProcess(_ executable: String, _ arguments: [String], mergeStderr: Bool = false) throws -> ProcessOutput
+{
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -58,5 +59,6 @@ package func runProcess(_ executable: String, _ arguments: [String], mergeStderr
     let o = readToEnd(out.fileHandleForReading)
     let e = mergeStderr ? Data() : readToEnd(err.fileHandleForReading)
     p.waitUntilExit()
-    return ProcessOutput(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    return ProcessOutput(
+        status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
 }

@@ -9,8 +9,10 @@ package struct HourlyMetrics: Sendable {
     package var conversions: Double
     package var conversionValueMicros: Micros
 
-    package init(hour: Int64, spendMicros: Micros, impressions: Int64, clicks: Int64,
-                conversions: Double, conversionValueMicros: Micros) {
+    package init(
+        hour: Int64, spendMicros: Micros, impressions: Int64, clicks: Int64,
+        conversions: Double, conversionValueMicros: Micros
+    ) {
         self.hour = hour
         self.spendMicros = spendMicros
         self.impressions = impressions
@@ -23,7 +25,8 @@ package struct HourlyMetrics: Sendable {
 extension HourlyMetrics: Hashable {
     package static func == (a: HourlyMetrics, b: HourlyMetrics) -> Bool {
         a.hour == b.hour && a.spendMicros == b.spendMicros && a.impressions == b.impressions && a.clicks == b.clicks
-            && StatValue(a.conversions) == StatValue(b.conversions) && a.conversionValueMicros == b.conversionValueMicros
+            && StatValue(a.conversions) == StatValue(b.conversions)
+            && a.conversionValueMicros == b.conversionValueMicros
     }
 
     package func hash(into h: inout Hasher) {
@@ -35,7 +38,9 @@ extension HourlyMetrics: Hashable {
 
 extension HourlyMetrics: Codable {
     // Conversions come from a platform and may be NaN; JSON has no NaN (see StatValue).
-    enum CodingKeys: String, CodingKey { case hour, spendMicros, impressions, clicks, conversions, conversionValueMicros }
+    enum CodingKeys: String, CodingKey {
+        case hour, spendMicros, impressions, clicks, conversions, conversionValueMicros
+    }
 
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -68,7 +73,9 @@ package enum Severity: Int, Hashable, Comparable, Sendable, Codable {
         case "info": self = .info
         case "warn": self = .warn
         case "critical": self = .critical
-        default: throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown severity \(s)"))
+        default:
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "unknown severity \(s)"))
         }
     }
 
@@ -114,8 +121,10 @@ package struct AnomalyConfig: Hashable, Sendable, Codable {
     /// Consecutive hours below the level before it clears.
     package var clearAfterHours: Int
 
-    package init(robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
-                ewmaSigmas: Double, ewmaWarmupHours: Int, raiseAfterHours: Int, clearAfterHours: Int) {
+    package init(
+        robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
+        ewmaSigmas: Double, ewmaWarmupHours: Int, raiseAfterHours: Int, clearAfterHours: Int
+    ) {
         self.robustZWarn = robustZWarn
         self.robustZCritical = robustZCritical
         self.baselineDaysMin = baselineDaysMin
@@ -126,9 +135,10 @@ package struct AnomalyConfig: Hashable, Sendable, Codable {
         self.clearAfterHours = clearAfterHours
     }
 
-    package static let standard = AnomalyConfig(robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
-                                               ewmaAlpha: 0.1, ewmaSigmas: 5, ewmaWarmupHours: 48,
-                                               raiseAfterHours: 2, clearAfterHours: 3)
+    package static let standard = AnomalyConfig(
+        robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
+        ewmaAlpha: 0.1, ewmaSigmas: 5, ewmaWarmupHours: 48,
+        raiseAfterHours: 2, clearAfterHours: 3)
 }
 
 /// The detector's conclusion, carried into the decision.
@@ -167,7 +177,8 @@ package struct AnomalyState: Hashable, Sendable, Codable {
     package init() {}
 
     enum CodingKeys: String, CodingKey {
-        case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical, hoursBelowLevel, assessment
+        case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical,
+            hoursBelowLevel, assessment
     }
 
     static let hexDigits = Array("0123456789abcdef".utf8)
@@ -206,7 +217,8 @@ package struct AnomalyState: Hashable, Sendable, Codable {
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         guard let h = AnomalyState.history(hex: try c.decode(String.self, forKey: .history)) else {
-            throw DecodingError.dataCorruptedError(forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
+            throw DecodingError.dataCorruptedError(
+                forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
         }
         history = h
         ewmaMean = try c.decode([Double].self, forKey: .ewmaMean)
@@ -217,10 +229,13 @@ package struct AnomalyState: Hashable, Sendable, Codable {
         hoursAtOrAboveCritical = try c.decode(Int.self, forKey: .hoursAtOrAboveCritical)
         hoursBelowLevel = try c.decode(Int.self, forKey: .hoursBelowLevel)
         assessment = try c.decode(AnomalyAssessment.self, forKey: .assessment)
-        guard history.count == AnomalyState.historyHours * AnomalyState.metricCount, ewmaMean.count == AnomalyState.metricCount,
-              ewmaVariance.count == AnomalyState.metricCount, ewmaSamples >= 0, (lastHour ?? 0) >= 0,
-              hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0 else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "inconsistent anomaly detector state"))
+        guard history.count == AnomalyState.historyHours * AnomalyState.metricCount,
+            ewmaMean.count == AnomalyState.metricCount,
+            ewmaVariance.count == AnomalyState.metricCount, ewmaSamples >= 0, (lastHour ?? 0) >= 0,
+            hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "inconsistent anomaly detector state"))
         }
     }
 
@@ -268,7 +283,9 @@ package enum AnomalyDetector {
             }
         }
         var findings = consistencyFindings(m)
-        let values = [m.spendMicros.statistic / Double(Micros.perUnit), Double(m.impressions), Double(m.clicks), m.conversions]
+        let values = [
+            m.spendMicros.statistic / Double(Micros.perUnit), Double(m.impressions), Double(m.clicks), m.conversions,
+        ]
         let usable = findings.isEmpty
         if usable {
             findings += robustFindings(values, hour: m.hour, config: config, state: s)
@@ -286,12 +303,15 @@ package enum AnomalyDetector {
     static func consistencyFindings(_ m: HourlyMetrics) -> [Finding] {
         var out: [Finding] = []
         func flag(_ check: String, _ value: Double) {
-            out.append(Finding(check: "consistency.\(check)", severity: .critical, value: value, baseline: nil, score: nil))
+            out.append(
+                Finding(check: "consistency.\(check)", severity: .critical, value: value, baseline: nil, score: nil))
         }
         if m.spendMicros < .zero { flag("negative_spend", m.spendMicros.statistic) }
         if m.impressions < 0 { flag("negative_impressions", Double(m.impressions)) }
         if m.clicks < 0 { flag("negative_clicks", Double(m.clicks)) }
-        if !m.conversions.isFinite { flag("non_finite_conversions", 0) } else if m.conversions < 0 {
+        if !m.conversions.isFinite {
+            flag("non_finite_conversions", 0)
+        } else if m.conversions < 0 {
             flag("negative_conversions", m.conversions)
         }
         if m.conversionValueMicros < .zero { flag("negative_conversion_value", m.conversionValueMicros.statistic) }
@@ -316,7 +336,8 @@ package enum AnomalyDetector {
         }
     }
 
-    static func robustFindings(_ values: [Double], hour: Int64, config: AnomalyConfig, state: AnomalyState) -> [Finding] {
+    static func robustFindings(_ values: [Double], hour: Int64, config: AnomalyConfig, state: AnomalyState) -> [Finding]
+    {
         var out: [Finding] = []
         var baseline: [Double] = []
         baseline.reserveCapacity(7)
@@ -333,10 +354,13 @@ package enum AnomalyDetector {
             // A flat baseline has MAD 0: floor the spread so ordinary noise is not infinite z.
             let spread = max(1.4826 * mad, 0.1 * abs(median), 1.0)
             let z = (values[metric] - median) / spread
-            let severity: Severity = abs(z) >= config.robustZCritical ? .critical : abs(z) >= config.robustZWarn ? .warn : .info
+            let severity: Severity =
+                abs(z) >= config.robustZCritical ? .critical : abs(z) >= config.robustZWarn ? .warn : .info
             if severity > .info {
-                out.append(Finding(check: "robust_z.\(AnomalyState.metricNames[metric])", severity: severity,
-                                   value: values[metric], baseline: median, score: z))
+                out.append(
+                    Finding(
+                        check: "robust_z.\(AnomalyState.metricNames[metric])", severity: severity,
+                        value: values[metric], baseline: median, score: z))
             }
         }
         return out
@@ -350,8 +374,10 @@ package enum AnomalyDetector {
             let sd = max(state.ewmaVariance[metric].squareRoot(), 0.1 * abs(mean), 1.0)
             let score = (values[metric] - mean) / sd
             if abs(score) >= config.ewmaSigmas {
-                out.append(Finding(check: "ewma.\(AnomalyState.metricNames[metric])", severity: .warn,
-                                   value: values[metric], baseline: mean, score: score))
+                out.append(
+                    Finding(
+                        check: "ewma.\(AnomalyState.metricNames[metric])", severity: .warn,
+                        value: values[metric], baseline: mean, score: score))
             }
         }
         return out
@@ -360,7 +386,9 @@ package enum AnomalyDetector {
 
 extension AnomalyState {
     func slot(hour: Int64, metric: Int) -> Float {
-        guard let last = lastHour, hour <= last, last - hour < Int64(AnomalyState.historyHours), hour >= 0 else { return .nan }
+        guard let last = lastHour, hour <= last, last - hour < Int64(AnomalyState.historyHours), hour >= 0 else {
+            return .nan
+        }
         return history[metric * AnomalyState.historyHours + Int(hour % Int64(AnomalyState.historyHours))]
     }
 

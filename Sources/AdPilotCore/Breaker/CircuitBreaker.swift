@@ -20,8 +20,10 @@ package struct BreakerConfig: Hashable, Sendable, Codable {
     /// Trial calls allowed in half-open; their failure rate decides open or closed.
     package var permittedCallsInHalfOpen: Int
 
-    package init(window: Window, minimumCalls: Int, failureRateThreshold: Double,
-                waitInOpenSeconds: Int64, permittedCallsInHalfOpen: Int) {
+    package init(
+        window: Window, minimumCalls: Int, failureRateThreshold: Double,
+        waitInOpenSeconds: Int64, permittedCallsInHalfOpen: Int
+    ) {
         self.window = window
         self.minimumCalls = minimumCalls
         self.failureRateThreshold = failureRateThreshold
@@ -29,8 +31,9 @@ package struct BreakerConfig: Hashable, Sendable, Codable {
         self.permittedCallsInHalfOpen = permittedCallsInHalfOpen
     }
 
-    package static let standard = BreakerConfig(window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5,
-                                               waitInOpenSeconds: 300, permittedCallsInHalfOpen: 3)
+    package static let standard = BreakerConfig(
+        window: .count(20), minimumCalls: 5, failureRateThreshold: 0.5,
+        waitInOpenSeconds: 300, permittedCallsInHalfOpen: 3)
 
     package var isValid: Bool {
         let windowOK: Bool
@@ -90,10 +93,13 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
         halfOpenCalls = try c.decode(Int.self, forKey: .halfOpenCalls)
         halfOpenFailures = try c.decode(Int.self, forKey: .halfOpenFailures)
         guard ring.count <= BreakerConfig.countWindowMax, ringNext >= 0, ringNext <= max(0, ring.count),
-              buckets.count <= BreakerConfig.timeBuckets, buckets.allSatisfy({ $0.calls >= 0 && $0.failures >= 0 && $0.failures <= $0.calls }),
-              halfOpenPermitted >= 0, halfOpenCalls >= 0, halfOpenFailures >= 0, halfOpenFailures <= halfOpenCalls,
-              (state == .open || state == .forcedOpen) == (openedAt != nil) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "inconsistent circuit breaker state"))
+            buckets.count <= BreakerConfig.timeBuckets,
+            buckets.allSatisfy({ $0.calls >= 0 && $0.failures >= 0 && $0.failures <= $0.calls }),
+            halfOpenPermitted >= 0, halfOpenCalls >= 0, halfOpenFailures >= 0, halfOpenFailures <= halfOpenCalls,
+            (state == .open || state == .forcedOpen) == (openedAt != nil)
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "inconsistent circuit breaker state"))
         }
     }
 

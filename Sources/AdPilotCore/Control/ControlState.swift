@@ -20,10 +20,11 @@ package struct PolicyID: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     private static func isToken(_ s: Substring) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
-                || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
-        }
+        !s.isEmpty
+            && s.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+                    || c == UInt8(ascii: ".") || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+            }
     }
 
     package var description: String { "\(name)@\(version)" }
@@ -31,8 +32,10 @@ package struct PolicyID: Hashable, Sendable, Codable, CustomStringConvertible {
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = PolicyID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "not a NAME@VERSION policy id: \(text.prefix(PolicyID.lengthMax))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "not a NAME@VERSION policy id: \(text.prefix(PolicyID.lengthMax))"))
         }
         self = id
     }
@@ -86,8 +89,10 @@ package struct ControlState: Hashable, Sendable, Codable {
     package var modeSince: Instant
     package var overrides: [GateOverride]
 
-    package init(mode: Mode = .shadow, live: PolicyID? = nil, candidate: PolicyID? = nil,
-                previous: PolicyID? = nil, modeSince: Instant, overrides: [GateOverride] = []) {
+    package init(
+        mode: Mode = .shadow, live: PolicyID? = nil, candidate: PolicyID? = nil,
+        previous: PolicyID? = nil, modeSince: Instant, overrides: [GateOverride] = []
+    ) {
         self.mode = mode
         self.live = live
         self.candidate = candidate
@@ -108,8 +113,13 @@ package struct ControlState: Hashable, Sendable, Codable {
         modeSince = try c.decode(Instant.self, forKey: .modeSince)
         overrides = try c.decode([GateOverride].self, forKey: .overrides)
         guard isConsistent else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "inconsistent control state (mode \(mode.rawValue), live \(live?.description ?? "none"), candidate \(candidate?.description ?? "none"))"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription:
+                        "inconsistent control state (mode \(mode.rawValue), live \(live?.description ?? "none"), "
+                            + "candidate \(candidate?.description ?? "none"))"
+                ))
         }
     }
 

@@ -18,8 +18,10 @@ package struct GateConfig: Hashable, Sendable, Codable {
     /// the canary back by itself (Argo Rollouts' failureLimit).
     package var failureLimit: Int
 
-    package init(shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, canaryHoursMin: Double,
-                roasMarginMax: Double, cohortHoursMin: Int, pacingErrorMax: Double, failureLimit: Int) {
+    package init(
+        shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, canaryHoursMin: Double,
+        roasMarginMax: Double, cohortHoursMin: Int, pacingErrorMax: Double, failureLimit: Int
+    ) {
         self.shadowHoursMin = shadowHoursMin
         self.shadowDecisionsMin = shadowDecisionsMin
         self.shadowVetoRateMax = shadowVetoRateMax
@@ -65,8 +67,12 @@ package struct Evidence: Hashable, Sendable, Codable {
         self.since = since
     }
 
-    package var canaryROAS: Double? { canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil }
-    package var controlROAS: Double? { controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil }
+    package var canaryROAS: Double? {
+        canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil
+    }
+    package var controlROAS: Double? {
+        controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil
+    }
 }
 
 package enum Gates {
@@ -92,20 +98,32 @@ package enum Gates {
         let h = hours(e, now)
         let vetoRate = e.candidateDecisions > 0 ? Double(e.candidateVetoes) / Double(e.candidateDecisions) : 0
         return [
-            GateCheck(name: "shadow_hours", required: ">= \(fmt(c.shadowHoursMin))", measured: fmt(h), passed: h >= c.shadowHoursMin),
-            GateCheck(name: "shadow_decisions", required: ">= \(c.shadowDecisionsMin)", measured: "\(e.candidateDecisions)",
-                      passed: e.candidateDecisions >= c.shadowDecisionsMin),
-            GateCheck(name: "policy_errors", required: "0", measured: "\(e.candidatePolicyFaults)", passed: e.candidatePolicyFaults == 0),
-            GateCheck(name: "veto_rate", required: "<= \(pct(c.shadowVetoRateMax))",
-                      measured: "\(pct(vetoRate)) (\(e.candidateVetoes)/\(e.candidateDecisions))",
-                      passed: e.candidateDecisions > 0 && vetoRate <= c.shadowVetoRateMax),
-            GateCheck(name: "critical_anomalies", required: "0", measured: "\(e.criticalAnomalies)", passed: e.criticalAnomalies == 0),
+            GateCheck(
+                name: "shadow_hours", required: ">= \(fmt(c.shadowHoursMin))", measured: fmt(h),
+                passed: h >= c.shadowHoursMin),
+            GateCheck(
+                name: "shadow_decisions", required: ">= \(c.shadowDecisionsMin)", measured: "\(e.candidateDecisions)",
+                passed: e.candidateDecisions >= c.shadowDecisionsMin),
+            GateCheck(
+                name: "policy_errors", required: "0", measured: "\(e.candidatePolicyFaults)",
+                passed: e.candidatePolicyFaults == 0),
+            GateCheck(
+                name: "veto_rate", required: "<= \(pct(c.shadowVetoRateMax))",
+                measured: "\(pct(vetoRate)) (\(e.candidateVetoes)/\(e.candidateDecisions))",
+                passed: e.candidateDecisions > 0 && vetoRate <= c.shadowVetoRateMax),
+            GateCheck(
+                name: "critical_anomalies", required: "0", measured: "\(e.criticalAnomalies)",
+                passed: e.criticalAnomalies == 0),
         ]
     }
 
     package static func canaryToLive(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
         let h = hours(e, now)
-        return [GateCheck(name: "canary_hours", required: ">= \(fmt(c.canaryHoursMin))", measured: fmt(h), passed: h >= c.canaryHoursMin)]
+        return [
+            GateCheck(
+                name: "canary_hours", required: ">= \(fmt(c.canaryHoursMin))", measured: fmt(h),
+                passed: h >= c.canaryHoursMin)
+        ]
             + health(c, e).map(\.check)
     }
 
@@ -116,28 +134,55 @@ package enum Gates {
         let enough = e.canaryHours >= c.cohortHoursMin && e.controlHours >= c.cohortHoursMin
         let samples = "(canary \(e.canaryHours) h, control \(e.controlHours) h)"
         if enough, let canary = e.canaryROAS, let control = e.controlROAS,
-           let canaryBase = e.canaryBaselineRoas, let controlBase = e.controlBaselineRoas, canaryBase > 0, controlBase > 0 {
+            let canaryBase = e.canaryBaselineRoas, let controlBase = e.controlBaselineRoas, canaryBase > 0,
+            controlBase > 0
+        {
             let canaryLift = canary / canaryBase, controlLift = control / controlBase
             let floor = controlLift * (1 - c.roasMarginMax)
             let ok = canaryLift >= floor
-            out.append((GateCheck(name: "roas_vs_control",
-                                  required: "ROAS change >= x\(fmt(floor)) (control x\(fmt(controlLift)): \(fmt(controlBase)) -> \(fmt(control)), less \(pct(c.roasMarginMax)))",
-                                  measured: "x\(fmt(canaryLift)): \(fmt(canaryBase)) -> \(fmt(canary)) \(samples)", passed: ok), !ok))
+            out.append(
+                (
+                    GateCheck(
+                        name: "roas_vs_control",
+                        required:
+                            "ROAS change >= x\(fmt(floor)) (control x\(fmt(controlLift)): \(fmt(controlBase)) -> "
+                                + "\(fmt(control)), less \(pct(c.roasMarginMax)))",
+                        measured: "x\(fmt(canaryLift)): \(fmt(canaryBase)) -> \(fmt(canary)) \(samples)", passed: ok),
+                    !ok
+                ))
         } else {
-            out.append((GateCheck(name: "roas_vs_control", required: ">= control - \(pct(c.roasMarginMax)), \(c.cohortHoursMin) h per cohort",
-                                  measured: "not enough data \(samples)", passed: false), false))
+            out.append(
+                (
+                    GateCheck(
+                        name: "roas_vs_control",
+                        required: ">= control - \(pct(c.roasMarginMax)), \(c.cohortHoursMin) h per cohort",
+                        measured: "not enough data \(samples)", passed: false), false
+                ))
         }
-        out.append((GateCheck(name: "canary_breaker_trips", required: "0", measured: "\(e.canaryBreakerTrips)",
-                              passed: e.canaryBreakerTrips == 0), e.canaryBreakerTrips > 0))
+        out.append(
+            (
+                GateCheck(
+                    name: "canary_breaker_trips", required: "0", measured: "\(e.canaryBreakerTrips)",
+                    passed: e.canaryBreakerTrips == 0), e.canaryBreakerTrips > 0
+            ))
         if let p = e.pacingError {
             let ok = p <= c.pacingErrorMax
             // Judged once the cohort has had its hours: the candidate needs time to pace.
             let judged = e.canaryHours >= c.cohortHoursMin
-            out.append((GateCheck(name: "pacing_error", required: "<= \(pct(c.pacingErrorMax)) of the daily target",
-                                  measured: pct(p) + (judged ? "" : " (not judged before \(c.cohortHoursMin) canary hours)"),
-                                  passed: ok && judged), !ok && judged))
+            out.append(
+                (
+                    GateCheck(
+                        name: "pacing_error", required: "<= \(pct(c.pacingErrorMax)) of the daily target",
+                        measured: pct(p) + (judged ? "" : " (not judged before \(c.cohortHoursMin) canary hours)"),
+                        passed: ok && judged), !ok && judged
+                ))
         } else {
-            out.append((GateCheck(name: "pacing_error", required: "<= \(pct(c.pacingErrorMax))", measured: "no data", passed: false), false))
+            out.append(
+                (
+                    GateCheck(
+                        name: "pacing_error", required: "<= \(pct(c.pacingErrorMax))", measured: "no data",
+                        passed: false), false
+                ))
         }
         return out
     }

@@ -75,8 +75,10 @@ package struct Transition: Hashable, Sendable, Codable {
 /// The transition table (docs/state-machine.md) as one pure function. Every cell is in `apply`; nothing else changes
 /// mode or slots.
 package enum StateMachine {
-    package static func apply(_ command: Command, to state: ControlState, actor: Actor,
-                             reason: String, at now: Instant) -> Result<Transition, Refusal> {
+    package static func apply(
+        _ command: Command, to state: ControlState, actor: Actor,
+        reason: String, at now: Instant
+    ) -> Result<Transition, Refusal> {
         precondition(state.isConsistent, "state machine entered with an inconsistent state")
         var next = state
         var override: GateOverride? = nil
@@ -97,19 +99,25 @@ package enum StateMachine {
             guard let candidate = state.candidate else {
                 return refuse("no_candidate", "nothing to promote: stage a policy first")
             }
-            switch gateOutcome(gates, overrideGates: overrideGates, policy: candidate, from: .shadow,
-                               actor: actor, reason: reason, at: now) {
+            switch gateOutcome(
+                gates, overrideGates: overrideGates, policy: candidate, from: .shadow,
+                actor: actor, reason: reason, at: now)
+            {
             case .failure(let failed):
-                return refuse("gates_failed", "promotion to canary refused: \(failed.count) gate(s) failing; "
-                    + "wait for evidence or use --override-gates", gates: failed.gates)
+                return refuse(
+                    "gates_failed",
+                    "promotion to canary refused: \(failed.count) gate(s) failing; "
+                        + "wait for evidence or use --override-gates", gates: failed.gates)
             case .success(let o):
                 override = o
                 next.mode = .canary
             }
         case (.shadow, .rollback):
             guard state.live != nil else {
-                return refuse("no_live_policy", "rollback in shadow drops the candidate and returns to live, "
-                    + "but the live slot is empty")
+                return refuse(
+                    "no_live_policy",
+                    "rollback in shadow drops the candidate and returns to live, "
+                        + "but the live slot is empty")
             }
             next.candidate = nil
             next.mode = .live
@@ -123,11 +131,15 @@ package enum StateMachine {
             return refuse("canary_in_progress", "cannot stage while a canary runs: promote or roll it back first")
         case (.canary, .promote(let gates, let overrideGates)):
             let candidate = state.candidate!  // isConsistent: canary has a candidate
-            switch gateOutcome(gates, overrideGates: overrideGates, policy: candidate, from: .canary,
-                               actor: actor, reason: reason, at: now) {
+            switch gateOutcome(
+                gates, overrideGates: overrideGates, policy: candidate, from: .canary,
+                actor: actor, reason: reason, at: now)
+            {
             case .failure(let failed):
-                return refuse("gates_failed", "promotion to live refused: \(failed.count) gate(s) failing; "
-                    + "wait for evidence or use --override-gates", gates: failed.gates)
+                return refuse(
+                    "gates_failed",
+                    "promotion to live refused: \(failed.count) gate(s) failing; "
+                        + "wait for evidence or use --override-gates", gates: failed.gates)
             case .success(let o):
                 override = o
                 next.previous = state.live ?? state.previous
@@ -167,19 +179,25 @@ package enum StateMachine {
         if let o = override { next.overrides.append(o) }
         next.overrides.removeAll { $0.policy != next.candidate && $0.policy != next.live }
         assert(next.isConsistent, "transition \(command.verb) from \(state.mode) broke an invariant")
-        return .success(Transition(verb: command.verb, actor: actor, at: now, reason: reason,
-                                   before: state, after: next, override: override))
+        return .success(
+            Transition(
+                verb: command.verb, actor: actor, at: now, reason: reason,
+                before: state, after: next, override: override))
     }
 
     /// Nil override when every gate passed; an override record when gates failed and the
     /// operator overrode them; the failing gates otherwise.
-    private static func gateOutcome(_ gates: [GateCheck], overrideGates: Bool, policy: PolicyID, from: Mode,
-                                    actor: Actor, reason: String, at now: Instant) -> Result<GateOverride?, GateFailure> {
+    private static func gateOutcome(
+        _ gates: [GateCheck], overrideGates: Bool, policy: PolicyID, from: Mode,
+        actor: Actor, reason: String, at now: Instant
+    ) -> Result<GateOverride?, GateFailure> {
         let failed = gates.filter { !$0.passed }
         if failed.isEmpty { return .success(nil) }
         guard overrideGates else { return .failure(GateFailure(gates: failed)) }
-        return .success(GateOverride(policy: policy, from: from, actor: actor, at: now, reason: reason,
-                                     failedGates: failed.map(\.name)))
+        return .success(
+            GateOverride(
+                policy: policy, from: from, actor: actor, at: now, reason: reason,
+                failedGates: failed.map(\.name)))
     }
 
     private struct GateFailure: Error {
@@ -191,7 +209,9 @@ package enum StateMachine {
     package static func allowedVerbs(in state: ControlState) -> [Verb] {
         switch state.mode {
         case .shadow:
-            return [.stage] + (state.candidate != nil ? [.promote] : []) + (state.live != nil ? [.rollback] : []) + [.halt]
+            return [.stage] + (state.candidate != nil ? [.promote] : []) + (state.live != nil ? [.rollback] : []) + [
+                .halt
+            ]
         case .canary:
             return [.promote, .rollback, .halt]
         case .live:

@@ -11,8 +11,10 @@ package struct GuardContext: Sendable {
     package let accountOthersMicros: Micros
     package let canaryOthersMicros: Micros
 
-    package init(config: CampaignConfig, account: AccountLimits, observation: Observation, now: Instant,
-                canaryControlled: Bool, lastChangeAt: Instant?, accountOthersMicros: Micros, canaryOthersMicros: Micros) {
+    package init(
+        config: CampaignConfig, account: AccountLimits, observation: Observation, now: Instant,
+        canaryControlled: Bool, lastChangeAt: Instant?, accountOthersMicros: Micros, canaryOthersMicros: Micros
+    ) {
         self.config = config
         self.account = account
         self.observation = observation
@@ -26,16 +28,19 @@ package struct GuardContext: Sendable {
 
     /// The context a decision's guardrails saw.
     package init(_ input: DecisionInput) {
-        self.init(config: input.campaign, account: input.account, observation: input.observation, now: input.now,
-                  canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
-                  accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
+        self.init(
+            config: input.campaign, account: input.account, observation: input.observation, now: input.now,
+            canaryControlled: input.canaryControlled, lastChangeAt: input.lastChangeAt,
+            accountOthersMicros: input.accountOthersMicros, canaryOthersMicros: input.canaryOthersMicros)
     }
 
     package var current: Micros { observation.currentBudgetMicros }
     var currency: Currency { config.currency }
 
     /// Largest budget the campaign's own daily cap allows.
-    package var dailyCapCeiling: Micros { currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros)) }
+    package var dailyCapCeiling: Micros {
+        currency.floor(account.budgetCeiling(room: config.guardrails.dailyCapMicros))
+    }
 
     /// Largest budget the account cap allows, given every other campaign's projection.
     package var accountCeiling: Micros {
@@ -45,7 +50,8 @@ package struct GuardContext: Sendable {
     /// Largest budget the canary exposure cap allows (only when canary-controlled).
     package var canaryCeiling: Micros? {
         guard canaryControlled else { return nil }
-        return currency.floor(account.budgetCeiling(room: account.maxSpendAtRiskMicros.saturatingSubtracting(canaryOthersMicros)))
+        return currency.floor(
+            account.budgetCeiling(room: account.maxSpendAtRiskMicros.saturatingSubtracting(canaryOthersMicros)))
     }
 
     /// The tightest hard spending ceiling. A budget above it must come down, cooldown or not.
@@ -80,7 +86,9 @@ package struct StepGuard: Guardrail {
         let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
         let up = ctx.currency.floor(ctx.current.saturatingAdding(step))
         let down = ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step)))
-        func detail() -> String { "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))" }
+        func detail() -> String {
+            "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))"
+        }
         if amount > up { return (.adjust(up, .stepIncrease), detail()) }
         if amount < down { return (.adjust(down, .stepDecrease), detail()) }
         return (.approve, nil)
@@ -95,8 +103,12 @@ package struct DailyCapGuard: Guardrail {
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.dailyCapCeiling
         guard amount > ceiling else { return (.approve, nil) }
-        return (.adjust(ceiling, .dailyCap), "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
-            + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryBasisPoints) bp: ceiling \(ceiling)")
+        return (
+            .adjust(ceiling, .dailyCap),
+            "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
+                + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryBasisPoints) bp: "
+                + "ceiling \(ceiling)"
+        )
     }
 }
 
@@ -106,8 +118,11 @@ package struct AccountCapGuard: Guardrail {
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.accountCeiling
         guard amount > ceiling else { return (.approve, nil) }
-        return (.adjust(ceiling, .accountCap), "account cap \(ctx.account.dailyCapMicros), other campaigns "
-            + "projected \(ctx.accountOthersMicros): ceiling \(ceiling)")
+        return (
+            .adjust(ceiling, .accountCap),
+            "account cap \(ctx.account.dailyCapMicros), other campaigns "
+                + "projected \(ctx.accountOthersMicros): ceiling \(ceiling)"
+        )
     }
 }
 
@@ -117,8 +132,10 @@ package struct NoConversionGuard: Guardrail {
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let window = ctx.config.guardrails.noConversionWindowHours
         guard amount > ctx.current, ctx.observation.hoursWithoutConversion >= window else { return (.approve, nil) }
-        return (.adjust(ctx.current, .noConversions),
-                "\(ctx.observation.hoursWithoutConversion) h without a conversion (window \(window) h)")
+        return (
+            .adjust(ctx.current, .noConversions),
+            "\(ctx.observation.hoursWithoutConversion) h without a conversion (window \(window) h)"
+        )
     }
 }
 
@@ -127,8 +144,10 @@ package struct RoasFloorGuard: Guardrail {
     package var layer: Layer { .roasFloor }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let g = ctx.config.guardrails
-        guard amount > ctx.current, let floor = g.roasFloor, ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
-              let roas = ctx.observation.trailing.roas, roas < floor else { return (.approve, nil) }
+        guard amount > ctx.current, let floor = g.roasFloor,
+            ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
+            let roas = ctx.observation.trailing.roas, roas < floor
+        else { return (.approve, nil) }
         return (.adjust(ctx.current, .roasFloor), "trailing ROAS \(roas) below floor \(floor)")
     }
 }
@@ -139,11 +158,13 @@ package struct CooldownGuard: Guardrail {
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let cooldown = ctx.config.guardrails.cooldownSeconds
         guard amount != ctx.current, let last = ctx.lastChangeAt,
-              ctx.now < last.adding(seconds: cooldown) else { return (.approve, nil) }
+            ctx.now < last.adding(seconds: cooldown)
+        else { return (.approve, nil) }
         if ctx.current > ctx.hardCeiling {
             // Only the decrease the cap forces, not any decrease.
             let floor = ctx.hardCeiling
-            return amount < floor ? (.adjust(floor, .cooldown), "within cooldown: only the decrease to the hard cap \(floor) is allowed")
+            return amount < floor
+                ? (.adjust(floor, .cooldown), "within cooldown: only the decrease to the hard cap \(floor) is allowed")
                 : (.approve, "within cooldown, but the current budget is above a hard cap: decrease allowed")
         }
         return (.veto(.cooldown), "last change \(last), cooldown \(cooldown) s")
@@ -156,8 +177,11 @@ package struct CanaryExposureGuard: Guardrail {
     package var layer: Layer { .canaryExposure }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         guard let ceiling = ctx.canaryCeiling, amount > ceiling else { return (.approve, nil) }
-        return (.adjust(ceiling, .canaryExposure), "max spend at risk \(ctx.account.maxSpendAtRiskMicros), "
-            + "other canary campaigns projected \(ctx.canaryOthersMicros): ceiling \(ceiling)")
+        return (
+            .adjust(ceiling, .canaryExposure),
+            "max spend at risk \(ctx.account.maxSpendAtRiskMicros), "
+                + "other canary campaigns projected \(ctx.canaryOthersMicros): ceiling \(ceiling)"
+        )
     }
 }
 

@@ -46,7 +46,8 @@ package struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         do {
             try self.init(code: code)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.description))
         }
     }
 
@@ -60,8 +61,9 @@ package struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
     package func minorUnits(_ amount: Micros) throws(MoneyError) -> Int64 {
         let step = microsPerMinorUnit
         guard amount.rawValue % step == 0 else {
-            throw MoneyError.inexact(amount: amount, currency: self,
-                                     detail: "not a whole number of minor units (1/\(minorUnitsPerUnit) \(code))")
+            throw MoneyError.inexact(
+                amount: amount, currency: self,
+                detail: "not a whole number of minor units (1/\(minorUnitsPerUnit) \(code))")
         }
         return amount.rawValue / step
     }

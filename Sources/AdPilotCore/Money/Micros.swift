@@ -76,7 +76,9 @@ package struct Micros: Hashable, Comparable, Sendable, Codable, CustomStringConv
 
     /// A computed amount (for example a policy's proposal) rounded to whole micros.
     /// Returns nil for NaN, infinities, and values outside Int64.
-    package static func fromStatistic(_ value: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrEven) -> Micros? {
+    package static func fromStatistic(
+        _ value: Double, rounding rule: FloatingPointRoundingRule = .toNearestOrEven
+    ) -> Micros? {
         guard value.isFinite else { return nil }
         let r = value.rounded(rule)
         // Double(Int64.max) rounds up to 2^63, which does not fit: the bound is exclusive.

@@ -20,7 +20,9 @@ package struct StatValue: Hashable, Sendable, Codable, CustomStringConvertible {
         case "nan": value = .nan
         case "inf": value = .infinity
         case "-inf": value = -.infinity
-        case let s: throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a number: \(s.prefix(32))"))
+        case let s:
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a number: \(s.prefix(32))"))
         }
     }
 
@@ -45,7 +47,9 @@ package enum Proposal: Hashable, Sendable, Codable {
     package static func micros(_ v: Double) -> Proposal { .budget(StatValue(v)) }
 
     // `budgetMicros`: the same key after a decoder's `.convertFromSnakeCase`.
-    private enum Key: String, CodingKey { case budgetMicros = "budget_micros", budgetMicrosConverted = "budgetMicros", error, budget, failed, _0 }
+    private enum Key: String, CodingKey {
+        case budgetMicros = "budget_micros", budgetMicrosConverted = "budgetMicros", error, budget, failed, _0
+    }
 
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
@@ -58,17 +62,21 @@ package enum Proposal: Hashable, Sendable, Codable {
     package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         if let v = try c.decodeIfPresent(StatValue.self, forKey: .budgetMicros)
-            ?? c.decodeIfPresent(StatValue.self, forKey: .budgetMicrosConverted) {
+            ?? c.decodeIfPresent(StatValue.self, forKey: .budgetMicrosConverted)
+        {
             self = .budget(v)
         } else if let e = try c.decodeIfPresent(String.self, forKey: .error) {
             self = .failed(e)
         } else if c.contains(.budget) {
-            self = .budget(try c.nestedContainer(keyedBy: Key.self, forKey: .budget).decode(StatValue.self, forKey: ._0))
+            self = .budget(
+                try c.nestedContainer(keyedBy: Key.self, forKey: .budget).decode(StatValue.self, forKey: ._0))
         } else if c.contains(.failed) {
             self = .failed(try c.nestedContainer(keyedBy: Key.self, forKey: .failed).decode(String.self, forKey: ._0))
         } else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "a proposal is {\"budget_micros\": N} or {\"error\": TEXT}"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a proposal is {\"budget_micros\": N} or {\"error\": TEXT}"))
         }
     }
 }
@@ -100,11 +108,13 @@ package struct DecisionInput: Hashable, Sendable, Codable {
     /// Projected day spend of the other campaigns a canary candidate controls.
     package var canaryOthersMicros: Micros
 
-    package init(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
-                now: Instant, mode: Mode, slot: Slot, policy: PolicyID, inCanaryScope: Bool, haltFlag: Bool,
-                pacer: PacerState, lastChangeAt: Instant?, platformBreaker: BreakerState, platformBreakerPermits: Bool,
-                campaignBreaker: BreakerState, campaignBreakerPermits: Bool, anomaly: AnomalyAssessment,
-                accountOthersMicros: Micros, canaryOthersMicros: Micros) {
+    package init(
+        campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
+        now: Instant, mode: Mode, slot: Slot, policy: PolicyID, inCanaryScope: Bool, haltFlag: Bool,
+        pacer: PacerState, lastChangeAt: Instant?, platformBreaker: BreakerState, platformBreakerPermits: Bool,
+        campaignBreaker: BreakerState, campaignBreakerPermits: Bool, anomaly: AnomalyAssessment,
+        accountOthersMicros: Micros, canaryOthersMicros: Micros
+    ) {
         self.campaign = campaign
         self.account = account
         self.pacerConfig = pacerConfig

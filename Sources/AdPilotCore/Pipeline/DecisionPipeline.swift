@@ -9,14 +9,18 @@
 package enum DecisionPipeline {
     /// `propose` is the frozen policy, called once with the pacer's report (the `pace`
     /// baseline follows it). Replaying a journaled decision passes the recorded proposal.
-    package static func decide(_ input: DecisionInput,
-                              propose: (PacerReport) -> Proposal) -> (decision: Decision, pacer: PacerState) {
+    package static func decide(
+        _ input: DecisionInput,
+        propose: (PacerReport) -> Proposal
+    ) -> (decision: Decision, pacer: PacerState) {
         let obs = input.observation
-        let pacerInput = Pacer.Input(dailyTargetMicros: input.campaign.dailyTargetMicros,
-                                     spendTodayMicros: obs.spendTodayMicros, currentBudgetMicros: obs.currentBudgetMicros,
-                                     trailing: obs.trailing, efficiencyTarget: input.campaign.efficiencyTarget)
-        let (pacerReport, pacerState) = Pacer.step(input.pacerConfig, state: input.pacer, input: pacerInput,
-                                                   at: input.now, utcOffsetSeconds: input.account.utcOffsetSeconds)
+        let pacerInput = Pacer.Input(
+            dailyTargetMicros: input.campaign.dailyTargetMicros,
+            spendTodayMicros: obs.spendTodayMicros, currentBudgetMicros: obs.currentBudgetMicros,
+            trailing: obs.trailing, efficiencyTarget: input.campaign.efficiencyTarget)
+        let (pacerReport, pacerState) = Pacer.step(
+            input.pacerConfig, state: input.pacer, input: pacerInput,
+            at: input.now, utcOffsetSeconds: input.account.utcOffsetSeconds)
         let proposal = propose(pacerReport)
         let ctx = GuardContext(input)
 
@@ -46,10 +50,11 @@ package enum DecisionPipeline {
         } else {
             action = input.mayWrite ? .apply : .wouldApply
         }
-        let decision = Decision(input: input, proposal: proposal, pacer: pacerReport, layers: trail.verdicts,
-                                finalBudgetMicros: final, action: action,
-                                reason: trail.vetoReason ?? trail.lastAdjustReason, policyFault: policyFault,
-                                haltRequested: input.anomaly.level == .critical)
+        let decision = Decision(
+            input: input, proposal: proposal, pacer: pacerReport, layers: trail.verdicts,
+            finalBudgetMicros: final, action: action,
+            reason: trail.vetoReason ?? trail.lastAdjustReason, policyFault: policyFault,
+            haltRequested: input.anomaly.level == .critical)
         assertPostconditions(decision)
         return (decision, pacerState)
     }
@@ -66,12 +71,14 @@ package enum DecisionPipeline {
     static func validity(_ proposal: Proposal, _ ctx: GuardContext) -> Validity {
         let current = ctx.current
         if current < .zero || !ctx.currency.isRepresentable(current) {
-            return .veto(.currentUnusable, "current budget \(current) is negative or not whole \(ctx.currency) minor units",
-                         policyFault: false)
+            return .veto(
+                .currentUnusable, "current budget \(current) is negative or not whole \(ctx.currency) minor units",
+                policyFault: false)
         }
         if ctx.observation.currency != ctx.currency {
-            return .veto(.currencyMismatch, "platform reports \(ctx.observation.currency), configured \(ctx.currency)",
-                         policyFault: false)
+            return .veto(
+                .currencyMismatch, "platform reports \(ctx.observation.currency), configured \(ctx.currency)",
+                policyFault: false)
         }
         let raw: Double
         switch proposal {
@@ -117,9 +124,13 @@ package enum DecisionPipeline {
     /// A change needs both the platform's and the campaign's breaker to permit a call.
     static func breakerVerdict(_ amount: Micros, _ input: DecisionInput, _ ctx: GuardContext) -> (Verdict, String?) {
         guard amount != ctx.current else { return (.approve, nil) }
-        for (name, state, permits) in [("platform", input.platformBreaker, input.platformBreakerPermits),
-                                       ("campaign", input.campaignBreaker, input.campaignBreakerPermits)] where !permits {
-            return (.veto(state == .forcedOpen ? .breakerForcedOpen : .breakerOpen), "\(name) breaker \(state.rawValue)")
+        for (name, state, permits) in [
+            ("platform", input.platformBreaker, input.platformBreakerPermits),
+            ("campaign", input.campaignBreaker, input.campaignBreakerPermits),
+        ] where !permits {
+            return (
+                .veto(state == .forcedOpen ? .breakerForcedOpen : .breakerOpen), "\(name) breaker \(state.rawValue)"
+            )
         }
         return (.approve, nil)
     }
@@ -159,26 +170,33 @@ struct Trail {
     private(set) var lastAdjustReason: ReasonCode? = nil
 
     mutating func approve(_ layer: Layer, _ inMicros: Micros?, _ out: Micros, _ detail: String?) {
-        verdicts.append(LayerVerdict(layer: layer, verdict: .approve, reason: nil, inMicros: inMicros, outMicros: out, detail: detail))
+        verdicts.append(
+            LayerVerdict(
+                layer: layer, verdict: .approve, reason: nil, inMicros: inMicros, outMicros: out, detail: detail))
         amount = out
     }
 
     mutating func veto(_ layer: Layer, _ inMicros: Micros?, _ reason: ReasonCode, _ detail: String?) {
-        verdicts.append(LayerVerdict(layer: layer, verdict: .veto, reason: reason, inMicros: inMicros, outMicros: nil, detail: detail))
+        verdicts.append(
+            LayerVerdict(
+                layer: layer, verdict: .veto, reason: reason, inMicros: inMicros, outMicros: nil, detail: detail))
         amount = nil
         vetoReason = reason
     }
 
     mutating func run(_ layer: Layer, _ evaluate: (Micros) -> (Verdict, String?)) {
         guard let current = amount, vetoReason == nil else {
-            verdicts.append(LayerVerdict(layer: layer, verdict: .skipped, reason: nil, inMicros: nil, outMicros: nil, detail: nil))
+            verdicts.append(
+                LayerVerdict(layer: layer, verdict: .skipped, reason: nil, inMicros: nil, outMicros: nil, detail: nil))
             return
         }
         switch evaluate(current) {
         case (.approve, let detail):
             approve(layer, current, current, detail)
         case (.adjust(let to, let reason), let detail):
-            verdicts.append(LayerVerdict(layer: layer, verdict: .adjust, reason: reason, inMicros: current, outMicros: to, detail: detail))
+            verdicts.append(
+                LayerVerdict(
+                    layer: layer, verdict: .adjust, reason: reason, inMicros: current, outMicros: to, detail: detail))
             amount = to
             lastAdjustReason = reason
         case (.veto(let reason), let detail):

@@ -51,10 +51,12 @@ package struct GuardrailConfig: Hashable, Sendable, Codable {
     /// Minimum time between two budget changes.
     package var cooldownSeconds: Int64
 
-    package init(bounds: BudgetBounds, hourlyBounds: [BudgetBounds]? = nil, maxStepFraction: Double,
-                canaryMaxStepFraction: Double, maxStepFloorMicros: Micros, dailyCapMicros: Micros,
-                noConversionWindowHours: Int, roasFloor: Double?, roasFloorSpendMinMicros: Micros,
-                cooldownSeconds: Int64) {
+    package init(
+        bounds: BudgetBounds, hourlyBounds: [BudgetBounds]? = nil, maxStepFraction: Double,
+        canaryMaxStepFraction: Double, maxStepFloorMicros: Micros, dailyCapMicros: Micros,
+        noConversionWindowHours: Int, roasFloor: Double?, roasFloorSpendMinMicros: Micros,
+        cooldownSeconds: Int64
+    ) {
         self.bounds = bounds
         self.hourlyBounds = hourlyBounds
         self.maxStepFraction = maxStepFraction
@@ -82,8 +84,10 @@ package struct CampaignConfig: Hashable, Sendable, Codable {
     package var efficiencyTarget: EfficiencyTarget
     package var guardrails: GuardrailConfig
 
-    package init(id: CampaignID, currency: Currency, dailyTargetMicros: Micros,
-                efficiencyTarget: EfficiencyTarget, guardrails: GuardrailConfig) {
+    package init(
+        id: CampaignID, currency: Currency, dailyTargetMicros: Micros,
+        efficiencyTarget: EfficiencyTarget, guardrails: GuardrailConfig
+    ) {
         self.id = id
         self.currency = currency
         self.dailyTargetMicros = dailyTargetMicros
@@ -98,7 +102,11 @@ package struct CampaignConfig: Hashable, Sendable, Codable {
         func money(_ key: String, _ m: Micros) {
             if m < .zero { out.append((key, "must not be negative")) }
             if !currency.isRepresentable(m) {
-                out.append((key, "must be a whole number of \(currency.code) minor units (\(currency.microsPerMinorUnit) micros)"))
+                out.append(
+                    (
+                        key,
+                        "must be a whole number of \(currency.code) minor units (\(currency.microsPerMinorUnit) micros)"
+                    ))
             }
         }
         if dailyTargetMicros <= .zero { out.append(("daily_target_micros", "must be positive")) }
@@ -109,8 +117,12 @@ package struct CampaignConfig: Hashable, Sendable, Codable {
             money("\(key).max_micros", b.maxMicros)
             if b.minMicros > b.maxMicros { out.append((key, "min_micros exceeds max_micros")) }
         }
-        if let h = g.hourlyBounds, h.count != 24 { out.append(("guardrails.hourly_bounds", "needs exactly 24 entries")) }
-        for (key, f) in [("max_step_fraction", g.maxStepFraction), ("canary_max_step_fraction", g.canaryMaxStepFraction)]
+        if let h = g.hourlyBounds, h.count != 24 {
+            out.append(("guardrails.hourly_bounds", "needs exactly 24 entries"))
+        }
+        for (key, f) in [
+            ("max_step_fraction", g.maxStepFraction), ("canary_max_step_fraction", g.canaryMaxStepFraction),
+        ]
         where !(f.isFinite && f > 0 && f <= 1) {
             out.append(("guardrails.\(key)", "must be in (0, 1]"))
         }
@@ -119,12 +131,18 @@ package struct CampaignConfig: Hashable, Sendable, Codable {
         }
         money("guardrails.max_step_floor_micros", g.maxStepFloorMicros)
         money("guardrails.daily_cap_micros", g.dailyCapMicros)
-        if let f = g.roasFloor, !(f.isFinite && f >= 0) { out.append(("guardrails.roas_floor", "must be a finite, non-negative number")) }
+        if let f = g.roasFloor, !(f.isFinite && f >= 0) {
+            out.append(("guardrails.roas_floor", "must be a finite, non-negative number"))
+        }
         if !(0...GuardrailConfig.cooldownSecondsMax).contains(g.cooldownSeconds) {
             out.append(("guardrails.cooldown_seconds", "must be in 0...\(GuardrailConfig.cooldownSecondsMax) (7 days)"))
         }
         if !(1...GuardrailConfig.noConversionWindowHoursMax).contains(g.noConversionWindowHours) {
-            out.append(("guardrails.no_conversion_window_hours", "must be in 1...\(GuardrailConfig.noConversionWindowHoursMax)"))
+            out.append(
+                (
+                    "guardrails.no_conversion_window_hours",
+                    "must be in 1...\(GuardrailConfig.noConversionWindowHoursMax)"
+                ))
         }
         switch efficiencyTarget {
         case .roas(let r) where !(r.isFinite && r > 0): out.append(("efficiency_target.roas", "must be positive"))
@@ -149,8 +167,10 @@ package struct AccountLimits: Hashable, Sendable, Codable {
     /// Metrics older than this are stale: budgets hold.
     package var staleAfterSeconds: Int64
 
-    package init(dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
-                utcOffsetSeconds: Int64, staleAfterSeconds: Int64) {
+    package init(
+        dailyCapMicros: Micros, maxSpendAtRiskMicros: Micros, overdeliveryBasisPoints: Int64,
+        utcOffsetSeconds: Int64, staleAfterSeconds: Int64
+    ) {
         self.dailyCapMicros = dailyCapMicros
         self.maxSpendAtRiskMicros = maxSpendAtRiskMicros
         self.overdeliveryBasisPoints = overdeliveryBasisPoints
@@ -212,8 +232,10 @@ package struct Observation: Hashable, Sendable, Codable {
     /// Age of the newest metric the platform returned.
     package var dataAgeSeconds: Int64
 
-    package init(campaign: CampaignID, currency: Currency, currentBudgetMicros: Micros, spendTodayMicros: Micros,
-                trailing: TrailingStats, hoursWithoutConversion: Int, dataAgeSeconds: Int64) {
+    package init(
+        campaign: CampaignID, currency: Currency, currentBudgetMicros: Micros, spendTodayMicros: Micros,
+        trailing: TrailingStats, hoursWithoutConversion: Int, dataAgeSeconds: Int64
+    ) {
         self.campaign = campaign
         self.currency = currency
         self.currentBudgetMicros = currentBudgetMicros

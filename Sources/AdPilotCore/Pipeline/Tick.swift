@@ -39,7 +39,10 @@ package struct TickCampaign: Sendable {
     /// counts toward the account-wide projections (it can spend no more today).
     package var paused: Bool
 
-    package init(config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool, paused: Bool = false) {
+    package init(
+        config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool,
+        paused: Bool = false
+    ) {
         self.config = config
         self.observation = observation
         self.newHours = newHours
@@ -55,10 +58,12 @@ package struct TickCampaign: Sendable {
 package enum Tick {
     /// `propose` is called once per decision. `states` and `platformBreaker` are updated
     /// in place (pacers, cooldown clocks, half-open permits, anomaly history).
-    package static func run(control: ControlState, haltFlag: Bool, settings: TickSettings, now: Instant,
-                           campaigns: [TickCampaign], states: inout [CampaignControl],
-                           platformBreaker: inout CircuitBreaker,
-                           propose: (Int, WriteScope.Assignment, PacerReport) -> Proposal) -> [Decision] {
+    package static func run(
+        control: ControlState, haltFlag: Bool, settings: TickSettings, now: Instant,
+        campaigns: [TickCampaign], states: inout [CampaignControl],
+        platformBreaker: inout CircuitBreaker,
+        propose: (Int, WriteScope.Assignment, PacerReport) -> Proposal
+    ) -> [Decision] {
         precondition(states.count == campaigns.count, "one CampaignControl per campaign")
         let account = settings.account
         // Int128: a sum of Int64 projections cannot overflow, so no edge case can
@@ -67,8 +72,9 @@ package enum Tick {
         var canaryTotal: Int128 = 0
         var projected = [Micros](repeating: .zero, count: campaigns.count)
         for (i, c) in campaigns.enumerated() {
-            projected[i] = account.projectedDaySpend(budget: c.paused ? .zero : c.observation.currentBudgetMicros,
-                                                     spendToday: c.observation.spendTodayMicros)
+            projected[i] = account.projectedDaySpend(
+                budget: c.paused ? .zero : c.observation.currentBudgetMicros,
+                spendToday: c.observation.spendTodayMicros)
             accountTotal += Int128(projected[i].rawValue)
             if control.mode == .canary && c.inCanaryScope { canaryTotal += Int128(projected[i].rawValue) }
         }
@@ -92,8 +98,10 @@ package enum Tick {
                 let campaignPermits = states[i].breaker.permission(settings.breaker, at: now) == .permitted
                 let inCanary = control.mode == .canary && c.inCanaryScope
                 let input = DecisionInput(
-                    campaign: c.config, account: account, pacerConfig: settings.pacer, observation: c.observation, now: now,
-                    mode: control.mode, slot: a.slot, policy: a.policy, inCanaryScope: c.inCanaryScope, haltFlag: haltFlag,
+                    campaign: c.config, account: account, pacerConfig: settings.pacer, observation: c.observation,
+                    now: now,
+                    mode: control.mode, slot: a.slot, policy: a.policy, inCanaryScope: c.inCanaryScope,
+                    haltFlag: haltFlag,
                     pacer: a.mayWrite ? states[i].pacer : states[i].shadowPacer, lastChangeAt: lastChangeAt,
                     platformBreaker: platformBreaker.state, platformBreakerPermits: platformPermits,
                     campaignBreaker: states[i].breaker.state, campaignBreakerPermits: campaignPermits,
@@ -107,8 +115,11 @@ package enum Tick {
                     let acquiredCampaign = states[i].breaker.acquire(settings.breaker, at: now)
                     assert(acquiredPlatform && acquiredCampaign, "permission was checked just before")
                     states[i].lastChangeAt = now
-                    let after = Int128(account.projectedDaySpend(budget: decision.finalBudgetMicros,
-                                                                 spendToday: c.observation.spendTodayMicros).rawValue)
+                    let after = Int128(
+                        account.projectedDaySpend(
+                            budget: decision.finalBudgetMicros,
+                            spendToday: c.observation.spendTodayMicros
+                        ).rawValue)
                     accountTotal += after - own
                     if inCanary { canaryTotal += after - own }
                     own = after

@@ -12,8 +12,10 @@ package enum TickSafety {
 
     /// In order of precedence: a critical anomaly the pipeline escalated, spend past the
     /// account's hard daily cap, then a live policy that errored or returned no usable number.
-    package static func check(_ decisions: [Decision], spendTodayMicros: [Micros], dailyCapMicros: Micros,
-                              state: ControlState) -> Action? {
+    package static func check(
+        _ decisions: [Decision], spendTodayMicros: [Micros], dailyCapMicros: Micros,
+        state: ControlState
+    ) -> Action? {
         if let critical = decisions.first(where: \.haltRequested) {
             return .halt(reason: "critical anomaly on campaign \(critical.campaign)")
         }
@@ -21,12 +23,15 @@ package enum TickSafety {
             return .halt(reason: breach)
         }
         guard let fault = decisions.first(where: { $0.input.slot == .live && $0.policyFault }) else { return nil }
-        let why = "live policy \(fault.input.policy) failed on \(fault.campaign): "
+        let why =
+            "live policy \(fault.input.policy) failed on \(fault.campaign): "
             + (fault.layers.first?.detail ?? "no usable number")
         if state.mode == .live && state.previous != nil {
             return .rollbackLive(reason: why, otherwise: "\(why); the rollback could not be applied")
         }
-        let detail = state.mode != .live ? "a rollback in \(state.mode.rawValue) would not remove it"
+        let detail =
+            state.mode != .live
+            ? "a rollback in \(state.mode.rawValue) would not remove it"
             : "no previous policy to roll back to"
         return .halt(reason: "\(why); \(detail)")
     }
@@ -35,6 +40,7 @@ package enum TickSafety {
     package static func capBreach(spendTodayMicros: [Micros], dailyCapMicros: Micros) -> String? {
         let spent = spendTodayMicros.reduce(Int128(0)) { $0 + Int128($1.rawValue) }
         guard spent > Int128(dailyCapMicros.rawValue) else { return nil }
-        return "account spend today \(Micros(Int64(min(spent, Int128(Int64.max))))) exceeds the hard cap \(dailyCapMicros)"
+        return
+            "account spend today \(Micros(Int64(min(spent, Int128(Int64.max))))) exceeds the hard cap \(dailyCapMicros)"
     }
 }

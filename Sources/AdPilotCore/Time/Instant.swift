@@ -75,14 +75,16 @@ extension Instant {
             return v
         }
         guard b.count <= 40, let y = digits(0, 4), b.count >= 10, b[4] == 45, let mo = digits(5, 2), b[7] == 45,
-              let d = digits(8, 2), (1...12).contains(mo), (1...CivilDate.daysIn(month: mo, year: y)).contains(d) else { return nil }
+            let d = digits(8, 2), (1...12).contains(mo), (1...CivilDate.daysIn(month: mo, year: y)).contains(d)
+        else { return nil }
         let days = CivilDate.toDays(y, mo, d)
         if b.count == 10 {
             self.init(secondsSinceEpoch: days * Instant.secondsPerDay)
             return
         }
         guard b.count >= 20, b[10] == 84 || b[10] == 116, let h = digits(11, 2), b[13] == 58, let mi = digits(14, 2),
-              b[16] == 58, let s = digits(17, 2), h < 24, mi < 60, s < 61 else { return nil }
+            b[16] == 58, let s = digits(17, 2), h < 24, mi < 60, s < 61
+        else { return nil }
         var i = 19
         var micros: Int64 = 0
         if b[i] == 46 {  // '.'
@@ -100,7 +102,8 @@ extension Instant {
         if i < b.count, b[i] == 90 || b[i] == 122 {  // Z
             i += 1
         } else if i < b.count, b[i] == 43 || b[i] == 45, let oh = digits(i + 1, 2), i + 3 < b.count, b[i + 3] == 58,
-                  let om = digits(i + 4, 2), oh < 24, om < 60 {
+            let om = digits(i + 4, 2), oh < 24, om < 60
+        {
             offset = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
             i += 6
         } else {
@@ -123,7 +126,8 @@ package struct LocalTime: Hashable, Sendable {
     package let dayOfWeek: Int
 
     package init(_ instant: Instant, utcOffsetSeconds: Int64) {
-        let local = instant.microsSinceEpoch.floorDiv(Instant.microsPerSecond).addingReportingOverflow(utcOffsetSeconds).partialValue
+        let local = instant.microsSinceEpoch.floorDiv(Instant.microsPerSecond).addingReportingOverflow(utcOffsetSeconds)
+            .partialValue
         day = local.floorDiv(Instant.secondsPerDay)
         secondOfDay = local.floorMod(Instant.secondsPerDay)
         // 1970-01-01 was a Thursday (3 when Monday is 0).

@@ -99,8 +99,12 @@ final class CurlTransport: Sendable {
         init(limit: Int) { self.limit = limit }
     }
 
-    func perform(_ request: HTTPRequest, _ config: HTTPClientConfig, redact: Redactor) throws(PlatformError) -> HTTPResponse {
-        guard CurlTransport.initialized, let h = curl_easy_init() else { throw .transport(detail: "libcurl could not start") }
+    func perform(
+        _ request: HTTPRequest, _ config: HTTPClientConfig, redact: Redactor
+    ) throws(PlatformError) -> HTTPResponse {
+        guard CurlTransport.initialized, let h = curl_easy_init() else {
+            throw .transport(detail: "libcurl could not start")
+        }
         defer { curl_easy_cleanup(h) }
         let sink = Sink(limit: config.responseBytesMax)
         let box = Unmanaged.passUnretained(sink).toOpaque()
@@ -119,39 +123,60 @@ final class CurlTransport: Sendable {
                     ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMillis) == CURLE_OK
+                    ok =
+                        ok
+                        && adpilot_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMillis)
+                            == CURLE_OK
                     ok = ok && adpilot_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, config.totalTimeoutMillis) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, eb.baseAddress) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_write(h, CURLOPT_WRITEFUNCTION, { data, size, count, user in
-                        let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
-                        let n = size * count
-                        guard sink.body.count + n <= sink.limit else {
-                            sink.overflowed = true
-                            return 0  // aborts the transfer
-                        }
-                        sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
-                        return n
-                    }) == CURLE_OK
+                    ok =
+                        ok
+                        && adpilot_curl_setopt_write(
+                            h, CURLOPT_WRITEFUNCTION,
+                            { data, size, count, user in
+                                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                                let n = size * count
+                                guard sink.body.count + n <= sink.limit else {
+                                    sink.overflowed = true
+                                    return 0  // aborts the transfer
+                                }
+                                sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+                                return n
+                            }) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_WRITEDATA, box) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_write(h, CURLOPT_HEADERFUNCTION, { data, size, count, user in
-                        let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
-                        let n = size * count
-                        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-                        if line.hasPrefix("HTTP/") { sink.headers.removeAll() }  // a new response (e.g. after 100)
-                        if let colon = line.firstIndex(of: ":"), sink.headers.count < 200 {
-                            let name = line[..<colon].lowercased()
-                            // "\r\n" is one Character in Swift: trim by isWhitespace, not by "\r".
-                            let value = String(line[line.index(after: colon)...].drop(while: \.isWhitespace)
-                                .reversed().drop(while: \.isWhitespace).reversed())
-                            sink.headers.append((name, value))
-                        }
-                        return n
-                    }) == CURLE_OK
+                    ok =
+                        ok
+                        && adpilot_curl_setopt_write(
+                            h, CURLOPT_HEADERFUNCTION,
+                            { data, size, count, user in
+                                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                                let n = size * count
+                                let line = String(
+                                    decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
+                                // a new response (e.g. after 100)
+                                if line.hasPrefix("HTTP/") { sink.headers.removeAll() }
+                                if let colon = line.firstIndex(of: ":"), sink.headers.count < 200 {
+                                    let name = line[..<colon].lowercased()
+                                    // "\r\n" is one Character in Swift: trim by isWhitespace, not by "\r".
+                                    let value = String(
+                                        line[line.index(after: colon)...].drop(while: \.isWhitespace)
+                                            .reversed().drop(while: \.isWhitespace).reversed())
+                                    sink.headers.append((name, value))
+                                }
+                                return n
+                            }) == CURLE_OK
                     ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HEADERDATA, box) == CURLE_OK
                     if let body = request.body {
-                        ok = ok && adpilot_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) == CURLE_OK
-                        ok = ok && body.withUnsafeBytes { adpilot_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) } == CURLE_OK
+                        ok =
+                            ok
+                            && adpilot_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+                                == CURLE_OK
+                        ok =
+                            ok
+                            && body.withUnsafeBytes {
+                                adpilot_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress)
+                            } == CURLE_OK
                     }
                     guard ok else { return CURLE_FAILED_INIT }
                     return curl_easy_perform(h)
@@ -159,7 +184,9 @@ final class CurlTransport: Sendable {
             }
         }
         if sink.overflowed {
-            throw .malformed(detail: "response larger than \(config.responseBytesMax) bytes from \(redact(Self.hostOf(request.url)))")
+            throw .malformed(
+                detail: "response larger than \(config.responseBytesMax) bytes from \(redact(Self.hostOf(request.url)))"
+            )
         }
         guard code == CURLE_OK else {
             let buffered = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -205,11 +232,15 @@ package final class HTTPClient {
     }
 
     /// Sends `request` until `classify` accepts the response, fails it, or attempts run out.
-    package func send(_ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict) throws(PlatformError) -> HTTPResponse {
+    package func send(
+        _ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict
+    ) throws(PlatformError) -> HTTPResponse {
         var last: PlatformError = .transport(detail: "no attempt made")
         for attempt in 0..<config.attemptsMax {
             var hint: Int? = nil  // seconds, from the server; nonsense (negative) is ignored
-            switch Result(catching: { () throws(PlatformError) in try transport.perform(request, config, redact: redact) }) {
+            switch Result(catching: { () throws(PlatformError) in try transport.perform(request, config, redact: redact)
+                })
+            {
             case .success(let response):
                 switch classify(response) {
                 case .ok: return response

@@ -18,7 +18,8 @@ package indirect enum JSON: Equatable, Sendable {
         case (.number(let x), .number(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
         case (.array(let x), .array(let y)): return x == y
-        case (.object(let x), .object(let y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let x), .object(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -219,13 +220,18 @@ package indirect enum JSON: Equatable, Sendable {
                     case UInt8(ascii: "r"): out.append(0x0d)
                     case UInt8(ascii: "t"): out.append(0x09)
                     case UInt8(ascii: "u"):
-                        guard i + 4 < b.count, let v = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16) else {
+                        guard i + 4 < b.count,
+                            let v = UInt32(String(decoding: b[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+                        else {
                             throw fail("bad \\u escape")
                         }
                         i += 4
                         var scalar = v
-                        if (0xD800...0xDBFF).contains(v), i + 6 < b.count, b[i + 1] == 0x5c, b[i + 2] == UInt8(ascii: "u"),
-                           let low = UInt32(String(decoding: b[(i + 3)...(i + 6)], as: UTF8.self), radix: 16), (0xDC00...0xDFFF).contains(low) {
+                        if (0xD800...0xDBFF).contains(v), i + 6 < b.count, b[i + 1] == 0x5c,
+                            b[i + 2] == UInt8(ascii: "u"),
+                            let low = UInt32(String(decoding: b[(i + 3)...(i + 6)], as: UTF8.self), radix: 16),
+                            (0xDC00...0xDFFF).contains(low)
+                        {
                             scalar = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                             i += 6
                         }

@@ -40,7 +40,9 @@ package final class MetaAdapter: AdPlatform {
     /// `X-Business-Use-Case-Usage`: `{"<id>":[{"type":"ads_management",...,"estimated_time_to_regain_access":N}]}`,
     /// N in minutes. Returns the longest wait in seconds.
     static func regainAccessSeconds(_ header: String?) -> Int? {
-        guard let header, let usage = try? JSON.parse(Array(header.utf8)), case .object(let accounts) = usage else { return nil }
+        guard let header, let usage = try? JSON.parse(Array(header.utf8)), case .object(let accounts) = usage else {
+            return nil
+        }
         let minutes = accounts.flatMap { $0.1.array ?? [] }.compactMap { $0["estimated_time_to_regain_access"]?.int64 }
         // Clamped to a day: nonsense in a header must not overflow (or wait forever).
         return minutes.max().map { Int(min(max($0, 0), 1_440)) * 60 }
@@ -53,7 +55,9 @@ package final class MetaAdapter: AdPlatform {
             return .fail(.malformed(detail: "HTTP \(r.status) without a Graph API error object"))
         }
         let subcode = error["error_subcode"]?.int64.map { "/\($0)" } ?? ""
-        let detail = "code \(code)\(subcode): \(error["message"]?.string ?? "") (fbtrace_id \(error["fbtrace_id"]?.string ?? "?"))"
+        let detail =
+            "code \(code)\(subcode): \(error["message"]?.string ?? "") (fbtrace_id "
+                + "\(error["fbtrace_id"]?.string ?? "?"))"
         if throttleCodes.contains(code) {
             let wait = regainAccessSeconds(r.header("X-Business-Use-Case-Usage"))
             return .retry(afterSeconds: wait, .throttled(retryAfterSeconds: wait, detail: detail))
@@ -62,21 +66,28 @@ package final class MetaAdapter: AdPlatform {
         return .fail(.rejected(code: "\(code)\(subcode)", detail: detail))
     }
 
-    private func call(_ method: String, _ path: String, query: [(String, String)] = [], form: [(String, String)]? = nil) throws(PlatformError) -> JSON {
+    private func call(
+        _ method: String, _ path: String, query: [(String, String)] = [], form: [(String, String)]? = nil
+    ) throws(PlatformError) -> JSON {
         var headers = [("Authorization", "Bearer \(token)")]
         var body: [UInt8]? = nil
         if let form {
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
             body = Array(String(URLQuery.encode(form).dropFirst()).utf8)
         }
-        let request = HTTPRequest(method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers, body: body)
+        let request = HTTPRequest(
+            method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers, body: body)
         return try http.send(request, classify: Self.classify).json()
     }
 
     private func adSet(_ item: JSON) throws(PlatformError) -> PlatformCampaign {
         guard let id = item["id"]?.string else { throw .malformed(detail: "ad set without id") }
         guard let minor = item["daily_budget"]?.int64, minor >= 0 else {
-            throw .malformed(detail: "ad set \(id): daily_budget \(item["daily_budget"]?.encoded.prefix(30) ?? "missing") is not whole minor units")
+            throw .malformed(
+                detail:
+                    "ad set \(id): daily_budget \(item["daily_budget"]?.encoded.prefix(30) ?? "missing") is not whole "
+                        + "minor units"
+            )
         }
         let budget: Micros
         do {
@@ -84,9 +95,12 @@ package final class MetaAdapter: AdPlatform {
         } catch {
             throw .malformed(detail: "ad set \(id): \(error)")
         }
-        let status = (item["effective_status"]?.string ?? item["status"]?.string) == "ACTIVE" ? PlatformCampaign.Status.active : .paused
-        return PlatformCampaign(id: CampaignID(id), name: item["name"]?.string ?? id, currency: config.currency,
-                                dailyBudgetMicros: budget, status: status)
+        let status =
+            (item["effective_status"]?.string ?? item["status"]?.string) == "ACTIVE"
+            ? PlatformCampaign.Status.active : .paused
+        return PlatformCampaign(
+            id: CampaignID(id), name: item["name"]?.string ?? id, currency: config.currency,
+            dailyBudgetMicros: budget, status: status)
     }
 
     static let adSetFields = "id,name,daily_budget,status,effective_status"
@@ -101,24 +115,31 @@ package final class MetaAdapter: AdPlatform {
             if let after { query.append(("after", after)) }
             let page = try call("GET", "/act_\(config.adAccountID)/adsets", query: query)
             for item in page["data"]?.array ?? [] { out.append(try adSet(item)) }
-            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else { return out }
+            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else {
+                return out
+            }
             after = cursor
         }
         throw .malformed(detail: "more than \(MetaConfig.pagesMax) pages of ad sets")
     }
 
     package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
-        let result = Result { () throws(PlatformError) in try call("GET", "/\(id.rawValue)", query: [("fields", Self.adSetFields)]) }
+        let result = Result { () throws(PlatformError) in
+            try call("GET", "/\(id.rawValue)", query: [("fields", Self.adSetFields)])
+        }
         switch result {
         case .success(let item): return try adSet(item)
-        case .failure(.rejected(let code, _)) where code == "100" || code.hasPrefix("100/"): throw .notFound(id)  // "Unsupported get request"
+        // Code 100: "Unsupported get request".
+        case .failure(.rejected(let code, _)) where code == "100" || code.hasPrefix("100/"): throw .notFound(id)
         case .failure(let e): throw e
         }
     }
 
     private func minorUnits(_ budget: Micros) throws(PlatformError) -> Int64 {
         guard budget > .zero, let minor = try? config.currency.minorUnits(budget) else {
-            throw .rejected(code: "inexact_budget", detail: "\(budget) is not a positive whole number of \(config.currency) minor units")
+            throw .rejected(
+                code: "inexact_budget",
+                detail: "\(budget) is not a positive whole number of \(config.currency) minor units")
         }
         return minor
     }
@@ -126,17 +147,23 @@ package final class MetaAdapter: AdPlatform {
     package func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         let minor = try minorUnits(budgetMicros)
         let reply = try call("POST", "/\(id.rawValue)", form: [("daily_budget", String(minor))])
-        guard reply["success"]?.bool == true else { throw .malformed(detail: "budget update of \(id) did not report success") }
+        guard reply["success"]?.bool == true else {
+            throw .malformed(detail: "budget update of \(id) did not report success")
+        }
     }
 
     package func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         let reply = try call("POST", "/\(id.rawValue)", form: [("status", status == .active ? "ACTIVE" : "PAUSED")])
-        guard reply["success"]?.bool == true else { throw .malformed(detail: "status update of \(id) did not report success") }
+        guard reply["success"]?.bool == true else {
+            throw .malformed(detail: "status update of \(id) did not report success")
+        }
     }
 
     /// Several budget writes in one Graph API batch request; each item succeeds or fails on
     /// its own (a partial failure is per-item, never all-or-nothing).
-    package func setDailyBudgets(_ writes: [(CampaignID, Micros)]) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+    package func setDailyBudgets(
+        _ writes: [(CampaignID, Micros)]
+    ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
         precondition(writes.count <= 50, "the Graph API takes at most 50 requests per batch")
         precondition(Set(writes.map(\.0)).count == writes.count, "one write per campaign per batch")
         var items: [JSON] = []
@@ -145,8 +172,11 @@ package final class MetaAdapter: AdPlatform {
         for (id, budget) in writes {
             do {
                 let minor = try minorUnits(budget)
-                items.append(.object([("method", .string("POST")), ("relative_url", .string(id.rawValue)),
-                                      ("body", .string("daily_budget=\(minor)"))]))
+                items.append(
+                    .object([
+                        ("method", .string("POST")), ("relative_url", .string(id.rawValue)),
+                        ("body", .string("daily_budget=\(minor)")),
+                    ]))
                 sent.append(id)
             } catch {
                 results[id] = .failure(error)
@@ -162,7 +192,8 @@ package final class MetaAdapter: AdPlatform {
             let body = Array((answer["body"]?.string ?? "").utf8)
             switch Self.classify(HTTPResponse(status: status, headers: [], body: body)) {
             case .ok:
-                results[id] = (try? JSON.parse(body))?["success"]?.bool == true
+                results[id] =
+                    (try? JSON.parse(body))?["success"]?.bool == true
                     ? .success(()) : .failure(.malformed(detail: "batch item for \(id) did not report success"))
             case .retry(_, let e), .fail(let e):
                 results[id] = .failure(http.redacted(e))
@@ -172,51 +203,73 @@ package final class MetaAdapter: AdPlatform {
     }
 
     /// Insights with the hourly breakdown (advertiser time zone); money as decimal strings.
-    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(
+        campaign id: CampaignID, from: Instant, to: Instant
+    ) throws(PlatformError) -> MetricsWindow {
         let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         var hours: [HourlyMetrics] = []
         var after: String? = nil
         for _ in 0..<MetaConfig.pagesMax {
-            var query = [("fields", "spend,impressions,clicks,actions,action_values"),
-                         ("breakdowns", "hourly_stats_aggregated_by_advertiser_time_zone"),
-                         ("time_range", #"{"since":"\#(day(from))","until":"\#(day(to))"}"#), ("time_increment", "1"), ("limit", "500")]
+            var query = [
+                ("fields", "spend,impressions,clicks,actions,action_values"),
+                ("breakdowns", "hourly_stats_aggregated_by_advertiser_time_zone"),
+                ("time_range", #"{"since":"\#(day(from))","until":"\#(day(to))"}"#), ("time_increment", "1"),
+                ("limit", "500"),
+            ]
             if let after { query.append(("after", after)) }
             let page = try call("GET", "/\(id.rawValue)/insights", query: query)
             for row in page["data"]?.array ?? [] { hours.append(try hour(row)) }
-            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else { break }
+            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else {
+                break
+            }
             after = cursor
         }
-        hours = hours.filter { $0.hour >= from.microsSinceEpoch / 3_600_000_000 && $0.hour < (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000 }
+        hours = hours.filter {
+            $0.hour >= from.microsSinceEpoch / 3_600_000_000
+                && $0.hour < (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000
+        }
         hours.sort { $0.hour < $1.hour }
         let fresh = hours.last.map { Instant(microsSinceEpoch: ($0.hour + 1) * 3_600_000_000) } ?? from
         return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh)
     }
 
     private func hour(_ row: JSON) throws(PlatformError) -> HourlyMetrics {
-        guard let date = row["date_start"]?.string, let slot = row["hourly_stats_aggregated_by_advertiser_time_zone"]?.string,
-              let start = Instant(rfc3339: "\(date)T\(slot.prefix(8))Z") else {
+        guard let date = row["date_start"]?.string,
+            let slot = row["hourly_stats_aggregated_by_advertiser_time_zone"]?.string,
+            let start = Instant(rfc3339: "\(date)T\(slot.prefix(8))Z")
+        else {
             throw .malformed(detail: "insights row without date_start and an hourly slot")
         }
         guard let spend = row["spend"]?.decimalMicros,
-              let impressions = row["impressions"]?.int64, let clicks = row["clicks"]?.int64 else {
+            let impressions = row["impressions"]?.int64, let clicks = row["clicks"]?.int64
+        else {
             throw .malformed(detail: "insights row for \(date) \(slot) lacks spend, impressions or clicks")
         }
         func purchase(_ key: String) -> JSON? {
-            row[key]?.array?.first { $0["action_type"]?.string == "purchase" || $0["action_type"]?.string == "offsite_conversion.fb_pixel_purchase" }?["value"]
+            row[key]?.array?.first {
+                $0["action_type"]?.string == "purchase"
+                    || $0["action_type"]?.string == "offsite_conversion.fb_pixel_purchase"
+            }?["value"]
         }
         let hourStart = start.adding(seconds: -config.utcOffsetSeconds)
         // Absent means none; present but inexact is nonsense, not zero revenue.
         var value = Micros.zero
         if let v = purchase("action_values") {
             guard let exact = v.decimalMicros, exact >= .zero else {
-                throw .malformed(detail: "insights row for \(date) \(slot): purchase value \(v.encoded.prefix(30)) is not an exact amount")
+                throw .malformed(
+                    detail:
+                        "insights row for \(date) \(slot): purchase value \(v.encoded.prefix(30)) is not an exact "
+                            + "amount"
+                )
             }
             value = exact
         }
-        guard let conversions = purchase("actions").map({ $0.double }) ?? 0, conversions.isFinite, conversions >= 0 else {
+        guard let conversions = purchase("actions").map({ $0.double }) ?? 0, conversions.isFinite, conversions >= 0
+        else {
             throw .malformed(detail: "insights row for \(date) \(slot): purchase count is not a finite number")
         }
-        return HourlyMetrics(hour: hourStart.microsSinceEpoch / 3_600_000_000, spendMicros: spend, impressions: impressions,
-                             clicks: clicks, conversions: conversions, conversionValueMicros: value)
+        return HourlyMetrics(
+            hour: hourStart.microsSinceEpoch / 3_600_000_000, spendMicros: spend, impressions: impressions,
+            clicks: clicks, conversions: conversions, conversionValueMicros: value)
     }
 }

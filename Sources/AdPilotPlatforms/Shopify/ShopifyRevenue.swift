@@ -35,11 +35,15 @@ package final class ShopifyRevenue: RevenueSource {
         case 429:
             // Retry-After may be fractional ("2.0"): round up. Nonsense (negative, NaN, huge)
             // is no hint at all.
-            let after = r.header("Retry-After").flatMap(Double.init).flatMap { $0.isFinite && $0 >= 0 && $0 <= 86_400 ? Int($0.rounded(.up)) : nil }
+            let after = r.header("Retry-After").flatMap(Double.init).flatMap {
+                $0.isFinite && $0 >= 0 && $0 <= 86_400 ? Int($0.rounded(.up)) : nil
+            }
             return .retry(afterSeconds: after, .throttled(retryAfterSeconds: after, detail: "HTTP 429 from Shopify"))
         case 401, 403: return .fail(.unauthorized(detail: "HTTP \(r.status) from Shopify"))
         case 500...: return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status) from Shopify"))
-        default: return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self)))
+        default:
+            return .fail(
+                .rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self)))
         }
     }
 
@@ -47,7 +51,9 @@ package final class ShopifyRevenue: RevenueSource {
     static func nextLink(_ header: String?) -> String? {
         guard let header else { return nil }
         for part in header.split(separator: ",") where part.contains(#"rel="next""#) {
-            guard let open = part.firstIndex(of: "<"), let close = part.firstIndex(of: ">"), open < close else { continue }
+            guard let open = part.firstIndex(of: "<"), let close = part.firstIndex(of: ">"), open < close else {
+                continue
+            }
             return String(part[part.index(after: open)..<close])
         }
         return nil
@@ -64,36 +70,54 @@ package final class ShopifyRevenue: RevenueSource {
     }
 
     package func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order] {
-        var url: String? = config.baseURL + "/orders.json" + URLQuery.encode([
-            ("status", "any"), ("created_at_min", since.rfc3339), ("created_at_max", until.rfc3339), ("limit", String(config.pageSize)),
-            ("fields", "id,created_at,total_price,currency,landing_site"),
-        ])
+        var url: String? =
+            config.baseURL + "/orders.json"
+            + URLQuery.encode([
+                ("status", "any"), ("created_at_min", since.rfc3339), ("created_at_max", until.rfc3339),
+                ("limit", String(config.pageSize)),
+                ("fields", "id,created_at,total_price,currency,landing_site"),
+            ])
         var out: [Order] = []
         var pages = 0
         while let next = url {
             pages += 1
-            guard pages <= ShopifyConfig.pagesMax else { throw .malformed(detail: "more than \(ShopifyConfig.pagesMax) pages of orders") }
+            guard pages <= ShopifyConfig.pagesMax else {
+                throw .malformed(detail: "more than \(ShopifyConfig.pagesMax) pages of orders")
+            }
             // Follow pagination only under the configured shop's API path: a Link elsewhere
             // (another host, a longer host name, user@host) would carry the token there.
             guard next.hasPrefix(config.baseURL + "/") || next.hasPrefix(config.baseURL + "?") else {
                 throw .malformed(detail: "pagination link leaves \(config.baseURL)")
             }
-            let r = try http.send(HTTPRequest(method: "GET", url: next, headers: [("X-Shopify-Access-Token", token)]), classify: Self.classify)
-            guard let orders = try r.json()["orders"]?.array else { throw .malformed(detail: "response without orders") }
+            let r = try http.send(
+                HTTPRequest(method: "GET", url: next, headers: [("X-Shopify-Access-Token", token)]),
+                classify: Self.classify)
+            guard let orders = try r.json()["orders"]?.array else {
+                throw .malformed(detail: "response without orders")
+            }
             for o in orders {
-                guard let id = o["id"]?.int64.map(String.init) ?? o["id"]?.string, let created = o["created_at"]?.string.flatMap(Instant.init(rfc3339:)),
-                      let total = o["total_price"]?.decimalMicros else {
+                guard let id = o["id"]?.int64.map(String.init) ?? o["id"]?.string,
+                    let created = o["created_at"]?.string.flatMap(Instant.init(rfc3339:)),
+                    let total = o["total_price"]?.decimalMicros
+                else {
                     throw .malformed(detail: "order without id, created_at or an exact total_price")
                 }
                 guard let code = o["currency"]?.string, code == config.currency.code else {
-                    throw .malformed(detail: "order \(id) is in \(o["currency"]?.string ?? "?"), the shop is configured for \(config.currency)")
+                    throw .malformed(
+                        detail:
+                            "order \(id) is in \(o["currency"]?.string ?? "?"), the shop is configured for "
+                                + "\(config.currency)"
+                    )
                 }
-                out.append(Order(id: id, createdAt: created, totalMicros: total, currency: config.currency,
-                                 campaign: campaign(fromLandingSite: o["landing_site"]?.string)))
+                out.append(
+                    Order(
+                        id: id, createdAt: created, totalMicros: total, currency: config.currency,
+                        campaign: campaign(fromLandingSite: o["landing_site"]?.string)))
             }
             url = Self.nextLink(r.header("Link"))
             if url != nil, let limit = r.header("X-Shopify-Shop-Api-Call-Limit"), let (used, size) = Self.bucket(limit),
-               Double(used) >= Double(size) * Self.bucketFullShare {
+                Double(used) >= Double(size) * Self.bucketFullShare
+            {
                 http.sleep(1_000)  // the bucket drains at about 2 calls per second
             }
         }

@@ -42,8 +42,10 @@ package final class EmbeddedMarket: AdPlatform {
 
     /// Opens (or creates) the market in `directory`. A market created with another seed or
     /// campaign count is refused: the operator picks a fresh state directory instead.
-    package static func open(directory: String, seed: UInt64, campaigns: Int, speed: Double,
-                            wall: any TimeSource = SystemClock(), io: any FileIO = PosixFileIO()) throws -> EmbeddedMarket {
+    package static func open(
+        directory: String, seed: UInt64, campaigns: Int, speed: Double,
+        wall: any TimeSource = SystemClock(), io: any FileIO = PosixFileIO()
+    ) throws -> EmbeddedMarket {
         try io.makeDirectories(directory, mode: 0o750)
         let statePath = directory + "/" + stateName
         let wallNow = wall.now().microsSinceEpoch
@@ -53,19 +55,24 @@ package final class EmbeddedMarket: AdPlatform {
             do {
                 state = try JSONDecoder().decode(State.self, from: Data(try io.readFile(statePath, limit: 1 << 16)))
             } catch {
-                throw EmbeddedMarketError("\(statePath): unreadable simulated market (\(error)); remove \(directory) to start a fresh one")
+                throw EmbeddedMarketError(
+                    "\(statePath): unreadable simulated market (\(error)); remove \(directory) to start a fresh one")
             }
             guard state.seed == seed, state.campaigns == campaigns else {
-                throw EmbeddedMarketError("platform: the simulator in \(directory) was created with seed \(state.seed) and "
-                    + "\(state.campaigns) campaigns; use the same (--campaigns \(state.campaigns)) or a fresh --state-dir")
+                throw EmbeddedMarketError(
+                    "platform: the simulator in \(directory) was created with seed \(state.seed) and "
+                        + "\(state.campaigns) campaigns; use the same (--campaigns \(state.campaigns)) or a fresh "
+                        + "--state-dir"
+                )
             }
             // Simulated time continues from where it was, at the old speed, then re-anchors.
             let elapsed = Double(max(0, wallNow - state.anchorWallMicros)) * state.speed
             state.anchorSimMicros += Int64(min(elapsed, 1e17))
         } else {
             let now = wallNow / hour * hour
-            state = State(seed: seed, campaigns: campaigns, startMicros: now - historyDays * 24 * hour,
-                          anchorSimMicros: now, anchorWallMicros: wallNow, speed: speed)
+            state = State(
+                seed: seed, campaigns: campaigns, startMicros: now - historyDays * 24 * hour,
+                anchorSimMicros: now, anchorWallMicros: wallNow, speed: speed)
         }
         state.anchorWallMicros = wallNow
         state.speed = speed
@@ -73,8 +80,10 @@ package final class EmbeddedMarket: AdPlatform {
         try io.writeAtomically(statePath, Array(try JSONEncoder().encode(state)))
 
         let clock = AcceleratedClock(start: Instant(microsSinceEpoch: state.anchorSimMicros), speed: speed, base: wall)
-        let simulator = MarketSimulator(config: SimulatorConfig(seed: seed, campaigns: campaigns,
-                                                                start: Instant(microsSinceEpoch: state.startMicros)), clock: clock)
+        let simulator = MarketSimulator(
+            config: SimulatorConfig(
+                seed: seed, campaigns: campaigns,
+                start: Instant(microsSinceEpoch: state.startMicros)), clock: clock)
         let logPath = directory + "/" + writeLogName
         let fd = try io.open(logPath, flags: O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o640)
         let market = EmbeddedMarket(simulator: simulator, clock: clock, logPath: logPath, logFD: fd, io: io)
@@ -82,7 +91,9 @@ package final class EmbeddedMarket: AdPlatform {
         return market
     }
 
-    private init(simulator: MarketSimulator, clock: AcceleratedClock, logPath: String, logFD: FileDescriptor, io: any FileIO) {
+    private init(
+        simulator: MarketSimulator, clock: AcceleratedClock, logPath: String, logFD: FileDescriptor, io: any FileIO
+    ) {
         self.simulator = simulator
         self.clock = clock
         self.logPath = logPath
@@ -106,7 +117,9 @@ package final class EmbeddedMarket: AdPlatform {
     private func replay() throws {
         let (writes, complete) = try Self.parse(try io.readFile(logPath, limit: Self.logBytesMax), path: logPath)
         for w in writes { try simulator.replayBudget(campaign: w.campaign, budgetMicros: w.budgetMicros, at: w.at) }
-        if complete < (try io.size(logFD, path: logPath)) { try io.ftruncate(logFD, length: Int64(complete), path: logPath) }
+        if complete < (try io.size(logFD, path: logPath)) {
+            try io.ftruncate(logFD, length: Int64(complete), path: logPath)
+        }
     }
 
     /// The write log's entries, oldest first: what the platform received (tests read it).
@@ -122,10 +135,14 @@ package final class EmbeddedMarket: AdPlatform {
         for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") {
             let parts = bytes[start..<i].split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
             guard parts.count == 3, let at = Int64(parts[0]), let budget = Int64(parts[2]) else {
-                throw EmbeddedMarketError("\(path): line \(out.count + 1) is not `<sim micros> <campaign> <budget micros>`; "
-                    + "the simulated market is damaged: remove \(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".") to start a fresh one")
+                throw EmbeddedMarketError(
+                    "\(path): line \(out.count + 1) is not `<sim micros> <campaign> <budget micros>`; "
+                        + "the simulated market is damaged: remove "
+                        + "\(path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".") to start a fresh one"
+                )
             }
-            out.append(Write(at: Instant(microsSinceEpoch: at), campaign: CampaignID(parts[1]), budgetMicros: Micros(budget)))
+            out.append(
+                Write(at: Instant(microsSinceEpoch: at), campaign: CampaignID(parts[1]), budgetMicros: Micros(budget)))
             start = i + 1
         }
         return (out, start)
@@ -135,7 +152,8 @@ package final class EmbeddedMarket: AdPlatform {
 
     package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { try simulator.listCampaigns() }
     package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try simulator.campaign(id) }
-    package func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow
+    {
         try simulator.hourlyMetrics(campaign: campaign, from: from, to: to)
     }
     package func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {

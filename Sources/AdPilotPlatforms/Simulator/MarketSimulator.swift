@@ -224,7 +224,9 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
         if faults.latencyMillis > 0 { sleep(faults.latencyMillis) }
         let u = faultRNG.unit()
         if u < faults.errorRate { throw .unavailable(detail: "simulated 503") }
-        if u < faults.errorRate + faults.throttleRate { throw .throttled(retryAfterSeconds: 60, detail: "simulated throttling") }
+        if u < faults.errorRate + faults.throttleRate {
+            throw .throttled(retryAfterSeconds: 60, detail: "simulated throttling")
+        }
     }
 
     private func lookup(_ id: CampaignID) throws(PlatformError) -> Int {
@@ -247,11 +249,14 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
     }
 
     private func describe(_ c: Int) -> PlatformCampaign {
-        PlatformCampaign(id: ids[c], name: "Simulated campaign \(c + 1)", currency: config.currency,
-                         dailyBudgetMicros: budget[c], status: paused[c] ? .paused : .active)
+        PlatformCampaign(
+            id: ids[c], name: "Simulated campaign \(c + 1)", currency: config.currency,
+            dailyBudgetMicros: budget[c], status: paused[c] ? .paused : .active)
     }
 
-    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(
+        campaign id: CampaignID, from: Instant, to: Instant
+    ) throws(PlatformError) -> MetricsWindow {
         advance(to: clock.now())
         try callFaults()
         let c = try lookup(id)
@@ -271,16 +276,21 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
     private func reported(_ c: Int, hour h: Int64) -> HourlyMetrics {
         let i = c * historyHours + Int(h % Int64(historyHours))
         let share = Self.reportedShare(lag: nextHour - 1 - h)
-        var m = HourlyMetrics(hour: h, spendMicros: Micros(hSpend[i]), impressions: Int64(hImpressions[i]),
-                              clicks: Int64(hClicks[i]), conversions: Double(hConversions[i]) * share,
-                              conversionValueMicros: Micros(Int64(Double(hValue[i]) * share) / config.currency.microsPerMinorUnit * config.currency.microsPerMinorUnit))
+        var m = HourlyMetrics(
+            hour: h, spendMicros: Micros(hSpend[i]), impressions: Int64(hImpressions[i]),
+            clicks: Int64(hClicks[i]), conversions: Double(hConversions[i]) * share,
+            conversionValueMicros: Micros(
+                Int64(Double(hValue[i]) * share) / config.currency.microsPerMinorUnit
+                    * config.currency.microsPerMinorUnit))
         let step = config.currency.microsPerMinorUnit
         if faults.glitchRate > 0 {
             // Deterministic per campaign-hour, independent of the call sequence.
             var g = SplitMix64(seed: config.seed ^ UInt64(bitPattern: h) &* 31 ^ UInt64(c))
             if g.unit() < faults.glitchRate {
                 if g.unit() < 0.5 {
-                    m = HourlyMetrics(hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0, conversionValueMicros: .zero)
+                    m = HourlyMetrics(
+                        hour: h, spendMicros: .zero, impressions: 0, clicks: 0, conversions: 0,
+                        conversionValueMicros: .zero)
                 } else {
                     m.spendMicros = (try? m.spendMicros.multiplied(by: 50)) ?? Micros(Int64.max / step * step)
                     m.impressions *= 50
@@ -296,7 +306,9 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
         try callFaults()
         let c = try lookup(id)
         guard budgetMicros > .zero, config.currency.isRepresentable(budgetMicros) else {
-            throw .rejected(code: "invalid_budget", detail: "budget \(budgetMicros) is not a positive whole number of \(config.currency) minor units")
+            throw .rejected(
+                code: "invalid_budget",
+                detail: "budget \(budgetMicros) is not a positive whole number of \(config.currency) minor units")
         }
         if faults.silentNoOpWrites { return }
         budget[c] = budgetMicros
@@ -345,12 +357,16 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
                 let m = reported(c, hour: h)
                 let count = Int(m.conversions)
                 guard count > 0 else { continue }
-                let each = m.conversionValueMicros.rawValue / Int64(count) / config.currency.microsPerMinorUnit * config.currency.microsPerMinorUnit
+                let each =
+                    m.conversionValueMicros.rawValue / Int64(count) / config.currency.microsPerMinorUnit
+                    * config.currency.microsPerMinorUnit
                 for k in 0..<count {
                     let at = Instant(microsSinceEpoch: h * hourMicros + Int64(k) * hourMicros / Int64(count))
                     guard at >= since && at < until else { continue }
-                    out.append(Order(id: "\(ids[c])-\(h)-\(k)", createdAt: at, totalMicros: Micros(each),
-                                     currency: config.currency, campaign: ids[c]))
+                    out.append(
+                        Order(
+                            id: "\(ids[c])-\(h)-\(k)", createdAt: at, totalMicros: Micros(each),
+                            currency: config.currency, campaign: ids[c]))
                 }
             }
         }

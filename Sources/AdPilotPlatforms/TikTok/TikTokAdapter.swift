@@ -39,10 +39,17 @@ package final class TikTokAdapter: AdPlatform {
 
     /// Classifies a response by HTTP status and then by the `code/message/request_id` envelope.
     static func classify(_ r: HTTPResponse) -> ResponseVerdict {
-        if r.status == 429 { return .retry(afterSeconds: r.header("Retry-After").flatMap { Int($0) }, .throttled(retryAfterSeconds: nil, detail: "HTTP 429")) }
+        if r.status == 429 {
+            return .retry(
+                afterSeconds: r.header("Retry-After").flatMap { Int($0) },
+                .throttled(retryAfterSeconds: nil, detail: "HTTP 429"))
+        }
         if r.status >= 500 { return .retry(afterSeconds: nil, .unavailable(detail: "HTTP \(r.status)")) }
         if r.status == 401 || r.status == 403 { return .fail(.unauthorized(detail: "HTTP \(r.status)")) }
-        guard r.status == 200 else { return .fail(.rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self))) }
+        guard r.status == 200 else {
+            return .fail(
+                .rejected(code: "HTTP \(r.status)", detail: String(decoding: r.body.prefix(65_536), as: UTF8.self)))
+        }
         guard let envelope = try? JSON.parse(r.body), let code = envelope["code"]?.int64 else {
             return .fail(.malformed(detail: "not a TikTok envelope (\(r.body.count) bytes)"))
         }
@@ -50,25 +57,35 @@ package final class TikTokAdapter: AdPlatform {
         let requestID = envelope["request_id"]?.string ?? "?"
         switch String(code) {
         case "0": return .ok
-        case throttleCode: return .retry(afterSeconds: nil, .throttled(retryAfterSeconds: nil, detail: "code 40100: \(message) (request_id \(requestID))"))
-        case let c where authCodes.contains(c): return .fail(.unauthorized(detail: "code \(c): \(message) (request_id \(requestID))"))
+        case throttleCode:
+            return .retry(
+                afterSeconds: nil,
+                .throttled(retryAfterSeconds: nil, detail: "code 40100: \(message) (request_id \(requestID))"))
+        case let c where authCodes.contains(c):
+            return .fail(.unauthorized(detail: "code \(c): \(message) (request_id \(requestID))"))
         case let c: return .fail(.rejected(code: c, detail: "\(message) (request_id \(requestID))"))
         }
     }
 
-    private func call(_ method: String, _ path: String, query: [(String, String)] = [], body: JSON? = nil) throws(PlatformError) -> JSON {
+    private func call(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: JSON? = nil
+    ) throws(PlatformError) -> JSON {
         var headers = [("Access-Token", token)]
         if body != nil { headers.append(("Content-Type", "application/json")) }
-        let request = HTTPRequest(method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers,
-                                  body: body.map { Array($0.encoded.utf8) })
+        let request = HTTPRequest(
+            method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers,
+            body: body.map { Array($0.encoded.utf8) })
         let response = try http.send(request, classify: Self.classify)
-        guard let data = try response.json()["data"] else { throw .malformed(detail: "envelope without data from \(path)") }
+        guard let data = try response.json()["data"] else {
+            throw .malformed(detail: "envelope without data from \(path)")
+        }
         return data
     }
 
     private func money(_ v: JSON?, _ what: String) throws(PlatformError) -> Micros {
         guard let m = v?.decimalMicros, m >= .zero, config.currency.isRepresentable(m) else {
-            throw .malformed(detail: "\(what) \(v?.encoded.prefix(40) ?? "missing") is not an exact \(config.currency) amount")
+            throw .malformed(
+                detail: "\(what) \(v?.encoded.prefix(40) ?? "missing") is not an exact \(config.currency) amount")
         }
         return m
     }
@@ -80,16 +97,21 @@ package final class TikTokAdapter: AdPlatform {
             throw .malformed(detail: "ad group without adgroup_id")
         }
         let status: PlatformCampaign.Status = item["operation_status"]?.string == "ENABLE" ? .active : .paused
-        return PlatformCampaign(id: CampaignID(id), name: item["adgroup_name"]?.string ?? id, currency: config.currency,
-                                dailyBudgetMicros: try money(item["budget"], "budget of ad group \(id)"), status: status)
+        return PlatformCampaign(
+            id: CampaignID(id), name: item["adgroup_name"]?.string ?? id, currency: config.currency,
+            dailyBudgetMicros: try money(item["budget"], "budget of ad group \(id)"), status: status)
     }
 
     package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         var out: [PlatformCampaign] = []
         var page = 1
         while page <= TikTokConfig.pagesMax {
-            let data = try call("GET", "/adgroup/get/", query: [("advertiser_id", config.advertiserID), ("page", String(page)),
-                                                                 ("page_size", String(config.pageSize))])
+            let data = try call(
+                "GET", "/adgroup/get/",
+                query: [
+                    ("advertiser_id", config.advertiserID), ("page", String(page)),
+                    ("page_size", String(config.pageSize)),
+                ])
             for item in data["list"]?.array ?? [] { out.append(try adGroup(item)) }
             let totalPages = data["page_info"]?["total_page"]?.int64 ?? 1
             if Int64(page) >= totalPages { return out }
@@ -100,60 +122,88 @@ package final class TikTokAdapter: AdPlatform {
 
     package func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign {
         let filter = JSON.object([("adgroup_ids", .array([.string(id.rawValue)]))]).encoded
-        let data = try call("GET", "/adgroup/get/", query: [("advertiser_id", config.advertiserID), ("filtering", filter)])
-        guard let item = data["list"]?.array?.first(where: { $0["adgroup_id"]?.string == id.rawValue }) else { throw .notFound(id) }
+        let data = try call(
+            "GET", "/adgroup/get/", query: [("advertiser_id", config.advertiserID), ("filtering", filter)])
+        guard let item = data["list"]?.array?.first(where: { $0["adgroup_id"]?.string == id.rawValue }) else {
+            throw .notFound(id)
+        }
         return try adGroup(item)
     }
 
     package func setDailyBudget(campaign id: CampaignID, budgetMicros: Micros) throws(PlatformError) {
         guard budgetMicros > .zero, config.currency.isRepresentable(budgetMicros) else {
-            throw .rejected(code: "inexact_budget", detail: "\(budgetMicros) is not a positive whole number of \(config.currency) minor units")
+            throw .rejected(
+                code: "inexact_budget",
+                detail: "\(budgetMicros) is not a positive whole number of \(config.currency) minor units")
         }
-        let body = JSON.object([("advertiser_id", .string(config.advertiserID)),
-                                ("budget", .array([.object([("adgroup_id", .string(id.rawValue)),
-                                                            ("budget", .number(budgetMicros.decimalString()))])]))])
+        let body = JSON.object([
+            ("advertiser_id", .string(config.advertiserID)),
+            (
+                "budget",
+                .array([
+                    .object([
+                        ("adgroup_id", .string(id.rawValue)),
+                        ("budget", .number(budgetMicros.decimalString())),
+                    ])
+                ])
+            ),
+        ])
         _ = try call("POST", "/adgroup/budget/update/", body: body)
     }
 
     package func setStatus(campaign id: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
-        let body = JSON.object([("advertiser_id", .string(config.advertiserID)), ("adgroup_ids", .array([.string(id.rawValue)])),
-                                ("operation_status", .string(status == .active ? "ENABLE" : "DISABLE"))])
+        let body = JSON.object([
+            ("advertiser_id", .string(config.advertiserID)), ("adgroup_ids", .array([.string(id.rawValue)])),
+            ("operation_status", .string(status == .active ? "ENABLE" : "DISABLE")),
+        ])
         _ = try call("POST", "/adgroup/status/update/", body: body)
     }
 
     // MARK: Reports
 
     /// `report/integrated/get` at ad group level by `stat_time_hour`; metrics arrive as strings.
-    package func hourlyMetrics(campaign id: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+    package func hourlyMetrics(
+        campaign id: CampaignID, from: Instant, to: Instant
+    ) throws(PlatformError) -> MetricsWindow {
         let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
-        let filter = JSON.array([.object([("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
-                                          ("filter_value", .string(JSON.array([.string(id.rawValue)]).encoded))])]).encoded
+        let filter = JSON.array([
+            .object([
+                ("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
+                ("filter_value", .string(JSON.array([.string(id.rawValue)]).encoded)),
+            ])
+        ]).encoded
         var hours: [HourlyMetrics] = []
         var page = 1
         while page <= TikTokConfig.pagesMax {
-            let data = try call("GET", "/report/integrated/get/", query: [
-                ("advertiser_id", config.advertiserID), ("report_type", "BASIC"), ("data_level", "AUCTION_ADGROUP"),
-                ("dimensions", #"["adgroup_id","stat_time_hour"]"#),
-                ("metrics", #"["spend","impressions","clicks","conversion","total_purchase_value"]"#),
-                ("start_date", day(from)), ("end_date", day(to)), ("filtering", filter),
-                ("page", String(page)), ("page_size", "1000"),
-            ])
+            let data = try call(
+                "GET", "/report/integrated/get/",
+                query: [
+                    ("advertiser_id", config.advertiserID), ("report_type", "BASIC"), ("data_level", "AUCTION_ADGROUP"),
+                    ("dimensions", #"["adgroup_id","stat_time_hour"]"#),
+                    ("metrics", #"["spend","impressions","clicks","conversion","total_purchase_value"]"#),
+                    ("start_date", day(from)), ("end_date", day(to)), ("filtering", filter),
+                    ("page", String(page)), ("page_size", "1000"),
+                ])
             for row in data["list"]?.array ?? [] {
                 guard let text = row["dimensions"]?["stat_time_hour"]?.string,
-                      let local = Instant(rfc3339: text.replacing(" ", with: "T") + "Z") else {
+                    let local = Instant(rfc3339: text.replacing(" ", with: "T") + "Z")
+                else {
                     throw .malformed(detail: "report row without a stat_time_hour")
                 }
                 let start = local.adding(seconds: -config.utcOffsetSeconds)
                 guard start >= from && start < to else { continue }
                 let m = row["metrics"]
                 guard let impressions = m?["impressions"]?.int64, let clicks = m?["clicks"]?.int64,
-                      let conversions = m?["conversion"]?.double else {
+                    let conversions = m?["conversion"]?.double
+                else {
                     throw .malformed(detail: "report row for \(text) lacks impressions, clicks or conversion")
                 }
-                hours.append(HourlyMetrics(hour: start.microsSinceEpoch / 3_600_000_000,
-                                           spendMicros: try money(m?["spend"], "spend"), impressions: impressions, clicks: clicks,
-                                           conversions: conversions,
-                                           conversionValueMicros: try money(m?["total_purchase_value"] ?? .string("0"), "purchase value")))
+                hours.append(
+                    HourlyMetrics(
+                        hour: start.microsSinceEpoch / 3_600_000_000,
+                        spendMicros: try money(m?["spend"], "spend"), impressions: impressions, clicks: clicks,
+                        conversions: conversions,
+                        conversionValueMicros: try money(m?["total_purchase_value"] ?? .string("0"), "purchase value")))
             }
             if Int64(page) >= data["page_info"]?["total_page"]?.int64 ?? 1 { break }
             page += 1

@@ -63,7 +63,9 @@ struct ObjectReader {
 
     mutating func optionalString(_ k: String) throws(ConfigProblem) -> String? {
         guard let v = optional(k) else { return nil }
-        guard let s = v.string, !s.isEmpty else { throw ConfigProblem(key: key(k), problem: "must be a non-empty string or null") }
+        guard let s = v.string, !s.isEmpty else {
+            throw ConfigProblem(key: key(k), problem: "must be a non-empty string or null")
+        }
         return s
     }
 
@@ -72,14 +74,20 @@ struct ObjectReader {
         guard case .number(let text) = v, let n = Int64(text) else {
             throw ConfigProblem(key: key(k), problem: "must be a whole number")
         }
-        guard range.contains(n) else { throw ConfigProblem(key: key(k), problem: "must be in \(range.lowerBound)...\(range.upperBound)") }
+        guard range.contains(n) else {
+            throw ConfigProblem(key: key(k), problem: "must be in \(range.lowerBound)...\(range.upperBound)")
+        }
         return n
     }
 
     mutating func double(_ k: String, in range: ClosedRange<Double>) throws(ConfigProblem) -> Double {
         let v = try required(k)
-        guard case .number = v, let d = v.double, d.isFinite else { throw ConfigProblem(key: key(k), problem: "must be a number") }
-        guard range.contains(d) else { throw ConfigProblem(key: key(k), problem: "must be in \(range.lowerBound)...\(range.upperBound)") }
+        guard case .number = v, let d = v.double, d.isFinite else {
+            throw ConfigProblem(key: key(k), problem: "must be a number")
+        }
+        guard range.contains(d) else {
+            throw ConfigProblem(key: key(k), problem: "must be in \(range.lowerBound)...\(range.upperBound)")
+        }
         return d
     }
 
@@ -92,7 +100,8 @@ struct ObjectReader {
     mutating func micros(_ k: String) throws(ConfigProblem) -> Micros {
         let v = try required(k)
         guard case .number(let text) = v, let n = Int64(text) else {
-            throw ConfigProblem(key: key(k), problem: "must be a whole number of micros (1/1,000,000 of the currency unit)")
+            throw ConfigProblem(
+                key: key(k), problem: "must be a whole number of micros (1/1,000,000 of the currency unit)")
         }
         guard n >= 0 else { throw ConfigProblem(key: key(k), problem: "must not be negative") }
         return Micros(n)
@@ -100,7 +109,9 @@ struct ObjectReader {
 
     mutating func policy(_ k: String) throws(ConfigProblem) -> PolicyID? {
         guard let v = optional(k) else { return nil }
-        guard let s = v.string, let id = PolicyID(s) else { throw ConfigProblem(key: key(k), problem: "must be NAME@VERSION or null") }
+        guard let s = v.string, let id = PolicyID(s) else {
+            throw ConfigProblem(key: key(k), problem: "must be NAME@VERSION or null")
+        }
         return id
     }
 

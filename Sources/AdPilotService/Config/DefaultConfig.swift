@@ -13,81 +13,89 @@ package enum DefaultConfig {
     static let spendAtRiskPerCampaignMicros: Int64 = 300_000_000
 
     package static let text = """
-    {
-      "version": 1,
-      "tick_seconds": 600,
-      "clock": {"kind": "accelerated", "speed": 360},
-      "operators_group": null,
-      "policy_dirs": ["/usr/share/adpilot/policies"],
-      "slots": {"live": null, "candidate": "qlearn@1"},
-      "platform": {"kind": "simulator", "seed": 1, "campaigns": 20},
-      "journal": {"segment_bytes_max": 67108864, "seal_interval": 1000, "key_credential": null},
-      "metrics": {"textfile_path": null},
-      "account": {
-        "daily_cap_micros": 30000000000,
-        "max_spend_at_risk_micros": 6000000000,
-        "overdelivery_basis_points": 2500,
-        "utc_offset_seconds": 0,
-        "stale_after_seconds": 10800
-      },
-      "pacer": {
-        "pace": {"kp": 1.2, "ki": 0.15, "kd": 0.05, "integral_max": 0.5, "output_min": -0.8, "output_max": 1.0},
-        "efficiency": {"kp": 0.6, "ki": 0.05, "kd": 0.0, "integral_max": 0.4, "output_min": -0.8, "output_max": 0.5},
-        "profile": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-        "efficiency_conversions_min": 5,
-        "policy_authority": 0.3
-      },
-      "breaker": {
-        "window": {"calls": 20},
-        "minimum_calls": 5,
-        "failure_rate_threshold": 0.5,
-        "wait_in_open_seconds": 300,
-        "permitted_calls_in_half_open": 3
-      },
-      "anomaly": {
-        "robust_z_warn": 5,
-        "robust_z_critical": 10,
-        "baseline_days_min": 3,
-        "ewma_alpha": 0.1,
-        "ewma_sigmas": 5,
-        "ewma_warmup_hours": 48,
-        "raise_after_hours": 2,
-        "clear_after_hours": 3
-      },
-      "campaign_defaults": {
-        "daily_target_micros": 300000000,
-        "efficiency_target": {"roas": 2.0},
-        "guardrails": {
-          "bounds": {"min_micros": 20000000, "max_micros": 1000000000},
-          "hourly_bounds": null,
-          "max_step_fraction": 0.25,
-          "canary_max_step_fraction": 0.1,
-          "max_step_floor_micros": 5000000,
-          "daily_cap_micros": 1500000000,
-          "no_conversion_window_hours": 24,
-          "roas_floor": 1.0,
-          "roas_floor_spend_min_micros": 100000000,
-          "cooldown_seconds": 3600
+        {
+          "version": 1,
+          "tick_seconds": 600,
+          "clock": {"kind": "accelerated", "speed": 360},
+          "operators_group": null,
+          "policy_dirs": ["/usr/share/adpilot/policies"],
+          "slots": {"live": null, "candidate": "qlearn@1"},
+          "platform": {"kind": "simulator", "seed": 1, "campaigns": 20},
+          "journal": {"segment_bytes_max": 67108864, "seal_interval": 1000, "key_credential": null},
+          "metrics": {"textfile_path": null},
+          "account": {
+            "daily_cap_micros": 30000000000,
+            "max_spend_at_risk_micros": 6000000000,
+            "overdelivery_basis_points": 2500,
+            "utc_offset_seconds": 0,
+            "stale_after_seconds": 10800
+          },
+          "pacer": {
+            "pace": {"kp": 1.2, "ki": 0.15, "kd": 0.05, "integral_max": 0.5, "output_min": -0.8, "output_max": 1.0},
+            "efficiency": {
+              "kp": 0.6, "ki": 0.05, "kd": 0.0, "integral_max": 0.4, "output_min": -0.8, "output_max": 0.5
+            },
+            "profile": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            "efficiency_conversions_min": 5,
+            "policy_authority": 0.3
+          },
+          "breaker": {
+            "window": {"calls": 20},
+            "minimum_calls": 5,
+            "failure_rate_threshold": 0.5,
+            "wait_in_open_seconds": 300,
+            "permitted_calls_in_half_open": 3
+          },
+          "anomaly": {
+            "robust_z_warn": 5,
+            "robust_z_critical": 10,
+            "baseline_days_min": 3,
+            "ewma_alpha": 0.1,
+            "ewma_sigmas": 5,
+            "ewma_warmup_hours": 48,
+            "raise_after_hours": 2,
+            "clear_after_hours": 3
+          },
+          "campaign_defaults": {
+            "daily_target_micros": 300000000,
+            "efficiency_target": {"roas": 2.0},
+            "guardrails": {
+              "bounds": {"min_micros": 20000000, "max_micros": 1000000000},
+              "hourly_bounds": null,
+              "max_step_fraction": 0.25,
+              "canary_max_step_fraction": 0.1,
+              "max_step_floor_micros": 5000000,
+              "daily_cap_micros": 1500000000,
+              "no_conversion_window_hours": 24,
+              "roas_floor": 1.0,
+              "roas_floor_spend_min_micros": 100000000,
+              "cooldown_seconds": 3600
+            }
+          },
+          "campaigns": [],
+          "canary": {"budget_fraction": 0.2},
+          "gates": {
+            "shadow_to_canary": {"hours_min": 2, "decisions_min": 100, "veto_rate_max": 0.5},
+            "canary_to_live": {
+              "hours_min": 3, "roas_margin_max": 0.3, "cohort_hours_min": 12,
+              "pacing_error_max": 0.5, "failure_limit": 3
+            }
+          }
         }
-      },
-      "campaigns": [],
-      "canary": {"budget_fraction": 0.2},
-      "gates": {
-        "shadow_to_canary": {"hours_min": 2, "decisions_min": 100, "veto_rate_max": 0.5},
-        "canary_to_live": {"hours_min": 3, "roas_margin_max": 0.3, "cohort_hours_min": 12, "pacing_error_max": 0.5, "failure_limit": 3}
-      }
-    }
-    """
+        """
 
     /// The demo with a policy writing from the first tick (`pace@1` live, no cooldown): what
     /// the benchmarks and the controller tests measure.
-    package static let liveWritingOverlay = #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
+    package static let liveWritingOverlay =
+        #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
 
     /// The demo config for `--demo [--campaigns N] [--speed S]`, with `extraPolicyDirs`
     /// searched after the configured ones, and `overlay` (a JSON object, merged last) for
     /// benchmarks and tests that need a variant, e.g. `{"slots": {"live": "pace@1"}}`.
-    package static func demo(campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
-                            extraPolicyDirs: [String] = [], overlay: String? = nil) throws(ConfigProblem) -> ServiceConfig {
+    package static func demo(
+        campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
+        extraPolicyDirs: [String] = [], overlay: String? = nil
+    ) throws(ConfigProblem) -> ServiceConfig {
         var json: JSON
         do {
             json = try JSON.parse(Array(text.utf8))
@@ -96,15 +104,19 @@ package enum DefaultConfig {
         }
         let n = Int64(campaigns)
         let dirs = ["/usr/share/adpilot/policies"] + extraPolicyDirs
-        json = json.merged(with: .object([
-            ("clock", .object([("speed", .number(String(speed)))])),
-            ("platform", .object([("campaigns", .number(String(n)))])),
-            ("policy_dirs", .array(dirs.map { JSON.string($0) })),
-            ("account", .object([
-                ("daily_cap_micros", .number(String(n * accountCapPerCampaignMicros))),
-                ("max_spend_at_risk_micros", .number(String(n * spendAtRiskPerCampaignMicros))),
-            ])),
-        ]))
+        json = json.merged(
+            with: .object([
+                ("clock", .object([("speed", .number(String(speed)))])),
+                ("platform", .object([("campaigns", .number(String(n)))])),
+                ("policy_dirs", .array(dirs.map { JSON.string($0) })),
+                (
+                    "account",
+                    .object([
+                        ("daily_cap_micros", .number(String(n * accountCapPerCampaignMicros))),
+                        ("max_spend_at_risk_micros", .number(String(n * spendAtRiskPerCampaignMicros))),
+                    ])
+                ),
+            ]))
         if let overlay {
             do {
                 json = json.merged(with: try JSON.parse(Array(overlay.utf8)))

@@ -34,8 +34,9 @@ package struct CampaignTemplate: Equatable, Sendable {
     package var guardrails: GuardrailConfig
 
     package func config(id: CampaignID, currency: Currency) -> CampaignConfig {
-        CampaignConfig(id: id, currency: currency, dailyTargetMicros: dailyTargetMicros,
-                       efficiencyTarget: efficiencyTarget, guardrails: guardrails)
+        CampaignConfig(
+            id: id, currency: currency, dailyTargetMicros: dailyTargetMicros,
+            efficiencyTarget: efficiencyTarget, guardrails: guardrails)
     }
 }
 
@@ -85,7 +86,9 @@ package struct ServiceConfig: Sendable {
     // MARK: Loading
 
     package static func parse(bytes: [UInt8]) throws(ConfigProblem) -> ServiceConfig {
-        guard bytes.count <= fileBytesMax else { throw ConfigProblem(key: "", problem: "larger than \(fileBytesMax) bytes") }
+        guard bytes.count <= fileBytesMax else {
+            throw ConfigProblem(key: "", problem: "larger than \(fileBytesMax) bytes")
+        }
         let json: JSON
         do {
             json = try JSON.parse(bytes)
@@ -113,7 +116,8 @@ package struct ServiceConfig: Sendable {
         var r = try ObjectReader(json, path: "")
         let version = try r.int("version", in: 0...Int64.max)
         guard version == formatVersion else {
-            throw ConfigProblem(key: "version", problem: "unsupported config version \(version) (this adpilotd reads \(formatVersion))")
+            throw ConfigProblem(
+                key: "version", problem: "unsupported config version \(version) (this adpilotd reads \(formatVersion))")
         }
         let tickSeconds = try r.int("tick_seconds", in: 1...86_400)
         let clock = try parseClock(try r.object("clock"))
@@ -123,7 +127,9 @@ package struct ServiceConfig: Sendable {
         }
         var dirs: [String] = []
         for (i, d) in try r.array("policy_dirs").enumerated() {
-            guard let s = d.string, !s.isEmpty else { throw ConfigProblem(key: "policy_dirs[\(i)]", problem: "must be a directory path") }
+            guard let s = d.string, !s.isEmpty else {
+                throw ConfigProblem(key: "policy_dirs[\(i)]", problem: "must be a directory path")
+            }
             dirs.append(s)
         }
         var slots = try r.object("slots")
@@ -138,10 +144,15 @@ package struct ServiceConfig: Sendable {
         case .failure(let p): throw ConfigProblem(key: p.key, problem: p.problem)
         }
         if case .shopify = platform {
-            throw ConfigProblem(key: "platform.kind", problem: "shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
+            throw ConfigProblem(
+                key: "platform.kind",
+                problem: "shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
         }
-        if case .simulator = platform {} else if case .accelerated = clock {
-            throw ConfigProblem(key: "clock.kind", problem: "an accelerated clock drives the simulator only; real platforms need \"system\"")
+        if case .simulator = platform {
+        } else if case .accelerated = clock {
+            throw ConfigProblem(
+                key: "clock.kind",
+                problem: "an accelerated clock drives the simulator only; real platforms need \"system\"")
         }
         let currency = platformCurrency(platform)
 
@@ -164,9 +175,12 @@ package struct ServiceConfig: Sendable {
         let defaults = try parseTemplate(defaultsJSON, path: "campaign_defaults", currency: currency, allowID: false).1
         var overrides: [CampaignID: CampaignTemplate] = [:]
         let list = try r.array("campaigns")
-        guard list.count <= campaignOverridesMax else { throw ConfigProblem(key: "campaigns", problem: "at most \(campaignOverridesMax) entries") }
+        guard list.count <= campaignOverridesMax else {
+            throw ConfigProblem(key: "campaigns", problem: "at most \(campaignOverridesMax) entries")
+        }
         for (i, entry) in list.enumerated() {
-            let (id, t) = try parseTemplate(defaultsJSON.merged(with: entry), path: "campaigns[\(i)]", currency: currency, allowID: true)
+            let (id, t) = try parseTemplate(
+                defaultsJSON.merged(with: entry), path: "campaigns[\(i)]", currency: currency, allowID: true)
             guard let id else { throw ConfigProblem(key: "campaigns[\(i)].id", problem: "required") }
             guard overrides.updateValue(t, forKey: id) == nil else {
                 throw ConfigProblem(key: "campaigns[\(i)].id", problem: "campaign \(id) is listed twice")
@@ -180,15 +194,18 @@ package struct ServiceConfig: Sendable {
         // The whole config is journaled in one record (decisions cite its digest).
         let journalable = RecordFormat.lineBytesMax - 4_096
         guard canonical.utf8.count <= journalable else {
-            throw ConfigProblem(key: "", problem: "\(canonical.utf8.count) bytes once compacted; a config must fit one journal record "
-                + "(\(journalable) bytes): use campaign_defaults and fewer per-campaign overrides")
+            throw ConfigProblem(
+                key: "",
+                problem: "\(canonical.utf8.count) bytes once compacted; a config must fit one journal record "
+                    + "(\(journalable) bytes): use campaign_defaults and fewer per-campaign overrides")
         }
-        return ServiceConfig(tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
-                             initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
-                             journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
-                             journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
-                             breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
-                             canary: canary, gates: gates, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
+        return ServiceConfig(
+            tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
+            initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
+            journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
+            journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
+            breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
+            canary: canary, gates: gates, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
     }
 
     static func platformCurrency(_ p: PlatformSettings) -> Currency {
@@ -218,11 +235,14 @@ package struct ServiceConfig: Sendable {
 
     static func parseAccount(_ reader: ObjectReader) throws(ConfigProblem) -> AccountLimits {
         var r = reader
-        let a = AccountLimits(dailyCapMicros: try r.micros("daily_cap_micros"),
-                              maxSpendAtRiskMicros: try r.micros("max_spend_at_risk_micros"),
-                              overdeliveryBasisPoints: try r.int("overdelivery_basis_points", in: 0...AccountLimits.overdeliveryBasisPointsMax),
-                              utcOffsetSeconds: try r.int("utc_offset_seconds", in: -AccountLimits.utcOffsetSecondsMax...AccountLimits.utcOffsetSecondsMax),
-                              staleAfterSeconds: try r.int("stale_after_seconds", in: 1...7 * 86_400))
+        let a = AccountLimits(
+            dailyCapMicros: try r.micros("daily_cap_micros"),
+            maxSpendAtRiskMicros: try r.micros("max_spend_at_risk_micros"),
+            overdeliveryBasisPoints: try r.int(
+                "overdelivery_basis_points", in: 0...AccountLimits.overdeliveryBasisPointsMax),
+            utcOffsetSeconds: try r.int(
+                "utc_offset_seconds", in: -AccountLimits.utcOffsetSecondsMax...AccountLimits.utcOffsetSecondsMax),
+            staleAfterSeconds: try r.int("stale_after_seconds", in: 1...7 * 86_400))
         try r.finish()
         try firstProblem(a.validationProblems(), prefix: "")
         return a
@@ -230,9 +250,11 @@ package struct ServiceConfig: Sendable {
 
     static func parseGains(_ reader: ObjectReader) throws(ConfigProblem) -> PIDGains {
         var r = reader
-        let g = PIDGains(kp: try r.double("kp", in: 0...1_000), ki: try r.double("ki", in: 0...1_000), kd: try r.double("kd", in: 0...1_000),
-                         integralMax: try r.double("integral_max", in: 0...1_000),
-                         outputMin: try r.double("output_min", in: -1...0), outputMax: try r.double("output_max", in: 0...10))
+        let g = PIDGains(
+            kp: try r.double("kp", in: 0...1_000), ki: try r.double("ki", in: 0...1_000),
+            kd: try r.double("kd", in: 0...1_000),
+            integralMax: try r.double("integral_max", in: 0...1_000),
+            outputMin: try r.double("output_min", in: -1...0), outputMax: try r.double("output_max", in: 0...10))
         try r.finish()
         guard g.isValid else { throw ConfigProblem(key: r.path, problem: "output_min must be below output_max") }
         return g
@@ -250,11 +272,13 @@ package struct ServiceConfig: Sendable {
             weights.append(d)
         }
         guard let profile = HourlyProfile(weights: weights) else {
-            throw ConfigProblem(key: "pacer.profile", problem: "needs 24 non-negative weights (local hours 0-23) with a positive sum")
+            throw ConfigProblem(
+                key: "pacer.profile", problem: "needs 24 non-negative weights (local hours 0-23) with a positive sum")
         }
-        let p = PacerConfig(pace: pace, efficiency: efficiency, profile: profile,
-                            efficiencyConversionsMin: try r.double("efficiency_conversions_min", in: 0...1_000_000),
-                            policyAuthority: try r.double("policy_authority", in: 0...10))
+        let p = PacerConfig(
+            pace: pace, efficiency: efficiency, profile: profile,
+            efficiencyConversionsMin: try r.double("efficiency_conversions_min", in: 0...1_000_000),
+            policyAuthority: try r.double("policy_authority", in: 0...10))
         try r.finish()
         try firstProblem(p.validationProblems(), prefix: "")
         return p
@@ -271,28 +295,34 @@ package struct ServiceConfig: Sendable {
         if calls != nil {
             window = .count(Int(try w.int("calls", in: 1...Int64(BreakerConfig.countWindowMax))))
         } else {
-            window = .time(seconds: try w.int("seconds", in: Int64(BreakerConfig.timeBuckets)...BreakerConfig.timeWindowSecondsMax))
+            window = .time(
+                seconds: try w.int("seconds", in: Int64(BreakerConfig.timeBuckets)...BreakerConfig.timeWindowSecondsMax)
+            )
         }
         try w.finish()
-        let b = BreakerConfig(window: window, minimumCalls: Int(try r.int("minimum_calls", in: 1...1_000)),
-                              failureRateThreshold: try r.double("failure_rate_threshold", in: 0.001...1),
-                              waitInOpenSeconds: try r.int("wait_in_open_seconds", in: 0...86_400),
-                              permittedCallsInHalfOpen: Int(try r.int("permitted_calls_in_half_open", in: 1...1_000)))
+        let b = BreakerConfig(
+            window: window, minimumCalls: Int(try r.int("minimum_calls", in: 1...1_000)),
+            failureRateThreshold: try r.double("failure_rate_threshold", in: 0.001...1),
+            waitInOpenSeconds: try r.int("wait_in_open_seconds", in: 0...86_400),
+            permittedCallsInHalfOpen: Int(try r.int("permitted_calls_in_half_open", in: 1...1_000)))
         try r.finish()
-        guard b.isValid else { throw ConfigProblem(key: "breaker.minimum_calls", problem: "must not exceed the window's calls") }
+        guard b.isValid else {
+            throw ConfigProblem(key: "breaker.minimum_calls", problem: "must not exceed the window's calls")
+        }
         return b
     }
 
     static func parseAnomaly(_ reader: ObjectReader) throws(ConfigProblem) -> AnomalyConfig {
         var r = reader
-        let a = AnomalyConfig(robustZWarn: try r.double("robust_z_warn", in: 0.1...1_000),
-                              robustZCritical: try r.double("robust_z_critical", in: 0.1...1_000),
-                              baselineDaysMin: Int(try r.int("baseline_days_min", in: 1...28)),
-                              ewmaAlpha: try r.double("ewma_alpha", in: 0.001...1),
-                              ewmaSigmas: try r.double("ewma_sigmas", in: 0.1...1_000),
-                              ewmaWarmupHours: Int(try r.int("ewma_warmup_hours", in: 1...10_000)),
-                              raiseAfterHours: Int(try r.int("raise_after_hours", in: 1...168)),
-                              clearAfterHours: Int(try r.int("clear_after_hours", in: 1...168)))
+        let a = AnomalyConfig(
+            robustZWarn: try r.double("robust_z_warn", in: 0.1...1_000),
+            robustZCritical: try r.double("robust_z_critical", in: 0.1...1_000),
+            baselineDaysMin: Int(try r.int("baseline_days_min", in: 1...28)),
+            ewmaAlpha: try r.double("ewma_alpha", in: 0.001...1),
+            ewmaSigmas: try r.double("ewma_sigmas", in: 0.1...1_000),
+            ewmaWarmupHours: Int(try r.int("ewma_warmup_hours", in: 1...10_000)),
+            raiseAfterHours: Int(try r.int("raise_after_hours", in: 1...168)),
+            clearAfterHours: Int(try r.int("clear_after_hours", in: 1...168)))
         try r.finish()
         guard a.robustZCritical > a.robustZWarn else {
             throw ConfigProblem(key: "anomaly.robust_z_critical", problem: "must be above robust_z_warn")
@@ -307,7 +337,9 @@ package struct ServiceConfig: Sendable {
         return b
     }
 
-    static func parseTemplate(_ json: JSON, path: String, currency: Currency, allowID: Bool) throws(ConfigProblem) -> (CampaignID?, CampaignTemplate) {
+    static func parseTemplate(
+        _ json: JSON, path: String, currency: Currency, allowID: Bool
+    ) throws(ConfigProblem) -> (CampaignID?, CampaignTemplate) {
         var r = try ObjectReader(json, path: path)
         var id: CampaignID? = nil
         if allowID {
@@ -315,7 +347,8 @@ package struct ServiceConfig: Sendable {
                 throw ConfigProblem(key: r.key("id"), problem: "required: the platform's campaign id")
             }
             guard !s.isEmpty, s.utf8.count <= 128 else {
-                throw ConfigProblem(key: r.key("id"), problem: "a campaign id has 1 to 128 bytes; this one has \(s.utf8.count)")
+                throw ConfigProblem(
+                    key: r.key("id"), problem: "a campaign id has 1 to 128 bytes; this one has \(s.utf8.count)")
             }
             id = CampaignID(s)
         }
@@ -343,7 +376,9 @@ package struct ServiceConfig: Sendable {
         let bounds = try parseBounds(try g.required("bounds"), path: g.key("bounds"))
         var hourly: [BudgetBounds]? = nil
         if let h = g.optional("hourly_bounds") {
-            guard let a = h.array else { throw ConfigProblem(key: g.key("hourly_bounds"), problem: "must be an array of 24 bounds or null") }
+            guard let a = h.array else {
+                throw ConfigProblem(key: g.key("hourly_bounds"), problem: "must be an array of 24 bounds or null")
+            }
             var out: [BudgetBounds] = []
             for (i, b) in a.enumerated() { out.append(try parseBounds(b, path: g.key("hourly_bounds[\(i)]"))) }
             hourly = out
@@ -354,7 +389,8 @@ package struct ServiceConfig: Sendable {
             canaryMaxStepFraction: try g.double("canary_max_step_fraction", in: 0...1),
             maxStepFloorMicros: try g.micros("max_step_floor_micros"),
             dailyCapMicros: try g.micros("daily_cap_micros"),
-            noConversionWindowHours: Int(try g.int("no_conversion_window_hours", in: 1...Int64(GuardrailConfig.noConversionWindowHoursMax))),
+            noConversionWindowHours: Int(
+                try g.int("no_conversion_window_hours", in: 1...Int64(GuardrailConfig.noConversionWindowHoursMax))),
             roasFloor: try g.optionalDouble("roas_floor", in: 0...1_000),
             roasFloorSpendMinMicros: try g.micros("roas_floor_spend_min_micros"),
             cooldownSeconds: try g.int("cooldown_seconds", in: 0...GuardrailConfig.cooldownSecondsMax))
@@ -373,17 +409,22 @@ package struct ServiceConfig: Sendable {
         try r.finish()
         switch (ids, fraction) {
         case (let list?, nil):
-            guard let a = list.array else { throw ConfigProblem(key: "canary.campaigns", problem: "must be an array of campaign ids") }
+            guard let a = list.array else {
+                throw ConfigProblem(key: "canary.campaigns", problem: "must be an array of campaign ids")
+            }
             var out: [CampaignID] = []
             for (i, v) in a.enumerated() {
-                guard let s = v.string, !s.isEmpty else { throw ConfigProblem(key: "canary.campaigns[\(i)]", problem: "must be a campaign id") }
+                guard let s = v.string, !s.isEmpty else {
+                    throw ConfigProblem(key: "canary.campaigns[\(i)]", problem: "must be a campaign id")
+                }
                 out.append(CampaignID(s))
             }
             return .campaigns(out)
         case (nil, let f?):
             return .budgetFraction(f)
         default:
-            throw ConfigProblem(key: "canary", problem: "give exactly one of campaigns (a list of ids) or budget_fraction (0...1)")
+            throw ConfigProblem(
+                key: "canary", problem: "give exactly one of campaigns (a list of ids) or budget_fraction (0...1)")
         }
     }
 
@@ -391,14 +432,15 @@ package struct ServiceConfig: Sendable {
         var r = reader
         var s = try r.object("shadow_to_canary")
         var l = try r.object("canary_to_live")
-        let g = GateConfig(shadowHoursMin: try s.double("hours_min", in: 0...8_760),
-                           shadowDecisionsMin: Int(try s.int("decisions_min", in: 0...100_000_000)),
-                           shadowVetoRateMax: try s.double("veto_rate_max", in: 0...1),
-                           canaryHoursMin: try l.double("hours_min", in: 0...8_760),
-                           roasMarginMax: try l.double("roas_margin_max", in: 0...1),
-                           cohortHoursMin: Int(try l.int("cohort_hours_min", in: 1...1_000_000)),
-                           pacingErrorMax: try l.double("pacing_error_max", in: 0...10),
-                           failureLimit: Int(try l.int("failure_limit", in: 1...10_000)))
+        let g = GateConfig(
+            shadowHoursMin: try s.double("hours_min", in: 0...8_760),
+            shadowDecisionsMin: Int(try s.int("decisions_min", in: 0...100_000_000)),
+            shadowVetoRateMax: try s.double("veto_rate_max", in: 0...1),
+            canaryHoursMin: try l.double("hours_min", in: 0...8_760),
+            roasMarginMax: try l.double("roas_margin_max", in: 0...1),
+            cohortHoursMin: Int(try l.int("cohort_hours_min", in: 1...1_000_000)),
+            pacingErrorMax: try l.double("pacing_error_max", in: 0...10),
+            failureLimit: Int(try l.int("failure_limit", in: 1...10_000)))
         try s.finish()
         try l.finish()
         try r.finish()

@@ -23,11 +23,17 @@ package final class ControlServer: @unchecked Sendable {
     private let stopping = Guarded(false)
 
     package init(path: String, controller: Controller, operatorsGroup: String?, log: Log) throws {
-        guard let addr = unixAddress(path) else { throw StartupError("control socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET") }
+        guard let addr = unixAddress(path) else {
+            throw StartupError(
+                "control socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")
+        }
         var gid: UInt32? = nil
         if let name = operatorsGroup {
             guard let g = Peer.groupID(name) else {
-                throw StartupError("operators_group \"\(name)\" does not exist (create it, e.g. systemd-sysusers, or set operators_group to null)")
+                throw StartupError(
+                    "operators_group \"\(name)\" does not exist (create it, e.g. systemd-sysusers, or set "
+                        + "operators_group to null)"
+                )
             }
             gid = g
         }
@@ -35,7 +41,9 @@ package final class ControlServer: @unchecked Sendable {
         try? PosixFileIO().makeDirectories(dir.isEmpty ? "/" : dir, mode: 0o755)
         var st = stat()
         if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw StartupError("\(path) exists and is not a socket; remove it") }
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+                throw StartupError("\(path) exists and is not a socket; remove it")
+            }
             unlink(path)  // a stale socket: we hold the journal lock, so no other daemon is serving it
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -95,7 +103,8 @@ package final class ControlServer: @unchecked Sendable {
                 return true
             }
             guard admitted else {
-                _ = writeAll(fd, encode(ControlResponse(exit: .unreachable, message: "too many control connections; retry")))
+                _ = writeAll(
+                    fd, encode(ControlResponse(exit: .unreachable, message: "too many control connections; retry")))
                 close(fd)
                 continue
             }
@@ -118,13 +127,20 @@ package final class ControlServer: @unchecked Sendable {
         let response: ControlResponse
         if !peer.isAuthorized(operatorsGID: operatorsGID, daemonUID: daemonUID) {
             log.warning("control socket: refused uid \(peer.uid) (pid \(peer.pid)): not root or in the operators group")
-            response = ControlResponse(exit: .permissionDenied,
-                                       message: "permission denied: \(peer.userName) (uid \(peer.uid)) is not root or a member of the operators group")
+            response = ControlResponse(
+                exit: .permissionDenied,
+                message:
+                    "permission denied: \(peer.userName) (uid \(peer.uid)) is not root or a member of the operators "
+                        + "group"
+            )
         } else if let line = readLine(fd, limit: ControlProtocol.requestBytesMax),
-                  let request = try? RecordCoding.decoder().decode(ControlRequest.self, from: Data(line)) {
+            let request = try? RecordCoding.decoder().decode(ControlRequest.self, from: Data(line))
+        {
             response = handle(request, peer: peer)
         } else {
-            response = ControlResponse(exit: .usage, message: "malformed request: one JSON object per line, protocol v\(ControlProtocol.version)")
+            response = ControlResponse(
+                exit: .usage,
+                message: "malformed request: one JSON object per line, protocol v\(ControlProtocol.version)")
         }
         _ = writeAll(fd, encode(response))
     }
@@ -135,15 +151,22 @@ package final class ControlServer: @unchecked Sendable {
         do {
             switch try run() {
             case .success(let t):
-                var message = "\(verb): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue); live \(t.after.live?.description ?? "none"), "
-                    + "candidate \(t.after.candidate?.description ?? "none"), previous \(t.after.previous?.description ?? "none")"
-                if let o = t.override { message += "; GATES OVERRIDDEN (\(o.failedGates.joined(separator: ", "))): shown in status from now on" }
+                var message =
+                    "\(verb): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue); live "
+                        + "\(t.after.live?.description ?? "none"), "
+                    + "candidate \(t.after.candidate?.description ?? "none"), previous "
+                    + "\(t.after.previous?.description ?? "none")"
+                if let o = t.override {
+                    message +=
+                        "; GATES OVERRIDDEN (\(o.failedGates.joined(separator: ", "))): shown in status from now on"
+                }
                 if verb == "resume" { message += "; the live slot is empty: promote to let a policy write again" }
                 return ControlResponse(exit: .ok, message: message)
             case .failure(let r):
                 // A missing reason or an unusable policy is a bad request (2), not a refusal (3).
                 let usage: Set<String> = ["reason_required", "no_such_policy", "policy_refused"]
-                return ControlResponse(exit: usage.contains(r.code) ? .usage : .refused, message: r.description, refusal: r)
+                return ControlResponse(
+                    exit: usage.contains(r.code) ? .usage : .refused, message: r.description, refusal: r)
             }
         } catch {
             return ControlResponse(exit: .checkFailed, message: "\(verb) failed: \(error); nothing changed")
@@ -152,7 +175,9 @@ package final class ControlServer: @unchecked Sendable {
 
     func handle(_ request: ControlRequest, peer: Peer) -> ControlResponse {
         guard request.v == ControlProtocol.version else {
-            return ControlResponse(exit: .usage, message: "protocol version \(request.v) not supported (daemon speaks v\(ControlProtocol.version))")
+            return ControlResponse(
+                exit: .usage,
+                message: "protocol version \(request.v) not supported (daemon speaks v\(ControlProtocol.version))")
         }
         let reason = request.reason ?? ""
         switch request.verb {
@@ -163,7 +188,12 @@ package final class ControlServer: @unchecked Sendable {
                 return ControlResponse(exit: .usage, message: "halt needs --reason TEXT: it goes into the journal")
             }
             let (t, problems) = controller.halt(actor: peer.actor, reason: reason, log: log)
-            var message = t.map { $0.changed ? "halted (was \($0.before.mode.rawValue)); no budget writes until resume" : "already halted; request recorded" }
+            var message =
+                t.map {
+                    $0.changed
+                        ? "halted (was \($0.before.mode.rawValue)); no budget writes until resume"
+                        : "already halted; request recorded"
+                }
                 ?? "halted: no budget writes until resume"
             if !problems.isEmpty { message += "; " + problems.joined(separator: "; ") }
             return ControlResponse(exit: .ok, message: message)
@@ -171,13 +201,15 @@ package final class ControlServer: @unchecked Sendable {
             return respond(verb: "resume") { try controller.resume(actor: peer.actor, reason: reason, log: log) }
         case "stage":
             guard let text = request.policy, let id = PolicyID(text) else {
-                return ControlResponse(exit: .usage, message: "stage needs a policy as NAME@VERSION (adpilotctl policy list)")
+                return ControlResponse(
+                    exit: .usage, message: "stage needs a policy as NAME@VERSION (adpilotctl policy list)")
             }
             return respond(verb: "stage") { try controller.stage(id, actor: peer.actor, reason: reason, log: log) }
         case "promote":
             var gates: [GateCheck] = []
             var response = respond(verb: "promote") {
-                let (result, g) = try controller.promote(overrideGates: request.overrideGates ?? false, actor: peer.actor, reason: reason, log: log)
+                let (result, g) = try controller.promote(
+                    overrideGates: request.overrideGates ?? false, actor: peer.actor, reason: reason, log: log)
                 gates = g
                 return result
             }

@@ -14,22 +14,26 @@ extension Controller {
     /// `unless` runs under the control lock first: a caller that decided on an earlier
     /// view of the state (gates measured, a tick's evidence) refuses if it has moved.
     @discardableResult
-    package func transition(_ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
-                           unless stale: (ControlState) -> Refusal? = { _ in nil },
-                           then effect: (Transition) throws -> Void = { _ in }) throws -> Result<Transition, Refusal> {
+    package func transition(
+        _ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
+        unless stale: (ControlState) -> Refusal? = { _ in nil },
+        then effect: (Transition) throws -> Void = { _ in }
+    ) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
             if let refusal = stale(state) { return .failure(refusal) }
             let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
             guard case .success(let t) = result else { return result }
             // A fresh encoder: this runs on the socket's threads as well as the tick's.
-            let ref = try journal.append(kind: TransitionRecord.kind(for: t.verb.rawValue),
-                                         data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
+            let ref = try journal.append(
+                kind: TransitionRecord.kind(for: t.verb.rawValue),
+                data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
             state = t.after
             controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
             resetEvidence(for: t.after, at: t.at)
             try effect(t)
-            log.notice("\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
-                       ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
+            log.notice(
+                "\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",
+                ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_MODE": t.after.mode.rawValue])
             return result
         }
     }
@@ -40,13 +44,19 @@ extension Controller {
     package func resume(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         // Without a reserve, a halt forced by a full disk would not outlive a restart.
         do { try stateDir.prepareHaltReserve() } catch {
-            return .failure(Refusal(code: "no_halt_reserve", message: "cannot write \(stateDir.haltReserve) (\(error)): "
-                + "free space in \(stateDir.path) first; the halt stays in force", allowed: [.halt], failedGates: []))
+            return .failure(
+                Refusal(
+                    code: "no_halt_reserve",
+                    message: "cannot write \(stateDir.haltReserve) (\(error)): "
+                        + "free space in \(stateDir.path) first; the halt stays in force", allowed: [.halt],
+                    failedGates: []))
         }
-        return try transition(.resume, actor: actor, reason: reason, log: log, then: { _ in
-            try stateDir.clearHaltFlag()
-            haltRequested.store(false, ordering: .releasing)
-        })
+        return try transition(
+            .resume, actor: actor, reason: reason, log: log,
+            then: { _ in
+                try stateDir.clearHaltFlag()
+                haltRequested.store(false, ordering: .releasing)
+            })
     }
 
     package var controlState: ControlState { control.current }
@@ -54,9 +64,12 @@ extension Controller {
     /// Refuses when any transition happened since `epoch` (the caller's view is stale).
     func staleSince(_ epoch: UInt64) -> (ControlState) -> Refusal? {
         { [unowned self] state in
-            self.controlEpoch.load(ordering: .acquiring) == epoch ? nil
-                : Refusal(code: "state_changed", message: "the control state changed while this was being decided; nothing done",
-                          allowed: StateMachine.allowedVerbs(in: state), failedGates: [])
+            self.controlEpoch.load(ordering: .acquiring) == epoch
+                ? nil
+                : Refusal(
+                    code: "state_changed",
+                    message: "the control state changed while this was being decided; nothing done",
+                    allowed: StateMachine.allowedVerbs(in: state), failedGates: [])
         }
     }
 
@@ -64,24 +77,36 @@ extension Controller {
     package func stage(_ id: PolicyID, actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         let dirs = statusView.current.policyDirs + [stateDir.policies]  // this runs on a socket thread
         guard let path = PolicyStore.find(id, in: dirs) else {
-            return .failure(Refusal(code: "no_such_policy", message: "no policy \(id) in \(dirs.joined(separator: ", ")); "
-                + "adpilotctl policy list shows what is installed", allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
+            return .failure(
+                Refusal(
+                    code: "no_such_policy",
+                    message: "no policy \(id) in \(dirs.joined(separator: ", ")); "
+                        + "adpilotctl policy list shows what is installed",
+                    allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
         }
         do {
             _ = try FrozenPolicy.load(directory: path)
         } catch {
-            return .failure(Refusal(code: "policy_refused", message: "\(id) does not load: \(error)",
-                                    allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
+            return .failure(
+                Refusal(
+                    code: "policy_refused", message: "\(id) does not load: \(error)",
+                    allowed: StateMachine.allowedVerbs(in: controlState), failedGates: []))
         }
         return try transition(.stage(id), actor: actor, reason: reason, log: log)
     }
 
     /// `promote [--override-gates]`: the gates are evaluated now and journaled with the step.
-    package func promote(overrideGates: Bool, actor: Actor, reason: String, log: Log) throws -> (Result<Transition, Refusal>, [GateCheck]) {
+    package func promote(
+        overrideGates: Bool, actor: Actor, reason: String, log: Log
+    ) throws -> (Result<Transition, Refusal>, [GateCheck]) {
         let epoch = controlEpoch.load(ordering: .acquiring)
         let gates = currentGates()  // measured for the state of `epoch`; refused below if it moved
-        return (try transition(.promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log, gates: gates,
-                               unless: staleSince(epoch)), gates)
+        return (
+            try transition(
+                .promote(gates: gates, overrideGates: overrideGates), actor: actor, reason: reason, log: log,
+                gates: gates,
+                unless: staleSince(epoch)), gates
+        )
     }
 
     package func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {

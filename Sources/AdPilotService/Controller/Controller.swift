@@ -21,7 +21,8 @@ struct LoadedPolicy {
 }
 
 /// The controller: the decision core, the journal, the platform and the policies, put
-/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on one thread; the control socket calls
+/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on one thread; the control socket
+/// calls
 /// `halt`, `resume` and `status` from others.
 ///
 /// Safety rules kept here:
@@ -61,8 +62,10 @@ package final class Controller: @unchecked Sendable {
     /// Ticks run by this process.
     package internal(set) var ticksThisRun: UInt64 = 0
 
-    init(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
-                 journal: JournalSink, control: ControlState) {
+    init(
+        config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
+        journal: JournalSink, control: ControlState
+    ) {
         self.config = config
         self.stateDir = stateDir
         self.platform = platform
@@ -70,7 +73,9 @@ package final class Controller: @unchecked Sendable {
         self.journal = journal
         self.control = Guarded(control)
         self.evidence = Guarded(Evidence(mode: control.mode, candidate: control.candidate, since: control.modeSince))
-        self.statusView = Guarded(StatusView(platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates,
-                                             policyDirs: config.policyDirs))
+        self.statusView = Guarded(
+            StatusView(
+                platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates,
+                policyDirs: config.policyDirs))
     }
 }

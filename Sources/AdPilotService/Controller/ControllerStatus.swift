@@ -11,9 +11,11 @@ import Synchronization
 extension Controller {
     func updateLastDecisions(_ decisions: [Decision], refs: [RecordRef], observed: Observer.Observed) {
         statusView.with { v in
-            for (d, ref) in zip(decisions, refs) where d.input.mayWrite || v.lastDecisions[d.campaign] == nil || d.input.slot == .candidate {
-                v.lastDecisions[d.campaign] = LastDecision(seq: ref.seq, at: d.input.now, slot: d.input.slot, policy: d.input.policy,
-                                                           action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
+            for (d, ref) in zip(decisions, refs)
+            where d.input.mayWrite || v.lastDecisions[d.campaign] == nil || d.input.slot == .candidate {
+                v.lastDecisions[d.campaign] = LastDecision(
+                    seq: ref.seq, at: d.input.now, slot: d.input.slot, policy: d.input.policy,
+                    action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
             }
             v.observations = observed.campaigns.map(\.observation)
             v.inCanary = Set(observed.campaigns.filter(\.inCanaryScope).map(\.config.id))
@@ -31,7 +33,9 @@ extension Controller {
             v.headSeq = head
             v.totals = totals
             v.ticks = ticks
-            for (id, m) in memory { v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name }
+            for (id, m) in memory {
+                v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name
+            }
         }
     }
 
@@ -42,9 +46,10 @@ extension Controller {
         let halt = stateDir.isHalted
         let now = clock.now()
         let e = evidence.current
-        return StatusReport(state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: view.configDigest,
-                            policyDigests: view.policyDigests, view: view, now: now,
-                            gates: Gates.checks(view.gateConfig, e, now: now), evidence: e)
+        return StatusReport(
+            state: state, haltFlag: halt, haltInForce: halt || isHaltInForce, configDigest: view.configDigest,
+            policyDigests: view.policyDigests, view: view, now: now,
+            gates: Gates.checks(view.gateConfig, e, now: now), evidence: e)
     }
 
     /// Prometheus text exposition of the current status.

@@ -22,22 +22,30 @@ extension Controller {
 
     /// Folds one tick into the evidence (`EvidenceFold`) and carries out the automatic
     /// rollback it calls for (actor `system`), unless the control state moved since `epoch`.
-    func updateEvidence(_ state: ControlState, _ decisions: [Decision], _ observed: Observer.Observed,
-                        states: [CampaignControl], breakersBefore: [BreakerState], epoch: UInt64, log: Log) {
+    func updateEvidence(
+        _ state: ControlState, _ decisions: [Decision], _ observed: Observer.Observed,
+        states: [CampaignControl], breakersBefore: [BreakerState], epoch: UInt64, log: Log
+    ) {
         let cohorts = observed.campaigns.indices.filter { $0 < observed.fresh.count }.map { i in
-            CohortSample(inCanaryScope: observed.campaigns[i].inCanaryScope, trailing: observed.campaigns[i].observation.trailing,
-                         freshHours: observed.fresh[i].hours, freshSpendMicros: observed.fresh[i].spendMicros,
-                         freshValueMicros: observed.fresh[i].valueMicros,
-                         breakerOpened: states[i].breaker.state == .open && breakersBefore[i] != .open)
+            CohortSample(
+                inCanaryScope: observed.campaigns[i].inCanaryScope,
+                trailing: observed.campaigns[i].observation.trailing,
+                freshHours: observed.fresh[i].hours, freshSpendMicros: observed.fresh[i].spendMicros,
+                freshValueMicros: observed.fresh[i].valueMicros,
+                breakerOpened: states[i].breaker.state == .open && breakersBefore[i] != .open)
         }
         let now = decisions.first?.input.now ?? clock.now()
         let gates = config.gates
-        guard let rollback = evidence.with({ e in
-            EvidenceFold.fold(&e, state: state, decisions: decisions, cohorts: cohorts, gates: gates, now: now)
-        }) else { return }
+        guard
+            let rollback = evidence.with({ e in
+                EvidenceFold.fold(&e, state: state, decisions: decisions, cohorts: cohorts, gates: gates, now: now)
+            })
+        else { return }
         do {
-            if case .failure(let refusal) = try transition(.rollback, actor: .system, reason: rollback.reason, log: log,
-                                                           gates: rollback.checks, unless: staleSince(epoch)) {
+            if case .failure(let refusal) = try transition(
+                .rollback, actor: .system, reason: rollback.reason, log: log,
+                gates: rollback.checks, unless: staleSince(epoch))
+            {
                 log.warning("automatic rollback not applied (\(refusal.message)): \(rollback.reason)")
             }
         } catch {

@@ -29,14 +29,18 @@ extension Controller {
             do {
                 return try JSONDecoder().decode(T.self, from: Data(try stateDir.io.readFile(path, limit: 1 << 31)))
             } catch {
-                throw StartupError("\(path): unreadable controller state (\(error)); move it aside to start from the journal alone "
-                    + "(pacers, breakers and anomaly baselines then start fresh), see Runbooks/journal-recovery.md")
+                throw StartupError(
+                    "\(path): unreadable controller state (\(error)); move it aside to start from the journal alone "
+                        + "(pacers, breakers and anomaly baselines then start fresh), see Runbooks/journal-recovery.md")
             }
         }
         if let snapshot = try load(Snapshot.self, stateDir.snapshot) {
             guard snapshot.format == Snapshot.format else {
-                throw StartupError("\(stateDir.snapshot): controller state format \(snapshot.format), this adpilotd reads "
-                    + "\(Snapshot.format); move it aside to start from the journal alone, see Runbooks/journal-recovery.md")
+                throw StartupError(
+                    "\(stateDir.snapshot): controller state format \(snapshot.format), this adpilotd reads "
+                        + "\(Snapshot.format); move it aside to start from the journal alone, see "
+                        + "Runbooks/journal-recovery.md"
+                )
             }
             if snapshot.journalSeq < headSeq {
                 fromSeq = snapshot.journalSeq + 1
@@ -59,29 +63,38 @@ extension Controller {
                     }
                 }
             } else {
-                log.warning("\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the journal wins: "
-                    + "controller state rebuilt from the journal alone", [:])
+                log.warning(
+                    "\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the "
+                        + "journal wins: "
+                        + "controller state rebuilt from the journal alone", [:])
             }
         }
         // A long journal is mostly decisions and their outcomes: scan their bytes for the
         // few fields recovery needs, and decode in full only what is still pending at the end.
         let decoder = RecordCoding.decoder()
         var pending: [UInt64: Instant] = [:]
-        let kinds: Set<String> = RecordKind.stateBearing.union([RecordKind.decision, RecordKind.applyResult, RecordKind.reconcile])
+        let kinds: Set<String> = RecordKind.stateBearing.union([
+            RecordKind.decision, RecordKind.applyResult, RecordKind.reconcile,
+        ])
         try reader.records(from: fromSeq, matching: RecordFilter(kinds: kinds)) { r in
             let bytes = r.dataBytes
             switch r.kind {
             case RecordKind.decision:
                 if bytes.contains(subsequence: RecordScan.applyMarker) {
-                    pending[r.seq] = RecordScan.unsigned("at", in: bytes).map { Instant(microsSinceEpoch: Int64(clamping: $0)) }
+                    pending[r.seq] =
+                        RecordScan.unsigned("at", in: bytes).map { Instant(microsSinceEpoch: Int64(clamping: $0)) }
                         ?? r.instant ?? Instant(microsSinceEpoch: 0)
                 }
             case RecordKind.applyResult, RecordKind.reconcile:
                 guard let decisionSeq = RecordScan.unsigned("decision_seq", in: bytes),
-                      let at = pending.removeValue(forKey: decisionSeq),
-                      bytes.contains(subsequence: RecordScan.confirmedMarker) || bytes.contains(subsequence: RecordScan.appliedMarker)
-                        || bytes.contains(subsequence: RecordScan.unknownMarker) else { return true }
-                let campaign = try RecordScan.campaign(in: bytes) ?? decoder.decode(OutcomeSummary.self, from: Data(bytes)).campaign
+                    let at = pending.removeValue(forKey: decisionSeq),
+                    bytes.contains(subsequence: RecordScan.confirmedMarker)
+                        || bytes.contains(subsequence: RecordScan.appliedMarker)
+                        || bytes.contains(subsequence: RecordScan.unknownMarker)
+                else { return true }
+                let campaign =
+                    try RecordScan.campaign(in: bytes)
+                    ?? decoder.decode(OutcomeSummary.self, from: Data(bytes)).campaign
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
                 out.control = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
@@ -107,21 +120,27 @@ extension Controller {
     func reconcile(_ pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)], log: Log) {
         for p in pending {
             let d = p.decision
-            var record = ReconcileRecord(campaign: d.campaign, decisionSeq: p.seq, budgetBeforeMicros: d.budgetBeforeMicros,
-                                         budgetAfterMicros: d.budgetAfterMicros, reportedMicros: nil, outcome: .unknown, error: nil)
+            var record = ReconcileRecord(
+                campaign: d.campaign, decisionSeq: p.seq, budgetBeforeMicros: d.budgetBeforeMicros,
+                budgetAfterMicros: d.budgetAfterMicros, reportedMicros: nil, outcome: .unknown, error: nil)
             do {
                 let reported = try platform.campaign(d.campaign).dailyBudgetMicros
                 record.reportedMicros = reported
-                record.outcome = reported == d.budgetAfterMicros ? .applied : reported == d.budgetBeforeMicros ? .notApplied : .unknown
+                record.outcome =
+                    reported == d.budgetAfterMicros
+                    ? .applied : reported == d.budgetBeforeMicros ? .notApplied : .unknown
             } catch {
                 record.error = error.description
             }
             // `unknown` may have been applied: the cooldown counts from the decision either way.
-            if record.outcome != .notApplied { memory[d.campaign, default: CampaignMemory()].control.lastChangeAt = p.at }
+            if record.outcome != .notApplied {
+                memory[d.campaign, default: CampaignMemory()].control.lastChangeAt = p.at
+            }
             do {
                 let ref = try journal.append(kind: RecordKind.reconcile, data: RecordCoding.bytes(record, encoder))
-                log.notice("reconciled decision \(p.seq) for \(d.campaign): \(record.outcome.rawValue)",
-                           ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_CAMPAIGN": d.campaign.rawValue])
+                log.notice(
+                    "reconciled decision \(p.seq) for \(d.campaign): \(record.outcome.rawValue)",
+                    ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_CAMPAIGN": d.campaign.rawValue])
             } catch {
                 log.error("cannot journal the reconciliation of decision \(p.seq): \(error)", [:])
             }

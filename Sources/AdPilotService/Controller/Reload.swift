@@ -19,13 +19,18 @@ extension Controller {
             refusal = "\(source): \(p)"
         case .success(let c):
             if !c.restartRequired(from: config).isEmpty {
-                refusal = "\(source): platform, clock, operators_group and journal changes need a restart (systemctl restart adpilotd)"
+                refusal =
+                    "\(source): platform, clock, operators_group and journal changes need a restart (systemctl restart "
+                        + "adpilotd)"
             } else {
                 do {
                     // Journaled first: decisions must never cite a digest the journal lacks.
                     _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(c).bytes)
                 } catch {
-                    log.error("configuration reload refused: it cannot be journaled (\(error)); keeping \(config.digest.hex.prefix(12))", [:])
+                    log.error(
+                        "configuration reload refused: it cannot be journaled (\(error)); keeping "
+                            + "\(config.digest.hex.prefix(12))",
+                        [:])
                     return "\(source): cannot be journaled: \(error)"
                 }
                 config = c

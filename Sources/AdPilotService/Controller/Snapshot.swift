@@ -47,21 +47,37 @@ extension Controller {
         // the head would hide them from the next start's reconciliation.
         guard !unsettled && !journal.isPoisoned else { return }
         let seq = journal.head.seq
-        let snapshot = Snapshot(format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
-                                control: control.current, platformBreaker: platformBreaker, evidence: evidence.current,
-                                campaigns: Dictionary(memory.map { ($0.key.rawValue, CampaignCore(
-                                    pacer: $0.value.control.pacer, shadowPacer: $0.value.control.shadowPacer,
-                                    lastChangeAt: $0.value.control.lastChangeAt, breaker: $0.value.control.breaker)) },
-                                                      uniquingKeysWith: { a, _ in a }))
+        let snapshot = Snapshot(
+            format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
+            control: control.current, platformBreaker: platformBreaker, evidence: evidence.current,
+            campaigns: Dictionary(
+                memory.map {
+                    (
+                        $0.key.rawValue,
+                        CampaignCore(
+                            pacer: $0.value.control.pacer, shadowPacer: $0.value.control.shadowPacer,
+                            lastChangeAt: $0.value.control.lastChangeAt, breaker: $0.value.control.breaker)
+                    )
+                },
+                uniquingKeysWith: { a, _ in a }))
         do {
             if anomaly {
-                let a = AnomalySnapshot(journalSeq: seq, campaigns: Dictionary(memory.map { ($0.key.rawValue, AnomalyMemory(
-                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)) }, uniquingKeysWith: { a, _ in a }))
+                let a = AnomalySnapshot(
+                    journalSeq: seq,
+                    campaigns: Dictionary(
+                        memory.map {
+                            (
+                                $0.key.rawValue,
+                                AnomalyMemory(
+                                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)
+                            )
+                        }, uniquingKeysWith: { a, _ in a }))
                 try stateDir.writeAtomically(stateDir.anomalySnapshot, Array(try JSONEncoder().encode(a)))
             }
             try stateDir.writeAtomically(stateDir.snapshot, Array(try JSONEncoder().encode(snapshot)))
         } catch {
-            log.error("cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
+            log.error(
+                "cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
         }
     }
 }

@@ -7,16 +7,22 @@ import AdPilotSystem
 import Foundation
 import Synchronization
 
-/// Start-up: open the journal, restore, reconcile, load policies, honour the halt flag; and the last record at shutdown.
+/// Start-up: open the journal, restore, reconcile, load policies, honour the halt flag; and the last record at
+/// shutdown.
 extension Controller {
     /// Opens the journal, records the start, restores state (the journal wins), reconciles
     /// every decision without an outcome, and honours the halt flag. Only then may the
     /// caller announce readiness.
-    package static func start(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
-                             clock: any TimeSource, sealKey: [UInt8]?, log: Log) throws -> Controller {
+    package static func start(
+        config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
+        clock: any TimeSource, sealKey: [UInt8]?, log: Log
+    ) throws -> Controller {
         do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
         do { try stateDir.prepareHaltReserve() } catch {
-            log.warning("cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a restart", [:])
+            log.warning(
+                "cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a "
+                    + "restart",
+                [:])
         }
         // Records carry the wall time they were written; decisions carry the controller's
         // clock (simulated in a demo) inside their data.
@@ -33,28 +39,39 @@ extension Controller {
             throw StartupError("cannot open the journal in \(stateDir.journal): \(error)")
         }
         if let torn = writer.tornTail {
-            log.warning("journal: moved a torn tail aside (\(torn.bytes) bytes at \(torn.segment):\(torn.offset)) to \(torn.movedTo)",
-                        ["ADPILOT_SEQ": "\(writer.head.seq)"])
+            log.warning(
+                "journal: moved a torn tail aside (\(torn.bytes) bytes at \(torn.segment):\(torn.offset)) to "
+                    + "\(torn.movedTo)",
+                ["ADPILOT_SEQ": "\(writer.head.seq)"])
         }
         let journal = JournalSink(writer)
         let encoder = RecordCoding.encoder()
-        let startup = try journal.append(kind: RecordKind.startup, data: RecordCoding.bytes(StartupRecord(
-            version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name, configDigest: config.digest.hex), encoder))
+        let startup = try journal.append(
+            kind: RecordKind.startup,
+            data: RecordCoding.bytes(
+                StartupRecord(
+                    version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name,
+                    configDigest: config.digest.hex), encoder))
         _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(config).bytes)
 
-        let restored = try restore(stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
+        let restored = try restore(
+            stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
         var controlState: ControlState
         let initial: Bool
         if let c = restored.control {
             controlState = c
             initial = false
         } else {
-            controlState = ControlState(mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
+            controlState = ControlState(
+                mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
             initial = true
         }
-        let controller = Controller(config: config, stateDir: stateDir, platform: platform, clock: clock, journal: journal, control: controlState)
+        let controller = Controller(
+            config: config, stateDir: stateDir, platform: platform, clock: clock, journal: journal,
+            control: controlState)
         if initial {
-            _ = try journal.append(kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState), encoder))
+            _ = try journal.append(
+                kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState), encoder))
         }
         controller.memory = restored.memory
         controller.platformBreaker = restored.platformBreaker
@@ -66,8 +83,9 @@ extension Controller {
         controller.reconcile(restored.pending, log: log)
         try controller.honourHaltFlag(log: log)
         if journal.isPoisoned {
-            throw StartupError("the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
-                + "or written: free space or repair the disk, then start again")
+            throw StartupError(
+                "the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
+                    + "or written: free space or repair the disk, then start again")
         }
         controller.refreshStatus(report: nil)
         return controller
@@ -78,15 +96,20 @@ extension Controller {
         let state = control.current
         for id in [state.live, state.candidate, state.previous].compactMap({ $0 }) where policies[id] == nil {
             guard let path = PolicyStore.find(id, in: dirs) else {
-                log.error("policy \(id) is in a slot but not in \(dirs.joined(separator: ", ")); its decisions hold every budget", [:])
+                log.error(
+                    "policy \(id) is in a slot but not in \(dirs.joined(separator: ", ")); its decisions hold every "
+                        + "budget",
+                    [:])
                 continue
             }
             do {
                 let p = try FrozenPolicy.load(directory: path)
                 policies[id] = LoadedPolicy(runtime: PolicyRuntime(p), digest: p.digest.hex)
                 statusView.with { $0.policyDigests[id] = p.digest.hex }
-                _ = try? journal.append(kind: RecordKind.policyLoaded, data: RecordCoding.bytes(
-                    PolicyLoadedRecord(policy: id, digest: p.digest.hex, path: path), encoder))
+                _ = try? journal.append(
+                    kind: RecordKind.policyLoaded,
+                    data: RecordCoding.bytes(
+                        PolicyLoadedRecord(policy: id, digest: p.digest.hex, path: path), encoder))
                 log.info("loaded policy \(id) (\(p.digest.hex.prefix(12))) from \(path)", [:])
             } catch {
                 log.error("policy \(id) refused: \(error); its decisions hold every budget", [:])

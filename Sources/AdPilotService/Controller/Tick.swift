@@ -36,9 +36,11 @@ extension Controller {
         report.decisions = decisions.count
         actOnSafety(decisions, observed, state: state, epoch: epoch, log: log)
         let results = applyWrites(decisions, refs: refs, observed, &states, &report, epoch: epoch)
-        guard journalOrHalt(results + notes(observed, states, before), &report, log: log, unsettledOnFailure: true) != nil
+        guard
+            journalOrHalt(results + notes(observed, states, before), &report, log: log, unsettledOnFailure: true) != nil
         else { return }
-        updateEvidence(state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
+        updateEvidence(
+            state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
         count(report)
         updateLastDecisions(decisions, refs: refs, observed: observed)
         persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
@@ -84,8 +86,9 @@ extension Controller {
             observed = try Observer.observe(platform, config: config, now: report.at, mode: state.mode, memory: memory)
         } catch {
             report.error = "cannot list campaigns: \(error)"
-            journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil),
-                              log: log)
+            journalBestEffort(
+                RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!, campaigns: nil),
+                log: log)
             log.warning("tick \(tickCount): \(report.error!); budgets hold", [:])
             return nil
         }
@@ -93,21 +96,29 @@ extension Controller {
         // A campaign that cannot be read would drop out of the account-wide projection and
         // let the others grow into its room: with any campaign unreadable, everything holds.
         guard let first = observed.failures.first else { return observed }
-        report.error = "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); "
+        report.error =
+            "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); "
             + "every budget holds"
-        journalBestEffort(RecordKind.tickFailed, TickFailedRecord(tick: tickCount, problem: report.error!,
-                                                                campaigns: observed.failures.map(\.campaign)), log: log)
+        journalBestEffort(
+            RecordKind.tickFailed,
+            TickFailedRecord(
+                tick: tickCount, problem: report.error!,
+                campaigns: observed.failures.map(\.campaign)), log: log)
         log.warning("tick \(tickCount): \(report.error!)")
         return nil
     }
 
     /// The pure pipeline over every campaign; the new controller state is kept in memory.
-    func decide(_ state: ControlState, _ observed: Observer.Observed, _ states: inout [CampaignControl],
-                now: Instant) -> [Decision] {
+    func decide(
+        _ state: ControlState, _ observed: Observer.Observed, _ states: inout [CampaignControl],
+        now: Instant
+    ) -> [Decision] {
         let haltFlag = haltRequested.load(ordering: .acquiring)
-        let decisions = Tick.run(control: state, haltFlag: haltFlag, settings: config.tick, now: now,
-                                 campaigns: observed.campaigns, states: &states,
-                                 platformBreaker: &platformBreaker) { i, assignment, pacer in
+        let decisions = Tick.run(
+            control: state, haltFlag: haltFlag, settings: config.tick, now: now,
+            campaigns: observed.campaigns, states: &states,
+            platformBreaker: &platformBreaker
+        ) { i, assignment, pacer in
             propose(assignment.policy, observed.campaigns[i], pacer: pacer, now: now)
         }
         for (i, c) in observed.campaigns.enumerated() {
@@ -121,8 +132,10 @@ extension Controller {
 
     /// Appends durably, or halts (fail closed) and returns nil. `unsettledOnFailure`: the
     /// entries are outcomes of journaled decisions, so no snapshot may be written past them.
-    func journalOrHalt(_ entries: [JournalEntry], _ report: inout TickReport, log: Log,
-                       unsettledOnFailure: Bool = false) -> [RecordRef]? {
+    func journalOrHalt(
+        _ entries: [JournalEntry], _ report: inout TickReport, log: Log,
+        unsettledOnFailure: Bool = false
+    ) -> [RecordRef]? {
         do {
             return try appendInBatches(entries)
         } catch {
@@ -136,11 +149,15 @@ extension Controller {
     }
 
     /// Conditions that halt everything are acted on before the first write (`TickSafety`).
-    func actOnSafety(_ decisions: [Decision], _ observed: Observer.Observed, state: ControlState, epoch: UInt64,
-                     log: Log) {
+    func actOnSafety(
+        _ decisions: [Decision], _ observed: Observer.Observed, state: ControlState, epoch: UInt64,
+        log: Log
+    ) {
         let spend = observed.campaigns.map(\.observation.spendTodayMicros)
-        switch TickSafety.check(decisions, spendTodayMicros: spend, dailyCapMicros: config.account.dailyCapMicros,
-                                state: state) {
+        switch TickSafety.check(
+            decisions, spendTodayMicros: spend, dailyCapMicros: config.account.dailyCapMicros,
+            state: state)
+        {
         case nil:
             return
         case .halt(let reason):
@@ -155,11 +172,14 @@ extension Controller {
     }
 
     /// Every decision that writes goes through the write gate; returns the outcome records.
-    func applyWrites(_ decisions: [Decision], refs: [RecordRef], _ observed: Observer.Observed,
-                     _ states: inout [CampaignControl], _ report: inout TickReport, epoch: UInt64) -> [JournalEntry] {
+    func applyWrites(
+        _ decisions: [Decision], refs: [RecordRef], _ observed: Observer.Observed,
+        _ states: inout [CampaignControl], _ report: inout TickReport, epoch: UInt64
+    ) -> [JournalEntry] {
         var results: [JournalEntry] = []
-        let index = Dictionary(observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) },
-                               uniquingKeysWith: { a, _ in a })
+        let index = Dictionary(
+            observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) },
+            uniquingKeysWith: { a, _ in a })
         for (d, ref) in zip(decisions, refs) {
             if d.action == .hold, let r = d.reason { report.vetoes[r.rawValue, default: 0] += 1 }
             if d.action == .hold { report.holds += 1 }
@@ -182,19 +202,33 @@ extension Controller {
         var notes: [JournalEntry] = []
         for (i, c) in observed.campaigns.enumerated() {
             if states[i].breaker.state != before.breakers[i] {
-                notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
-                    scope: "campaign", campaign: c.config.id, from: before.breakers[i], to: states[i].breaker.state), encoder)))
+                notes.append(
+                    JournalEntry(
+                        kind: RecordKind.breaker,
+                        data: RecordCoding.bytes(
+                            BreakerRecord(
+                                scope: "campaign", campaign: c.config.id, from: before.breakers[i],
+                                to: states[i].breaker.state), encoder)))
             }
             let level = states[i].anomaly.assessment.level
             if level != before.anomaly[i] {
-                notes.append(JournalEntry(kind: RecordKind.anomaly, data: RecordCoding.bytes(AnomalyRecord(
-                    campaign: c.config.id, level: level.name, from: before.anomaly[i].name,
-                    findings: states[i].anomaly.assessment.findings), encoder)))
+                notes.append(
+                    JournalEntry(
+                        kind: RecordKind.anomaly,
+                        data: RecordCoding.bytes(
+                            AnomalyRecord(
+                                campaign: c.config.id, level: level.name, from: before.anomaly[i].name,
+                                findings: states[i].anomaly.assessment.findings), encoder)))
             }
         }
         if platformBreaker.state != before.platformBreaker {
-            notes.append(JournalEntry(kind: RecordKind.breaker, data: RecordCoding.bytes(BreakerRecord(
-                scope: "platform", campaign: nil, from: before.platformBreaker, to: platformBreaker.state), encoder)))
+            notes.append(
+                JournalEntry(
+                    kind: RecordKind.breaker,
+                    data: RecordCoding.bytes(
+                        BreakerRecord(
+                            scope: "platform", campaign: nil, from: before.platformBreaker, to: platformBreaker.state),
+                        encoder)))
         }
         return notes
     }
@@ -217,8 +251,12 @@ extension Controller {
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let encoder = RecordCoding.encoder()
             let part = decisions[min(decisions.count, c * size)..<min(decisions.count, (c + 1) * size)].map { d in
-                JournalEntry(kind: RecordKind.decision, data: RecordCoding.bytes(DecisionRecord(
-                    d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded", configDigest: configDigest), encoder))
+                JournalEntry(
+                    kind: RecordKind.decision,
+                    data: RecordCoding.bytes(
+                        DecisionRecord(
+                            d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded",
+                            configDigest: configDigest), encoder))
             }
             parts.with { $0[c] = part }
         }
@@ -243,8 +281,9 @@ extension Controller {
 
     func propose(_ id: PolicyID, _ c: TickCampaign, pacer: PacerReport, now: Instant) -> Proposal {
         guard let p = policies[id] else { return .failed("policy \(id) is not loaded") }
-        let ctx = PolicyContext(observation: c.observation, pacer: pacer,
-                                local: LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds), campaign: c.config)
+        let ctx = PolicyContext(
+            observation: c.observation, pacer: pacer,
+            local: LocalTime(now, utcOffsetSeconds: config.account.utcOffsetSeconds), campaign: c.config)
         return p.runtime.propose(ctx)
     }
 

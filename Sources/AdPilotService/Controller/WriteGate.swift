@@ -25,10 +25,12 @@ extension Controller {
         do {
             // Raised again inside the transition: a resume that got the control lock first
             // may have cleared both, and this halt must still be what is in force.
-            let result = try transition(.halt, actor: actor, reason: reason, log: log, then: { _ in
-                haltRequested.store(true, ordering: .releasing)
-                if !stateDir.isHalted { try? stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)") }
-            })
+            let result = try transition(
+                .halt, actor: actor, reason: reason, log: log,
+                then: { _ in
+                    haltRequested.store(true, ordering: .releasing)
+                    if !stateDir.isHalted { try? stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)") }
+                })
             switch result {
             case .success(let t): return (t, problems)
             case .failure(let r): problems.append(r.description)
@@ -42,10 +44,15 @@ extension Controller {
     package var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
 
     /// One write, read back. The halt check and the write happen under `applyLock`.
-    func apply(_ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker) -> ApplyResultRecord {
-        var result = ApplyResultRecord(campaign: d.campaign, decisionSeq: seq, status: .skipped,
-                                       budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
-        if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) { usleep(UInt32(applyDelayMillis) * 1_000) }
+    func apply(
+        _ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker
+    ) -> ApplyResultRecord {
+        var result = ApplyResultRecord(
+            campaign: d.campaign, decisionSeq: seq, status: .skipped,
+            budgetBeforeMicros: d.currentBudgetMicros, budgetAfterMicros: d.finalBudgetMicros)
+        if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) {
+            usleep(UInt32(applyDelayMillis) * 1_000)
+        }
         applyLock.lock()
         defer { applyLock.unlock() }
         guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {

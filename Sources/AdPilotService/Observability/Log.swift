@@ -20,7 +20,9 @@ package struct Log: Sendable {
     package func info(_ m: String, _ f: [String: String] = [:]) { emit(m, .info, f) }
 
     private func emit(_ message: String, _ priority: JournaldLog.Priority, _ fields: [String: String]) {
-        if toJournald && JournaldLog.send(message, priority: priority, identifier: identifier, fields: fields) { return }
+        if toJournald && JournaldLog.send(message, priority: priority, identifier: identifier, fields: fields) {
+            return
+        }
         let level: String
         switch priority {
         case .critical: level = "critical"

@@ -59,8 +59,10 @@ package enum Daemon {
     package static func loadConfig(_ o: Options) -> Result<ServiceConfig, ConfigProblem> {
         do {
             if o.demo {
-                return .success(try DefaultConfig.demo(campaigns: o.campaigns ?? DefaultConfig.demoCampaigns,
-                                                       speed: o.speed ?? DefaultConfig.demoSpeed, extraPolicyDirs: o.policyDirs))
+                return .success(
+                    try DefaultConfig.demo(
+                        campaigns: o.campaigns ?? DefaultConfig.demoCampaigns,
+                        speed: o.speed ?? DefaultConfig.demoSpeed, extraPolicyDirs: o.policyDirs))
             }
             var c = try ServiceConfig.load(path: o.global.config)
             c.policyDirs += o.policyDirs
@@ -72,13 +74,17 @@ package enum Daemon {
 
     static func readCredential(_ name: String, _ o: Options) throws -> [UInt8] {
         guard let dir = o.global.credentialsDir else {
-            throw StartupError("credential \(name) is configured but there is no credentials directory "
-                + "(systemd LoadCredential= sets $CREDENTIALS_DIRECTORY; or pass --credentials-dir DIR)")
+            throw StartupError(
+                "credential \(name) is configured but there is no credentials directory "
+                    + "(systemd LoadCredential= sets $CREDENTIALS_DIRECTORY; or pass --credentials-dir DIR)")
         }
         do {
             let bytes = try PosixFileIO().readSecret(dir + "/" + name, limit: credentialBytesMax)
             guard !bytes.isEmpty else {
-                throw StartupError("credential \(dir)/\(name) is empty: put the secret in the file its LoadCredential= line names, then restart")
+                throw StartupError(
+                    "credential \(dir)/\(name) is empty: put the secret in the file its LoadCredential= line names, "
+                        + "then restart"
+                )
             }
             return bytes
         } catch let e as StartupError {
@@ -88,11 +94,14 @@ package enum Daemon {
         }
     }
 
-    static func makePlatform(_ config: ServiceConfig, _ o: Options, stateDir: StateDirectory,
-                             faults: TestFaults) throws -> (any AdPlatform, any TimeSource) {
+    static func makePlatform(
+        _ config: ServiceConfig, _ o: Options, stateDir: StateDirectory,
+        faults: TestFaults
+    ) throws -> (any AdPlatform, any TimeSource) {
         switch config.platform {
         case .simulator(let seed, let campaigns):
-            let market = try EmbeddedMarket.open(directory: stateDir.market, seed: seed, campaigns: campaigns, speed: config.clock.speed)
+            let market = try EmbeddedMarket.open(
+                directory: stateDir.market, seed: seed, campaigns: campaigns, speed: config.clock.speed)
             if !faults.degraded.isEmpty {
                 market.simulator.advance(to: market.clock.now())  // history stays as it was
                 market.simulator.faults.degradedCampaigns = Set(faults.degraded.map(CampaignID.init))
@@ -105,7 +114,8 @@ package enum Daemon {
             let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
             return (MetaAdapter(config: c, token: token), SystemClock())
         case .shopify:
-            throw StartupError("platform.kind shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
+            throw StartupError(
+                "platform.kind shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
         }
     }
 
@@ -136,9 +146,13 @@ package enum Daemon {
         }
         var faults = TestFaults()
         if let text = GlobalOptions.env("ADPILOT_TEST_FAULTS") {
-            guard case .simulator = config.platform, case .accelerated = config.clock, let f = TestFaults.parse(text) else {
-                log.critical("ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused unless the platform is the "
-                    + "simulator on an accelerated clock, and when malformed (apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID); unset it")
+            guard case .simulator = config.platform, case .accelerated = config.clock, let f = TestFaults.parse(text)
+            else {
+                log.critical(
+                    "ADPILOT_TEST_FAULTS is set (\(text)): test fault switches are refused unless the platform is the "
+                        + "simulator on an accelerated clock, and when malformed "
+                        + "(apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID); unset it"
+                )
                 return .usage
             }
             log.warning("test fault switches in force: \(text)")
@@ -152,8 +166,10 @@ package enum Daemon {
             let key = try config.journalKeyCredential.map { try readCredential($0, o) }
             try stateDir.prepare()
             let (platform, clock) = try makePlatform(config, o, stateDir: stateDir, faults: faults)
-            controller = try Controller.start(config: config, stateDir: stateDir, platform: platform, clock: clock, sealKey: key, log: log)
-            server = try ControlServer(path: o.global.socket, controller: controller, operatorsGroup: config.operatorsGroup, log: log)
+            controller = try Controller.start(
+                config: config, stateDir: stateDir, platform: platform, clock: clock, sealKey: key, log: log)
+            server = try ControlServer(
+                path: o.global.socket, controller: controller, operatorsGroup: config.operatorsGroup, log: log)
         } catch {
             log.critical("cannot start: \(error)")
             SystemdNotify.send("STATUS=failed to start: \(error)")
@@ -163,11 +179,15 @@ package enum Daemon {
         if let metrics = config.metricsPath { stateDir.removeStaleTemporaries(of: metrics) }
         server.start()
         let state = controller.controlState
-        log.notice("ready: \(state.mode.rawValue), live \(state.live?.description ?? "none"), candidate \(state.candidate?.description ?? "none"); "
-            + "socket \(o.global.socket)", ["ADPILOT_SEQ": "\(controller.journal.head.seq)", "ADPILOT_MODE": state.mode.rawValue])
+        log.notice(
+            "ready: \(state.mode.rawValue), live \(state.live?.description ?? "none"), candidate "
+                + "\(state.candidate?.description ?? "none"); "
+                + "socket \(o.global.socket)",
+            ["ADPILOT_SEQ": "\(controller.journal.head.seq)", "ADPILOT_MODE": state.mode.rawValue])
         SystemdNotify.send("READY=1\nSTATUS=\(statusLine(controller, nil))")
 
-        let (stopReason, failed) = loop(controller, config: config, signals: signals, options: o, faults: faults, log: log)
+        let (stopReason, failed) = loop(
+            controller, config: config, signals: signals, options: o, faults: faults, log: log)
         SystemdNotify.send("STOPPING=1\nSTATUS=stopping: \(stopReason)")
         server.stop()
         controller.shutdown(reason: stopReason, log: log)
@@ -177,7 +197,8 @@ package enum Daemon {
 
     static func statusLine(_ c: Controller, _ r: TickReport?) -> String {
         let s = c.controlState
-        var line = "\(s.mode.rawValue); live \(s.live?.description ?? "none"), candidate \(s.candidate?.description ?? "none")"
+        var line =
+            "\(s.mode.rawValue); live \(s.live?.description ?? "none"), candidate \(s.candidate?.description ?? "none")"
         if c.isHaltInForce { line += "; HALTED" }
         if let r {
             line += "; tick \(r.tick): \(r.campaigns) campaigns, \(r.decisions) decisions, \(r.confirmed) writes"
@@ -190,8 +211,10 @@ package enum Daemon {
     /// Returns why it stopped, and whether that is a failure: a journal that cannot be
     /// written ends the loop (after the tick halted), so that `Restart=on-failure` reopens
     /// it in seconds rather than after the watchdog's timeout.
-    static func loop(_ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, faults: TestFaults,
-                     log: Log) -> (reason: String, failed: Bool) {
+    static func loop(
+        _ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, faults: TestFaults,
+        log: Log
+    ) -> (reason: String, failed: Bool) {
         var watchdogMicros: UInt64 = 0
         let watchdog = sd_watchdog_enabled(0, &watchdogMicros) > 0 ? Int64(watchdogMicros / 2) : 0
         let speed = config.clock.speed
@@ -209,7 +232,10 @@ package enum Daemon {
                 let report = controller.tick(log: log)
                 SystemdNotify.send("STATUS=\(statusLine(controller, report))")
                 if controller.journal.isPoisoned {
-                    return ("the journal cannot be written; exiting so that a restart reopens it (the halt is in force)", true)
+                    return (
+                        "the journal cannot be written; exiting so that a restart reopens it (the halt is in force)",
+                        true
+                    )
                 }
                 writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
                 tickSeconds = controller.config.tickSeconds

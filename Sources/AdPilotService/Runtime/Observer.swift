@@ -30,8 +30,10 @@ enum Observer {
         var failures: [(campaign: CampaignID, error: PlatformError)] = []
     }
 
-    static func observe(_ platform: any AdPlatform, config: ServiceConfig, now: Instant, mode: Mode,
-                        memory: [CampaignID: CampaignMemory]) throws(PlatformError) -> Observed {
+    static func observe(
+        _ platform: any AdPlatform, config: ServiceConfig, now: Instant, mode: Mode,
+        memory: [CampaignID: CampaignMemory]
+    ) throws(PlatformError) -> Observed {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
         // Computed in every mode: status shows which campaigns a canary would control.
@@ -45,7 +47,8 @@ enum Observer {
         for c in list {
             let window: MetricsWindow
             do {
-                window = try platform.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -trailingHours * Instant.secondsPerHour), to: now)
+                window = try platform.hourlyMetrics(
+                    campaign: c.id, from: now.adding(seconds: -trailingHours * Instant.secondsPerHour), to: now)
             } catch {
                 out.failures.append((c.id, error))
                 continue
@@ -63,11 +66,13 @@ enum Observer {
                     if h.conversions > 0 { streakOpen = false } else if h.spendMicros > .zero { withoutConversion += 1 }
                 }
             }
-            let ageSeconds = max(0, (now.microsSinceEpoch - window.freshThrough.microsSinceEpoch) / Instant.microsPerSecond)
-            let observation = Observation(campaign: c.id, currency: c.currency, currentBudgetMicros: c.dailyBudgetMicros,
-                                          spendTodayMicros: spendToday,
-                                          trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
-                                          hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
+            let ageSeconds = max(
+                0, (now.microsSinceEpoch - window.freshThrough.microsSinceEpoch) / Instant.microsPerSecond)
+            let observation = Observation(
+                campaign: c.id, currency: c.currency, currentBudgetMicros: c.dailyBudgetMicros,
+                spendTodayMicros: spendToday,
+                trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
+                hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
             let last = memory[c.id]?.lastIngestedHour
             let campaignConfig = config.campaign(c.id, currency: c.currency)
             let rawNew = window.hours.filter { last == nil || $0.hour > last! }
@@ -77,11 +82,18 @@ enum Observer {
             if let last, let newest = window.hours.last?.hour {
                 settled = window.hours.filter { $0.hour > last - settleHours && $0.hour <= newest - settleHours }
             }
-            out.fresh.append((settled.count, settled.reduce(Micros.zero) { $0.saturatingAdding($1.spendMicros) }.rawValue,
-                              settled.reduce(Micros.zero) { $0.saturatingAdding($1.conversionValueMicros) }.rawValue))
-            let newHours = rawNew.map { perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros) }
-            out.campaigns.append(TickCampaign(config: campaignConfig, observation: observation,
-                                              newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused))
+            out.fresh.append(
+                (
+                    settled.count, settled.reduce(Micros.zero) { $0.saturatingAdding($1.spendMicros) }.rawValue,
+                    settled.reduce(Micros.zero) { $0.saturatingAdding($1.conversionValueMicros) }.rawValue
+                ))
+            let newHours = rawNew.map {
+                perUnitBudget($0, budget: c.dailyBudgetMicros, reference: campaignConfig.dailyTargetMicros)
+            }
+            out.campaigns.append(
+                TickCampaign(
+                    config: campaignConfig, observation: observation,
+                    newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused))
         }
         return out
     }
@@ -99,9 +111,10 @@ enum Observer {
         // Counts round up, so the consistency checks (conversions <= clicks <= impressions,
         // no spend without impressions) hold after scaling exactly when they held before.
         func count(_ v: Int64) -> Int64 { Int64(max(-9e18, min((Double(v) * f).rounded(.up), 9e18))) }
-        return HourlyMetrics(hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
-                             clicks: count(m.clicks), conversions: m.conversions * f,
-                             conversionValueMicros: scaled(m.conversionValueMicros))
+        return HourlyMetrics(
+            hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
+            clicks: count(m.clicks), conversions: m.conversions * f,
+            conversionValueMicros: scaled(m.conversionValueMicros))
     }
 
     /// The canary scope: the configured ids, or campaigns in a fixed pseudo-random order
@@ -110,7 +123,9 @@ enum Observer {
     /// scope's targets stay within `max_spend_at_risk_micros`.
     static func canaryScope(config: ServiceConfig, campaigns: [PlatformCampaign]) -> Set<CampaignID> {
         let cap = Int128(config.account.maxSpendAtRiskMicros.rawValue)
-        func target(_ c: PlatformCampaign) -> Int128 { Int128(config.campaign(c.id, currency: c.currency).dailyTargetMicros.rawValue) }
+        func target(_ c: PlatformCampaign) -> Int128 {
+            Int128(config.campaign(c.id, currency: c.currency).dailyTargetMicros.rawValue)
+        }
         let ordered: [PlatformCampaign]
         var budget: Int128
         switch config.canary {
@@ -119,7 +134,8 @@ enum Observer {
             ordered = campaigns.filter { wanted.contains($0.id) }
             budget = cap
         case .budgetFraction(let f):
-            ordered = campaigns.map { (Crypto.sha256(Array($0.id.rawValue.utf8)).hex, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+            ordered = campaigns.map { (Crypto.sha256(Array($0.id.rawValue.utf8)).hex, $0) }.sorted { $0.0 < $1.0 }.map(
+                \.1)
             let total = campaigns.reduce(Int128(0)) { $0 + target($1) }
             budget = min(cap, Int128((Double(total) * f).rounded(.down)))
         }
