@@ -79,13 +79,16 @@ package struct TransitionRecord: Codable, Sendable {
     }
 
     package static func kind(for verb: String) -> String {
-        verb == Verb.halt.rawValue ? RecordKind.halt : verb == Verb.resume.rawValue ? RecordKind.resume : RecordKind.transition
+        verb == Verb.halt.rawValue
+            ? RecordKind.halt : verb == Verb.resume.rawValue ? RecordKind.resume : RecordKind.transition
     }
 }
 
 /// A decision as journaled: everything needed to explain and replay it except the
 /// configuration, which is referenced by digest (its `config` record holds it in full).
-package struct DecisionRecord: Encodable {
+/// It decodes as well as encodes (with `RecordCoding`): `journal show`, recovery and the
+/// replay test read decisions through this type.
+package struct DecisionRecord: Codable, Sendable {
     /// The controller's clock when deciding (simulated in a demo; the record's `time` is
     /// the wall clock).
     package let at: Instant
@@ -111,7 +114,7 @@ package struct DecisionRecord: Encodable {
     package let haltRequested: Bool
 
     /// The controller state the decision started from.
-    package struct ControllerInput: Encodable {
+    package struct ControllerInput: Codable, Sendable {
         package let pacer: PacerState
         package let lastChangeAt: Instant?
         package let platformBreaker: BreakerState
@@ -143,12 +146,26 @@ package struct DecisionRecord: Encodable {
         proposal = d.proposal
         pacer = d.pacer
         layers = d.layers
-        controller = ControllerInput(pacer: i.pacer, lastChangeAt: i.lastChangeAt, platformBreaker: i.platformBreaker,
-                                     platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
-                                     campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
-                                     accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
+        controller = ControllerInput(
+            pacer: i.pacer, lastChangeAt: i.lastChangeAt, platformBreaker: i.platformBreaker,
+            platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
+            campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
+            accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
         policyFault = d.policyFault
         haltRequested = d.haltRequested
+    }
+
+    /// The pipeline's input as it was, given the campaign's, account's and pacer's settings
+    /// from the configuration this record cites (`config_digest`). Deciding it again with
+    /// `proposal` gives this decision exactly.
+    package func replayInput(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig) -> DecisionInput {
+        DecisionInput(
+            campaign: campaign, account: account, pacerConfig: pacerConfig, observation: observation, now: at,
+            mode: mode, slot: slot, policy: policy, inCanaryScope: inCanaryScope, haltFlag: haltFlag,
+            pacer: controller.pacer, lastChangeAt: controller.lastChangeAt, platformBreaker: controller.platformBreaker,
+            platformBreakerPermits: controller.platformBreakerPermits, campaignBreaker: controller.campaignBreaker,
+            campaignBreakerPermits: controller.campaignBreakerPermits, anomaly: controller.anomaly,
+            accountOthersMicros: controller.accountOthersMicros, canaryOthersMicros: controller.canaryOthersMicros)
     }
 }
 
@@ -175,7 +192,10 @@ package struct ApplyResultRecord: Codable, Sendable {
     /// For the human tail: the action is the apply's status.
     package var action: String { status.rawValue }
 
-    package init(campaign: CampaignID, decisionSeq: UInt64, status: Status, budgetBeforeMicros: Micros, budgetAfterMicros: Micros, reportedMicros: Micros? = nil, error: String? = nil) {
+    package init(
+        campaign: CampaignID, decisionSeq: UInt64, status: Status, budgetBeforeMicros: Micros,
+        budgetAfterMicros: Micros, reportedMicros: Micros? = nil, error: String? = nil
+    ) {
         self.campaign = campaign
         self.decisionSeq = decisionSeq
         self.status = status
@@ -205,7 +225,10 @@ package struct ReconcileRecord: Codable, Sendable {
     package var outcome: Outcome
     package var error: String?
 
-    package init(campaign: CampaignID, decisionSeq: UInt64, budgetBeforeMicros: Micros, budgetAfterMicros: Micros, reportedMicros: Micros? = nil, outcome: Outcome, error: String? = nil) {
+    package init(
+        campaign: CampaignID, decisionSeq: UInt64, budgetBeforeMicros: Micros, budgetAfterMicros: Micros,
+        reportedMicros: Micros? = nil, outcome: Outcome, error: String? = nil
+    ) {
         self.campaign = campaign
         self.decisionSeq = decisionSeq
         self.budgetBeforeMicros = budgetBeforeMicros
@@ -233,7 +256,9 @@ package struct OutcomeSummary: Decodable {
 /// The control state as the journal last recorded it (the journal wins on disagreement).
 package enum ControlLog {
     package static func lastState(_ reader: JournalReader) throws -> (seq: UInt64, state: ControlState)? {
-        guard let r = try reader.last(1, matching: RecordFilter(kinds: RecordKind.stateBearing)).last else { return nil }
+        guard let r = try reader.last(1, matching: RecordFilter(kinds: RecordKind.stateBearing)).last else {
+            return nil
+        }
         let t = try RecordCoding.decoder().decode(TransitionRecord.self, from: Data(r.dataBytes))
         return (r.seq, t.state)
     }
@@ -264,7 +289,8 @@ package enum RecordScan {
     /// `"campaign":"ID"` when ID has no escapes; nil otherwise (the caller decodes).
     package static func campaign(in bytes: ArraySlice<UInt8>) -> CampaignID? {
         guard let start = bytes.end(of: Array(#""campaign":""#.utf8)),
-              let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\""))
+        else { return nil }
         let value = bytes[start..<end]
         guard !value.contains(UInt8(ascii: "\\")) else { return nil }
         return CampaignID(String(decoding: value, as: UTF8.self))
@@ -283,7 +309,9 @@ extension ArraySlice where Element == UInt8 {
                 var p = base
                 while p <= last {
                     guard let q = memchr(p, Int32(n[0]), last - p + 1) else { return nil }
-                    if memcmp(q, n.baseAddress!, n.count) == 0 { return startIndex + (UnsafeRawPointer(q) - base) + n.count }
+                    if memcmp(q, n.baseAddress!, n.count) == 0 {
+                        return startIndex + (UnsafeRawPointer(q) - base) + n.count
+                    }
                     p = UnsafeRawPointer(q) + 1
                 }
                 return nil
