@@ -45,18 +45,24 @@ let package = Package(
             swiftSettings: alwaysOptimized),
 
         // The audit journal: append-only, hash-chained, crash-safe, verifiable.
-        .target(name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
+        .target(
+            name: "AdPilotJournal", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
 
         // Frozen policies: artifact format, feature registry, inference.
         .target(name: "AdPilotPolicy", dependencies: ["AdPilotCore", "AdPilotSystem"], swiftSettings: alwaysOptimized),
 
         // AdPilot's own reproducible trainer (make policies), on the simulator.
-        .target(name: "AdPilotTraining", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotSystem"], swiftSettings: strict),
-        .executableTarget(name: "adpilot-train", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotTraining"], swiftSettings: strict),
+        .target(
+            name: "AdPilotTraining",
+            dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotSystem"], swiftSettings: strict),
+        .executableTarget(
+            name: "adpilot-train", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotTraining"],
+            swiftSettings: strict),
 
         // Platforms: the adapter protocol, the embedded market simulator, and the real
         // platforms over libcurl.
-        .target(name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
+        .target(
+            name: "AdPilotPlatforms", dependencies: ["AdPilotCore", "AdPilotSystem", "CCurl"], swiftSettings: strict),
 
         // What the CLI needs: the control protocol and its client, arguments, the state
         // directory, the status report, the offline halt. Never the daemon runtime.
@@ -74,10 +80,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
-            name: "adpilotd", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotControl", "AdPilotPlatforms", "AdPilotService"],
+            name: "adpilotd",
+            dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotControl", "AdPilotPlatforms", "AdPilotService"],
             swiftSettings: strict),
         .executableTarget(
-            name: "adpilotctl", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotControl"],
+            name: "adpilotctl",
+            dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotControl"],
             swiftSettings: strict),
         .executableTarget(
             name: "adpilot-bench",
@@ -88,15 +96,24 @@ let package = Package(
             swiftSettings: strict),
 
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.
-        .executableTarget(name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"], swiftSettings: strict),
+        .executableTarget(
+            name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"],
+            swiftSettings: strict),
 
         // Helpers shared by the test targets (temporary directories, EINTR-safe pipe reads).
         .target(name: "AdPilotTestSupport", path: "Tests/Support"),
 
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),
-        .testTarget(name: "AdPilotJournalTests", dependencies: ["AdPilotTestSupport", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
-        .testTarget(name: "AdPilotPolicyTests", dependencies: ["AdPilotTestSupport", "AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
+        .testTarget(
+            name: "AdPilotJournalTests",
+            dependencies: ["AdPilotTestSupport", "AdPilotJournal", "AdPilotCore", "AdPilotSystem", "adpilot-testkit"]),
+        .testTarget(
+            name: "AdPilotPolicyTests",
+            dependencies: ["AdPilotTestSupport", "AdPilotPolicy", "AdPilotCore", "AdPilotSystem", "AdPilotTraining"]),
+        .testTarget(
+            name: "AdPilotControlTests",
+            dependencies: ["AdPilotTestSupport", "AdPilotControl", "AdPilotCore", "AdPilotJournal", "AdPilotSystem"]),
         .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
         .testTarget(
             name: "DaemonTests",
@@ -104,7 +121,8 @@ let package = Package(
                 "AdPilotTestSupport", "AdPilotService", "AdPilotControl", "AdPilotPlatforms", "AdPilotJournal",
                 "AdPilotCore", "AdPilotSystem", "adpilotd", "adpilotctl",
             ]),
-        .testTarget(name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2,13 +2,13 @@ package import AdPilotCore
 import AdPilotJournal
 package import AdPilotSystem
 #if canImport(Glibc)
-package import Glibc
+import Glibc
 #endif
 
-/// `adpilotctl halt` when the daemon does not answer (docs/operations.md), in two steps: the flag
-/// first, so the daemon (if it is merely wedged) stops before its next write; then the
-/// journal record, written by the CLI itself only when the daemon does not hold the
-/// writer lock.
+/// `adpilotctl halt` when the daemon does not answer (docs/operations.md), in two steps:
+/// the flag first, so the daemon (if it is merely wedged) stops before its next write; then
+/// the journal record, written by the CLI itself only when the daemon does not hold the
+/// writer lock. Every privilege step goes through `Identity`, so its order is tested.
 package enum OfflineHalt {
     package enum Outcome {
         /// Flag raised and the halt journaled at `seq`.
@@ -18,25 +18,96 @@ package enum OfflineHalt {
         case flagOnly(holder: String)
     }
 
+    /// What the CLI prints and exits with.
+    package struct Report: Sendable {
+        package enum Line: Hashable, Sendable {
+            case error(String)
+            case info(String)
+        }
+
+        package var exit: ExitCode
+        package var lines: [Line]
+    }
+
+    /// The whole offline halt. Root raises the flag as the state directory's owner (so it
+    /// follows no link that user could plant and creates nothing the daemon cannot use),
+    /// falls back to raising it as root (the kill switch must not depend on what the
+    /// service account may do), and journals only as the owner: journal files root created
+    /// would be unusable for the daemon.
+    package static func run(stateDir: StateDirectory, reason: String, identity: any Identity) -> Report {
+        let actor = Actor.operator(uid: identity.realUID, name: identity.userName(identity.realUID)
+            ?? "uid\(identity.realUID)")
+        let asRoot = identity.effectiveUID == 0
+        let owner = asRoot ? identity.owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
+        var lines: [Report.Line] = []
+        if let failure = raiseFlag(stateDir: stateDir, actor: actor, reason: reason, owner: owner, identity: identity,
+                                   lines: &lines) {
+            let denied = failure.errno == EACCES || failure.errno == EPERM
+            lines.append(.error("cannot create the halt flag \(stateDir.haltFlag): \(failure)"
+                + (!asRoot && denied ? "; run as root or the adpilot user" : "")))
+            return Report(exit: denied ? .permissionDenied : .checkFailed, lines: lines)
+        }
+        let flagOnly = "halted: created \(stateDir.haltFlag); adpilotd journals the halt when it next starts"
+        if let owner {
+            do { try identity.becomePermanently(owner) } catch {
+                lines.append(.error("cannot switch to uid \(owner.uid), the owner of \(stateDir.path): "
+                    + "\(error.message)"))
+                lines.append(.info(flagOnly))
+                return Report(exit: .ok, lines: lines)
+            }
+        }
+        do {
+            switch try journal(stateDir: stateDir, actor: actor, reason: reason, pid: identity.pid) {
+            case .journaled(let seq, let was):
+                lines.append(.info("halted: created \(stateDir.haltFlag) and journaled the halt (seq \(seq), was "
+                    + "\(was?.rawValue ?? "unknown")); adpilotd stays halted when it starts"))
+            case .flagOnly(let holder):
+                lines.append(.info("halted: created \(stateDir.haltFlag); the journal is held by \(holder), which "
+                    + "stops before its next write and journals the halt itself"))
+            }
+        } catch {
+            lines.append(.error("cannot journal the halt: \(error)"))
+            lines.append(.info(flagOnly))
+        }
+        return Report(exit: .ok, lines: lines)
+    }
+
+    /// Step 1: the flag, as `owner` where there is one, else (or if that fails) as we are.
+    static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String, owner: Owner?,
+                          identity: any Identity, lines: inout [Report.Line]) -> SystemError? {
+        func raise() -> SystemError? {
+            do {
+                try raiseFlag(stateDir: stateDir, actor: actor, reason: reason, identity: identity)
+            } catch {
+                return error
+            }
+            return nil
+        }
+        guard let owner, let saved = identity.assumeEffectively(owner) else { return raise() }
+        let failure = raise()
+        identity.restoreRoot(saved)
+        guard let failure else { return nil }
+        lines.append(.error("as uid \(owner.uid), the owner of \(stateDir.path): \(failure); raising the flag as root"))
+        return raise()
+    }
+
     /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; when
     /// root runs it, the flag is handed to that owner before it appears, so the daemon can
     /// read and remove it.
-    package static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String) throws(SystemError) {
+    package static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String,
+                                  identity: any Identity = PosixIdentity()) throws(SystemError) {
         try stateDir.prepare()
-        let handTo = geteuid() == 0 ? owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
-        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)", owner: handTo)
-    }
-
-    /// The owner of `path`, or nil if it cannot be read.
-    package static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (st.st_uid, st.st_gid)
+        let handTo = identity.effectiveUID == 0
+            ? identity.owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
+        try stateDir.raiseHaltFlag(note: "halted by \(actor) (daemon unreachable): \(reason)",
+                                   owner: handTo.map { ($0.uid, $0.gid) })
     }
 
     // Swift 6.3.1 crashes on `catch JournalError.locked(...)` patterns; match by hand.
     static func openUnlessLocked(_ dir: String, _ options: JournalOptions) -> Result<JournalWriter, JournalError> {
-        do { return .success(try JournalWriter.open(directory: dir, options: options)) } catch {
+        do {
+            return .success(try JournalWriter.open(directory: dir, options: options))
+        } catch {
             return .failure(error)
         }
     }
@@ -46,12 +117,12 @@ package enum OfflineHalt {
         return nil
     }
 
-    /// Journals the halt, unless a daemon holds the journal. Run it as the state
+    /// Step 2: journals the halt, unless a daemon holds the journal. Run it as the state
     /// directory's owner where possible: a segment or lock file created by root would be
     /// unwritable for the daemon.
-    package static func journal(stateDir: StateDirectory, actor: Actor, reason: String) throws -> Outcome {
+    package static func journal(stateDir: StateDirectory, actor: Actor, reason: String, pid: Int32) throws -> Outcome {
         var options = JournalOptions(clock: SystemClock())
-        options.holder = "adpilotctl halt pid \(getpid())"
+        options.holder = "adpilotctl halt pid \(pid)"
         let writer: JournalWriter
         switch openUnlessLocked(stateDir.journal, options) {
         case .success(let w): writer = w

@@ -34,10 +34,7 @@ package struct StateDirectory: Sendable {
     /// The persisted kill switch: while it exists nothing writes to a platform. Only a
     /// definite "no such file" counts as absent: a flag that cannot be checked (EACCES,
     /// EIO) counts as raised.
-    package var isHalted: Bool {
-        if access(haltFlag, F_OK) == 0 { return true }
-        return errno != ENOENT
-    }
+    package var isHalted: Bool { io.probe(haltFlag) != ENOENT }
 
     /// A flag written in advance: when the disk is too full to create the flag, it is
     /// renamed into place instead (a rename needs no new space), so a halt forced by a full
@@ -61,7 +58,7 @@ package struct StateDirectory: Sendable {
                 } catch {}
             }
             // Raised already (the reserve, earlier, or another writer at the same moment).
-            if access(haltFlag, F_OK) == 0 { return }
+            if io.probe(haltFlag) == 0 { return }
             throw error
         }
     }

@@ -158,7 +158,9 @@ package struct DecisionRecord: Codable, Sendable {
     /// The pipeline's input as it was, given the campaign's, account's and pacer's settings
     /// from the configuration this record cites (`config_digest`). Deciding it again with
     /// `proposal` gives this decision exactly.
-    package func replayInput(campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig) -> DecisionInput {
+    package func replayInput(
+        campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig
+    ) -> DecisionInput {
         DecisionInput(
             campaign: campaign, account: account, pacerConfig: pacerConfig, observation: observation, now: at,
             mode: mode, slot: slot, policy: policy, inCanaryScope: inCanaryScope, haltFlag: haltFlag,

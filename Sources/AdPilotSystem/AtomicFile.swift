@@ -5,6 +5,9 @@ package import Glibc
 package enum AtomicFile {
     /// Between a target's name and its writer's pid in a temporary's name.
     package static let temporaryMarker = ".tmp."
+
+    /// kill(2) with signal 0: no such process (ESRCH). A process we may not signal exists.
+    package static func processIsGone(_ pid: Int32) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
 }
 
 extension FileIO {
@@ -26,9 +29,7 @@ extension FileIO {
                 Result { () throws(SystemError) in try self.writeAll(fd, b, path: temporary) }
             }
             try written.get()
-            if let owner, fchown(fd.rawValue, owner.uid, owner.gid) != 0 {
-                throw SystemError(errno: errno, operation: "fchown to uid \(owner.uid)", path: temporary)
-            }
+            if let owner { try self.changeOwner(fd, uid: owner.uid, gid: owner.gid, path: temporary) }
             try self.fsync(fd, path: temporary)
         } catch {
             self.close(fd)
@@ -49,17 +50,17 @@ extension FileIO {
     /// Removes the temporaries of `target` left by writers that died mid-write: their pid
     /// no longer exists and the file is over 10 minutes old (a writer in another PID
     /// namespace looks dead, but no write takes that long). Best effort.
-    package func removeStaleTemporaries(of target: String) {
+    package func removeStaleTemporaries(of target: String, staleSeconds: Int64 = 600) {
         let slash = target.lastIndex(of: "/")
         let dir = slash.map { String(target[..<$0]) } ?? "."
         let prefix = (slash.map { String(target[target.index(after: $0)...]) } ?? target) + AtomicFile.temporaryMarker
         guard let names = try? self.listDirectory(dir.isEmpty ? "/" : dir) else { return }
         for name in names where name.hasPrefix(prefix) {
             guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0 else { continue }
-            var st = stat()
             let path = dir + "/" + name
-            guard lstat(path, &st) == 0, time(nil) - st.st_mtim.tv_sec > 600 else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { try? self.unlink(path) }
+            guard let st = try? self.status(path), Int64(time(nil)) - st.modifiedSecondsSinceEpoch > staleSeconds
+            else { continue }
+            if AtomicFile.processIsGone(pid) { try? self.unlink(path) }
         }
     }
 }

@@ -36,32 +36,11 @@ package struct Peer: Sendable, Equatable {
         return Peer.groups(ofUID: uid).contains(g)
     }
 
-    package static func userName(_ uid: UInt32) -> String? {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16 << 10)
-        guard getpwuid_r(uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pwd.pw_name)
-    }
+    package static func userName(_ uid: UInt32) -> String? { PosixIdentity().userName(uid) }
 
     /// Supplementary groups from the group database (getgrouplist(3)).
-    package static func groups(ofUID uid: UInt32) -> [UInt32] {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buffer = [CChar](repeating: 0, count: 16 << 10)
-        guard getpwuid_r(uid, &pwd, &buffer, buffer.count, &result) == 0, result != nil else { return [] }
-        var count: Int32 = 256
-        var groups = [gid_t](repeating: 0, count: Int(count))
-        guard getgrouplist(pwd.pw_name, pwd.pw_gid, &groups, &count) >= 0 else { return [] }
-        return Array(groups.prefix(Int(count)))
-    }
+    package static func groups(ofUID uid: UInt32) -> [UInt32] { PosixIdentity().groups(ofUID: uid) }
 
     /// The gid of a group name, or nil when no such group exists.
-    package static func groupID(_ name: String) -> UInt32? {
-        var grp = group()
-        var result: UnsafeMutablePointer<group>? = nil
-        var buffer = [CChar](repeating: 0, count: 64 << 10)
-        guard getgrnam_r(name, &grp, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return grp.gr_gid
-    }
+    package static func groupID(_ name: String) -> UInt32? { PosixIdentity().groupID(name) }
 }

@@ -19,10 +19,10 @@ package struct SystemError: Error, Equatable, Sendable, CustomStringConvertible 
 
     package var name: String { SystemError.names[errno] ?? "errno \(errno)" }
 
-    package var description: String {
-        let message = String(cString: strerror(errno))
-        return "\(operation)\(path.map { " \($0)" } ?? ""): \(message) (\(name))"
-    }
+    /// strerror(3) of `errno`.
+    package var message: String { String(cString: strerror(errno)) }
+
+    package var description: String { "\(operation)\(path.map { " \($0)" } ?? ""): \(message) (\(name))" }
 
     package var isNoSpace: Bool { errno == ENOSPC || errno == EDQUOT }
     package var isIO: Bool { errno == EIO }
@@ -63,6 +63,26 @@ package protocol FileIO: Sendable {
     func mkdir(_ path: String, mode: UInt32) throws(SystemError)
     func listDirectory(_ path: String) throws(SystemError) -> [String]
     func exists(_ path: String) -> Bool
+    /// access(2) with F_OK: 0 when `path` exists, otherwise the errno. Callers that must
+    /// fail closed tell "no such file" (ENOENT) from "cannot tell" (EACCES, EIO, ...).
+    func probe(_ path: String) -> Int32
+    /// Owner and modification time of `path` itself (lstat(2): a link is not followed).
+    func status(_ path: String) throws(SystemError) -> FileStatus
+    /// fchown(2): hands an open file to another user (root writing for the daemon).
+    func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError)
+}
+
+/// What `FileIO.status` reports about a path.
+package struct FileStatus: Hashable, Sendable {
+    package var uid: UInt32
+    package var gid: UInt32
+    package var modifiedSecondsSinceEpoch: Int64
+
+    package init(uid: UInt32, gid: UInt32, modifiedSecondsSinceEpoch: Int64) {
+        self.uid = uid
+        self.gid = gid
+        self.modifiedSecondsSinceEpoch = modifiedSecondsSinceEpoch
+    }
 }
 
 extension FileIO {
@@ -239,99 +259,16 @@ package struct PosixFileIO: FileIO {
     }
 
     package func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
-}
 
-/// Wraps a `FileIO` and fails chosen calls, for tests of what happens when the disk says
-/// no. Counts are per operation kind; `failWrite(after: 3, errno: ENOSPC)` lets three
-/// writes through and fails every one after.
-package final class FaultInjectingFileIO: FileIO {
-    /// `create` is an open(2) with O_CREAT (what a full disk refuses); it counts as an
-    /// `open` too.
-    package enum Operation: Hashable, Sendable { case write, fdatasync, fsync, open, create, ftruncate, rename }
+    package func probe(_ path: String) -> Int32 { access(path, F_OK) == 0 ? 0 : Glibc.errno }
 
-    private struct Plan {
-        var failAfter: [Operation: (count: Int, errno: Int32)] = [:]
-        var calls: [Operation: Int] = [:]
-        var shortWrites = false
+    package func status(_ path: String) throws(SystemError) -> FileStatus {
+        var st = stat()
+        _ = try retry("lstat", path) { lstat(path, &st) }
+        return FileStatus(uid: st.st_uid, gid: st.st_gid, modifiedSecondsSinceEpoch: Int64(st.st_mtim.tv_sec))
     }
 
-    private let base: any FileIO
-    private let plan = Mutex(Plan())
-
-    package init(base: any FileIO = PosixFileIO()) { self.base = base }
-
-    /// Let `count` calls of `operation` succeed, then fail every later one with `errno`.
-    package func fail(_ operation: Operation, after count: Int, errno: Int32) {
-        plan.withLock { $0.failAfter[operation] = (count, errno) }
+    package func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError) {
+        _ = try retry("fchown to uid \(uid)", path) { fchown(fd.rawValue, uid, gid) }
     }
-
-    /// Make every write(2) write at most 7 bytes (exercises short-write handling).
-    package func useShortWrites(_ on: Bool) { plan.withLock { $0.shortWrites = on } }
-
-    package func heal() { plan.withLock { $0.failAfter = [:] } }
-
-    package func calls(_ operation: Operation) -> Int { plan.withLock { $0.calls[operation, default: 0] } }
-
-    private func check(_ op: Operation, _ name: String, _ path: String?) throws(SystemError) {
-        let failure: Int32? = plan.withLock { p in
-            let n = p.calls[op, default: 0]
-            p.calls[op] = n + 1
-            if let rule = p.failAfter[op], n >= rule.count { return rule.errno }
-            return nil
-        }
-        if let e = failure { throw SystemError(errno: e, operation: name, path: path) }
-    }
-
-    package func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
-        try check(.open, "open", path)
-        if flags & O_CREAT != 0 { try check(.create, "open (O_CREAT)", path) }
-        return try base.open(path, flags: flags, mode: mode)
-    }
-
-    package func close(_ fd: FileDescriptor) { base.close(fd) }
-
-    package func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
-        try check(.write, "write", path)
-        let short = plan.withLock { $0.shortWrites }
-        return try base.write(fd, short ? UnsafeRawBufferPointer(rebasing: bytes.prefix(7)) : bytes, path: path)
-    }
-
-    package func pread(
-        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
-    ) throws(SystemError) -> Int {
-        try base.pread(fd, into: into, at: offset, path: path)
-    }
-
-    package func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
-        try check(.fdatasync, "fdatasync", path)
-        try base.fdatasync(fd, path: path)
-    }
-
-    package func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
-        try check(.fsync, "fsync", path)
-        try base.fsync(fd, path: path)
-    }
-
-    package func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
-        try check(.ftruncate, "ftruncate", path)
-        try base.ftruncate(fd, length: length, path: path)
-    }
-
-    package func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
-
-    package func flock(
-        _ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String
-    ) throws(SystemError) -> Bool {
-        try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
-    }
-
-    package func rename(_ from: String, _ to: String) throws(SystemError) {
-        try check(.rename, "rename", from)
-        try base.rename(from, to)
-    }
-
-    package func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
-    package func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
-    package func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    package func exists(_ path: String) -> Bool { base.exists(path) }
 }

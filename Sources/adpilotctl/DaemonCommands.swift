@@ -188,89 +188,14 @@ enum DaemonCommands {
         case .failure(.unreachable(let m)):
             Out.error("\(m); halting without the daemon")
         }
-        let uid = getuid()
-        let actor = Actor.operator(uid: uid, name: Peer(pid: getpid(), uid: uid, gid: getgid()).userName)
-        let stateDir = StateDirectory(global.stateDir)
-        let asRoot = geteuid() == 0
-        let owner = asRoot ? OfflineHalt.owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
-
-        // 1. The flag. Root raises it as the state directory's owner, so it follows no link
-        // that user could plant and creates nothing the daemon cannot use. The kill switch
-        // must not depend on what the service account may do: if that fails, root raises
-        // it itself (a fresh file, handed to the owner).
-        func raise() -> SystemError? {
-            do { try OfflineHalt.raiseFlag(stateDir: stateDir, actor: actor, reason: why) } catch { return error }
-            return nil
-        }
-        var failure: SystemError?
-        if let owner, let saved = assumeEffectively(owner) {
-            failure = raise()
-            restoreRoot(saved)
-            if let f = failure {
-                Out.error("as uid \(owner.uid), the owner of \(stateDir.path): \(f); raising the flag as root")
-                failure = raise()
-            }
-        } else {
-            failure = raise()
-        }
-        if let failure {
-            Out.error(
-                "cannot create the halt flag \(stateDir.haltFlag): \(failure)"
-                    + (!asRoot && (failure.errno == EACCES || failure.errno == EPERM)
-                        ? "; run as root or the adpilot user" : ""))
-            return failure.errno == EACCES || failure.errno == EPERM ? .permissionDenied : .checkFailed
-        }
-
-        // 2. The record, with the flag up (nothing writes from here on). Root journals only
-        // as the owner: journal files it created itself would be unusable for the daemon.
-        if let owner {
-            var gid = owner.gid
-            guard setgroups(1, &gid) == 0, setgid(owner.gid) == 0, setuid(owner.uid) == 0 else {
-                Out.error(
-                    "cannot switch to uid \(owner.uid), the owner of \(stateDir.path): "
-                        + "\(String(cString: strerror(errno)))"
-                )
-                Out.line("halted: created \(stateDir.haltFlag); adpilotd journals the halt when it next starts")
-                return .ok
+        let report = OfflineHalt.run(stateDir: StateDirectory(global.stateDir), reason: why, identity: PosixIdentity())
+        for line in report.lines {
+            switch line {
+            case .error(let text): Out.error(text)
+            case .info(let text): Out.line(text)
             }
         }
-        do {
-            switch try OfflineHalt.journal(stateDir: stateDir, actor: actor, reason: why) {
-            case .journaled(let seq, let was):
-                Out.line(
-                    "halted: created \(stateDir.haltFlag) and journaled the halt (seq \(seq), was "
-                        + "\(was?.rawValue ?? "unknown")); "
-                        + "adpilotd stays halted when it starts")
-            case .flagOnly(let holder):
-                Out.line(
-                    "halted: created \(stateDir.haltFlag); the journal is held by \(holder), which stops before its "
-                        + "next "
-                        + "write and journals the halt itself")
-            }
-        } catch {
-            Out.error("cannot journal the halt: \(error)")
-            Out.line("halted: created \(stateDir.haltFlag); adpilotd journals the halt when it next starts")
-        }
-        return .ok
-    }
-
-    /// Root takes `owner`'s identity for its effective ids only (the saved uid stays 0, so
-    /// `restoreRoot` can undo it). Root's supplementary groups, to restore; nil if the
-    /// switch failed (and nothing changed).
-    static func assumeEffectively(_ owner: (uid: uid_t, gid: gid_t)) -> [gid_t]? {
-        var groups = [gid_t](repeating: 0, count: Int(max(0, getgroups(0, nil))))
-        guard getgroups(Int32(groups.count), &groups) == groups.count else { return nil }
-        var gid = owner.gid
-        guard setgroups(1, &gid) == 0 else { return nil }
-        guard setegid(owner.gid) == 0 else { restoreRoot(groups); return nil }
-        guard seteuid(owner.uid) == 0 else { restoreRoot(groups); return nil }
-        return groups
-    }
-
-    static func restoreRoot(_ groups: [gid_t]) {
-        _ = seteuid(0)
-        _ = setegid(0)
-        _ = groups.withUnsafeBufferPointer { setgroups($0.count, $0.baseAddress) }
+        return report.exit
     }
 
     static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {

@@ -529,4 +529,9 @@ struct PlantingIO: FileIO {
     func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
     func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
     func exists(_ path: String) -> Bool { base.exists(path) }
+    func probe(_ path: String) -> Int32 { base.probe(path) }
+    func status(_ path: String) throws(SystemError) -> FileStatus { try base.status(path) }
+    func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError) {
+        try base.changeOwner(fd, uid: uid, gid: gid, path: path)
+    }
 }

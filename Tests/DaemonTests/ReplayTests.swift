@@ -32,7 +32,8 @@ import Testing
             if r.kind == RecordKind.config {
                 let o = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
                 if o["accepted"] as? Bool == true, let digest = o["digest"] as? String, let c = o["config"] {
-                    configs[digest] = try ServiceConfig.parse(bytes: Array(try JSONSerialization.data(withJSONObject: c)))
+                    let json = try JSONSerialization.data(withJSONObject: c)
+                    configs[digest] = try ServiceConfig.parse(bytes: Array(json))
                 }
                 return true
             }
@@ -46,7 +47,8 @@ import Testing
                 DecisionRecord(decision, tick: record.tick, policyDigest: record.policyDigest,
                                configDigest: record.configDigest))
             #expect(again == bytes, Comment(rawValue: "seq \(r.seq) (\(record.campaign)) replays differently:\n"
-                + "journal \(String(decoding: bytes, as: UTF8.self))\nreplay  \(String(decoding: again, as: UTF8.self))"))
+                + "journal \(String(decoding: bytes, as: UTF8.self))\n"
+                + "replay  \(String(decoding: again, as: UTF8.self))"))
             #expect(decision.layers == record.layers && decision.action == record.action
                     && decision.reason == record.reason && decision.finalBudgetMicros == record.budgetAfterMicros)
             replayed += 1
