@@ -122,7 +122,7 @@ bench: release
 policies: release
 	$(SWIFT) run -c release --skip-build adpilot-train Policies
 
-# Binaries, policies, the unit (its ExecStart and the config's policy_dirs follow PREFIX),
+# Binaries, policies, the docs (the unit's Documentation=), the unit (its ExecStart and the config's policy_dirs follow PREFIX),
 # sysusers.d and tmpfiles.d entries, the default config (never overwritten) and a fresh
 # journal seal key (never overwritten). Then, as root: systemd-sysusers; systemd-tmpfiles
 # --create; systemctl daemon-reload; systemctl enable --now adpilotd.
@@ -135,7 +135,12 @@ install: release-static
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
 	find Policies -mindepth 1 -maxdepth 1 -type d -exec cp -R {} "$(DESTDIR)$(PREFIX)/share/adpilot/policies/" \;
 	install -d "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(SYSUSERS_DIR)" "$(DESTDIR)$(TMPFILES_DIR)"
-	sed 's|/usr/bin/adpilotd|$(PREFIX)/bin/adpilotd|' systemd/adpilotd.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/adpilotd.service"
+	install -d "$(DESTDIR)$(PREFIX)/share/doc/adpilot/docs" "$(DESTDIR)$(PREFIX)/share/doc/adpilot/Runbooks"
+	install -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/"
+	install -m 0644 docs/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/docs/"
+	install -m 0644 Runbooks/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/Runbooks/"
+	sed -e 's|/usr/bin/adpilotd|$(PREFIX)/bin/adpilotd|' -e 's|/usr/share/doc/adpilot|$(PREFIX)/share/doc/adpilot|' \
+	  systemd/adpilotd.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/adpilotd.service"
 	install -m 0644 systemd/adpilot.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/adpilot.conf"
 	install -m 0644 systemd/adpilot.tmpfiles "$(DESTDIR)$(TMPFILES_DIR)/adpilot.conf"
 	install -d -m 0755 "$(DESTDIR)/etc/adpilot"

@@ -1,4 +1,4 @@
-// make bench: figures for the README's performance section. Prints what it measured and
+// make bench: figures for docs/performance.md. Prints what it measured and
 // on what machine; asserts nothing (performance is measured here, not in unit tests).
 //
 //   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [--journal-dir DIR] [--verify-bytes N]

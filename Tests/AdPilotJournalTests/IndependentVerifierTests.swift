@@ -3,9 +3,9 @@ import AdPilotTestSupport
 import Testing
 @testable import AdPilotJournal
 
-/// The README documents the hash and seal construction precisely enough that an auditor
+/// docs/journal-format.md documents the hash and seal construction precisely enough that an auditor
 /// can write a verifier; `Tests/fixtures/verify_journal.py` is such a verifier, written
-/// from the README alone. It must agree with the Swift one.
+/// from that page alone. It must agree with the Swift one.
 @Suite struct IndependentVerifierTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("fixtures/verify_journal.py").path

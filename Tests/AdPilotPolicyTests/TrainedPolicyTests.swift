@@ -55,7 +55,7 @@ import AdPilotTestSupport
     @Test func learnedPolicyGoldenOutputs() throws {
         let learned = PolicyRuntime(try FrozenPolicy.load(directory: repoRoot + "/Policies/qlearn@1"))
         // Recorded from the shipped table; a retrained table that changes these must be
-        // reviewed (and the README's figures remeasured).
+        // reviewed (and the figures in docs/policies.md remeasured).
         var outputs: [String] = []
         for roas in [0.5, 1.5, 4.0, 8.0] {
             for ratio in [0.4, 1.0, 1.5] {

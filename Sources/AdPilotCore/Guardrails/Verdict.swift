@@ -1,6 +1,6 @@
 /// A stable, machine-readable reason, `layer.condition`. The set grows over time, so it is
 /// a struct around a string rather than an enum; every code AdPilot emits is a static
-/// member below and is listed in the README.
+/// member below and is listed in docs/decision-pipeline.md.
 package struct ReasonCode: Hashable, Sendable, Codable, CustomStringConvertible {
     package let rawValue: String
     private init(_ rawValue: String) { self.rawValue = rawValue }
@@ -45,7 +45,7 @@ package struct ReasonCode: Hashable, Sendable, Codable, CustomStringConvertible 
     package static let breakerOpen = ReasonCode("breaker.open")
     package static let breakerForcedOpen = ReasonCode("breaker.forced_open")
 
-    /// Every code, for documentation and for tests that check the README lists them all.
+    /// Every code, for documentation and for tests that check docs/decision-pipeline.md lists them all.
     package static let all: [ReasonCode] = [
         .policyError, .nonFinite, .negative, .outOfRange, .currencyMismatch, .currentUnusable,
         .pacerAboveBand, .pacerBelowBand, .belowMin, .aboveMax, .stepIncrease, .stepDecrease,

@@ -40,7 +40,7 @@ package struct CampaignTemplate: Equatable, Sendable {
     }
 }
 
-/// The daemon's configuration (docs/operations.md): parsed from JSON with every key checked, every
+/// The daemon's configuration (docs/configuration.md): parsed from JSON with every key checked, every
 /// unknown key refused with its path, and every range validated.
 package struct ServiceConfig: Sendable {
     package static let formatVersion: Int64 = 1
