@@ -241,20 +241,6 @@ package struct ReconcileRecord: Codable, Sendable {
     }
 }
 
-/// The minimum of a decision record that recovery and reconciliation read back.
-package struct DecisionSummary: Decodable {
-    package let campaign: CampaignID
-    package let action: Action
-    package let budgetBeforeMicros: Micros
-    package let budgetAfterMicros: Micros
-}
-
-/// The campaign of an outcome record (apply_result or reconcile), when a byte scan cannot
-/// read it.
-package struct OutcomeSummary: Decodable {
-    package let campaign: CampaignID
-}
-
 /// The control state as the journal last recorded it (the journal wins on disagreement).
 package enum ControlLog {
     package static func lastState(_ reader: JournalReader) throws -> (seq: UInt64, state: ControlState)? {

@@ -155,8 +155,16 @@ enum JournalCommands {
                 "seq   \(r.seq)\ntime  \(r.time)\nkind  \(r.kind)\nprev  \(object["prev"] as? String ?? "?")\nhash  "
                     + "\(object["hash"] as? String ?? "?")"
             )
-            if r.kind == "decision", let data = object["data"] as? [String: Any] {
-                Out.line(try explainDecision(data, seq: seq, reader: JournalReader(directory: global.journalDir)))
+            if r.kind == RecordKind.decision {
+                let decoder = RecordCoding.decoder()
+                if let d = try? decoder.decode(DecisionRecord.self, from: Data(r.dataBytes)) {
+                    Out.line(try explainDecision(d, seq: seq, reader: JournalReader(directory: global.journalDir)))
+                } else {
+                    // A partial or older record: what can be read of it, then its data.
+                    let p = try? decoder.decode(ProposalOnly.self, from: Data(r.dataBytes)).proposal
+                    Out.line("(a decision record this adpilotctl cannot read in full; its data follows)")
+                    if let p { Out.line(proposalLine(p)) }
+                }
             }
             if let data = object["data"],
                 let pretty = try? JSONSerialization.data(
@@ -176,74 +184,81 @@ enum JournalCommands {
 
     /// A decision in words: what was observed, proposed, what each layer did and why, the
     /// mode and scope, and what the platform answered (its apply_result or reconcile).
-    static func explainDecision(_ d: [String: Any], seq: UInt64, reader: JournalReader) throws -> String {
-        func money(_ key: String, _ o: [String: Any] = d) -> String {
-            guard let n = (o[key] as? NSNumber)?.int64Value else { return "-" }
-            return Micros(n).decimalString(minimumFractionDigits: 2)
-        }
-        let obs = d["observation"] as? [String: Any] ?? [:]
-        let trailing = obs["trailing"] as? [String: Any] ?? [:]
+    static func explainDecision(_ d: DecisionRecord, seq: UInt64, reader: JournalReader) throws -> String {
+        func money(_ m: Micros?) -> String { m.map { $0.decimalString(minimumFractionDigits: 2) } ?? "-" }
+        let obs = d.observation
         var lines: [String] = []
         lines.append(
-            "campaign  \(d["campaign"] ?? "?"): mode \(d["mode"] ?? "?"), slot \(d["slot"] ?? "?"), policy "
-                + "\(d["policy"] ?? "?") "
-                + "(\(String((d["policy_digest"] as? String ?? "").prefix(12)))), config "
-                + "\(String((d["config_digest"] as? String ?? "").prefix(12))), "
-                + "canary scope \((d["in_canary_scope"] as? Bool ?? false) ? "yes" : "no"), halt flag "
-                + "\((d["halt_flag"] as? Bool ?? false) ? "set" : "clear")"
-        )
+            "campaign  \(d.campaign): mode \(d.mode.rawValue), slot \(d.slot.rawValue), policy \(d.policy) "
+                + "(\(d.policyDigest.prefix(12))), config \(d.configDigest.prefix(12)), "
+                + "canary scope \(d.inCanaryScope ? "yes" : "no"), halt flag \(d.haltFlag ? "set" : "clear")")
         lines.append(
-            "observed  budget \(money("current_budget_micros", obs)), spent today \(money("spend_today_micros", obs)), "
-                + "trailing spend \(money("spend_micros", trailing)) value "
-                + "\(money("conversion_value_micros", trailing)), "
-                + "data \(obs["data_age_seconds"] ?? "?") s old")
-        // Proposal's own decoder, which also reads the older journals' shape.
-        let p = d["proposal"] ?? [:]
-        let proposal: String
-        switch (try? JSONSerialization.data(withJSONObject: p)).flatMap({
-            try? JSONDecoder().decode(Proposal.self, from: $0)
-        }) {
-        case .budget(let v)?:
-            proposal = v.value.isFinite ? String(format: "%.6f", v.value / 1e6) : "\(v) (not a number)"
-        case .failed(let e)?: proposal = "error: \(e)"
-        case nil: proposal = "\(p) (not a proposal this adpilotctl reads)"
-        }
-        lines.append("proposed  \(proposal)")
-        for l in d["layers"] as? [[String: Any]] ?? [] {
-            let verdict = l["verdict"] as? String ?? "?"
-            guard verdict != "skipped" else { continue }
-            let layer = (l["layer"] as? String ?? "?").padding(toLength: 16, withPad: " ", startingAt: 0)
-            var line = "  \(layer)\(verdict.padding(toLength: 8, withPad: " ", startingAt: 0))"
-                + "\(money("in_micros", l)) -> \(money("out_micros", l))"
-            if let r = l["reason"] as? String { line += "  \(r)" }
-            if let detail = l["detail"] as? String { line += "  (\(detail))" }
+            "observed  budget \(money(obs.currentBudgetMicros)), spent today \(money(obs.spendTodayMicros)), "
+                + "trailing spend \(money(obs.trailing.spendMicros)) "
+                + "value \(money(obs.trailing.conversionValueMicros)), "
+                + "data \(obs.dataAgeSeconds) s old")
+        lines.append(proposalLine(d.proposal))
+        for l in d.layers where l.verdict != .skipped {
+            var line = "  \(l.layer.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))"
+                + "\(l.verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"
+                + "\(money(l.inMicros)) -> \(money(l.outMicros))"
+            if let r = l.reason { line += "  \(r.rawValue)" }
+            if let detail = l.detail { line += "  (\(detail))" }
             lines.append(line)
         }
         lines.append(
-            "decided   \(money("budget_before_micros")) -> \(money("budget_after_micros")): \(d["action"] ?? "?")"
-                + ((d["reason"] as? String).map { " (\($0))" } ?? ""))
-        var outcome =
-            d["action"] as? String == "apply"
-            ? "none recorded (a crash before the write's outcome; start-up reconciles it)"
-            : d["action"] as? String == "would_apply"
-                ? "no write: this slot or mode may not write (shadow evidence)" : "no write: nothing to change"
-        if d["action"] as? String == "apply" {
-            var scanned = 0
-            try reader.records(from: seq + 1, matching: RecordFilter(kinds: ["apply_result", "reconcile"])) { r in
-                scanned += 1
-                let o = (try? JSONSerialization.jsonObject(with: Data(r.dataBytes))) as? [String: Any] ?? [:]
-                if (o["decision_seq"] as? NSNumber)?.uint64Value == seq {
-                    let status = o["status"] as? String ?? o["outcome"] as? String ?? "?"
-                    outcome =
-                        "\(r.kind) seq \(r.seq): \(status), platform reports \(money("reported_micros", o))"
-                        + ((o["error"] as? String).map { " (\($0))" } ?? "")
-                    return false
-                }
+            "decided   \(money(d.budgetBeforeMicros)) -> \(money(d.budgetAfterMicros)): \(d.action.rawValue)"
+                + (d.reason.map { " (\($0.rawValue))" } ?? ""))
+        lines.append("outcome   \(try outcome(of: d, seq: seq, reader: reader))")
+        return lines.joined(separator: "\n")
+    }
+
+    /// What the policy proposed, in currency units.
+    static func proposalLine(_ p: Proposal) -> String {
+        switch p {
+        case .budget(let v):
+            return "proposed  " + (v.value.isFinite ? String(format: "%.6f", v.value / 1e6) : "\(v) (not a number)")
+        case .failed(let e):
+            return "proposed  error: \(e)"
+        }
+    }
+
+    /// The one member of a decision record that every journal version carries readably.
+    struct ProposalOnly: Decodable {
+        let proposal: Proposal
+    }
+
+    /// The apply_result or reconcile record of a decision that asked for a write.
+    static func outcome(of d: DecisionRecord, seq: UInt64, reader: JournalReader) throws -> String {
+        switch d.action {
+        case .wouldApply: return "no write: this slot or mode may not write (shadow evidence)"
+        case .apply: break
+        default: return "no write: nothing to change"
+        }
+        var outcome = "none recorded (a crash before the write's outcome; start-up reconciles it)"
+        var scanned = 0
+        let kinds: Set<String> = [RecordKind.applyResult, RecordKind.reconcile]
+        try reader.records(from: seq + 1, matching: RecordFilter(kinds: kinds)) { r in
+            scanned += 1
+            guard RecordScan.unsigned("decision_seq", in: r.dataBytes) == seq else {
                 return scanned < outcomeSearchRecords
             }
+            let decoder = RecordCoding.decoder()
+            let data = Data(r.dataBytes)
+            let found: (status: String, reported: Micros?, error: String?)
+            if r.kind == RecordKind.applyResult {
+                let a = try decoder.decode(ApplyResultRecord.self, from: data)
+                found = (a.status.rawValue, a.reportedMicros, a.error)
+            } else {
+                let c = try decoder.decode(ReconcileRecord.self, from: data)
+                found = (c.outcome.rawValue, c.reportedMicros, c.error)
+            }
+            outcome = "\(r.kind) seq \(r.seq): \(found.status), platform reports "
+                + "\(found.reported.map { $0.decimalString(minimumFractionDigits: 2) } ?? "-")"
+                + (found.error.map { " (\($0))" } ?? "")
+            return false
         }
-        lines.append("outcome   \(outcome)")
-        return lines.joined(separator: "\n")
+        return outcome
     }
 
     // MARK: verify

@@ -15,7 +15,14 @@ extension Controller {
         var platformBreaker = CircuitBreaker()
         var tickCount: UInt64 = 0
         var evidence: Evidence? = nil
-        var pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)] = []
+        var pending: [Pending] = []
+    }
+
+    /// A decision journaled as `apply` whose outcome the journal lacks.
+    struct Pending {
+        var seq: UInt64
+        var at: Instant
+        var decision: DecisionRecord
     }
 
     /// The snapshot gives pacers, breakers and anomaly history as of its journal seq; the
@@ -23,7 +30,27 @@ extension Controller {
     /// outcome was never recorded.
     static func restore(stateDir: StateDirectory, reader: JournalReader, headSeq: UInt64, log: Log) throws -> Restored {
         var out = Restored()
-        var fromSeq: UInt64 = 1
+        let fromSeq = try restoreSnapshot(&out, stateDir: stateDir, headSeq: headSeq, log: log)
+        let pending = try replayJournal(&out, reader: reader, from: fromSeq)
+        // One more pass from the oldest pending decision picks up their bodies.
+        if let first = pending.keys.min() {
+            let decoder = RecordCoding.decoder()
+            try reader.records(from: first, matching: RecordFilter(kinds: [RecordKind.decision])) { r in
+                if let at = pending[r.seq] {
+                    let decision = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
+                    out.pending.append(Pending(seq: r.seq, at: at, decision: decision))
+                }
+                return true
+            }
+        }
+        return out
+    }
+
+    /// Restores from the snapshot files when they are behind the journal's head; returns
+    /// the first journal seq they do not cover.
+    static func restoreSnapshot(_ out: inout Restored, stateDir: StateDirectory, headSeq: UInt64, log: Log) throws
+        -> UInt64
+    {
         func load<T: Decodable>(_ type: T.Type, _ path: String) throws -> T? {
             guard stateDir.io.exists(path) else { return nil }
             do {
@@ -34,49 +61,51 @@ extension Controller {
                         + "(pacers, breakers and anomaly baselines then start fresh), see Runbooks/journal-recovery.md")
             }
         }
-        if let snapshot = try load(Snapshot.self, stateDir.snapshot) {
-            guard snapshot.format == Snapshot.format else {
-                throw StartupError(
-                    "\(stateDir.snapshot): controller state format \(snapshot.format), this adpilotd reads "
-                        + "\(Snapshot.format); move it aside to start from the journal alone, see "
-                        + "Runbooks/journal-recovery.md"
-                )
-            }
-            if snapshot.journalSeq < headSeq {
-                fromSeq = snapshot.journalSeq + 1
-                out.platformBreaker = snapshot.platformBreaker
-                out.tickCount = snapshot.tickCount
-                out.control = snapshot.control
-                out.evidence = snapshot.evidence
-                for (k, v) in snapshot.campaigns {
-                    var m = CampaignMemory()
-                    m.control.pacer = v.pacer
-                    m.control.shadowPacer = v.shadowPacer
-                    m.control.lastChangeAt = v.lastChangeAt
-                    m.control.breaker = v.breaker
-                    out.memory[CampaignID(k)] = m
-                }
-                if let a = try load(AnomalySnapshot.self, stateDir.anomalySnapshot), a.journalSeq < headSeq {
-                    for (k, v) in a.campaigns where out.memory[CampaignID(k)] != nil {
-                        out.memory[CampaignID(k)]!.control.anomaly = v.anomaly
-                        out.memory[CampaignID(k)]!.lastIngestedHour = v.lastIngestedHour
-                    }
-                }
-            } else {
-                log.warning(
-                    "\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the "
-                        + "journal wins: "
-                        + "controller state rebuilt from the journal alone", [:])
+        guard let snapshot = try load(Snapshot.self, stateDir.snapshot) else { return 1 }
+        guard snapshot.format == Snapshot.format else {
+            throw StartupError(
+                "\(stateDir.snapshot): controller state format \(snapshot.format), this adpilotd reads "
+                    + "\(Snapshot.format); move it aside to start from the journal alone, see "
+                    + "Runbooks/journal-recovery.md")
+        }
+        guard snapshot.journalSeq < headSeq else {
+            log.warning(
+                "\(stateDir.snapshot) is ahead of the journal (seq \(snapshot.journalSeq) >= \(headSeq)); the "
+                    + "journal wins: controller state rebuilt from the journal alone", [:])
+            return 1
+        }
+        out.platformBreaker = snapshot.platformBreaker
+        out.tickCount = snapshot.tickCount
+        out.control = snapshot.control
+        out.evidence = snapshot.evidence
+        for (k, v) in snapshot.campaigns {
+            var m = CampaignMemory()
+            m.control.pacer = v.pacer
+            m.control.shadowPacer = v.shadowPacer
+            m.control.lastChangeAt = v.lastChangeAt
+            m.control.breaker = v.breaker
+            out.memory[CampaignID(k)] = m
+        }
+        if let a = try load(AnomalySnapshot.self, stateDir.anomalySnapshot), a.journalSeq < headSeq {
+            for (k, v) in a.campaigns where out.memory[CampaignID(k)] != nil {
+                out.memory[CampaignID(k)]!.control.anomaly = v.anomaly
+                out.memory[CampaignID(k)]!.lastIngestedHour = v.lastIngestedHour
             }
         }
-        // A long journal is mostly decisions and their outcomes: scan their bytes for the
-        // few fields recovery needs, and decode in full only what is still pending at the end.
+        return snapshot.journalSeq + 1
+    }
+
+    /// The journal from `from` on: the control state, cooldown clocks from outcomes, and the
+    /// decisions still pending (seq -> decided at). A long journal is mostly decisions and
+    /// their outcomes: their bytes are scanned for the few fields recovery needs, and only
+    /// what is still pending at the end is decoded in full.
+    static func replayJournal(_ out: inout Restored, reader: JournalReader, from: UInt64) throws -> [UInt64: Instant] {
         let decoder = RecordCoding.decoder()
         var pending: [UInt64: Instant] = [:]
         let kinds: Set<String> = RecordKind.stateBearing.union([
             RecordKind.decision, RecordKind.applyResult, RecordKind.reconcile,
         ])
-        try reader.records(from: fromSeq, matching: RecordFilter(kinds: kinds)) { r in
+        try reader.records(from: from, matching: RecordFilter(kinds: kinds)) { r in
             let bytes = r.dataBytes
             switch r.kind {
             case RecordKind.decision:
@@ -92,9 +121,7 @@ extension Controller {
                         || bytes.contains(subsequence: RecordScan.appliedMarker)
                         || bytes.contains(subsequence: RecordScan.unknownMarker)
                 else { return true }
-                let campaign =
-                    try RecordScan.campaign(in: bytes)
-                    ?? decoder.decode(OutcomeSummary.self, from: Data(bytes)).campaign
+                let campaign = try RecordScan.campaign(in: bytes) ?? outcomeCampaign(r.kind, bytes, decoder)
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
                 out.control = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
@@ -103,21 +130,21 @@ extension Controller {
             }
             return true
         }
-        // One more pass from the oldest pending decision picks up their bodies.
-        if let first = pending.keys.min() {
-            try reader.records(from: first, matching: RecordFilter(kinds: [RecordKind.decision])) { r in
-                if let at = pending[r.seq] {
-                    out.pending.append((r.seq, at, try decoder.decode(DecisionSummary.self, from: Data(r.dataBytes))))
-                }
-                return true
-            }
-        }
-        return out
+        return pending
+    }
+
+    /// The campaign of an outcome record whose id a byte scan cannot read (it has escapes).
+    static func outcomeCampaign(_ kind: String, _ bytes: ArraySlice<UInt8>, _ decoder: JSONDecoder) throws
+        -> CampaignID
+    {
+        kind == RecordKind.applyResult
+            ? try decoder.decode(ApplyResultRecord.self, from: Data(bytes)).campaign
+            : try decoder.decode(ReconcileRecord.self, from: Data(bytes)).campaign
     }
 
     /// A decision journaled as `apply` with no outcome: the daemon died between the two.
     /// The platform's budget says whether the write happened; it is never re-sent.
-    func reconcile(_ pending: [(seq: UInt64, at: Instant, decision: DecisionSummary)], log: Log) {
+    func reconcile(_ pending: [Pending], log: Log) {
         for p in pending {
             let d = p.decision
             var record = ReconcileRecord(
