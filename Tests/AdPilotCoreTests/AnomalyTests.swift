@@ -202,19 +202,6 @@ import Testing
         #expect(b.state == .closed, "the old failures left the window")
     }
 
-    @Test func forcedOpenAndDisabled() {
-        var b = CircuitBreaker()
-        b.forceOpen(at: t0)
-        let forced = b.permission(config, at: t0.adding(seconds: 1_000_000))
-        #expect(forced == .rejected(.breakerForcedOpen))
-        b.disable(at: t0)
-        for _ in 0..<100 { b.record(failure: true, config, at: t0) }
-        let disabled = b.permission(config, at: t0)
-        #expect(b.state == .disabled && disabled == .permitted)
-        b.reset(at: t0)
-        #expect(b.state == .closed)
-    }
-
     @Test func survivesSerialization() throws {
         var b = CircuitBreaker()
         for _ in 0..<4 { b.record(failure: true, config, at: t0) }

@@ -187,9 +187,10 @@ import Testing
         i.campaignBreakerPermits = false
         #expect(Fixture.decide(i, proposing: usd("110")).reason == .breakerOpen)
         #expect(Fixture.decide(i, proposing: usd("100")).action == .unchanged)
-        i.platformBreaker = .forcedOpen
+        i.campaignBreakerPermits = true
+        i.platformBreaker = .halfOpen
         i.platformBreakerPermits = false
-        #expect(Fixture.decide(i, proposing: usd("110")).reason == .breakerForcedOpen)
+        #expect(Fixture.decide(i, proposing: usd("110")).reason == .breakerOpen)
     }
 
     @Test func jpyBudgetsAreWholeYen() {

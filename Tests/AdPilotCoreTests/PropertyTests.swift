@@ -109,7 +109,7 @@ struct Generator {
             slot: pick([.live, .candidate]), policy: PolicyID("gen@1")!, inCanaryScope: chance(0.5),
             haltFlag: chance(0.1),
             pacer: pacer, lastChangeAt: chance(0.3) ? now.adding(seconds: -int(0...10_000)) : nil,
-            platformBreaker: pick([.closed, .open, .halfOpen, .forcedOpen]), platformBreakerPermits: chance(0.9),
+            platformBreaker: pick([.closed, .open, .halfOpen]), platformBreakerPermits: chance(0.9),
             campaignBreaker: .closed, campaignBreakerPermits: chance(0.95),
             anomaly: AnomalyAssessment(
                 level: pick([.info, .info, .info, .warn, .critical]), latest: pick([.info, .warn, .critical]),

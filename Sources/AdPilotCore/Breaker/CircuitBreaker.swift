@@ -49,10 +49,6 @@ package struct BreakerConfig: Hashable, Sendable, Codable {
 package enum BreakerState: String, Hashable, Sendable, Codable {
     case closed, open
     case halfOpen = "half_open"
-    /// Operator-forced: rejects everything until reset.
-    case forcedOpen = "forced_open"
-    /// Operator-disabled: permits everything and records nothing.
-    case disabled
 }
 
 /// A circuit breaker as a value: every method returns or mutates a plain struct, so the
@@ -96,7 +92,7 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
             buckets.count <= BreakerConfig.timeBuckets,
             buckets.allSatisfy({ $0.calls >= 0 && $0.failures >= 0 && $0.failures <= $0.calls }),
             halfOpenPermitted >= 0, halfOpenCalls >= 0, halfOpenFailures >= 0, halfOpenFailures <= halfOpenCalls,
-            (state == .open || state == .forcedOpen) == (openedAt != nil)
+            (state == .open) == (openedAt != nil)
         else {
             throw DecodingError.dataCorrupted(
                 .init(codingPath: decoder.codingPath, debugDescription: "inconsistent circuit breaker state"))
@@ -111,10 +107,8 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
     /// Would a call be permitted now? Moves open to half-open once the wait is over.
     package mutating func permission(_ config: BreakerConfig, at now: Instant) -> Permission {
         switch state {
-        case .closed, .disabled:
+        case .closed:
             return .permitted
-        case .forcedOpen:
-            return .rejected(.breakerForcedOpen)
         case .open:
             guard let opened = openedAt, now >= opened.adding(seconds: config.waitInOpenSeconds) else {
                 return .rejected(.breakerOpen)
@@ -148,14 +142,11 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
                 let rate = Double(halfOpenFailures) / Double(halfOpenCalls)
                 transition(to: rate >= config.failureRateThreshold ? .open : .closed, at: now)
             }
-        case .open, .forcedOpen, .disabled:
+        case .open:
             break  // a late result after the breaker moved on changes nothing
         }
     }
 
-    package mutating func forceOpen(at now: Instant) { transition(to: .forcedOpen, at: now) }
-    package mutating func disable(at now: Instant) { transition(to: .disabled, at: now) }
-    package mutating func reset(at now: Instant) { transition(to: .closed, at: now) }
 
     /// Calls and failures currently in the window (closed state).
     package func windowCounts(_ config: BreakerConfig, at now: Instant) -> (calls: Int, failures: Int) {
@@ -201,7 +192,7 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
 
     private mutating func transition(to next: BreakerState, at now: Instant) {
         state = next
-        openedAt = (next == .open || next == .forcedOpen) ? now : nil
+        openedAt = next == .open ? now : nil
         ring.removeAll()
         ringNext = 0
         buckets.removeAll()

@@ -43,14 +43,13 @@ package struct ReasonCode: Hashable, Sendable, Codable, CustomStringConvertible 
     package static let staleData = ReasonCode("anomaly.stale_data")
     // circuit breaker
     package static let breakerOpen = ReasonCode("breaker.open")
-    package static let breakerForcedOpen = ReasonCode("breaker.forced_open")
 
     /// Every code, for documentation and for tests that check docs/decision-pipeline.md lists them all.
     package static let all: [ReasonCode] = [
         .policyError, .nonFinite, .negative, .outOfRange, .currencyMismatch, .currentUnusable,
         .pacerAboveBand, .pacerBelowBand, .belowMin, .aboveMax, .stepIncrease, .stepDecrease,
         .dailyCap, .accountCap, .noConversions, .roasFloor, .cooldown, .canaryExposure,
-        .anomalyWarn, .anomalyCritical, .staleData, .breakerOpen, .breakerForcedOpen,
+        .anomalyWarn, .anomalyCritical, .staleData, .breakerOpen,
     ]
 }
 

@@ -128,9 +128,7 @@ package enum DecisionPipeline {
             ("platform", input.platformBreaker, input.platformBreakerPermits),
             ("campaign", input.campaignBreaker, input.campaignBreakerPermits),
         ] where !permits {
-            return (
-                .veto(state == .forcedOpen ? .breakerForcedOpen : .breakerOpen), "\(name) breaker \(state.rawValue)"
-            )
+            return (.veto(.breakerOpen), "\(name) breaker \(state.rawValue)")
         }
         return (.approve, nil)
     }

@@ -27,7 +27,7 @@ enum Metrics {
             totals.vetoes.sorted { $0.key < $1.key }.map { ("reason=\"\($0.key)\"", "\($0.value)") })
         metric(
             "adpilot_breaker_open", "gauge", "1 when the platform breaker does not permit calls.",
-            [("scope=\"platform\"", s.breakers.platform == .closed || s.breakers.platform == .disabled ? "0" : "1")])
+            [("scope=\"platform\"", s.breakers.platform == .closed ? "0" : "1")])
         metric(
             "adpilot_campaign_breakers", "gauge", "Campaign breakers by state.",
             s.breakers.campaigns.sorted { $0.key < $1.key }.map { ("state=\"\($0.key)\"", "\($0.value)") })
