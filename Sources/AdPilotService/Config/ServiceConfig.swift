@@ -19,14 +19,6 @@ package enum ClockSetting: Equatable, Sendable {
     }
 }
 
-/// Which campaigns a canary candidate controls (docs/state-machine.md).
-package enum CanaryScopeSetting: Equatable, Sendable {
-    case campaigns([CampaignID])
-    /// Campaigns, taken in a deterministic order, until this fraction of the total daily
-    /// budget is covered.
-    case budgetFraction(Double)
-}
-
 /// One campaign's settings before its id and currency are known.
 package struct CampaignTemplate: Equatable, Sendable {
     package var dailyTargetMicros: Micros

@@ -1,0 +1,80 @@
+/// Step 1 of the pipeline (docs/decision-pipeline.md) as pure functions: a campaign's
+/// hourly rows become the values the core decides on. The daemon's observer only reads the
+/// platform; everything it derives from what it read is here.
+package enum Observing {
+    /// Trailing window for efficiency (ROAS, CPA) and the no-conversion check.
+    package static let trailingHours: Int64 = 72
+    /// Hours after which a platform has reported an hour's conversions in full.
+    package static let settleHours: Int64 = 2
+
+    /// Spend today (in the account's time zone), the trailing window's totals, the hours
+    /// with spend since the last conversion, and how old the data is. `hours` oldest first.
+    package static func observation(
+        campaign: CampaignID, currency: Currency, budgetMicros: Micros, hours: [HourlyMetrics],
+        freshThrough: Instant, now: Instant, utcOffsetSeconds: Int64
+    ) -> Observation {
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
+        let dayStartHour = (now.microsSinceEpoch - local.secondOfDay * Instant.microsPerSecond) / hourMicros
+        var spendToday = Micros.zero, spend = Micros.zero, value = Micros.zero
+        var conversions = 0.0
+        var withoutConversion = 0
+        var streakOpen = true
+        for h in hours.reversed() {
+            spend = spend.saturatingAdding(h.spendMicros)
+            value = value.saturatingAdding(h.conversionValueMicros)
+            conversions += h.conversions
+            if h.hour >= dayStartHour { spendToday = spendToday.saturatingAdding(h.spendMicros) }
+            if streakOpen {
+                if h.conversions > 0 { streakOpen = false } else if h.spendMicros > .zero { withoutConversion += 1 }
+            }
+        }
+        let ageSeconds = max(0, (now.microsSinceEpoch - freshThrough.microsSinceEpoch) / Instant.microsPerSecond)
+        return Observation(
+            campaign: campaign, currency: currency, currentBudgetMicros: budgetMicros, spendTodayMicros: spendToday,
+            trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
+            hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
+    }
+
+    /// The hours the canary's cohort comparison counts this tick: those whose conversions
+    /// are all in (`settleHours` after the newest) and that were not counted before (after
+    /// `lastIngested` less the settling delay), as (count, spend, conversion value). Both
+    /// cohorts compare like with like. Nothing before the first ingested hour.
+    package static func settled(_ hours: [HourlyMetrics], lastIngested: Int64?)
+        -> (hours: Int, spendMicros: Int64, valueMicros: Int64)
+    {
+        guard let last = lastIngested, let newest = hours.last?.hour else { return (0, 0, 0) }
+        let settled = hours.filter { $0.hour > last - settleHours && $0.hour <= newest - settleHours }
+        return (
+            settled.count, settled.reduce(Micros.zero) { $0.saturatingAdding($1.spendMicros) }.rawValue,
+            settled.reduce(Micros.zero) { $0.saturatingAdding($1.conversionValueMicros) }.rawValue
+        )
+    }
+
+    /// The hours the anomaly detector has not seen, per unit of budget (`perUnitBudget`).
+    package static func newHours(_ hours: [HourlyMetrics], lastIngested: Int64?, budgetMicros: Micros,
+                                 referenceMicros: Micros) -> [HourlyMetrics] {
+        hours.filter { lastIngested == nil || $0.hour > lastIngested! }.map {
+            perUnitBudget($0, budget: budgetMicros, reference: referenceMicros)
+        }
+    }
+
+    /// The anomaly detector sees delivery per unit of budget: an hour's counts scaled by
+    /// (daily target / budget in force). Without this every budget move the controller makes
+    /// would look like a spike or a collapse to a detector that compares against the same
+    /// hour on previous days. The budget in force is the one observed when the hour is first
+    /// read, which is exact except for a change in the hour's last minutes (one step, at most
+    /// the step limit).
+    package static func perUnitBudget(_ m: HourlyMetrics, budget: Micros, reference: Micros) -> HourlyMetrics {
+        guard budget > .zero, reference > .zero else { return m }
+        let f = reference.statistic / budget.statistic
+        func scaled(_ v: Micros) -> Micros { Micros.fromStatistic(v.statistic * f, rounding: .down) ?? Micros(.max) }
+        // Counts round up, so the consistency checks (conversions <= clicks <= impressions,
+        // no spend without impressions) hold after scaling exactly when they held before.
+        func count(_ v: Int64) -> Int64 { Int64(max(-9e18, min((Double(v) * f).rounded(.up), 9e18))) }
+        return HourlyMetrics(
+            hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
+            clicks: count(m.clicks), conversions: m.conversions * f,
+            conversionValueMicros: scaled(m.conversionValueMicros))
+    }
+}

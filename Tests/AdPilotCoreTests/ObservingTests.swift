@@ -1,0 +1,102 @@
+import Testing
+@testable import AdPilotCore
+
+/// Observation building, per-unit scaling and the canary scope: the pure half of step 1.
+@Suite struct ObservingTests {
+    /// Fixture.noon (12:00 UTC), as an hour index.
+    let noonHour = Fixture.noon.microsSinceEpoch / (3_600 * Instant.microsPerSecond)
+
+    func hour(_ offset: Int64, spend: String, conversions: Double = 0, value: String = "0") -> HourlyMetrics {
+        HourlyMetrics(hour: noonHour + offset, spendMicros: usd(spend), impressions: 1_000, clicks: 50,
+                      conversions: conversions, conversionValueMicros: usd(value))
+    }
+
+    @Test func spendTodayStartsAtLocalMidnightAndTheStreakCountsHoursWithSpend() {
+        // Hours -14 (yesterday 22:00 UTC) to -1 (11:00); at UTC+3 local midnight is 21:00 UTC yesterday.
+        let hours = [
+            hour(-14, spend: "5", conversions: 1, value: "20"), hour(-3, spend: "10", conversions: 2, value: "40"),
+            hour(-2, spend: "0"), hour(-1, spend: "7"),
+        ]
+        let now = Fixture.noon
+        let utc = Observing.observation(campaign: CampaignID("c1"), currency: .usd, budgetMicros: usd("100"),
+                                        hours: hours, freshThrough: now.adding(seconds: -600), now: now,
+                                        utcOffsetSeconds: 0)
+        #expect(utc.spendTodayMicros == usd("17"))
+        #expect(utc.trailing == TrailingStats(spendMicros: usd("22"), conversions: 3, conversionValueMicros: usd("60")))
+        #expect(utc.hoursWithoutConversion == 1, "the hour without spend does not count")
+        #expect(utc.dataAgeSeconds == 600)
+        let east = Observing.observation(campaign: CampaignID("c1"), currency: .usd, budgetMicros: usd("100"),
+                                         hours: hours, freshThrough: now, now: now, utcOffsetSeconds: 3 * 3_600)
+        #expect(east.spendTodayMicros == usd("22"), "22:00 UTC yesterday is 01:00 today at UTC+3")
+    }
+
+    @Test func dataFromTheFutureIsNotNegativeAge() {
+        let o = Observing.observation(campaign: CampaignID("c1"), currency: .usd, budgetMicros: usd("1"), hours: [],
+                                      freshThrough: Fixture.noon.adding(seconds: 60), now: Fixture.noon,
+                                      utcOffsetSeconds: 0)
+        #expect(o.dataAgeSeconds == 0 && o.spendTodayMicros == .zero)
+    }
+
+    @Test func cohortHoursCountOnceTheyHaveSettled() {
+        let hours = (-6 ... -1).map { hour(Int64($0), spend: "1", value: "3") }
+        #expect(Observing.settled(hours, lastIngested: nil) == (0, 0, 0))
+        // Last ingested -4: hours -5 ... -3 (newest -1 less 2) are settled and not yet counted.
+        let s = Observing.settled(hours, lastIngested: noonHour - 4)
+        #expect(s.hours == 3 && s.spendMicros == usd("3").rawValue && s.valueMicros == usd("9").rawValue)
+    }
+
+    @Test func newHoursAreScaledPerUnitOfBudget() {
+        let hours = [hour(-2, spend: "10", conversions: 1, value: "30"), hour(-1, spend: "20")]
+        let fresh = Observing.newHours(hours, lastIngested: noonHour - 2, budgetMicros: usd("200"),
+                                       referenceMicros: usd("100"))
+        #expect(fresh.count == 1 && fresh[0].hour == noonHour - 1)
+        #expect(fresh[0].spendMicros == usd("10") && fresh[0].impressions == 500 && fresh[0].clicks == 25)
+        let unscaled = Observing.perUnitBudget(hours[0], budget: .zero, reference: usd("100"))
+        #expect(unscaled.spendMicros == usd("10"), "no budget: nothing to scale by")
+    }
+
+    /// Scaling keeps conversions <= clicks <= impressions whenever it held before.
+    @Test func scalingKeepsTheConsistencyChecks() {
+        var rng = SplitMix64(seed: 41)
+        for i in 0..<10_000 {
+            let impressions = Int64(rng.next() % 10_000)
+            let clicks = impressions == 0 ? 0 : Int64(rng.next() % UInt64(impressions + 1))
+            let conversions = Double(clicks == 0 ? 0 : rng.next() % UInt64(clicks + 1))
+            let m = HourlyMetrics(hour: 0, spendMicros: Micros(Int64(rng.next() % 1_000_000_000)),
+                                  impressions: impressions, clicks: clicks, conversions: conversions,
+                                  conversionValueMicros: .zero)
+            let budget = Micros(Int64(1 + rng.next() % 1_000_000_000))
+            let reference = Micros(Int64(1 + rng.next() % 1_000_000_000))
+            let s = Observing.perUnitBudget(m, budget: budget, reference: reference)
+            guard s.conversions <= Double(s.clicks) + 1e-6 && s.clicks <= s.impressions else {
+                Issue.record("seed 41 case \(i): \(m) scaled by \(reference)/\(budget) gave \(s)")
+                break
+            }
+        }
+    }
+
+    func candidates() -> [CanaryScope.Candidate] {
+        [("a", "100", "3"), ("b", "200", "1"), ("c", "300", "2"), ("d", "400", "0")].map {
+            CanaryScope.Candidate(id: CampaignID($0.0), dailyTargetMicros: usd($0.1), orderKey: $0.2)
+        }
+    }
+
+    @Test func aBudgetFractionTakesCampaignsInKeyOrderUntilTheFraction() {
+        // 30% of 1,000 = 300: d (400) does not fit, and the walk stops there.
+        #expect(CanaryScope.select(candidates(), setting: .budgetFraction(0.3), maxSpendAtRiskMicros: usd("10000"))
+            == [])
+        // 70% = 700: d (400), then b (200); c (300) would pass 700.
+        #expect(CanaryScope.select(candidates(), setting: .budgetFraction(0.7), maxSpendAtRiskMicros: usd("10000"))
+            == [CampaignID("d"), CampaignID("b")])
+        #expect(CanaryScope.select(candidates(), setting: .budgetFraction(0.7), maxSpendAtRiskMicros: usd("500"))
+            == [CampaignID("d")], "capped by the spend at risk")
+    }
+
+    @Test func listedCampaignsAreCappedBySpendAtRisk() {
+        let setting = CanaryScopeSetting.campaigns([CampaignID("a"), CampaignID("c"), CampaignID("zz")])
+        #expect(CanaryScope.select(candidates(), setting: setting, maxSpendAtRiskMicros: usd("1000"))
+            == [CampaignID("a"), CampaignID("c")])
+        #expect(CanaryScope.select(candidates(), setting: setting, maxSpendAtRiskMicros: usd("350"))
+            == [CampaignID("a")])
+    }
+}
