@@ -21,11 +21,39 @@ extension Controller {
         do { try stateDir.prepareHaltReserve() } catch {
             log.warning(
                 "cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a "
-                    + "restart",
-                [:])
+                    + "restart", [:])
         }
-        // Records carry the wall time they were written; decisions carry the controller's
-        // clock (simulated in a demo) inside their data.
+        let journal = try openJournal(config: config, stateDir: stateDir, sealKey: sealKey, log: log)
+        let startup = try journal.append(
+            kind: RecordKind.startup,
+            data: RecordCoding.bytes(
+                StartupRecord(
+                    version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name,
+                    configDigest: config.digest.hex)))
+        _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(config).bytes)
+
+        let restored = try restore(
+            stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
+        let controller = try make(config: config, stateDir: stateDir, platform: platform, clock: clock,
+                                  journal: journal, restored: restored)
+        controller.loadPolicies(log: log)
+        controller.reconcile(restored.pending, log: log)
+        try controller.honourHaltFlag(log: log)
+        if journal.isPoisoned {
+            throw StartupError(
+                "the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
+                    + "or written: free space or repair the disk, then start again")
+        }
+        controller.refreshStatus(report: nil)
+        return controller
+    }
+
+    /// The journal writer, with a torn tail (if the last run died mid-write) moved aside.
+    /// Records carry the wall time they were written; decisions carry the controller's
+    /// clock (simulated in a demo) inside their data.
+    static func openJournal(config: ServiceConfig, stateDir: StateDirectory, sealKey: [UInt8]?, log: Log) throws
+        -> JournalSink
+    {
         var options = JournalOptions(clock: SystemClock())
         options.segmentBytesMax = config.journalSegmentBytesMax
         options.sealInterval = config.journalSealInterval
@@ -44,34 +72,21 @@ extension Controller {
                     + "\(torn.movedTo)",
                 ["ADPILOT_SEQ": "\(writer.head.seq)"])
         }
-        let journal = JournalSink(writer)
-        let encoder = RecordCoding.encoder()
-        let startup = try journal.append(
-            kind: RecordKind.startup,
-            data: RecordCoding.bytes(
-                StartupRecord(
-                    version: AdPilotVersion.string, pid: Int(getpid()), platform: platform.name,
-                    configDigest: config.digest.hex), encoder))
-        _ = try journal.append(kind: RecordKind.config, data: ConfigRecord.accepted(config).bytes)
+        return JournalSink(writer)
+    }
 
-        let restored = try restore(
-            stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
-        var controlState: ControlState
-        let initial: Bool
-        if let c = restored.control {
-            controlState = c
-            initial = false
-        } else {
-            controlState = ControlState(
-                mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
-            initial = true
-        }
+    /// The controller with what recovery restored; on an empty journal, the first control
+    /// state comes from the config's slots and is journaled.
+    static func make(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
+                     journal: JournalSink, restored: Restored) throws -> Controller {
+        let controlState = restored.control ?? ControlState(
+            mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
         let controller = Controller(
             config: config, stateDir: stateDir, platform: platform, clock: clock, journal: journal,
             control: controlState)
-        if initial {
+        if restored.control == nil {
             _ = try journal.append(
-                kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState), encoder))
+                kind: RecordKind.transition, data: RecordCoding.bytes(TransitionRecord(initial: controlState)))
         }
         controller.memory = restored.memory
         controller.platformBreaker = restored.platformBreaker
@@ -79,15 +94,6 @@ extension Controller {
         if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
             controller.evidence.with { $0 = e }
         }
-        controller.loadPolicies(log: log)
-        controller.reconcile(restored.pending, log: log)
-        try controller.honourHaltFlag(log: log)
-        if journal.isPoisoned {
-            throw StartupError(
-                "the journal in \(stateDir.journal) cannot be written (see the lines above); nothing was decided "
-                    + "or written: free space or repair the disk, then start again")
-        }
-        controller.refreshStatus(report: nil)
         return controller
     }
 
