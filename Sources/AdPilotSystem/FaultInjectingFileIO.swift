@@ -18,12 +18,25 @@ package final class FaultInjectingFileIO: FileIO {
         var failAfter: [Operation: (count: Int, errno: Int32)] = [:]
         var calls: [Operation: Int] = [:]
         var shortWrites = false
+        var recordOwnerChanges = false
+        var ownerChanges: [UInt32] = []
     }
 
     private let base: any FileIO
     private let plan = Mutex(Plan())
+    private let beforeOpen: (@Sendable (String) -> Void)?
 
-    package init(base: any FileIO = PosixFileIO()) { self.base = base }
+    /// `beforeOpen` sees each path before it is opened (a test plants a link there).
+    package init(base: any FileIO = PosixFileIO(), beforeOpen: (@Sendable (String) -> Void)? = nil) {
+        self.base = base
+        self.beforeOpen = beforeOpen
+    }
+
+    /// Record fchown calls (`ownerChanges`) instead of making them: a test need not be root.
+    package func recordOwnerChangesOnly() { plan.withLock { $0.recordOwnerChanges = true } }
+
+    /// The uids files were handed to, while `recordOwnerChangesOnly` is in force.
+    package var ownerChanges: [UInt32] { plan.withLock { $0.ownerChanges } }
 
     /// Let `count` calls of `operation` succeed, then fail every later one with `errno`.
     package func fail(_ operation: Operation, after count: Int, errno: Int32) {
@@ -48,6 +61,7 @@ package final class FaultInjectingFileIO: FileIO {
     }
 
     package func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
+        beforeOpen?(path)
         try check(.open, "open", path)
         if flags & O_CREAT != 0 { try check(.create, "open (O_CREAT)", path) }
         return try base.open(path, flags: flags, mode: mode)
@@ -111,6 +125,10 @@ package final class FaultInjectingFileIO: FileIO {
     }
 
     package func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError) {
-        try base.changeOwner(fd, uid: uid, gid: gid, path: path)
+        let recordOnly = plan.withLock { p in
+            if p.recordOwnerChanges { p.ownerChanges.append(uid) }
+            return p.recordOwnerChanges
+        }
+        if !recordOnly { try base.changeOwner(fd, uid: uid, gid: gid, path: path) }
     }
 }

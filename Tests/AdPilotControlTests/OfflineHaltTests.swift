@@ -50,40 +50,10 @@ final class RecordingIdentity: Identity, @unchecked Sendable {
 }
 
 /// A FileIO that records fchown instead of doing it (the tests need not run as root).
-final class NoChownIO: FileIO, @unchecked Sendable {
-    let base = FaultInjectingFileIO()
-    let chowns = Mutex<[UInt32]>([])
-    func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
-        try base.open(path, flags: flags, mode: mode)
-    }
-    func close(_ fd: FileDescriptor) { base.close(fd) }
-    func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
-        try base.write(fd, bytes, path: path)
-    }
-    func pread(
-        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
-    ) throws(SystemError) -> Int {
-        try base.pread(fd, into: into, at: offset, path: path)
-    }
-    func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fdatasync(fd, path: path) }
-    func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fsync(fd, path: path) }
-    func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
-        try base.ftruncate(fd, length: length, path: path)
-    }
-    func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
-    func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
-        try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
-    }
-    func rename(_ from: String, _ to: String) throws(SystemError) { try base.rename(from, to) }
-    func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
-    func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
-    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    func exists(_ path: String) -> Bool { base.exists(path) }
-    func probe(_ path: String) -> Int32 { base.probe(path) }
-    func status(_ path: String) throws(SystemError) -> FileStatus { try base.status(path) }
-    func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError) {
-        chowns.withLock { $0.append(uid) }
-    }
+func noChownIO() -> FaultInjectingFileIO {
+    let io = FaultInjectingFileIO()
+    io.recordOwnerChangesOnly()
+    return io
 }
 
 @Suite struct OfflineHaltTests {
@@ -92,7 +62,7 @@ final class NoChownIO: FileIO, @unchecked Sendable {
     @Test func anOperatorHaltsAndJournalsWithoutPrivilegeSteps() throws {
         let dir = TempDir("offline-halt-user")
         let id = RecordingIdentity(root: false, stateOwner: owner, dir: dir)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: NoChownIO()), reason: "bad creative",
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "bad creative",
                                      identity: id)
         #expect(report.exit == .ok)
         #expect(report.lines == [.info("halted: created \(dir.path)/HALT and journaled the halt (seq 1, was shadow); "
@@ -108,20 +78,20 @@ final class NoChownIO: FileIO, @unchecked Sendable {
     @Test func rootRaisesTheFlagAsTheOwnerThenJournalsAsTheOwner() throws {
         let dir = TempDir("offline-halt-root")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir)
-        let io = NoChownIO()
+        let io = noChownIO()
         let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: io), reason: "r", identity: id)
         #expect(report.exit == .ok)
         #expect(id.steps.withLock { $0 } == [
             "assume 990 flag=false", "restore flag=true", "become 990 flag=true journal=false",
         ])
-        #expect(io.chowns.withLock { $0 } == [990], "root hands the flag to the owner before it appears")
+        #expect(io.ownerChanges == [990], "root hands the flag to the owner before it appears")
         #expect(id.journalExists)
     }
 
     @Test func rootRaisesTheFlagItselfWhenItCannotBecomeTheOwner() {
         let dir = TempDir("offline-halt-noassume")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir, assumeWorks: false)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: NoChownIO()), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r", identity: id)
         #expect(report.exit == .ok && id.flagExists)
         #expect(id.steps.withLock { $0 } == ["assume 990 flag=false", "become 990 flag=true journal=false"])
     }
@@ -131,7 +101,7 @@ final class NoChownIO: FileIO, @unchecked Sendable {
     @Test func aFailedSwitchLeavesTheFlagAndJournalsNothingAsRoot() {
         let dir = TempDir("offline-halt-noswitch")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir, becomeFails: true)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: NoChownIO()), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r", identity: id)
         #expect(report.exit == .ok && id.flagExists && !id.journalExists)
         #expect(report.lines.last == .info("halted: created \(dir.path)/HALT; adpilotd journals the halt when it "
             + "next starts"))

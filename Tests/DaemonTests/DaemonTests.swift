@@ -293,7 +293,11 @@ import Testing
         let dir = TempDir("planted")
         let victim = dir.path + "/victim"
         try Data("precious\n".utf8).write(to: URL(fileURLWithPath: victim))
-        let state = StateDirectory(dir.path + "/state", io: PlantingIO(victim: victim))
+        // Every temporary-file open finds a symlink to `victim` already at its path.
+        let planting = FaultInjectingFileIO(beforeOpen: { path in
+            if path.contains(".tmp.") { _ = symlink(victim, path) }
+        })
+        let state = StateDirectory(dir.path + "/state", io: planting)
         try state.prepare()
         #expect(throws: SystemError.self) { try state.raiseHaltFlag(note: "halted by root") }
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious\n", "the link was followed")
@@ -495,43 +499,5 @@ import Testing
         let unreachable = try down.ctl(["status"])
         #expect(unreachable.status == 4 && unreachable.err.contains("is adpilotd running?"))
         #expect(d.stop() == 0)
-    }
-}
-
-/// A FileIO whose every temporary-file open finds a symlink to `victim` already at its path.
-struct PlantingIO: FileIO {
-    let victim: String
-    let base = PosixFileIO()
-    func open(_ path: String, flags: Int32, mode: UInt32) throws(SystemError) -> FileDescriptor {
-        if path.contains(".tmp.") { _ = symlink(victim, path) }
-        return try base.open(path, flags: flags, mode: mode)
-    }
-    func close(_ fd: FileDescriptor) { base.close(fd) }
-    func write(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String) throws(SystemError) -> Int {
-        try base.write(fd, bytes, path: path)
-    }
-    func pread(
-        _ fd: FileDescriptor, into: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
-    ) throws(SystemError) -> Int {
-        try base.pread(fd, into: into, at: offset, path: path)
-    }
-    func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fdatasync(fd, path: path) }
-    func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) { try base.fsync(fd, path: path) }
-    func ftruncate(_ fd: FileDescriptor, length: Int64, path: String) throws(SystemError) {
-        try base.ftruncate(fd, length: length, path: path)
-    }
-    func size(_ fd: FileDescriptor, path: String) throws(SystemError) -> Int64 { try base.size(fd, path: path) }
-    func flock(_ fd: FileDescriptor, exclusive: Bool, nonBlocking: Bool, path: String) throws(SystemError) -> Bool {
-        try base.flock(fd, exclusive: exclusive, nonBlocking: nonBlocking, path: path)
-    }
-    func rename(_ from: String, _ to: String) throws(SystemError) { try base.rename(from, to) }
-    func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }
-    func mkdir(_ path: String, mode: UInt32) throws(SystemError) { try base.mkdir(path, mode: mode) }
-    func listDirectory(_ path: String) throws(SystemError) -> [String] { try base.listDirectory(path) }
-    func exists(_ path: String) -> Bool { base.exists(path) }
-    func probe(_ path: String) -> Int32 { base.probe(path) }
-    func status(_ path: String) throws(SystemError) -> FileStatus { try base.status(path) }
-    func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError) {
-        try base.changeOwner(fd, uid: uid, gid: gid, path: path)
     }
 }
