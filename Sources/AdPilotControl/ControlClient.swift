@@ -1,5 +1,5 @@
 import AdPilotJournal
-import AdPilotSystem
+package import AdPilotSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,48 +21,55 @@ package enum ControlClient {
     }
 
     package static func call(
-        _ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10
+        _ request: ControlRequest, socket path: String, timeoutSeconds: Int = 10, sockets: any SocketIO = PosixSockets()
     ) -> Result<ControlResponse, Failure> {
-        guard let addr = unixAddress(path) else {
+        guard sockets.fits(path) else {
             return .failure(
                 .unreachable(
                     "socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET"))
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return .failure(.unreachable("socket: \(String(cString: strerror(errno)))")) }
-        defer { close(fd) }
-        setTimeouts(fd, seconds: timeoutSeconds)
-        var rc: Int32
-        repeat { rc = withSockaddr(addr) { connect(fd, $0, $1) } } while rc != 0 && errno == EINTR
-        if rc != 0 {
-            let e = errno
-            let why = String(cString: strerror(e))
-            if e == EACCES || e == EPERM {
+        let fd: FileDescriptor
+        do {
+            fd = try sockets.connect(path: path, timeoutSeconds: timeoutSeconds)
+        } catch {
+            if error.operation == "socket" { return .failure(.unreachable("socket: \(error.message)")) }
+            if error.errno == EACCES || error.errno == EPERM {
                 return .failure(
                     .permissionDenied(
-                        "permission denied on \(path): \(why); you need to be root or in the operators group"))
+                        "permission denied on \(path): \(error.message); you need to be root or in the operators "
+                            + "group"))
             }
-            return .failure(.unreachable("the daemon is not answering at \(path): \(why)"))
+            return .failure(.unreachable("the daemon is not answering at \(path): \(error.message)"))
         }
-        guard writeAll(fd, RecordCoding.bytes(request) + [UInt8(ascii: "\n")]) else {
-            return .failure(.unreachable("cannot send to \(path): \(String(cString: strerror(errno)))"))
+        defer { sockets.close(fd) }
+        do {
+            try sockets.writeAll(fd, RecordCoding.bytes(request) + [UInt8(ascii: "\n")])
+        } catch {
+            return .failure(.unreachable("cannot send to \(path): \(error.message)"))
         }
-        let line = readLine(fd, limit: ControlProtocol.responseBytesMax)
-        let timedOut = line == nil && (errno == EAGAIN || errno == EWOULDBLOCK)
-        guard let line, !line.isEmpty else {
-            let what =
-                timedOut
-                ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
-                : "the daemon at \(path) closed the connection without a usable answer"
-            return .failure(
-                .unreachable(
-                    what + "; the request was sent and may have taken effect: "
-                        + "`adpilotctl status` and `adpilotctl journal tail` show what happened"))
+        let line: [UInt8]
+        do {
+            line = try sockets.readLine(fd, limit: ControlProtocol.responseBytesMax)
+        } catch {
+            let timedOut = error.errno == EAGAIN || error.errno == EWOULDBLOCK
+            return .failure(noAnswer(path, timedOut: timedOut, timeoutSeconds: timeoutSeconds))
         }
+        guard !line.isEmpty else { return .failure(noAnswer(path, timedOut: false, timeoutSeconds: timeoutSeconds)) }
         do {
             return .success(try RecordCoding.decoder().decode(ControlResponse.self, from: Data(line)))
         } catch {
             return .failure(.unreachable("the daemon's answer is not protocol v\(ControlProtocol.version): \(error)"))
         }
+    }
+
+    /// The request went out but no usable answer came back: it may have taken effect.
+    static func noAnswer(_ path: String, timedOut: Bool, timeoutSeconds: Int) -> Failure {
+        let what =
+            timedOut
+            ? "no answer from the daemon at \(path) within \(timeoutSeconds) s"
+            : "the daemon at \(path) closed the connection without a usable answer"
+        return .unreachable(
+            what + "; the request was sent and may have taken effect: "
+                + "`adpilotctl status` and `adpilotctl journal tail` show what happened")
     }
 }

@@ -19,6 +19,7 @@ package protocol Identity: Sendable {
     var realUID: UInt32 { get }
     var realGID: UInt32 { get }
     var effectiveUID: UInt32 { get }
+    var effectiveGID: UInt32 { get }
     var pid: Int32 { get }
     /// The name of `uid` in the user database (getpwuid_r(3)).
     func userName(_ uid: UInt32) -> String?
@@ -44,6 +45,7 @@ package struct PosixIdentity: Identity {
     package var realUID: UInt32 { getuid() }
     package var realGID: UInt32 { getgid() }
     package var effectiveUID: UInt32 { geteuid() }
+    package var effectiveGID: UInt32 { getegid() }
     package var pid: Int32 { getpid() }
 
     package func userName(_ uid: UInt32) -> String? {

@@ -11,6 +11,7 @@ import Testing
 /// that moment, and never really switches users.
 final class RecordingIdentity: Identity, @unchecked Sendable {
     let effectiveUID: UInt32
+    let effectiveGID: UInt32 = 4_242
     let realUID: UInt32 = 4_242
     let realGID: UInt32 = 4_242
     let pid: Int32 = 77

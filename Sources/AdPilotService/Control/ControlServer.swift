@@ -1,7 +1,7 @@
 import AdPilotControl
 import AdPilotJournal
 import AdPilotCore
-import AdPilotSystem
+package import AdPilotSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,60 +14,50 @@ package final class ControlServer: @unchecked Sendable {
     static let requestTimeoutSeconds = 5
 
     package let path: String
-    private let listenFD: Int32
+    private let listener: FileDescriptor
+    private let sockets: any SocketIO
     private let controller: Controller
     private let operatorsGID: UInt32?
-    private let daemonUID = getuid()
+    private let daemonUID: UInt32
     private let log: Log
     private let active = Guarded(0)
     private let stopping = Guarded(false)
 
-    package init(path: String, controller: Controller, operatorsGroup: String?, log: Log) throws {
-        guard let addr = unixAddress(path) else {
+    package init(
+        path: String, controller: Controller, operatorsGroup: String?, log: Log,
+        sockets: any SocketIO = PosixSockets(), identity: any Identity = PosixIdentity()
+    ) throws {
+        guard sockets.fits(path) else {
             throw StartupError(
                 "control socket path too long (at most 107 bytes): \(path); give a shorter --socket or ADPILOT_SOCKET")
         }
         var gid: UInt32? = nil
         if let name = operatorsGroup {
-            guard let g = Peer.groupID(name) else {
+            guard let g = identity.groupID(name) else {
                 throw StartupError(
                     "operators_group \"\(name)\" does not exist (create it, e.g. systemd-sysusers, or set "
-                        + "operators_group to null)"
-                )
+                        + "operators_group to null)")
             }
             gid = g
         }
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try? PosixFileIO().makeDirectories(dir.isEmpty ? "/" : dir, mode: 0o755)
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-                throw StartupError("\(path) exists and is not a socket; remove it")
+        do {
+            // A stale socket is replaced: we hold the journal lock, so no other daemon serves it.
+            listener = try sockets.listen(path: path, mode: 0o660, group: gid, backlog: 64)
+        } catch {
+            switch error {
+            case .notASocket: throw StartupError("\(path) exists and is not a socket; remove it")
+            case .socket(let e): throw StartupError("socket: \(e.message)")
+            case .bind(let e): throw StartupError("cannot bind the control socket \(path): \(e.message)")
+            case .setUp(let e): throw StartupError("cannot set up the control socket \(path): \(e.message)")
             }
-            unlink(path)  // a stale socket: we hold the journal lock, so no other daemon is serving it
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw StartupError("socket: \(String(cString: strerror(errno)))") }
-        let oldMask = umask(0o117)
-        let bound = withSockaddr(addr) { bind(fd, $0, $1) }
-        umask(oldMask)
-        guard bound == 0 else {
-            let e = errno
-            close(fd)
-            throw StartupError("cannot bind the control socket \(path): \(String(cString: strerror(e)))")
-        }
-        // The group may operate; nobody else may even connect. (chown to a group we are
-        // not in fails for an unprivileged demo; the socket then keeps our own group.)
-        if let gid { _ = chown(path, UInt32.max, gid) }
-        guard chmod(path, 0o660) == 0, listen(fd, 64) == 0 else {
-            let e = errno
-            close(fd)
-            throw StartupError("cannot set up the control socket \(path): \(String(cString: strerror(e)))")
         }
         self.path = path
-        self.listenFD = fd
+        self.sockets = sockets
         self.controller = controller
-        self.operatorsGID = gid ?? getegid()
+        self.operatorsGID = gid ?? identity.effectiveGID
+        self.daemonUID = identity.realUID
         self.log = log
     }
 
@@ -81,49 +71,49 @@ package final class ControlServer: @unchecked Sendable {
     /// arrived just before SIGTERM is journaled before the journal closes.
     package func stop() {
         stopping.with { $0 = true }
-        shutdown(listenFD, Int32(SHUT_RDWR))
-        unlink(path)
+        sockets.shutdown(listener)
+        sockets.remove(path: path)
         for _ in 0..<(ControlServer.requestTimeoutSeconds * 100) where active.current > 0 { usleep(10_000) }
     }
 
     private func acceptLoop() {
         while !stopping.current {
-            let fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+            let fd: FileDescriptor
+            do {
+                fd = try sockets.accept(listener)
+            } catch {
                 if stopping.current { break }
-                log.error("control socket accept: \(String(cString: strerror(errno)))")
+                log.error("control socket accept: \(error.message)")
                 usleep(100_000)
                 continue
             }
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let admitted = active.with { n -> Bool in
                 guard n < ControlServer.connectionsMax else { return false }
                 n += 1
                 return true
             }
             guard admitted else {
-                _ = writeAll(
+                try? sockets.writeAll(
                     fd, encode(ControlResponse(exit: .unreachable, message: "too many control connections; retry")))
-                close(fd)
+                sockets.close(fd)
                 continue
             }
             let t = Thread { [self] in
                 serve(fd)
-                close(fd)
+                sockets.close(fd)
                 active.with { $0 -= 1 }
             }
             t.name = "control-conn"
             t.start()
         }
-        close(listenFD)
+        sockets.close(listener)
     }
 
     private func encode(_ r: ControlResponse) -> [UInt8] { RecordCoding.bytes(r) + [UInt8(ascii: "\n")] }
 
-    private func serve(_ fd: Int32) {
-        setTimeouts(fd, seconds: ControlServer.requestTimeoutSeconds)
-        guard let peer = Peer.of(socket: fd) else { return }
+    private func serve(_ fd: FileDescriptor) {
+        sockets.setTimeouts(fd, seconds: ControlServer.requestTimeoutSeconds)
+        guard let peer = sockets.peer(fd) else { return }
         let response: ControlResponse
         if !peer.isAuthorized(operatorsGID: operatorsGID, daemonUID: daemonUID) {
             log.warning("control socket: refused uid \(peer.uid) (pid \(peer.pid)): not root or in the operators group")
@@ -133,7 +123,7 @@ package final class ControlServer: @unchecked Sendable {
                     "permission denied: \(peer.userName) (uid \(peer.uid)) is not root or a member of the operators "
                         + "group"
             )
-        } else if let line = readLine(fd, limit: ControlProtocol.requestBytesMax),
+        } else if let line = try? sockets.readLine(fd, limit: ControlProtocol.requestBytesMax),
             let request = try? RecordCoding.decoder().decode(ControlRequest.self, from: Data(line))
         {
             response = handle(request, peer: peer)
@@ -142,7 +132,7 @@ package final class ControlServer: @unchecked Sendable {
                 exit: .usage,
                 message: "malformed request: one JSON object per line, protocol v\(ControlProtocol.version)")
         }
-        _ = writeAll(fd, encode(response))
+        try? sockets.writeAll(fd, encode(response))
     }
 
     /// A state machine verb's answer: what changed, or the refusal (exit 3; exit 2 for a

@@ -119,22 +119,13 @@ package enum Daemon {
         }
     }
 
-    /// Blocks the signals the loop reads from a signalfd and unblocks every other one
-    /// (a parent may have left signals blocked: test runners do).
-    static func signalFD() -> Int32 {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in [SIGTERM, SIGHUP, SIGINT] { sigaddset(&set, s) }
-        pthread_sigmask(SIG_SETMASK, &set, nil)
-        signal(SIGPIPE, SIG_IGN)
-        return adpilot_signalfd(&set)
-    }
-
     package static func run(_ o: Options) -> ExitCode {
         let log = Log()
-        let signals = signalFD()
-        guard signals >= 0 else {
-            log.critical("signalfd: \(String(cString: strerror(errno)))")
+        let signals: SignalChannel
+        do {
+            signals = try SignalChannel.open([SIGTERM, SIGHUP, SIGINT])
+        } catch {
+            log.critical("signalfd: \(error.message)")
             return .checkFailed
         }
         let config: ServiceConfig
@@ -212,7 +203,7 @@ package enum Daemon {
     /// written ends the loop (after the tick halted), so that `Restart=on-failure` reopens
     /// it in seconds rather than after the watchdog's timeout.
     static func loop(
-        _ controller: Controller, config: ServiceConfig, signals: Int32, options: Options, faults: TestFaults,
+        _ controller: Controller, config: ServiceConfig, signals: SignalChannel, options: Options, faults: TestFaults,
         log: Log
     ) -> (reason: String, failed: Bool) {
         var watchdogMicros: UInt64 = 0
@@ -248,11 +239,7 @@ package enum Daemon {
             }
             let wakeAt = watchdog > 0 ? min(nextTick, nextPing) : nextTick
             let timeoutMillis = Int32(clamping: max(0, (wakeAt - wall.now().microsSinceEpoch + 999) / 1_000))
-            var pfd = pollfd(fd: signals, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&pfd, 1, timeoutMillis)
-            guard rc > 0 else { continue }
-            let signo = adpilot_signalfd_read(signals)
-            guard signo > 0 else { continue }
+            guard let signo = signals.wait(timeoutMillis: timeoutMillis) else { continue }
             switch signo {
             case SIGHUP:
                 SystemdNotify.send("RELOADING=1")
