@@ -311,7 +311,7 @@ enum JournalCommands {
     // MARK: Shared
 
     static func journalExists(_ global: GlobalOptions) -> Bool {
-        if access(global.journalDir, F_OK) == 0 { return true }
+        if PosixFileIO().probe(global.journalDir) == 0 { return true }
         Out.error("no journal at \(global.journalDir): check --state-dir or ADPILOT_STATE_DIR (now \(global.stateDir))")
         return false
     }
