@@ -21,15 +21,16 @@ struct LoadedPolicy {
 }
 
 /// The controller: the decision core, the journal, the platform and the policies, put
-/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on one thread; the control socket
-/// calls
-/// `halt`, `resume` and `status` from others.
+/// together under docs/state-machine.md and docs/decision-pipeline.md. The tick runs on
+/// one thread; the control socket calls `halt`, `resume` and `status` from others. One
+/// file per responsibility: Startup, Recovery, Snapshot, Tick, WriteGate, Commands,
+/// Evidence, Reload, ControllerStatus.
 ///
 /// Safety rules kept here:
-/// - every decision is durable in the journal before any write it asks for;
+/// - every decision is durable in the journal before any write it asks for (Tick);
 /// - the halt flag (in memory and `<state>/HALT`) is checked under `applyLock` right
 ///   before every platform write, and `halt` takes that lock before it returns, so no
-///   write starts after a halt is acknowledged;
+///   write starts after a halt is acknowledged (WriteGate owns this, with the epoch);
 /// - a journal that cannot be written halts the controller (fail closed).
 package final class Controller: @unchecked Sendable {
     package internal(set) var config: ServiceConfig
