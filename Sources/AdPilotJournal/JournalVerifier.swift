@@ -32,12 +32,7 @@ package enum JournalVerifier {
         directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
         io: any FileIO = PosixFileIO()
     ) -> Result<VerifyReport, VerifyFailure> {
-        var report = VerifyReport()
-        var expected: UInt64 = 1
-        let sha = Crypto.SHA256Context()
-        var prev = RecordFormat.genesis.hexBytes  // 64 hex bytes of the last hash, reused in place
-        var lastSealedSeq: UInt64 = 0
-        var interval = defaultSealInterval
+        var chain = ChainCheck(key: key, interval: defaultSealInterval)
         let names: [SegmentName]
         do {
             names = try io.segmentNames(directory)
@@ -45,110 +40,138 @@ package enum JournalVerifier {
             return .failure(VerifyFailure(seq: nil, segment: directory, offset: 0, problem: "\(error)"))
         }
         for (index, name) in names.enumerated() {
-            guard name.firstSeq == expected else {
-                return .failure(
-                    VerifyFailure(
-                        seq: expected, segment: name.fileName, offset: 0,
-                        problem:
-                            "segment starts at seq \(name.firstSeq), expected \(expected): a segment is missing, or "
-                                + "records were removed"
-                    ))
+            if let failure = verifySegment(
+                name, isLast: index == names.count - 1, directory: directory, io: io, chain: &chain)
+            {
+                return .failure(failure)
             }
-            var failure: VerifyFailure? = nil
-            let path = directory + "/" + name.fileName
-            do {
-                let (end, _) = try SegmentScanner(io: io, path: path).scan(from: 0) { offset, line in
-                    func fail(_ problem: String, seq: UInt64? = expected) -> Bool {
-                        failure = VerifyFailure(seq: seq, segment: name.fileName, offset: offset, problem: problem)
-                        return false
-                    }
-                    guard let h = LineHeader.parse(line) else {
-                        return fail("not a journal record (damaged or inserted bytes)")
-                    }
-                    guard h.seq == expected else {
-                        return fail(
-                            "found seq \(h.seq), expected \(expected): a record was removed, inserted or reordered")
-                    }
-                    guard prev.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
-                        return fail("prev does not match the previous record's hash: the chain is broken")
-                    }
-                    guard h.hashMatches(line, sha) else {
-                        return fail("hash mismatch: the record's bytes were changed")
-                    }
-                    if h.kindIs("seal", in: line) {
-                        report.seals += 1
-                        if let key {
-                            guard let seal = Seal.parse(line, h) else { return fail("seal record is malformed") }
-                            guard seal.sealedSeq == h.seq - 1, seal.sealedHash == String(decoding: prev, as: UTF8.self)
-                            else {
-                                return fail(
-                                    "seal vouches for a different record than the one before it: the chain was "
-                                        + "rewritten"
-                                )
-                            }
-                            let message = "adpilot-seal-v1\n\(h.seq)\n\(seal.sealedHash)\n\(seal.interval)"
-                            let mac = Crypto.hmacSHA256(key: key, data: Array(message.utf8))
-                            guard let stored = SHA256Digest(hex: seal.mac), Crypto.constantTimeEqual(mac, stored) else {
-                                return fail(
-                                    "seal MAC does not verify: the chain was rewritten without the key, or this is the "
-                                        + "wrong key"
-                                )
-                            }
-                            let gap = h.seq - lastSealedSeq - 1  // records since the previous seal
-                            guard gap <= UInt64(seal.interval) else {
-                                return fail(
-                                    "\(gap) records before this seal, but seals come every \(seal.interval): seals "
-                                        + "were removed"
-                                )
-                            }
-                            lastSealedSeq = h.seq
-                            interval = seal.interval
-                            report.sealedThrough = h.seq
-                        }
-                    }
-                    prev.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: line[h.hash])) }
-                    report.records += 1
-                    report.bytes += Int64(line.count + 1)
-                    expected += 1
-                    return true
-                }
-                if let failure { return .failure(failure) }
-                let size = try fileSize(io, path)
-                if end < size {
-                    guard index == names.count - 1 else {
-                        return .failure(
-                            VerifyFailure(
-                                seq: expected, segment: name.fileName, offset: end,
-                                problem: "a closed segment ends with an incomplete record"))
-                    }
-                    report.incompleteTailBytes = Int(size - end)
-                }
-            } catch {
-                return .failure(VerifyFailure(seq: expected, segment: name.fileName, offset: 0, problem: "\(error)"))
-            }
-            report.segments += 1
         }
-        report.head = RecordRef(seq: expected - 1, hash: SHA256Digest(hex: String(decoding: prev, as: UTF8.self))!)
+        var report = chain.report
+        report.head = RecordRef(
+            seq: chain.expected - 1, hash: SHA256Digest(hex: String(decoding: chain.prev, as: UTF8.self))!)
         if key != nil {
-            let unsealed = report.head.seq - lastSealedSeq
-            if unsealed > UInt64(interval) {
+            let unsealed = report.head.seq - chain.lastSealedSeq
+            if unsealed > UInt64(chain.interval) {
                 return .failure(
                     VerifyFailure(
-                        seq: lastSealedSeq + UInt64(interval) + 1, segment: names.last?.fileName ?? directory,
-                        offset: 0,
-                        problem: "\(unsealed) records after the last seal (seq \(lastSealedSeq)), "
-                            + "but seals come every \(interval): seals were removed or the journal was written without "
-                            + "the key"
+                        seq: chain.lastSealedSeq + UInt64(chain.interval) + 1,
+                        segment: names.last?.fileName ?? directory, offset: 0,
+                        problem: "\(unsealed) records after the last seal (seq \(chain.lastSealedSeq)), "
+                            + "but seals come every \(chain.interval): seals were removed or the journal was written "
+                            + "without the key"
                     ))
             }
         }
         return .success(report)
     }
 
+    /// One segment: it starts where the previous one ended, every complete line passes `chain`,
+    /// and only the last segment may end with an incomplete line. Nil when it verifies.
+    private static func verifySegment(
+        _ name: SegmentName, isLast: Bool, directory: String, io: any FileIO, chain: inout ChainCheck
+    ) -> VerifyFailure? {
+        guard name.firstSeq == chain.expected else {
+            return VerifyFailure(
+                seq: chain.expected, segment: name.fileName, offset: 0,
+                problem:
+                    "segment starts at seq \(name.firstSeq), expected \(chain.expected): a segment is missing, or "
+                    + "records were removed"
+            )
+        }
+        var failure: VerifyFailure? = nil
+        let path = directory + "/" + name.fileName
+        do {
+            let (end, _) = try SegmentScanner(io: io, path: path).scan(from: 0) { offset, line in
+                guard let problem = chain.check(line) else { return true }
+                failure = VerifyFailure(seq: chain.expected, segment: name.fileName, offset: offset, problem: problem)
+                return false
+            }
+            if let failure { return failure }
+            let size = try fileSize(io, path)
+            if end < size {
+                guard isLast else {
+                    return VerifyFailure(
+                        seq: chain.expected, segment: name.fileName, offset: end,
+                        problem: "a closed segment ends with an incomplete record")
+                }
+                chain.report.incompleteTailBytes = Int(size - end)
+            }
+        } catch {
+            return VerifyFailure(seq: chain.expected, segment: name.fileName, offset: 0, problem: "\(error)")
+        }
+        chain.report.segments += 1
+        return nil
+    }
+
     private static func fileSize(_ io: any FileIO, _ path: String) throws -> Int64 {
         let fd = try io.open(path, flags: 0, mode: 0)
         defer { io.close(fd) }
         return try io.size(fd, path: path)
+    }
+}
+
+/// The running state of a verification: the next expected seq, the last hash, the last seal,
+/// and the report so far. `check` takes one line at a time, in journal order.
+private struct ChainCheck {
+    let key: [UInt8]?
+    let sha = Crypto.SHA256Context()
+    var report = VerifyReport()
+    var expected: UInt64 = 1
+    var prev = RecordFormat.genesis.hexBytes  // 64 hex bytes of the last hash, reused in place
+    var lastSealedSeq: UInt64 = 0
+    var interval: Int
+
+    init(key: [UInt8]?, interval: Int) {
+        self.key = key
+        self.interval = interval
+    }
+
+    /// Checks one line (without its newline) as record `expected` and, if it passes, advances past it.
+    /// Returns the problem otherwise (the failing seq is still `expected`).
+    mutating func check(_ line: UnsafeRawBufferPointer) -> String? {
+        guard let h = LineHeader.parse(line) else {
+            return "not a journal record (damaged or inserted bytes)"
+        }
+        guard h.seq == expected else {
+            return "found seq \(h.seq), expected \(expected): a record was removed, inserted or reordered"
+        }
+        guard prev.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
+            return "prev does not match the previous record's hash: the chain is broken"
+        }
+        guard h.hashMatches(line, sha) else {
+            return "hash mismatch: the record's bytes were changed"
+        }
+        if h.kindIs("seal", in: line) {
+            report.seals += 1
+            if let key, let problem = checkSeal(line, h, key: key) { return problem }
+        }
+        prev.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: line[h.hash])) }
+        report.records += 1
+        report.bytes += Int64(line.count + 1)
+        expected += 1
+        return nil
+    }
+
+    /// A seal vouches for the record before it, its MAC verifies with `key`, and it comes
+    /// no later than its interval after the previous seal.
+    private mutating func checkSeal(_ line: UnsafeRawBufferPointer, _ h: LineHeader, key: [UInt8]) -> String? {
+        guard let seal = Seal.parse(line, h) else { return "seal record is malformed" }
+        guard seal.sealedSeq == h.seq - 1, seal.sealedHash == String(decoding: prev, as: UTF8.self) else {
+            return "seal vouches for a different record than the one before it: the chain was rewritten"
+        }
+        let message = "adpilot-seal-v1\n\(h.seq)\n\(seal.sealedHash)\n\(seal.interval)"
+        let mac = Crypto.hmacSHA256(key: key, data: Array(message.utf8))
+        guard let stored = SHA256Digest(hex: seal.mac), Crypto.constantTimeEqual(mac, stored) else {
+            return "seal MAC does not verify: the chain was rewritten without the key, or this is the wrong key"
+        }
+        let gap = h.seq - lastSealedSeq - 1  // records since the previous seal
+        guard gap <= UInt64(seal.interval) else {
+            return "\(gap) records before this seal, but seals come every \(seal.interval): seals were removed"
+        }
+        lastSealedSeq = h.seq
+        interval = seal.interval
+        report.sealedThrough = h.seq
+        return nil
     }
 }
 
