@@ -72,117 +72,184 @@ package struct Transition: Hashable, Sendable, Codable {
     package var changed: Bool { before != after }
 }
 
-/// The transition table (docs/state-machine.md) as one pure function. Every cell is in `apply`; nothing else changes
-/// mode or slots.
+/// The transition table (docs/state-machine.md) as one pure function. Every cell is in `apply` (one helper per
+/// mode); nothing else changes mode or slots.
 package enum StateMachine {
     package static func apply(
         _ command: Command, to state: ControlState, actor: Actor,
         reason: String, at now: Instant
     ) -> Result<Transition, Refusal> {
         precondition(state.isConsistent, "state machine entered with an inconsistent state")
-        var next = state
-        var override: GateOverride? = nil
-
-        func refuse(_ code: String, _ message: String, gates: [GateCheck] = []) -> Result<Transition, Refusal> {
-            .failure(Refusal(code: code, message: message, allowed: allowedVerbs(in: state), failedGates: gates))
-        }
+        let request = Request(state: state, actor: actor, reason: reason, now: now)
 
         guard reason.contains(where: { !$0.isWhitespace }) else {
-            return refuse("reason_required", "every verb needs a reason (--reason TEXT): it goes into the journal")
+            return .failure(
+                request.refuse(
+                    "reason_required", "every verb needs a reason (--reason TEXT): it goes into the journal"))
         }
 
-        switch (state.mode, command) {
-        // shadow
-        case (.shadow, .stage(let p)):
+        let cell: Result<Cell, Refusal>
+        switch state.mode {
+        case .shadow: cell = inShadow(command, request)
+        case .canary: cell = inCanary(command, request)
+        case .live: cell = inLive(command, request)
+        case .halted: cell = inHalted(command, request)
+        }
+        return cell.map { cell in
+            var next = cell.next
+            if next.mode != state.mode { next.modeSince = now }
+            if let o = cell.override { next.overrides.append(o) }
+            next.overrides.removeAll { $0.policy != next.candidate && $0.policy != next.live }
+            assert(next.isConsistent, "transition \(command.verb) from \(state.mode) broke an invariant")
+            return Transition(
+                verb: command.verb, actor: actor, at: now, reason: reason,
+                before: state, after: next, override: cell.override)
+        }
+    }
+
+    /// What every cell of the table sees: the state it starts from, who asks, why, and when.
+    private struct Request {
+        let state: ControlState
+        let actor: Actor
+        let reason: String
+        let now: Instant
+
+        func refuse(_ code: String, _ message: String, gates: [GateCheck] = []) -> Refusal {
+            Refusal(code: code, message: message, allowed: StateMachine.allowedVerbs(in: state), failedGates: gates)
+        }
+
+        /// Resume outside halted mode.
+        func notHalted() -> Refusal {
+            refuse("not_halted", "resume only applies in halted mode; the controller is \(state.mode.rawValue)")
+        }
+    }
+
+    /// A cell's result: mode and slots as the verb leaves them, and the gate override a promotion recorded.
+    private struct Cell {
+        var next: ControlState
+        var override: GateOverride? = nil
+    }
+
+    private static func inShadow(_ command: Command, _ request: Request) -> Result<Cell, Refusal> {
+        let state = request.state
+        var next = state
+        switch command {
+        case .stage(let p):
             next.candidate = p
-        case (.shadow, .promote(let gates, let overrideGates)):
+        case .promote(let gates, let overrideGates):
             guard let candidate = state.candidate else {
-                return refuse("no_candidate", "nothing to promote: stage a policy first")
+                return .failure(request.refuse("no_candidate", "nothing to promote: stage a policy first"))
             }
             switch gateOutcome(
                 gates, overrideGates: overrideGates, policy: candidate, from: .shadow,
-                actor: actor, reason: reason, at: now)
+                actor: request.actor, reason: request.reason, at: request.now)
             {
             case .failure(let failed):
-                return refuse(
-                    "gates_failed",
-                    "promotion to canary refused: \(failed.count) gate(s) failing; "
-                        + "wait for evidence or use --override-gates", gates: failed.gates)
+                return .failure(
+                    request.refuse(
+                        "gates_failed",
+                        "promotion to canary refused: \(failed.count) gate(s) failing; "
+                            + "wait for evidence or use --override-gates", gates: failed.gates))
             case .success(let o):
-                override = o
                 next.mode = .canary
+                return .success(Cell(next: next, override: o))
             }
-        case (.shadow, .rollback):
+        case .rollback:
             guard state.live != nil else {
-                return refuse(
-                    "no_live_policy",
-                    "rollback in shadow drops the candidate and returns to live, "
-                        + "but the live slot is empty")
+                return .failure(
+                    request.refuse(
+                        "no_live_policy",
+                        "rollback in shadow drops the candidate and returns to live, "
+                            + "but the live slot is empty"))
             }
             next.candidate = nil
             next.mode = .live
-        case (.shadow, .halt), (.canary, .halt), (.live, .halt):
+        case .halt:
             next.mode = .halted
-        case (.shadow, .resume), (.canary, .resume), (.live, .resume):
-            return refuse("not_halted", "resume only applies in halted mode; the controller is \(state.mode.rawValue)")
+        case .resume:
+            return .failure(request.notHalted())
+        }
+        return .success(Cell(next: next))
+    }
 
-        // canary
-        case (.canary, .stage):
-            return refuse("canary_in_progress", "cannot stage while a canary runs: promote or roll it back first")
-        case (.canary, .promote(let gates, let overrideGates)):
+    private static func inCanary(_ command: Command, _ request: Request) -> Result<Cell, Refusal> {
+        let state = request.state
+        var next = state
+        switch command {
+        case .stage:
+            return .failure(
+                request.refuse(
+                    "canary_in_progress", "cannot stage while a canary runs: promote or roll it back first"))
+        case .promote(let gates, let overrideGates):
             let candidate = state.candidate!  // isConsistent: canary has a candidate
             switch gateOutcome(
                 gates, overrideGates: overrideGates, policy: candidate, from: .canary,
-                actor: actor, reason: reason, at: now)
+                actor: request.actor, reason: request.reason, at: request.now)
             {
             case .failure(let failed):
-                return refuse(
-                    "gates_failed",
-                    "promotion to live refused: \(failed.count) gate(s) failing; "
-                        + "wait for evidence or use --override-gates", gates: failed.gates)
+                return .failure(
+                    request.refuse(
+                        "gates_failed",
+                        "promotion to live refused: \(failed.count) gate(s) failing; "
+                            + "wait for evidence or use --override-gates", gates: failed.gates))
             case .success(let o):
-                override = o
                 next.previous = state.live ?? state.previous
                 next.live = candidate
                 next.candidate = nil
                 next.mode = .live
+                return .success(Cell(next: next, override: o))
             }
-        case (.canary, .rollback):
+        case .rollback:
             next.mode = .shadow
+        case .halt:
+            next.mode = .halted
+        case .resume:
+            return .failure(request.notHalted())
+        }
+        return .success(Cell(next: next))
+    }
 
-        // live
-        case (.live, .stage(let p)):
+    private static func inLive(_ command: Command, _ request: Request) -> Result<Cell, Refusal> {
+        let state = request.state
+        var next = state
+        switch command {
+        case .stage(let p):
             next.candidate = p
             next.mode = .shadow
-        case (.live, .promote):
-            return refuse("nothing_to_promote", "the controller is live with no candidate: stage a policy first")
-        case (.live, .rollback):
+        case .promote:
+            return .failure(
+                request.refuse(
+                    "nothing_to_promote", "the controller is live with no candidate: stage a policy first"))
+        case .rollback:
             guard let previous = state.previous else {
-                return refuse("no_previous_policy", "no previous live policy to roll back to")
+                return .failure(request.refuse("no_previous_policy", "no previous live policy to roll back to"))
             }
             next.live = previous
             next.previous = nil
+        case .halt:
+            next.mode = .halted
+        case .resume:
+            return .failure(request.notHalted())
+        }
+        return .success(Cell(next: next))
+    }
 
-        // halted
-        case (.halted, .stage), (.halted, .promote), (.halted, .rollback):
-            return refuse("halted", "the controller is halted: resume first (it returns to shadow)")
-        case (.halted, .halt):
+    private static func inHalted(_ command: Command, _ request: Request) -> Result<Cell, Refusal> {
+        let state = request.state
+        var next = state
+        switch command {
+        case .stage, .promote, .rollback:
+            return .failure(
+                request.refuse("halted", "the controller is halted: resume first (it returns to shadow)"))
+        case .halt:
             break  // no-op: already halted; the caller still records the request
-        case (.halted, .resume):
+        case .resume:
             next.candidate = state.candidate ?? state.live
             next.previous = state.live ?? state.previous
             next.live = nil
             next.mode = .shadow
         }
-
-        if next.mode != state.mode { next.modeSince = now }
-        if let o = override { next.overrides.append(o) }
-        next.overrides.removeAll { $0.policy != next.candidate && $0.policy != next.live }
-        assert(next.isConsistent, "transition \(command.verb) from \(state.mode) broke an invariant")
-        return .success(
-            Transition(
-                verb: command.verb, actor: actor, at: now, reason: reason,
-                before: state, after: next, override: override))
+        return .success(Cell(next: next))
     }
 
     /// Nil override when every gate passed; an override record when gates failed and the
