@@ -18,105 +18,157 @@ package enum PlatformSettings: Equatable, Sendable {
 
     /// Parses and validates one platform object; every problem names its key under `path`.
     package static func parse(_ json: JSON, path: String) -> Result<PlatformSettings, Problem> {
-        func problem(_ key: String, _ text: String) -> Result<PlatformSettings, Problem> {
-            .failure(Problem(key: key.isEmpty ? path : "\(path).\(key)", problem: text))
+        do throws(Problem) {
+            return .success(try parseObject(json))
+        } catch {
+            return .failure(Problem(key: error.key.isEmpty ? path : "\(path).\(error.key)", problem: error.problem))
         }
-        guard case .object(let members) = json else { return problem("", "must be an object") }
+    }
+
+    /// `parse` with each problem's key relative to the object ("" for the object itself).
+    private static func parseObject(_ json: JSON) throws(Problem) -> PlatformSettings {
+        guard case .object(let members) = json else { throw Problem(key: "", problem: "must be an object") }
         guard let kind = json["kind"]?.string else {
-            return problem("kind", "required: simulator, tiktok, meta or shopify")
+            throw Problem(key: "kind", problem: "required: simulator, tiktok, meta or shopify")
         }
-        let allowed: Set<String>
+        try checkKeys(members, allowed: allowedKeys(kind: kind))
+        try checkTypes(json)
+        var seen = Set<String>()
+        for (key, _) in members where !seen.insert(key).inserted { throw Problem(key: key, problem: "duplicate key") }
+        if kind == "simulator" { return try parseSimulator(json) }
+        let account = try Account(json, kind: kind)
         switch kind {
-        case "simulator": allowed = ["kind", "seed", "campaigns"]
-        case "tiktok":
-            allowed = ["kind", "base_url", "advertiser_id", "currency", "utc_offset_seconds", "token_credential"]
-        case "meta":
-            allowed = ["kind", "base_url", "ad_account_id", "currency", "utc_offset_seconds", "token_credential"]
-        case "shopify":
-            allowed = ["kind", "base_url", "shop_domain", "currency", "campaign_parameter", "token_credential"]
-        default:
-            return problem(
-                "kind", "unknown platform \"\(kind.prefix(40))\": expected simulator, tiktok, meta or shopify")
+        case "tiktok": return try parseTikTok(json, account)
+        case "meta": return try parseMeta(json, account)
+        default: return try parseShopify(json, account)  // shopify
         }
+    }
+
+    /// The keys a platform of `kind` accepts.
+    private static func allowedKeys(kind: String) throws(Problem) -> Set<String> {
+        switch kind {
+        case "simulator": return ["kind", "seed", "campaigns"]
+        case "tiktok":
+            return ["kind", "base_url", "advertiser_id", "currency", "utc_offset_seconds", "token_credential"]
+        case "meta":
+            return ["kind", "base_url", "ad_account_id", "currency", "utc_offset_seconds", "token_credential"]
+        case "shopify":
+            return ["kind", "base_url", "shop_domain", "currency", "campaign_parameter", "token_credential"]
+        default:
+            throw Problem(
+                key: "kind",
+                problem: "unknown platform \"\(kind.prefix(40))\": expected simulator, tiktok, meta or shopify")
+        }
+    }
+
+    /// No key outside `allowed`, and never a token.
+    private static func checkKeys(_ members: [(String, JSON)], allowed: Set<String>) throws(Problem) {
         for (key, _) in members where !allowed.contains(key) {
             if secretKeys.contains(key) {
-                return problem(
-                    key,
-                    "tokens never go in the config file: put the token in a credential and name it in token_credential")
+                throw Problem(
+                    key: key,
+                    problem: "tokens never go in the config file: put the token in a credential and name it in "
+                        + "token_credential")
             }
-            return problem(key, "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            throw Problem(key: key, problem: "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
-        // A key that is present must have the right type: never a silent default.
+    }
+
+    /// A key that is present must have the right type: never a silent default.
+    private static func checkTypes(_ json: JSON) throws(Problem) {
         for key in ["seed", "campaigns", "utc_offset_seconds"] {
             if let v = json[key], case .number = v, v.int64 != nil { continue }
-            if json[key] != nil { return problem(key, "must be a whole number") }
+            if json[key] != nil { throw Problem(key: key, problem: "must be a whole number") }
         }
         for key in ["base_url", "currency", "shop_domain", "campaign_parameter", "token_credential"]
         where json[key] != nil && json[key]?.string == nil {
-            return problem(key, "must be a string")
+            throw Problem(key: key, problem: "must be a string")
         }
-        var seen = Set<String>()
-        for (key, _) in members where !seen.insert(key).inserted { return problem(key, "duplicate key") }
-        if kind == "simulator" {
-            let seed = json["seed"]?.int64 ?? 1
-            let campaigns = json["campaigns"]?.int64 ?? 20
-            guard seed >= 0 else { return problem("seed", "must not be negative") }
-            guard (1...Int64(SimulatorConfig.campaignsMax)).contains(campaigns) else {
-                return problem("campaigns", "must be 1...\(SimulatorConfig.campaignsMax)")
+    }
+
+    private static func parseSimulator(_ json: JSON) throws(Problem) -> PlatformSettings {
+        let seed = json["seed"]?.int64 ?? 1
+        let campaigns = json["campaigns"]?.int64 ?? 20
+        guard seed >= 0 else { throw Problem(key: "seed", problem: "must not be negative") }
+        guard (1...Int64(SimulatorConfig.campaignsMax)).contains(campaigns) else {
+            throw Problem(key: "campaigns", problem: "must be 1...\(SimulatorConfig.campaignsMax)")
+        }
+        return .simulator(seed: UInt64(seed), campaigns: Int(campaigns))
+    }
+
+    /// What every real platform needs: the token's credential name, the currency, the UTC
+    /// offset and an optional base URL.
+    private struct Account {
+        let credential: String
+        let currency: Currency
+        let offset: Int64
+        let baseURL: String?
+
+        init(_ json: JSON, kind: String) throws(Problem) {
+            guard let credential = json["token_credential"]?.string, !credential.isEmpty,
+                credential.utf8.allSatisfy({
+                    ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-")
+                })
+            else {
+                throw Problem(
+                    key: "token_credential",
+                    problem: "required: the name of the credential holding the token ([a-z0-9-]+, e.g. \(kind)-token)")
             }
-            return .success(.simulator(seed: UInt64(seed), campaigns: Int(campaigns)))
+            guard let code = json["currency"]?.string, let currency = try? Currency(code: code) else {
+                throw Problem(key: "currency", problem: "required: a supported ISO 4217 code (e.g. USD, EUR, JPY)")
+            }
+            let offset = json["utc_offset_seconds"]?.int64 ?? 0
+            guard abs(offset) <= 14 * 3600 else {
+                throw Problem(key: "utc_offset_seconds", problem: "must be within ±50400 (14 h)")
+            }
+            let baseURL = json["base_url"]?.string
+            if let baseURL, let bad = urlProblem(baseURL) { throw Problem(key: "base_url", problem: bad) }
+            self.credential = credential
+            self.currency = currency
+            self.offset = offset
+            self.baseURL = baseURL
         }
-        guard let credential = json["token_credential"]?.string, !credential.isEmpty,
-            credential.utf8.allSatisfy({
-                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-")
-            })
+    }
+
+    private static func parseTikTok(_ json: JSON, _ account: Account) throws(Problem) -> PlatformSettings {
+        guard let id = json["advertiser_id"]?.string ?? json["advertiser_id"]?.int64.map(String.init), isDigits(id)
         else {
-            return problem(
-                "token_credential",
-                "required: the name of the credential holding the token ([a-z0-9-]+, e.g. \(kind)-token)")
+            throw Problem(key: "advertiser_id", problem: "required: the numeric advertiser id")
         }
-        guard let code = json["currency"]?.string, let currency = try? Currency(code: code) else {
-            return problem("currency", "required: a supported ISO 4217 code (e.g. USD, EUR, JPY)")
+        var c = TikTokConfig(advertiserID: id, currency: account.currency)
+        c.utcOffsetSeconds = account.offset
+        if let baseURL = account.baseURL { c.baseURL = baseURL }
+        return .tiktok(c, tokenCredential: account.credential)
+    }
+
+    private static func parseMeta(_ json: JSON, _ account: Account) throws(Problem) -> PlatformSettings {
+        guard var id = json["ad_account_id"]?.string ?? json["ad_account_id"]?.int64.map(String.init) else {
+            throw Problem(key: "ad_account_id", problem: "required: the ad account id (with or without act_)")
         }
-        let offset = json["utc_offset_seconds"]?.int64 ?? 0
-        guard abs(offset) <= 14 * 3600 else { return problem("utc_offset_seconds", "must be within ±50400 (14 h)") }
-        let baseURL = json["base_url"]?.string
-        if let baseURL, let bad = urlProblem(baseURL) { return problem("base_url", bad) }
-        switch kind {
-        case "tiktok":
-            guard let id = json["advertiser_id"]?.string ?? json["advertiser_id"]?.int64.map(String.init), isDigits(id)
-            else {
-                return problem("advertiser_id", "required: the numeric advertiser id")
-            }
-            var c = TikTokConfig(advertiserID: id, currency: currency)
-            c.utcOffsetSeconds = offset
-            if let baseURL { c.baseURL = baseURL }
-            return .success(.tiktok(c, tokenCredential: credential))
-        case "meta":
-            guard var id = json["ad_account_id"]?.string ?? json["ad_account_id"]?.int64.map(String.init) else {
-                return problem("ad_account_id", "required: the ad account id (with or without act_)")
-            }
-            if id.hasPrefix("act_") { id.removeFirst(4) }
-            guard isDigits(id) else { return problem("ad_account_id", "must be digits, optionally prefixed act_") }
-            var c = MetaConfig(adAccountID: id, currency: currency)
-            c.utcOffsetSeconds = offset
-            if let baseURL { c.baseURL = baseURL }
-            return .success(.meta(c, tokenCredential: credential))
-        default:  // shopify
-            guard let domain = json["shop_domain"]?.string, domain.hasSuffix(".myshopify.com"), !domain.contains("/")
-            else {
-                return problem("shop_domain", "required: the shop's <name>.myshopify.com domain")
-            }
-            var c = ShopifyConfig(shopDomain: domain, currency: currency)
-            if let baseURL { c.baseURL = baseURL }
-            if let p = json["campaign_parameter"]?.string {
-                guard !p.isEmpty, p.allSatisfy({ $0.isLetter || $0 == "_" }) else {
-                    return problem("campaign_parameter", "must be a query parameter name")
-                }
-                c.campaignParameter = p
-            }
-            return .success(.shopify(c, tokenCredential: credential))
+        if id.hasPrefix("act_") { id.removeFirst(4) }
+        guard isDigits(id) else {
+            throw Problem(key: "ad_account_id", problem: "must be digits, optionally prefixed act_")
         }
+        var c = MetaConfig(adAccountID: id, currency: account.currency)
+        c.utcOffsetSeconds = account.offset
+        if let baseURL = account.baseURL { c.baseURL = baseURL }
+        return .meta(c, tokenCredential: account.credential)
+    }
+
+    private static func parseShopify(_ json: JSON, _ account: Account) throws(Problem) -> PlatformSettings {
+        guard let domain = json["shop_domain"]?.string, domain.hasSuffix(".myshopify.com"), !domain.contains("/")
+        else {
+            throw Problem(key: "shop_domain", problem: "required: the shop's <name>.myshopify.com domain")
+        }
+        var c = ShopifyConfig(shopDomain: domain, currency: account.currency)
+        if let baseURL = account.baseURL { c.baseURL = baseURL }
+        if let p = json["campaign_parameter"]?.string {
+            guard !p.isEmpty, p.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+                throw Problem(key: "campaign_parameter", problem: "must be a query parameter name")
+            }
+            c.campaignParameter = p
+        }
+        return .shopify(c, tokenCredential: account.credential)
     }
 
     static func isDigits(_ s: String) -> Bool {
