@@ -116,68 +116,10 @@ final class CurlTransport: Sendable {
         let code: CURLcode = request.url.withCString { url in
             request.method.withCString { method in
                 errorBuffer.withUnsafeMutableBufferPointer { eb in
-                    var ok = adpilot_curl_setopt_ptr(h, CURLOPT_URL, url) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1) == CURLE_OK
-                    ok =
-                        ok
-                        && adpilot_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMillis)
-                            == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, config.totalTimeoutMillis) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, eb.baseAddress) == CURLE_OK
-                    ok =
-                        ok
-                        && adpilot_curl_setopt_write(
-                            h, CURLOPT_WRITEFUNCTION,
-                            { data, size, count, user in
-                                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
-                                let n = size * count
-                                guard sink.body.count + n <= sink.limit else {
-                                    sink.overflowed = true
-                                    return 0  // aborts the transfer
-                                }
-                                sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
-                                return n
-                            }) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_WRITEDATA, box) == CURLE_OK
-                    ok =
-                        ok
-                        && adpilot_curl_setopt_write(
-                            h, CURLOPT_HEADERFUNCTION,
-                            { data, size, count, user in
-                                let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
-                                let n = size * count
-                                let line = String(
-                                    decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
-                                // a new response (e.g. after 100)
-                                if line.hasPrefix("HTTP/") { sink.headers.removeAll() }
-                                if let colon = line.firstIndex(of: ":"), sink.headers.count < 200 {
-                                    let name = line[..<colon].lowercased()
-                                    // "\r\n" is one Character in Swift: trim by isWhitespace, not by "\r".
-                                    let value = String(
-                                        line[line.index(after: colon)...].drop(while: \.isWhitespace)
-                                            .reversed().drop(while: \.isWhitespace).reversed())
-                                    sink.headers.append((name, value))
-                                }
-                                return n
-                            }) == CURLE_OK
-                    ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HEADERDATA, box) == CURLE_OK
-                    if let body = request.body {
-                        ok =
-                            ok
-                            && adpilot_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                                == CURLE_OK
-                        ok =
-                            ok
-                            && body.withUnsafeBytes {
-                                adpilot_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress)
-                            } == CURLE_OK
-                    }
+                    let ok =
+                        Self.setRequest(
+                            h, url: url, method: method, headers: headers, errorBuffer: eb.baseAddress, config)
+                        && Self.setSink(h, box) && Self.setBody(h, request.body)
                     guard ok else { return CURLE_FAILED_INIT }
                     return curl_easy_perform(h)
                 }
@@ -188,16 +130,99 @@ final class CurlTransport: Sendable {
                 detail: "response larger than \(config.responseBytesMax) bytes from \(redact(Self.hostOf(request.url)))"
             )
         }
-        guard code == CURLE_OK else {
-            let buffered = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
-            let detail = redact("\(request.method) \(Self.hostOf(request.url)): \(message)")
-            if code == CURLE_OPERATION_TIMEDOUT { throw .timeout(detail: detail) }
-            throw .transport(detail: detail)
-        }
+        guard code == CURLE_OK else { throw Self.failure(code, errorBuffer: errorBuffer, request, redact: redact) }
         var status = 0
         _ = adpilot_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: sink.headers, body: sink.body)
+    }
+
+    /// URL, method, http(s) only, no redirects, TLS verification, timeouts, request headers
+    /// and the error buffer. False when libcurl refused an option (the later ones are not set).
+    private static func setRequest(
+        _ h: UnsafeMutableRawPointer, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+        headers: UnsafeMutablePointer<curl_slist>?, errorBuffer: UnsafeMutablePointer<CChar>?,
+        _ config: HTTPClientConfig
+    ) -> Bool {
+        var ok = adpilot_curl_setopt_ptr(h, CURLOPT_URL, url) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        ok = ok && adpilot_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYPEER, 1) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_long(h, CURLOPT_SSL_VERIFYHOST, 2) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1) == CURLE_OK
+        ok =
+            ok
+            && adpilot_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, config.connectTimeoutMillis)
+                == CURLE_OK
+        ok = ok && adpilot_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, config.totalTimeoutMillis) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
+        return ok
+    }
+
+    /// Body and headers of the response into the `Sink` behind `box`; the body callback
+    /// aborts the transfer past the sink's limit. False when libcurl refused an option.
+    private static func setSink(_ h: UnsafeMutableRawPointer, _ box: UnsafeMutableRawPointer) -> Bool {
+        var ok =
+            adpilot_curl_setopt_write(
+                h, CURLOPT_WRITEFUNCTION,
+                { data, size, count, user in
+                    let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    guard sink.body.count + n <= sink.limit else {
+                        sink.overflowed = true
+                        return 0  // aborts the transfer
+                    }
+                    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+                    return n
+                }) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_WRITEDATA, box) == CURLE_OK
+        ok =
+            ok
+            && adpilot_curl_setopt_write(
+                h, CURLOPT_HEADERFUNCTION,
+                { data, size, count, user in
+                    let sink = Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    let line = String(
+                        decoding: UnsafeRawBufferPointer(start: data, count: n), as: UTF8.self)
+                    // a new response (e.g. after 100)
+                    if line.hasPrefix("HTTP/") { sink.headers.removeAll() }
+                    if let colon = line.firstIndex(of: ":"), sink.headers.count < 200 {
+                        let name = line[..<colon].lowercased()
+                        // "\r\n" is one Character in Swift: trim by isWhitespace, not by "\r".
+                        let value = String(
+                            line[line.index(after: colon)...].drop(while: \.isWhitespace)
+                                .reversed().drop(while: \.isWhitespace).reversed())
+                        sink.headers.append((name, value))
+                    }
+                    return n
+                }) == CURLE_OK
+        ok = ok && adpilot_curl_setopt_ptr(h, CURLOPT_HEADERDATA, box) == CURLE_OK
+        return ok
+    }
+
+    /// The request body, copied into libcurl, when there is one. False when libcurl refused it.
+    private static func setBody(_ h: UnsafeMutableRawPointer, _ body: [UInt8]?) -> Bool {
+        guard let body else { return true }
+        var ok = adpilot_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)) == CURLE_OK
+        ok =
+            ok
+            && body.withUnsafeBytes {
+                adpilot_curl_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, $0.baseAddress)
+            } == CURLE_OK
+        return ok
+    }
+
+    /// A failed transfer: libcurl's message (its error buffer, else the code's text), redacted.
+    private static func failure(
+        _ code: CURLcode, errorBuffer: [CChar], _ request: HTTPRequest, redact: Redactor
+    ) -> PlatformError {
+        let buffered = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let message = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
+        let detail = redact("\(request.method) \(Self.hostOf(request.url)): \(message)")
+        if code == CURLE_OPERATION_TIMEDOUT { return .timeout(detail: detail) }
+        return .transport(detail: detail)
     }
 
     static func hostOf(_ url: String) -> String {
