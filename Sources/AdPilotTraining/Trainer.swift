@@ -65,70 +65,105 @@ package enum Trainer {
         seed: UInt64, campaigns: Int, days: Int, choose: (PolicyContext, [Double], inout SplitMix64) -> PolicyOutput,
         learn: ((Int, Int, Double) -> Void)? = nil
     ) -> Outcome {
-        let start = Instant(secondsSinceEpoch: 1_795_392_000)
-        let clock = ManualClock(start)
-        let sim = MarketSimulator(config: SimulatorConfig(seed: seed, campaigns: campaigns, start: start), clock: clock)
-        var rng = SplitMix64(seed: seed ^ 0xA11CE)
-        clock.advance(seconds: 3 * 86_400)  // three days of history before the first decision
-        let list = (try? sim.listCampaigns()) ?? []
-        let configs = list.map(campaignConfig)
-        var pacers = Array(repeating: PacerState(), count: list.count)
+        var market = MarketRun(seed: seed, campaigns: campaigns)
+        for _ in 0..<(days * 24) {
+            let now = market.clock.now()
+            let hour = now.microsSinceEpoch / 3_600_000_000
+            for i in market.list.indices {
+                market.decide(campaign: i, now: now, hour: hour, choose: choose)
+            }
+            market.clock.advance(seconds: 3600)
+            market.collectRewards(hour: hour, learn: learn)
+        }
+        return market.outcome
+    }
+
+    /// One run through a simulated market: its clock and campaigns, each campaign's pacer, the
+    /// decisions still waiting for their reward, and what the run produced so far.
+    private struct MarketRun {
+        let clock: ManualClock
+        let sim: MarketSimulator
+        var rng: SplitMix64
+        let list: [PlatformCampaign]
+        let configs: [CampaignConfig]
+        var pacers: [PacerState]
         var pending: [(hour: Int64, campaign: Int, state: Int, action: Int)] = []
         var outcome = Outcome()
-        for _ in 0..<(days * 24) {
-            let now = clock.now()
-            let hour = now.microsSinceEpoch / 3_600_000_000
-            for (i, c) in list.enumerated() {
-                guard
-                    let window = try? sim.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -72 * 3600), to: now),
-                    let current = try? sim.campaign(c.id).dailyBudgetMicros
-                else { continue }
-                let today = window.hours.filter {
-                    $0.hour >= hour - Int64(LocalTime(now, utcOffsetSeconds: 0).hourOfDay)
-                }
-                let obs = Observation(
-                    campaign: c.id, currency: c.currency, currentBudgetMicros: current,
-                    spendTodayMicros: today.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
-                    trailing: TrailingStats(
-                        spendMicros: window.hours.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
-                        conversions: window.hours.reduce(0) { $0 + $1.conversions },
-                        conversionValueMicros: window.hours.reduce(.zero) {
-                            $0.saturatingAdding($1.conversionValueMicros)
-                        }),
-                    hoursWithoutConversion: 0,
-                    dataAgeSeconds: now.seconds(since: window.freshThrough) > 0
-                        ? Int64(now.seconds(since: window.freshThrough)) : 0)
-                let input = DecisionInput(
-                    campaign: configs[i], account: account, pacerConfig: pacerConfig, observation: obs, now: now,
-                    mode: .live, slot: .live, policy: PolicyID("trainer@1")!, inCanaryScope: false, haltFlag: false,
-                    pacer: pacers[i], lastChangeAt: nil, platformBreaker: .closed, platformBreakerPermits: true,
-                    campaignBreaker: .closed, campaignBreakerPermits: true, anomaly: AnomalyAssessment(),
-                    accountOthersMicros: .zero, canaryOthersMicros: .zero)
-                var chosen = 0
-                let (decision, pacer) = DecisionPipeline.decide(input) { report in
-                    let ctx = PolicyContext(
-                        observation: obs, pacer: report, local: LocalTime(now, utcOffsetSeconds: 0),
-                        campaign: configs[i])
-                    let values = features.map { $0.value(ctx) }
-                    let output = choose(ctx, values, &rng)
-                    if case .multiplier(let m) = output { chosen = multipliers.firstIndex(of: m) ?? 2 }
-                    pending.append((hour, i, state(values), chosen))
-                    switch output {
-                    case .multiplier(let m): return .micros(current.statistic * m)
-                    case .followPacer: return .micros(report.recommendedBudgetMicros.statistic)
-                    }
-                }
-                pacers[i] = pacer
-                outcome.decisions += 1
-                outcome.violations += DecisionPipeline.postconditionViolations(decision)
-                if decision.writes,
-                    (try? sim.setDailyBudget(campaign: c.id, budgetMicros: decision.finalBudgetMicros)) != nil
-                {
-                    outcome.applies += 1
+
+        init(seed: UInt64, campaigns: Int) {
+            let start = Instant(secondsSinceEpoch: 1_795_392_000)
+            clock = ManualClock(start)
+            sim = MarketSimulator(config: SimulatorConfig(seed: seed, campaigns: campaigns, start: start), clock: clock)
+            rng = SplitMix64(seed: seed ^ 0xA11CE)
+            clock.advance(seconds: 3 * 86_400)  // three days of history before the first decision
+            list = (try? sim.listCampaigns()) ?? []
+            configs = list.map(Trainer.campaignConfig)
+            pacers = Array(repeating: PacerState(), count: list.count)
+        }
+
+        /// One decision for campaign `i` through the real pipeline, applied when it writes.
+        mutating func decide(
+            campaign i: Int, now: Instant, hour: Int64,
+            choose: (PolicyContext, [Double], inout SplitMix64) -> PolicyOutput
+        ) {
+            let c = list[i]
+            guard let obs = observe(c, now: now, hour: hour) else { return }
+            let current = obs.currentBudgetMicros
+            let input = DecisionInput(
+                campaign: configs[i], account: account, pacerConfig: pacerConfig, observation: obs, now: now,
+                mode: .live, slot: .live, policy: PolicyID("trainer@1")!, inCanaryScope: false, haltFlag: false,
+                pacer: pacers[i], lastChangeAt: nil, platformBreaker: .closed, platformBreakerPermits: true,
+                campaignBreaker: .closed, campaignBreakerPermits: true, anomaly: AnomalyAssessment(),
+                accountOthersMicros: .zero, canaryOthersMicros: .zero)
+            var chosen = 0
+            let (decision, pacer) = DecisionPipeline.decide(input) { report in
+                let ctx = PolicyContext(
+                    observation: obs, pacer: report, local: LocalTime(now, utcOffsetSeconds: 0),
+                    campaign: configs[i])
+                let values = features.map { $0.value(ctx) }
+                let output = choose(ctx, values, &rng)
+                if case .multiplier(let m) = output { chosen = multipliers.firstIndex(of: m) ?? 2 }
+                pending.append((hour, i, state(values), chosen))
+                switch output {
+                case .multiplier(let m): return .micros(current.statistic * m)
+                case .followPacer: return .micros(report.recommendedBudgetMicros.statistic)
                 }
             }
-            clock.advance(seconds: 3600)
-            // Rewards for decisions whose hour is now fully reported (two hours later).
+            pacers[i] = pacer
+            outcome.decisions += 1
+            outcome.violations += DecisionPipeline.postconditionViolations(decision)
+            if decision.writes,
+                (try? sim.setDailyBudget(campaign: c.id, budgetMicros: decision.finalBudgetMicros)) != nil
+            {
+                outcome.applies += 1
+            }
+        }
+
+        /// The campaign as the pipeline sees it now: the last 72 hours, today's spend, the budget.
+        func observe(_ c: PlatformCampaign, now: Instant, hour: Int64) -> Observation? {
+            guard
+                let window = try? sim.hourlyMetrics(campaign: c.id, from: now.adding(seconds: -72 * 3600), to: now),
+                let current = try? sim.campaign(c.id).dailyBudgetMicros
+            else { return nil }
+            let today = window.hours.filter {
+                $0.hour >= hour - Int64(LocalTime(now, utcOffsetSeconds: 0).hourOfDay)
+            }
+            return Observation(
+                campaign: c.id, currency: c.currency, currentBudgetMicros: current,
+                spendTodayMicros: today.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
+                trailing: TrailingStats(
+                    spendMicros: window.hours.reduce(.zero) { $0.saturatingAdding($1.spendMicros) },
+                    conversions: window.hours.reduce(0) { $0 + $1.conversions },
+                    conversionValueMicros: window.hours.reduce(.zero) {
+                        $0.saturatingAdding($1.conversionValueMicros)
+                    }),
+                hoursWithoutConversion: 0,
+                dataAgeSeconds: now.seconds(since: window.freshThrough) > 0
+                    ? Int64(now.seconds(since: window.freshThrough)) : 0)
+        }
+
+        /// Rewards for decisions whose hour is now fully reported (two hours later).
+        mutating func collectRewards(hour: Int64, learn: ((Int, Int, Double) -> Void)?) {
             let ready = pending.filter { $0.hour <= hour - 2 }
             pending.removeAll { $0.hour <= hour - 2 }
             for p in ready {
@@ -144,7 +179,6 @@ package enum Trainer {
                 learn?(p.state, p.action, profit / 1_000_000)
             }
         }
-        return outcome
     }
 
     static func state(_ values: [Double]) -> Int {
