@@ -66,30 +66,18 @@ package enum Tick {
     ) -> [Decision] {
         precondition(states.count == campaigns.count, "one CampaignControl per campaign")
         let account = settings.account
+        let projected = projections(campaigns, control: control, account: account)
         // Int128: a sum of Int64 projections cannot overflow, so no edge case can
         // under-count what other campaigns may spend.
-        var accountTotal: Int128 = 0
-        var canaryTotal: Int128 = 0
-        var projected = [Micros](repeating: .zero, count: campaigns.count)
-        for (i, c) in campaigns.enumerated() {
-            projected[i] = account.projectedDaySpend(
-                budget: c.paused ? .zero : c.observation.currentBudgetMicros,
-                spendToday: c.observation.spendTodayMicros)
-            accountTotal += Int128(projected[i].rawValue)
-            if control.mode == .canary && c.inCanaryScope { canaryTotal += Int128(projected[i].rawValue) }
-        }
+        var accountTotal = projected.accountTotal
+        var canaryTotal = projected.canaryTotal
 
         var decisions: [Decision] = []
         decisions.reserveCapacity(campaigns.count)
         for (i, c) in campaigns.enumerated() {
-            for hour in c.newHours.prefix(AnomalyState.historyHours) {
-                states[i].anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: states[i].anomaly)
-            }
-            let assignments = c.paused ? [] : WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
-            if !assignments.contains(where: \.mayWrite) { states[i].pacer = Pacer.disengage(states[i].pacer) }
-            if assignments.isEmpty { states[i].shadowPacer = Pacer.disengage(states[i].shadowPacer) }
+            let assignments = prepare(c, &states[i], control: control, settings: settings)
             // This campaign's share of the running totals (moves when its writer applies).
-            var own = Int128(projected[i].rawValue)
+            var own = Int128(projected.perCampaign[i].rawValue)
             // Every slot decides on the same pre-tick state: a shadow decision must not see
             // the writer's change from this very tick as its cooldown.
             let lastChangeAt = states[i].lastChangeAt
@@ -128,6 +116,38 @@ package enum Tick {
             }
         }
         return decisions
+    }
+
+    /// Each campaign's projected day spend before the tick (nothing more for a paused one),
+    /// and their sums over the account and over the canary scope.
+    private static func projections(
+        _ campaigns: [TickCampaign], control: ControlState, account: AccountLimits
+    ) -> (perCampaign: [Micros], accountTotal: Int128, canaryTotal: Int128) {
+        var accountTotal: Int128 = 0
+        var canaryTotal: Int128 = 0
+        var projected = [Micros](repeating: .zero, count: campaigns.count)
+        for (i, c) in campaigns.enumerated() {
+            projected[i] = account.projectedDaySpend(
+                budget: c.paused ? .zero : c.observation.currentBudgetMicros,
+                spendToday: c.observation.spendTodayMicros)
+            accountTotal += Int128(projected[i].rawValue)
+            if control.mode == .canary && c.inCanaryScope { canaryTotal += Int128(projected[i].rawValue) }
+        }
+        return (projected, accountTotal, canaryTotal)
+    }
+
+    /// Readies one campaign for its decisions: feeds its new hours to the anomaly detector,
+    /// disengages the pacer of any slot that will not decide, and returns its slots.
+    private static func prepare(
+        _ c: TickCampaign, _ state: inout CampaignControl, control: ControlState, settings: TickSettings
+    ) -> [WriteScope.Assignment] {
+        for hour in c.newHours.prefix(AnomalyState.historyHours) {
+            state.anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: state.anomaly)
+        }
+        let assignments = c.paused ? [] : WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
+        if !assignments.contains(where: \.mayWrite) { state.pacer = Pacer.disengage(state.pacer) }
+        if assignments.isEmpty { state.shadowPacer = Pacer.disengage(state.shadowPacer) }
+        return assignments
     }
 
     static func saturating(_ v: Int128) -> Micros {
