@@ -1,0 +1,153 @@
+/// The detector's memory for one campaign: eight days of hourly values per metric, EWMA
+/// moments, and the hysteresis counters. Fixed size: `historyHours` slots per metric.
+package struct AnomalyState: Hashable, Sendable, Codable {
+    package static let historyHours = 24 * 8
+    static let metricCount = 4  // spend, impressions, clicks, conversions
+    static let metricNames = ["spend", "impressions", "clicks", "conversions"]
+
+    /// Slot `hour % historyHours`, metric-major; NaN means no data for that hour.
+    var history: [Float] = Array(repeating: .nan, count: historyHours * metricCount)
+    var ewmaMean: [Double] = Array(repeating: 0, count: metricCount)
+    var ewmaVariance: [Double] = Array(repeating: 0, count: metricCount)
+    var ewmaSamples = 0
+    package var lastHour: Int64? = nil
+    var hoursAtOrAboveWarn = 0
+    var hoursAtOrAboveCritical = 0
+    var hoursBelowLevel = 0
+    package var assessment = AnomalyAssessment()
+
+    package init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical,
+            hoursBelowLevel, assessment
+    }
+
+    static let hexDigits = Array("0123456789abcdef".utf8)
+
+    var historyHex: String {
+        var out = [UInt8](repeating: 0, count: history.count * 8)
+        for (i, v) in history.enumerated() {
+            let bits = v.bitPattern
+            for k in 0..<8 { out[i * 8 + k] = AnomalyState.hexDigits[Int((bits >> UInt32(28 - 4 * k)) & 0xf)] }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func history(hex: String) -> [Float]? {
+        let bytes = Array(hex.utf8)
+        guard bytes.count == historyHours * metricCount * 8 else { return nil }
+        var out = [Float](repeating: .nan, count: historyHours * metricCount)
+        for i in out.indices {
+            var bits: UInt32 = 0
+            for k in 0..<8 {
+                let c = bytes[i * 8 + k]
+                let d: UInt8
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = c - UInt8(ascii: "a") + 10
+                default: return nil
+                }
+                bits = bits << 4 | UInt32(d)
+            }
+            out[i] = Float(bitPattern: bits)
+        }
+        return out
+    }
+
+    /// Restored state is checked: wrong-sized arrays are an error, never an index trap.
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard let h = AnomalyState.history(hex: try c.decode(String.self, forKey: .history)) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
+        }
+        history = h
+        ewmaMean = try c.decode([Double].self, forKey: .ewmaMean)
+        ewmaVariance = try c.decode([Double].self, forKey: .ewmaVariance)
+        ewmaSamples = try c.decode(Int.self, forKey: .ewmaSamples)
+        lastHour = try c.decodeIfPresent(Int64.self, forKey: .lastHour)
+        hoursAtOrAboveWarn = try c.decode(Int.self, forKey: .hoursAtOrAboveWarn)
+        hoursAtOrAboveCritical = try c.decode(Int.self, forKey: .hoursAtOrAboveCritical)
+        hoursBelowLevel = try c.decode(Int.self, forKey: .hoursBelowLevel)
+        assessment = try c.decode(AnomalyAssessment.self, forKey: .assessment)
+        guard history.count == AnomalyState.historyHours * AnomalyState.metricCount,
+            ewmaMean.count == AnomalyState.metricCount,
+            ewmaVariance.count == AnomalyState.metricCount, ewmaSamples >= 0, (lastHour ?? 0) >= 0,
+            hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "inconsistent anomaly detector state"))
+        }
+    }
+
+    /// The history is one string of IEEE 754 bit patterns, 8 hex digits per value (NaN,
+    /// a missing hour, included: JSON has no NaN). A daemon persists 10,000 of these per
+    /// snapshot; a JSON array of 768 numbers each costs seconds to encode.
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(historyHex, forKey: .history)
+        try c.encode(ewmaMean, forKey: .ewmaMean)
+        try c.encode(ewmaVariance, forKey: .ewmaVariance)
+        try c.encode(ewmaSamples, forKey: .ewmaSamples)
+        try c.encodeIfPresent(lastHour, forKey: .lastHour)
+        try c.encode(hoursAtOrAboveWarn, forKey: .hoursAtOrAboveWarn)
+        try c.encode(hoursAtOrAboveCritical, forKey: .hoursAtOrAboveCritical)
+        try c.encode(hoursBelowLevel, forKey: .hoursBelowLevel)
+        try c.encode(assessment, forKey: .assessment)
+    }
+}
+
+extension AnomalyState {
+    func slot(hour: Int64, metric: Int) -> Float {
+        guard let last = lastHour, hour <= last, last - hour < Int64(AnomalyState.historyHours), hour >= 0 else {
+            return .nan
+        }
+        return history[metric * AnomalyState.historyHours + Int(hour % Int64(AnomalyState.historyHours))]
+    }
+
+    mutating func setSlot(hour: Int64, values: [Double]?) {
+        let index = Int(hour.floorMod(Int64(AnomalyState.historyHours)))
+        for metric in 0..<AnomalyState.metricCount {
+            history[metric * AnomalyState.historyHours + index] = values.map { Float($0[metric]) } ?? .nan
+        }
+    }
+
+    mutating func updateEWMA(_ values: [Double], alpha: Double) {
+        for m in 0..<AnomalyState.metricCount {
+            if ewmaSamples == 0 {
+                ewmaMean[m] = values[m]
+                ewmaVariance[m] = 0
+            } else {
+                // West's incremental EWMA of mean and variance.
+                let diff = values[m] - ewmaMean[m]
+                let increment = alpha * diff
+                ewmaMean[m] += increment
+                ewmaVariance[m] = (1 - alpha) * (ewmaVariance[m] + diff * increment)
+            }
+        }
+        ewmaSamples = min(ewmaSamples + 1, Int(Int32.max))
+    }
+
+    mutating func applyHysteresis(latest: Severity, findings: [Finding], config: AnomalyConfig) {
+        hoursAtOrAboveWarn = latest >= .warn ? hoursAtOrAboveWarn + 1 : 0
+        hoursAtOrAboveCritical = latest >= .critical ? hoursAtOrAboveCritical + 1 : 0
+        var level = assessment.level
+        if hoursAtOrAboveCritical >= config.raiseAfterHours {
+            level = .critical
+        } else if hoursAtOrAboveWarn >= config.raiseAfterHours && level < .warn {
+            level = .warn
+        }
+        if latest < level {
+            hoursBelowLevel += 1
+            if hoursBelowLevel >= config.clearAfterHours {
+                // Step down to what the recent hours support, not straight to info.
+                level = hoursAtOrAboveWarn > 0 ? .warn : .info
+                hoursBelowLevel = 0
+            }
+        } else {
+            hoursBelowLevel = 0
+        }
+        assessment = AnomalyAssessment(level: level, latest: latest, findings: findings)
+    }
+}
