@@ -30,9 +30,51 @@ func machine() -> String {
 func benchCore() {
     let campaignCount = 10_000
     let ticks = 24
-    let usd = Currency.usd
-    func money(_ s: String) -> Micros { try! Micros(decimal: s) }
+    let campaigns = benchCampaigns(campaignCount)
+    let tmp = NSTemporaryDirectory() + "/adpilot-bench-core-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: tmp) }
+    guard let dir = try? writeBenchMLP(in: tmp), let frozen = try? FrozenPolicy.load(directory: dir) else {
+        print("core benchmark: could not write the benchmark policy")
+        return
+    }
+    let policy = PolicyRuntime(frozen)
+    let start = Instant(secondsSinceEpoch: 1_795_046_400)
 
+    // Policy alone.
+    let policyCalls = 200_000
+    let (policyTime, sink) = benchPolicyAlone(policy, calls: policyCalls, featureCount: frozen.features.count)
+
+    // The whole pure pipeline: anomaly ingest, breaker permission, pacer, policy, every
+    // layer, mode check, account and canary projections.
+    let run = benchPipeline(
+        ticks: ticks, configs: campaigns.configs, observations: campaigns.observations, policy: policy, start: start)
+    let (decisions, applied) = (run.decisions, run.applied)
+    let totalSeconds = seconds(run.inTick)
+    print("== decision core")
+    print(
+        "policy 15->128->64->10 MLP (PolicyRuntime): \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us "
+            + "per inference"
+    )
+    print("pipeline: \(campaignCount) campaigns x \(ticks) ticks = \(decisions) decisions, \(applied) applied")
+    print(
+        "pipeline: \(format2(Double(decisions) / totalSeconds)) decisions/s, "
+            + "\(format2(totalSeconds / Double(decisions) * 1e6)) us per decision (Tick.run, policy included)"
+    )
+    print(
+        "pipeline: "
+            + "\(format2(totalSeconds / Double(decisions) * 1e6 - seconds(policyTime) / Double(policyCalls) * 1e6)) us "
+            + "per decision without the policy"
+    )
+    print("pipeline: worst tick \(format2(seconds(run.worstTick) * 1000)) ms for \(campaignCount) campaigns")
+    if sink == 42 { print("") }
+
+}
+
+private func money(_ s: String) -> Micros { try! Micros(decimal: s) }
+
+/// The benchmark's campaigns: targets and trailing figures drawn from one seeded generator.
+private func benchCampaigns(_ campaignCount: Int) -> (configs: [CampaignConfig], observations: [Observation]) {
+    let usd = Currency.usd
     var rng = SplitMix64(seed: 2026)
     var configs: [CampaignConfig] = []
     var observations: [Observation] = []
@@ -54,6 +96,39 @@ func benchCore() {
                     conversionValueMicros: money("900").scaled(by: 0.5 + rng.unit())),
                 hoursWithoutConversion: 0, dataAgeSeconds: 300))
     }
+    return (configs, observations)
+}
+
+/// `calls` inferences on one feature vector; the sink keeps the optimizer from dropping them.
+private func benchPolicyAlone(_ policy: PolicyRuntime, calls policyCalls: Int, featureCount: Int) -> (Duration, Int) {
+    let clock = ContinuousClock()
+    var sink = 0
+    let probe = [Double](repeating: 0.3, count: featureCount)
+    let policyTime = clock.measure {
+        probe.withUnsafeBufferPointer { x in
+            for _ in 0..<policyCalls {
+                if case .multiplier(let m) = policy.output(features: x) { sink &+= Int(m * 100) }
+            }
+        }
+    }
+    return (policyTime, sink)
+}
+
+/// What the pipeline benchmark counted and timed.
+private struct PipelineRun {
+    var decisions = 0
+    var applied = 0
+    var worstTick = Duration.zero
+    var inTick = Duration.zero
+}
+
+/// `ticks` hourly ticks over every campaign (a canary over a tenth of them), with a trivial plant:
+/// applied budgets become current, and a 24th of the budget is spent per hour.
+private func benchPipeline(
+    ticks: Int, configs: [CampaignConfig], observations: [Observation], policy: PolicyRuntime, start: Instant
+) -> PipelineRun {
+    let campaignCount = configs.count
+    var observations = observations
     let settings = TickSettings(
         account: AccountLimits(
             dailyCapMicros: money("100000000"), maxSpendAtRiskMicros: money("50000"),
@@ -64,96 +139,50 @@ func benchCore() {
         modeSince: Instant(secondsSinceEpoch: 0))
     var states = Array(repeating: CampaignControl(), count: campaignCount)
     var platform = CircuitBreaker()
-    let tmp = NSTemporaryDirectory() + "/adpilot-bench-core-\(getpid())"
-    defer { try? FileManager.default.removeItem(atPath: tmp) }
-    guard let dir = try? writeBenchMLP(in: tmp), let frozen = try? FrozenPolicy.load(directory: dir) else {
-        print("core benchmark: could not write the benchmark policy")
-        return
-    }
-    let policy = PolicyRuntime(frozen)
-    let start = Instant(secondsSinceEpoch: 1_795_046_400)
-
-    // Policy alone.
     let clock = ContinuousClock()
-    var sink = 0
-    let policyCalls = 200_000
-    let probe = [Double](repeating: 0.3, count: frozen.features.count)
-    let policyTime = clock.measure {
-        probe.withUnsafeBufferPointer { x in
-            for _ in 0..<policyCalls {
-                if case .multiplier(let m) = policy.output(features: x) { sink &+= Int(m * 100) }
-            }
-        }
-    }
-
-    // The whole pure pipeline: anomaly ingest, breaker permission, pacer, policy, every
-    // layer, mode check, account and canary projections.
-    var decisions = 0
-    var applied = 0
-    var worstTick = Duration.zero
-    var inTick = Duration.zero
+    var run = PipelineRun()
     let index = Dictionary(uniqueKeysWithValues: configs.enumerated().map { ($1.id, $0) })
-    do {
-        for t in 0..<ticks {
-            let now = start.adding(seconds: Int64(t) * 3600)
-            let hour = Int64(now.microsSinceEpoch / 3_600_000_000) - 1
-            let campaigns = (0..<campaignCount).map { i in
-                TickCampaign(
-                    config: configs[i], observation: observations[i],
-                    newHours: [
-                        HourlyMetrics(
-                            hour: hour, spendMicros: money("20"), impressions: 10_000, clicks: 200,
-                            conversions: 4, conversionValueMicros: money("50"))
-                    ],
-                    inCanaryScope: i % 10 == 0)
-            }
-            var out: [Decision] = []
-            let tickTime = clock.measure {
-                out = Tick.run(
-                    control: control, haltFlag: false, settings: settings, now: now, campaigns: campaigns,
-                    states: &states, platformBreaker: &platform
-                ) { i, _, pacer in
-                    policy.propose(
-                        PolicyContext(
-                            observation: observations[i], pacer: pacer,
-                            local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i]))
-                }
-            }
-            worstTick = max(worstTick, tickTime)
-            inTick += tickTime
-            decisions += out.count
-            for d in out where d.writes {
-                applied += 1
-                observations[index[d.campaign]!].currentBudgetMicros = d.finalBudgetMicros
-            }
-            for i in 0..<campaignCount {  // a trivial plant: a 24th of the budget spent per hour
-                observations[i].spendTodayMicros =
-                    t % 24 == 23
-                    ? .zero
-                    : observations[i].spendTodayMicros.saturatingAdding(
-                        observations[i].currentBudgetMicros.scaled(by: 1.0 / 24))
+    for t in 0..<ticks {
+        let now = start.adding(seconds: Int64(t) * 3600)
+        let hour = Int64(now.microsSinceEpoch / 3_600_000_000) - 1
+        let campaigns = (0..<campaignCount).map { i in
+            TickCampaign(
+                config: configs[i], observation: observations[i],
+                newHours: [
+                    HourlyMetrics(
+                        hour: hour, spendMicros: money("20"), impressions: 10_000, clicks: 200,
+                        conversions: 4, conversionValueMicros: money("50"))
+                ],
+                inCanaryScope: i % 10 == 0)
+        }
+        var out: [Decision] = []
+        let tickTime = clock.measure {
+            out = Tick.run(
+                control: control, haltFlag: false, settings: settings, now: now, campaigns: campaigns,
+                states: &states, platformBreaker: &platform
+            ) { i, _, pacer in
+                policy.propose(
+                    PolicyContext(
+                        observation: observations[i], pacer: pacer,
+                        local: LocalTime(now, utcOffsetSeconds: 0), campaign: configs[i]))
             }
         }
+        run.worstTick = max(run.worstTick, tickTime)
+        run.inTick += tickTime
+        run.decisions += out.count
+        for d in out where d.writes {
+            run.applied += 1
+            observations[index[d.campaign]!].currentBudgetMicros = d.finalBudgetMicros
+        }
+        for i in 0..<campaignCount {  // a trivial plant: a 24th of the budget spent per hour
+            observations[i].spendTodayMicros =
+                t % 24 == 23
+                ? .zero
+                : observations[i].spendTodayMicros.saturatingAdding(
+                    observations[i].currentBudgetMicros.scaled(by: 1.0 / 24))
+        }
     }
-    let totalSeconds = seconds(inTick)
-    print("== decision core")
-    print(
-        "policy 15->128->64->10 MLP (PolicyRuntime): \(format2(seconds(policyTime) / Double(policyCalls) * 1e6)) us "
-            + "per inference"
-    )
-    print("pipeline: \(campaignCount) campaigns x \(ticks) ticks = \(decisions) decisions, \(applied) applied")
-    print(
-        "pipeline: \(format2(Double(decisions) / totalSeconds)) decisions/s, "
-            + "\(format2(totalSeconds / Double(decisions) * 1e6)) us per decision (Tick.run, policy included)"
-    )
-    print(
-        "pipeline: "
-            + "\(format2(totalSeconds / Double(decisions) * 1e6 - seconds(policyTime) / Double(policyCalls) * 1e6)) us "
-            + "per decision without the policy"
-    )
-    print("pipeline: worst tick \(format2(seconds(worstTick) * 1000)) ms for \(campaignCount) campaigns")
-    if sink == 42 { print("") }
-
+    return run
 }
 
 func format2(_ v: Double) -> String {
