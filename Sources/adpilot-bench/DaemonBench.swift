@@ -38,69 +38,84 @@ func startController(_ config: ServiceConfig, stateDir: String, speed: Double) t
 func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
     say("== daemon (10,000 simulated campaigns; live pace@1 writes, candidate qlearn@1 decides in shadow)")
     let quiet = Log(identifier: "bench", toJournald: false)
+    benchControllerAtScale(base: base, policiesDir: policiesDir, quiet: quiet)
+    benchStartup(base: base, policiesDir: policiesDir, journalBytes: journalBytes, quiet: quiet)
+}
+
+/// Tick duration and resident memory at 10,000 campaigns, then halt latency while ticks run.
+private func benchControllerAtScale(base: String, policiesDir: String, quiet: Log) {
     do {
         let dir = tempDirectory(base, "daemon")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try benchConfig(campaigns: 10_000, policiesDir: policiesDir)
         // Ten simulated minutes per real second of wall time: every tick sees a new moment.
         let controller = try startController(config, stateDir: dir, speed: 600)
-        var durations: [Double] = [], decisions = 0, writes = 0
-        for _ in 0..<8 {
-            let r = controller.tick(log: quiet)
-            durations.append(Double(r.durationMicros) / 1_000)
-            decisions += r.decisions
-            writes += r.confirmed
-        }
-        say(
-            String(
-                format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
-                    + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
-                percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
-        say(
-            "resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
-                + "\(residentKiB("VmHWM") / 1024) MiB), "
-                + "market simulator included")
+        benchTicks(controller, quiet: quiet)
 
         // Halt latency: the real socket, while a thread keeps ticking.
-        let socket = dir + "/ctl.sock"
-        let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: quiet)
-        server.start()
-        let running = Guarded(true)
-        let ticker = Thread {
-            while running.current { controller.tick(log: quiet) }
-        }
-        ticker.start()
-        var latencies: [Double] = []
-        var rng = SplitMix64(seed: 11)
-        for i in 0..<60 {
-            usleep(UInt32(20_000 + rng.next() % 80_000))
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = ControlClient.call(ControlRequest(verb: "halt", reason: "bench \(i)"), socket: socket)
-            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-            guard case .success(let ok) = r, ok.exit == 0 else { print("halt failed: \(r)"); break }
-            // A refused resume would leave later halts timing the no-op "already halted" path.
-            guard case .success = try controller.resume(actor: .system, reason: "bench", log: quiet) else {
-                print("resume refused after halt \(i): the halt latencies would be meaningless")
-                break
-            }
-        }
-        running.with { $0 = false }
-        while !ticker.isFinished { usleep(10_000) }
-        server.stop()
-        say(
-            String(
-                format:
-                    "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
-                        + "(%d halts; "
-                    + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99),
-                latencies.max() ?? 0,
-                latencies.count))
+        try benchHaltLatency(controller, socket: dir + "/ctl.sock", quiet: quiet)
         controller.shutdown(reason: "bench", log: quiet)
     } catch {
         say("daemon bench failed: \(error)")
     }
+}
 
-    // Start-up with a large journal: filled with copies of real decision records.
+private func benchTicks(_ controller: Controller, quiet: Log) {
+    var durations: [Double] = [], decisions = 0, writes = 0
+    for _ in 0..<8 {
+        let r = controller.tick(log: quiet)
+        durations.append(Double(r.durationMicros) / 1_000)
+        decisions += r.decisions
+        writes += r.confirmed
+    }
+    say(
+        String(
+            format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
+                + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
+            percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
+    say(
+        "resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
+            + "\(residentKiB("VmHWM") / 1024) MiB), "
+            + "market simulator included")
+}
+
+private func benchHaltLatency(_ controller: Controller, socket: String, quiet: Log) throws {
+    let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: quiet)
+    server.start()
+    let running = Guarded(true)
+    let ticker = Thread {
+        while running.current { controller.tick(log: quiet) }
+    }
+    ticker.start()
+    var latencies: [Double] = []
+    var rng = SplitMix64(seed: 11)
+    for i in 0..<60 {
+        usleep(UInt32(20_000 + rng.next() % 80_000))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = ControlClient.call(ControlRequest(verb: "halt", reason: "bench \(i)"), socket: socket)
+        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        guard case .success(let ok) = r, ok.exit == 0 else { print("halt failed: \(r)"); break }
+        // A refused resume would leave later halts timing the no-op "already halted" path.
+        guard case .success = try controller.resume(actor: .system, reason: "bench", log: quiet) else {
+            print("resume refused after halt \(i): the halt latencies would be meaningless")
+            break
+        }
+    }
+    running.with { $0 = false }
+    while !ticker.isFinished { usleep(10_000) }
+    server.stop()
+    say(
+        String(
+            format:
+                "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+                    + "(%d halts; "
+                + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99),
+            latencies.max() ?? 0,
+            latencies.count))
+}
+
+/// Start-up with a large journal: filled with copies of real decision records.
+private func benchStartup(base: String, policiesDir: String, journalBytes: Int64, quiet: Log) {
     do {
         let dir = tempDirectory(base, "startup")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -108,30 +123,7 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
         var c = try startController(config, stateDir: dir, speed: 600)
         c.tick(log: quiet)
         c.shutdown(reason: "bench", log: quiet)
-        // Real records of one tick (decisions, apply results), repeated: what a long-running
-        // daemon's journal is made of.
-        var sample: [JournalEntry] = []
-        // (Decisions that asked for a write are left out: copies of them would have no
-        // outcome, and start-up would rightly reconcile every one.)
-        let applyMarker = Array(#""action":"apply""#.utf8)
-        try JournalReader(directory: dir + "/journal").records(
-            matching: RecordFilter(kinds: ["decision", "apply_result"])
-        ) { r in
-            let data = Array(r.dataBytes)
-            if r.kind == "decision" && data.firstRange(of: applyMarker) != nil { return true }
-            sample.append(JournalEntry(kind: r.kind, data: data))
-            return true
-        }
-        let sampleBytes = sample.reduce(0) { $0 + $1.data.count + 200 }
-        var options = JournalOptions(clock: SystemClock())
-        options.holder = "bench"
-        let writer = try JournalWriter.open(directory: dir + "/journal", options: options)
-        var bytes: Int64 = 0
-        while bytes < journalBytes {
-            _ = try writer.append(sample)
-            bytes += Int64(sampleBytes)
-        }
-        try writer.close()
+        try growJournal(in: dir, to: journalBytes)
         // A first start scans it all; its clean stop leaves a snapshot at the head.
         c = try startController(config, stateDir: dir, speed: 600)
         c.shutdown(reason: "bench", log: quiet)
@@ -153,6 +145,34 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
     } catch {
         say("start-up bench failed: \(error)")
     }
+}
+
+/// Appends copies of the records in `dir`'s journal to it, about `journalBytes` of them.
+private func growJournal(in dir: String, to journalBytes: Int64) throws {
+    // Real records of one tick (decisions, apply results), repeated: what a long-running
+    // daemon's journal is made of.
+    var sample: [JournalEntry] = []
+    // (Decisions that asked for a write are left out: copies of them would have no
+    // outcome, and start-up would rightly reconcile every one.)
+    let applyMarker = Array(#""action":"apply""#.utf8)
+    try JournalReader(directory: dir + "/journal").records(
+        matching: RecordFilter(kinds: ["decision", "apply_result"])
+    ) { r in
+        let data = Array(r.dataBytes)
+        if r.kind == "decision" && data.firstRange(of: applyMarker) != nil { return true }
+        sample.append(JournalEntry(kind: r.kind, data: data))
+        return true
+    }
+    let sampleBytes = sample.reduce(0) { $0 + $1.data.count + 200 }
+    var options = JournalOptions(clock: SystemClock())
+    options.holder = "bench"
+    let writer = try JournalWriter.open(directory: dir + "/journal", options: options)
+    var bytes: Int64 = 0
+    while bytes < journalBytes {
+        _ = try writer.append(sample)
+        bytes += Int64(sampleBytes)
+    }
+    try writer.close()
 }
 
 /// Prints a line at once (stdout to a pipe is block-buffered; these runs are long).
