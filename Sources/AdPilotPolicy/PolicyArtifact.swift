@@ -172,7 +172,8 @@ package struct FrozenPolicy: Sendable {
         for (i, f) in m.features.enumerated() {
             guard let feature = Feature(rawValue: f.name) else {
                 throw fail(
-                    "manifest.json", "features[\(i)].name", "unknown feature \"\(f.name)\" (see README, Features)")
+                    "manifest.json", "features[\(i)].name",
+                    "unknown feature \"\(f.name)\" (see docs/policies.md, Features)")
             }
             guard f.mean.isFinite, f.std.isFinite, f.std > 0 else {
                 throw fail("manifest.json", "features[\(i)]", "mean and std must be finite, std > 0")

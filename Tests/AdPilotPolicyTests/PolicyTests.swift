@@ -113,7 +113,8 @@ func context(budget: Micros = Micros(100_000_000)) -> PolicyContext {
         }
         #expect(
             unknownFeature?.description
-                == "parity@1/manifest.json: features[3].name: unknown feature \"moon_phase\" (see README, Features)")
+                == "parity@1/manifest.json: features[3].name: unknown feature \"moon_phase\" "
+                + "(see docs/policies.md, Features)")
 
         let kind = try refusal { try editManifest { $0["kind"] = "transformer" } }
         #expect(kind?.field == "kind" && kind?.problem.contains("unsupported kind") == true)

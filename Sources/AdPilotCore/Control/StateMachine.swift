@@ -72,8 +72,8 @@ package struct Transition: Hashable, Sendable, Codable {
     package var changed: Bool { before != after }
 }
 
-/// The transition table (docs/state-machine.md) as one pure function. Every cell is in `apply` (one helper per
-/// mode); nothing else changes mode or slots.
+/// The transition table (docs/state-machine.md) as one pure function. Every cell is in
+/// `apply` (one helper per mode); nothing else changes mode or slots.
 package enum StateMachine {
     package static func apply(
         _ command: Command, to state: ControlState, actor: Actor,
