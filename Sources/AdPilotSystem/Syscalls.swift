@@ -63,8 +63,9 @@ package protocol FileIO: Sendable {
     func mkdir(_ path: String, mode: UInt32) throws(SystemError)
     func listDirectory(_ path: String) throws(SystemError) -> [String]
     func exists(_ path: String) -> Bool
-    /// access(2) with F_OK: 0 when `path` exists, otherwise the errno. Callers that must
-    /// fail closed tell "no such file" (ENOENT) from "cannot tell" (EACCES, EIO, ...).
+    /// lstat(2): 0 when an entry of any kind exists at `path` (a link is not followed, so a
+    /// dangling or looping link exists), otherwise the errno. Callers that must fail closed
+    /// tell "no such entry" (ENOENT) from "cannot tell" (EACCES, EIO, ...).
     func probe(_ path: String) -> Int32
     /// Owner and modification time of `path` itself (lstat(2): a link is not followed).
     func status(_ path: String) throws(SystemError) -> FileStatus
@@ -260,7 +261,10 @@ package struct PosixFileIO: FileIO {
 
     package func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    package func probe(_ path: String) -> Int32 { access(path, F_OK) == 0 ? 0 : Glibc.errno }
+    package func probe(_ path: String) -> Int32 {
+        var st = stat()
+        return lstat(path, &st) == 0 ? 0 : Glibc.errno
+    }
 
     package func status(_ path: String) throws(SystemError) -> FileStatus {
         var st = stat()

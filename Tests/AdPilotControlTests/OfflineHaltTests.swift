@@ -137,12 +137,18 @@ func noChownIO() -> FaultInjectingFileIO {
         #expect(!state.isHalted)
     }
 
-    @Test func aDanglingFlagSymlinkStillExistsAsFarAsAccessSays() throws {
-        let dir = TempDir("dangling-halt")
-        let state = StateDirectory(dir.path)
-        #expect(symlink(dir.path + "/nowhere", state.haltFlag) == 0)
-        // access(2) follows the link and reports ENOENT: this documents today's behaviour
-        // (issue 14 makes a dangling flag count as raised).
-        #expect(!state.isHalted)
+    /// Any entry named HALT is a halt: a directory, a dangling or looping link.
+    @Test func everyKindOfEntryNamedHaltIsAHalt() throws {
+        for kind in ["dangling link", "looping link", "directory", "file"] {
+            let dir = TempDir("halt-entry")
+            let state = StateDirectory(dir.path)
+            switch kind {
+            case "dangling link": #expect(symlink(dir.path + "/nowhere", state.haltFlag) == 0)
+            case "looping link": #expect(symlink(state.haltFlag, state.haltFlag) == 0)
+            case "directory": #expect(mkdir(state.haltFlag, 0o700) == 0)
+            default: #expect(FileManager.default.createFile(atPath: state.haltFlag, contents: Data()))
+            }
+            #expect(state.isHalted, "a \(kind) named HALT must count as a halt")
+        }
     }
 }

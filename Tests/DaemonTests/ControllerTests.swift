@@ -95,6 +95,50 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/HALT.reserve"))
     }
 
+    /// A resume that cannot remove the flag (here a directory named HALT) changes nothing
+    /// and journals nothing: the halt stays in force, in memory and on disk.
+    @Test func aResumeThatCannotRemoveTheFlagChangesNothing() throws {
+        let dir = TempDir("stuck-flag")
+        let (controller, _) = try Self.start(dir, campaigns: 3)
+        _ = controller.halt(actor: .system, reason: "test", log: Self.log)
+        try FileManager.default.removeItem(atPath: dir.path + "/HALT")
+        try FileManager.default.createDirectory(atPath: dir.path + "/HALT/inside", withIntermediateDirectories: true)
+        func resumes() throws -> Int {
+            var n = 0
+            try JournalReader(directory: dir.journal).records(from: 1, matching: RecordFilter(kinds: ["resume"])) { _ in
+                n += 1
+                return true
+            }
+            return n
+        }
+        guard case .failure(let refusal) = try controller.resume(actor: .system, reason: "test", log: Self.log) else {
+            Issue.record("resume went ahead with a HALT it could not remove")
+            return
+        }
+        #expect(refusal.code == "halt_flag_stuck" && refusal.message.contains("/HALT"), "\(refusal.message)")
+        #expect(try resumes() == 0, "a refused resume journals nothing")
+        #expect(controller.controlState.mode == .halted && controller.isHaltInForce && controller.stateDir.isHalted)
+        try FileManager.default.removeItem(atPath: dir.path + "/HALT")
+        guard case .success = try controller.resume(actor: .system, reason: "test", log: Self.log) else {
+            Issue.record("resume refused once the HALT directory was gone")
+            return
+        }
+        #expect(controller.controlState.mode == .shadow && !controller.isHaltInForce)
+    }
+
+    /// A resume whose record cannot be journaled (the disk filled) leaves the flag raised
+    /// again, from the reserve, and the halt in force.
+    @Test func aResumeThatCannotBeJournaledKeepsTheFlag() throws {
+        let dir = TempDir("resume-unjournaled")
+        let io = FaultInjectingFileIO()
+        let (controller, _) = try Self.start(dir, campaigns: 3, io: io)
+        _ = controller.halt(actor: .system, reason: "test", log: Self.log)
+        io.fail(.write, after: 0, errno: ENOSPC)
+        #expect(throws: (any Error).self) { try controller.resume(actor: .system, reason: "test", log: Self.log) }
+        #expect(controller.controlState.mode == .halted && controller.isHaltInForce)
+        #expect(controller.stateDir.isHalted, "the flag removed for the resume is raised again")
+    }
+
     /// A halt and a resume landing while a tick applies: nothing that tick decided is
     /// written after the halt returned, although the resume cleared the flag.
     @Test func haltThenResumeDuringATickStopsItsRemainingWrites() throws {

@@ -17,16 +17,24 @@ extension Controller {
     package func transition(
         _ command: Command, actor: Actor, reason: String, log: Log, gates: [GateCheck]? = nil,
         unless stale: (ControlState) -> Refusal? = { _ in nil },
+        prepare: Preparation? = nil,
         then effect: (Transition) throws -> Void = { _ in }
     ) throws -> Result<Transition, Refusal> {
         try control.with { state throws -> Result<Transition, Refusal> in
             if let refusal = stale(state) { return .failure(refusal) }
             let result = StateMachine.apply(command, to: state, actor: actor, reason: reason, at: clock.now())
             guard case .success(let t) = result else { return result }
-            // A fresh encoder: this runs on the socket's threads as well as the tick's.
-            let ref = try journal.append(
-                kind: TransitionRecord.kind(for: t.verb.rawValue),
-                data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
+            if let refusal = prepare?.run() { return .failure(refusal) }
+            let ref: RecordRef
+            do {
+                // A fresh encoder: this runs on the socket's threads as well as the tick's.
+                ref = try journal.append(
+                    kind: TransitionRecord.kind(for: t.verb.rawValue),
+                    data: RecordCoding.bytes(TransitionRecord(t, gates: gates)))
+            } catch {
+                prepare?.undo()
+                throw error
+            }
             state = t.after
             controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
             resetEvidence(for: t.after, at: t.at)
@@ -51,12 +59,33 @@ extension Controller {
                         + "free space in \(stateDir.path) first; the halt stays in force", allowed: [.halt],
                     failedGates: []))
         }
+        // The flag goes before the record: a resume that cannot remove it changes nothing
+        // and journals nothing. The control lock is held throughout, so no tick sees the
+        // gap; if the record then cannot be written, the flag is raised again.
+        let flag = Preparation(
+            run: { [stateDir] in
+                do {
+                    try stateDir.clearHaltFlag()
+                    return nil
+                } catch {
+                    return Refusal(
+                        code: "halt_flag_stuck",
+                        message: "cannot remove \(stateDir.haltFlag) (\(error)): remove it by hand (whatever it "
+                            + "is: file, directory or link) and resume again; the halt stays in force",
+                        allowed: [.halt, .resume], failedGates: [])
+                }
+            },
+            undo: { [stateDir] in try? stateDir.raiseHaltFlag(note: "halted: a resume could not be journaled") })
         return try transition(
-            .resume, actor: actor, reason: reason, log: log,
-            then: { _ in
-                try stateDir.clearHaltFlag()
-                haltRequested.store(false, ordering: .releasing)
-            })
+            .resume, actor: actor, reason: reason, log: log, prepare: flag,
+            then: { _ in haltRequested.store(false, ordering: .releasing) })
+    }
+
+    /// A step a verb must take before it is journaled, refusing the verb when it cannot,
+    /// and its undo should the journal then refuse the record.
+    package struct Preparation {
+        let run: () -> Refusal?
+        let undo: () -> Void
     }
 
     package var controlState: ControlState { control.current }
