@@ -111,3 +111,64 @@ package struct StatusReport: Codable, Sendable {
         }
     }
 }
+
+// `status --json` writes every key, `null` when empty (scripts test for keys, not for
+// their absence). Swift's synthesized encoders leave out nil optionals, so these encode
+// each key explicitly; `StatusJSONTests` checks that an empty and a full report carry the
+// same keys.
+
+extension StatusReport {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(now, forKey: .now)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(modeSince, forKey: .modeSince)
+        try c.encode(live, forKey: .live)
+        try c.encode(candidate, forKey: .candidate)
+        try c.encode(previous, forKey: .previous)
+        try c.encode(policyDigests, forKey: .policyDigests)
+        try c.encode(overrides, forKey: .overrides)
+        try c.encode(haltFlag, forKey: .haltFlag)
+        try c.encode(haltInForce, forKey: .haltInForce)
+        try c.encode(journalHeadSeq, forKey: .journalHeadSeq)
+        try c.encode(configDigest, forKey: .configDigest)
+        try c.encode(platform, forKey: .platform)
+        try c.encode(ticks, forKey: .ticks)
+        try c.encode(lastTick, forKey: .lastTick)
+        try c.encode(breakers, forKey: .breakers)
+        try c.encode(decisionsTotal, forKey: .decisionsTotal)
+        try c.encode(appliesTotal, forKey: .appliesTotal)
+        try c.encode(gates, forKey: .gates)
+        try c.encode(evidence, forKey: .evidence)
+        try c.encode(canaryScope, forKey: .canaryScope)
+        try c.encode(campaigns, forKey: .campaigns)
+    }
+}
+
+extension StatusReport.Campaign {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(budgetMicros, forKey: .budgetMicros)
+        try c.encode(spendTodayMicros, forKey: .spendTodayMicros)
+        try c.encode(dataAgeSeconds, forKey: .dataAgeSeconds)
+        try c.encode(breaker, forKey: .breaker)
+        try c.encode(anomaly, forKey: .anomaly)
+        try c.encode(inCanaryScope, forKey: .inCanaryScope)
+        try c.encode(lastDecision, forKey: .lastDecision)
+    }
+}
+
+extension LastDecision {
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(at, forKey: .at)
+        try c.encode(slot, forKey: .slot)
+        try c.encode(policy, forKey: .policy)
+        try c.encode(action, forKey: .action)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(budgetAfterMicros, forKey: .budgetAfterMicros)
+    }
+}

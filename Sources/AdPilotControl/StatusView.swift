@@ -46,6 +46,24 @@ package struct TickReport: Codable, Sendable {
         self.tick = tick
         self.at = at
     }
+
+    /// Every key, `error` as `null` when there was none (see `StatusReport.encode`).
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(tick, forKey: .tick)
+        try c.encode(at, forKey: .at)
+        try c.encode(durationMicros, forKey: .durationMicros)
+        try c.encode(campaigns, forKey: .campaigns)
+        try c.encode(decisions, forKey: .decisions)
+        try c.encode(applies, forKey: .applies)
+        try c.encode(confirmed, forKey: .confirmed)
+        try c.encode(writeFailures, forKey: .writeFailures)
+        try c.encode(skippedByHalt, forKey: .skippedByHalt)
+        try c.encode(holds, forKey: .holds)
+        try c.encode(observeFailures, forKey: .observeFailures)
+        try c.encode(vetoes, forKey: .vetoes)
+        try c.encode(error, forKey: .error)
+    }
 }
 
 /// Counters since the daemon started, for status and metrics.

@@ -73,6 +73,30 @@ package struct Evidence: Hashable, Sendable, Codable {
     package var controlROAS: Double? {
         controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil
     }
+
+    /// Every key, `null` for a baseline or pacing error not yet measured (`status --json`
+    /// shows the evidence; scripts test for keys).
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(candidate, forKey: .candidate)
+        try c.encode(since, forKey: .since)
+        try c.encode(candidateDecisions, forKey: .candidateDecisions)
+        try c.encode(candidatePolicyFaults, forKey: .candidatePolicyFaults)
+        try c.encode(candidateVetoes, forKey: .candidateVetoes)
+        try c.encode(criticalAnomalies, forKey: .criticalAnomalies)
+        try c.encode(canaryHours, forKey: .canaryHours)
+        try c.encode(canarySpendMicros, forKey: .canarySpendMicros)
+        try c.encode(canaryValueMicros, forKey: .canaryValueMicros)
+        try c.encode(controlHours, forKey: .controlHours)
+        try c.encode(controlSpendMicros, forKey: .controlSpendMicros)
+        try c.encode(controlValueMicros, forKey: .controlValueMicros)
+        try c.encode(canaryBaselineRoas, forKey: .canaryBaselineRoas)
+        try c.encode(controlBaselineRoas, forKey: .controlBaselineRoas)
+        try c.encode(canaryBreakerTrips, forKey: .canaryBreakerTrips)
+        try c.encode(pacingError, forKey: .pacingError)
+        try c.encode(consecutiveFailedChecks, forKey: .consecutiveFailedChecks)
+    }
 }
 
 package enum Gates {
