@@ -34,7 +34,17 @@ package enum OfflineHalt {
     /// falls back to raising it as root (the kill switch must not depend on what the
     /// service account may do), and journals only as the owner: journal files root created
     /// would be unusable for the daemon.
-    package static func run(stateDir: StateDirectory, reason: String, identity: any Identity) -> Report {
+    /// A state directory without a journal is refused unless `createIfMissing`: a mistyped
+    /// `--state-dir` must not report a halt that stopped nothing.
+    package static func run(stateDir: StateDirectory, reason: String, identity: any Identity,
+                            createIfMissing: Bool = false) -> Report {
+        if !createIfMissing && stateDir.io.probe(stateDir.journal) == ENOENT {
+            return Report(exit: .checkFailed, lines: [
+                .error("nothing halted: no journal at \(stateDir.journal), so \(stateDir.path) is not a state "
+                    + "directory a daemon has used; check --state-dir or ADPILOT_STATE_DIR, or add --create to halt "
+                    + "it all the same"),
+            ])
+        }
         let actor = Actor.operator(uid: identity.realUID, name: identity.userName(identity.realUID)
             ?? "uid\(identity.realUID)")
         let asRoot = identity.effectiveUID == 0

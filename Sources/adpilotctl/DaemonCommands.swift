@@ -176,6 +176,7 @@ enum DaemonCommands {
     // MARK: halt, resume
 
     static func halt(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let create = args.flag("--create")
         let why = try reason(&args, verb: "halt")
         switch ControlClient.call(
             ControlRequest(verb: "halt", reason: why), socket: global.socket, timeoutSeconds: haltTimeoutSeconds)
@@ -188,7 +189,8 @@ enum DaemonCommands {
         case .failure(.unreachable(let m)):
             Out.error("\(m); halting without the daemon")
         }
-        let report = OfflineHalt.run(stateDir: StateDirectory(global.stateDir), reason: why, identity: PosixIdentity())
+        let report = OfflineHalt.run(
+            stateDir: StateDirectory(global.stateDir), reason: why, identity: PosixIdentity(), createIfMissing: create)
         for line in report.lines {
             switch line {
             case .error(let text): Out.error(text)

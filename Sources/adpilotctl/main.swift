@@ -10,7 +10,7 @@ let help = """
 
     USAGE
       adpilotctl status [--json] [--watch]
-      adpilotctl halt --reason TEXT
+      adpilotctl halt --reason TEXT [--create]
       adpilotctl resume --reason TEXT
       adpilotctl stage NAME@VERSION --reason TEXT [--json]
       adpilotctl promote [--override-gates] --reason TEXT [--json]
@@ -33,7 +33,9 @@ let help = """
       halt      Stops every budget write before it returns, then journals who
                 and why. If the daemon does not answer within 3 s, creates the
                 halt flag <state>/HALT and journals the halt itself (unless the
-                daemon still holds the journal lock: it then journals it).
+                daemon still holds the journal lock: it then journals it). A
+                state directory without a journal is refused (a mistyped
+                --state-dir halts nothing); --create halts it all the same.
       resume    Halted -> shadow: the candidate (or the last live policy) goes
                 back to shadow and the live slot is emptied; promotion earns
                 trust again.

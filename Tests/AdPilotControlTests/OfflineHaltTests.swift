@@ -64,7 +64,7 @@ func noChownIO() -> FaultInjectingFileIO {
         let dir = TempDir("offline-halt-user")
         let id = RecordingIdentity(root: false, stateOwner: owner, dir: dir)
         let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "bad creative",
-                                     identity: id)
+                                     identity: id, createIfMissing: true)
         #expect(report.exit == .ok)
         #expect(report.lines == [.info("halted: created \(dir.path)/HALT and journaled the halt (seq 1, was shadow); "
             + "adpilotd stays halted when it starts")])
@@ -80,7 +80,8 @@ func noChownIO() -> FaultInjectingFileIO {
         let dir = TempDir("offline-halt-root")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir)
         let io = noChownIO()
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: io), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: io), reason: "r",
+            identity: id, createIfMissing: true)
         #expect(report.exit == .ok)
         #expect(id.steps.withLock { $0 } == [
             "assume 990 flag=false", "restore flag=true", "become 990 flag=true journal=false",
@@ -92,7 +93,8 @@ func noChownIO() -> FaultInjectingFileIO {
     @Test func rootRaisesTheFlagItselfWhenItCannotBecomeTheOwner() {
         let dir = TempDir("offline-halt-noassume")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir, assumeWorks: false)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r",
+            identity: id, createIfMissing: true)
         #expect(report.exit == .ok && id.flagExists)
         #expect(id.steps.withLock { $0 } == ["assume 990 flag=false", "become 990 flag=true journal=false"])
     }
@@ -102,7 +104,8 @@ func noChownIO() -> FaultInjectingFileIO {
     @Test func aFailedSwitchLeavesTheFlagAndJournalsNothingAsRoot() {
         let dir = TempDir("offline-halt-noswitch")
         let id = RecordingIdentity(root: true, stateOwner: owner, dir: dir, becomeFails: true)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: noChownIO()), reason: "r",
+            identity: id, createIfMissing: true)
         #expect(report.exit == .ok && id.flagExists && !id.journalExists)
         #expect(report.lines.last == .info("halted: created \(dir.path)/HALT; adpilotd journals the halt when it "
             + "next starts"))
@@ -110,12 +113,27 @@ func noChownIO() -> FaultInjectingFileIO {
         #expect(text.hasPrefix("cannot switch to uid 990, the owner of \(dir.path): "), "\(text)")
     }
 
+    /// A mistyped --state-dir: nothing is created and nothing claims a halt.
+    @Test func aStateDirectoryWithoutAJournalIsRefusedUnlessAskedToCreate() {
+        let dir = TempDir("offline-halt-typo")
+        let typo = StateDirectory(dir.path + "/var/lib/adpilto")
+        let id = RecordingIdentity(root: false, stateOwner: nil, dir: dir)
+        let refused = OfflineHalt.run(stateDir: typo, reason: "r", identity: id)
+        #expect(refused.exit == .checkFailed)
+        guard case .error(let text) = refused.lines.first else { Issue.record("no error line"); return }
+        #expect(text.hasPrefix("nothing halted: no journal at \(typo.journal)") && text.contains("--create"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: typo.path), "a refused halt created the directory")
+        let created = OfflineHalt.run(stateDir: typo, reason: "r", identity: id, createIfMissing: true)
+        #expect(created.exit == .ok && typo.isHalted)
+    }
+
     @Test func aFlagThatCannotBeCreatedIsAFailureNamingTheFlag() {
         let dir = TempDir("offline-halt-denied")
         let io = FaultInjectingFileIO()
         io.fail(.create, after: 0, errno: EACCES)
         let id = RecordingIdentity(root: false, stateOwner: nil, dir: dir)
-        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: io), reason: "r", identity: id)
+        let report = OfflineHalt.run(stateDir: StateDirectory(dir.path, io: io), reason: "r",
+            identity: id, createIfMissing: true)
         #expect(report.exit == .permissionDenied)
         guard case .error(let text) = report.lines.last else { Issue.record("no error line"); return }
         #expect(text.hasPrefix("cannot create the halt flag \(dir.path)/HALT: "), "\(text)")
