@@ -10,7 +10,6 @@ import Glibc
 /// `adpilotctl status | halt | resume`: the verbs that talk to the daemon's socket.
 enum DaemonCommands {
     /// How long halt waits for the daemon before acting on its own (flag + journal).
-    static let haltTimeoutSeconds = 3
     static let statusCampaignsShown = 40
     static let watchIntervalSeconds: UInt32 = 2
 
@@ -178,26 +177,24 @@ enum DaemonCommands {
     static func halt(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let create = args.flag("--create")
         let why = try reason(&args, verb: "halt")
-        switch ControlClient.call(
-            ControlRequest(verb: "halt", reason: why), socket: global.socket, timeoutSeconds: haltTimeoutSeconds)
+        switch Halt.run(
+            socket: global.socket, stateDir: StateDirectory(global.stateDir), reason: why, createIfMissing: create)
         {
-        case .success(let r):
+        case .confirmed(let r):
             return finish(r)
-        case .failure(.permissionDenied(let m)):
+        case .denied(let m):
             Out.error(m)
             return .permissionDenied
-        case .failure(.unreachable(let m)):
-            Out.error("\(m); halting without the daemon")
-        }
-        let report = OfflineHalt.run(
-            stateDir: StateDirectory(global.stateDir), reason: why, identity: PosixIdentity(), createIfMissing: create)
-        for line in report.lines {
-            switch line {
-            case .error(let text): Out.error(text)
-            case .info(let text): Out.line(text)
+        case .offline(let why, let report):
+            Out.error(why)
+            for line in report.lines {
+                switch line {
+                case .error(let text): Out.error(text)
+                case .info(let text): Out.line(text)
+                }
             }
+            return report.exit
         }
-        return report.exit
     }
 
     static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {

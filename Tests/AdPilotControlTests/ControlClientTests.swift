@@ -1,6 +1,7 @@
 import AdPilotControl
 import AdPilotCore
 import AdPilotSystem
+import AdPilotTestSupport
 import Foundation
 import Testing
 
@@ -77,5 +78,33 @@ struct ScriptedSockets: SocketIO {
         let bytes = Array(#"{"v":1,"exit":0,"message":"ok"}"#.utf8)
         let r = try call(ScriptedSockets(readResult: .success(bytes))).get()
         #expect(r.exit == 0 && r.message == "ok")
+    }
+}
+
+/// `halt` raises the flag itself on any outcome other than a confirmed halt.
+@Suite struct HaltFallbackTests {
+    func halt(answer: String) -> (Halt.Outcome, TempDir) {
+        let dir = TempDir("halt-fallback")
+        let sockets = ScriptedSockets(readResult: .success(Array(answer.utf8)))
+        let outcome = Halt.run(
+            socket: dir.path + "/control.sock", stateDir: StateDirectory(dir.path), reason: "busy daemon",
+            createIfMissing: true, sockets: sockets)
+        return (outcome, dir)
+    }
+
+    @Test func aBusyDaemonsRefusalStillHalts() {
+        let (outcome, dir) = halt(answer: #"{"v":1,"exit":4,"message":"too many control connections; retry"}"#)
+        guard case .offline(let why, let report) = outcome else {
+            Issue.record("a busy daemon's answer was taken as final: \(outcome)")
+            return
+        }
+        #expect(why.contains("did not confirm the halt (exit 4: too many control connections; retry)"))
+        #expect(report.exit == .ok && StateDirectory(dir.path).isHalted)
+    }
+
+    @Test func aConfirmedHaltIsTheDaemonsAlone() {
+        let (outcome, dir) = halt(answer: #"{"v":1,"exit":0,"message":"halted"}"#)
+        guard case .confirmed = outcome else { Issue.record("\(outcome)"); return }
+        #expect(!StateDirectory(dir.path).isHalted, "the CLI raised a flag the daemon had already raised")
     }
 }
