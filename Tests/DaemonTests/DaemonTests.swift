@@ -108,6 +108,24 @@ import Testing
         return pending.sorted()
     }
 
+    /// A second daemon on the same state directory is refused by the journal's writer lock
+    /// before it opens anything else: the running daemon's simulated market is untouched.
+    @Test func aDaemonRefusedByTheWriterLockTouchesNothing() throws {
+        let a = try DaemonUnderTest("lock-first")
+        try a.start()
+        #expect(a.waitUntilServing() != nil)
+        let market = a.marketDir + "/market.json"
+        let before = try Data(contentsOf: URL(fileURLWithPath: market))
+        let b = try DaemonUnderTest("lock-second")
+        try b.start(arguments: ["--config", a.configPath, "--state-dir", a.stateDir, "--socket", b.socket])
+        let status = try #require(b.waitForExit(), "the second daemon did not exit")
+        #expect(status == 1, "\(b.stderr)")
+        #expect(b.stderr.contains("lock") || b.stderr.contains("held by"), "\(b.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: market)) == before, "the refused daemon rewrote the market")
+        #expect(a.status()?.mode == .shadow, "the first daemon still serves")
+        #expect(a.stop() == 0)
+    }
+
     @Test func haltFlagCreatedWhileDownKeepsTheDaemonHalted() throws {
         let d = try DaemonUnderTest("halt-down")
         try d.start()

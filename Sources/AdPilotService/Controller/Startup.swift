@@ -1,6 +1,6 @@
 package import AdPilotControl
 package import AdPilotCore
-import AdPilotJournal
+package import AdPilotJournal
 package import AdPilotPlatforms
 import AdPilotPolicy
 import AdPilotSystem
@@ -17,13 +17,18 @@ extension Controller {
         config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform,
         clock: any TimeSource, sealKey: [UInt8]?, log: Log
     ) throws -> Controller {
-        do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
-        do { try stateDir.prepareHaltReserve() } catch {
-            log.warning(
-                "cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a "
-                    + "restart", [:])
-        }
         let journal = try openJournal(config: config, stateDir: stateDir, sealKey: sealKey, log: log)
+        return try start(config: config, stateDir: stateDir, journal: journal, platform: platform, clock: clock,
+                         log: log)
+    }
+
+    /// The same with the journal already open: the daemon takes the journal's writer lock
+    /// before it opens the platform, so a second daemon on the same state directory is
+    /// refused before it touches anything.
+    package static func start(
+        config: ServiceConfig, stateDir: StateDirectory, journal: JournalSink, platform: any AdPlatform,
+        clock: any TimeSource, log: Log
+    ) throws -> Controller {
         let startup = try journal.append(
             kind: RecordKind.startup,
             data: RecordCoding.bytes(
@@ -48,12 +53,19 @@ extension Controller {
         return controller
     }
 
-    /// The journal writer, with a torn tail (if the last run died mid-write) moved aside.
-    /// Records carry the wall time they were written; decisions carry the controller's
-    /// clock (simulated in a demo) inside their data.
-    static func openJournal(config: ServiceConfig, stateDir: StateDirectory, sealKey: [UInt8]?, log: Log) throws
-        -> JournalSink
+    /// Prepares the state directory and opens the journal writer (taking its lock), with a
+    /// torn tail (if the last run died mid-write) moved aside. Records carry the wall time
+    /// they were written; decisions carry the controller's clock (simulated in a demo)
+    /// inside their data.
+    package static func openJournal(config: ServiceConfig, stateDir: StateDirectory, sealKey: [UInt8]?, log: Log)
+        throws -> JournalSink
     {
+        do { try stateDir.prepare() } catch { throw StartupError("cannot create the state directory: \(error)") }
+        do { try stateDir.prepareHaltReserve() } catch {
+            log.warning(
+                "cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a "
+                    + "restart", [:])
+        }
         var options = JournalOptions(clock: SystemClock())
         options.segmentBytesMax = config.journalSegmentBytesMax
         options.sealInterval = config.journalSealInterval

@@ -155,10 +155,11 @@ package enum Daemon {
         let server: ControlServer
         do {
             let key = try config.journalKeyCredential.map { try readCredential($0, o) }
-            try stateDir.prepare()
+            // The writer lock first: a daemon refused by it has opened nothing else.
+            let journal = try Controller.openJournal(config: config, stateDir: stateDir, sealKey: key, log: log)
             let (platform, clock) = try makePlatform(config, o, stateDir: stateDir, faults: faults)
             controller = try Controller.start(
-                config: config, stateDir: stateDir, platform: platform, clock: clock, sealKey: key, log: log)
+                config: config, stateDir: stateDir, journal: journal, platform: platform, clock: clock, log: log)
             server = try ControlServer(
                 path: o.global.socket, controller: controller, operatorsGroup: config.operatorsGroup, log: log)
         } catch {
