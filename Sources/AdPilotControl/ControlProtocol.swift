@@ -1,4 +1,5 @@
 package import AdPilotCore
+import AdPilotSystem
 import Foundation
 
 /// The control socket's protocol, version 1: the client sends one JSON object on one line,
@@ -23,13 +24,21 @@ package struct ControlRequest: Codable, Sendable {
     package var policy: String?
     /// `promote`: go ahead although gates fail (journaled as an override).
     package var overrideGates: Bool?
+    /// The state directory the caller means (canonical path). A daemon serving another one
+    /// refuses the request (exit 3) and does nothing: a socket path shared by two daemons
+    /// (a hand-started demo on the production socket) must not halt the wrong one.
+    package var stateDir: String?
 
-    package init(verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil) {
+    package init(
+        verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil,
+        stateDir: String? = nil
+    ) {
         v = ControlProtocol.version
         self.verb = verb
         self.reason = reason
         self.policy = policy
         self.overrideGates = overrideGates
+        self.stateDir = stateDir.map(canonicalPath)
     }
 }
 

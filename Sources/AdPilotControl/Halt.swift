@@ -25,7 +25,8 @@ package enum Halt {
     ) -> Outcome {
         let why: String
         switch ControlClient.call(
-            ControlRequest(verb: "halt", reason: reason), socket: socket, timeoutSeconds: daemonTimeoutSeconds,
+            ControlRequest(verb: "halt", reason: reason, stateDir: stateDir.path), socket: socket,
+            timeoutSeconds: daemonTimeoutSeconds,
             sockets: sockets)
         {
         case .success(let r) where r.exit == ExitCode.ok.rawValue:

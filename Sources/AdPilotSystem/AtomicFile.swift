@@ -64,3 +64,11 @@ extension FileIO {
         }
     }
 }
+
+/// `path` with links and `.`/`..` resolved (realpath(3)), or `path` itself when it cannot be
+/// resolved (it does not exist yet): two spellings of one directory compare equal.
+package func canonicalPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}

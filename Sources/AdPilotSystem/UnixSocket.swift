@@ -7,6 +7,8 @@ internal import CPosix
 package enum ListenError: Error, Sendable {
     /// Something other than a socket is at the path.
     case notASocket
+    /// A live process answers at the path (its pid, from its credentials, when known).
+    case inUse(pid: Int32?)
     case socket(SystemError)
     case bind(SystemError)
     /// chmod(2) or listen(2).
@@ -18,7 +20,8 @@ package enum ListenError: Error, Sendable {
 /// errno. Paths longer than `sun_path` are refused before any call (`fits`).
 package protocol SocketIO: Sendable {
     /// Listens at `path` with `mode` (the umask keeps it closed until then) and, where we
-    /// may set it, `group`. A stale socket at `path` is replaced; anything else is refused.
+    /// may set it, `group`. A stale socket at `path` (nobody accepts on it) is replaced; a
+    /// socket a live process serves, or anything else, is refused.
     func listen(path: String, mode: UInt32, group: UInt32?, backlog: Int32) throws(ListenError) -> FileDescriptor
     /// The next connection, close-on-exec.
     func accept(_ listener: FileDescriptor) throws(SystemError) -> FileDescriptor
@@ -54,6 +57,11 @@ package struct PosixSockets: SocketIO {
         var st = stat()
         if lstat(path, &st) == 0 {
             guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw .notASocket }
+            if let live = try? connect(path: path, timeoutSeconds: 1) {
+                let pid = peer(live)?.pid
+                close(live)
+                throw .inUse(pid: pid)
+            }
             Glibc.unlink(path)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

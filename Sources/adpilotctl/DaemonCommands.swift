@@ -70,7 +70,8 @@ enum DaemonCommands {
         }
         while true {
             let code: ExitCode
-            switch ControlClient.call(ControlRequest(verb: "status"), socket: global.socket) {
+            let request = ControlRequest(verb: "status", stateDir: global.stateDir)
+            switch ControlClient.call(request, socket: global.socket) {
             case .failure(let f):
                 code = fail(f)
             case .success(let r):
@@ -199,7 +200,7 @@ enum DaemonCommands {
 
     static func resume(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let why = try reason(&args, verb: "resume")
-        return send(ControlRequest(verb: "resume", reason: why), global, json: false)
+        return send(ControlRequest(verb: "resume", reason: why, stateDir: global.stateDir), global, json: false)
     }
 
     static func send(_ request: ControlRequest, _ global: GlobalOptions, json: Bool) -> ExitCode {
@@ -218,19 +219,21 @@ enum DaemonCommands {
         guard rest.count == 1, PolicyID(rest[0]) != nil else {
             throw UsageError(message: "stage takes one policy as NAME@VERSION (adpilotctl policy list shows them)")
         }
-        return send(ControlRequest(verb: "stage", reason: why, policy: rest[0]), global, json: json)
+        let request = ControlRequest(verb: "stage", reason: why, policy: rest[0], stateDir: global.stateDir)
+        return send(request, global, json: json)
     }
 
     static func promote(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let override = args.flag("--override-gates")
         let json = args.flag("--json")
         let why = try reason(&args, verb: "promote")
-        return send(ControlRequest(verb: "promote", reason: why, overrideGates: override), global, json: json)
+        let request = ControlRequest(verb: "promote", reason: why, overrideGates: override, stateDir: global.stateDir)
+        return send(request, global, json: json)
     }
 
     static func rollback(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let json = args.flag("--json")
         let why = try reason(&args, verb: "rollback")
-        return send(ControlRequest(verb: "rollback", reason: why), global, json: json)
+        return send(ControlRequest(verb: "rollback", reason: why, stateDir: global.stateDir), global, json: json)
     }
 }

@@ -126,6 +126,30 @@ import Testing
         #expect(a.stop() == 0)
     }
 
+    /// Two daemons, one socket path (a hand-started demo on the production socket): the
+    /// second refuses to take the socket over, and a verb meant for the second state
+    /// directory never acts on the first daemon; `halt` then halts the directory it named.
+    @Test func aSharedSocketNeverReachesTheWrongDaemon() throws {
+        let a = try DaemonUnderTest("socket-owner")
+        try a.start()
+        let before = try #require(a.waitUntilServing())
+        let b = try DaemonUnderTest("socket-intruder")
+        try b.start(arguments: ["--config", b.configPath, "--state-dir", b.stateDir, "--socket", a.socket])
+        #expect(b.waitForExit() == 1, "\(b.stderr)")
+        #expect(b.stderr.contains("serves the control socket \(a.socket)"), "\(b.stderr)")
+        #expect(a.status()?.mode == before.mode, "the first daemon lost its socket")
+
+        let status = try b.ctl(["status"], socket: a.socket)
+        #expect(status.status == 3 && status.err.contains("this daemon serves"), "\(status)")
+        let halt = try b.ctl(["halt", "--reason", "meant for b"], socket: a.socket)
+        #expect(halt.status == 0, "\(halt)")
+        #expect(halt.err.contains("did not confirm the halt"), "\(halt.err)")
+        #expect(FileManager.default.fileExists(atPath: b.stateDir + "/HALT"), "the named directory was not halted")
+        #expect(a.status()?.mode != .halted && !FileManager.default.fileExists(atPath: a.stateDir + "/HALT"),
+                "the other daemon was halted")
+        #expect(a.stop() == 0)
+    }
+
     @Test func haltFlagCreatedWhileDownKeepsTheDaemonHalted() throws {
         let d = try DaemonUnderTest("halt-down")
         try d.start()

@@ -157,9 +157,9 @@ final class DaemonUnderTest {
     }
 
     /// Runs adpilotctl against this daemon, optionally as another user (setpriv).
-    func ctl(_ args: [String], asUser uid: UInt32? = nil) throws -> ProcessOutput {
+    func ctl(_ args: [String], asUser uid: UInt32? = nil, socket: String? = nil) throws -> ProcessOutput {
         let bin = Self.binDir.appendingPathComponent("adpilotctl").path
-        let full = args + ["--state-dir", stateDir, "--socket", socket]
+        let full = args + ["--state-dir", stateDir, "--socket", socket ?? self.socket]
         guard let uid else { return try runProcess(bin, full) }
         return try runProcess("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", bin] + full)
     }

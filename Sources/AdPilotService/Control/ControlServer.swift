@@ -43,11 +43,16 @@ package final class ControlServer: @unchecked Sendable {
         let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try? PosixFileIO().makeDirectories(dir.isEmpty ? "/" : dir, mode: 0o755)
         do {
-            // A stale socket is replaced: we hold the journal lock, so no other daemon serves it.
+            // A stale socket is replaced; one another daemon serves (another state directory's)
+            // is left alone and this daemon refuses to start.
             listener = try sockets.listen(path: path, mode: 0o660, group: gid, backlog: 64)
         } catch {
             switch error {
             case .notASocket: throw StartupError("\(path) exists and is not a socket; remove it")
+            case .inUse(let pid):
+                throw StartupError(
+                    "another process (\(pid.map { "pid \($0)" } ?? "pid unknown")) serves the control socket \(path); "
+                        + "refusing to take it over: give this daemon its own --socket (or ADPILOT_SOCKET)")
             case .socket(let e): throw StartupError("socket: \(e.message)")
             case .bind(let e): throw StartupError("cannot bind the control socket \(path): \(e.message)")
             case .setUp(let e): throw StartupError("cannot set up the control socket \(path): \(e.message)")
@@ -168,6 +173,13 @@ package final class ControlServer: @unchecked Sendable {
             return ControlResponse(
                 exit: .usage,
                 message: "protocol version \(request.v) not supported (daemon speaks v\(ControlProtocol.version))")
+        }
+        if let wanted = request.stateDir, wanted != canonicalPath(controller.stateDir.path) {
+            let mine = canonicalPath(controller.stateDir.path)
+            return ControlResponse(
+                exit: .refused,
+                message: "this daemon serves \(mine), not \(wanted): nothing done; check --socket and --state-dir "
+                    + "(or ADPILOT_SOCKET and ADPILOT_STATE_DIR)")
         }
         let reason = request.reason ?? ""
         switch request.verb {
