@@ -421,6 +421,9 @@ import AdPilotSystem
 }
 
 @Suite struct JournalFollowTests {
+    /// How long a follower may wait for records that should arrive (a hang fails the test).
+    static let followDeadlineSeconds: Int64 = 600
+
     /// A follower sees every record exactly once, in order, while the writer appends and
     /// rotates underneath it.
     @Test func followerSeesEveryRecordOnceAcrossRotations() async throws {
@@ -431,7 +434,9 @@ import AdPilotSystem
         let follower = Task {
             try await onThread { () -> [UInt64] in
                 var seen: [UInt64] = []
-                let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+                // A net against a hang, not a timing assertion: on a loaded 2-core machine the
+                // 20,000 synced appends below have taken over a minute.
+                let deadline = ContinuousClock.now.advanced(by: .seconds(Self.followDeadlineSeconds))
                 try JournalReader(directory: dir).follow(
                     from: 1, pollMillis: 5,
                     shouldStop: { seen.count >= total + 1 || ContinuousClock.now > deadline }
@@ -460,7 +465,7 @@ import AdPilotSystem
         let follower = Task {
             try await onThread { () -> [UInt64] in
                 var seen: [UInt64] = []
-                let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+                let deadline = ContinuousClock.now.advanced(by: .seconds(Self.followDeadlineSeconds))
                 try JournalReader(directory: dir).follow(
                     from: 1, pollMillis: 5,
                     shouldStop: { seen.count >= 150 || ContinuousClock.now > deadline }
