@@ -50,8 +50,9 @@ package enum OfflineHalt {
         let asRoot = identity.effectiveUID == 0
         let owner = asRoot ? identity.owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
         var lines: [Report.Line] = []
-        if let failure = raiseFlag(stateDir: stateDir, actor: actor, reason: reason, owner: owner, identity: identity,
-                                   lines: &lines) {
+        if let failure = raiseFlagAsOwner(
+            stateDir: stateDir, actor: actor, reason: reason, owner: owner, identity: identity, lines: &lines)
+        {
             let denied = failure.errno == EACCES || failure.errno == EPERM
             lines.append(.error("cannot create the halt flag \(stateDir.haltFlag): \(failure)"
                 + (!asRoot && denied ? "; run as root or the adpilot user" : "")))
@@ -83,8 +84,8 @@ package enum OfflineHalt {
     }
 
     /// Step 1: the flag, as `owner` where there is one, else (or if that fails) as we are.
-    static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String, owner: Owner?,
-                          identity: any Identity, lines: inout [Report.Line]) -> SystemError? {
+    static func raiseFlagAsOwner(stateDir: StateDirectory, actor: Actor, reason: String, owner: Owner?,
+                                 identity: any Identity, lines: inout [Report.Line]) -> SystemError? {
         func raise() -> SystemError? {
             do {
                 try raiseFlag(stateDir: stateDir, actor: actor, reason: reason, identity: identity)
@@ -104,8 +105,8 @@ package enum OfflineHalt {
     /// Raises `<state>/HALT`. Run it as the state directory's owner where possible; when
     /// root runs it, the flag is handed to that owner before it appears, so the daemon can
     /// read and remove it.
-    package static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String,
-                                  identity: any Identity = PosixIdentity()) throws(SystemError) {
+    static func raiseFlag(stateDir: StateDirectory, actor: Actor, reason: String,
+                          identity: any Identity) throws(SystemError) {
         try stateDir.prepare()
         let handTo = identity.effectiveUID == 0
             ? identity.owner(of: stateDir.path).flatMap { $0.uid != 0 ? $0 : nil } : nil
@@ -130,7 +131,7 @@ package enum OfflineHalt {
     /// Step 2: journals the halt, unless a daemon holds the journal. Run it as the state
     /// directory's owner where possible: a segment or lock file created by root would be
     /// unwritable for the daemon.
-    package static func journal(stateDir: StateDirectory, actor: Actor, reason: String, pid: Int32) throws -> Outcome {
+    static func journal(stateDir: StateDirectory, actor: Actor, reason: String, pid: Int32) throws -> Outcome {
         var options = JournalOptions(clock: SystemClock())
         options.holder = "adpilotctl halt pid \(pid)"
         let writer: JournalWriter

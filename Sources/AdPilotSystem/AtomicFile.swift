@@ -5,6 +5,8 @@ package import Glibc
 package enum AtomicFile {
     /// Between a target's name and its writer's pid in a temporary's name.
     package static let temporaryMarker = ".tmp."
+    /// A temporary this old whose writer is gone is stale: no write takes that long.
+    static let staleSeconds: Int64 = 600
 
     /// kill(2) with signal 0: no such process (ESRCH). A process we may not signal exists.
     package static func processIsGone(_ pid: Int32) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
@@ -50,7 +52,7 @@ extension FileIO {
     /// Removes the temporaries of `target` left by writers that died mid-write: their pid
     /// no longer exists and the file is over 10 minutes old (a writer in another PID
     /// namespace looks dead, but no write takes that long). Best effort.
-    package func removeStaleTemporaries(of target: String, staleSeconds: Int64 = 600) {
+    package func removeStaleTemporaries(of target: String) {
         let slash = target.lastIndex(of: "/")
         let dir = slash.map { String(target[..<$0]) } ?? "."
         let prefix = (slash.map { String(target[target.index(after: $0)...]) } ?? target) + AtomicFile.temporaryMarker
@@ -58,7 +60,8 @@ extension FileIO {
         for name in names where name.hasPrefix(prefix) {
             guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0 else { continue }
             let path = dir + "/" + name
-            guard let st = try? self.status(path), Int64(time(nil)) - st.modifiedSecondsSinceEpoch > staleSeconds
+            guard let st = try? self.status(path),
+                Int64(time(nil)) - st.modifiedSecondsSinceEpoch > AtomicFile.staleSeconds
             else { continue }
             if AtomicFile.processIsGone(pid) { try? self.unlink(path) }
         }

@@ -9,7 +9,8 @@ internal import Synchronization
 package final class FaultInjectingFileIO: FileIO {
     /// `create` is an open(2) with O_CREAT (what a full disk refuses); it counts as an
     /// `open` too.
-    /// `access` fails `probe` (a flag that cannot be checked), `status` fails lstat(2).
+    /// `access` fails `probe` (an entry that cannot be checked, e.g. the halt flag),
+    /// `status` fails `status`; both are lstat(2) underneath.
     package enum Operation: Hashable, Sendable {
         case write, fdatasync, fsync, open, create, ftruncate, rename, access, status
     }

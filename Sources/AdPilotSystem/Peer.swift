@@ -23,7 +23,7 @@ package struct Peer: Sendable, Equatable {
         return Peer(pid: cred.pid, uid: cred.uid, gid: cred.gid)
     }
 
-    package var userName: String { Peer.userName(uid) ?? "uid\(uid)" }
+    package var userName: String { PosixIdentity().userName(uid) ?? "uid\(uid)" }
 
     /// The actor recorded in the journal for this peer's verbs.
     package var actor: Actor { .operator(uid: uid, name: userName) }
@@ -33,14 +33,6 @@ package struct Peer: Sendable, Equatable {
         if uid == 0 || uid == daemonUID { return true }
         guard let g = operatorsGID else { return false }
         if gid == g { return true }
-        return Peer.groups(ofUID: uid).contains(g)
+        return PosixIdentity().groups(ofUID: uid).contains(g)
     }
-
-    package static func userName(_ uid: UInt32) -> String? { PosixIdentity().userName(uid) }
-
-    /// Supplementary groups from the group database (getgrouplist(3)).
-    package static func groups(ofUID uid: UInt32) -> [UInt32] { PosixIdentity().groups(ofUID: uid) }
-
-    /// The gid of a group name, or nil when no such group exists.
-    package static func groupID(_ name: String) -> UInt32? { PosixIdentity().groupID(name) }
 }

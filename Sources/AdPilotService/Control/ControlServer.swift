@@ -19,6 +19,8 @@ package final class ControlServer: @unchecked Sendable {
     private let controller: Controller
     private let operatorsGID: UInt32?
     private let daemonUID: UInt32
+    /// The canonical path of the state directory this daemon serves (requests name theirs).
+    private let servedStateDir: String
     private let log: Log
     private let active = Guarded(0)
     private let stopping = Guarded(false)
@@ -63,6 +65,7 @@ package final class ControlServer: @unchecked Sendable {
         self.controller = controller
         self.operatorsGID = gid ?? identity.effectiveGID
         self.daemonUID = identity.realUID
+        self.servedStateDir = canonicalPath(controller.stateDir.path)
         self.log = log
     }
 
@@ -174,11 +177,11 @@ package final class ControlServer: @unchecked Sendable {
                 exit: .usage,
                 message: "protocol version \(request.v) not supported (daemon speaks v\(ControlProtocol.version))")
         }
-        if let wanted = request.stateDir, wanted != canonicalPath(controller.stateDir.path) {
-            let mine = canonicalPath(controller.stateDir.path)
+        if let wanted = request.stateDir, wanted != servedStateDir {
             return ControlResponse(
                 exit: .refused,
-                message: "this daemon serves \(mine), not \(wanted): nothing done; check --socket and --state-dir "
+                message: "this daemon serves \(servedStateDir), not \(wanted): nothing done; "
+                    + "check --socket and --state-dir "
                     + "(or ADPILOT_SOCKET and ADPILOT_STATE_DIR)")
         }
         let reason = request.reason ?? ""
