@@ -49,9 +49,10 @@ package enum ControlClient {
         }
         let line: [UInt8]
         do {
-            line = try sockets.readLine(fd, limit: ControlProtocol.responseBytesMax)
+            line = try sockets.readLine(
+                fd, limit: ControlProtocol.responseBytesMax, timeoutMillis: timeoutSeconds * 1_000)
         } catch {
-            let timedOut = error.errno == EAGAIN || error.errno == EWOULDBLOCK
+            let timedOut = error.errno == ETIMEDOUT || error.errno == EAGAIN || error.errno == EWOULDBLOCK
             return .failure(noAnswer(path, timedOut: timedOut, timeoutSeconds: timeoutSeconds))
         }
         guard !line.isEmpty else { return .failure(noAnswer(path, timedOut: false, timeoutSeconds: timeoutSeconds)) }

@@ -26,8 +26,9 @@ package protocol SocketIO: Sendable {
     /// The next connection, close-on-exec.
     func accept(_ listener: FileDescriptor) throws(SystemError) -> FileDescriptor
     func connect(path: String, timeoutSeconds: Int) throws(SystemError) -> FileDescriptor
-    /// Reads until newline or end of file, at most `limit` bytes; EAGAIN on a timeout.
-    func readLine(_ fd: FileDescriptor, limit: Int) throws(SystemError) -> [UInt8]
+    /// Reads until newline or end of file, at most `limit` bytes, all within `timeoutMillis`
+    /// in total (a peer trickling a byte at a time cannot stretch it); ETIMEDOUT after that.
+    func readLine(_ fd: FileDescriptor, limit: Int, timeoutMillis: Int) throws(SystemError) -> [UInt8]
     func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8]) throws(SystemError)
     func setTimeouts(_ fd: FileDescriptor, seconds: Int)
     /// Who is on the other end (SO_PEERCRED).
@@ -115,10 +116,19 @@ package struct PosixSockets: SocketIO {
         return FileDescriptor(rawValue: fd)
     }
 
-    package func readLine(_ fd: FileDescriptor, limit: Int) throws(SystemError) -> [UInt8] {
+    package func readLine(_ fd: FileDescriptor, limit: Int, timeoutMillis: Int) throws(SystemError) -> [UInt8] {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        let deadline = monotonicMillis() + Int64(timeoutMillis)
         while out.count <= limit {
+            let left = deadline - monotonicMillis()
+            var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = left > 0 ? poll(&pfd, 1, Int32(clamping: left)) : 0
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw SystemError(errno: errno, operation: "poll", path: nil)
+            }
+            if ready == 0 { throw SystemError(errno: ETIMEDOUT, operation: "read (\(timeoutMillis) ms)", path: nil) }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -158,6 +168,13 @@ package struct PosixSockets: SocketIO {
     package func shutdown(_ fd: FileDescriptor) { _ = Glibc.shutdown(fd.rawValue, Int32(SHUT_RDWR)) }
     package func close(_ fd: FileDescriptor) { _ = Glibc.close(fd.rawValue) }
     package func remove(path: String) { _ = Glibc.unlink(path) }
+}
+
+/// CLOCK_MONOTONIC in milliseconds (deadlines only: never a time of day).
+func monotonicMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 /// A Unix stream socket address, or nil when the path does not fit sun_path.

@@ -21,7 +21,9 @@ struct ScriptedSockets: SocketIO {
         if let e = connectErrno { throw SystemError(errno: e, operation: "connect", path: path) }
         return FileDescriptor(rawValue: -1)
     }
-    func readLine(_ fd: FileDescriptor, limit: Int) throws(SystemError) -> [UInt8] { try readResult.get() }
+    func readLine(_ fd: FileDescriptor, limit: Int, timeoutMillis: Int) throws(SystemError) -> [UInt8] {
+        try readResult.get()
+    }
     func writeAll(_ fd: FileDescriptor, _ bytes: [UInt8]) throws(SystemError) {
         if let e = sendErrno { throw SystemError(errno: e, operation: "send", path: nil) }
     }
@@ -60,7 +62,7 @@ struct ScriptedSockets: SocketIO {
     /// Once the request is sent, silence is not "nothing happened": the answer says so.
     @Test func aSentRequestWithoutAnAnswerMayHaveTakenEffect() {
         let timeout = message(call(ScriptedSockets(readResult: .failure(
-            SystemError(errno: EAGAIN, operation: "read", path: nil)))))
+            SystemError(errno: ETIMEDOUT, operation: "read", path: nil)))))
         #expect(timeout.contains("no answer from the daemon at /run/adpilot/control.sock within 3 s"))
         #expect(timeout.contains("the request was sent and may have taken effect"))
         let closed = message(call(ScriptedSockets(readResult: .success([]))))

@@ -9,9 +9,17 @@ import Glibc
 
 /// The daemon's end of the control socket: mode 0660, group from the config, one thread
 /// accepting and a bounded number serving.
+///
+/// Slow or hostile clients cannot take the kill switch away: every connection has a total
+/// deadline for its request (a byte every second does not stretch it), and when the
+/// `connectionsMax` ordinary slots are full, `haltReserve` more serve `halt` alone, with a
+/// shorter deadline.
 package final class ControlServer: @unchecked Sendable {
     package static let connectionsMax = 16
+    package static let haltReserve = 4
+    /// How long a client has to send its whole request line.
     static let requestTimeoutSeconds = 5
+    static let reserveTimeoutMillis = 1_000
 
     package let path: String
     private let listener: FileDescriptor
@@ -22,7 +30,8 @@ package final class ControlServer: @unchecked Sendable {
     /// The canonical path of the state directory this daemon serves (requests name theirs).
     private let servedStateDir: String
     private let log: Log
-    private let active = Guarded(0)
+    /// Connections being served: ordinary slots, then the halt-only reserve.
+    private let active = Guarded((ordinary: 0, reserve: 0))
     private let stopping = Guarded(false)
 
     package init(
@@ -81,7 +90,11 @@ package final class ControlServer: @unchecked Sendable {
         stopping.with { $0 = true }
         sockets.shutdown(listener)
         sockets.remove(path: path)
-        for _ in 0..<(ControlServer.requestTimeoutSeconds * 100) where active.current > 0 { usleep(10_000) }
+        for _ in 0..<(ControlServer.requestTimeoutSeconds * 100) {
+            let (ordinary, reserve) = active.current
+            if ordinary + reserve == 0 { break }
+            usleep(10_000)
+        }
     }
 
     private func acceptLoop() {
@@ -95,21 +108,30 @@ package final class ControlServer: @unchecked Sendable {
                 usleep(100_000)
                 continue
             }
-            let admitted = active.with { n -> Bool in
-                guard n < ControlServer.connectionsMax else { return false }
-                n += 1
-                return true
+            let slot = active.with { n -> Slot? in
+                if n.ordinary < ControlServer.connectionsMax {
+                    n.ordinary += 1
+                    return .ordinary
+                }
+                guard n.reserve < ControlServer.haltReserve else { return nil }
+                n.reserve += 1
+                return .haltOnly
             }
-            guard admitted else {
-                try? sockets.writeAll(
-                    fd, encode(ControlResponse(exit: .unreachable, message: "too many control connections; retry")))
+            guard let slot else {
+                sockets.setTimeouts(fd, seconds: 1)
+                try? sockets.writeAll(fd, encode(ControlServer.busy))
                 sockets.close(fd)
                 continue
             }
             let t = Thread { [self] in
-                serve(fd)
+                serve(fd, slot: slot)
                 sockets.close(fd)
-                active.with { $0 -= 1 }
+                active.with {
+                    switch slot {
+                    case .ordinary: $0.ordinary -= 1
+                    case .haltOnly: $0.reserve -= 1
+                    }
+                }
             }
             t.name = "control-conn"
             t.start()
@@ -119,7 +141,12 @@ package final class ControlServer: @unchecked Sendable {
 
     private func encode(_ r: ControlResponse) -> [UInt8] { RecordCoding.bytes(r) + [UInt8(ascii: "\n")] }
 
-    private func serve(_ fd: FileDescriptor) {
+    private enum Slot { case ordinary, haltOnly }
+
+    private static let busy = ControlResponse(
+        exit: .unreachable, message: "too many control connections; retry (halt is still served, or halts offline)")
+
+    private func serve(_ fd: FileDescriptor, slot: Slot) {
         sockets.setTimeouts(fd, seconds: ControlServer.requestTimeoutSeconds)
         guard let peer = sockets.peer(fd) else { return }
         let response: ControlResponse
@@ -131,16 +158,31 @@ package final class ControlServer: @unchecked Sendable {
                     "permission denied: \(peer.userName) (uid \(peer.uid)) is not root or a member of the operators "
                         + "group"
             )
-        } else if let line = try? sockets.readLine(fd, limit: ControlProtocol.requestBytesMax),
-            let request = try? RecordCoding.decoder().decode(ControlRequest.self, from: Data(line))
-        {
-            response = handle(request, peer: peer)
         } else {
-            response = ControlResponse(
+            response = answer(fd, slot: slot, peer: peer)
+        }
+        try? sockets.writeAll(fd, encode(response))
+    }
+
+    /// Reads the request within the slot's deadline and handles it (the halt reserve serves
+    /// nothing but halt).
+    private func answer(_ fd: FileDescriptor, slot: Slot, peer: Peer) -> ControlResponse {
+        let timeoutMillis =
+            slot == .ordinary ? ControlServer.requestTimeoutSeconds * 1_000 : ControlServer.reserveTimeoutMillis
+        let line: [UInt8]
+        do {
+            line = try sockets.readLine(fd, limit: ControlProtocol.requestBytesMax, timeoutMillis: timeoutMillis)
+        } catch where error.errno == ETIMEDOUT {
+            return ControlResponse(exit: .usage, message: "no complete request line within \(timeoutMillis) ms")
+        } catch {
+            return ControlResponse(exit: .usage, message: "cannot read the request: \(error.message)")
+        }
+        guard let request = try? RecordCoding.decoder().decode(ControlRequest.self, from: Data(line)) else {
+            return ControlResponse(
                 exit: .usage,
                 message: "malformed request: one JSON object per line, protocol v\(ControlProtocol.version)")
         }
-        try? sockets.writeAll(fd, encode(response))
+        return slot == .haltOnly && request.verb != "halt" ? ControlServer.busy : handle(request, peer: peer)
     }
 
     /// A state machine verb's answer: what changed, or the refusal (exit 3; exit 2 for a

@@ -1,0 +1,74 @@
+import AdPilotControl
+import AdPilotService
+import AdPilotSystem
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Clients that hold the control socket on purpose: connected, never finishing a request,
+/// sending a byte often enough that no idle timeout fires (issue 14, item 2).
+@Suite struct HostileClientTests {
+    /// Connections that send one byte (never a newline) every `everyMillis`, until the
+    /// daemon closes them; each records when that happened.
+    final class Tricklers: @unchecked Sendable {
+        let closedAt = Guarded<[Int: Date]>([:])
+        let stop = Guarded(false)
+
+        init(socket: String, count: Int, everyMillis: UInt32) throws {
+            for i in 0..<count {
+                let fd = try PosixSockets().connect(path: socket, timeoutSeconds: 5)
+                let t = Thread { [closedAt, stop] in
+                    defer { PosixSockets().close(fd) }
+                    while !stop.current {
+                        // A closed peer shows as a failed send or as readable end of file.
+                        var pfd = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+                        let hungUp = poll(&pfd, 1, Int32(everyMillis)) > 0
+                        if hungUp || (try? PosixSockets().writeAll(fd, [UInt8(ascii: "{")])) == nil {
+                            closedAt.with { $0[i] = Date() }
+                            return
+                        }
+                    }
+                }
+                t.start()
+            }
+        }
+
+        deinit { stop.with { $0 = true } }
+    }
+
+    /// With every ordinary slot held, halt is still served by the daemon itself (not the
+    /// CLI's offline fallback); other verbs are told to retry; and every held connection is
+    /// closed by its total deadline although it never goes idle.
+    @Test func haltIsServedWhileEveryConnectionSlotIsHeld() throws {
+        let d = try DaemonUnderTest("slots")
+        try d.start()
+        #expect(d.waitUntilServing() != nil)
+        let started = Date()
+        let holders = try Tricklers(socket: d.socket, count: ControlServer.connectionsMax, everyMillis: 200)
+        usleep(300_000)
+
+        let status = try d.ctl(["status"])
+        #expect(status.status == 4 && status.err.contains("too many control connections"), "\(status)")
+        let halt = try d.ctl(["halt", "--reason", "slots held by a hostile client"])
+        #expect(halt.status == 0, "\(halt)")
+        #expect(!halt.err.contains("halting without"), "the daemon did not serve the halt: \(halt.err)")
+        #expect(halt.out.contains("halted (was shadow)"), "\(halt.out)")
+        let halts = try d.records(kinds: ["halt"]).map { d.data($0) }
+        #expect(halts.count == 1 && halts.first?["actor_name"] as? String != "system", "halts journaled: \(halts)")
+
+        // Each holder is cut off at its total deadline (5 s), not kept alive by its trickle.
+        let deadline = Date().addingTimeInterval(30)
+        while holders.closedAt.current.count < ControlServer.connectionsMax && Date() < deadline { usleep(50_000) }
+        let closed = holders.closedAt.current
+        #expect(closed.count == ControlServer.connectionsMax, "only \(closed.count) held connections were closed")
+        for (i, at) in closed {
+            #expect(at.timeIntervalSince(started) < 15, "connection \(i) held for \(at.timeIntervalSince(started)) s")
+        }
+        #expect(try d.ctl(["status"]).status == 0, "the socket did not recover once the holders were cut off")
+        #expect(d.stop() == 0)
+    }
+}
