@@ -91,6 +91,13 @@ package protocol AdPlatform: AnyObject {
     func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError)
     func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError)
     func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign
+    /// From now on, retries (and backoff waits) stop as soon as `condition` holds: the
+    /// controller passes "a halt is in force". Platforms that never retry ignore it.
+    func abandonRetries(when condition: @escaping @Sendable () -> Bool)
+}
+
+extension AdPlatform {
+    package func abandonRetries(when condition: @escaping @Sendable () -> Bool) {}
 }
 
 /// A source of orders (Shopify, or the simulator's shop).

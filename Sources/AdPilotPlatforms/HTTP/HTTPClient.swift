@@ -245,8 +245,12 @@ package enum ResponseVerdict: Sendable {
 package final class HTTPClient {
     package let config: HTTPClientConfig
     package let redact: Redactor
-    /// How backoff waits (real time by default); tests record it.
-    package var sleep: (Int) -> Void = { usleep(UInt32(max(0, min($0, 600_000))) * 1000) }
+    /// How backoff waits, in milliseconds (real time, in slices that stop early once
+    /// `abandon` says so); tests record it.
+    package var sleep: ((Int) -> Void)? = nil
+    /// Asked before every retry: true gives up and throws the last attempt's error. The
+    /// controller answers "halted", so no new request starts after a halt is acknowledged.
+    package var abandon: @Sendable () -> Bool = { false }
     private var rng: SplitMix64
     private let transport = CurlTransport()
 
@@ -282,9 +286,21 @@ package final class HTTPClient {
             if let hint, hint > config.retryAfterMaxSeconds {
                 throw last  // waiting that long inside one call would stall the controller
             }
-            sleep(hint.map { $0 * 1000 } ?? backoffMillis(attempt))
+            pause(hint.map { $0 * 1000 } ?? backoffMillis(attempt))
+            if abandon() { throw last }
         }
         throw last
+    }
+
+    /// Waits `millis` (through `sleep` when a test set it).
+    package func pause(_ millis: Int) {
+        if let sleep { return sleep(millis) }
+        var left = max(0, millis)
+        while left > 0 && !abandon() {
+            let slice = min(left, 50)
+            usleep(UInt32(slice) * 1_000)
+            left -= slice
+        }
     }
 
     /// Full jitter (AWS style): uniform in [base * 2^attempt / 2, base * 2^attempt], capped.

@@ -107,6 +107,8 @@ package final class MetaAdapter: AdPlatform {
 
     // MARK: AdPlatform
 
+    package func abandonRetries(when condition: @escaping @Sendable () -> Bool) { http.abandon = condition }
+
     package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         var out: [PlatformCampaign] = []
         var after: String? = nil

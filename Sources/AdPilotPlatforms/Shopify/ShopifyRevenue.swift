@@ -118,7 +118,7 @@ package final class ShopifyRevenue: RevenueSource {
             if url != nil, let limit = r.header("X-Shopify-Shop-Api-Call-Limit"), let (used, size) = Self.bucket(limit),
                 Double(used) >= Double(size) * Self.bucketFullShare
             {
-                http.sleep(1_000)  // the bucket drains at about 2 calls per second
+                http.pause(1_000)  // the bucket drains at about 2 calls per second
             }
         }
         return out

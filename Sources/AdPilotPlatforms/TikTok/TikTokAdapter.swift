@@ -102,6 +102,8 @@ package final class TikTokAdapter: AdPlatform {
             dailyBudgetMicros: try money(item["budget"], "budget of ad group \(id)"), status: status)
     }
 
+    package func abandonRetries(when condition: @escaping @Sendable () -> Bool) { http.abandon = condition }
+
     package func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
         var out: [PlatformCampaign] = []
         var page = 1

@@ -28,9 +28,10 @@ struct LoadedPolicy {
 ///
 /// Safety rules kept here:
 /// - every decision is durable in the journal before any write it asks for (Tick);
-/// - the halt flag (in memory and `<state>/HALT`) is checked under `applyLock` right
-///   before every platform write, and `halt` takes that lock before it returns, so no
-///   write starts after a halt is acknowledged (WriteGate owns this, with the epoch);
+/// - the halt flag (in memory and `<state>/HALT`) is checked under `gate` right before
+///   every platform write starts, and `halt` raises it under the same lock, so no write
+///   starts after a halt is acknowledged; no lock is held across network I/O, so a hung
+///   platform never delays a halt (WriteGate owns this, with the epoch);
 /// - a journal that cannot be written halts the controller (fail closed).
 package final class Controller: @unchecked Sendable {
     package internal(set) var config: ServiceConfig
@@ -49,7 +50,9 @@ package final class Controller: @unchecked Sendable {
     /// Decisions were journaled whose outcomes could not be: no snapshot may be written
     /// past them, so the next start reconciles them.
     var unsettled = false
-    let applyLock = NSLock()
+    /// The write the tick has on the wire; its lock orders "halt raised" against "write
+    /// started" (WriteGate).
+    let gate = Guarded<WriteInFlight?>(nil)
     var policies: [PolicyID: LoadedPolicy] = [:]
     var memory: [CampaignID: CampaignMemory] = [:]
     var platformBreaker = CircuitBreaker()
@@ -78,5 +81,6 @@ package final class Controller: @unchecked Sendable {
             StatusView(
                 platform: platform.name, configDigest: config.digest.hex, gateConfig: config.gates,
                 policyDirs: config.policyDirs))
+        platform.abandonRetries(when: { [unowned self] in haltRequested.load(ordering: .acquiring) })
     }
 }

@@ -10,13 +10,21 @@ import Synchronization
 /// The write gate: the one place that owns "no platform write after a halt is acknowledged".
 extension Controller {
     /// Stops every platform write, then records why. When this returns, no write starts
-    /// again until `resume`: the flag is raised in memory and on disk, and any write in
-    /// flight has finished (it held `applyLock`).
+    /// again until `resume`: the flag is raised in memory (under `gateLock`, which every
+    /// write takes to start) and on disk. It never waits for the network: a write already
+    /// on the wire finishes on its own and the tick journals its real outcome; the answer
+    /// names it.
     package func halt(actor: Actor, reason: String, log: Log) -> (transition: Transition?, problems: [String]) {
-        haltRequested.store(true, ordering: .releasing)
-        applyLock.lock()
-        applyLock.unlock()
+        let onTheWire = gate.with { g -> WriteInFlight? in
+            haltRequested.store(true, ordering: .releasing)
+            return g
+        }
         var problems: [String] = []
+        if let w = onTheWire {
+            problems.append(
+                "a write already on the wire (campaign \(w.campaign), decision seq \(w.decisionSeq)) will finish "
+                    + "and its outcome will be journaled; nothing new starts")
+        }
         do {
             try stateDir.raiseHaltFlag(note: "halted by \(actor): \(reason)")
         } catch {
@@ -43,7 +51,8 @@ extension Controller {
 
     package var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
 
-    /// One write, read back. The halt check and the write happen under `applyLock`.
+    /// One write, read back. The halt and epoch checks and the mark "on the wire" happen
+    /// under `gateLock`; the network call does not hold it.
     func apply(
         _ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker
     ) -> ApplyResultRecord {
@@ -53,16 +62,21 @@ extension Controller {
         if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) {
             usleep(UInt32(applyDelayMillis) * 1_000)
         }
-        applyLock.lock()
-        defer { applyLock.unlock() }
-        guard !haltRequested.load(ordering: .acquiring), !stateDir.isHalted else {
-            result.error = "halted after the decision was journaled"
+        let refusal = gate.with { inFlight -> String? in
+            if haltRequested.load(ordering: .acquiring) || stateDir.isHalted {
+                return "halted after the decision was journaled"
+            }
+            if controlEpoch.load(ordering: .acquiring) != epoch {
+                return "the control state changed after the decision was journaled"
+            }
+            inFlight = WriteInFlight(campaign: d.campaign, decisionSeq: seq)
+            return nil
+        }
+        if let refusal {
+            result.error = refusal
             return result
         }
-        guard controlEpoch.load(ordering: .acquiring) == epoch else {
-            result.error = "the control state changed after the decision was journaled"
-            return result
-        }
+        defer { gate.with { $0 = nil } }
         let failure: Bool
         do {
             switch try BudgetWrite.apply(platform, campaign: d.campaign, budgetMicros: d.finalBudgetMicros) {
@@ -85,4 +99,10 @@ extension Controller {
         campaignBreaker.record(failure: failure, config.breaker, at: now)
         return result
     }
+}
+
+/// The write the tick has started and not yet finished (at most one: writes are serial).
+struct WriteInFlight: Sendable {
+    let campaign: CampaignID
+    let decisionSeq: UInt64
 }
