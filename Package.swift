@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(
             name: "AdPilotControlTests",
             dependencies: ["AdPilotTestSupport", "AdPilotControl", "AdPilotCore", "AdPilotJournal", "AdPilotSystem"]),
-        .testTarget(name: "AdPilotPlatformsTests", dependencies: ["AdPilotPlatforms", "AdPilotCore"]),
+        .testTarget(
+            name: "AdPilotPlatformsTests", dependencies: ["AdPilotTestSupport", "AdPilotPlatforms", "AdPilotCore"]),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

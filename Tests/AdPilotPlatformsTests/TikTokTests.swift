@@ -1,3 +1,4 @@
+import AdPilotTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -3,37 +3,44 @@ import Synchronization
 
 /// A real HTTP/1.1 server on 127.0.0.1 (ephemeral port) for tests. Each connection gets one
 /// request and one response (`Connection: close`). The handler plays the platform.
-final class LoopbackServer: Sendable {
-    struct Request: Sendable {
-        let method: String
-        let path: String
-        let query: [String: String]
-        let headers: [String: String]
-        let body: [UInt8]
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+package final class LoopbackServer: Sendable {
+    package struct Request: Sendable {
+        package let method: String
+        package let path: String
+        package let query: [String: String]
+        package let headers: [String: String]
+        package let body: [UInt8]
+        package var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    struct Response: Sendable {
-        var status: Int
-        var headers: [(String, String)] = []
-        var body: [UInt8] = []
-        var delayMillis = 0
+    package struct Response: Sendable {
+        package var status: Int
+        package var headers: [(String, String)] = []
+        package var body: [UInt8] = []
+        package var delayMillis = 0
 
-        static func json(_ text: String, status: Int = 200, headers: [(String, String)] = []) -> Response {
+        package init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], delayMillis: Int = 0) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delayMillis = delayMillis
+        }
+
+        package static func json(_ text: String, status: Int = 200, headers: [(String, String)] = []) -> Response {
             Response(status: status, headers: [("Content-Type", "application/json")] + headers, body: Array(text.utf8))
         }
     }
 
-    let port: UInt16
+    package let port: UInt16
     private let listener: Int32
     private let handler: Mutex<@Sendable (Request) -> Response>
     private let log = Mutex<[Request]>([])
     private let stopped = Atomic<Bool>(false)
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var requests: [Request] { log.withLock { $0 } }
+    package var baseURL: String { "http://127.0.0.1:\(port)" }
+    package var requests: [Request] { log.withLock { $0 } }
 
-    init(_ handler: @escaping @Sendable (Request) -> Response) throws {
+    package init(_ handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = Mutex(handler)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
@@ -58,12 +65,12 @@ final class LoopbackServer: Sendable {
         thread.start()
     }
 
-    func setHandler(_ h: @escaping @Sendable (Request) -> Response) { handler.withLock { $0 = h } }
+    package func setHandler(_ h: @escaping @Sendable (Request) -> Response) { handler.withLock { $0 = h } }
 
     /// Wakes the accept loop; the serving thread closes the socket itself. Closing it here
     /// would free the descriptor number while the thread still sits in accept(), and the
     /// next server to get that number would have its connections stolen.
-    func stop() {
+    package func stop() {
         stopped.store(true, ordering: .sequentiallyConsistent)
         shutdown(listener, Int32(SHUT_RDWR))
     }
