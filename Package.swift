@@ -91,7 +91,7 @@ let package = Package(
             name: "adpilot-bench",
             dependencies: [
                 "AdPilotCore", "AdPilotJournal", "AdPilotSystem", "AdPilotPlatforms", "AdPilotPolicy", "AdPilotControl",
-                "AdPilotService",
+                "AdPilotService", "AdPilotTestSupport",
             ],
             swiftSettings: strict),
 
@@ -100,8 +100,11 @@ let package = Package(
             name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"],
             swiftSettings: strict),
 
-        // Helpers shared by the test targets (temporary directories, EINTR-safe pipe reads).
-        .target(name: "AdPilotTestSupport", path: "Tests/Support"),
+        // Helpers shared by the test targets and the benchmark (temporary directories,
+        // EINTR-safe pipe reads, a loopback HTTP server, a platform whose writes hang).
+        .target(
+            name: "AdPilotTestSupport", dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotPlatforms"],
+            path: "Tests/Support"),
 
         .testTarget(name: "AdPilotCoreTests", dependencies: ["AdPilotCore"]),
         .testTarget(name: "AdPilotSystemTests", dependencies: ["AdPilotSystem"]),

@@ -109,7 +109,7 @@ private func benchHaltLatency(_ controller: Controller, socket: String, quiet: L
             format:
                 "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
                     + "(%d halts; "
-                + "the reply comes after the last write)", percentile(latencies, 0.5), percentile(latencies, 0.99),
+                + "no write starts after the reply)", percentile(latencies, 0.5), percentile(latencies, 0.99),
             latencies.max() ?? 0,
             latencies.count))
 }
