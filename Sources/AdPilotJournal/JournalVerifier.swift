@@ -26,13 +26,16 @@ package struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Verifies a whole journal: every byte of every record (SHA-256 of the line), the chain
 /// (`prev`), seq continuity within and across segments, and with a key every seal's
-/// HMAC and the spacing of seals. Reads at disk speed: no JSON parser.
+/// HMAC and the places seals must be (seq 2, then at most `interval` records apart, the
+/// interval read from the sealed records themselves). Reads at disk speed: no JSON parser.
 package enum JournalVerifier {
+    /// `anchors`: heads recorded outside the journal (from journald, say); each must still
+    /// be in the journal with the same hash, or the journal was cut back or rewritten.
     package static func verify(
-        directory: String, key: [UInt8]? = nil, defaultSealInterval: Int = JournalOptions.sealIntervalDefault,
-        io: any FileIO = PosixFileIO()
+        directory: String, key: [UInt8]? = nil, anchors: [RecordRef] = [], io: any FileIO = PosixFileIO()
     ) -> Result<VerifyReport, VerifyFailure> {
-        var chain = ChainCheck(key: key, interval: defaultSealInterval)
+        var chain = ChainCheck(key: key)
+        chain.anchors = Dictionary(anchors.map { ($0.seq, $0.hash.hex) }, uniquingKeysWith: { a, _ in a })
         let names: [SegmentName]
         do {
             names = try io.segmentNames(directory)
@@ -49,18 +52,14 @@ package enum JournalVerifier {
         var report = chain.report
         report.head = RecordRef(
             seq: chain.expected - 1, hash: SHA256Digest(hex: String(decoding: chain.prev, as: UTF8.self))!)
-        if key != nil {
-            let unsealed = report.head.seq - chain.lastSealedSeq
-            if unsealed > UInt64(chain.interval) {
-                return .failure(
-                    VerifyFailure(
-                        seq: chain.lastSealedSeq + UInt64(chain.interval) + 1,
-                        segment: names.last?.fileName ?? directory, offset: 0,
-                        problem: "\(unsealed) records after the last seal (seq \(chain.lastSealedSeq)), "
-                            + "but seals come every \(chain.interval): seals were removed or the journal was written "
-                            + "without the key"
-                    ))
-            }
+        if let missing = anchors.filter({ $0.seq > report.head.seq }).map(\.seq).min() {
+            let last = names.last?.fileName ?? ""
+            return .failure(
+                VerifyFailure(
+                    seq: report.head.seq + 1, segment: last.isEmpty ? directory : last,
+                    offset: last.isEmpty ? 0 : (try? fileSize(io, directory + "/" + last)) ?? 0,
+                    problem: "the journal ends at seq \(report.head.seq), but seq \(missing) was anchored: "
+                        + "records were cut off the end"))
         }
         return .success(report)
     }
@@ -119,12 +118,12 @@ private struct ChainCheck {
     var expected: UInt64 = 1
     var prev = RecordFormat.genesis.hexBytes  // 64 hex bytes of the last hash, reused in place
     var lastSealedSeq: UInt64 = 0
-    var interval: Int
+    /// From the last seal; nil before the first (which must be seq 2).
+    var interval: Int? = nil
+    /// Anchored hashes (hex) by seq.
+    var anchors: [UInt64: String] = [:]
 
-    init(key: [UInt8]?, interval: Int) {
-        self.key = key
-        self.interval = interval
-    }
+    init(key: [UInt8]?) { self.key = key }
 
     /// Checks one line (without its newline) as record `expected` and, if it passes, advances past it.
     /// Returns the problem otherwise (the failing seq is still `expected`).
@@ -141,15 +140,36 @@ private struct ChainCheck {
         guard h.hashMatches(line, sha) else {
             return "hash mismatch: the record's bytes were changed"
         }
+        if let anchored = anchors[h.seq], h.string(h.hash, in: line) != anchored {
+            return "hash \(h.string(h.hash, in: line)) is not the anchored \(anchored): the journal was rewritten "
+                + "from here (or before)"
+        }
         if h.kindIs("seal", in: line) {
             report.seals += 1
             if let key, let problem = checkSeal(line, h, key: key) { return problem }
+        } else if key != nil, let problem = sealMissing(at: h.seq) {
+            return problem
         }
         prev.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: line[h.hash])) }
         report.records += 1
         report.bytes += Int64(line.count + 1)
         expected += 1
         return nil
+    }
+
+    /// With a key, a record that is not a seal where one must be: seq 2 (the first record
+    /// is sealed at once), or `interval` records after the previous seal.
+    private func sealMissing(at seq: UInt64) -> String? {
+        guard let interval else {
+            return seq == 2
+                ? "a keyed journal seals its first record, so seq 2 must be a seal: seals were removed, or the "
+                    + "journal was written without the key (a key must be used from the first record)"
+                : nil
+        }
+        let since = seq - lastSealedSeq - 1  // unsealed records before this one
+        guard since >= UInt64(interval) else { return nil }
+        return "\(since) records since the seal at seq \(lastSealedSeq), which says seals come every \(interval): "
+            + "this record should be a seal; seals were removed, or it was written without the key"
     }
 
     /// A seal vouches for the record before it, its MAC verifies with `key`, and it comes
@@ -165,8 +185,9 @@ private struct ChainCheck {
             return "seal MAC does not verify: the chain was rewritten without the key, or this is the wrong key"
         }
         let gap = h.seq - lastSealedSeq - 1  // records since the previous seal
-        guard gap <= UInt64(seal.interval) else {
-            return "\(gap) records before this seal, but seals come every \(seal.interval): seals were removed"
+        guard gap <= UInt64(interval ?? seal.interval) else {
+            return "\(gap) records before this seal, but seals come every \(interval ?? seal.interval): "
+                + "seals were removed"
         }
         lastSealedSeq = h.seq
         interval = seal.interval

@@ -13,12 +13,16 @@ package struct JournalOptions: Sendable {
     package var segmentBytesMax: Int64 = JournalOptions.segmentBytesDefault
     /// HMAC key for seals (the `journal-key` credential, at least 32 bytes). Never written.
     package var sealKey: [UInt8]? = nil
-    /// A seal after every this many records, before each rotation, and at close.
+    /// A seal right after the first record, after every this many records, before each
+    /// rotation, and at close.
     package var sealInterval: Int = JournalOptions.sealIntervalDefault
     /// Written into the lock file so a second writer's error can name the holder.
     package var holder: String = "pid \(getpid())"
     package var io: any FileIO = PosixFileIO()
     package var clock: any TimeSource
+    /// Called with each seal once it is durable (the daemon logs it to journald as an
+    /// anchor outside the journal's files).
+    package var onSeal: (@Sendable (RecordRef) -> Void)? = nil
 
     package init(clock: any TimeSource) { self.clock = clock }
 }
@@ -27,6 +31,11 @@ package struct JournalOptions: Sendable {
 package struct RecordRef: Hashable, Sendable {
     package let seq: UInt64
     package let hash: SHA256Digest
+
+    package init(seq: UInt64, hash: SHA256Digest) {
+        self.seq = seq
+        self.hash = hash
+    }
 }
 
 /// One record to append.
@@ -72,6 +81,8 @@ package final class JournalWriter {
     private var segment: OpenSegment
     private var poison: String?
     private var unsealed: Int
+    /// Seals written but not yet durable (reported through `onSeal` once they are).
+    private var sealsPending: [RecordRef] = []
     private let sha = Crypto.SHA256Context()
 
     struct OpenSegment {
@@ -127,7 +138,10 @@ package final class JournalWriter {
                         (#"{"bytes":\#(torn.bytes),"moved_to":"\#(torn.movedTo)","offset":\#(torn.offset),"#
                             + #""problem":"\#(torn.problem)","segment":"\#(torn.segment)"}"#).utf8))
             }
-            if options.sealKey != nil && writer.unsealed >= options.sealInterval { _ = try writer.seal() }
+            // A writer's first act on a keyed journal is a seal: whatever the last writer
+            // left unsealed is covered, and this writer's interval (which the config may
+            // have changed) is in the journal before the records it governs.
+            if options.sealKey != nil && writer.head.seq > 0 { _ = try writer.seal(evenIfNothingNew: true) }
             return writer
         }
     }
@@ -157,10 +171,11 @@ package final class JournalWriter {
         }
         func addSeal(_ key: [UInt8]) {
             let seq = pendingHead.seq + 1
-            _ = encode(
-                "seal",
-                RecordFormat.sealData(
-                    sealSeq: seq, sealedHash: pendingHead.hash, interval: options.sealInterval, key: key))
+            sealsPending.append(
+                encode(
+                    "seal",
+                    RecordFormat.sealData(
+                        sealSeq: seq, sealedHash: pendingHead.hash, interval: options.sealInterval, key: key)))
             pendingUnsealed = 0
         }
 
@@ -185,17 +200,22 @@ package final class JournalWriter {
             }
             refs.append(encode(entry.kind, entry.data))
             pendingUnsealed += 1
-            if let key = options.sealKey, pendingUnsealed >= options.sealInterval { addSeal(key) }
+            // The first record is sealed at once: the seal policy (its interval) is then
+            // in the journal, and a keyed journal cannot lose every seal unnoticed.
+            if let key = options.sealKey, pendingUnsealed >= options.sealInterval || pendingHead.seq == 1 {
+                addSeal(key)
+            }
         }
         try flush(&pending, head: pendingHead, unsealed: pendingUnsealed)
         return refs
     }
 
-    /// Appends a seal now (no-op without a key or with nothing to seal).
+    /// Appends a seal now (no-op without a key, or with nothing to seal unless
+    /// `evenIfNothingNew`: a seal may vouch for the seal before it).
     @discardableResult
-    package func seal() throws(JournalError) -> RecordRef? {
+    package func seal(evenIfNothingNew: Bool = false) throws(JournalError) -> RecordRef? {
         if let poison { throw .poisoned(cause: poison) }
-        guard let key = options.sealKey, unsealed > 0 else { return nil }
+        guard let key = options.sealKey, unsealed > 0 || (evenIfNothingNew && head.seq > 0) else { return nil }
         var pending: [UInt8] = []
         let seq = head.seq + 1
         let hash = RecordFormat.encode(
@@ -206,6 +226,7 @@ package final class JournalWriter {
                 interval: options.sealInterval, key: key),
             into: &pending, sha: sha)
         let ref = RecordRef(seq: seq, hash: hash)
+        sealsPending.append(ref)
         try flush(&pending, head: ref, unsealed: 0)
         return ref
     }
@@ -228,6 +249,7 @@ package final class JournalWriter {
         _ pending: inout [UInt8], head newHead: RecordRef, unsealed newUnsealed: Int
     ) throws(JournalError) {
         guard !pending.isEmpty else { return }
+        defer { sealsPending.removeAll() }
         do {
             try pending.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
                 try io.writeAll(segment.fd, b, path: segment.path)
@@ -249,6 +271,7 @@ package final class JournalWriter {
         head = newHead
         unsealed = newUnsealed
         pending.removeAll(keepingCapacity: true)
+        if let onSeal = options.onSeal { sealsPending.forEach(onSeal) }
     }
 
     private func rotate() throws(JournalError) {

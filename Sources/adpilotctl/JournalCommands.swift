@@ -9,7 +9,7 @@ enum JournalCommands {
     static let usage = """
         usage: adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
                adpilotctl journal show SEQ [--json]
-               adpilotctl journal verify [--key-file FILE]
+               adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]...
         """
 
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
@@ -265,6 +265,15 @@ enum JournalCommands {
 
     static func verify(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let keyFile = try args.value("--key-file")
+        var anchors: [RecordRef] = []
+        while let text = try args.value("--expect-head") {
+            guard let ref = parseHead(text) else {
+                throw UsageError(
+                    message: "--expect-head \(text): expected SEQ:HASH (a seq, a colon, 64 hex digits), as journald's "
+                        + "ADPILOT_HEAD field holds it")
+            }
+            anchors.append(ref)
+        }
         guard try args.positionals(verb: "journal verify").isEmpty else {
             throw UsageError(message: "journal verify takes no arguments\n\(usage)")
         }
@@ -285,13 +294,17 @@ enum JournalCommands {
             }
         }
         guard journalExists(global) else { return .checkFailed }
-        switch JournalVerifier.verify(directory: global.journalDir, key: key) {
+        switch JournalVerifier.verify(directory: global.journalDir, key: key, anchors: anchors) {
         case .success(let r):
             var text =
                 "journal OK: \(r.records) records in \(r.segments) segment\(r.segments == 1 ? "" : "s"), \(r.seals) "
                     + "seal\(r.seals == 1 ? "" : "s")"
             text += key == nil ? " (not checked: no --key-file)" : " (HMAC verified through seq \(r.sealedThrough))"
             text += "\nhead: seq \(r.head.seq) hash \(r.head.hash.hex)"
+            if !anchors.isEmpty {
+                text +=
+                    "\nanchors: \(anchors.count) expected head\(anchors.count == 1 ? "" : "s") found with the same hash"
+            }
             if r.incompleteTailBytes > 0 {
                 text +=
                     "\nnote: \(r.incompleteTailBytes) bytes of an unfinished record at the end (a write in progress, "
@@ -306,6 +319,14 @@ enum JournalCommands {
             )
             return .checkFailed
         }
+    }
+
+    /// `SEQ:HASH`, the form journald's `ADPILOT_HEAD` field and `verify`'s head line use.
+    static func parseHead(_ text: String) -> RecordRef? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let seq = UInt64(parts[0]), seq > 0, let hash = SHA256Digest(hex: String(parts[1]))
+        else { return nil }
+        return RecordRef(seq: seq, hash: hash)
     }
 
     // MARK: Shared

@@ -17,7 +17,7 @@ let help = """
       adpilotctl rollback --reason TEXT [--json]
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
-      adpilotctl journal verify [--key-file FILE]
+      adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]...
       adpilotctl policy list [--policy-dir DIR]...
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
       adpilotctl policy verify DIR

@@ -56,4 +56,21 @@ import Testing
             Issue.record("Swift verifier passed it")
         }
     }
+
+    /// A keyed journal shorter than its seal interval, its seals stripped and its chain
+    /// recomputed: both verifiers refuse it at seq 2, at the same place.
+    @Test func pythonVerifierRefusesAStrippedShortJournal() throws {
+        let t = TempDir("py3")
+        try write(t.journal, 40, batch: 10, key: key32, interval: 1_000).close()
+        try rechain(t.journal, drop: { _, kind in kind == "seal" })
+        let keyFile = t.path + "/key"
+        #expect(FileManager.default.createFile(atPath: keyFile, contents: Data(key32)))
+        let r = try python([t.journal, keyFile])
+        #expect(r.status == 1 && r.output.contains("seq 2 should be a seal"), "\(r.output)")
+        guard case .failure(let f) = verify(t.journal, key: key32) else {
+            Issue.record("Swift verifier passed it")
+            return
+        }
+        #expect(r.output.hasPrefix("\(f.segment) byte \(f.offset)"), "both name the same place: \(f) vs \(r.output)")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import AdPilotCore
 @testable import AdPilotJournal
 import AdPilotSystem
@@ -43,8 +44,10 @@ func write(
     return w
 }
 
-func verify(_ dir: String, key: [UInt8]? = nil) -> Result<VerifyReport, VerifyFailure> {
-    JournalVerifier.verify(directory: dir, key: key)
+func verify(
+    _ dir: String, key: [UInt8]? = nil, anchors: [RecordRef] = []
+) -> Result<VerifyReport, VerifyFailure> {
+    JournalVerifier.verify(directory: dir, key: key, anchors: anchors)
 }
 
 func segmentPaths(_ dir: String) -> [String] {
@@ -87,4 +90,35 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
+}
+
+/// Rewrites every segment in place with a freshly computed chain (same seqs, so the same
+/// segment names), letting `edit` change a record's kind and data on the way: what a
+/// forger without the key can do. Returns each rewritten line's segment and byte offset.
+@discardableResult
+func rechain(
+    _ dir: String, drop: (UInt64, String) -> Bool = { _, _ in false },
+    edit: (UInt64, String, [String: Any]) -> (String, [String: Any])? = { _, _, _ in nil }
+) throws -> [UInt64: (segment: String, offset: Int)] {
+    var prev = RecordFormat.genesis
+    var seq: UInt64 = 0
+    var at: [UInt64: (segment: String, offset: Int)] = [:]
+    for path in segmentPaths(dir) {
+        var out: [UInt8] = []
+        for line in lines(path) where !line.isEmpty {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let original = UInt64(object["seq"] as! Int)
+            var kind = object["kind"] as! String
+            if drop(original, kind) { continue }
+            var fields = object["data"] as! [String: Any]
+            if let (k, f) = edit(original, kind, fields) { (kind, fields) = (k, f) }
+            if kind == "seal" { fields["sealed_hash"] = prev.hex }
+            seq += 1
+            at[seq] = ((path as NSString).lastPathComponent, out.count)
+            let d = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            prev = RecordFormat.encode(seq: seq, time: testStart, kind: kind, prev: prev, data: Array(d), into: &out)
+        }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(out)))
+    }
+    return at
 }

@@ -71,6 +71,13 @@ extension Controller {
         options.sealInterval = config.journalSealInterval
         options.sealKey = sealKey
         options.holder = "adpilotd pid \(getpid())"
+        // Every seal's head goes to journald too: an anchor outside the journal's files that
+        // `adpilotctl journal verify --expect-head` checks against (truncation, rewrites).
+        options.onSeal = { ref in
+            log.info(
+                "journal sealed through seq \(ref.seq)",
+                ["ADPILOT_EVENT": "journal_seal", "ADPILOT_HEAD": "\(ref.seq):\(ref.hash.hex)"])
+        }
         options.io = stateDir.io
         let writer: JournalWriter
         do {
