@@ -78,6 +78,9 @@ package final class JournalWriter {
     private let options: JournalOptions
     private var io: any FileIO { options.io }
     private var lockFD: FileDescriptor?
+    /// The directory as opened: a directory removed or swapped under the writer is noticed
+    /// before the next write.
+    private var directoryIdentity: FileIdentity?
     private var segment: OpenSegment
     private var poison: String?
     private var unsealed: Int
@@ -129,6 +132,11 @@ package final class JournalWriter {
         let writer = JournalWriter(
             directory: directory, options: options, lockFD: lockFD, segment: segment,
             head: head, unsealed: unsealed)
+        do {
+            writer.directoryIdentity = try io.identity(at: directory)
+        } catch {
+            throw JournalError.from(error)
+        }
         do {
             if let torn {
                 writer.tornTail = torn
@@ -250,6 +258,7 @@ package final class JournalWriter {
     ) throws(JournalError) {
         guard !pending.isEmpty else { return }
         defer { sealsPending.removeAll() }
+        try checkInPlace()
         do {
             try pending.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws in
                 try io.writeAll(segment.fd, b, path: segment.path)
@@ -272,6 +281,27 @@ package final class JournalWriter {
         unsealed = newUnsealed
         pending.removeAll(keepingCapacity: true)
         if let onSeal = options.onSeal { sealsPending.forEach(onSeal) }
+    }
+
+    /// The directory and the current segment are still the files this writer opened: a
+    /// record appended to a removed or replaced file would be acknowledged and lost.
+    private func checkInPlace() throws(JournalError) {
+        var problem: String? = nil
+        do {
+            let open = try io.identity(of: segment.fd, path: segment.path)
+            if open.links == 0 {
+                problem = "the current segment \(segment.path) was removed"
+            } else if try !io.identity(at: segment.path).isSameFile(as: open) {
+                problem = "\(segment.path) was replaced by another file"
+            } else if let opened = directoryIdentity, try !io.identity(at: directory).isSameFile(as: opened) {
+                problem = "the journal directory \(directory) was replaced by another"
+            }
+        } catch {
+            problem = "the journal directory or its current segment is gone (\(error))"
+        }
+        guard let problem else { return }
+        poison = problem
+        throw .displaced(problem)
     }
 
     private func rotate() throws(JournalError) {

@@ -40,6 +40,9 @@ package enum JournalError: Error, CustomStringConvertible {
     case corrupt(seq: UInt64?, segment: String, offset: Int64, problem: String)
     case invalidKey(String)
     case tooLarge(String)
+    /// The directory or the current segment is no longer the file the writer opened
+    /// (removed, renamed, replaced): nothing more is written there.
+    case displaced(String)
 
     /// Maps whatever a block of syscalls threw to a JournalError.
     static func from(any e: any Error) -> JournalError {
@@ -76,6 +79,8 @@ package enum JournalError: Error, CustomStringConvertible {
                 + "Not repaired automatically: see Runbooks/journal-recovery.md"
         case .invalidKey(let problem): return "journal key: \(problem)"
         case .tooLarge(let what): return "journal: \(what)"
+        case .displaced(let what):
+            return "journal: \(what); nothing more is written until it is restored (see Runbooks/journal-recovery.md)"
         }
     }
 }

@@ -120,6 +120,15 @@ package final class FaultInjectingFileIO: FileIO {
         return base.probe(path)
     }
 
+    package func identity(at path: String) throws(SystemError) -> FileIdentity {
+        try check(.status, "stat", path)
+        return try base.identity(at: path)
+    }
+
+    package func identity(of fd: FileDescriptor, path: String) throws(SystemError) -> FileIdentity {
+        try base.identity(of: fd, path: path)
+    }
+
     package func status(_ path: String) throws(SystemError) -> FileStatus {
         try check(.status, "lstat", path)
         return try base.status(path)

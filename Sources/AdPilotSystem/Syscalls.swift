@@ -69,8 +69,22 @@ package protocol FileIO: Sendable {
     func probe(_ path: String) -> Int32
     /// Owner and modification time of `path` itself (lstat(2): a link is not followed).
     func status(_ path: String) throws(SystemError) -> FileStatus
+    /// Which file `path` names (stat(2), links followed): to notice it being replaced.
+    func identity(at path: String) throws(SystemError) -> FileIdentity
+    /// Which file `fd` is open on (fstat(2)); `links` 0 means it was removed.
+    func identity(of fd: FileDescriptor, path: String) throws(SystemError) -> FileIdentity
     /// fchown(2): hands an open file to another user (root writing for the daemon).
     func changeOwner(_ fd: FileDescriptor, uid: UInt32, gid: UInt32, path: String) throws(SystemError)
+}
+
+/// A file's identity: device and inode, and how many names it has.
+package struct FileIdentity: Hashable, Sendable {
+    package var device: UInt64
+    package var inode: UInt64
+    package var links: UInt64
+
+    /// The same file, whatever its link count.
+    package func isSameFile(as other: FileIdentity) -> Bool { device == other.device && inode == other.inode }
 }
 
 /// What `FileIO.status` reports about a path.
@@ -264,6 +278,18 @@ package struct PosixFileIO: FileIO {
     package func probe(_ path: String) -> Int32 {
         var st = stat()
         return lstat(path, &st) == 0 ? 0 : Glibc.errno
+    }
+
+    package func identity(at path: String) throws(SystemError) -> FileIdentity {
+        var st = stat()
+        _ = try retry("stat", path) { stat(path, &st) }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), links: UInt64(st.st_nlink))
+    }
+
+    package func identity(of fd: FileDescriptor, path: String) throws(SystemError) -> FileIdentity {
+        var st = stat()
+        _ = try retry("fstat", path) { fstat(fd.rawValue, &st) }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), links: UInt64(st.st_nlink))
     }
 
     package func status(_ path: String) throws(SystemError) -> FileStatus {

@@ -66,6 +66,7 @@ extension Controller {
                 "cannot write \(stateDir.haltReserve): \(error); a halt forced by a full disk would not survive a "
                     + "restart", [:])
         }
+        try refuseToStartOver(stateDir)
         var options = JournalOptions(clock: SystemClock())
         options.segmentBytesMax = config.journalSegmentBytesMax
         options.sealInterval = config.journalSealInterval
@@ -92,6 +93,20 @@ extension Controller {
                 ["ADPILOT_SEQ": "\(writer.head.seq)"])
         }
         return JournalSink(writer)
+    }
+
+    /// A state directory that has run before (its snapshot is there) but has no journal
+    /// lost it: starting a new one at seq 1 would hide that. Refused, saying what to do.
+    static func refuseToStartOver(_ stateDir: StateDirectory) throws {
+        let io = stateDir.io
+        let segments = ((try? io.listDirectory(stateDir.journal)) ?? []).filter {
+            $0.hasPrefix("journal-") && $0.hasSuffix(".jsonl")
+        }
+        guard segments.isEmpty, io.probe(stateDir.snapshot) == 0 else { return }
+        throw StartupError(
+            "\(stateDir.journal) holds no journal, but \(stateDir.snapshot) shows this state directory ran before: "
+                + "the journal was removed or moved. Restore it (Runbooks/journal-recovery.md); to start a new journal "
+                + "on purpose, move \(stateDir.snapshot) aside first")
     }
 
     /// The controller with what recovery restored; on an empty journal, the first control
