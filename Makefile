@@ -12,7 +12,7 @@ SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # `swift build` keeps .build/debug pointing at the debug build of this machine.
 BIN := .build/debug
 
-.PHONY: check-width all deps test-deps build release release-static test test-systemd systemd-unit-test run bench policies install clean
+.PHONY: check-width all deps test-deps build release release-static test test-systemd systemd-unit-test run bench soak policies install clean
 
 all: build
 
@@ -117,6 +117,16 @@ run: build
 
 bench: release
 	$(SWIFT) run -c release --skip-build adpilot-bench
+
+# SIGKILLs a live demo daemon at random moments KILLS times and checks, after every kill,
+# that the journal verifies and that every platform write has an earlier decision asking
+# for exactly it (docs/testing.md). Not part of `make test`: 10,000 kills take about an
+# hour. SEED=N replays a run.
+KILLS ?= 10000
+soak: test-deps
+	$(SWIFT) build --build-tests -j $(SWIFT_JOBS)
+	ADPILOT_SOAK_KILLS=$(KILLS) $(if $(SEED),ADPILOT_SOAK_SEED=$(SEED)) \
+	  $(SWIFT) test --skip-build --filter 'SoakTests|WriteAheadLedgerTests'
 
 # Regenerates Policies/qlearn@1 bit for bit from its seed (make test checks it matches).
 policies: release
