@@ -102,8 +102,43 @@ import Testing
         i.accountOthersMicros = usd("862.50")  // room 137.50 -> ceiling 110
         let d = Fixture.decide(i, proposing: usd("120"))
         #expect(d.reason == .accountCap && d.finalBudgetMicros == usd("110"))
-        i.accountOthersMicros = usd("5000")  // already over: this campaign must stop
-        #expect(Fixture.decide(i, proposing: usd("120")).finalBudgetMicros == .zero)
+        // Already over: the ceiling is below the minimum bound, so the budget comes down to
+        // the minimum (the lowest budget the platform takes), not to zero.
+        i.accountOthersMicros = usd("5000")
+        let over = Fixture.decide(i, proposing: usd("120"))
+        let minimum = i.campaign.guardrails.bounds.minMicros
+        #expect(over.finalBudgetMicros == minimum && over.action == .apply && over.reason == .accountCap)
+    }
+
+    /// Issue 15, item 4: bounds approved 30.04, the step limit then cut a zero budget to 5.00
+    /// against a 20.00 minimum. A budget below the minimum may reach it in one step.
+    @Test func aBudgetBelowTheMinimumStepsStraightToIt() {
+        var i = Fixture.input()
+        i.campaign.guardrails.bounds = BudgetBounds(minMicros: usd("20"), maxMicros: usd("500"))
+        i.campaign.guardrails.maxStepFloorMicros = usd("5")
+        i.observation.currentBudgetMicros = .zero
+        let d = Fixture.decide(i, proposing: usd("30.04"))
+        #expect(d.finalBudgetMicros == usd("20") && d.action == .apply && d.reason == .stepIncrease, "\(d.layers)")
+    }
+
+    /// A budget above the maximum comes back to it in one step, even within the cooldown.
+    @Test func aBudgetAboveTheMaximumComesBackInOneStep() {
+        var i = Fixture.input()
+        i.campaign.guardrails.bounds = BudgetBounds(minMicros: usd("20"), maxMicros: usd("60"))
+        i.lastChangeAt = i.now.adding(seconds: -60)
+        let d = Fixture.decide(i, proposing: usd("100"))
+        #expect(d.finalBudgetMicros == usd("60") && d.action == .apply, "\(d.layers)")
+    }
+
+    /// A cap whose ceiling is below the minimum, with the budget already at or below the
+    /// minimum: no valid budget meets the cap, so it holds rather than writing less.
+    @Test func aCapBelowTheMinimumHoldsABudgetAtTheMinimum() {
+        var i = Fixture.input()
+        i.campaign.guardrails.bounds = BudgetBounds(minMicros: usd("100"), maxMicros: usd("500"))
+        i.account.dailyCapMicros = usd("1000")
+        i.accountOthersMicros = usd("5000")
+        let d = Fixture.decide(i, proposing: usd("120"))
+        #expect(d.action == .hold && d.reason == .accountCap && d.finalBudgetMicros == usd("100"), "\(d.layers)")
     }
 
     @Test func noConversionWindowBlocksIncreasesOnly() {

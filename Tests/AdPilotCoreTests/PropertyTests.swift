@@ -140,16 +140,21 @@ func violations(_ d: Decision) -> [String] {
     guard d.action != .hold else { return out }
 
     let ctx = GuardContext(i)
-    // Never above the remaining daily cap (projected), the account cap, the canary cap.
-    if final > ctx.dailyCapCeiling { out.append("above the daily cap ceiling \(ctx.dailyCapCeiling)") }
-    if final > ctx.accountCeiling { out.append("above the account cap ceiling \(ctx.accountCeiling)") }
-    if let c = ctx.canaryCeiling, final > c { out.append("above the canary exposure ceiling \(c)") }
+    let b = i.campaign.guardrails.bounds(atHour: ctx.local.hourOfDay)
+    // Never above the remaining daily cap (projected), the account cap, the canary cap;
+    // where a cap's ceiling is below the minimum bound, only a decrease to the minimum.
+    let toMinimum = final == b.minMicros && final < current
+    if final > ctx.dailyCapCeiling && !toMinimum { out.append("above the daily cap ceiling \(ctx.dailyCapCeiling)") }
+    if final > ctx.accountCeiling && !toMinimum { out.append("above the account cap ceiling \(ctx.accountCeiling)") }
+    if let c = ctx.canaryCeiling, final > c && !toMinimum { out.append("above the canary exposure ceiling \(c)") }
     let projected = i.account.projectedDaySpend(budget: final, spendToday: i.observation.spendTodayMicros)
-    if projected > max(i.campaign.guardrails.dailyCapMicros, max(i.observation.spendTodayMicros, .zero)) {
+    if projected > max(i.campaign.guardrails.dailyCapMicros, max(i.observation.spendTodayMicros, .zero)) && !toMinimum {
         out.append("projected day spend \(projected) above the daily cap")
     }
-    // Within every configured bound (when the budget started inside them and no hard cap forced it lower).
-    let b = i.campaign.guardrails.bounds(atHour: ctx.local.hourOfDay)
+    // A budget written is always inside the bounds; an unchanged one stays where it was.
+    if d.action == .apply || d.action == .wouldApply, final < b.minMicros || final > b.maxMicros {
+        out.append("wrote \(final) outside the bounds \(b.minMicros)..\(b.maxMicros)")
+    }
     if final > max(b.maxMicros, current) { out.append("above max bound \(b.maxMicros)") }
     if !capAdjusted && final < min(b.minMicros, current) { out.append("below min bound \(b.minMicros)") }
     if current >= b.minMicros && current <= b.maxMicros && !capAdjusted && (final < b.minMicros || final > b.maxMicros)
@@ -160,8 +165,12 @@ func violations(_ d: Decision) -> [String] {
     let g = i.campaign.guardrails
     let step = max(
         g.maxStepFloorMicros, current.scaled(by: i.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction))
-    if final > current && final.saturatingSubtracting(current) > step { out.append("increase above max step \(step)") }
-    if final < current && current.saturatingSubtracting(final) > step && !capAdjusted {
+    let upToMinimum = current < b.minMicros && final == b.minMicros
+    if final > current && final.saturatingSubtracting(current) > step && !upToMinimum {
+        out.append("increase above max step \(step)")
+    }
+    let backInBounds = current > b.maxMicros && final == b.maxMicros
+    if final < current && current.saturatingSubtracting(final) > step && !capAdjusted && !backInBounds {
         out.append("decrease beyond max step \(step)")
     }
     return out

@@ -56,6 +56,20 @@ package struct GuardContext: Sendable {
 
     /// The tightest hard spending ceiling. A budget above it must come down, cooldown or not.
     package var hardCeiling: Micros { min(dailyCapCeiling, accountCeiling, canaryCeiling ?? Micros(.max)) }
+
+    /// The configured minimum and maximum for this local hour. No layer produces an amount
+    /// outside them (docs/decision-pipeline.md, "Bounds").
+    package var bounds: BudgetBounds { config.guardrails.bounds(atHour: local.hourOfDay) }
+
+    /// A hard cap's verdict on `amount` (nil when it fits). A ceiling below the minimum
+    /// cannot be met by any valid budget: the budget comes down to the minimum if it is
+    /// above it, and holds otherwise (an increase would break the cap).
+    func capVerdict(_ amount: Micros, ceiling: Micros, _ reason: ReasonCode) -> Verdict? {
+        guard amount > ceiling else { return nil }
+        let minimum = bounds.minMicros
+        guard ceiling < minimum else { return .adjust(ceiling, reason) }
+        return current > minimum ? .adjust(minimum, reason) : .veto(reason)
+    }
 }
 
 /// One guardrail: a small pure check over a proposed (already valid, representable) budget.
@@ -68,7 +82,7 @@ package protocol Guardrail: Sendable {
 package struct BoundsGuard: Guardrail {
     package var layer: Layer { .bounds }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
-        let b = ctx.config.guardrails.bounds(atHour: ctx.local.hourOfDay)
+        let b = ctx.bounds
         func detail() -> String { "hour \(ctx.local.hourOfDay) bounds \(b.minMicros)..\(b.maxMicros)" }
         if amount < b.minMicros { return (.adjust(b.minMicros, .belowMin), detail()) }
         if amount > b.maxMicros { return (.adjust(b.maxMicros, .aboveMax), detail()) }
@@ -84,8 +98,10 @@ package struct StepGuard: Guardrail {
         let g = ctx.config.guardrails
         let fraction = ctx.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction
         let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
-        let up = ctx.currency.floor(ctx.current.saturatingAdding(step))
-        let down = ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step)))
+        // A budget outside the bounds may come back to them in one step, however far.
+        let b = ctx.bounds
+        let up = max(ctx.currency.floor(ctx.current.saturatingAdding(step)), b.minMicros)
+        let down = min(ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step))), b.maxMicros)
         func detail() -> String {
             "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))"
         }
@@ -102,9 +118,9 @@ package struct DailyCapGuard: Guardrail {
     package var layer: Layer { .dailyCap }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.dailyCapCeiling
-        guard amount > ceiling else { return (.approve, nil) }
+        guard let verdict = ctx.capVerdict(amount, ceiling: ceiling, .dailyCap) else { return (.approve, nil) }
         return (
-            .adjust(ceiling, .dailyCap),
+            verdict,
             "cap \(ctx.config.guardrails.dailyCapMicros), spent today "
                 + "\(ctx.observation.spendTodayMicros), overdelivery \(ctx.account.overdeliveryBasisPoints) bp: "
                 + "ceiling \(ceiling)"
@@ -117,9 +133,9 @@ package struct AccountCapGuard: Guardrail {
     package var layer: Layer { .accountCap }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let ceiling = ctx.accountCeiling
-        guard amount > ceiling else { return (.approve, nil) }
+        guard let verdict = ctx.capVerdict(amount, ceiling: ceiling, .accountCap) else { return (.approve, nil) }
         return (
-            .adjust(ceiling, .accountCap),
+            verdict,
             "account cap \(ctx.account.dailyCapMicros), other campaigns "
                 + "projected \(ctx.accountOthersMicros): ceiling \(ceiling)"
         )
@@ -160,12 +176,15 @@ package struct CooldownGuard: Guardrail {
         guard amount != ctx.current, let last = ctx.lastChangeAt,
             ctx.now < last.adding(seconds: cooldown)
         else { return (.approve, nil) }
-        if ctx.current > ctx.hardCeiling {
-            // Only the decrease the cap forces, not any decrease.
-            let floor = ctx.hardCeiling
-            return amount < floor
-                ? (.adjust(floor, .cooldown), "within cooldown: only the decrease to the hard cap \(floor) is allowed")
-                : (.approve, "within cooldown, but the current budget is above a hard cap: decrease allowed")
+        // What must come down even now: a budget above a hard cap or above the maximum
+        // bound. Only that decrease, not any decrease, and never below the minimum.
+        let forced = max(min(ctx.hardCeiling, ctx.bounds.maxMicros), ctx.bounds.minMicros)
+        if ctx.current > forced {
+            return amount < forced
+                ? (.adjust(forced, .cooldown), "within cooldown: only the decrease to \(forced) (hard cap or maximum) "
+                    + "is allowed")
+                : (.approve, "within cooldown, but the current budget is above a hard cap or the maximum: decrease "
+                    + "allowed")
         }
         return (.veto(.cooldown), "last change \(last), cooldown \(cooldown) s")
     }
@@ -176,9 +195,10 @@ package struct CooldownGuard: Guardrail {
 package struct CanaryExposureGuard: Guardrail {
     package var layer: Layer { .canaryExposure }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
-        guard let ceiling = ctx.canaryCeiling, amount > ceiling else { return (.approve, nil) }
+        guard let ceiling = ctx.canaryCeiling, let verdict = ctx.capVerdict(amount, ceiling: ceiling, .canaryExposure)
+        else { return (.approve, nil) }
         return (
-            .adjust(ceiling, .canaryExposure),
+            verdict,
             "max spend at risk \(ctx.account.maxSpendAtRiskMicros), "
                 + "other canary campaigns projected \(ctx.canaryOthersMicros): ceiling \(ceiling)"
         )

@@ -150,6 +150,10 @@ package enum DecisionPipeline {
             let ctx = GuardContext(input)
             if final > current && final > ctx.hardCeiling { out.append("an increase above a hard cap") }
             if final > max(current, ctx.hardCeiling) { out.append("above the hard ceiling \(ctx.hardCeiling)") }
+            let b = ctx.bounds
+            if final < b.minMicros || final > b.maxMicros {
+                out.append("outside the bounds \(b.minMicros)..\(b.maxMicros)")
+            }
         }
         return out
     }
