@@ -22,9 +22,12 @@ package struct PlatformCampaign: Hashable, Sendable {
 /// Hourly metrics for one campaign over a window, and how fresh they are.
 package struct MetricsWindow: Sendable {
     package let campaign: CampaignID
-    /// Completed hours, oldest first. Conversions reported late may still grow.
+    /// Hours, oldest first; the newest may be the hour in progress, with what it has spent
+    /// so far (`Observing.completed` tells them apart). Conversions reported late may
+    /// still grow.
     package let hours: [HourlyMetrics]
-    /// The end of the newest hour the platform has data for.
+    /// How recent the data is: the end of the newest hour the platform has data for, or
+    /// the end of the window when that hour is still in progress.
     package let freshThrough: Instant
 
     package init(campaign: CampaignID, hours: [HourlyMetrics], freshThrough: Instant) {

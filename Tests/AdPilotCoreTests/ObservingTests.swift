@@ -30,6 +30,22 @@ import Testing
         #expect(east.spendTodayMicros == usd("22"), "22:00 UTC yesterday is 01:00 today at UTC+3")
     }
 
+    /// Issue 15, item 2: the platforms report the hour in progress. Early in the hour it has
+    /// spend and no conversions yet; read as a completed hour it looks like a collapse. It
+    /// counts toward spend today and nothing else.
+    @Test func theHourInProgressCountsOnlyTowardSpendToday() {
+        let now = Fixture.noon.adding(seconds: 600)  // 12:10: hour 0 (12:00) is in progress
+        let hours = [hour(-2, spend: "10", conversions: 2, value: "40"), hour(-1, spend: "8", conversions: 1),
+                     hour(0, spend: "3")]
+        let o = Observing.observation(campaign: CampaignID("c1"), currency: .usd, budgetMicros: usd("100"),
+                                      hours: hours, freshThrough: now, now: now, utcOffsetSeconds: 0)
+        #expect(o.spendTodayMicros == usd("21"))
+        #expect(o.trailing == TrailingStats(spendMicros: usd("18"), conversions: 3, conversionValueMicros: usd("40")))
+        #expect(o.hoursWithoutConversion == 0, "the partial hour without a conversion yet does not start a streak")
+        #expect(Observing.completed(hours, at: now).map(\.hour) == [noonHour - 2, noonHour - 1])
+        #expect(Observing.completed(hours, at: Fixture.noon.adding(seconds: 3_600)).count == 3, "at 13:00 it is done")
+    }
+
     @Test func dataFromTheFutureIsNotNegativeAge() {
         let o = Observing.observation(campaign: CampaignID("c1"), currency: .usd, budgetMicros: usd("1"), hours: [],
                                       freshThrough: Fixture.noon.adding(seconds: 60), now: Fixture.noon,

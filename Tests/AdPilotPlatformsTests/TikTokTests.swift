@@ -6,9 +6,21 @@ import Testing
 @testable import AdPilotPlatforms
 
 /// A fake TikTok Marketing API v1.3 on loopback: ad groups with budgets, the hourly report,
-/// and switchable misbehaviour.
+/// and switchable misbehaviour. Behaviours taken from public sources, cited where they
+/// are modelled:
+/// - [sdk] tiktok/tiktok-business-api-sdk: `yml_files/report_integrated_get.yml` (parameters,
+///   `page_size` maximum 1000, `data.list` / `data.page_info`), `tiktok_code.py` (codes 40002
+///   PARAM_ERROR, 40100 REQUEST_TOO_FREQUENT, 50002 SYS_TIMEOUT).
+/// - [airbyte] airbytehq/airbyte source-tiktok-marketing: `hourly_datetime_based_cursor.py`
+///   ("TikTok Marketing API doesn't allow date range more than one day ... 'code': 40002,
+///   'message': 'max time span is 1 day when use stat_time_hour'"; start_date == end_date);
+///   `BEHAVIOR.md` (metrics are strings, "-" for no data; 40100 inside HTTP 200).
+/// - [tap] singer-io/tap-tiktok-ads `client.py`: 50000 and 50002 are retried.
 final class FakeTikTok: Sendable {
     struct State {
+        /// Hourly report rows by `stat_time_hour` ("YYYY-MM-DD HH:MM:SS", advertiser time).
+        var report: [String: String] = [:]
+        var sysTimeoutNext = 0
         var budgets: [String: String] = [:]  // adgroup_id -> decimal text, as TikTok stores it
         var enabled: [String: Bool] = [:]
         var throttleNext = 0
@@ -48,6 +60,9 @@ final class FakeTikTok: Sendable {
                 s.throttleNext -= 1; return envelope("{}", code: 40100, message: "Too many requests")
             }
             if s.failNext > 0 { s.failNext -= 1; return .json("upstream error", status: 503) }
+            if s.sysTimeoutNext > 0 {  // [sdk] tiktok_code.py: SYS_TIMEOUT = 50002
+                s.sysTimeoutNext -= 1; return envelope("{}", code: 50002, message: "System timeout, please retry")
+            }
             if s.malformedNext {
                 s.malformedNext = false;
                 return .json(#"{"code":0,"message":"OK","data":{"list":[{"adgroup_id":"ag1","budget":"#)
@@ -94,19 +109,40 @@ final class FakeTikTok: Sendable {
                 }
                 return envelope("{}")
             case ("GET", "/open_api/v1.3/report/integrated/get/"):
-                let rows = (10..<13).map { h in
-                    #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"2026-11-23 \#(h):00:00"},"#
-                        + #""metrics":{"spend":"12.34","impressions":"1000","clicks":"25","conversion":"1.5","#
-                        + #""total_purchase_value":"45.60"}}"#
-                }
-                return envelope(
-                    #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":1,"page_size":1000,"#
-                        + #""total_number":3,"total_page":1}}"#
-                )
+                return report(r, s)
             default:
                 return .json("not found", status: 404)
             }
         }
+    }
+
+    /// `report/integrated/get` with the `stat_time_hour` dimension: one day per request
+    /// ([airbyte] hourly cursor: start_date must equal end_date, else 40002), pages of at
+    /// most 1000 rows ([sdk] yml), rows as `{"dimensions":{...},"metrics":{...}}` with string
+    /// values ([airbyte] BEHAVIOR.md).
+    func report(_ r: LoopbackServer.Request, _ s: State) -> LoopbackServer.Response {
+        guard let start = r.query["start_date"], let end = r.query["end_date"] else {
+            return envelope("{}", code: 40002, message: "start_date and end_date are required")
+        }
+        if r.query["dimensions"]?.contains("stat_time_hour") == true && start != end {
+            return envelope("{}", code: 40002, message: "max time span is 1 day when use stat_time_hour")
+        }
+        let size = Int(r.query["page_size"] ?? "10") ?? 10
+        guard (1...1000).contains(size) else { return envelope("{}", code: 40002, message: "page_size: max 1000") }
+        let page = Int(r.query["page"] ?? "1") ?? 1
+        let keys = s.report.keys.filter { $0.hasPrefix(start) }.sorted()
+        let rows = keys.dropFirst((page - 1) * size).prefix(size).map {
+            #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"\#($0)"},"metrics":\#(s.report[$0]!)}"#
+        }
+        let pages = max(1, (keys.count + size - 1) / size)
+        return envelope(
+            #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#
+                + #""total_number":\#(keys.count),"total_page":\#(pages)}}"#)
+    }
+
+    static func metrics(spend: String, conversion: String = "1.5", value: String = "45.60") -> String {
+        #"{"spend":"\#(spend)","impressions":"1000","clicks":"25","conversion":"\#(conversion)","#
+            + #""total_purchase_value":"\#(value)"}"#
     }
 
     func adapter(currency: Currency = .usd, attempts: Int = 4, sleeps: SleepLog = SleepLog()) -> TikTokAdapter {
@@ -221,6 +257,9 @@ final class FakeTikTok: Sendable {
     @Test func hourlyReportParsesStringMetricsExactly() throws {
         let fake = try FakeTikTok(adGroups: 1)
         defer { fake.server.stop() }
+        fake.state.withLock { s in
+            for h in 10..<13 { s.report["2026-11-23 \(h):00:00"] = FakeTikTok.metrics(spend: "12.34") }
+        }
         let from = Instant(rfc3339: "2026-11-23T00:00:00Z")!
         let w = try fake.adapter().hourlyMetrics(
             campaign: CampaignID("ag1"), from: from, to: from.adding(seconds: 86_400))
@@ -247,5 +286,55 @@ final class FakeTikTok: Sendable {
             #expect(!error.description.contains("wrong-token-123"))
         }
         #expect(fake.server.requests.count == 1, "auth failures are not retried")
+    }
+
+    /// Issue 15, item 1: a 72-hour window is four calendar days, and TikTok answers a
+    /// multi-day `stat_time_hour` request with 40002 ([airbyte] hourly cursor). One request
+    /// per advertiser-local day, each with start_date == end_date.
+    @Test func hourlyReportsAskOneDayAtATime() throws {
+        let fake = try FakeTikTok(adGroups: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock { s in
+            for day in 20...23 {
+                for h in 0..<24 {
+                    s.report["2026-11-\(day) \(String(format: "%02d", h)):00:00"] = FakeTikTok.metrics(spend: "1.00")
+                }
+            }
+        }
+        let now = Instant(rfc3339: "2026-11-23T10:30:00Z")!
+        let w = try fake.adapter().hourlyMetrics(
+            campaign: CampaignID("ag1"), from: now.adding(seconds: -72 * 3_600), to: now)
+        let days = fake.server.requests.compactMap { r -> String? in
+            guard r.query["start_date"] == r.query["end_date"] else { return "span \(r.query)" }
+            return r.query["start_date"]
+        }
+        #expect(days == ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"], "\(days)")
+        // 10:30 minus 72 h is 2026-11-20 10:30: hours 10:00 (its start is before the window) .. 10:00 today.
+        #expect(w.hours.count == 72 && w.hours.last?.hour == now.microsSinceEpoch / 3_600_000_000, "\(w.hours.count)")
+        #expect(w.freshThrough == now, "the hour in progress is as fresh as the window's end")
+    }
+
+    /// "-" is TikTok's "no data" ([airbyte] BEHAVIOR.md), not a malformed answer.
+    @Test func aDashMeansNoData() throws {
+        let fake = try FakeTikTok(adGroups: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock {
+            $0.report["2026-11-23 09:00:00"] =
+                #"{"spend":"-","impressions":"-","clicks":"-","conversion":"-","total_purchase_value":"-"}"#
+        }
+        let from = Instant(rfc3339: "2026-11-23T00:00:00Z")!
+        let w = try fake.adapter().hourlyMetrics(
+            campaign: CampaignID("ag1"), from: from, to: from.adding(seconds: 86_400))
+        #expect(w.hours.count == 1 && w.hours[0].spendMicros == .zero && w.hours[0].conversions == 0)
+    }
+
+    /// 50002 SYS_TIMEOUT ([sdk] tiktok_code.py) is transient: retried ([tap] client.py), not a lost tick.
+    @Test func systemTimeoutIsRetried() throws {
+        let fake = try FakeTikTok(adGroups: 2)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.sysTimeoutNext = 2 }
+        let sleeps = SleepLog()
+        #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 2)
+        #expect(fake.server.requests.count == 3 && sleeps.millis.count == 2)
     }
 }

@@ -72,7 +72,8 @@ struct WriteAheadLedger {
             var settled: (seq: UInt64, reached: Bool)? = nil
             switch r.kind {
             case "decision" where data["action"] as? String == "apply":
-                open[r.seq] = (data["campaign"] as! String, (data["budget_after_micros"] as! NSNumber).int64Value)
+                let budget = (data["budget_after_micros"] as! NSNumber).int64Value
+                open[r.seq] = (data["campaign"] as! String, budget)
                 decisions += 1
             case "apply_result":
                 settled = ((data["decision_seq"] as! NSNumber).uint64Value, data["status"] as? String == "confirmed")
@@ -99,8 +100,9 @@ struct WriteAheadLedger {
             let got = received[campaign] ?? [], want = expected[campaign] ?? []
             if got == want { continue }
             if let p = pending[campaign], got == want + [p] { continue }
+            let maybe = pending[campaign].map { " then maybe \($0)" } ?? ""
             return "\(campaign): the platform received \(got.suffix(5)) (last 5 of \(got.count)), the journal asked "
-                + "for \(want.suffix(5)) (last 5 of \(want.count))\(pending[campaign].map { " then maybe \($0)" } ?? "")"
+                + "for \(want.suffix(5)) (last 5 of \(want.count))\(maybe)"
         }
         return nil
     }
@@ -118,7 +120,8 @@ struct WriteAheadLedger {
         let w = try JournalWriter.open(directory: t.journal, options: o)
         func decide(_ budget: Int64) throws -> UInt64 {
             try w.append(
-                kind: "decision", data: Array(#"{"action":"apply","budget_after_micros":\#(budget),"campaign":"c1"}"#.utf8)
+                kind: "decision",
+                data: Array(#"{"action":"apply","budget_after_micros":\#(budget),"campaign":"c1"}"#.utf8)
             ).seq
         }
         func log(_ lines: [Int64]) throws {

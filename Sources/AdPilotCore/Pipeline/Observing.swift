@@ -21,6 +21,12 @@ package enum Observing {
         var withoutConversion = 0
         var streakOpen = true
         for h in hours.reversed() {
+            // The hour in progress counts toward spend today and nothing else: its
+            // conversions are not in yet, so it would look like a collapse.
+            guard isCompleted(h, at: now) else {
+                if h.hour >= dayStartHour { spendToday = spendToday.saturatingAdding(h.spendMicros) }
+                continue
+            }
             spend = spend.saturatingAdding(h.spendMicros)
             value = value.saturatingAdding(h.conversionValueMicros)
             conversions += h.conversions
@@ -34,6 +40,17 @@ package enum Observing {
             campaign: campaign, currency: currency, currentBudgetMicros: budgetMicros, spendTodayMicros: spendToday,
             trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
             hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
+    }
+
+    /// Whether `h` has ended at `now` (the platforms report the hour in progress too).
+    package static func isCompleted(_ h: HourlyMetrics, at now: Instant) -> Bool {
+        (h.hour + 1) * Instant.secondsPerHour * Instant.microsPerSecond <= now.microsSinceEpoch
+    }
+
+    /// The completed hours of `hours` at `now`: what the anomaly detector, the hourly
+    /// baselines and the cohort comparison see.
+    package static func completed(_ hours: [HourlyMetrics], at now: Instant) -> [HourlyMetrics] {
+        hours.filter { isCompleted($0, at: now) }
     }
 
     /// The hours the canary's cohort comparison counts this tick: those whose conversions

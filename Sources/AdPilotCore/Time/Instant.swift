@@ -174,7 +174,7 @@ enum CivilDate {
 
 extension Int64 {
     /// Division rounding toward negative infinity, for positive `d`. Never overflows.
-    func floorDiv(_ d: Int64) -> Int64 {
+    package func floorDiv(_ d: Int64) -> Int64 {
         precondition(d > 0)
         let q = self / d
         return self % d < 0 ? q - 1 : q

@@ -231,8 +231,10 @@ package final class MetaAdapter: AdPlatform {
                 && $0.hour < (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000
         }
         hours.sort { $0.hour < $1.hour }
-        let fresh = hours.last.map { Instant(microsSinceEpoch: ($0.hour + 1) * 3_600_000_000) } ?? from
-        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh)
+        let fresh = hours.last.map {
+            Instant(microsSinceEpoch: min(($0.hour + 1) * 3_600_000_000, to.microsSinceEpoch))
+        }
+        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh ?? from)
     }
 
     private func hour(_ row: JSON) throws(PlatformError) -> HourlyMetrics {

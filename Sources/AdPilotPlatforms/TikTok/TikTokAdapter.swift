@@ -28,6 +28,9 @@ package final class TikTokAdapter: AdPlatform {
     static let throttleCode = "40100"
     /// Token and permission failures (not retried).
     static let authCodes: Set<String> = ["40001", "40102", "40104", "40105"]
+    /// Documented transient failures, retried with backoff: 50000 SYS_ERROR, 50002
+    /// SYS_TIMEOUT, 60001 MAINTENANCE (the official SDK's code list).
+    static let transientCodes: Set<String> = ["50000", "50002", "60001"]
 
     package init(config: TikTokConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
         self.config = config
@@ -61,6 +64,8 @@ package final class TikTokAdapter: AdPlatform {
             return .retry(
                 afterSeconds: nil,
                 .throttled(retryAfterSeconds: nil, detail: "code 40100: \(message) (request_id \(requestID))"))
+        case let c where transientCodes.contains(c):
+            return .retry(afterSeconds: nil, .unavailable(detail: "code \(c): \(message) (request_id \(requestID))"))
         case let c where authCodes.contains(c):
             return .fail(.unauthorized(detail: "code \(c): \(message) (request_id \(requestID))"))
         case let c: return .fail(.rejected(code: c, detail: "\(message) (request_id \(requestID))"))
@@ -164,16 +169,41 @@ package final class TikTokAdapter: AdPlatform {
     // MARK: Reports
 
     /// `report/integrated/get` at ad group level by `stat_time_hour`; metrics arrive as strings.
+    /// TikTok allows one day per request with an hourly dimension (error 40002 otherwise),
+    /// so the window is read one advertiser-local day at a time.
     package func hourlyMetrics(
         campaign id: CampaignID, from: Instant, to: Instant
     ) throws(PlatformError) -> MetricsWindow {
-        let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
         let filter = JSON.array([
             .object([
                 ("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
                 ("filter_value", .string(JSON.array([.string(id.rawValue)]).encoded)),
             ])
         ]).encoded
+        var hours: [HourlyMetrics] = []
+        for day in localDays(from: from, to: to) {
+            hours += try reportDay(day, filter: filter, from: from, to: to)
+        }
+        hours.sort { $0.hour < $1.hour }
+        let fresh = hours.last.map {
+            Instant(microsSinceEpoch: min(($0.hour + 1) * 3_600_000_000, to.microsSinceEpoch))
+        }
+        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh ?? from)
+    }
+
+    /// The advertiser-local dates (YYYY-MM-DD) that `from..<to` touches, oldest first.
+    func localDays(from: Instant, to: Instant) -> [String] {
+        let daySeconds: Int64 = 86_400
+        let first = (from.microsSinceEpoch / 1_000_000 + config.utcOffsetSeconds).floorDiv(daySeconds)
+        let last = ((to.microsSinceEpoch - 1) / 1_000_000 + config.utcOffsetSeconds).floorDiv(daySeconds)
+        guard first <= last else { return [] }
+        return (first...last).map { String(Instant(secondsSinceEpoch: $0 * daySeconds).rfc3339.prefix(10)) }
+    }
+
+    /// One local day of hourly rows, every page, keeping the hours in `from..<to`.
+    private func reportDay(
+        _ day: String, filter: String, from: Instant, to: Instant
+    ) throws(PlatformError) -> [HourlyMetrics] {
         var hours: [HourlyMetrics] = []
         var page = 1
         while page <= TikTokConfig.pagesMax {
@@ -183,7 +213,7 @@ package final class TikTokAdapter: AdPlatform {
                     ("advertiser_id", config.advertiserID), ("report_type", "BASIC"), ("data_level", "AUCTION_ADGROUP"),
                     ("dimensions", #"["adgroup_id","stat_time_hour"]"#),
                     ("metrics", #"["spend","impressions","clicks","conversion","total_purchase_value"]"#),
-                    ("start_date", day(from)), ("end_date", day(to)), ("filtering", filter),
+                    ("start_date", day), ("end_date", day), ("filtering", filter),
                     ("page", String(page)), ("page_size", "1000"),
                 ])
             for row in data["list"]?.array ?? [] {
@@ -194,24 +224,26 @@ package final class TikTokAdapter: AdPlatform {
                 }
                 let start = local.adding(seconds: -config.utcOffsetSeconds)
                 guard start >= from && start < to else { continue }
-                let m = row["metrics"]
-                guard let impressions = m?["impressions"]?.int64, let clicks = m?["clicks"]?.int64,
-                    let conversions = m?["conversion"]?.double
+                // Values are strings; "-" means no data (zero), as TikTok reports it.
+                let m = { (name: String) -> JSON? in
+                    let v = row["metrics"]?[name]
+                    return v?.string == "-" ? .string("0") : v
+                }
+                guard let impressions = m("impressions")?.int64, let clicks = m("clicks")?.int64,
+                    let conversions = m("conversion")?.double
                 else {
                     throw .malformed(detail: "report row for \(text) lacks impressions, clicks or conversion")
                 }
                 hours.append(
                     HourlyMetrics(
                         hour: start.microsSinceEpoch / 3_600_000_000,
-                        spendMicros: try money(m?["spend"], "spend"), impressions: impressions, clicks: clicks,
+                        spendMicros: try money(m("spend"), "spend"), impressions: impressions, clicks: clicks,
                         conversions: conversions,
-                        conversionValueMicros: try money(m?["total_purchase_value"] ?? .string("0"), "purchase value")))
+                        conversionValueMicros: try money(m("total_purchase_value") ?? .string("0"), "purchase value")))
             }
-            if Int64(page) >= data["page_info"]?["total_page"]?.int64 ?? 1 { break }
+            if Int64(page) >= data["page_info"]?["total_page"]?.int64 ?? 1 { return hours }
             page += 1
         }
-        hours.sort { $0.hour < $1.hour }
-        let fresh = hours.last.map { Instant(microsSinceEpoch: ($0.hour + 1) * 3_600_000_000) } ?? from
-        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh)
+        throw .malformed(detail: "more than \(TikTokConfig.pagesMax) pages of report rows for \(day)")
     }
 }

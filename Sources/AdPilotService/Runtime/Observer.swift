@@ -51,9 +51,10 @@ enum Observer {
                 freshThrough: window.freshThrough, now: now, utcOffsetSeconds: config.account.utcOffsetSeconds)
             let last = memory[c.id]?.lastIngestedHour
             let campaignConfig = config.campaign(c.id, currency: c.currency)
-            out.fresh.append(Observing.settled(window.hours, lastIngested: last))
+            let completed = Observing.completed(window.hours, at: now)
+            out.fresh.append(Observing.settled(completed, lastIngested: last))
             let newHours = Observing.newHours(
-                window.hours, lastIngested: last, budgetMicros: c.dailyBudgetMicros,
+                completed, lastIngested: last, budgetMicros: c.dailyBudgetMicros,
                 referenceMicros: campaignConfig.dailyTargetMicros)
             out.campaigns.append(
                 TickCampaign(
