@@ -62,6 +62,18 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
     case malformed(detail: String)
     case transport(detail: String)
 
+    /// Whose failure this is, for the circuit breakers.
+    package enum Scope: Sendable { case platform, campaign }
+
+    /// A rejection, an unknown campaign or a nonsensical answer about it concern that
+    /// campaign; transport, availability, throttling and credentials concern the platform.
+    package var scope: Scope {
+        switch self {
+        case .throttled, .unavailable, .timeout, .transport, .unauthorized: return .platform
+        case .rejected, .notFound, .malformed: return .campaign
+        }
+    }
+
     package var isRetryable: Bool {
         switch self {
         case .throttled, .unavailable, .timeout, .transport: return true

@@ -77,26 +77,31 @@ extension Controller {
             return result
         }
         defer { gate.with { $0 = nil } }
-        let failure: Bool
+        // Whose failure it is: a campaign's own rejection or silent no-op counts against
+        // that campaign's breaker alone; only the platform failing (transport, 5xx,
+        // throttling, auth) counts against the platform's, which holds every campaign.
+        let failure: PlatformError.Scope?
         do {
             switch try BudgetWrite.apply(platform, campaign: d.campaign, budgetMicros: d.finalBudgetMicros) {
             case .confirmed(let m):
                 result.status = .confirmed
                 result.reportedMicros = m
-                failure = false
+                failure = nil
             case .unconfirmed(_, let reported):
                 result.status = .unconfirmed
                 result.reportedMicros = reported
                 result.error = "the platform reports \(reported) after the write"
-                failure = true
+                failure = .campaign
             }
         } catch {
             result.status = .failed
             result.error = error.description
-            failure = true
+            failure = error.scope
         }
-        platformBreaker.record(failure: failure, config.breaker, at: now)
-        campaignBreaker.record(failure: failure, config.breaker, at: now)
+        // The platform answered unless it failed itself; the campaign's own record is left
+        // alone by a platform failure (it says nothing about the campaign).
+        platformBreaker.record(failure: failure == .platform, config.breaker, at: now)
+        if failure != .platform { campaignBreaker.record(failure: failure == .campaign, config.breaker, at: now) }
         return result
     }
 }

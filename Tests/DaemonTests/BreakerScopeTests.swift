@@ -1,0 +1,78 @@
+import AdPilotControl
+import AdPilotCore
+import AdPilotJournal
+import AdPilotPlatforms
+import AdPilotService
+import AdPilotSystem
+import AdPilotTestSupport
+import Foundation
+import Testing
+
+/// Issue 15, item 5: one campaign's rejections opened the platform breaker and every
+/// campaign held. A campaign's own failures count against its breaker only.
+@Suite(.serialized) struct BreakerScopeTests {
+    static let log = Log(identifier: "test", toJournald: false)
+
+    /// The embedded market, except that some campaigns' budget writes are refused, as a
+    /// platform refuses a budget below its minimum or on a campaign it will not change.
+    final class SomeCampaignsRefused: AdPlatform {
+        let market: EmbeddedMarket
+        let refused: Set<CampaignID>
+        init(_ market: EmbeddedMarket, refusing: Set<CampaignID>) { (self.market, refused) = (market, refusing) }
+        var name: String { market.name }
+        func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { try market.listCampaigns() }
+        func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+            try market.hourlyMetrics(campaign: campaign, from: from, to: to)
+        }
+        func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+            guard !refused.contains(campaign) else {
+                throw .rejected(code: "40002", detail: "budget must exceed $20 (request_id r-1)")
+            }
+            try market.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
+        }
+        func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+            try market.setStatus(campaign: campaign, status)
+        }
+        func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try market.campaign(id) }
+    }
+
+    /// Half the campaigns refused: enough failures that a platform breaker counting them
+    /// would open (and did, before), holding the other half too.
+    @Test func campaignsRejectionsOpenOnlyTheirOwnBreakers() throws {
+        let dir = TempDir("breaker-scope")
+        let config = try DefaultConfig.demo(
+            campaigns: 6, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+            overlay: DefaultConfig.liveWritingOverlay)
+        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: 6, speed: 3_600)
+        let refused = Set(try market.listCampaigns().prefix(3).map(\.id))
+        let controller = try Controller.start(
+            config: config, stateDir: StateDirectory(dir.path),
+            platform: SomeCampaignsRefused(market, refusing: refused),
+            clock: market.clock, sealKey: nil, log: Self.log)
+        var refusals = 0, confirmedOthers = 0
+        for _ in 0..<40 {
+            let before = try EmbeddedMarket.writes(directory: dir.path + "/simulator").count
+            let r = controller.tick(log: Self.log)
+            refusals += r.writeFailures
+            confirmedOthers += try EmbeddedMarket.writes(directory: dir.path + "/simulator").count - before
+            usleep(100_000)  // six simulated minutes at 3,600x
+        }
+        let status = controller.status()
+        #expect(refusals >= 15, "the refused campaigns were written to only \(refusals) times")
+        #expect(status.breakers.platform == .closed, "campaigns' refusals opened the platform breaker")
+        // Open, or half-open once the wait has passed (the simulated clock runs at 3,600x).
+        for c in status.campaigns where refused.contains(c.id) {
+            #expect(c.breaker == .open || c.breaker == .halfOpen, "\(c.id): \(c.breaker)")
+        }
+        #expect(status.breakers.campaigns["closed"] == 3, "\(status.breakers)")
+        #expect(confirmedOthers > 20, "the other campaigns wrote \(confirmedOthers) budgets")
+        // The platform's explanation is kept in the journal.
+        var explained = false
+        try JournalReader(directory: dir.journal).records(matching: RecordFilter(kinds: ["apply_result"])) { r in
+            explained = explained || String(decoding: r.dataBytes, as: UTF8.self).contains("budget must exceed $20")
+            return !explained
+        }
+        #expect(explained)
+        controller.shutdown(reason: "test", log: Self.log)
+    }
+}
