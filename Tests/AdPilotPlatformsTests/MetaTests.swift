@@ -12,6 +12,7 @@ final class FakeMeta: Sendable {
         var throttleNext = 0
         var throttleCode = 17
         var rejectInBatch: Set<String> = []
+        var minimumMinor: Int64 = 0
     }
 
     let state = Mutex(State())
@@ -106,7 +107,20 @@ final class FakeMeta: Sendable {
                 guard s.budgets[id] != nil else {
                     return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400)
                 }
-                if let b = form(r.body)["daily_budget"], let minor = Int64(b) { s.budgets[id] = minor }
+                if let b = form(r.body)["daily_budget"], let minor = Int64(b) {
+                    // A budget under the minimum: code 100, subcode 1885272, with a user
+                    // title and message (the subcode and the "must be at least" wording are
+                    // quoted from public issue threads and client code; Meta's error object
+                    // carries error_user_title / error_user_msg: graph-api/guides/error-handling).
+                    if minor < s.minimumMinor {
+                        return .json(
+                            #"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"#
+                                + #""error_subcode":1885272,"error_user_title":"Budget Is Too Low","#
+                                + #""error_user_msg":"The budget for this ad set must be at least $1.00.","#
+                                + #""fbtrace_id":"AbCdEf123"}}"#, status: 400)
+                    }
+                    s.budgets[id] = minor
+                }
                 return .json(#"{"success":true}"#)
             default:
                 return .json(Self.error(100, "Unknown path"), status: 400)
@@ -177,6 +191,22 @@ final class FakeMeta: Sendable {
             #expect(
                 error.description.contains("code 100/33") && error.description.contains("fbtrace_id AbCdEf123"),
                 "\(error)")
+        }
+    }
+
+    /// The user-facing explanation travels with the error (and so into the journal).
+    @Test func aBudgetUnderTheMinimumKeepsMetasExplanation() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.minimumMinor = 100 }
+        do {
+            try fake.adapter().setDailyBudget(campaign: CampaignID("23851"), budgetMicros: Micros(500_000))
+            Issue.record("a budget under the minimum was accepted")
+        } catch {
+            #expect(error.scope == .campaign, "a refusal is the campaign's, not the platform's")
+            let explained = "Budget Is Too Low: The budget for this ad set must be at least $1.00"
+            #expect(
+                error.description.contains("code 100/1885272") && error.description.contains(explained), "\(error)")
         }
     }
 

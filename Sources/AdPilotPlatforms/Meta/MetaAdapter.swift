@@ -55,9 +55,13 @@ package final class MetaAdapter: AdPlatform {
             return .fail(.malformed(detail: "HTTP \(r.status) without a Graph API error object"))
         }
         let subcode = error["error_subcode"]?.int64.map { "/\($0)" } ?? ""
+        // The user-facing title and message say what to change (a budget too low, a
+        // campaign that already has the budget); they are kept with the error.
+        let explained = [error["error_user_title"]?.string, error["error_user_msg"]?.string].compactMap { $0 }
         let detail =
-            "code \(code)\(subcode): \(error["message"]?.string ?? "") (fbtrace_id "
-                + "\(error["fbtrace_id"]?.string ?? "?"))"
+            "code \(code)\(subcode): \(error["message"]?.string ?? "")"
+                + (explained.isEmpty ? "" : " (\(explained.joined(separator: ": ")))")
+                + " (fbtrace_id \(error["fbtrace_id"]?.string ?? "?"))"
         if throttleCodes.contains(code) {
             let wait = regainAccessSeconds(r.header("X-Business-Use-Case-Usage"))
             return .retry(afterSeconds: wait, .throttled(retryAfterSeconds: wait, detail: detail))
