@@ -42,6 +42,9 @@ package struct StatusReport: Codable, Sendable {
         package var breaker: BreakerState
         package var anomaly: String
         package var inCanaryScope: Bool
+        /// "controlled", or "not controlled: " and why (observed and counted in the account
+        /// cap, never written).
+        package var control: String
         package var lastDecision: LastDecision?
     }
 
@@ -107,6 +110,7 @@ package struct StatusReport: Codable, Sendable {
                 id: o.campaign, budgetMicros: o.currentBudgetMicros, spendTodayMicros: o.spendTodayMicros,
                 dataAgeSeconds: o.dataAgeSeconds, breaker: view.campaignBreaker[o.campaign] ?? .closed,
                 anomaly: view.anomaly[o.campaign] ?? "ok", inCanaryScope: view.inCanary.contains(o.campaign),
+                control: view.notControllable[o.campaign].map { "not controlled: " + $0 } ?? "controlled",
                 lastDecision: view.lastDecisions[o.campaign])
         }
     }
@@ -156,6 +160,7 @@ extension StatusReport.Campaign {
         try c.encode(breaker, forKey: .breaker)
         try c.encode(anomaly, forKey: .anomaly)
         try c.encode(inCanaryScope, forKey: .inCanaryScope)
+        try c.encode(control, forKey: .control)
         try c.encode(lastDecision, forKey: .lastDecision)
     }
 }

@@ -10,6 +10,8 @@ package struct StatusView: Sendable {
     package var campaignBreaker: [CampaignID: BreakerState] = [:]
     package var anomaly: [CampaignID: String] = [:]
     package var observations: [Observation] = []
+    /// Campaigns observed but not controlled, and why.
+    package var notControllable: [CampaignID: String] = [:]
     package var inCanary: Set<CampaignID> = []
     package var lastDecisions: [CampaignID: LastDecision] = [:]
     package var totals = DecisionTotals()

@@ -9,13 +9,22 @@ package struct PlatformCampaign: Hashable, Sendable {
     package let currency: Currency
     package let dailyBudgetMicros: Micros
     package let status: Status
+    /// Why its own daily budget is not what delivers, when it is not (the budget lives on
+    /// the campaign above, the campaign is disabled, a lifetime budget): such a campaign is
+    /// observed and counted in the account cap, never decided for or written. Nil when
+    /// AdPilot controls it.
+    package let notControllable: String?
 
-    package init(id: CampaignID, name: String, currency: Currency, dailyBudgetMicros: Micros, status: Status) {
+    package init(
+        id: CampaignID, name: String, currency: Currency, dailyBudgetMicros: Micros, status: Status,
+        notControllable: String? = nil
+    ) {
         self.id = id
         self.name = name
         self.currency = currency
         self.dailyBudgetMicros = dailyBudgetMicros
         self.status = status
+        self.notControllable = notControllable
     }
 }
 

@@ -154,7 +154,7 @@ enum DaemonCommands {
         for c in s.campaigns.prefix(statusCampaignsShown) {
             let id = c.id.rawValue.padding(toLength: max(16, c.id.rawValue.count), withPad: " ", startingAt: 0)
             let d =
-                c.lastDecision.map { d in
+                c.control != "controlled" ? c.control : c.lastDecision.map { d in
                     "#\(d.seq) \(d.slot.rawValue) \(d.action.rawValue) -> "
                         + "\(money(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
                 } ?? "-"

@@ -13,6 +13,7 @@ final class FakeMeta: Sendable {
         var throttleCode = 17
         var rejectInBatch: Set<String> = []
         var minimumMinor: Int64 = 0
+        var campaignBudget: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -38,9 +39,11 @@ final class FakeMeta: Sendable {
         return out
     }
 
-    func adSetJSON(_ id: String, _ minor: Int64) -> String {
-        #"{"id":"\#(id)","name":"Ad set \#(id)","daily_budget":"\#(minor)","status":"ACTIVE","#
-            + #""effective_status":"ACTIVE"}"#
+    func adSetJSON(_ id: String, _ minor: Int64, _ s: State) -> String {
+        // Under Advantage campaign budget the ad set has no daily_budget of its own (the
+        // campaign holds it: marketing-api/bidding/guides/advantage-campaign-budget).
+        let budget = s.campaignBudget.contains(id) ? "" : #""daily_budget":"\#(minor)","#
+        return #"{"id":"\#(id)","name":"Ad set \#(id)",\#(budget)"status":"ACTIVE","effective_status":"ACTIVE"}"#
     }
 
     func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
@@ -70,7 +73,7 @@ final class FakeMeta: Sendable {
                         + #""next":"https://graph.facebook.com/next"}"#
                     : ""
                 return .json(
-                    #"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!) }.joined(separator: ","))]\#(paging)}"#)
+                    #"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!, s) }.joined(separator: ","))]\#(paging)}"#)
             case ("POST", "/v21.0/"):
                 guard let batch = form(r.body)["batch"], let items = try? JSON.parse(Array(batch.utf8)).array else {
                     return .json(Self.error(100, "Invalid batch"), status: 400)
@@ -101,7 +104,7 @@ final class FakeMeta: Sendable {
                 guard let minor = s.budgets[id] else {
                     return .json(Self.error(100, "Unsupported get request", subcode: 33), status: 400)
                 }
-                return .json(adSetJSON(id, minor))
+                return .json(adSetJSON(id, minor, s))
             case ("POST", let p):
                 let id = String(p.dropFirst("/v21.0/".count))
                 guard s.budgets[id] != nil else {
@@ -208,6 +211,16 @@ final class FakeMeta: Sendable {
             #expect(
                 error.description.contains("code 100/1885272") && error.description.contains(explained), "\(error)")
         }
+    }
+
+    /// Issue 15, item 3: an ad set under Advantage campaign budget is observed, not controlled.
+    @Test func anAdSetWithoutItsOwnDailyBudgetIsNotControlled() throws {
+        let fake = try FakeMeta(adSets: 2)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.campaignBudget = ["23851"] }
+        let byID = Dictionary(uniqueKeysWithValues: try fake.adapter().listCampaigns().map { ($0.id.rawValue, $0) })
+        #expect(byID["23851"]?.notControllable?.contains("Advantage campaign budget") == true)
+        #expect(byID["23852"]?.notControllable == nil)
     }
 
     @Test func batchWritesReportPartialFailures() throws {

@@ -21,6 +21,10 @@ final class FakeTikTok: Sendable {
         /// Hourly report rows by `stat_time_hour` ("YYYY-MM-DD HH:MM:SS", advertiser time).
         var report: [String: String] = [:]
         var sysTimeoutNext = 0
+        /// Per ad group: `secondary_status` and `budget_mode` when not the defaults
+        /// (ADGROUP_STATUS_DELIVERY_OK, BUDGET_MODE_DAY).
+        var secondary: [String: String] = [:]
+        var budgetMode: [String: String] = [:]
         var budgets: [String: String] = [:]  // adgroup_id -> decimal text, as TikTok stores it
         var enabled: [String: Bool] = [:]
         var throttleNext = 0
@@ -80,7 +84,9 @@ final class FakeTikTok: Sendable {
                 let size = min(s.pageSize, Int(r.query["page_size"] ?? "100") ?? 100)
                 let slice = ids.dropFirst((page - 1) * size).prefix(size)
                 let items = slice.map {
-                    #"{"adgroup_id":"\#($0)","adgroup_name":"Group \#($0)","budget_mode":"BUDGET_MODE_DAY","#
+                    #"{"adgroup_id":"\#($0)","adgroup_name":"Group \#($0)","#
+                        + #""budget_mode":"\#(s.budgetMode[$0] ?? "BUDGET_MODE_DAY")","#
+                        + #""secondary_status":"\#(s.secondary[$0] ?? "ADGROUP_STATUS_DELIVERY_OK")","#
                         + #""budget":\#(s.budgets[$0]!),"#
                         + #""operation_status":"\#(s.enabled[$0]! ? "ENABLE" : "DISABLE")"}"#
                 }
@@ -336,5 +342,23 @@ final class FakeTikTok: Sendable {
         let sleeps = SleepLog()
         #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 2)
         #expect(fake.server.requests.count == 3 && sleeps.millis.count == 2)
+    }
+
+    /// Issue 15, item 3. An ad group whose campaign is disabled keeps `operation_status`
+    /// ENABLE and says so in `secondary_status` (ADGROUP_STATUS_CAMPAIGN_DISABLE: [sdk]
+    /// `smart_plus_adgroup_get.yml`, AdgroupSecondaryStatus; the ENABLE-while-disabled
+    /// behaviour from public client notes). Budget modes other than BUDGET_MODE_DAY ([sdk]
+    /// `smart_plus_adgroup_create.yml`) are not a daily ad group budget. Neither is controlled.
+    @Test func adGroupsWhoseBudgetDoesNotDeliverAreNotControlled() throws {
+        let fake = try FakeTikTok(adGroups: 3)
+        defer { fake.server.stop() }
+        fake.state.withLock {
+            $0.secondary["ag1"] = "ADGROUP_STATUS_CAMPAIGN_DISABLE"
+            $0.budgetMode["ag2"] = "BUDGET_MODE_INFINITE"
+        }
+        let byID = Dictionary(uniqueKeysWithValues: try fake.adapter().listCampaigns().map { ($0.id.rawValue, $0) })
+        #expect(byID["ag1"]?.status == .active && byID["ag1"]?.notControllable?.contains("CAMPAIGN_DISABLE") == true)
+        #expect(byID["ag2"]?.notControllable?.contains("BUDGET_MODE_INFINITE") == true)
+        #expect(byID["ag3"]?.notControllable == nil)
     }
 }

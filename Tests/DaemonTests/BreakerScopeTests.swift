@@ -75,4 +75,59 @@ import Testing
         #expect(explained)
         controller.shutdown(reason: "test", log: Self.log)
     }
+
+    /// The embedded market, with some campaigns reported as not controllable.
+    final class SomeNotControllable: AdPlatform {
+        let market: EmbeddedMarket
+        let why: [CampaignID: String]
+        init(_ market: EmbeddedMarket, _ why: [CampaignID: String]) { (self.market, self.why) = (market, why) }
+        var name: String { market.name }
+        func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+            try market.listCampaigns().map {
+                PlatformCampaign(
+                    id: $0.id, name: $0.name, currency: $0.currency, dailyBudgetMicros: $0.dailyBudgetMicros,
+                    status: $0.status, notControllable: why[$0.id])
+            }
+        }
+        func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
+            try market.hourlyMetrics(campaign: campaign, from: from, to: to)
+        }
+        func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {
+            try market.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
+        }
+        func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
+            try market.setStatus(campaign: campaign, status)
+        }
+        func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try market.campaign(id) }
+    }
+
+    /// Issue 15, item 3: observed, shown in status with the reason, counted in the account
+    /// cap at the budget it reports, and never written.
+    @Test func aCampaignThatIsNotControllableIsNeverWritten() throws {
+        let dir = TempDir("not-controllable")
+        let config = try DefaultConfig.demo(
+            campaigns: 4, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+            overlay: DefaultConfig.liveWritingOverlay)
+        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: 4, speed: 3_600)
+        let held = try #require(try market.listCampaigns().first?.id)
+        let why = "budget_mode BUDGET_MODE_INFINITE: AdPilot controls daily ad group budgets only"
+        let controller = try Controller.start(
+            config: config, stateDir: StateDirectory(dir.path), platform: SomeNotControllable(market, [held: why]),
+            clock: market.clock, sealKey: nil, log: Self.log)
+        for _ in 0..<20 {
+            controller.tick(log: Self.log)
+            usleep(100_000)
+        }
+        let writes = try EmbeddedMarket.writes(directory: dir.path + "/simulator")
+        #expect(!writes.isEmpty && !writes.contains { $0.campaign == held }, "\(writes.count) writes")
+        let shown = controller.status().campaigns.first { $0.id == held }
+        #expect(shown?.control == "not controlled: " + why, "\(String(describing: shown))")
+        var decided = false
+        try JournalReader(directory: dir.journal).records(matching: RecordFilter(kinds: ["decision"])) { r in
+            decided = String(decoding: r.dataBytes, as: UTF8.self).contains(#""campaign":"\#(held)""#)
+            return !decided
+        }
+        #expect(!decided, "a decision was made for a campaign AdPilot does not control")
+        controller.shutdown(reason: "test", log: Self.log)
+    }
 }

@@ -38,16 +38,20 @@ package struct TickCampaign: Sendable {
     /// Paused on the platform: nothing decides for it, but what it spent today still
     /// counts toward the account-wide projections (it can spend no more today).
     package var paused: Bool
+    /// Not controllable (why): nothing decides for it, and it counts toward the account-wide
+    /// projections at the budget it reports, as any delivering campaign does.
+    package var notControllable: String?
 
     package init(
         config: CampaignConfig, observation: Observation, newHours: [HourlyMetrics], inCanaryScope: Bool,
-        paused: Bool = false
+        paused: Bool = false, notControllable: String? = nil
     ) {
         self.config = config
         self.observation = observation
         self.newHours = newHours
         self.inCanaryScope = inCanaryScope
         self.paused = paused
+        self.notControllable = notControllable
     }
 }
 
@@ -144,7 +148,8 @@ package enum Tick {
         for hour in c.newHours.prefix(AnomalyState.historyHours) {
             state.anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: state.anomaly)
         }
-        let assignments = c.paused ? [] : WriteScope.assignments(control, inCanaryScope: c.inCanaryScope)
+        let decided = !c.paused && c.notControllable == nil
+        let assignments = decided ? WriteScope.assignments(control, inCanaryScope: c.inCanaryScope) : []
         if !assignments.contains(where: \.mayWrite) { state.pacer = Pacer.disengage(state.pacer) }
         if assignments.isEmpty { state.shadowPacer = Pacer.disengage(state.shadowPacer) }
         return assignments

@@ -86,6 +86,22 @@ package final class MetaAdapter: AdPlatform {
 
     private func adSet(_ item: JSON) throws(PlatformError) -> PlatformCampaign {
         guard let id = item["id"]?.string else { throw .malformed(detail: "ad set without id") }
+        // Under Advantage campaign budget the campaign holds the budget and the ad set has
+        // none of its own (absent or 0); with a lifetime budget there is no daily one.
+        let name = item["name"]?.string ?? id
+        let status =
+            (item["effective_status"]?.string ?? item["status"]?.string) == "ACTIVE"
+            ? PlatformCampaign.Status.active : .paused
+        if let lifetime = item["lifetime_budget"]?.int64, lifetime > 0 {
+            return PlatformCampaign(
+                id: CampaignID(id), name: name, currency: config.currency, dailyBudgetMicros: .zero, status: status,
+                notControllable: "a lifetime budget, no daily budget of its own")
+        }
+        if item["daily_budget"] == nil || item["daily_budget"]?.int64 == 0 {
+            return PlatformCampaign(
+                id: CampaignID(id), name: name, currency: config.currency, dailyBudgetMicros: .zero, status: status,
+                notControllable: "no daily budget of its own: the campaign holds it (Advantage campaign budget)")
+        }
         guard let minor = item["daily_budget"]?.int64, minor >= 0 else {
             throw .malformed(
                 detail:
@@ -99,15 +115,11 @@ package final class MetaAdapter: AdPlatform {
         } catch {
             throw .malformed(detail: "ad set \(id): \(error)")
         }
-        let status =
-            (item["effective_status"]?.string ?? item["status"]?.string) == "ACTIVE"
-            ? PlatformCampaign.Status.active : .paused
         return PlatformCampaign(
-            id: CampaignID(id), name: item["name"]?.string ?? id, currency: config.currency,
-            dailyBudgetMicros: budget, status: status)
+            id: CampaignID(id), name: name, currency: config.currency, dailyBudgetMicros: budget, status: status)
     }
 
-    static let adSetFields = "id,name,daily_budget,status,effective_status"
+    static let adSetFields = "id,name,daily_budget,lifetime_budget,status,effective_status"
 
     // MARK: AdPlatform
 

@@ -104,7 +104,27 @@ package final class TikTokAdapter: AdPlatform {
         let status: PlatformCampaign.Status = item["operation_status"]?.string == "ENABLE" ? .active : .paused
         return PlatformCampaign(
             id: CampaignID(id), name: item["adgroup_name"]?.string ?? id, currency: config.currency,
-            dailyBudgetMicros: try money(item["budget"], "budget of ad group \(id)"), status: status)
+            dailyBudgetMicros: try money(item["budget"] ?? .string("0"), "budget of ad group \(id)"), status: status,
+            notControllable: Self.notControllable(item))
+    }
+
+    /// Ad group `secondary_status` values that mean its campaign, not the ad group, stops it.
+    static let campaignStops: Set<String> = ["ADGROUP_STATUS_CAMPAIGN_DISABLE", "ADGROUP_STATUS_CAMPAIGN_DELETE"]
+
+    /// Why an ad group's own daily budget is not what delivers, if it is not: its campaign is
+    /// disabled (TikTok keeps `operation_status` ENABLE and says so in `secondary_status`), or
+    /// its budget mode is not a daily ad group budget (`BUDGET_MODE_INFINITE` under campaign
+    /// budget optimisation, `BUDGET_MODE_TOTAL`, `BUDGET_MODE_DYNAMIC_DAILY_BUDGET`).
+    static func notControllable(_ item: JSON) -> String? {
+        if let s = item["secondary_status"]?.string, campaignStops.contains(s) {
+            return "its campaign is stopped (secondary_status \(s))"
+        }
+        let mode = item["budget_mode"]?.string ?? "missing"
+        guard mode == "BUDGET_MODE_DAY" else {
+            return "budget_mode \(mode): AdPilot controls daily ad group budgets only (a campaign budget, a lifetime "
+                + "budget or a dynamic one is not)"
+        }
+        return nil
     }
 
     package func abandonRetries(when condition: @escaping @Sendable () -> Bool) { http.abandon = condition }

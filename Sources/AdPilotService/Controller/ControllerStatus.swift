@@ -18,6 +18,9 @@ extension Controller {
                     action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
             }
             v.observations = observed.campaigns.map(\.observation)
+            v.notControllable = Dictionary(
+                observed.campaigns.compactMap { c in c.notControllable.map { (c.config.id, $0) } },
+                uniquingKeysWith: { a, _ in a })
             v.inCanary = Set(observed.campaigns.filter(\.inCanaryScope).map(\.config.id))
         }
     }

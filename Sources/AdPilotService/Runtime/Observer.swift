@@ -32,7 +32,7 @@ enum Observer {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
         // Computed in every mode: status shows which campaigns a canary would control.
-        let scope = canaryScope(config: config, campaigns: list)
+        let scope = canaryScope(config: config, campaigns: list.filter { $0.notControllable == nil })
         var out = Observed()
         out.campaigns.reserveCapacity(list.count)
         // Paused campaigns are read too: their spend today counts toward the account cap.
@@ -59,7 +59,8 @@ enum Observer {
             out.campaigns.append(
                 TickCampaign(
                     config: campaignConfig, observation: observation,
-                    newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused))
+                    newHours: newHours, inCanaryScope: scope.contains(c.id), paused: c.status == .paused,
+                    notControllable: c.notControllable))
         }
         return out
     }
