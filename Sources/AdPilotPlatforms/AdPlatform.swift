@@ -83,6 +83,21 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// The platform said no without acting (throttling): a write may be sent again. After
+    /// any other failure it may have been applied.
+    package var isRefusal: Bool {
+        if case .throttled = self { return true }
+        return false
+    }
+
+    /// A failure after which a write may or may not have been applied: read back to know.
+    package var isAmbiguous: Bool {
+        switch self {
+        case .unavailable, .timeout, .transport: return true
+        case .throttled, .rejected, .unauthorized, .notFound, .malformed: return false
+        }
+    }
+
     package var isRetryable: Bool {
         switch self {
         case .throttled, .unavailable, .timeout, .transport: return true
@@ -139,11 +154,19 @@ package enum ApplyOutcome: Equatable, Sendable {
 }
 
 package enum BudgetWrite {
-    /// Read-after-write: every budget write is read back and compared.
+    /// Read-after-write: every budget write is read back and compared. A write whose answer
+    /// is ambiguous (a 5xx, a timeout, a broken connection: the adapters never resend those)
+    /// is read back too: confirmed if it was applied, else the error stands and the next
+    /// tick decides afresh. Nothing is resent blindly.
     package static func apply(
         _ platform: any AdPlatform, campaign: CampaignID, budgetMicros: Micros
     ) throws(PlatformError) -> ApplyOutcome {
-        try platform.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
+        do {
+            try platform.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
+        } catch where error.isAmbiguous {
+            guard (try? platform.campaign(campaign).dailyBudgetMicros) == budgetMicros else { throw error }
+            return .confirmed(budgetMicros)
+        }
         let reported = try platform.campaign(campaign).dailyBudgetMicros
         return reported == budgetMicros
             ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)

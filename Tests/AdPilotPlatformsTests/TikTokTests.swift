@@ -24,6 +24,9 @@ final class FakeTikTok: Sendable {
         /// Per ad group: `secondary_status` and `budget_mode` when not the defaults
         /// (ADGROUP_STATUS_DELIVERY_OK, BUDGET_MODE_DAY).
         var secondary: [String: String] = [:]
+        /// The next budget update is applied, then answered with 50002 SYS_TIMEOUT (or, with
+        /// `applied` false, answered so without being applied).
+        var timeoutOnWrite: (pending: Bool, applied: Bool) = (false, false)
         var budgetMode: [String: String] = [:]
         var budgets: [String: String] = [:]  // adgroup_id -> decimal text, as TikTok stores it
         var enabled: [String: Bool] = [:]
@@ -100,12 +103,20 @@ final class FakeTikTok: Sendable {
                 guard let body = try? JSON.parse(r.body), let items = body["budget"]?.array else {
                     return envelope("{}", code: 40002, message: "bad body")
                 }
+                if s.timeoutOnWrite.pending && !s.timeoutOnWrite.applied {
+                    s.timeoutOnWrite.pending = false
+                    return envelope("{}", code: 50002, message: "System timeout, please retry")
+                }
                 if !s.ignoreWrites {
                     for item in items {
                         if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] {
                             s.budgets[id] = text
                         }
                     }
+                }
+                if s.timeoutOnWrite.pending {
+                    s.timeoutOnWrite.pending = false
+                    return envelope("{}", code: 50002, message: "System timeout, please retry")
                 }
                 return envelope("{}")
             case ("POST", "/open_api/v1.3/adgroup/status/update/"):
@@ -360,5 +371,26 @@ final class FakeTikTok: Sendable {
         #expect(byID["ag1"]?.status == .active && byID["ag1"]?.notControllable?.contains("CAMPAIGN_DISABLE") == true)
         #expect(byID["ag2"]?.notControllable?.contains("BUDGET_MODE_INFINITE") == true)
         #expect(byID["ag3"]?.notControllable == nil)
+    }
+
+    /// Issue 15, item 8: a budget update answered with 50002 SYS_TIMEOUT may or may not have
+    /// been applied. It is never sent again blindly: the budget is read back first.
+    @Test(arguments: [true, false])
+    func anAmbiguousWriteIsReadBackNotResent(applied: Bool) throws {
+        let fake = try FakeTikTok(adGroups: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.timeoutOnWrite = (true, applied) }
+        let want = Micros(123_000_000)
+        let outcome = Result { () throws(PlatformError) in
+            try BudgetWrite.apply(fake.adapter(), campaign: CampaignID("ag1"), budgetMicros: want)
+        }
+        let posts = fake.server.requests.filter { $0.method == "POST" }.count
+        #expect(posts == 1, "the write was sent \(posts) times")
+        if applied {
+            #expect((try? outcome.get()) == .confirmed(want), "\(outcome)")
+        } else {
+            guard case .failure(.unavailable) = outcome else { Issue.record("\(outcome)"); return }
+            #expect(fake.state.withLock { $0.budgets["ag1"] } == "100.00")
+        }
     }
 }

@@ -261,8 +261,11 @@ package final class HTTPClient {
     }
 
     /// Sends `request` until `classify` accepts the response, fails it, or attempts run out.
+    /// A write (`resendAmbiguous: false`) is sent again only after an explicit refusal
+    /// (throttling): after a 5xx, a timeout or a broken connection it may have been applied,
+    /// so the error goes to the caller, who reads back before deciding anything.
     package func send(
-        _ request: HTTPRequest, classify: (HTTPResponse) -> ResponseVerdict
+        _ request: HTTPRequest, resendAmbiguous: Bool = true, classify: (HTTPResponse) -> ResponseVerdict
     ) throws(PlatformError) -> HTTPResponse {
         var last: PlatformError = .transport(detail: "no attempt made")
         for attempt in 0..<config.attemptsMax {
@@ -283,6 +286,7 @@ package final class HTTPClient {
                 last = redacted(e)
             }
             guard attempt + 1 < config.attemptsMax else { break }
+            if !resendAmbiguous, !last.isRefusal { throw last }
             if let hint, hint > config.retryAfterMaxSeconds {
                 throw last  // waiting that long inside one call would stall the controller
             }

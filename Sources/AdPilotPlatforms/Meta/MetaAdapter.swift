@@ -81,7 +81,7 @@ package final class MetaAdapter: AdPlatform {
         }
         let request = HTTPRequest(
             method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers, body: body)
-        return try http.send(request, classify: Self.classify).json()
+        return try http.send(request, resendAmbiguous: method == "GET", classify: Self.classify).json()
     }
 
     private func adSet(_ item: JSON) throws(PlatformError) -> PlatformCampaign {

@@ -80,7 +80,7 @@ package final class TikTokAdapter: AdPlatform {
         let request = HTTPRequest(
             method: method, url: config.baseURL + path + URLQuery.encode(query), headers: headers,
             body: body.map { Array($0.encoded.utf8) })
-        let response = try http.send(request, classify: Self.classify)
+        let response = try http.send(request, resendAmbiguous: method == "GET", classify: Self.classify)
         guard let data = try response.json()["data"] else {
             throw .malformed(detail: "envelope without data from \(path)")
         }
