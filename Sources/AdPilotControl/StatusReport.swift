@@ -36,6 +36,7 @@ package struct StatusReport: Codable, Sendable {
 
     package struct Campaign: Codable, Sendable {
         package var id: CampaignID
+        package var currency: Currency
         package var budgetMicros: Micros
         package var spendTodayMicros: Micros
         package var dataAgeSeconds: Int64
@@ -107,7 +108,8 @@ package struct StatusReport: Codable, Sendable {
         appliesTotal = view.totals.applies
         campaigns = view.observations.map { o in
             Campaign(
-                id: o.campaign, budgetMicros: o.currentBudgetMicros, spendTodayMicros: o.spendTodayMicros,
+                id: o.campaign, currency: o.currency, budgetMicros: o.currentBudgetMicros,
+                spendTodayMicros: o.spendTodayMicros,
                 dataAgeSeconds: o.dataAgeSeconds, breaker: view.campaignBreaker[o.campaign] ?? .closed,
                 anomaly: view.anomaly[o.campaign] ?? "ok", inCanaryScope: view.inCanary.contains(o.campaign),
                 control: view.notControllable[o.campaign].map { "not controlled: " + $0 } ?? "controlled",
@@ -154,6 +156,7 @@ extension StatusReport.Campaign {
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
+        try c.encode(currency, forKey: .currency)
         try c.encode(budgetMicros, forKey: .budgetMicros)
         try c.encode(spendTodayMicros, forKey: .spendTodayMicros)
         try c.encode(dataAgeSeconds, forKey: .dataAgeSeconds)

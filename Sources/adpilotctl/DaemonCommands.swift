@@ -98,8 +98,6 @@ enum DaemonCommands {
         return e
     }()
 
-    static func money(_ m: Micros) -> String { m.decimalString(minimumFractionDigits: 2) }
-
     static func render(_ s: StatusReport) -> String {
         func policy(_ p: PolicyID?) -> String {
             guard let p else { return "none" }
@@ -156,10 +154,11 @@ enum DaemonCommands {
             let d =
                 c.control != "controlled" ? c.control : c.lastDecision.map { d in
                     "#\(d.seq) \(d.slot.rawValue) \(d.action.rawValue) -> "
-                        + "\(money(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
+                        + "\(c.currency.format(d.budgetAfterMicros))\(d.reason.map { " (\($0.rawValue))" } ?? "")"
                 } ?? "-"
+            let (budget, spent) = (c.currency.format(c.budgetMicros), c.currency.format(c.spendTodayMicros))
             lines.append(
-                "\(id)  \(pad(money(c.budgetMicros), 8))  \(pad(money(c.spendTodayMicros), 11))  "
+                "\(id)  \(pad(budget, 8))  \(pad(spent, 11))  "
                     + "\(c.breaker.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(d)"
             )
         }

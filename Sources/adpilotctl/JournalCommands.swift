@@ -185,7 +185,7 @@ enum JournalCommands {
     /// A decision in words: what was observed, proposed, what each layer did and why, the
     /// mode and scope, and what the platform answered (its apply_result or reconcile).
     static func explainDecision(_ d: DecisionRecord, seq: UInt64, reader: JournalReader) throws -> String {
-        func money(_ m: Micros?) -> String { m.map { $0.decimalString(minimumFractionDigits: 2) } ?? "-" }
+        func money(_ m: Micros?) -> String { m.map { d.observation.currency.format($0) } ?? "-" }
         let obs = d.observation
         var lines: [String] = []
         lines.append(

@@ -90,3 +90,13 @@ import Testing
         #expect(Currency.usd.ceil(Micros(.max)) == Currency.usd.floor(Micros(.max)))
     }
 }
+
+/// Issue 15, item 13: JPY budgets showed as "5020.00".
+@Suite struct CurrencyFormatTests {
+    @Test func amountsShowInTheCurrencysOwnMinorUnits() {
+        #expect(Currency.jpy.format(Micros(5_020_000_000)) == "5020")
+        #expect(Currency.usd.format(Micros(50_200_000)) == "50.20")
+        #expect(Currency.usd.format(Micros(50_205_000)) == "50.205", "digits the amount has are never hidden")
+        #expect(Currency.eur.format(.zero) == "0.00" && Currency.jpy.format(.zero) == "0")
+    }
+}

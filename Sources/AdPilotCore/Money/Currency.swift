@@ -41,6 +41,12 @@ package struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
     /// platform must be whole multiples of this.
     package var microsPerMinorUnit: Int64 { Micros.perUnit / minorUnitsPerUnit }
 
+    /// `amount` for people, in this currency's own minor units: "5020" yen, "50.20" dollars
+    /// (more digits only when the amount has them).
+    package func format(_ amount: Micros) -> String {
+        amount.decimalString(minimumFractionDigits: minorUnitsPerUnit == 1 ? 0 : 2)
+    }
+
     package init(from decoder: any Decoder) throws {
         let code = try decoder.singleValueContainer().decode(String.self)
         do {
