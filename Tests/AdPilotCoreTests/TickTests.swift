@@ -122,3 +122,17 @@ import Testing
         #expect(d[3].reason == .breakerOpen)
     }
 }
+
+/// Issue 15, item 9: after a stall, no catch-up tick: the next slot on the grid.
+@Suite struct TickScheduleTests {
+    @Test func aLateTickIsFollowedByTheNextSlotNotACatchUp() {
+        // On time: the next slot.
+        #expect(TickSchedule.next(after: 0, interval: 60, now: 5) == 60)
+        // A tick that took 70 s (a stall): slot 60 is gone, slot 120 is next, not "now".
+        #expect(TickSchedule.next(after: 0, interval: 60, now: 70) == 120)
+        // Exactly on a slot: that slot has passed, the next one.
+        #expect(TickSchedule.next(after: 0, interval: 60, now: 120) == 180)
+        // A long stall skips every missed slot at once.
+        #expect(TickSchedule.next(after: 0, interval: 60, now: 3_601) == 3_660)
+    }
+}

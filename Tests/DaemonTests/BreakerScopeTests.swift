@@ -128,6 +128,16 @@ import Testing
             return !decided
         }
         #expect(!decided, "a decision was made for a campaign AdPilot does not control")
+        // Issue 15, item 9: each decision says when its observation was read (after the
+        // tick began, never before).
+        var stamped = 0
+        try JournalReader(directory: dir.journal).records(matching: RecordFilter(kinds: ["decision"])) { r in
+            let d = try RecordCoding.decoder().decode(DecisionRecord.self, from: Data(r.dataBytes))
+            if let read = d.observation.observedAt, read >= d.at { stamped += 1 }
+            else { Issue.record("decision \(r.seq): observed at \(String(describing: d.observation.observedAt))") }
+            return true
+        }
+        #expect(stamped > 0)
         controller.shutdown(reason: "test", log: Self.log)
     }
 }

@@ -231,6 +231,9 @@ package struct Observation: Hashable, Sendable, Codable {
     package var hoursWithoutConversion: Int
     /// Age of the newest metric the platform returned.
     package var dataAgeSeconds: Int64
+    /// When the controller finished reading this campaign (its clock). A decision made
+    /// later than the tick began says so here; absent in records written before it existed.
+    package var observedAt: Instant? = nil
 
     package init(
         campaign: CampaignID, currency: Currency, currentBudgetMicros: Micros, spendTodayMicros: Micros,

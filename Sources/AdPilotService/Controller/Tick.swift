@@ -83,7 +83,8 @@ extension Controller {
     func observe(_ state: ControlState, _ report: inout TickReport, log: Log) -> Observer.Observed? {
         let observed: Observer.Observed
         do {
-            observed = try Observer.observe(platform, config: config, now: report.at, mode: state.mode, memory: memory)
+            observed = try Observer.observe(
+                platform, config: config, now: report.at, mode: state.mode, memory: memory, clock: clock)
         } catch {
             report.error = "cannot list campaigns: \(error)"
             journalBestEffort(

@@ -231,7 +231,9 @@ package enum Daemon {
                 }
                 writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
                 tickSeconds = controller.config.tickSeconds
-                nextTick = max(nextTick + Int64(Double(tickSeconds) / speed * 1e6), wall.now().microsSinceEpoch)
+                nextTick = TickSchedule.next(
+                    after: nextTick, interval: max(1, Int64(Double(tickSeconds) / speed * 1e6)),
+                    now: wall.now().microsSinceEpoch)
             }
             if watchdog > 0 && wall.now().microsSinceEpoch >= nextPing {
                 // Only a loop that still ticks and can still journal is healthy.

@@ -27,7 +27,7 @@ enum Observer {
 
     static func observe(
         _ platform: any AdPlatform, config: ServiceConfig, now: Instant, mode: Mode,
-        memory: [CampaignID: CampaignMemory]
+        memory: [CampaignID: CampaignMemory], clock: any TimeSource
     ) throws(PlatformError) -> Observed {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
@@ -46,9 +46,10 @@ enum Observer {
                 out.failures.append((c.id, error))
                 continue
             }
-            let observation = Observing.observation(
+            var observation = Observing.observation(
                 campaign: c.id, currency: c.currency, budgetMicros: c.dailyBudgetMicros, hours: window.hours,
                 freshThrough: window.freshThrough, now: now, utcOffsetSeconds: config.account.utcOffsetSeconds)
+            observation.observedAt = clock.now()
             let last = memory[c.id]?.lastIngestedHour
             let campaignConfig = config.campaign(c.id, currency: c.currency)
             let completed = Observing.completed(window.hours, at: now)
