@@ -7,7 +7,7 @@ package enum RecordKind {
     package static let startup = "startup", shutdown = "shutdown", config = "config", policyLoaded = "policy_loaded"
     package static let decision = "decision", applyResult = "apply_result", transition = "transition"
     package static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
-    package static let reconcile = "reconcile", tickFailed = "tick_failed"
+    package static let reconcile = "reconcile", tickFailed = "tick_failed", unreadable = "unreadable"
     /// Records whose `state` member is the control state after them.
     package static let stateBearing: Set<String> = [transition, halt, resume]
 }

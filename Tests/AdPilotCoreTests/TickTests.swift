@@ -71,6 +71,33 @@ import Testing
         #expect(d[0].reason == .accountCap, "\(String(describing: d[0].reason))")
     }
 
+    /// An unreadable or uncontrollable campaign gets no decision and counts in the account
+    /// cap at the most its budget can deliver (issue 15, items 3 and 10).
+    @Test func aCampaignNotControlledCountsAtItsBudgetAndIsNotDecided() {
+        var limits = Fixture.account()
+        limits.dailyCapMicros = usd("350")
+        let s = TickSettings(account: limits, pacer: .standard, breaker: .standard, anomaly: .standard)
+        let running = TickCampaign(
+            config: Fixture.campaign(),
+            observation: Fixture.observation("c1", budget: usd("100"), spendToday: usd("0")),
+            newHours: [], inCanaryScope: false)
+        let unreadable = TickCampaign(
+            config: Fixture.campaign(),
+            observation: Fixture.observation("c2", budget: usd("200"), spendToday: usd("0")),
+            newHours: [], inCanaryScope: false, notControllable: "unreadable this tick")
+        var states = [CampaignControl(), CampaignControl()]
+        var breaker = CircuitBreaker()
+        let d = Tick.run(
+            control: ControlState(mode: .live, live: pA, modeSince: t0), haltFlag: false, settings: s,
+            now: Fixture.noon, campaigns: [running, unreadable], states: &states, platformBreaker: &breaker
+        ) { _, _, _ in .micros(130e6) }
+        #expect(d.map(\.campaign.rawValue) == ["c1"], "the campaign not controlled was decided")
+        let worstCase = limits.projectedDaySpend(budget: usd("200"), spendToday: .zero)
+        #expect(d[0].input.accountOthersMicros == worstCase, "\(d[0].input.accountOthersMicros) vs \(worstCase)")
+        // Room: 350 - 250 (the other's whole budget, 200 x 1.25) = 100: at most 100 / 1.25 = 80.
+        #expect(d[0].finalBudgetMicros == usd("80") && d[0].reason == .accountCap, "\(d[0].finalBudgetMicros)")
+    }
+
     /// A shadow candidate's decisions run on their own pacer memory and never write.
     @Test func shadowEvidenceNeverMovesTheWriter() {
         var states = [CampaignControl()]

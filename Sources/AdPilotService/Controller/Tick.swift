@@ -79,7 +79,9 @@ extension Controller {
         return state.mode == .halted ? nil : (state, epoch)
     }
 
-    /// Every campaign read, or nil (journaled as `tick_failed`) when any could not be.
+    /// Every campaign listed, or nil (journaled as `tick_failed`) when the list could not be
+    /// read. A campaign whose metrics could not be read holds alone (`Observer.unreadable`),
+    /// journaled as `unreadable`.
     func observe(_ state: ControlState, _ report: inout TickReport, log: Log) -> Observer.Observed? {
         let observed: Observer.Observed
         do {
@@ -94,19 +96,15 @@ extension Controller {
             return nil
         }
         report.observeFailures = observed.failures.count
-        // A campaign that cannot be read would drop out of the account-wide projection and
-        // let the others grow into its room: with any campaign unreadable, everything holds.
         guard let first = observed.failures.first else { return observed }
-        report.error =
-            "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); "
-            + "every budget holds"
+        let problem =
+            "\(observed.failures.count) campaign(s) unreadable, first \(first.campaign): \(first.error); each holds "
+            + "alone, counted in the account cap at its whole budget"
         journalBestEffort(
-            RecordKind.tickFailed,
-            TickFailedRecord(
-                tick: tickCount, problem: report.error!,
-                campaigns: observed.failures.map(\.campaign)), log: log)
-        log.warning("tick \(tickCount): \(report.error!)")
-        return nil
+            RecordKind.unreadable,
+            TickFailedRecord(tick: tickCount, problem: problem, campaigns: observed.failures.map(\.campaign)), log: log)
+        log.warning("tick \(tickCount): \(problem)")
+        return observed
     }
 
     /// The pure pipeline over every campaign; the new controller state is kept in memory.

@@ -44,6 +44,9 @@ enum Observer {
                     to: now)
             } catch {
                 out.failures.append((c.id, error))
+                out.campaigns.append(
+                    unreadable(c, error, config: config, now: now, inCanaryScope: scope.contains(c.id)))
+                out.fresh.append((0, 0, 0))
                 continue
             }
             var observation = Observing.observation(
@@ -64,6 +67,23 @@ enum Observer {
                     notControllable: c.notControllable))
         }
         return out
+    }
+
+    /// A campaign listed (so its budget is known) whose metrics could not be read: it holds
+    /// alone. Nothing decides for it, and the account cap counts it at the most its budget
+    /// can deliver today (spend today unknown, taken as none: the projection is then the
+    /// budget's whole day), so the others can proceed without risking the cap.
+    static func unreadable(
+        _ c: PlatformCampaign, _ error: PlatformError, config: ServiceConfig, now: Instant, inCanaryScope: Bool
+    ) -> TickCampaign {
+        let observation = Observation(
+            campaign: c.id, currency: c.currency, currentBudgetMicros: c.dailyBudgetMicros, spendTodayMicros: .zero,
+            trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
+            hoursWithoutConversion: 0, dataAgeSeconds: Int64.max / 2)
+        return TickCampaign(
+            config: config.campaign(c.id, currency: c.currency), observation: observation, newHours: [],
+            inCanaryScope: inCanaryScope, paused: false,
+            notControllable: "unreadable this tick (\(error)): held, counted in the account cap at its whole budget")
     }
 
     /// The canary scope over the listed campaigns, ordered by SHA-256 of the id.
