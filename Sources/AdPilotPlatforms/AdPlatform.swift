@@ -70,6 +70,9 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The answer made no sense (bad JSON, missing fields, inexact money): fail closed.
     case malformed(detail: String)
     case transport(detail: String)
+    /// Not sent: an earlier answer (a throttle hint, refused credentials) holds requests
+    /// for `seconds` more.
+    case held(seconds: Int, after: String)
 
     /// Whose failure this is, for the circuit breakers.
     package enum Scope: Sendable { case platform, campaign }
@@ -78,7 +81,7 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
     /// campaign; transport, availability, throttling and credentials concern the platform.
     package var scope: Scope {
         switch self {
-        case .throttled, .unavailable, .timeout, .transport, .unauthorized: return .platform
+        case .throttled, .unavailable, .timeout, .transport, .unauthorized, .held: return .platform
         case .rejected, .notFound, .malformed: return .campaign
         }
     }
@@ -94,14 +97,14 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
     package var isAmbiguous: Bool {
         switch self {
         case .unavailable, .timeout, .transport: return true
-        case .throttled, .rejected, .unauthorized, .notFound, .malformed: return false
+        case .throttled, .rejected, .unauthorized, .notFound, .malformed, .held: return false
         }
     }
 
     package var isRetryable: Bool {
         switch self {
         case .throttled, .unavailable, .timeout, .transport: return true
-        case .rejected, .unauthorized, .notFound, .malformed: return false
+        case .rejected, .unauthorized, .notFound, .malformed, .held: return false
         }
     }
 
@@ -115,6 +118,8 @@ package enum PlatformError: Error, Equatable, Sendable, CustomStringConvertible 
         case .notFound(let id): return "campaign \(id) not found on the platform"
         case .malformed(let d): return "the platform answered nonsense: \(d)"
         case .transport(let d): return "transport error: \(d)"
+        case .held(let s, let after):
+            return "not calling the platform for \(s) s more, as its last answer asked (\(after))"
         }
     }
 }

@@ -228,4 +228,56 @@ import AdPilotCore
             }
         }
     }
+
+    /// Issue 15, item 6: a throttle hint longer than one call may wait holds every request
+    /// until it has passed, across calls (ticks); nothing is sent meanwhile.
+    @Test func aLongThrottleHintHoldsRequestsAcrossCalls() throws {
+        let server = try LoopbackServer { _ in .json("{}", status: 429, headers: [("Retry-After", "300")]) }
+        defer { server.stop() }
+        var clock: Int64 = 1_000_000
+        let h = client(sleeps: SleepLog())
+        h.monotonicMillis = { clock }
+        let request = HTTPRequest(method: "GET", url: server.baseURL + "/x")
+        #expect(throws: PlatformError.self) { try h.send(request, classify: okOn200) }
+        #expect(server.requests.count == 1, "a 300 s hint is not waited out inside the call")
+        clock += 299_000
+        do {
+            _ = try h.send(request, classify: okOn200)
+            Issue.record("sent while held")
+        } catch {
+            guard case .held(let s, _) = error else { Issue.record("\(error)"); return }
+            #expect(s == 1 && error.scope == .platform)
+        }
+        #expect(server.requests.count == 1, "nothing was sent while the hint held")
+        clock += 1_000
+        server.setHandler { _ in .json("{}") }
+        #expect((try? h.send(request, classify: okOn200)) != nil)
+        #expect(server.requests.count == 2)
+    }
+
+    /// Refused credentials back off exponentially (60 s, 120 s, ...), capped at an hour,
+    /// instead of being retried every tick; a success clears it.
+    @Test func refusedCredentialsBackOffExponentially() throws {
+        let server = try LoopbackServer { _ in .json("{}", status: 401) }
+        defer { server.stop() }
+        var clock: Int64 = 0
+        let h = client(sleeps: SleepLog())
+        h.monotonicMillis = { clock }
+        let request = HTTPRequest(method: "GET", url: server.baseURL + "/x")
+        let classify = { (r: HTTPResponse) -> ResponseVerdict in
+            r.status == 401 ? .fail(.unauthorized(detail: "HTTP 401")) : okOn200(r)
+        }
+        var holds: [Int64] = []
+        for _ in 0..<8 {
+            _ = try? h.send(request, classify: classify)
+            let until = try #require(h.hold?.untilMillis)
+            holds.append(until - clock)
+            clock = until
+        }
+        #expect(holds == [60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000, 3_600_000], "\(holds)")
+        #expect(server.requests.count == 8, "one request per hold")
+        server.setHandler { _ in .json("{}") }
+        _ = try h.send(request, classify: classify)
+        #expect(h.hold == nil)
+    }
 }

@@ -11,6 +11,8 @@ final class FakeMeta: Sendable {
         var budgets: [String: Int64] = [:]
         var throttleNext = 0
         var throttleCode = 17
+        /// `estimated_time_to_regain_access`, minutes (marketing-api/overview/rate-limiting).
+        var regainMinutes = 1
         var rejectInBatch: Set<String> = []
         var minimumMinor: Int64 = 0
         var campaignBudget: Set<String> = []
@@ -55,7 +57,7 @@ final class FakeMeta: Sendable {
                 s.throttleNext -= 1
                 let usage =
                     #"{"1234":[{"type":"ads_management","call_count":100,"total_cputime":30,"total_time":30,"#
-                        + #""estimated_time_to_regain_access":1}]}"#
+                        + #""estimated_time_to_regain_access":\#(s.regainMinutes)}]}"#
                 return .json(
                     Self.error(s.throttleCode, "User request limit reached", subcode: 2446079), status: 400,
                     headers: [("X-Business-Use-Case-Usage", usage)])
@@ -270,5 +272,27 @@ final class FakeMeta: Sendable {
             #expect(!error.description.contains("not-the-token"))
         }
         #expect(fake.server.requests.count == 1)
+    }
+
+    /// Issue 15, item 6: 613 with a five-minute `estimated_time_to_regain_access` (minutes:
+    /// marketing-api/overview/rate-limiting, X-Business-Use-Case-Usage) holds every request
+    /// for five minutes, across ticks; it was asked again every tick.
+    @Test func aRegainAccessHintHoldsTheNextTicks() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock {
+            $0.throttleNext = 1
+            $0.throttleCode = 613
+            $0.regainMinutes = 5
+        }
+        let meta = fake.adapter()
+        var clock: Int64 = 0
+        meta.http.monotonicMillis = { clock }
+        #expect(throws: PlatformError.self) { try meta.listCampaigns() }
+        clock += 120_000  // two ticks later
+        #expect(throws: PlatformError.self) { try meta.listCampaigns() }
+        #expect(fake.server.requests.count == 1, "asked again while Meta said to wait")
+        clock += 180_000
+        #expect(try meta.listCampaigns().count == 1)
     }
 }

@@ -251,6 +251,15 @@ package final class HTTPClient {
     /// Asked before every retry: true gives up and throws the last attempt's error. The
     /// controller answers "halted", so no new request starts after a halt is acknowledged.
     package var abandon: @Sendable () -> Bool = { false }
+    /// Monotonic milliseconds, for the hold below (tests move it by hand).
+    package var monotonicMillis: () -> Int64 = { HTTPClient.monotonicNow() }
+    /// No request goes out before this (monotonic ms), and why: a throttle hint longer than
+    /// one call may wait, or backoff after credentials were refused. It outlives the call,
+    /// so the next tick does not ask again early.
+    package private(set) var hold: (untilMillis: Int64, error: PlatformError)? = nil
+    private var authFailures = 0
+    /// Credentials refused: wait 60 s, doubling per refusal, at most an hour.
+    static let authBackoffMillis: (first: Int64, max: Int64) = (60_000, 3_600_000)
     private var rng: SplitMix64
     private let transport = CurlTransport()
 
@@ -266,6 +275,42 @@ package final class HTTPClient {
     /// so the error goes to the caller, who reads back before deciding anything.
     package func send(
         _ request: HTTPRequest, resendAmbiguous: Bool = true, classify: (HTTPResponse) -> ResponseVerdict
+    ) throws(PlatformError) -> HTTPResponse {
+        if let hold, monotonicMillis() < hold.untilMillis {
+            let seconds = Int((hold.untilMillis - monotonicMillis() + 999) / 1_000)
+            throw .held(seconds: seconds, after: hold.error.description)
+        }
+        do {
+            let response = try attempts(request, resendAmbiguous: resendAmbiguous, classify: classify)
+            hold = nil
+            authFailures = 0
+            return response
+        } catch {
+            remember(error)
+            throw error
+        }
+    }
+
+    /// After a call failed: a throttle hint holds every request until it has passed (at
+    /// least the backoff ceiling when the platform gave none); refused credentials hold with
+    /// exponential backoff. Anything else does not hold.
+    private func remember(_ error: PlatformError) {
+        let now = monotonicMillis()
+        switch error {
+        case .throttled(let hint, _):
+            let millis = hint.map { Int64(max(0, $0)) * 1_000 } ?? Int64(config.backoffMaxMillis)
+            hold = (now + millis, error)
+        case .unauthorized:
+            authFailures += 1
+            let backoff = Self.authBackoffMillis.first << Int64(min(authFailures - 1, 20))
+            hold = (now + min(backoff, Self.authBackoffMillis.max), error)
+        default:
+            break
+        }
+    }
+
+    private func attempts(
+        _ request: HTTPRequest, resendAmbiguous: Bool, classify: (HTTPResponse) -> ResponseVerdict
     ) throws(PlatformError) -> HTTPResponse {
         var last: PlatformError = .transport(detail: "no attempt made")
         for attempt in 0..<config.attemptsMax {
@@ -288,7 +333,10 @@ package final class HTTPClient {
             guard attempt + 1 < config.attemptsMax else { break }
             if !resendAmbiguous, !last.isRefusal { throw last }
             if let hint, hint > config.retryAfterMaxSeconds {
-                throw last  // waiting that long inside one call would stall the controller
+                // Waiting that long inside one call would stall the controller: the hold
+                // (`remember`) keeps every request back until the hint has passed.
+                if case .throttled(_, let d) = last { throw .throttled(retryAfterSeconds: hint, detail: d) }
+                throw last
             }
             pause(hint.map { $0 * 1000 } ?? backoffMillis(attempt))
             if abandon() { throw last }
@@ -305,6 +353,12 @@ package final class HTTPClient {
             usleep(UInt32(slice) * 1_000)
             left -= slice
         }
+    }
+
+    static func monotonicNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     /// Full jitter (AWS style): uniform in [base * 2^attempt / 2, base * 2^attempt], capped.
@@ -328,6 +382,7 @@ package final class HTTPClient {
         case .notFound(let id): return .notFound(id)
         case .malformed(let d): return .malformed(detail: redact(d))
         case .transport(let d): return .transport(detail: redact(d))
+        case .held(let s, let after): return .held(seconds: s, after: redact(after))
         }
     }
 }
