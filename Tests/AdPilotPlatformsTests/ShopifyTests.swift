@@ -89,4 +89,68 @@ import Testing
         }
         #expect(s.requests.count == 1)
     }
+
+    /// Revenue is what the shop kept (issue 15, item 12). Order fields from Shopify's own
+    /// client (Shopify/shopify-api-js, rest/admin/2024-04/order.ts): `cancelled_at`, `test`,
+    /// `financial_status` (voided, refunded, partially_refunded ...) and
+    /// `current_total_price`, which reflects refunds and edits (Shopify's order docs).
+    @Test func cancelledTestAndVoidedOrdersCountForNothingAndRefundsAreTakenOff() throws {
+        let rows = [
+            #"{"id":1,"created_at":"2026-11-23T10:00:00Z","total_price":"50.00","current_total_price":"50.00","#
+                + #""currency":"USD","landing_site":"/?utm_campaign=ag1","cancelled_at":null,"test":false,"#
+                + #""financial_status":"paid"}"#,
+            #"{"id":2,"created_at":"2026-11-23T10:05:00Z","total_price":"40.00","current_total_price":"15.00","#
+                + #""currency":"USD","landing_site":"/?utm_campaign=ag1","cancelled_at":null,"test":false,"#
+                + #""financial_status":"partially_refunded"}"#,
+            #"{"id":3,"created_at":"2026-11-23T10:10:00Z","total_price":"30.00","current_total_price":"30.00","#
+                + #""currency":"USD","landing_site":"/?utm_campaign=ag1","cancelled_at":"2026-11-23T11:00:00Z","#
+                + #""test":false,"financial_status":"voided"}"#,
+            #"{"id":4,"created_at":"2026-11-23T10:15:00Z","total_price":"20.00","current_total_price":"20.00","#
+                + #""currency":"USD","landing_site":"/?utm_campaign=ag1","cancelled_at":null,"test":true,"#
+                + #""financial_status":"paid"}"#,
+        ]
+        let s = try LoopbackServer { _ in .json(#"{"orders":[\#(rows.joined(separator: ","))]}"#) }
+        defer { s.stop() }
+        let orders = try shop(s, sleeps: SleepLog()).orders(
+            since: Instant(rfc3339: "2026-11-23")!, until: Instant(rfc3339: "2026-11-24")!)
+        #expect(orders.map(\.id) == ["1", "2"], "\(orders.map(\.id))")
+        #expect(orders.map(\.totalMicros) == [Micros(50_000_000), Micros(15_000_000)])
+        let fields = s.requests.first?.query["fields"] ?? ""
+        #expect(["current_total_price", "cancelled_at", "test", "financial_status"].allSatisfy(fields.contains))
+    }
+
+    /// The shop's orders replace the ad platform's own attribution, hour by hour; each
+    /// order counts once; one read of the shop per window, however many campaigns.
+    @Test func revenueReplacesTheAdPlatformsAttribution() throws {
+        final class Ads: AdPlatform {
+            var name: String { "ads" }
+            func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { [] }
+            func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError)
+                -> MetricsWindow
+            {
+                let h = from.microsSinceEpoch / 3_600_000_000
+                let hours = (h..<h + 2).map {
+                    HourlyMetrics(hour: $0, spendMicros: Micros(5_000_000), impressions: 100, clicks: 3,
+                                  conversions: 9, conversionValueMicros: Micros(999_000_000))
+                }
+                return MetricsWindow(campaign: campaign, hours: hours, freshThrough: to)
+            }
+            func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {}
+            func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {}
+            func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { throw .notFound(id) }
+        }
+        let s = try Self.server(orders: 30)  // 10:00-10:29 on 2026-11-23 (-05:00), ag0..ag4 and none
+        defer { s.stop() }
+        let attributed = RevenueAttributed(Ads(), revenue: shop(s, sleeps: SleepLog()))
+        let from = Instant(rfc3339: "2026-11-23T15:00:00Z")!
+        let to = from.adding(seconds: 7_200)
+        let ag0 = try attributed.hourlyMetrics(campaign: CampaignID("ag0"), from: from, to: to)
+        let ag2 = try attributed.hourlyMetrics(campaign: CampaignID("ag2"), from: from, to: to)
+        #expect(s.requests.count == 1, "the shop was read \(s.requests.count) times for one window")
+        // Orders i with i % 3 == 0 name ag(i % 5): ag0 gets i = 0, 15; ag2 gets i = 12, 27.
+        #expect(ag0.hours.map(\.conversions) == [2, 0] && ag2.hours.map(\.conversions) == [2, 0])
+        #expect(ag0.hours[0].conversionValueMicros == Micros(10_000_000 + 11_150_000), "\(ag0.hours[0])")
+        #expect(ag0.hours[0].spendMicros == Micros(5_000_000), "spend stays the ad platform's")
+        #expect(attributed.unattributedOrders == 20, "two orders in three name no campaign")
+    }
 }

@@ -47,6 +47,15 @@ import Testing
                     "kind": "meta", "ad_account_id": "act_7", "currency": "USD", "token_credential": "meta-token",
                 ]
             },
+            variant("meta with shopify revenue") {
+                $0["platform"] = [
+                    "kind": "meta", "ad_account_id": "act_7", "currency": "USD", "token_credential": "meta-token",
+                ]
+                $0["revenue"] = [
+                    "kind": "shopify", "shop_domain": "example.myshopify.com", "currency": "USD",
+                    "token_credential": "shopify-token",
+                ]
+            },
             variant("time window") { setting(&$0, "breaker", "window", ["seconds": 600]) },
             variant("cpa target and overrides") { c in
                 var defaults = c["campaign_defaults"] as? [String: Any] ?? [:]

@@ -43,6 +43,38 @@ import Testing
         #expect(moved.restartRequired(from: base) == ["platform", "operators_group", "journal.seal_interval"])
     }
 
+    /// Issue 15, item 12: Shopify as the revenue source, in the ad account's currency.
+    @Test func aShopIsTheRevenueSourceInTheAccountsCurrency() throws {
+        func tiktok(_ c: inout [String: Any], revenue: Any) {
+            c["clock"] = ["kind": "system"]
+            c["platform"] = [
+                "kind": "tiktok", "advertiser_id": "7000001", "currency": "EUR", "token_credential": "tiktok-token",
+            ]
+            c["revenue"] = revenue
+        }
+        let shop: [String: Any] = [
+            "kind": "shopify", "shop_domain": "example.myshopify.com", "currency": "EUR",
+            "token_credential": "shopify-token", "campaign_parameter": "utm_content",
+        ]
+        let c = try parse { tiktok(&$0, revenue: shop) }.get()
+        guard case .shopify(let s, let credential)? = c.revenue else {
+            Issue.record("\(String(describing: c.revenue))")
+            return
+        }
+        #expect(s.campaignParameter == "utm_content" && credential == "shopify-token" && s.currency == .eur)
+        #expect(try parse { tiktok(&$0, revenue: NSNull()) }.get().revenue == nil, "null: the ad platform's value")
+        var usd = shop
+        usd["currency"] = "USD"
+        #expect(problem { tiktok(&$0, revenue: usd) }?.hasPrefix("revenue.currency: USD differs from") == true)
+        var meta = shop
+        meta["kind"] = "meta"
+        #expect(problem { tiktok(&$0, revenue: meta) }?.hasPrefix("revenue.kind:") == true)
+        #expect(problem { $0["revenue"] = shop }?.hasPrefix("revenue: the simulator is its own shop") == true)
+        let other = shop.merging(["shop_domain": "b.myshopify.com"]) { _, b in b }
+        let changed = try parse { tiktok(&$0, revenue: other) }.get()
+        #expect(changed.restartRequired(from: c) == ["revenue"])
+    }
+
     @Test func theEmbeddedDefaultParses() throws {
         let c = try DefaultConfig.demo(campaigns: 7, speed: 60)
         #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))

@@ -75,7 +75,8 @@ package final class ShopifyRevenue: RevenueSource {
             + URLQuery.encode([
                 ("status", "any"), ("created_at_min", since.rfc3339), ("created_at_max", until.rfc3339),
                 ("limit", String(config.pageSize)),
-                ("fields", "id,created_at,total_price,currency,landing_site"),
+                ("fields", "id,created_at,total_price,current_total_price,currency,landing_site,cancelled_at,test,"
+                    + "financial_status"),
             ])
         var out: [Order] = []
         var pages = 0
@@ -98,9 +99,16 @@ package final class ShopifyRevenue: RevenueSource {
             for o in orders {
                 guard let id = o["id"]?.int64.map(String.init) ?? o["id"]?.string,
                     let created = o["created_at"]?.string.flatMap(Instant.init(rfc3339:)),
-                    let total = o["total_price"]?.decimalMicros
+                    let total = (o["current_total_price"] ?? o["total_price"])?.decimalMicros
                 else {
                     throw .malformed(detail: "order without id, created_at or an exact total_price")
+                }
+                // Revenue is what the shop kept: cancelled, voided and test orders count for
+                // nothing; `current_total_price` already has refunds and edits taken off.
+                if o["cancelled_at"]?.string != nil || o["test"]?.bool == true
+                    || o["financial_status"]?.string == "voided"
+                {
+                    continue
                 }
                 guard let code = o["currency"]?.string, code == config.currency.code else {
                     throw .malformed(

@@ -24,6 +24,7 @@ extension ServiceConfig {
         try slots.finish()
         let platform = try parsePlatform(try r.required("platform"), clock: clock)
         let currency = platformCurrency(platform)
+        let revenue = try parseRevenue(r.optional("revenue"), platform: platform, currency: currency)
         var journal = try r.object("journal")
         let segmentBytes = try journal.int("segment_bytes_max", in: Int64(1 << 20)...(Int64(1) << 40))
         let sealInterval = try journal.int("seal_interval", in: 1...1_000_000)
@@ -44,6 +45,7 @@ extension ServiceConfig {
         return ServiceConfig(
             tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
             initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
+            revenue: revenue,
             journalSegmentBytesMax: segmentBytes, journalSealInterval: Int(sealInterval),
             journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
             breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
@@ -88,6 +90,34 @@ extension ServiceConfig {
                 problem: "an accelerated clock drives the simulator only; real platforms need \"system\"")
         }
         return platform
+    }
+
+    /// `revenue`: null (the ad platform's reported value) or a Shopify store, in the ad
+    /// account's currency (revenue is never converted at a guessed rate).
+    static func parseRevenue(
+        _ json: JSON?, platform: PlatformSettings, currency: Currency
+    ) throws(ConfigProblem) -> PlatformSettings? {
+        guard let json else { return nil }
+        guard json["kind"]?.string == "shopify" else {
+            throw ConfigProblem(key: "revenue.kind", problem: "required: \"shopify\" (or revenue: null)")
+        }
+        let revenue: PlatformSettings
+        switch PlatformSettings.parse(json, path: "revenue") {
+        case .success(let p): revenue = p
+        case .failure(let p): throw ConfigProblem(key: p.key, problem: p.problem)
+        }
+        if case .simulator = platform {
+            throw ConfigProblem(
+                key: "revenue", problem: "the simulator is its own shop: a revenue source needs tiktok or meta")
+        }
+        let shop = platformCurrency(revenue)
+        guard shop == currency else {
+            throw ConfigProblem(
+                key: "revenue.currency",
+                problem: "\(shop) differs from the ad account's \(currency): revenue is compared with spend and is "
+                    + "never converted at a guessed rate")
+        }
+        return revenue
     }
 
     /// `campaign_defaults`, and `campaigns`: each entry merged over the defaults, ids unique.

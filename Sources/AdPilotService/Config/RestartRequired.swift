@@ -5,6 +5,7 @@ extension ServiceConfig {
     package func restartRequired(from old: ServiceConfig) -> [String] {
         var keys: [String] = []
         if platform != old.platform { keys.append("platform") }
+        if revenue != old.revenue { keys.append("revenue") }
         if clock != old.clock { keys.append("clock") }
         if operatorsGroup != old.operatorsGroup { keys.append("operators_group") }
         if journalKeyCredential != old.journalKeyCredential { keys.append("journal.key_credential") }

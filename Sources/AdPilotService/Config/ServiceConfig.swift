@@ -49,6 +49,9 @@ package struct ServiceConfig: Sendable {
     package var initialCandidate: PolicyID?
     package var platform: PlatformSettings
     package var platformCurrency: Currency
+    /// Where revenue comes from: nil, the ad platform's reported conversion value; else
+    /// `.shopify`, orders attributed to campaigns (docs/platforms.md).
+    package var revenue: PlatformSettings?
     package var journalSegmentBytesMax: Int64
     package var journalSealInterval: Int
     /// Credential holding the HMAC seal key; nil: hash chain only.

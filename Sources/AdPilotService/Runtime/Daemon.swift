@@ -109,14 +109,23 @@ package enum Daemon {
             return (market, market.clock)
         case .tiktok(let c, let credential):
             let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
-            return (TikTokAdapter(config: c, token: token), SystemClock())
+            return (try withRevenue(TikTokAdapter(config: c, token: token), config, o), SystemClock())
         case .meta(let c, let credential):
             let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
-            return (MetaAdapter(config: c, token: token), SystemClock())
+            return (try withRevenue(MetaAdapter(config: c, token: token), config, o), SystemClock())
         case .shopify:
             throw StartupError(
                 "platform.kind shopify is a revenue source, not an ad platform: configure tiktok, meta or simulator")
         }
+    }
+
+    /// The ad platform, with conversions and value from the shop when `revenue` names one.
+    static func withRevenue(
+        _ platform: any AdPlatform, _ config: ServiceConfig, _ o: Options
+    ) throws -> any AdPlatform {
+        guard case .shopify(let c, let credential)? = config.revenue else { return platform }
+        let token = String(decoding: try readCredential(credential, o), as: UTF8.self)
+        return RevenueAttributed(platform, revenue: ShopifyRevenue(config: c, token: token))
     }
 
     package static func run(_ o: Options) -> ExitCode {
