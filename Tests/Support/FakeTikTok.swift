@@ -1,0 +1,164 @@
+package import AdPilotPlatforms
+import Foundation
+import Synchronization
+
+/// A fake TikTok Marketing API v1.3 on loopback: ad groups with budgets, the hourly report,
+/// and switchable misbehaviour. Behaviours taken from public sources, cited where they
+/// are modelled:
+/// - [sdk] tiktok/tiktok-business-api-sdk: `yml_files/report_integrated_get.yml` (parameters,
+///   `page_size` maximum 1000, `data.list` / `data.page_info`), `tiktok_code.py` (codes 40002
+///   PARAM_ERROR, 40100 REQUEST_TOO_FREQUENT, 50002 SYS_TIMEOUT).
+/// - [airbyte] airbytehq/airbyte source-tiktok-marketing: `hourly_datetime_based_cursor.py`
+///   ("TikTok Marketing API doesn't allow date range more than one day ... 'code': 40002,
+///   'message': 'max time span is 1 day when use stat_time_hour'"; start_date == end_date);
+///   `BEHAVIOR.md` (metrics are strings, "-" for no data; 40100 inside HTTP 200).
+/// - [tap] singer-io/tap-tiktok-ads `client.py`: 50000 and 50002 are retried.
+package final class FakeTikTok: Sendable {
+    package struct State {
+        /// Hourly report rows by `stat_time_hour` ("YYYY-MM-DD HH:MM:SS", advertiser time).
+        package var report: [String: String] = [:]
+        package var sysTimeoutNext = 0
+        /// Per ad group: `secondary_status` and `budget_mode` when not the defaults
+        /// (ADGROUP_STATUS_DELIVERY_OK, BUDGET_MODE_DAY).
+        package var secondary: [String: String] = [:]
+        /// The next budget update is applied, then answered with 50002 SYS_TIMEOUT (or, with
+        /// `applied` false, answered so without being applied).
+        package var timeoutOnWrite: (pending: Bool, applied: Bool) = (false, false)
+        package var budgetMode: [String: String] = [:]
+        package var budgets: [String: String] = [:]  // adgroup_id -> decimal text, as TikTok stores it
+        package var enabled: [String: Bool] = [:]
+        package var throttleNext = 0
+        package var failNext = 0
+        package var malformedNext = false
+        package var ignoreWrites = false
+        package var pageSize = 100
+    }
+
+    package let state = Mutex(State())
+    package let server: LoopbackServer
+    /// The access token it accepts (the tests' shared fake token by default).
+    package let token: String
+
+    package init(adGroups: Int, budget: String = "100.00", token: String = "tok-SECRET-0123456789") throws {
+        self.token = token
+        server = try LoopbackServer { _ in .json("{}") }
+        state.withLock { s in
+            for i in 1...adGroups {
+                s.budgets["ag\(i)"] = budget
+                s.enabled["ag\(i)"] = true
+            }
+        }
+        server.setHandler { [self] r in self.handle(r) }
+    }
+
+    package func envelope(_ data: String, code: Int = 0, message: String = "OK") -> LoopbackServer.Response {
+        .json(
+            #"{"code":\#(code),"message":"\#(message)","request_id":"req-\#(UUID().uuidString.prefix(8))","#
+                + #""data":\#(data)}"#
+        )
+    }
+
+    package func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
+        guard r.headers["access-token"] == token else {
+            return envelope("{}", code: 40105, message: "Access token is incorrect")
+        }
+        return state.withLock { s -> LoopbackServer.Response in
+            if s.throttleNext > 0 {
+                s.throttleNext -= 1; return envelope("{}", code: 40100, message: "Too many requests")
+            }
+            if s.failNext > 0 { s.failNext -= 1; return .json("upstream error", status: 503) }
+            if s.sysTimeoutNext > 0 {  // [sdk] tiktok_code.py: SYS_TIMEOUT = 50002
+                s.sysTimeoutNext -= 1; return envelope("{}", code: 50002, message: "System timeout, please retry")
+            }
+            if s.malformedNext {
+                s.malformedNext = false;
+                return .json(#"{"code":0,"message":"OK","data":{"list":[{"adgroup_id":"ag1","budget":"#)
+            }
+            switch (r.method, r.path) {
+            case ("GET", "/open_api/v1.3/adgroup/get/"):
+                var ids = s.budgets.keys.sorted { Int($0.dropFirst(2))! < Int($1.dropFirst(2))! }
+                if let filtering = r.query["filtering"],
+                    let f = try? JSONSerialization.jsonObject(with: Data(filtering.utf8)) as? [String: Any],
+                    let wanted = f["adgroup_ids"] as? [String]
+                {
+                    ids = ids.filter(wanted.contains)
+                }
+                let page = Int(r.query["page"] ?? "1") ?? 1
+                let size = min(s.pageSize, Int(r.query["page_size"] ?? "100") ?? 100)
+                let slice = ids.dropFirst((page - 1) * size).prefix(size)
+                let items = slice.map {
+                    #"{"adgroup_id":"\#($0)","adgroup_name":"Group \#($0)","#
+                        + #""budget_mode":"\#(s.budgetMode[$0] ?? "BUDGET_MODE_DAY")","#
+                        + #""secondary_status":"\#(s.secondary[$0] ?? "ADGROUP_STATUS_DELIVERY_OK")","#
+                        + #""budget":\#(s.budgets[$0]!),"#
+                        + #""operation_status":"\#(s.enabled[$0]! ? "ENABLE" : "DISABLE")"}"#
+                }
+                let totalPages = max(1, (ids.count + size - 1) / size)
+                return envelope(
+                    #"{"list":[\#(items.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#
+                        + #""total_number":\#(ids.count),"total_page":\#(totalPages)}}"#
+                )
+            case ("POST", "/open_api/v1.3/adgroup/budget/update/"):
+                // The raw body keeps the decimal literal exactly as sent.
+                guard let body = try? JSON.parse(r.body), let items = body["budget"]?.array else {
+                    return envelope("{}", code: 40002, message: "bad body")
+                }
+                if s.timeoutOnWrite.pending && !s.timeoutOnWrite.applied {
+                    s.timeoutOnWrite.pending = false
+                    return envelope("{}", code: 50002, message: "System timeout, please retry")
+                }
+                if !s.ignoreWrites {
+                    for item in items {
+                        if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] {
+                            s.budgets[id] = text
+                        }
+                    }
+                }
+                if s.timeoutOnWrite.pending {
+                    s.timeoutOnWrite.pending = false
+                    return envelope("{}", code: 50002, message: "System timeout, please retry")
+                }
+                return envelope("{}")
+            case ("POST", "/open_api/v1.3/adgroup/status/update/"):
+                let body = try? JSON.parse(r.body)
+                for id in body?["adgroup_ids"]?.array?.compactMap(\.string) ?? [] {
+                    s.enabled[id] = body?["operation_status"]?.string == "ENABLE"
+                }
+                return envelope("{}")
+            case ("GET", "/open_api/v1.3/report/integrated/get/"):
+                return report(r, s)
+            default:
+                return .json("not found", status: 404)
+            }
+        }
+    }
+
+    /// `report/integrated/get` with the `stat_time_hour` dimension: one day per request
+    /// ([airbyte] hourly cursor: start_date must equal end_date, else 40002), pages of at
+    /// most 1000 rows ([sdk] yml), rows as `{"dimensions":{...},"metrics":{...}}` with string
+    /// values ([airbyte] BEHAVIOR.md).
+    package func report(_ r: LoopbackServer.Request, _ s: State) -> LoopbackServer.Response {
+        guard let start = r.query["start_date"], let end = r.query["end_date"] else {
+            return envelope("{}", code: 40002, message: "start_date and end_date are required")
+        }
+        if r.query["dimensions"]?.contains("stat_time_hour") == true && start != end {
+            return envelope("{}", code: 40002, message: "max time span is 1 day when use stat_time_hour")
+        }
+        let size = Int(r.query["page_size"] ?? "10") ?? 10
+        guard (1...1000).contains(size) else { return envelope("{}", code: 40002, message: "page_size: max 1000") }
+        let page = Int(r.query["page"] ?? "1") ?? 1
+        let keys = s.report.keys.filter { $0.hasPrefix(start) }.sorted()
+        let rows = keys.dropFirst((page - 1) * size).prefix(size).map {
+            #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"\#($0)"},"metrics":\#(s.report[$0]!)}"#
+        }
+        let pages = max(1, (keys.count + size - 1) / size)
+        return envelope(
+            #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#
+                + #""total_number":\#(keys.count),"total_page":\#(pages)}}"#)
+    }
+
+    package static func metrics(spend: String, conversion: String = "1.5", value: String = "45.60") -> String {
+        #"{"spend":"\#(spend)","impressions":"1000","clicks":"25","conversion":"\#(conversion)","#
+            + #""total_purchase_value":"\#(value)"}"#
+    }
+}
