@@ -24,6 +24,19 @@ package final class FakeTikTok: Sendable {
         /// The next budget update is applied, then answered with 50002 SYS_TIMEOUT (or, with
         /// `applied` false, answered so without being applied).
         package var timeoutOnWrite: (pending: Bool, applied: Bool) = (false, false)
+        /// Reports generated from the wall clock (UTC) for every ad group asked for: each
+        /// completed hour spends a 24th of the budget, the hour in progress its share so far,
+        /// and hour 03 reports "-" (no data); conversions follow spend. Off: `report` only.
+        package var live = false
+        /// Every Nth request answered 40100 (throttled), every Mth 50002 (system timeout).
+        package var throttleEvery = 0, sysTimeoutEvery = 0
+        package var requestsSeen = 0
+        /// The smallest daily ad group budget accepted (TikTok's help centre: "Ad group
+        /// level: Budget must exceed $20"; the API's error for it is not documented publicly,
+        /// so a 40002 parameter error is assumed).
+        package var minimumBudget: Double = 0
+        /// Budget writes applied, in order: (ad group, decimal text as sent).
+        package var applied: [(String, String)] = []
         package var budgetMode: [String: String] = [:]
         package var budgets: [String: String] = [:]  // adgroup_id -> decimal text, as TikTok stores it
         package var enabled: [String: Bool] = [:]
@@ -63,6 +76,13 @@ package final class FakeTikTok: Sendable {
             return envelope("{}", code: 40105, message: "Access token is incorrect")
         }
         return state.withLock { s -> LoopbackServer.Response in
+            s.requestsSeen += 1
+            if s.throttleEvery > 0 && s.requestsSeen % s.throttleEvery == 0 {
+                return envelope("{}", code: 40100, message: "Too many requests")
+            }
+            if s.sysTimeoutEvery > 0 && s.requestsSeen % s.sysTimeoutEvery == 0 {
+                return envelope("{}", code: 50002, message: "System timeout, please retry")
+            }
             if s.throttleNext > 0 {
                 s.throttleNext -= 1; return envelope("{}", code: 40100, message: "Too many requests")
             }
@@ -107,10 +127,16 @@ package final class FakeTikTok: Sendable {
                     s.timeoutOnWrite.pending = false
                     return envelope("{}", code: 50002, message: "System timeout, please retry")
                 }
+                for item in items {
+                    if case .number(let text)? = item["budget"], (Double(text) ?? 0) <= s.minimumBudget {
+                        return envelope("{}", code: 40002, message: "Budget must exceed \(s.minimumBudget)")
+                    }
+                }
                 if !s.ignoreWrites {
                     for item in items {
                         if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] {
                             s.budgets[id] = text
+                            s.applied.append((id, text))
                         }
                     }
                 }
@@ -147,14 +173,61 @@ package final class FakeTikTok: Sendable {
         let size = Int(r.query["page_size"] ?? "10") ?? 10
         guard (1...1000).contains(size) else { return envelope("{}", code: 40002, message: "page_size: max 1000") }
         let page = Int(r.query["page"] ?? "1") ?? 1
-        let keys = s.report.keys.filter { $0.hasPrefix(start) }.sorted()
-        let rows = keys.dropFirst((page - 1) * size).prefix(size).map {
-            #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"\#($0)"},"metrics":\#(s.report[$0]!)}"#
+        let all: [String]
+        if s.live {
+            all = liveRows(day: start, adGroups: filtered(r), s)
+        } else {
+            all = s.report.keys.filter { $0.hasPrefix(start) }.sorted().map {
+                #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"\#($0)"},"metrics":\#(s.report[$0]!)}"#
+            }
         }
-        let pages = max(1, (keys.count + size - 1) / size)
+        let rows = all.dropFirst((page - 1) * size).prefix(size)
+        let pages = max(1, (all.count + size - 1) / size)
         return envelope(
             #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#
-                + #""total_number":\#(keys.count),"total_page":\#(pages)}}"#)
+                + #""total_number":\#(all.count),"total_page":\#(pages)}}"#)
+    }
+
+    /// The ad groups a report's `filtering` names (`adgroup_ids` IN [...]).
+    func filtered(_ r: LoopbackServer.Request) -> [String] {
+        guard let text = r.query["filtering"],
+            let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]]
+        else { return [] }
+        return list.flatMap { f -> [String] in
+            guard f["field_name"] as? String == "adgroup_ids", let v = f["filter_value"] as? String,
+                let ids = try? JSONSerialization.jsonObject(with: Data(v.utf8)) as? [String]
+            else { return [] }
+            return ids
+        }
+    }
+
+    /// Rows for `day` (UTC) up to now, as `live` describes.
+    func liveRows(day: String, adGroups: [String], _ s: State) -> [String] {
+        let now = Date().timeIntervalSince1970
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        guard let dayStart = f.date(from: day)?.timeIntervalSince1970 else { return [] }
+        var rows: [String] = []
+        for id in adGroups {
+            let budget = Double(s.budgets[id] ?? "0") ?? 0
+            for h in 0..<24 {
+                let start = dayStart + Double(h) * 3_600
+                guard start < now else { break }
+                let share = min(1, (now - start) / 3_600)
+                let spend = budget / 24 * share
+                let metrics =
+                    h == 3
+                    ? #"{"spend":"-","impressions":"-","clicks":"-","conversion":"-","total_purchase_value":"-"}"#
+                    : #"{"spend":"\#(String(format: "%.2f", spend))","impressions":"\#(Int(spend * 40))","#
+                        + #""clicks":"\#(Int(spend))","conversion":"\#(String(format: "%.1f", spend / 20))","#
+                        + #""total_purchase_value":"\#(String(format: "%.2f", spend * 3))"}"#
+                let hour = "\(day) \(String(format: "%02d", h)):00:00"
+                rows.append(
+                    #"{"dimensions":{"adgroup_id":"\#(id)","stat_time_hour":"\#(hour)"},"metrics":\#(metrics)}"#)
+            }
+        }
+        return rows
     }
 
     package static func metrics(spend: String, conversion: String = "1.5", value: String = "45.60") -> String {
