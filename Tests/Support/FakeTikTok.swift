@@ -31,6 +31,8 @@ package final class FakeTikTok: Sendable {
         /// Every Nth request answered 40100 (throttled), every Mth 50002 (system timeout).
         package var throttleEvery = 0, sysTimeoutEvery = 0
         package var requestsSeen = 0
+        /// Report rows served, over every request.
+        package var rowsServed = 0
         /// The smallest daily ad group budget accepted (TikTok's help centre: "Ad group
         /// level: Budget must exceed $20"; the API's error for it is not documented publicly,
         /// so a 40002 parameter error is assumed).
@@ -152,7 +154,7 @@ package final class FakeTikTok: Sendable {
                 }
                 return envelope("{}")
             case ("GET", "/open_api/v1.3/report/integrated/get/"):
-                return report(r, s)
+                return report(r, &s)
             default:
                 return .json("not found", status: 404)
             }
@@ -163,7 +165,7 @@ package final class FakeTikTok: Sendable {
     /// ([airbyte] hourly cursor: start_date must equal end_date, else 40002), pages of at
     /// most 1000 rows ([sdk] yml), rows as `{"dimensions":{...},"metrics":{...}}` with string
     /// values ([airbyte] BEHAVIOR.md).
-    package func report(_ r: LoopbackServer.Request, _ s: State) -> LoopbackServer.Response {
+    package func report(_ r: LoopbackServer.Request, _ s: inout State) -> LoopbackServer.Response {
         guard let start = r.query["start_date"], let end = r.query["end_date"] else {
             return envelope("{}", code: 40002, message: "start_date and end_date are required")
         }
@@ -182,6 +184,7 @@ package final class FakeTikTok: Sendable {
             }
         }
         let rows = all.dropFirst((page - 1) * size).prefix(size)
+        s.rowsServed += rows.count
         let pages = max(1, (all.count + size - 1) / size)
         return envelope(
             #"{"list":[\#(rows.joined(separator: ","))],"page_info":{"page":\#(page),"page_size":\#(size),"#

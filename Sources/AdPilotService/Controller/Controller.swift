@@ -55,6 +55,8 @@ package final class Controller: @unchecked Sendable {
     let gate = Guarded<WriteInFlight?>(nil)
     var policies: [PolicyID: LoadedPolicy] = [:]
     var memory: [CampaignID: CampaignMemory] = [:]
+    /// Completed hours already read (the tick thread's only).
+    var hourCache = HourCache()
     var platformBreaker = CircuitBreaker()
     var tickCount: UInt64 = 0
     let statusView: Guarded<StatusView>

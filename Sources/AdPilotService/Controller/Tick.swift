@@ -86,7 +86,8 @@ extension Controller {
         let observed: Observer.Observed
         do {
             observed = try Observer.observe(
-                platform, config: config, now: report.at, mode: state.mode, memory: memory, clock: clock)
+                platform, config: config, now: report.at, mode: state.mode, memory: memory, clock: clock,
+                cache: &hourCache)
         } catch {
             report.error = "cannot list campaigns: \(error)"
             journalBestEffort(

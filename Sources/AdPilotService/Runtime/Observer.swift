@@ -27,10 +27,12 @@ enum Observer {
 
     static func observe(
         _ platform: any AdPlatform, config: ServiceConfig, now: Instant, mode: Mode,
-        memory: [CampaignID: CampaignMemory], clock: any TimeSource
+        memory: [CampaignID: CampaignMemory], clock: any TimeSource, cache: inout HourCache
     ) throws(PlatformError) -> Observed {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
+        cache.keep(only: Set(list.map(\.id)))
+        let windowStart = now.adding(seconds: -Observing.trailingHours * Instant.secondsPerHour)
         // Computed in every mode: status shows which campaigns a canary would control.
         let scope = canaryScope(config: config, campaigns: list.filter { $0.notControllable == nil })
         var out = Observed()
@@ -39,9 +41,10 @@ enum Observer {
         for c in list {
             let window: MetricsWindow
             do {
-                window = try platform.hourlyMetrics(
-                    campaign: c.id, from: now.adding(seconds: -Observing.trailingHours * Instant.secondsPerHour),
-                    to: now)
+                let from = cache.fetchStart(c.id, windowStart: windowStart, now: now)
+                window = cache.merge(
+                    c.id, fresh: try platform.hourlyMetrics(campaign: c.id, from: from, to: now), fetchedFrom: from,
+                    windowStart: windowStart, now: now)
             } catch {
                 out.failures.append((c.id, error))
                 out.campaigns.append(
