@@ -295,4 +295,18 @@ final class FakeMeta: Sendable {
         clock += 180_000
         #expect(try meta.listCampaigns().count == 1)
     }
+
+    /// Codes 1 ("API Unknown") and 2 ("API Service") are temporary: wait and retry
+    /// (developers.facebook.com/docs/graph-api/guides/error-handling).
+    @Test func temporaryGraphErrorsAreRetried() throws {
+        let fake = try FakeMeta(adSets: 1)
+        defer { fake.server.stop() }
+        fake.state.withLock {
+            $0.throttleNext = 2
+            $0.throttleCode = 2
+        }
+        let sleeps = SleepLog()
+        #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 1)
+        #expect(fake.server.requests.count == 3 && sleeps.millis.count == 2)
+    }
 }

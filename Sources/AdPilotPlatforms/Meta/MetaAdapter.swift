@@ -28,6 +28,9 @@ package final class MetaAdapter: AdPlatform {
     static let throttleCodes: Set<Int64> = [4, 17, 32, 613, 80000, 80004]
     /// Invalid or expired access token.
     static let authCodes: Set<Int64> = [102, 190]
+    /// "API Unknown" (1) and "API Service" (2): temporary, wait and retry (Graph API,
+    /// guides/error-handling).
+    static let transientCodes: Set<Int64> = [1, 2]
 
     package init(config: MetaConfig, token: String, httpConfig: HTTPClientConfig = HTTPClientConfig()) {
         self.config = config
@@ -66,6 +69,7 @@ package final class MetaAdapter: AdPlatform {
             let wait = regainAccessSeconds(r.header("X-Business-Use-Case-Usage"))
             return .retry(afterSeconds: wait, .throttled(retryAfterSeconds: wait, detail: detail))
         }
+        if transientCodes.contains(code) { return .retry(afterSeconds: nil, .unavailable(detail: detail)) }
         if authCodes.contains(code) || r.status == 401 { return .fail(.unauthorized(detail: detail)) }
         return .fail(.rejected(code: "\(code)\(subcode)", detail: detail))
     }
