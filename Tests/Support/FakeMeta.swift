@@ -1,0 +1,135 @@
+package import AdPilotPlatforms
+import Foundation
+import Synchronization
+
+/// A fake Graph API: ad sets with `daily_budget` in minor units, insights, batch, errors.
+package final class FakeMeta: Sendable {
+    package struct State {
+        package var budgets: [String: Int64] = [:]
+        package var throttleNext = 0
+        package var throttleCode = 17
+        /// `estimated_time_to_regain_access`, minutes (marketing-api/overview/rate-limiting).
+        package var regainMinutes = 1
+        package var rejectInBatch: Set<String> = []
+        package var minimumMinor: Int64 = 0
+        package var campaignBudget: Set<String> = []
+    }
+
+    package let state = Mutex(State())
+    package let server: LoopbackServer
+    /// The access token it accepts (the tests' shared fake token by default).
+    package let token: String
+
+    package init(adSets: Int, minorUnits: Int64 = 10_000, token: String = "tok-SECRET-0123456789") throws {
+        self.token = token
+        server = try LoopbackServer { _ in .json("{}") }
+        state.withLock { s in for i in 1...adSets { s.budgets["2385\(i)"] = minorUnits } }
+        server.setHandler { [self] r in self.handle(r) }
+    }
+
+    package static func error(_ code: Int, _ message: String, subcode: Int? = nil) -> String {
+        #"{"error":{"message":"\#(message)","type":"OAuthException","#
+            + #""code":\#(code)\#(subcode.map { ",\"error_subcode\":\($0)" } ?? ""),"fbtrace_id":"AbCdEf123"}}"#
+    }
+
+    package func form(_ body: [UInt8]) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in String(decoding: body, as: UTF8.self).split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            out[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
+        return out
+    }
+
+    package func adSetJSON(_ id: String, _ minor: Int64, _ s: State) -> String {
+        // Under Advantage campaign budget the ad set has no daily_budget of its own (the
+        // campaign holds it: marketing-api/bidding/guides/advantage-campaign-budget).
+        let budget = s.campaignBudget.contains(id) ? "" : #""daily_budget":"\#(minor)","#
+        return #"{"id":"\#(id)","name":"Ad set \#(id)",\#(budget)"status":"ACTIVE","effective_status":"ACTIVE"}"#
+    }
+
+    package func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
+        guard r.headers["authorization"] == "Bearer \(token)" else {
+            return .json(Self.error(190, "Invalid OAuth access token."), status: 400)
+        }
+        return state.withLock { s -> LoopbackServer.Response in
+            if s.throttleNext > 0 {
+                s.throttleNext -= 1
+                let usage =
+                    #"{"1234":[{"type":"ads_management","call_count":100,"total_cputime":30,"total_time":30,"#
+                        + #""estimated_time_to_regain_access":\#(s.regainMinutes)}]}"#
+                return .json(
+                    Self.error(s.throttleCode, "User request limit reached", subcode: 2446079), status: 400,
+                    headers: [("X-Business-Use-Case-Usage", usage)])
+            }
+            let ids = s.budgets.keys.sorted()
+            switch (r.method, r.path) {
+            case ("GET", "/v21.0/act_1234/adsets"):
+                let limit = Int(r.query["limit"] ?? "25") ?? 25
+                let start = r.query["after"].flatMap { Int($0) } ?? 0
+                let page = ids.dropFirst(start).prefix(limit)
+                let more = start + limit < ids.count
+                let paging =
+                    more
+                    ? #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + limit)"},"#
+                        + #""next":"https://graph.facebook.com/next"}"#
+                    : ""
+                return .json(
+                    #"{"data":[\#(page.map { adSetJSON($0, s.budgets[$0]!, s) }.joined(separator: ","))]\#(paging)}"#)
+            case ("POST", "/v21.0/"):
+                guard let batch = form(r.body)["batch"], let items = try? JSON.parse(Array(batch.utf8)).array else {
+                    return .json(Self.error(100, "Invalid batch"), status: 400)
+                }
+                let answers = items.map { item -> String in
+                    let id = item["relative_url"]?.string ?? ""
+                    if s.rejectInBatch.contains(id) {
+                        return
+                            #"{"code":400,"#
+                                + #""body":\#(JSON.quote(Self.error(100, "Invalid parameter", subcode: 1885621)))}"#
+                    }
+                    let minor = Int64(form(Array((item["body"]?.string ?? "").utf8))["daily_budget"] ?? "") ?? 0
+                    s.budgets[id] = minor
+                    return #"{"code":200,"body":"{\"success\":true}"}"#
+                }
+                return .json("[" + answers.joined(separator: ",") + "]")
+            case ("GET", let p) where p.hasSuffix("/insights"):
+                let rows = (10..<13).map { h in
+                    #"{"date_start":"2026-11-23","date_stop":"2026-11-23","#
+                        + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59","#
+                        + #""spend":"12.34","impressions":"1000","clicks":"25","actions":[{"action_type":"link_click","#
+                        + #""value":"25"},{"action_type":"purchase","value":"2"}],"#
+                        + #""action_values":[{"action_type":"purchase","value":"45.6"}]}"#
+                }
+                return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
+            case ("GET", let p):
+                let id = String(p.dropFirst("/v21.0/".count))
+                guard let minor = s.budgets[id] else {
+                    return .json(Self.error(100, "Unsupported get request", subcode: 33), status: 400)
+                }
+                return .json(adSetJSON(id, minor, s))
+            case ("POST", let p):
+                let id = String(p.dropFirst("/v21.0/".count))
+                guard s.budgets[id] != nil else {
+                    return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400)
+                }
+                if let b = form(r.body)["daily_budget"], let minor = Int64(b) {
+                    // A budget under the minimum: code 100, subcode 1885272, with a user
+                    // title and message (the subcode and the "must be at least" wording are
+                    // quoted from public issue threads and client code; Meta's error object
+                    // carries error_user_title / error_user_msg: graph-api/guides/error-handling).
+                    if minor < s.minimumMinor {
+                        return .json(
+                            #"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"#
+                                + #""error_subcode":1885272,"error_user_title":"Budget Is Too Low","#
+                                + #""error_user_msg":"The budget for this ad set must be at least $1.00.","#
+                                + #""fbtrace_id":"AbCdEf123"}}"#, status: 400)
+                    }
+                    s.budgets[id] = minor
+                }
+                return .json(#"{"success":true}"#)
+            default:
+                return .json(Self.error(100, "Unknown path"), status: 400)
+            }
+        }
+    }
+}
