@@ -13,6 +13,12 @@ package final class FakeMeta: Sendable {
         package var rejectInBatch: Set<String> = []
         package var minimumMinor: Int64 = 0
         package var campaignBudget: Set<String> = []
+        /// Insights generated from the wall clock (UTC): each completed hour spends a 24th of
+        /// the ad set's daily budget, the hour in progress its share so far. No `actions`:
+        /// an hourly breakdown does not return off-Meta action metrics (insights/breakdowns).
+        package var live = false
+        /// Budget writes applied, in order: (ad set, minor units).
+        package var applied: [(String, Int64)] = []
     }
 
     package let state = Mutex(State())
@@ -92,6 +98,8 @@ package final class FakeMeta: Sendable {
                     return #"{"code":200,"body":"{\"success\":true}"}"#
                 }
                 return .json("[" + answers.joined(separator: ",") + "]")
+            case ("GET", let p) where p.hasSuffix("/insights") && s.live:
+                return liveInsights(String(p.dropFirst("/v21.0/".count).dropLast("/insights".count)), r, s)
             case ("GET", let p) where p.hasSuffix("/insights"):
                 let rows = (10..<13).map { h in
                     #"{"date_start":"2026-11-23","date_stop":"2026-11-23","#
@@ -125,11 +133,43 @@ package final class FakeMeta: Sendable {
                                 + #""fbtrace_id":"AbCdEf123"}}"#, status: 400)
                     }
                     s.budgets[id] = minor
+                    s.applied.append((id, minor))
                 }
                 return .json(#"{"success":true}"#)
             default:
                 return .json(Self.error(100, "Unknown path"), status: 400)
             }
         }
+    }
+
+    /// Hourly insights for `id` over `time_range` (days, UTC), up to now, as `live` says.
+    func liveInsights(_ id: String, _ r: LoopbackServer.Request, _ s: State) -> LoopbackServer.Response {
+        guard let range = r.query["time_range"],
+            let o = try? JSONSerialization.jsonObject(with: Data(range.utf8)) as? [String: String],
+            let since = o["since"], let until = o["until"]
+        else { return .json(Self.error(100, "time_range required"), status: 400) }
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        guard let first = f.date(from: since), let last = f.date(from: until) else {
+            return .json(Self.error(100, "time_range: bad dates"), status: 400)
+        }
+        let now = Date().timeIntervalSince1970
+        let perHour = Double(s.budgets[id] ?? 0) / 100 / 24
+        var rows: [String] = []
+        var day = first.timeIntervalSince1970
+        while day <= last.timeIntervalSince1970 {
+            let date = f.string(from: Date(timeIntervalSince1970: day))
+            for h in 0..<24 where day + Double(h) * 3_600 < now {
+                let share = min(1, (now - day - Double(h) * 3_600) / 3_600)
+                let hh = String(format: "%02d", h)
+                rows.append(
+                    #"{"date_start":"\#(date)","date_stop":"\#(date)","#
+                        + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(hh):00:00 - \#(hh):59:59","#
+                        + #""spend":"\#(String(format: "%.2f", perHour * share))","impressions":"1000","clicks":"20"}"#)
+            }
+            day += 86_400
+        }
+        return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
     }
 }

@@ -73,7 +73,8 @@ package final class ShopifyRevenue: RevenueSource {
         var url: String? =
             config.baseURL + "/orders.json"
             + URLQuery.encode([
-                ("status", "any"), ("created_at_min", since.rfc3339), ("created_at_max", until.rfc3339),
+                ("status", "any"), ("created_at_min", Self.wholeSeconds(since)),
+                ("created_at_max", Self.wholeSeconds(until)),
                 ("limit", String(config.pageSize)),
                 ("fields", "id,created_at,total_price,current_total_price,currency,landing_site,cancelled_at,test,"
                     + "financial_status"),
@@ -130,6 +131,13 @@ package final class ShopifyRevenue: RevenueSource {
             }
         }
         return out
+    }
+
+    /// ISO 8601 to the second, as Shopify's examples write times ("2014-04-25T16:15:47Z").
+    static func wholeSeconds(_ t: Instant) -> String {
+        let text = t.rfc3339  // "...T16:15:47.123456Z"
+        guard let dot = text.lastIndex(of: ".") else { return text }
+        return String(text[..<dot]) + "Z"
     }
 
     static func bucket(_ header: String) -> (Int, Int)? {
