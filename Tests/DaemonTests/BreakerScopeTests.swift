@@ -13,14 +13,24 @@ import Testing
 @Suite(.serialized) struct BreakerScopeTests {
     static let log = Log(identifier: "test", toJournald: false)
 
-    /// The embedded market, except that some campaigns' budget writes are refused, as a
-    /// platform refuses a budget below its minimum or on a campaign it will not change.
-    final class SomeCampaignsRefused: AdPlatform {
+    /// The embedded market, except that some campaigns' budget writes are refused (as a
+    /// platform refuses a budget below its minimum or on a campaign it will not change) and
+    /// some are reported as not controllable.
+    final class ShapedMarket: AdPlatform {
         let market: EmbeddedMarket
         let refused: Set<CampaignID>
-        init(_ market: EmbeddedMarket, refusing: Set<CampaignID>) { (self.market, refused) = (market, refusing) }
+        let notControllable: [CampaignID: String]
+        init(_ market: EmbeddedMarket, refusing: Set<CampaignID> = [], notControllable: [CampaignID: String] = [:]) {
+            (self.market, refused, self.notControllable) = (market, refusing, notControllable)
+        }
         var name: String { market.name }
-        func listCampaigns() throws(PlatformError) -> [PlatformCampaign] { try market.listCampaigns() }
+        func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
+            try market.listCampaigns().map {
+                PlatformCampaign(
+                    id: $0.id, name: $0.name, currency: $0.currency, dailyBudgetMicros: $0.dailyBudgetMicros,
+                    status: $0.status, notControllable: notControllable[$0.id])
+            }
+        }
         func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
             try market.hourlyMetrics(campaign: campaign, from: from, to: to)
         }
@@ -40,15 +50,12 @@ import Testing
     /// would open (and did, before), holding the other half too.
     @Test func campaignsRejectionsOpenOnlyTheirOwnBreakers() throws {
         let dir = TempDir("breaker-scope")
-        let config = try DefaultConfig.demo(
-            campaigns: 6, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
-            overlay: DefaultConfig.liveWritingOverlay)
-        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: 6, speed: 3_600)
-        let refused = Set(try market.listCampaigns().prefix(3).map(\.id))
-        let controller = try Controller.start(
-            config: config, stateDir: StateDirectory(dir.path),
-            platform: SomeCampaignsRefused(market, refusing: refused),
-            clock: market.clock, sealKey: nil, log: Self.log)
+        var refused: Set<CampaignID> = []
+        let run = try InProcess(dir, campaigns: 6) { market in
+            refused = Set(try market.listCampaigns().prefix(3).map(\.id))
+            return ShapedMarket(market, refusing: refused)
+        }
+        let controller = run.controller
         var refusals = 0, confirmedOthers = 0
         for _ in 0..<40 {
             let before = try EmbeddedMarket.writes(directory: dir.path + "/simulator").count
@@ -76,44 +83,17 @@ import Testing
         controller.shutdown(reason: "test", log: Self.log)
     }
 
-    /// The embedded market, with some campaigns reported as not controllable.
-    final class SomeNotControllable: AdPlatform {
-        let market: EmbeddedMarket
-        let why: [CampaignID: String]
-        init(_ market: EmbeddedMarket, _ why: [CampaignID: String]) { (self.market, self.why) = (market, why) }
-        var name: String { market.name }
-        func listCampaigns() throws(PlatformError) -> [PlatformCampaign] {
-            try market.listCampaigns().map {
-                PlatformCampaign(
-                    id: $0.id, name: $0.name, currency: $0.currency, dailyBudgetMicros: $0.dailyBudgetMicros,
-                    status: $0.status, notControllable: why[$0.id])
-            }
-        }
-        func hourlyMetrics(campaign: CampaignID, from: Instant, to: Instant) throws(PlatformError) -> MetricsWindow {
-            try market.hourlyMetrics(campaign: campaign, from: from, to: to)
-        }
-        func setDailyBudget(campaign: CampaignID, budgetMicros: Micros) throws(PlatformError) {
-            try market.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
-        }
-        func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
-            try market.setStatus(campaign: campaign, status)
-        }
-        func campaign(_ id: CampaignID) throws(PlatformError) -> PlatformCampaign { try market.campaign(id) }
-    }
-
     /// Issue 15, item 3: observed, shown in status with the reason, counted in the account
     /// cap at the budget it reports, and never written.
     @Test func aCampaignThatIsNotControllableIsNeverWritten() throws {
         let dir = TempDir("not-controllable")
-        let config = try DefaultConfig.demo(
-            campaigns: 4, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
-            overlay: DefaultConfig.liveWritingOverlay)
-        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: 4, speed: 3_600)
-        let held = try #require(try market.listCampaigns().first?.id)
         let why = "budget_mode BUDGET_MODE_INFINITE: AdPilot controls daily ad group budgets only"
-        let controller = try Controller.start(
-            config: config, stateDir: StateDirectory(dir.path), platform: SomeNotControllable(market, [held: why]),
-            clock: market.clock, sealKey: nil, log: Self.log)
+        var held = CampaignID("")
+        let run = try InProcess(dir, campaigns: 4) { market in
+            held = try #require(try market.listCampaigns().first?.id)
+            return ShapedMarket(market, notControllable: [held: why])
+        }
+        let controller = run.controller
         for _ in 0..<20 {
             controller.tick(log: Self.log)
             usleep(100_000)

@@ -16,15 +16,13 @@ import Testing
 
     @Test func haltIsAnsweredWhileAWriteHangsOnTheWire() throws {
         let dir = TempDir("hang")
-        let config = try DefaultConfig.demo(
-            campaigns: 20, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
-            overlay: DefaultConfig.liveWritingOverlay)
-        let market = try EmbeddedMarket.open(directory: dir.path + "/simulator", seed: 3, campaigns: 20, speed: 3_600)
-        let platform = try HangingWrites(market)
+        var hanging: HangingWrites?
+        let controller = try InProcess(dir, campaigns: 20) { market in
+            hanging = try HangingWrites(market)
+            return hanging!
+        }.controller
+        let platform = try #require(hanging)
         defer { platform.stopHolding() }
-        let controller = try Controller.start(
-            config: config, stateDir: StateDirectory(dir.path), platform: platform, clock: market.clock,
-            sealKey: nil, log: Self.log)
         let socket = dir.path + "/ctl.sock"
         let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: Self.log)
         server.start()

@@ -216,3 +216,34 @@ final class NotifyListener: @unchecked Sendable {
 
     deinit { shutdown(fd, Int32(SHUT_RDWR)) }
 }
+
+/// The controller in-process on the embedded market (live `pace@1` writing, no cooldown),
+/// with the market handed to `platform` to wrap: the races and failure paths a process-level
+/// test cannot aim at.
+struct InProcess {
+    static let log = Log(identifier: "test", toJournald: false)
+    let controller: Controller
+    let market: EmbeddedMarket
+
+    init(_ dir: TempDir, campaigns: Int, platform: (EmbeddedMarket) throws -> any AdPlatform = { $0 }) throws {
+        let config = try DefaultConfig.demo(
+            campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
+            overlay: DefaultConfig.liveWritingOverlay)
+        market = try EmbeddedMarket.open(
+            directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
+        controller = try Controller.start(
+            config: config, stateDir: StateDirectory(dir.path), platform: try platform(market), clock: market.clock,
+            sealKey: nil, log: Self.log)
+    }
+}
+
+extension DaemonUnderTest {
+    /// Writes each credential into a credentials directory; pass the path as
+    /// CREDENTIALS_DIRECTORY.
+    func credentials(_ secrets: [String: String]) throws -> String {
+        let path = dir.path + "/credentials"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        for (name, secret) in secrets { try Data(secret.utf8).write(to: URL(fileURLWithPath: path + "/" + name)) }
+        return path
+    }
+}

@@ -13,10 +13,8 @@ import Testing
             journal["seal_interval"] = 50
             c["journal"] = journal
         }
-        let credentials = d.dir.path + "/credentials"
-        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        let credentials = try d.credentials(["journal-key": String(repeating: "k3y", count: 12)])
         let keyFile = credentials + "/journal-key"
-        try Data(String(repeating: "k3y", count: 12).utf8).write(to: URL(fileURLWithPath: keyFile))
         try d.start(env: ["CREDENTIALS_DIRECTORY": credentials])
         #expect(d.waitForTicks(3) != nil)
         #expect(d.stop() == 0)

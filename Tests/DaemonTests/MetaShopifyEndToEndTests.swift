@@ -36,10 +36,7 @@ import Testing
                 "token_credential": "shopify-token", "base_url": shop.baseURL,
             ]
         }
-        let credentials = d.dir.path + "/credentials"
-        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
-        try Data(meta.token.utf8).write(to: URL(fileURLWithPath: credentials + "/meta-token"))
-        try Data(shop.token.utf8).write(to: URL(fileURLWithPath: credentials + "/shopify-token"))
+        let credentials = try d.credentials(["meta-token": meta.token, "shopify-token": shop.token])
         try d.start(env: ["CREDENTIALS_DIRECTORY": credentials])
         let ran = d.waitForTicks(8, seconds: 120)
         #expect(ran != nil, "the daemon did not tick\n\(d.stderr.suffix(3_000))")

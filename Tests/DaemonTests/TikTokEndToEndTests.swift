@@ -34,10 +34,7 @@ import Testing
             defaults["guardrails"] = guardrails
             c["campaign_defaults"] = defaults
         }
-        let credentials = d.dir.path + "/credentials"
-        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
-        try Data(fake.token.utf8).write(to: URL(fileURLWithPath: credentials + "/tiktok-token"))
-        try d.start(env: ["CREDENTIALS_DIRECTORY": credentials])
+        try d.start(env: ["CREDENTIALS_DIRECTORY": try d.credentials(["tiktok-token": fake.token])])
         let ran = d.waitForTicks(12, seconds: 120)
         #expect(ran != nil, "the daemon did not tick against the double\n\(d.stderr.suffix(3_000))")
         #expect(d.stop() == 0)
