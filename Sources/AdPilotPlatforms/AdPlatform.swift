@@ -138,10 +138,28 @@ package protocol AdPlatform: AnyObject {
     /// From now on, retries (and backoff waits) stop as soon as `condition` holds: the
     /// controller passes "a halt is in force". Platforms that never retry ignore it.
     func abandonRetries(when condition: @escaping @Sendable () -> Bool)
+    /// How many budget writes `setDailyBudgets` may take at once (1: one at a time).
+    var budgetBatchMax: Int { get }
+    /// Several budget writes at once, each with its own result. A write not sent because a
+    /// halt came first fails with `.held`.
+    func setDailyBudgets(
+        _ writes: [(CampaignID, Micros)]
+    ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>]
 }
 
 extension AdPlatform {
     package func abandonRetries(when condition: @escaping @Sendable () -> Bool) {}
+    package var budgetBatchMax: Int { 1 }
+
+    package func setDailyBudgets(
+        _ writes: [(CampaignID, Micros)]
+    ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+        var out: [CampaignID: Result<Void, PlatformError>] = [:]
+        for (id, budget) in writes {
+            out[id] = Result { () throws(PlatformError) in try setDailyBudget(campaign: id, budgetMicros: budget) }
+        }
+        return out
+    }
 }
 
 /// A source of orders (Shopify, or the simulator's shop).
@@ -172,8 +190,39 @@ package enum BudgetWrite {
             guard (try? platform.campaign(campaign).dailyBudgetMicros) == budgetMicros else { throw error }
             return .confirmed(budgetMicros)
         }
-        let reported = try platform.campaign(campaign).dailyBudgetMicros
-        return reported == budgetMicros
-            ? .confirmed(reported) : .unconfirmed(expected: budgetMicros, reported: reported)
+        return try readBack(platform, campaign, budgetMicros)
+    }
+
+    /// Several writes in one request (`AdPlatform.setDailyBudgets`), each read back as
+    /// `apply` reads one back, ambiguous answers included.
+    package static func applyBatch(
+        _ platform: any AdPlatform, _ writes: [(CampaignID, Micros)]
+    ) -> [CampaignID: Result<ApplyOutcome, PlatformError>] {
+        let sent: [CampaignID: Result<Void, PlatformError>]
+        do {
+            sent = try platform.setDailyBudgets(writes)
+        } catch {
+            sent = Dictionary(writes.map { ($0.0, .failure(error)) }, uniquingKeysWith: { a, _ in a })
+        }
+        var out: [CampaignID: Result<ApplyOutcome, PlatformError>] = [:]
+        for (id, budget) in writes {
+            switch sent[id] ?? .failure(.malformed(detail: "no answer for \(id) in the batch")) {
+            case .success:
+                out[id] = Result { () throws(PlatformError) in try readBack(platform, id, budget) }
+            case .failure(let e) where e.isAmbiguous:
+                let applied = (try? platform.campaign(id).dailyBudgetMicros) == budget
+                out[id] = applied ? .success(.confirmed(budget)) : .failure(e)
+            case .failure(let e):
+                out[id] = .failure(e)
+            }
+        }
+        return out
+    }
+
+    static func readBack(
+        _ platform: any AdPlatform, _ id: CampaignID, _ budget: Micros
+    ) throws(PlatformError) -> ApplyOutcome {
+        let reported = try platform.campaign(id).dailyBudgetMicros
+        return reported == budget ? .confirmed(reported) : .unconfirmed(expected: budget, reported: reported)
     }
 }

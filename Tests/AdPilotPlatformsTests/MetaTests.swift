@@ -182,4 +182,29 @@ extension FakeMeta {
         #expect(try fake.adapter(sleeps: sleeps).listCampaigns().count == 1)
         #expect(fake.server.requests.count == 3 && sleeps.millis.count == 2)
     }
+
+    /// Many writes go in batches of at most 50 with never two ad sets of one campaign
+    /// together (graph-api/batch-requests); once a halt is in force no further batch starts.
+    @Test func budgetWritesBatchWithoutTwoAdSetsOfOneCampaign() throws {
+        let fake = try FakeMeta(adSets: 3)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.parent = ["23851": "c1", "23852": "c1", "23853": "c2"] }
+        let meta = fake.adapter()
+        _ = try meta.listCampaigns()
+        let writes = ["23851", "23852", "23853"].map { (CampaignID($0), Micros(55_000_000)) }
+        let results = try meta.setDailyBudgets(writes)
+        #expect(results.values.allSatisfy { (try? $0.get()) != nil }, "\(results)")
+        let batches = fake.server.requests.filter { $0.method == "POST" && $0.path == "/v21.0/" }
+        #expect(batches.count == 2, "23851 and 23852 share a campaign: two batches")
+        #expect(fake.state.withLock { $0.applied.count } == 3)
+
+        let halted = Atomic<Bool>(false)
+        let stopped = fake.adapter()
+        _ = try stopped.listCampaigns()
+        stopped.abandonRetries(when: { halted.load(ordering: .relaxed) })
+        halted.store(true, ordering: .relaxed)
+        let none = try stopped.setDailyBudgets(writes)
+        #expect(none.values.allSatisfy { if case .failure(.held) = $0 { true } else { false } }, "\(none)")
+        #expect(fake.server.requests.filter { $0.path == "/v21.0/" }.count == 2, "a batch started after the halt")
+    }
 }

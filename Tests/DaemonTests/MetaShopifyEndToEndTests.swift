@@ -19,6 +19,7 @@ import Testing
         meta.state.withLock {
             $0.live = true
             $0.campaignBudget = ["23855"]
+            $0.parent = ["23851": "c1", "23852": "c1"]  // two ad sets of one campaign: never one batch
         }
         shop.state.withLock {
             $0.campaigns = ["23851", "23852", "23853", "23854"]
@@ -73,6 +74,8 @@ import Testing
         var applied: [String: [Int64]] = [:]
         for (id, minor) in meta.state.withLock({ $0.applied }) { applied[id, default: []].append(minor) }
         #expect(applied == confirmed, "applied \(applied) vs journaled and confirmed \(confirmed)")
+        let batches = meta.server.requests.filter { $0.method == "POST" && $0.path == "/v21.0/" }.count
+        #expect(batches > 0, "the budget writes did not go in Graph API batches")
         let orderReads = shop.server.requests.filter { $0.query["page_info"] == nil }.count
         #expect(orderReads <= 8 + 2, "the shop was read \(orderReads) times for about 8 ticks")
         print("meta+shopify end to end: \(applied.values.joined().count) budget writes, \(valued) decisions valued")

@@ -13,6 +13,8 @@ package final class FakeMeta: Sendable {
         package var rejectInBatch: Set<String> = []
         package var minimumMinor: Int64 = 0
         package var campaignBudget: Set<String> = []
+        /// Each ad set's campaign (`campaign_id`); absent: its own.
+        package var parent: [String: String] = [:]
         /// Insights generated from the wall clock (UTC): each completed hour spends a 24th of
         /// the ad set's daily budget, the hour in progress its share so far. No `actions`:
         /// an hourly breakdown does not return off-Meta action metrics (insights/breakdowns).
@@ -51,7 +53,9 @@ package final class FakeMeta: Sendable {
         // Under Advantage campaign budget the ad set has no daily_budget of its own (the
         // campaign holds it: marketing-api/bidding/guides/advantage-campaign-budget).
         let budget = s.campaignBudget.contains(id) ? "" : #""daily_budget":"\#(minor)","#
-        return #"{"id":"\#(id)","name":"Ad set \#(id)",\#(budget)"status":"ACTIVE","effective_status":"ACTIVE"}"#
+        let campaign = s.parent[id] ?? "c\(id)"
+        return #"{"id":"\#(id)","name":"Ad set \#(id)","campaign_id":"\#(campaign)",\#(budget)"status":"ACTIVE","#
+            + #""effective_status":"ACTIVE"}"#
     }
 
     package func handle(_ r: LoopbackServer.Request) -> LoopbackServer.Response {
@@ -86,6 +90,13 @@ package final class FakeMeta: Sendable {
                 guard let batch = form(r.body)["batch"], let items = try? JSON.parse(Array(batch.utf8)).array else {
                     return .json(Self.error(100, "Invalid batch"), status: 400)
                 }
+                // "Batch requests cannot include multiple Adsets under the same Campaign"
+                // (graph-api/batch-requests); at most 50 per batch.
+                let parents = items.compactMap { $0["relative_url"]?.string }.map { s.parent[$0] ?? "c\($0)" }
+                guard Set(parents).count == parents.count, items.count <= 50 else {
+                    let message = "Batch requests cannot include multiple Adsets under the same Campaign"
+                    return .json(Self.error(100, message), status: 400)
+                }
                 let answers = items.map { item -> String in
                     let id = item["relative_url"]?.string ?? ""
                     if s.rejectInBatch.contains(id) {
@@ -95,6 +106,7 @@ package final class FakeMeta: Sendable {
                     }
                     let minor = Int64(form(Array((item["body"]?.string ?? "").utf8))["daily_budget"] ?? "") ?? 0
                     s.budgets[id] = minor
+                    s.applied.append((id, minor))
                     return #"{"code":200,"body":"{\"success\":true}"}"#
                 }
                 return .json("[" + answers.joined(separator: ",") + "]")

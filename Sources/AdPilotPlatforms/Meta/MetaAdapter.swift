@@ -22,6 +22,8 @@ package final class MetaAdapter: AdPlatform {
     package let name = "meta"
     package let config: MetaConfig
     package let http: HTTPClient
+    /// Each ad set's campaign, from the listing: a batch never holds two of one campaign.
+    private var parentCampaign: [CampaignID: String] = [:]
     private let token: String
 
     /// Error codes Meta uses for rate limiting (inside HTTP 400).
@@ -123,7 +125,7 @@ package final class MetaAdapter: AdPlatform {
             id: CampaignID(id), name: name, currency: config.currency, dailyBudgetMicros: budget, status: status)
     }
 
-    static let adSetFields = "id,name,daily_budget,lifetime_budget,status,effective_status"
+    static let adSetFields = "id,name,campaign_id,daily_budget,lifetime_budget,status,effective_status"
 
     // MARK: AdPlatform
 
@@ -136,7 +138,12 @@ package final class MetaAdapter: AdPlatform {
             var query = [("fields", Self.adSetFields), ("limit", String(config.pageSize))]
             if let after { query.append(("after", after)) }
             let page = try call("GET", "/act_\(config.adAccountID)/adsets", query: query)
-            for item in page["data"]?.array ?? [] { out.append(try adSet(item)) }
+            for item in page["data"]?.array ?? [] {
+                out.append(try adSet(item))
+                if let id = item["id"]?.string, let parent = item["campaign_id"]?.string {
+                    parentCampaign[CampaignID(id)] = parent
+                }
+            }
             guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else {
                 return out
             }
@@ -181,9 +188,44 @@ package final class MetaAdapter: AdPlatform {
         }
     }
 
-    /// Several budget writes in one Graph API batch request; each item succeeds or fails on
-    /// its own (a partial failure is per-item, never all-or-nothing).
+    package var budgetBatchMax: Int { Self.batchMax * 4 }
+    /// "Batch requests are limited to 50 requests per batch" (graph-api/batch-requests).
+    static let batchMax = 50
+
+    /// Budget writes in Graph API batch requests of at most 50, never two ad sets of the
+    /// same campaign in one ("Batch requests cannot include multiple Adsets under the same
+    /// Campaign": graph-api/batch-requests), as many requests as that takes. Once a halt is
+    /// in force (`abandonRetries`), no further request starts: the rest fail with `.held`.
     package func setDailyBudgets(
+        _ writes: [(CampaignID, Micros)]
+    ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+        var results: [CampaignID: Result<Void, PlatformError>] = [:]
+        var left = writes
+        while !left.isEmpty {
+            var round: [(CampaignID, Micros)] = []
+            var parents = Set<String>()
+            var later: [(CampaignID, Micros)] = []
+            for w in left {
+                let parent = parentCampaign[w.0] ?? "ad set \(w.0.rawValue)"
+                if round.count < Self.batchMax && parents.insert(parent).inserted {
+                    round.append(w)
+                } else {
+                    later.append(w)
+                }
+            }
+            if http.abandon() {
+                for (id, _) in left { results[id] = .failure(.held(seconds: 0, after: "a halt came first; not sent")) }
+                return results
+            }
+            results.merge(try sendBatch(round)) { a, _ in a }
+            left = later
+        }
+        return results
+    }
+
+    /// One Graph API batch request; each item succeeds or fails on its own (a partial
+    /// failure is per-item, never all-or-nothing).
+    private func sendBatch(
         _ writes: [(CampaignID, Micros)]
     ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
         precondition(writes.count <= 50, "the Graph API takes at most 50 requests per batch")
@@ -210,6 +252,11 @@ package final class MetaAdapter: AdPlatform {
             throw .malformed(detail: "batch reply has \(reply.array?.count ?? 0) items for \(sent.count) requests")
         }
         for (id, answer) in zip(sent, answers) {
+            // A null item was not executed (the official SDK sends it again): not applied.
+            guard case .object = answer else {
+                results[id] = .failure(.unavailable(detail: "batch item for \(id) was not executed"))
+                continue
+            }
             let status = Int(answer["code"]?.int64 ?? 0)
             let body = Array((answer["body"]?.string ?? "").utf8)
             switch Self.classify(HTTPResponse(status: status, headers: [], body: body)) {

@@ -70,6 +70,14 @@ package final class RevenueAttributed: AdPlatform {
         try base.setDailyBudget(campaign: campaign, budgetMicros: budgetMicros)
     }
 
+    package var budgetBatchMax: Int { base.budgetBatchMax }
+
+    package func setDailyBudgets(
+        _ writes: [(CampaignID, Micros)]
+    ) throws(PlatformError) -> [CampaignID: Result<Void, PlatformError>] {
+        try base.setDailyBudgets(writes)
+    }
+
     package func setStatus(campaign: CampaignID, _ status: PlatformCampaign.Status) throws(PlatformError) {
         try base.setStatus(campaign: campaign, status)
     }

@@ -180,19 +180,42 @@ extension Controller {
         let index = Dictionary(
             observed.campaigns.enumerated().map { ($0.element.config.id, $0.offset) },
             uniquingKeysWith: { a, _ in a })
+        var writing: [(decision: Decision, seq: UInt64)] = []
         for (d, ref) in zip(decisions, refs) {
             if d.action == .hold, let r = d.reason { report.vetoes[r.rawValue, default: 0] += 1 }
             if d.action == .hold { report.holds += 1 }
-            guard d.writes, let i = index[d.campaign] else { continue }
+            guard d.writes, index[d.campaign] != nil else { continue }
+            writing.append((d, ref.seq))
+        }
+        func record(_ result: ApplyResultRecord, _ i: Int) {
             report.applies += 1
-            let result = apply(d, seq: ref.seq, now: report.at, epoch: epoch, campaignBreaker: &states[i].breaker)
             switch result.status {
             case .confirmed: report.confirmed += 1
             case .skipped: report.skippedByHalt += 1
             case .failed, .unconfirmed: report.writeFailures += 1
             }
-            memory[d.campaign]?.control.breaker = states[i].breaker
+            memory[result.campaign]?.control.breaker = states[i].breaker
             results.append(JournalEntry(kind: RecordKind.applyResult, data: RecordCoding.bytes(result, encoder)))
+        }
+        // One at a time, or in the platform's batches (halt and epoch checked per batch).
+        let batchMax = max(1, platform.budgetBatchMax)
+        var next = 0
+        while next < writing.count {
+            let chunk = Array(writing[next..<min(writing.count, next + batchMax)])
+            next += chunk.count
+            if chunk.count == 1 {
+                let (d, seq) = chunk[0]
+                let i = index[d.campaign]!
+                record(apply(d, seq: seq, now: report.at, epoch: epoch, campaignBreaker: &states[i].breaker), i)
+                continue
+            }
+            for (result, scope) in applyBatch(chunk, now: report.at, epoch: epoch) {
+                let i = index[result.campaign]!
+                if scope != .platform && result.status != .skipped {
+                    states[i].breaker.record(failure: scope == .campaign, config.breaker, at: report.at)
+                }
+                record(result, i)
+            }
         }
         return results
     }

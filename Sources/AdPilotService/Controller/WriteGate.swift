@@ -21,8 +21,9 @@ extension Controller {
         }
         var problems: [String] = []
         if let w = onTheWire {
+            let what = w.count == 1 ? "a write" : "a batch of \(w.count) writes"
             problems.append(
-                "a write already on the wire (campaign \(w.campaign), decision seq \(w.decisionSeq)) will finish "
+                "\(what) already on the wire (campaign \(w.campaign), decision seq \(w.decisionSeq)) will finish "
                     + "and its outcome will be journaled; nothing new starts")
         }
         do {
@@ -62,17 +63,7 @@ extension Controller {
         if applyDelayMillis > 0 && !haltRequested.load(ordering: .acquiring) {
             usleep(UInt32(applyDelayMillis) * 1_000)
         }
-        let refusal = gate.with { inFlight -> String? in
-            if haltRequested.load(ordering: .acquiring) || stateDir.isHalted {
-                return "halted after the decision was journaled"
-            }
-            if controlEpoch.load(ordering: .acquiring) != epoch {
-                return "the control state changed after the decision was journaled"
-            }
-            inFlight = WriteInFlight(campaign: d.campaign, decisionSeq: seq)
-            return nil
-        }
-        if let refusal {
+        if let refusal = startWrite(WriteInFlight(campaign: d.campaign, decisionSeq: seq, count: 1), epoch: epoch) {
             result.error = refusal
             return result
         }
@@ -106,8 +97,66 @@ extension Controller {
     }
 }
 
-/// The write the tick has started and not yet finished (at most one: writes are serial).
+/// The write the tick has started and not yet finished (at most one request at a time:
+/// writes are serial), or the first of a batch of `count`.
 struct WriteInFlight: Sendable {
     let campaign: CampaignID
     let decisionSeq: UInt64
+    let count: Int
+}
+
+extension Controller {
+    /// Under `gate`: refuses (why) when a halt is in force or the control state moved since
+    /// the decisions; otherwise marks `w` on the wire.
+    func startWrite(_ w: WriteInFlight, epoch: UInt64) -> String? {
+        gate.with { inFlight -> String? in
+            if haltRequested.load(ordering: .acquiring) || stateDir.isHalted {
+                return "halted after the decision was journaled"
+            }
+            if controlEpoch.load(ordering: .acquiring) != epoch {
+                return "the control state changed after the decision was journaled"
+            }
+            inFlight = w
+            return nil
+        }
+    }
+
+    /// Several writes in one platform request (Meta's batch), through the same gate as
+    /// `apply`: all start or none does. Returns each outcome and whose failure it was (the
+    /// caller records the campaign breakers; the platform's is recorded here).
+    func applyBatch(
+        _ batch: [(decision: Decision, seq: UInt64)], now: Instant, epoch: UInt64
+    ) -> [(ApplyResultRecord, PlatformError.Scope?)] {
+        var results = batch.map {
+            ApplyResultRecord(
+                campaign: $0.decision.campaign, decisionSeq: $0.seq, status: .skipped,
+                budgetBeforeMicros: $0.decision.currentBudgetMicros, budgetAfterMicros: $0.decision.finalBudgetMicros)
+        }
+        let first = WriteInFlight(campaign: batch[0].decision.campaign, decisionSeq: batch[0].seq, count: batch.count)
+        if let refusal = startWrite(first, epoch: epoch) {
+            for i in results.indices { results[i].error = refusal }
+            return results.map { ($0, nil) }
+        }
+        defer { gate.with { $0 = nil } }
+        let outcomes = BudgetWrite.applyBatch(
+            platform, batch.map { ($0.decision.campaign, $0.decision.finalBudgetMicros) })
+        return results.map { r in
+            var r = r
+            let scope: PlatformError.Scope?
+            switch outcomes[r.campaign] ?? .failure(.malformed(detail: "no outcome")) {
+            case .success(.confirmed(let m)):
+                (r.status, r.reportedMicros, scope) = (.confirmed, m, nil)
+            case .success(.unconfirmed(_, let reported)):
+                (r.status, r.reportedMicros, scope) = (.unconfirmed, reported, .campaign)
+                r.error = "the platform reports \(reported) after the write"
+            case .failure(.held(_, let why)):
+                r.error = why  // not sent: skipped, and nobody's failure
+                return (r, nil)
+            case .failure(let e):
+                (r.status, r.error, scope) = (.failed, e.description, e.scope)
+            }
+            platformBreaker.record(failure: scope == .platform, config.breaker, at: now)
+            return (r, scope)
+        }
+    }
 }
