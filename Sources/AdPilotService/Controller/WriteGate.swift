@@ -10,7 +10,7 @@ import Synchronization
 /// The write gate: the one place that owns "no platform write after a halt is acknowledged".
 extension Controller {
     /// Stops every platform write, then records why. When this returns, no write starts
-    /// again until `resume`: the flag is raised in memory (under `gateLock`, which every
+    /// again until `resume`: the flag is raised in memory (under `gate`, which every
     /// write takes to start) and on disk. It never waits for the network: a write already
     /// on the wire finishes on its own and the tick journals its real outcome; the answer
     /// names it.
@@ -53,7 +53,7 @@ extension Controller {
     package var isHaltInForce: Bool { haltRequested.load(ordering: .acquiring) }
 
     /// One write, read back. The halt and epoch checks and the mark "on the wire" happen
-    /// under `gateLock`; the network call does not hold it.
+    /// under `gate`; the network call does not hold it.
     func apply(
         _ d: Decision, seq: UInt64, now: Instant, epoch: UInt64, campaignBreaker: inout CircuitBreaker
     ) -> ApplyResultRecord {
