@@ -138,6 +138,11 @@ package protocol AdPlatform: AnyObject {
     /// From now on, retries (and backoff waits) stop as soon as `condition` holds: the
     /// controller passes "a halt is in force". Platforms that never retry ignore it.
     func abandonRetries(when condition: @escaping @Sendable () -> Bool)
+    /// `hourlyMetrics` for several campaigns, each with its own result: one request for many
+    /// where the platform allows it.
+    func hourlyMetrics(
+        campaigns: [CampaignID], from: Instant, to: Instant
+    ) -> [CampaignID: Result<MetricsWindow, PlatformError>]
     /// How many budget writes `setDailyBudgets` may take at once (1: one at a time).
     var budgetBatchMax: Int { get }
     /// Several budget writes at once, each with its own result. A write not sent because a
@@ -150,6 +155,16 @@ package protocol AdPlatform: AnyObject {
 extension AdPlatform {
     package func abandonRetries(when condition: @escaping @Sendable () -> Bool) {}
     package var budgetBatchMax: Int { 1 }
+
+    package func hourlyMetrics(
+        campaigns: [CampaignID], from: Instant, to: Instant
+    ) -> [CampaignID: Result<MetricsWindow, PlatformError>] {
+        var out: [CampaignID: Result<MetricsWindow, PlatformError>] = [:]
+        for id in campaigns {
+            out[id] = Result { () throws(PlatformError) in try hourlyMetrics(campaign: id, from: from, to: to) }
+        }
+        return out
+    }
 
     package func setDailyBudgets(
         _ writes: [(CampaignID, Micros)]

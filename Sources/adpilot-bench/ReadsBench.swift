@@ -33,12 +33,12 @@ func benchReads(base: String, policiesDir: String, quiet: Log) {
             perTick.append((reports.count, fake.state.withLock { $0.rowsServed } - before.1))
         }
         func per(_ t: (requests: Int, rows: Int)) -> String {
-            String(format: "%.1f requests, %.1f rows", Double(t.requests) / Double(campaigns),
+            String(format: "%d report requests in all, %.1f rows per campaign", t.requests,
                    Double(t.rows) / Double(campaigns))
         }
         let steady = perTick.dropFirst()
         say(
-            "platform reads per campaign per tick (TikTok double, \(campaigns) ad groups, hour \(utcHour()) UTC): "
+            "platform reads per tick (TikTok double, \(campaigns) ad groups, hour \(utcHour()) UTC): "
                 + "first tick \(per(perTick[0])); later ticks \(steady.map(per).joined(separator: " / "))")
     } catch {
         say("reads bench failed: \(error)")

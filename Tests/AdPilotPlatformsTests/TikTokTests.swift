@@ -237,4 +237,25 @@ extension FakeTikTok {
             #expect(fake.state.withLock { $0.budgets["ag1"] } == "100.00")
         }
     }
+
+    /// Issue 15, item 11: the hourly report takes many ad groups at once (the `adgroup_ids`
+    /// IN filter of [sdk] report_integrated_get.yml), 100 per request here, the rows of
+    /// each page told apart by their `adgroup_id` dimension.
+    @Test func oneReportRequestServesManyAdGroups() throws {
+        let fake = try FakeTikTok(adGroups: 150)
+        defer { fake.server.stop() }
+        fake.state.withLock { $0.live = true }
+        let ids = (1...150).map { CampaignID("ag\($0)") }
+        let now = Instant(microsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e6))
+        let dayStart = Instant(microsSinceEpoch: now.microsSinceEpoch - now.microsSinceEpoch % 86_400_000_000)
+        let windows = fake.adapter().hourlyMetrics(campaigns: ids, from: dayStart, to: now)
+        let reports = fake.server.requests.filter { $0.path.hasSuffix("/report/integrated/get/") }
+        let pages = reports.filter { $0.query["page"] == "1" }.count
+        #expect(pages == 2, "\(pages) first pages for 150 ad groups (100 per request)")
+        let hoursToday = Int((now.microsSinceEpoch - dayStart.microsSinceEpoch) / 3_600_000_000) + 1
+        for id in ids {
+            let w = try #require(try windows[id]?.get(), "\(id)")
+            #expect(w.hours.count == hoursToday && w.campaign == id, "\(id): \(w.hours.count) hours")
+        }
+    }
 }

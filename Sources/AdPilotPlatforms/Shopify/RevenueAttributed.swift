@@ -24,7 +24,24 @@ package final class RevenueAttributed: AdPlatform {
     package func hourlyMetrics(
         campaign: CampaignID, from: Instant, to: Instant
     ) throws(PlatformError) -> MetricsWindow {
-        let window = try base.hourlyMetrics(campaign: campaign, from: from, to: to)
+        try attributed(try base.hourlyMetrics(campaign: campaign, from: from, to: to), from: from, to: to)
+    }
+
+    package func hourlyMetrics(
+        campaigns: [CampaignID], from: Instant, to: Instant
+    ) -> [CampaignID: Result<MetricsWindow, PlatformError>] {
+        base.hourlyMetrics(campaigns: campaigns, from: from, to: to).mapValues { result in
+            result.flatMap { window in
+                Result { () throws(PlatformError) in try attributed(window, from: from, to: to) }
+            }
+        }
+    }
+
+    /// `window` with the shop's orders in place of the ad platform's attribution.
+    private func attributed(
+        _ window: MetricsWindow, from: Instant, to: Instant
+    ) throws(PlatformError) -> MetricsWindow {
+        let campaign = window.campaign
         let orders = try ordersByHour(from: from, to: to)[campaign] ?? [:]
         var hours = window.hours.map { h -> HourlyMetrics in
             var h = h

@@ -38,13 +38,18 @@ enum Observer {
         var out = Observed()
         out.campaigns.reserveCapacity(list.count)
         // Paused campaigns are read too: their spend today counts toward the account cap.
+        // Campaigns whose reads start at the same time are read together.
+        let starts = Dictionary(list.map { ($0.id, cache.fetchStart($0.id, windowStart: windowStart, now: now)) },
+                                uniquingKeysWith: { a, _ in a })
+        var read: [CampaignID: Result<MetricsWindow, PlatformError>] = [:]
+        for (from, ids) in Dictionary(grouping: list.map(\.id), by: { starts[$0]! }) {
+            read.merge(platform.hourlyMetrics(campaigns: ids, from: from, to: now)) { a, _ in a }
+        }
         for c in list {
             let window: MetricsWindow
             do {
-                let from = cache.fetchStart(c.id, windowStart: windowStart, now: now)
-                window = cache.merge(
-                    c.id, fresh: try platform.hourlyMetrics(campaign: c.id, from: from, to: now), fetchedFrom: from,
-                    windowStart: windowStart, now: now)
+                let fresh = try (read[c.id] ?? .failure(.malformed(detail: "no report for \(c.id)"))).get()
+                window = cache.merge(c.id, fresh: fresh, fetchedFrom: starts[c.id]!, windowStart: windowStart, now: now)
             } catch {
                 out.failures.append((c.id, error))
                 out.campaigns.append(
