@@ -171,7 +171,7 @@ package struct PosixSockets: SocketIO {
 }
 
 /// CLOCK_MONOTONIC in milliseconds (deadlines only: never a time of day).
-func monotonicMillis() -> Int64 {
+package func monotonicMillis() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000

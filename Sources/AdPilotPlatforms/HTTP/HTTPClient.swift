@@ -1,5 +1,6 @@
 internal import CCurl
 import AdPilotCore
+import AdPilotSystem
 internal import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -252,7 +253,7 @@ package final class HTTPClient {
     /// controller answers "halted", so no new request starts after a halt is acknowledged.
     package var abandon: @Sendable () -> Bool = { false }
     /// Monotonic milliseconds, for the hold below (tests move it by hand).
-    package var monotonicMillis: () -> Int64 = { HTTPClient.monotonicNow() }
+    package var monotonicMillis: () -> Int64 = { AdPilotSystem.monotonicMillis() }
     /// No request goes out before this (monotonic ms), and why: a throttle hint longer than
     /// one call may wait, or backoff after credentials were refused. It outlives the call,
     /// so the next tick does not ask again early.
@@ -353,12 +354,6 @@ package final class HTTPClient {
             usleep(UInt32(slice) * 1_000)
             left -= slice
         }
-    }
-
-    static func monotonicNow() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     /// Full jitter (AWS style): uniform in [base * 2^attempt / 2, base * 2^attempt], capped.
