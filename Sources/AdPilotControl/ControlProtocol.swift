@@ -28,11 +28,14 @@ package struct ControlRequest: Codable, Sendable {
     /// refuses the request (exit 3) and does nothing: a socket path shared by two daemons
     /// (a hand-started demo on the production socket) must not halt the wrong one.
     package var stateDir: String?
+    /// `release`: the quarantined campaign.
+    package var campaign: String?
 
     package init(
         verb: String, reason: String? = nil, policy: String? = nil, overrideGates: Bool? = nil,
-        stateDir: String? = nil
+        stateDir: String? = nil, campaign: String? = nil
     ) {
+        self.campaign = campaign
         v = ControlProtocol.version
         self.verb = verb
         self.reason = reason

@@ -49,6 +49,21 @@ package struct StatusReport: Codable, Sendable {
         package var lastDecision: LastDecision?
     }
 
+    /// A campaign held by its own anomaly (critical level) until the detector clears it or
+    /// an operator runs `adpilotctl release`.
+    package struct Quarantine: Codable, Sendable, Equatable {
+        package var campaign: CampaignID
+        package var since: Instant
+        /// The checks that found it (`delivery.spend`, `rate.ctr`, ...).
+        package var checks: [String]
+
+        package init(campaign: CampaignID, since: Instant, checks: [String]) {
+            self.campaign = campaign
+            self.since = since
+            self.checks = checks
+        }
+    }
+
     package var version: String
     package var now: Instant
     package var mode: Mode
@@ -75,6 +90,7 @@ package struct StatusReport: Codable, Sendable {
     package var evidence: Evidence
     /// Campaigns a canary candidate controls (in canary), or would (in shadow).
     package var canaryScope: [CampaignID]
+    package var quarantined: [Quarantine]
     package var campaigns: [Campaign]
 
     package init(
@@ -84,6 +100,7 @@ package struct StatusReport: Codable, Sendable {
         self.gates = gates
         self.evidence = evidence
         canaryScope = view.inCanary.sorted()
+        quarantined = view.quarantined.values.sorted { $0.campaign < $1.campaign }
         version = AdPilotVersion.string
         self.now = now
         mode = state.mode
@@ -112,7 +129,9 @@ package struct StatusReport: Codable, Sendable {
                 spendTodayMicros: o.spendTodayMicros,
                 dataAgeSeconds: o.dataAgeSeconds, breaker: view.campaignBreaker[o.campaign] ?? .closed,
                 anomaly: view.anomaly[o.campaign] ?? "ok", inCanaryScope: view.inCanary.contains(o.campaign),
-                control: view.notControllable[o.campaign].map { "not controlled: " + $0 } ?? "controlled",
+                control: view.notControllable[o.campaign].map { "not controlled: " + $0 }
+                    ?? view.quarantined[o.campaign].map { "quarantined: " + $0.checks.joined(separator: ", ") }
+                    ?? "controlled",
                 lastDecision: view.lastDecisions[o.campaign])
         }
     }
@@ -148,6 +167,7 @@ extension StatusReport {
         try c.encode(gates, forKey: .gates)
         try c.encode(evidence, forKey: .evidence)
         try c.encode(canaryScope, forKey: .canaryScope)
+        try c.encode(quarantined, forKey: .quarantined)
         try c.encode(campaigns, forKey: .campaigns)
     }
 }

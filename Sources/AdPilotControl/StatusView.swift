@@ -9,6 +9,8 @@ package struct StatusView: Sendable {
     package var platformBreaker: BreakerState = .closed
     package var campaignBreaker: [CampaignID: BreakerState] = [:]
     package var anomaly: [CampaignID: String] = [:]
+    /// Campaigns held by their own anomaly, with since when and what was found.
+    package var quarantined: [CampaignID: StatusReport.Quarantine] = [:]
     package var observations: [Observation] = []
     /// Campaigns observed but not controlled, and why.
     package var notControllable: [CampaignID: String] = [:]

@@ -8,6 +8,7 @@ package enum RecordKind {
     package static let decision = "decision", applyResult = "apply_result", transition = "transition"
     package static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
     package static let reconcile = "reconcile", tickFailed = "tick_failed", unreadable = "unreadable"
+    package static let quarantine = "quarantine"
     /// Records whose `state` member is the control state after them.
     package static let stateBearing: Set<String> = [transition, halt, resume]
 }
@@ -111,7 +112,10 @@ package struct DecisionRecord: Codable, Sendable {
     package let layers: [LayerVerdict]
     package let controller: ControllerInput
     package let policyFault: Bool
-    package let haltRequested: Bool
+    /// The campaign's anomaly level was critical: it is quarantined and held.
+    package let quarantined: Bool?
+    /// Records written before quarantine existed: a critical anomaly asked for an account halt.
+    package let haltRequested: Bool?
 
     /// The controller state the decision started from.
     package struct ControllerInput: Codable, Sendable {
@@ -152,7 +156,8 @@ package struct DecisionRecord: Codable, Sendable {
             campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
             accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
         policyFault = d.policyFault
-        haltRequested = d.haltRequested
+        quarantined = d.quarantined
+        haltRequested = nil
     }
 
     /// The pipeline's input as it was, given the campaign's, account's and pacer's settings

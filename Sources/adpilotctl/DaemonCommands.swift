@@ -116,6 +116,11 @@ enum DaemonCommands {
                     + "\(o.failedGates.joined(separator: ", "))"
             )
         }
+        for q in s.quarantined {
+            lines.append(
+                "quarantined  \(q.campaign) since \(q.since): \(q.checks.joined(separator: ", ")) "
+                    + "(held alone; adpilotctl release \(q.campaign) --reason TEXT)")
+        }
         if s.mode == .canary || (s.mode == .shadow && s.candidate != nil) {
             lines.append(
                 "canary scope \(s.canaryScope.count) campaign(s)\(s.mode == .shadow ? " on promotion" : ""): "
@@ -227,6 +232,17 @@ enum DaemonCommands {
         let json = args.flag("--json")
         let why = try reason(&args, verb: "promote")
         let request = ControlRequest(verb: "promote", reason: why, overrideGates: override, stateDir: global.stateDir)
+        return send(request, global, json: json)
+    }
+
+    static func release(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
+        let why = try reason(&args, verb: "release", positionals: true)
+        let json = args.flag("--json")
+        let rest = try args.positionals(verb: "release")
+        guard rest.count == 1 else {
+            throw UsageError(message: "release takes one campaign id (adpilotctl status lists the quarantined ones)")
+        }
+        let request = ControlRequest(verb: "release", reason: why, stateDir: global.stateDir, campaign: rest[0])
         return send(request, global, json: json)
     }
 

@@ -15,6 +15,7 @@ let help = """
       adpilotctl stage NAME@VERSION --reason TEXT [--json]
       adpilotctl promote [--override-gates] --reason TEXT [--json]
       adpilotctl rollback --reason TEXT [--json]
+      adpilotctl release CAMPAIGN --reason TEXT [--json]
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
       adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]...
@@ -46,6 +47,10 @@ let help = """
                 ahead anyway: journaled and shown in status from then on.
       rollback  canary -> shadow; shadow: drop the candidate, back to live;
                 live: the previous policy becomes live again.
+      release   Ends a campaign's quarantine: a campaign whose own anomaly
+                reached critical holds its budget alone (status lists it under
+                quarantined) until the detector clears it; release lets it
+                follow the pipeline again from the next tick.
       Refusals exit 3 and say why and which verbs are allowed instead.
 
     JOURNAL
@@ -122,6 +127,8 @@ func main() -> ExitCode {
             return try DaemonCommands.promote(&args, global)
         case "rollback":
             return try DaemonCommands.rollback(&args, global)
+        case "release":
+            return try DaemonCommands.release(&args, global)
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
         }

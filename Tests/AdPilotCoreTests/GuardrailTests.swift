@@ -205,7 +205,7 @@ import Testing
         #expect(Fixture.decide(i, proposing: usd("110")).reason == .anomalyWarn)
         i.anomaly = AnomalyAssessment(level: .critical, latest: .critical, findings: [])
         let d = Fixture.decide(i, proposing: usd("90"))
-        #expect(d.action == .hold && d.reason == .anomalyCritical && d.haltRequested)
+        #expect(d.action == .hold && d.reason == .anomalyCritical && d.quarantined)
     }
 
     @Test func staleDataHoldsEverything() {

@@ -61,34 +61,12 @@ import Testing
         #expect(s.hours == 3 && s.spendMicros == usd("3").rawValue && s.valueMicros == usd("9").rawValue)
     }
 
-    @Test func newHoursAreScaledPerUnitOfBudget() {
+    /// Raw hours, never scaled: the detector judges each against the budget in force.
+    @Test func newHoursAreTheUnseenHoursAsReported() {
         let hours = [hour(-2, spend: "10", conversions: 1, value: "30"), hour(-1, spend: "20")]
-        let fresh = Observing.newHours(hours, lastIngested: noonHour - 2, budgetMicros: usd("200"),
-                                       referenceMicros: usd("100"))
-        #expect(fresh.count == 1 && fresh[0].hour == noonHour - 1)
-        #expect(fresh[0].spendMicros == usd("10") && fresh[0].impressions == 500 && fresh[0].clicks == 25)
-        let unscaled = Observing.perUnitBudget(hours[0], budget: .zero, reference: usd("100"))
-        #expect(unscaled.spendMicros == usd("10"), "no budget: nothing to scale by")
-    }
-
-    /// Scaling keeps conversions <= clicks <= impressions whenever it held before.
-    @Test func scalingKeepsTheConsistencyChecks() {
-        var rng = SplitMix64(seed: 41)
-        for i in 0..<10_000 {
-            let impressions = Int64(rng.next() % 10_000)
-            let clicks = impressions == 0 ? 0 : Int64(rng.next() % UInt64(impressions + 1))
-            let conversions = Double(clicks == 0 ? 0 : rng.next() % UInt64(clicks + 1))
-            let m = HourlyMetrics(hour: 0, spendMicros: Micros(Int64(rng.next() % 1_000_000_000)),
-                                  impressions: impressions, clicks: clicks, conversions: conversions,
-                                  conversionValueMicros: .zero)
-            let budget = Micros(Int64(1 + rng.next() % 1_000_000_000))
-            let reference = Micros(Int64(1 + rng.next() % 1_000_000_000))
-            let s = Observing.perUnitBudget(m, budget: budget, reference: reference)
-            guard s.conversions <= Double(s.clicks) + 1e-6 && s.clicks <= s.impressions else {
-                Issue.record("seed 41 case \(i): \(m) scaled by \(reference)/\(budget) gave \(s)")
-                break
-            }
-        }
+        let fresh = Observing.newHours(hours, lastIngested: noonHour - 2)
+        #expect(fresh == [hours[1]])
+        #expect(Observing.newHours(hours, lastIngested: nil) == hours)
     }
 
     func candidates() -> [CanaryScope.Candidate] {

@@ -7,9 +7,16 @@ import Testing
     let p = PolicyID("prev@1")!
     let live = PolicyID("test@1")!
 
-    func critical() -> Decision {
+    func critical(_ id: String = "c1") -> Decision {
         var input = Fixture.input()
+        input.campaign.id = CampaignID(id)
         input.anomaly.level = .critical
+        return Fixture.decide(input, proposing: usd("100"))
+    }
+
+    func ordinary(_ id: String) -> Decision {
+        var input = Fixture.input()
+        input.campaign.id = CampaignID(id)
         return Fixture.decide(input, proposing: usd("100"))
     }
 
@@ -28,11 +35,20 @@ import Testing
         )
     }
 
-    @Test func aCriticalAnomalyHaltsAndComesFirst() {
+    /// One campaign's anomaly quarantines that campaign alone (its decision holds); a share
+    /// of the account's campaigns quarantined at once halts the account, before anything else.
+    @Test func quarantinesHaltTheAccountOnlyAtTheConfiguredShare() {
+        let one = critical()
+        #expect(one.action == .hold && one.quarantined)
+        let others = (2...10).map { ordinary("c\($0)") }
+        #expect(
+            TickSafety.check(
+                [one] + others, spendTodayMicros: [usd("50")], dailyCapMicros: usd("100"), state: state(.live)) == nil)
+        let three = [critical("c1"), critical("c2"), critical("c3")] + (4...10).map { ordinary("c\($0)") }
         let action = TickSafety.check(
-            [fault(), critical()], spendTodayMicros: [usd("500")], dailyCapMicros: usd("100"),
+            [fault()] + three, spendTodayMicros: [usd("500")], dailyCapMicros: usd("100"),
             state: state(.live, previous: p))
-        #expect(action == .halt(reason: "critical anomaly on campaign c1"))
+        #expect(action == .halt(reason: "3 of 10 campaigns quarantined at once (first c1): an account-level anomaly"))
     }
 
     @Test func spendPastTheCapHaltsButSpendAtTheCapDoesNot() {

@@ -18,16 +18,9 @@ import Testing
         let seed = UInt64(ProcessInfo.processInfo.environment["ADPILOT_SOAK_SEED"] ?? "") ?? 0x50A4_0001
         print("soak: \(kills) SIGKILLs, seed \(seed) (ADPILOT_SOAK_SEED=\(seed) replays it)")
         var rng = SplitMix64(seed: seed)
-        // The anomaly detector's critical level halts the whole controller (per-campaign
-        // quarantine does not exist yet): a halted demo writes nothing, and the rule would be
-        // checked against nothing. Its thresholds are set out of reach here.
-        let d = try DaemonUnderTest("soak", campaigns: 8) { c in
-            var anomaly = c["anomaly"] as! [String: Any]
-            anomaly["robust_z_warn"] = 999
-            anomaly["robust_z_critical"] = 1_000
-            anomaly["ewma_sigmas"] = 1_000
-            c["anomaly"] = anomaly
-        }
+        // The demo's own anomaly settings: a critical anomaly quarantines one campaign; only
+        // a share of them at once halts the account (and the no-write guard below notices).
+        let d = try DaemonUnderTest("soak", campaigns: 8)
         var ledger = WriteAheadLedger()
         var writesBefore = 0
         let started = Date()

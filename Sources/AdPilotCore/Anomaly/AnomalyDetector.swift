@@ -106,39 +106,54 @@ package struct Finding: Hashable, Sendable, Codable {
 }
 
 package struct AnomalyConfig: Hashable, Sendable, Codable {
-    /// |robust z| against the same hour on previous days.
+    /// |z| at which an hour warns (increases stop) and is critical (the campaign is quarantined).
     package var robustZWarn: Double
     package var robustZCritical: Double
-    /// Previous days needed before the robust z-score is used.
+    /// Previous days of the same hour needed before delivery is judged.
     package var baselineDaysMin: Int
-    /// EWMA smoothing factor and alarm width in standard deviations.
-    package var ewmaAlpha: Double
-    package var ewmaSigmas: Double
-    /// Hours the EWMA needs before it can alarm.
-    package var ewmaWarmupHours: Int
+    /// Relative standard deviation of an hourly rate beyond counting noise: how much CTR,
+    /// conversion rate and delivery per unit of budget vary from hour to hour when nothing
+    /// is wrong. Keeps every spread above zero.
+    package var rateSpread: Double
+    /// Conversions that were expected, in consecutive hours with clicks and none reported,
+    /// before that is a tracking outage (critical). By chance alone that happens with
+    /// probability about e^-N.
+    package var outageExpectedConversions: Double
     /// Consecutive hours at or above a level before it takes effect (Prometheus `for:`).
     package var raiseAfterHours: Int
     /// Consecutive hours below the level before it clears.
     package var clearAfterHours: Int
+    /// The account halts when at least this share of its campaigns is quarantined at once
+    /// (and at least `accountHaltCampaignsMin` of them): an account-level signal.
+    package var accountHaltShare: Double
+    package var accountHaltCampaignsMin: Int
 
     package init(
-        robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, ewmaAlpha: Double,
-        ewmaSigmas: Double, ewmaWarmupHours: Int, raiseAfterHours: Int, clearAfterHours: Int
+        robustZWarn: Double, robustZCritical: Double, baselineDaysMin: Int, rateSpread: Double,
+        outageExpectedConversions: Double, raiseAfterHours: Int, clearAfterHours: Int,
+        accountHaltShare: Double, accountHaltCampaignsMin: Int
     ) {
         self.robustZWarn = robustZWarn
         self.robustZCritical = robustZCritical
         self.baselineDaysMin = baselineDaysMin
-        self.ewmaAlpha = ewmaAlpha
-        self.ewmaSigmas = ewmaSigmas
-        self.ewmaWarmupHours = ewmaWarmupHours
+        self.rateSpread = rateSpread
+        self.outageExpectedConversions = outageExpectedConversions
         self.raiseAfterHours = raiseAfterHours
         self.clearAfterHours = clearAfterHours
+        self.accountHaltShare = accountHaltShare
+        self.accountHaltCampaignsMin = accountHaltCampaignsMin
     }
 
     package static let standard = AnomalyConfig(
-        robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3,
-        ewmaAlpha: 0.1, ewmaSigmas: 5, ewmaWarmupHours: 48,
-        raiseAfterHours: 2, clearAfterHours: 3)
+        robustZWarn: 5, robustZCritical: 10, baselineDaysMin: 3, rateSpread: 0.3,
+        outageExpectedConversions: 10, raiseAfterHours: 2, clearAfterHours: 3,
+        accountHaltShare: 0.2, accountHaltCampaignsMin: 3)
+
+    /// Whether `quarantined` of `campaigns` campaigns quarantined at once halts the account.
+    package func haltsAccount(quarantined: Int, of campaigns: Int) -> Bool {
+        quarantined >= max(1, accountHaltCampaignsMin)
+            && Double(quarantined) >= accountHaltShare * Double(max(campaigns, 1))
+    }
 }
 
 /// The detector's conclusion, carried into the decision.
@@ -156,22 +171,35 @@ package struct AnomalyAssessment: Hashable, Sendable, Codable {
     }
 }
 
-/// Finds what is wrong with a campaign's hourly series.
+/// Finds what is wrong with a campaign's hourly series, judging each hour against what was
+/// expected at the budget in force, never against raw totals: the controller's own budget
+/// moves change totals, not rates.
 ///
-/// Checks, per completed hour:
+/// Checks, per completed hour (docs/decision-pipeline.md, the anomaly layer):
 /// - consistency (critical): negative or non-finite values, clicks above impressions,
 ///   conversions above clicks, spend with zero impressions;
-/// - robust z-score (warn / critical): `(x - median) / (1.4826 * MAD)` against the same
-///   hour on up to seven previous days;
-/// - EWMA (warn): more than `ewmaSigmas` standard deviations from the running mean.
+/// - `delivery`: spend against the budget in force times the delivery per unit of budget
+///   the same hour showed on up to seven previous days (median; hours after that day's
+///   budget was spent left out). A spike is warn or critical by z; a drop at most warns
+///   (no delivery at all always does), and none is counted once the day's budget was spent;
+/// - `ctr`: clicks against impressions times the campaign's click-through rate over the
+///   previous seven days; `cvr`: conversions against clicks times its conversion rate.
+///   Spread `sqrt(E + (rate_spread * E)^2 + 1)`: counting noise, real rate variation, and a
+///   floor, so it never degenerates to zero. A conversion-rate drop in one hour at most warns;
+/// - `conversion_outage` (critical): consecutive hours with clicks and no conversions whose
+///   expected conversions add up to `outage_expected_conversions`.
 ///
 /// Hysteresis: a level takes effect after `raiseAfterHours` consecutive hours at or above
 /// it, and clears after `clearAfterHours` consecutive hours below it, so one noisy point
 /// neither raises nor clears an alarm.
 package enum AnomalyDetector {
-    /// Feeds one completed hour. Hours at or before the last one fed are ignored (late
-    /// revisions do not rewrite history); a gap leaves the skipped hours empty.
-    package static func ingest(_ m: HourlyMetrics, config: AnomalyConfig, state: AnomalyState) -> AnomalyState {
+    /// Feeds one completed hour, with the daily budget in force during it. Hours at or
+    /// before the last one fed are ignored (late revisions do not rewrite history); a gap
+    /// leaves the skipped hours empty.
+    package static func ingest(
+        _ m: HourlyMetrics, budget: Micros, config: AnomalyConfig, state: AnomalyState,
+        utcOffsetSeconds: Int64 = 0
+    ) -> AnomalyState {
         if let last = state.lastHour, m.hour <= last { return state }
         var s = state
         // Blank the hours skipped since the last one (bounded by the history length).
@@ -182,16 +210,20 @@ package enum AnomalyDetector {
                 h += 1
             }
         }
+        s.lastHour = m.hour - 1  // the baselines read up to the previous hour
         var findings = consistencyFindings(m)
+        let usable = findings.isEmpty
+        let budgetUnits = max(budget, .zero).statistic / Double(Micros.perUnit)
         let values = [
             m.spendMicros.statistic / Double(Micros.perUnit), Double(m.impressions), Double(m.clicks), m.conversions,
+            budgetUnits,
         ]
-        let usable = findings.isEmpty
         if usable {
-            findings += robustFindings(values, hour: m.hour, config: config, state: s)
-            findings += ewmaFindings(values, config: config, state: s)
-            findings = capDrops(findings)
-            s.updateEWMA(values, alpha: config.ewmaAlpha)
+            let spentBefore = s.spendToday(before: m.hour, utcOffsetSeconds: utcOffsetSeconds)
+            findings += deliveryFindings(
+                values, hour: m.hour, spentBefore: spentBefore, config: config, state: s,
+                utcOffsetSeconds: utcOffsetSeconds)
+            findings += rateFindings(values, config: config, state: &s)
         }
         // Impossible data is kept out of the baselines so it cannot become normal.
         s.setSlot(hour: m.hour, values: usable ? values : nil)
@@ -223,61 +255,77 @@ package enum AnomalyDetector {
         return out
     }
 
-    /// A drop in delivery (spend, impressions, clicks) spends less, never more, and the
-    /// controller causes one itself whenever it cuts a budget below what a day has already
-    /// spent: such findings warn (increases stop) but never halt. Conversions falling while
-    /// spend holds up (broken tracking, a dead landing page) stay critical.
-    static func capDrops(_ findings: [Finding]) -> [Finding] {
-        let spendDropped = findings.contains { $0.check.hasSuffix(".spend") && ($0.score ?? 0) < 0 }
-        return findings.map { f in
-            guard f.severity == .critical, let score = f.score, score < 0 else { return f }
-            if f.check.hasSuffix(".conversions") && !spendDropped { return f }
-            return Finding(check: f.check, severity: .warn, value: f.value, baseline: f.baseline, score: f.score)
-        }
+    static func severity(_ z: Double, _ config: AnomalyConfig, dropCap: Severity = .critical) -> Severity {
+        let s: Severity =
+            abs(z) >= config.robustZCritical ? .critical : abs(z) >= config.robustZWarn ? .warn : .info
+        return z < 0 ? min(s, dropCap) : s
     }
 
-    static func robustFindings(_ values: [Double], hour: Int64, config: AnomalyConfig, state: AnomalyState) -> [Finding]
-    {
-        var out: [Finding] = []
-        var baseline: [Double] = []
-        baseline.reserveCapacity(7)
-        for metric in 0..<AnomalyState.metricCount {
-            baseline.removeAll(keepingCapacity: true)
-            for day in 1...7 {
-                let v = state.slot(hour: hour - Int64(24 * day), metric: metric)
-                if !v.isNaN { baseline.append(Double(v)) }
-            }
-            guard baseline.count >= config.baselineDaysMin else { continue }
-            let median = RobustStats.median(&baseline)
-            for i in baseline.indices { baseline[i] = abs(baseline[i] - median) }
-            let mad = RobustStats.median(&baseline)
-            // A flat baseline has MAD 0: floor the spread so ordinary noise is not infinite z.
-            let spread = max(1.4826 * mad, 0.1 * abs(median), 1.0)
-            let z = (values[metric] - median) / spread
-            let severity: Severity =
-                abs(z) >= config.robustZCritical ? .critical : abs(z) >= config.robustZWarn ? .warn : .info
-            if severity > .info {
-                out.append(
-                    Finding(
-                        check: "robust_z.\(AnomalyState.metricNames[metric])", severity: severity,
-                        value: values[metric], baseline: median, score: z))
-            }
+    /// Spend against the budget in force times the same hour's usual delivery per unit of
+    /// budget. A drop spends less, never more, and the controller causes one itself when
+    /// it cuts a budget or the day's budget is spent: it warns at most, and not at all then.
+    static func deliveryFindings(
+        _ v: [Double], hour: Int64, spentBefore: Double, config: AnomalyConfig, state: AnomalyState,
+        utcOffsetSeconds: Int64
+    ) -> [Finding] {
+        let (spend, budget) = (v[0], v[4])
+        guard budget > 0 else { return [] }
+        var shares: [Double] = []
+        for day in 1...7 {
+            let h = hour - Int64(24 * day)
+            let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
+            // An hour after that day's budget was spent says nothing about delivery.
+            guard !s.isNaN && !b.isNaN && b > 0,
+                state.spendToday(before: h, utcOffsetSeconds: utcOffsetSeconds) < Double(b)
+            else { continue }
+            shares.append(Double(s) / Double(b))
         }
-        return out
+        guard shares.count >= config.baselineDaysMin else { return [] }
+        let median = RobustStats.median(&shares)
+        // No usual delivery at this hour: nothing to judge a spike against.
+        guard median > 0 else { return [] }
+        let expected = median * budget
+        // Floor: half a percent of the daily budget, so a quiet hour's tiny spend is no alarm.
+        let spread = max(config.rateSpread * expected, 0.005 * budget)
+        let z = (spend - expected) / spread
+        if z < 0 && spentBefore >= budget { return [] }
+        // Nothing delivered at all while the budget lasts: warn whatever the spread says.
+        let level = spend == 0 && z < 0 ? .warn : severity(z, config, dropCap: .warn)
+        guard level > .info else { return [] }
+        return [Finding(check: "delivery.spend", severity: level, value: spend, baseline: expected, score: z)]
     }
 
-    static func ewmaFindings(_ values: [Double], config: AnomalyConfig, state: AnomalyState) -> [Finding] {
-        guard state.ewmaSamples >= config.ewmaWarmupHours else { return [] }
+    /// Clicks given impressions and conversions given clicks, against the campaign's own
+    /// rates over the previous seven days; and the run of hours without conversions.
+    static func rateFindings(_ v: [Double], config: AnomalyConfig, state s: inout AnomalyState) -> [Finding] {
         var out: [Finding] = []
-        for metric in 0..<AnomalyState.metricCount {
-            let mean = state.ewmaMean[metric]
-            let sd = max(state.ewmaVariance[metric].squareRoot(), 0.1 * abs(mean), 1.0)
-            let score = (values[metric] - mean) / sd
-            if abs(score) >= config.ewmaSigmas {
+        let (impressions, clicks, conversions) = (v[1], v[2], v[3])
+        let pooled = s.pooledCounts()
+        func judge(_ check: String, observed: Double, exposure: Double, rate: Double?, dropCap: Severity) -> Double? {
+            guard let rate, exposure > 0 else { return nil }
+            let expected = rate * exposure
+            let relative = config.rateSpread * expected
+            let spread = (expected + relative * relative + 1).squareRoot()
+            let z = (observed - expected) / spread
+            let level = severity(z, config, dropCap: dropCap)
+            if level > .info {
+                out.append(Finding(check: check, severity: level, value: observed, baseline: expected, score: z))
+            }
+            return expected
+        }
+        let ctr = pooled.hours >= 24 && pooled.impressions > 0 ? pooled.clicks / pooled.impressions : nil
+        let cvr = pooled.hours >= 24 && pooled.clicks > 0 ? pooled.conversions / pooled.clicks : nil
+        _ = judge("rate.ctr", observed: clicks, exposure: impressions, rate: ctr, dropCap: .warn)
+        let expected = judge("rate.cvr", observed: conversions, exposure: clicks, rate: cvr, dropCap: .warn)
+        if conversions > 0 {
+            s.outageExpected = 0
+        } else if let expected {
+            s.outageExpected += expected
+            if s.outageExpected >= config.outageExpectedConversions {
                 out.append(
                     Finding(
-                        check: "ewma.\(AnomalyState.metricNames[metric])", severity: .warn,
-                        value: values[metric], baseline: mean, score: score))
+                        check: "rate.conversion_outage", severity: .critical, value: 0, baseline: s.outageExpected,
+                        score: nil))
             }
         }
         return out

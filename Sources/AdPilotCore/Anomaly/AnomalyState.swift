@@ -1,15 +1,16 @@
-/// The detector's memory for one campaign: eight days of hourly values per metric, EWMA
-/// moments, and the hysteresis counters. Fixed size: `historyHours` slots per metric.
+/// The detector's memory for one campaign: eight days of hourly values per metric (the
+/// budget in force included), the run of hours without conversions, and the hysteresis
+/// counters. Fixed size: `historyHours` slots per metric.
 package struct AnomalyState: Hashable, Sendable, Codable {
     package static let historyHours = 24 * 8
-    static let metricCount = 4  // spend, impressions, clicks, conversions
-    static let metricNames = ["spend", "impressions", "clicks", "conversions"]
+    static let metricCount = 5  // spend, impressions, clicks, conversions, budget (currency units)
+    /// Snapshots written before the budget was kept hold four metrics; they load with no budgets.
+    static let legacyMetricCount = 4
 
     /// Slot `hour % historyHours`, metric-major; NaN means no data for that hour.
     var history: [Float] = Array(repeating: .nan, count: historyHours * metricCount)
-    var ewmaMean: [Double] = Array(repeating: 0, count: metricCount)
-    var ewmaVariance: [Double] = Array(repeating: 0, count: metricCount)
-    var ewmaSamples = 0
+    /// Conversions expected over the current run of hours with clicks and none reported.
+    var outageExpected = 0.0
     package var lastHour: Int64? = nil
     var hoursAtOrAboveWarn = 0
     var hoursAtOrAboveCritical = 0
@@ -19,7 +20,7 @@ package struct AnomalyState: Hashable, Sendable, Codable {
     package init() {}
 
     enum CodingKeys: String, CodingKey {
-        case history, ewmaMean, ewmaVariance, ewmaSamples, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical,
+        case history, outageExpected, lastHour, hoursAtOrAboveWarn, hoursAtOrAboveCritical,
             hoursBelowLevel, assessment
     }
 
@@ -36,9 +37,12 @@ package struct AnomalyState: Hashable, Sendable, Codable {
 
     static func history(hex: String) -> [Float]? {
         let bytes = Array(hex.utf8)
-        guard bytes.count == historyHours * metricCount * 8 else { return nil }
+        let stored = bytes.count / (historyHours * 8)
+        guard bytes.count % (historyHours * 8) == 0, stored == metricCount || stored == legacyMetricCount else {
+            return nil
+        }
         var out = [Float](repeating: .nan, count: historyHours * metricCount)
-        for i in out.indices {
+        for i in 0..<(historyHours * stored) {
             var bits: UInt32 = 0
             for k in 0..<8 {
                 let c = bytes[i * 8 + k]
@@ -61,19 +65,17 @@ package struct AnomalyState: Hashable, Sendable, Codable {
         guard let h = AnomalyState.history(hex: try c.decode(String.self, forKey: .history)) else {
             throw DecodingError.dataCorruptedError(
                 forKey: .history, in: c, debugDescription: "history is not 8 hex digits per hour and metric")
+            // (metric-major, so four stored metrics fill the first four and budgets stay unknown)
         }
         history = h
-        ewmaMean = try c.decode([Double].self, forKey: .ewmaMean)
-        ewmaVariance = try c.decode([Double].self, forKey: .ewmaVariance)
-        ewmaSamples = try c.decode(Int.self, forKey: .ewmaSamples)
+        outageExpected = try c.decodeIfPresent(Double.self, forKey: .outageExpected) ?? 0
         lastHour = try c.decodeIfPresent(Int64.self, forKey: .lastHour)
         hoursAtOrAboveWarn = try c.decode(Int.self, forKey: .hoursAtOrAboveWarn)
         hoursAtOrAboveCritical = try c.decode(Int.self, forKey: .hoursAtOrAboveCritical)
         hoursBelowLevel = try c.decode(Int.self, forKey: .hoursBelowLevel)
         assessment = try c.decode(AnomalyAssessment.self, forKey: .assessment)
         guard history.count == AnomalyState.historyHours * AnomalyState.metricCount,
-            ewmaMean.count == AnomalyState.metricCount,
-            ewmaVariance.count == AnomalyState.metricCount, ewmaSamples >= 0, (lastHour ?? 0) >= 0,
+            outageExpected.isFinite, outageExpected >= 0, (lastHour ?? 0) >= 0,
             hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0
         else {
             throw DecodingError.dataCorrupted(
@@ -87,9 +89,7 @@ package struct AnomalyState: Hashable, Sendable, Codable {
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(historyHex, forKey: .history)
-        try c.encode(ewmaMean, forKey: .ewmaMean)
-        try c.encode(ewmaVariance, forKey: .ewmaVariance)
-        try c.encode(ewmaSamples, forKey: .ewmaSamples)
+        try c.encode(outageExpected, forKey: .outageExpected)
         try c.encodeIfPresent(lastHour, forKey: .lastHour)
         try c.encode(hoursAtOrAboveWarn, forKey: .hoursAtOrAboveWarn)
         try c.encode(hoursAtOrAboveCritical, forKey: .hoursAtOrAboveCritical)
@@ -113,20 +113,41 @@ extension AnomalyState {
         }
     }
 
-    mutating func updateEWMA(_ values: [Double], alpha: Double) {
-        for m in 0..<AnomalyState.metricCount {
-            if ewmaSamples == 0 {
-                ewmaMean[m] = values[m]
-                ewmaVariance[m] = 0
-            } else {
-                // West's incremental EWMA of mean and variance.
-                let diff = values[m] - ewmaMean[m]
-                let increment = alpha * diff
-                ewmaMean[m] += increment
-                ewmaVariance[m] = (1 - alpha) * (ewmaVariance[m] + diff * increment)
-            }
+    /// Spend (currency units) in the local day of `hour` before it, from the history.
+    func spendToday(before hour: Int64, utcOffsetSeconds: Int64) -> Double {
+        let hourOfDay = ((hour * 3_600 + utcOffsetSeconds).floorMod(86_400)) / 3_600
+        var total = 0.0
+        var h = hour - hourOfDay
+        while h < hour {
+            let v = slot(hour: h, metric: 0)
+            if !v.isNaN { total += Double(v) }
+            h += 1
         }
-        ewmaSamples = min(ewmaSamples + 1, Int(Int32.max))
+        return total
+    }
+
+    /// Impressions, clicks and conversions summed over the previous seven days' usable hours.
+    func pooledCounts() -> (hours: Int, impressions: Double, clicks: Double, conversions: Double) {
+        guard let last = lastHour else { return (0, 0, 0, 0) }
+        var out = (hours: 0, impressions: 0.0, clicks: 0.0, conversions: 0.0)
+        for h in (last - 24 * 7 + 1)...last {
+            let i = slot(hour: h, metric: 1), c = slot(hour: h, metric: 2), v = slot(hour: h, metric: 3)
+            guard !i.isNaN && !c.isNaN && !v.isNaN else { continue }
+            out.hours += 1
+            out.impressions += Double(i)
+            out.clicks += Double(c)
+            out.conversions += Double(v)
+        }
+        return out
+    }
+
+    /// Back to level info with every counter cleared (an operator's release).
+    package mutating func release() {
+        hoursAtOrAboveWarn = 0
+        hoursAtOrAboveCritical = 0
+        hoursBelowLevel = 0
+        outageExpected = 0
+        assessment = AnomalyAssessment()
     }
 
     mutating func applyHysteresis(latest: Severity, findings: [Finding], config: AnomalyConfig) {

@@ -68,7 +68,7 @@ package enum EvidenceFold {
                 pacing.append(abs(off) / daily.statistic)
             }
         }
-        if decisions.contains(where: \.haltRequested) { e.criticalAnomalies += 1 }
+        if decisions.contains(where: \.quarantined) { e.criticalAnomalies += 1 }
         return pacing.isEmpty ? nil : pacing.reduce(0, +) / Double(pacing.count)
     }
 

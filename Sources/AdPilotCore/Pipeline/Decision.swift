@@ -167,8 +167,9 @@ package struct Decision: Hashable, Sendable, Codable {
     package let reason: ReasonCode?
     /// The policy produced no usable number (threw, NaN, infinity): roll it back.
     package let policyFault: Bool
-    /// The anomaly detector is at critical: the controller should halt.
-    package let haltRequested: Bool
+    /// The anomaly detector is at critical: the campaign is quarantined (held). Enough
+    /// quarantined campaigns at once halt the account (`TickSafety`).
+    package let quarantined: Bool
 
     package var campaign: CampaignID { input.campaign.id }
     package var currentBudgetMicros: Micros { input.observation.currentBudgetMicros }

@@ -54,7 +54,7 @@ package enum DecisionPipeline {
             input: input, proposal: proposal, pacer: pacerReport, layers: trail.verdicts,
             finalBudgetMicros: final, action: action,
             reason: trail.vetoReason ?? trail.lastAdjustReason, policyFault: policyFault,
-            haltRequested: input.anomaly.level == .critical)
+            quarantined: input.anomaly.level == .critical)
         assertPostconditions(decision)
         return (decision, pacerState)
     }
@@ -105,7 +105,7 @@ package enum DecisionPipeline {
         return (.approve, nil)
     }
 
-    /// Stale data holds every budget; a critical level holds and asks for a halt; a warn
+    /// Stale data holds every budget; a critical level holds (the campaign is quarantined); a warn
     /// level, or a warn-worthy latest hour still inside its `for:` window, blocks increases.
     static func anomalyVerdict(_ amount: Micros, _ input: DecisionInput, _ ctx: GuardContext) -> (Verdict, String?) {
         let age = ctx.observation.dataAgeSeconds

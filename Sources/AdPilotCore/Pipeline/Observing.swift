@@ -68,30 +68,9 @@ package enum Observing {
         )
     }
 
-    /// The hours the anomaly detector has not seen, per unit of budget (`perUnitBudget`).
-    package static func newHours(_ hours: [HourlyMetrics], lastIngested: Int64?, budgetMicros: Micros,
-                                 referenceMicros: Micros) -> [HourlyMetrics] {
-        hours.filter { lastIngested == nil || $0.hour > lastIngested! }.map {
-            perUnitBudget($0, budget: budgetMicros, reference: referenceMicros)
-        }
-    }
-
-    /// The anomaly detector sees delivery per unit of budget: an hour's counts scaled by
-    /// (daily target / budget in force). Without this every budget move the controller makes
-    /// would look like a spike or a collapse to a detector that compares against the same
-    /// hour on previous days. The budget in force is the one observed when the hour is first
-    /// read, which is exact except for a change in the hour's last minutes (one step, at most
-    /// the step limit).
-    package static func perUnitBudget(_ m: HourlyMetrics, budget: Micros, reference: Micros) -> HourlyMetrics {
-        guard budget > .zero, reference > .zero else { return m }
-        let f = reference.statistic / budget.statistic
-        func scaled(_ v: Micros) -> Micros { Micros.fromStatistic(v.statistic * f, rounding: .down) ?? Micros(.max) }
-        // Counts round up, so the consistency checks (conversions <= clicks <= impressions,
-        // no spend without impressions) hold after scaling exactly when they held before.
-        func count(_ v: Int64) -> Int64 { Int64(max(-9e18, min((Double(v) * f).rounded(.up), 9e18))) }
-        return HourlyMetrics(
-            hour: m.hour, spendMicros: scaled(m.spendMicros), impressions: count(m.impressions),
-            clicks: count(m.clicks), conversions: m.conversions * f,
-            conversionValueMicros: scaled(m.conversionValueMicros))
+    /// The hours the anomaly detector has not seen, as reported: the detector judges each
+    /// against the budget in force itself (`AnomalyDetector`).
+    package static func newHours(_ hours: [HourlyMetrics], lastIngested: Int64?) -> [HourlyMetrics] {
+        hours.filter { lastIngested == nil || $0.hour > lastIngested! }
     }
 }

@@ -9,6 +9,9 @@ package struct CampaignControl: Hashable, Sendable, Codable {
     package var lastChangeAt: Instant? = nil
     package var breaker = CircuitBreaker()
     package var anomaly = AnomalyState()
+    /// When the anomaly detector's level last became critical: the campaign is quarantined
+    /// (held) until it clears or an operator releases it.
+    package var quarantinedSince: Instant? = nil
 
     package init() {}
 }
@@ -79,7 +82,7 @@ package enum Tick {
         var decisions: [Decision] = []
         decisions.reserveCapacity(campaigns.count)
         for (i, c) in campaigns.enumerated() {
-            let assignments = prepare(c, &states[i], control: control, settings: settings)
+            let assignments = prepare(c, &states[i], control: control, settings: settings, now: now)
             // This campaign's share of the running totals (moves when its writer applies).
             var own = Int128(projected.perCampaign[i].rawValue)
             // Every slot decides on the same pre-tick state: a shadow decision must not see
@@ -143,11 +146,19 @@ package enum Tick {
     /// Readies one campaign for its decisions: feeds its new hours to the anomaly detector,
     /// disengages the pacer of any slot that will not decide, and returns its slots.
     private static func prepare(
-        _ c: TickCampaign, _ state: inout CampaignControl, control: ControlState, settings: TickSettings
+        _ c: TickCampaign, _ state: inout CampaignControl, control: ControlState, settings: TickSettings,
+        now: Instant
     ) -> [WriteScope.Assignment] {
-        for hour in c.newHours.prefix(AnomalyState.historyHours) {
-            state.anomaly = AnomalyDetector.ingest(hour, config: settings.anomaly, state: state.anomaly)
+        // The budget read this tick was in force through the hours just completed: every
+        // write since the previous tick landed before them.
+        for hour in c.newHours.suffix(AnomalyState.historyHours) {
+            state.anomaly = AnomalyDetector.ingest(
+                hour, budget: c.observation.currentBudgetMicros, config: settings.anomaly, state: state.anomaly,
+                utcOffsetSeconds: settings.account.utcOffsetSeconds)
         }
+        let quarantined = state.anomaly.assessment.level == .critical
+        if quarantined && state.quarantinedSince == nil { state.quarantinedSince = now }
+        if !quarantined { state.quarantinedSince = nil }
         let decided = !c.paused && c.notControllable == nil
         let assignments = decided ? WriteScope.assignments(control, inCanaryScope: c.inCanaryScope) : []
         if !assignments.contains(where: \.mayWrite) { state.pacer = Pacer.disengage(state.pacer) }

@@ -10,14 +10,19 @@ package enum TickSafety {
         case rollbackLive(reason: String, otherwise: String)
     }
 
-    /// In order of precedence: a critical anomaly the pipeline escalated, spend past the
-    /// account's hard daily cap, then a live policy that errored or returned no usable number.
+    /// In order of precedence: enough campaigns quarantined at once (an account-level
+    /// anomaly; one campaign's anomaly holds that campaign alone), spend past the account's
+    /// hard daily cap, then a live policy that errored or returned no usable number.
     package static func check(
         _ decisions: [Decision], spendTodayMicros: [Micros], dailyCapMicros: Micros,
-        state: ControlState
+        state: ControlState, anomaly: AnomalyConfig = .standard
     ) -> Action? {
-        if let critical = decisions.first(where: \.haltRequested) {
-            return .halt(reason: "critical anomaly on campaign \(critical.campaign)")
+        let decided = Set(decisions.map(\.campaign))
+        let quarantined = Set(decisions.filter(\.quarantined).map(\.campaign))
+        if anomaly.haltsAccount(quarantined: quarantined.count, of: decided.count) {
+            return .halt(
+                reason: "\(quarantined.count) of \(decided.count) campaigns quarantined at once (first "
+                    + "\(quarantined.min()!)): an account-level anomaly")
         }
         if let breach = capBreach(spendTodayMicros: spendTodayMicros, dailyCapMicros: dailyCapMicros) {
             return .halt(reason: breach)

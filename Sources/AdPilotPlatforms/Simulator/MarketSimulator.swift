@@ -21,6 +21,19 @@ package struct SimulatorFaults: Sendable, Equatable {
     /// Campaigns whose conversions (and their value) fall to a fifth in every hour
     /// simulated from now on: a market turning against them.
     package var degradedCampaigns: Set<CampaignID> = []
+    /// Campaigns whose conversions (and value) stop being reported from now on, while
+    /// clicks go on: a broken pixel or tag.
+    package var trackingOutage: Set<CampaignID> = []
+    /// Campaigns receiving eight times their clicks (bots: the extra clicks never convert).
+    package var clickSpike: Set<CampaignID> = []
+    /// Campaigns the platform charges five times their delivery, past any budget.
+    package var spendSpike: Set<CampaignID> = []
+    /// The campaign faults above apply to hours from this one (hours since the epoch) on.
+    package var campaignFaultsFromHour: Int64 = 0
+
+    package var anyCampaignFault: Bool {
+        !degradedCampaigns.isEmpty || !trackingOutage.isEmpty || !clickSpike.isEmpty || !spendSpike.isEmpty
+    }
 
     package init() {}
 }
@@ -200,17 +213,30 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
             let reach = saturationMicros[c] / cpmMicros[c] * 1_000 * (1 - exp(-s / saturationMicros[c]))
             let impressions = reach * season / shockFactor[c]
             let clicks = (impressions * ctr[c] * (0.8 + 0.4 * u2)).rounded(.down)
-            let degraded = !faults.degradedCampaigns.isEmpty && faults.degradedCampaigns.contains(ids[c])
-            let conversions = clicks * cvr[c] * Self.dayFactor[dayOfWeek] * (0.6 + 0.8 * u3) * (degraded ? 0.2 : 1)
+            let fault =
+                faults.anyCampaignFault && hour >= faults.campaignFaultsFromHour
+                ? campaignFault(ids[c]) : (spend: 1, clicks: 1, conversions: 1, tracked: true)
+            let conversions = clicks * cvr[c] * Self.dayFactor[dayOfWeek] * (0.6 + 0.8 * u3) * fault.conversions
             let value = conversions * orderValueMicros[c] * (0.7 + 0.6 * u4)
+            let charged = fault.spend == 1 ? spendMicros : Int64(Double(spendMicros) * fault.spend) / step * step
             let i = c * historyHours + slot
-            hSpend[i] = spendMicros
+            hSpend[i] = charged
             hImpressions[i] = Int32(min(impressions, 2e9))
-            hClicks[i] = Int32(min(clicks, 2e9))
-            hConversions[i] = Float(min(conversions, clicks))
-            hValue[i] = Int64(value) / step * step
-            spendToday[c] = spendToday[c].saturatingAdding(Micros(spendMicros))
+            hClicks[i] = Int32(min(min(clicks * fault.clicks, impressions.rounded(.down)), 2e9))
+            hConversions[i] = fault.tracked ? Float(min(conversions, clicks)) : 0
+            hValue[i] = fault.tracked ? Int64(value) / step * step : 0
+            spendToday[c] = spendToday[c].saturatingAdding(Micros(charged))
         }
+    }
+
+    /// Multipliers of one campaign's faults: spend charged, clicks, conversions, and
+    /// whether conversions are reported at all.
+    private func campaignFault(_ id: CampaignID) -> (spend: Double, clicks: Double, conversions: Double, tracked: Bool)
+    {
+        (
+            faults.spendSpike.contains(id) ? 5 : 1, faults.clickSpike.contains(id) ? 8 : 1,
+            faults.degradedCampaigns.contains(id) ? 0.2 : 1, !faults.trackingOutage.contains(id)
+        )
     }
 
     /// Share of an hour's conversions reported `lag` hours after it ended.

@@ -234,15 +234,22 @@ extension ServiceConfig {
 
     static func parseAnomaly(_ reader: ObjectReader) throws(ConfigProblem) -> AnomalyConfig {
         var r = reader
+        let d = AnomalyConfig.standard
         let a = AnomalyConfig(
             robustZWarn: try r.double("robust_z_warn", in: 0.1...1_000),
             robustZCritical: try r.double("robust_z_critical", in: 0.1...1_000),
-            baselineDaysMin: Int(try r.int("baseline_days_min", in: 1...28)),
-            ewmaAlpha: try r.double("ewma_alpha", in: 0.001...1),
-            ewmaSigmas: try r.double("ewma_sigmas", in: 0.1...1_000),
-            ewmaWarmupHours: Int(try r.int("ewma_warmup_hours", in: 1...10_000)),
+            baselineDaysMin: Int(try r.int("baseline_days_min", in: 1...7)),
+            rateSpread: try r.optionalDouble("rate_spread", in: 0.01...10) ?? d.rateSpread,
+            outageExpectedConversions: try r.optionalDouble("outage_expected_conversions", in: 1...10_000)
+                ?? d.outageExpectedConversions,
             raiseAfterHours: Int(try r.int("raise_after_hours", in: 1...168)),
-            clearAfterHours: Int(try r.int("clear_after_hours", in: 1...168)))
+            clearAfterHours: Int(try r.int("clear_after_hours", in: 1...168)),
+            accountHaltShare: try r.optionalDouble("account_halt_share", in: 0...1) ?? d.accountHaltShare,
+            accountHaltCampaignsMin: Int(
+                try r.optionalInt("account_halt_campaigns_min", in: 1...1_000_000) ?? Int64(d.accountHaltCampaignsMin)))
+        // The EWMA on raw totals is gone (it alarmed on the controller's own budget moves):
+        // configs written for it still load, and its keys are ignored.
+        for key in ["ewma_alpha", "ewma_sigmas", "ewma_warmup_hours"] { _ = r.optional(key) }
         try r.finish()
         guard a.robustZCritical > a.robustZWarn else {
             throw ConfigProblem(key: "anomaly.robust_z_critical", problem: "must be above robust_z_warn")

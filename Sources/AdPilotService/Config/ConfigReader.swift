@@ -80,6 +80,11 @@ struct ObjectReader {
         return n
     }
 
+    mutating func optionalInt(_ k: String, in range: ClosedRange<Int64>) throws(ConfigProblem) -> Int64? {
+        guard optional(k) != nil else { return nil }
+        return try int(k, in: range)
+    }
+
     mutating func double(_ k: String, in range: ClosedRange<Double>) throws(ConfigProblem) -> Double {
         let v = try required(k)
         guard case .number = v, let d = v.double, d.isFinite else {

@@ -50,11 +50,12 @@ package enum DefaultConfig {
             "robust_z_warn": 5,
             "robust_z_critical": 10,
             "baseline_days_min": 3,
-            "ewma_alpha": 0.1,
-            "ewma_sigmas": 5,
-            "ewma_warmup_hours": 48,
+            "rate_spread": 0.3,
+            "outage_expected_conversions": 10,
             "raise_after_hours": 2,
-            "clear_after_hours": 3
+            "clear_after_hours": 3,
+            "account_halt_share": 0.2,
+            "account_halt_campaigns_min": 3
           },
           "campaign_defaults": {
             "daily_target_micros": 300000000,

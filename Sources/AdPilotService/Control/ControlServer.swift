@@ -264,6 +264,21 @@ package final class ControlServer: @unchecked Sendable {
             return response
         case "rollback":
             return respond(verb: "rollback") { try controller.rollback(actor: peer.actor, reason: reason, log: log) }
+        case "release":
+            guard let id = request.campaign, !id.isEmpty else {
+                return ControlResponse(
+                    exit: .usage, message: "release needs a campaign id (adpilotctl status lists them)")
+            }
+            do {
+                switch try controller.release(CampaignID(id), actor: peer.actor, reason: reason, log: log) {
+                case .success(let message): return ControlResponse(exit: .ok, message: message)
+                case .failure(let r):
+                    return ControlResponse(
+                        exit: r.code == "reason_required" ? .usage : .refused, message: r.description, refusal: r)
+                }
+            } catch {
+                return ControlResponse(exit: .checkFailed, message: "release failed: \(error); nothing changed")
+            }
         default:
             return ControlResponse(exit: .usage, message: "unknown verb \(request.verb)")
         }

@@ -141,4 +141,37 @@ extension Controller {
     package func rollback(actor: Actor, reason: String, log: Log) throws -> Result<Transition, Refusal> {
         try transition(.rollback, actor: actor, reason: reason, log: log)
     }
+
+    /// `release CAMPAIGN`: an operator ends a quarantine. Journaled at once; the next tick
+    /// clears the campaign's detector before it decides. If the anomaly persists, the
+    /// detector quarantines it again after `raise_after_hours`.
+    package func release(
+        _ campaign: CampaignID, actor: Actor, reason: String, log: Log
+    ) throws -> Result<String, Refusal> {
+        let allowed = StateMachine.allowedVerbs(in: controlState)
+        guard reason.contains(where: { !$0.isWhitespace }) else {
+            return .failure(
+                Refusal(
+                    code: "reason_required", message: "release needs --reason TEXT: it goes into the journal",
+                    allowed: allowed, failedGates: []))
+        }
+        guard statusView.current.quarantined[campaign] != nil else {
+            let held = statusView.current.quarantined.keys.sorted().map(\.rawValue)
+            return .failure(
+                Refusal(
+                    code: "not_quarantined",
+                    message: "\(campaign) is not quarantined (quarantined now: "
+                        + "\(held.isEmpty ? "none" : held.joined(separator: ", ")))",
+                    allowed: allowed, failedGates: []))
+        }
+        let record = QuarantineRecord(campaign: campaign, action: .release, actor: actor, reason: reason)
+        let ref = try journal.append(kind: RecordKind.quarantine, data: RecordCoding.bytes(record))
+        releases.with { _ = $0.insert(campaign) }
+        statusView.with { _ = $0.quarantined.removeValue(forKey: campaign) }
+        log.notice(
+            "release of \(campaign) by \(actor) (\(reason)): it follows the pipeline again from the next tick",
+            ["ADPILOT_SEQ": "\(ref.seq)", "ADPILOT_CAMPAIGN": campaign.rawValue])
+        return .success(
+            "released \(campaign) (journal seq \(ref.seq)); it follows the pipeline again from the next tick")
+    }
 }

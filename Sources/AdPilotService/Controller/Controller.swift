@@ -55,6 +55,9 @@ package final class Controller: @unchecked Sendable {
     let gate = Guarded<WriteInFlight?>(nil)
     var policies: [PolicyID: LoadedPolicy] = [:]
     var memory: [CampaignID: CampaignMemory] = [:]
+    /// Quarantined campaigns an operator released (journaled already); the next tick
+    /// clears their detectors before it decides.
+    let releases = Guarded<Set<CampaignID>>([])
     /// Completed hours already read (the tick thread's only).
     var hourCache = HourCache()
     var platformBreaker = CircuitBreaker()

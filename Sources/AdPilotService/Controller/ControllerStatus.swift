@@ -30,14 +30,20 @@ extension Controller {
         let totals = self.totals
         let platformState = platformBreaker.state
         let ticks = tickCount
+        let pendingReleases = releases.current
         statusView.with { v in
             if let report { v.lastTick = report }
             v.platformBreaker = platformState
             v.headSeq = head
             v.totals = totals
             v.ticks = ticks
+            v.quarantined = [:]
             for (id, m) in memory {
                 v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name
+                if let since = m.control.quarantinedSince, !pendingReleases.contains(id) {
+                    let checks = m.control.anomaly.assessment.findings.map(\.check)
+                    v.quarantined[id] = StatusReport.Quarantine(campaign: id, since: since, checks: checks)
+                }
             }
         }
     }

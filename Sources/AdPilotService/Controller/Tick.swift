@@ -29,6 +29,14 @@ extension Controller {
         guard let observed = observe(state, &report, log: log) else { return }
         report.campaigns = observed.campaigns.count
         var states = observed.campaigns.map { memory[$0.config.id]?.control ?? CampaignControl() }
+        let released = releases.with { r in
+            defer { r.removeAll() }
+            return r
+        }
+        for (i, c) in observed.campaigns.enumerated() where released.contains(c.config.id) {
+            states[i].anomaly.release()
+            states[i].quarantinedSince = nil
+        }
         let before = Before(states: states, platformBreaker: platformBreaker.state)
         let decisions = decide(state, observed, &states, now: report.at)
         // Durable before anything is applied.
@@ -50,11 +58,13 @@ extension Controller {
     struct Before {
         let breakers: [BreakerState]
         let anomaly: [Severity]
+        let quarantined: [Bool]
         let platformBreaker: BreakerState
 
         init(states: [CampaignControl], platformBreaker: BreakerState) {
             breakers = states.map(\.breaker.state)
             anomaly = states.map(\.anomaly.assessment.level)
+            quarantined = states.map { $0.quarantinedSince != nil }
             self.platformBreaker = platformBreaker
         }
     }
@@ -156,7 +166,7 @@ extension Controller {
         let spend = observed.campaigns.map(\.observation.spendTodayMicros)
         switch TickSafety.check(
             decisions, spendTodayMicros: spend, dailyCapMicros: config.account.dailyCapMicros,
-            state: state)
+            state: state, anomaly: config.anomaly)
         {
         case nil:
             return
@@ -220,7 +230,7 @@ extension Controller {
         return results
     }
 
-    /// `breaker` and `anomaly` records for every level the tick changed.
+    /// `breaker`, `anomaly` and `quarantine` records for every level the tick changed.
     func notes(_ observed: Observer.Observed, _ states: [CampaignControl], _ before: Before) -> [JournalEntry] {
         var notes: [JournalEntry] = []
         for (i, c) in observed.campaigns.enumerated() {
@@ -243,6 +253,9 @@ extension Controller {
                                 campaign: c.config.id, level: level.name, from: before.anomaly[i].name,
                                 findings: states[i].anomaly.assessment.findings), encoder)))
             }
+            if let q = quarantineChange(c.config.id, states[i], wasQuarantined: before.quarantined[i]) {
+                notes.append(JournalEntry(kind: RecordKind.quarantine, data: RecordCoding.bytes(q, encoder)))
+            }
         }
         if platformBreaker.state != before.platformBreaker {
             notes.append(
@@ -254,6 +267,23 @@ extension Controller {
                         encoder)))
         }
         return notes
+    }
+
+    func quarantineChange(_ id: CampaignID, _ state: CampaignControl, wasQuarantined: Bool) -> QuarantineRecord? {
+        let findings = state.anomaly.assessment.findings
+        switch (wasQuarantined, state.quarantinedSince != nil) {
+        case (false, true):
+            return QuarantineRecord(
+                campaign: id, action: .enter, actor: .system,
+                reason: "critical anomaly: " + findings.map(\.check).joined(separator: ", ")
+                    + "; this campaign holds its budget, the others go on", findings: findings)
+        case (true, false):
+            return QuarantineRecord(
+                campaign: id, action: .release, actor: .system,
+                reason: "the anomaly cleared after \(config.anomaly.clearAfterHours) quiet hour(s)")
+        default:
+            return nil
+        }
     }
 
     func count(_ report: TickReport) {

@@ -25,7 +25,9 @@ package enum Daemon {
     static let credentialBytesMax = 64 << 10
 
     /// Test-only fault switches, from `ADPILOT_TEST_FAULTS`
-    /// (`apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID`).
+    /// (`apply_delay_ms=N,hang_after_ticks=N,degrade=ID+ID`, and the market faults
+    /// `tracking_outage=`, `click_spike=`, `spend_spike=`, each a `+`-separated campaign list,
+    /// starting `faults_after_hours=N` simulated hours after start-up).
     /// Accepted only with the simulator on an accelerated clock, which only tests and demos
     /// use: a production config (real platform, or the system clock, as the shipped
     /// `/etc/adpilot/adpilot.json` has) refuses to start while the variable is set.
@@ -34,20 +36,33 @@ package enum Daemon {
         package var hangAfterTicks: UInt64? = nil
         /// Simulated campaigns whose conversions fall to a fifth from start-up on.
         package var degraded: Set<String> = []
+        package var trackingOutage: Set<String> = []
+        package var clickSpike: Set<String> = []
+        package var spendSpike: Set<String> = []
+        package var faultsAfterHours = 0
+
+        var anyMarketFault: Bool {
+            !degraded.isEmpty || !trackingOutage.isEmpty || !clickSpike.isEmpty || !spendSpike.isEmpty
+        }
 
         package static func parse(_ text: String) -> TestFaults? {
             var f = TestFaults()
             for item in text.split(separator: ",") {
                 let kv = item.split(separator: "=", maxSplits: 1).map(String.init)
                 guard kv.count == 2 else { return nil }
-                if kv[0] == "degrade" {
-                    f.degraded = Set(kv[1].split(separator: "+").map(String.init))
-                    continue
+                let campaigns = Set(kv[1].split(separator: "+").map(String.init))
+                switch kv[0] {
+                case "degrade": f.degraded = campaigns; continue
+                case "tracking_outage": f.trackingOutage = campaigns; continue
+                case "click_spike": f.clickSpike = campaigns; continue
+                case "spend_spike": f.spendSpike = campaigns; continue
+                default: break
                 }
                 guard let n = Int(kv[1]), n >= 0, n <= 100_000 else { return nil }
                 switch kv[0] {
                 case "apply_delay_ms": f.applyDelayMillis = n
                 case "hang_after_ticks": f.hangAfterTicks = UInt64(n)
+                case "faults_after_hours": f.faultsAfterHours = n
                 default: return nil
                 }
             }
@@ -102,9 +117,14 @@ package enum Daemon {
         case .simulator(let seed, let campaigns):
             let market = try EmbeddedMarket.open(
                 directory: stateDir.market, seed: seed, campaigns: campaigns, speed: config.clock.speed)
-            if !faults.degraded.isEmpty {
+            if faults.anyMarketFault {
                 market.simulator.advance(to: market.clock.now())  // history stays as it was
                 market.simulator.faults.degradedCampaigns = Set(faults.degraded.map(CampaignID.init))
+                market.simulator.faults.trackingOutage = Set(faults.trackingOutage.map(CampaignID.init))
+                market.simulator.faults.clickSpike = Set(faults.clickSpike.map(CampaignID.init))
+                market.simulator.faults.spendSpike = Set(faults.spendSpike.map(CampaignID.init))
+                market.simulator.faults.campaignFaultsFromHour =
+                    market.simulator.nextHour + Int64(faults.faultsAfterHours)
             }
             return (market, market.clock)
         case .tiktok(let c, let credential):

@@ -65,9 +65,7 @@ enum Observer {
             let campaignConfig = config.campaign(c.id, currency: c.currency)
             let completed = Observing.completed(window.hours, at: now)
             out.fresh.append(Observing.settled(completed, lastIngested: last))
-            let newHours = Observing.newHours(
-                completed, lastIngested: last, budgetMicros: c.dailyBudgetMicros,
-                referenceMicros: campaignConfig.dailyTargetMicros)
+            let newHours = Observing.newHours(completed, lastIngested: last)
             out.campaigns.append(
                 TickCampaign(
                     config: campaignConfig, observation: observation,
