@@ -85,7 +85,9 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "adpilotctl",
-            dependencies: ["AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotControl"],
+            dependencies: [
+                "AdPilotCore", "AdPilotSystem", "AdPilotJournal", "AdPilotPolicy", "AdPilotControl", "AdPilotService",
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "adpilot-bench",

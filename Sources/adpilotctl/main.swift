@@ -22,6 +22,8 @@ let help = """
       adpilotctl policy list [--policy-dir DIR]...
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
       adpilotctl policy verify DIR
+      adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
+                 [--seeds A..B] [--policy-dir DIR]... [--json] [--svg FILE]
       adpilotctl --help | --version
 
     CONTROLLER
@@ -71,6 +73,16 @@ let help = """
       inspect   One policy: digest, features and normalisation, output meaning,
                 layers, and how it was trained.
       verify    Loads a policy directory with every check the daemon applies.
+
+    EVALUATION
+      simulate  Runs each policy live in a whole controller (every layer, the
+                journal) on the embedded simulator, walk-forward: N days (default
+                7) after a warm-up (1), M campaigns (50), seeds A..B (1..3), the
+                demo's targets and guardrails. Prints per policy the campaign-days
+                within 3/5/10% of target (days whose ROAS allowed the target apart),
+                error and bias, cap breaches, halts, quarantines, spend, value,
+                profit, ROAS, daily profit mean/sd/Sharpe and maximum drawdown.
+                --svg FILE draws intraday cumulative spend against the plan.
 
     GLOBAL OPTIONS (before or after the verb)
       --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)
@@ -129,6 +141,8 @@ func main() -> ExitCode {
             return try DaemonCommands.rollback(&args, global)
         case "release":
             return try DaemonCommands.release(&args, global)
+        case "simulate":
+            return try SimulateCommand.run(&args, global)
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
         }

@@ -303,6 +303,16 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
         paused[try lookup(id)] = status == .paused
     }
 
+    /// What a simulated hour really was (every conversion, none of the reporting delay),
+    /// for evaluation; nil for an hour not simulated yet or no longer kept.
+    package func trueMetrics(campaign id: CampaignID, hour h: Int64) -> HourlyMetrics? {
+        guard let c = index[id], h >= firstHour, h < nextHour, h >= nextHour - Int64(historyHours) else { return nil }
+        let i = c * historyHours + Int(h % Int64(historyHours))
+        return HourlyMetrics(
+            hour: h, spendMicros: Micros(hSpend[i]), impressions: Int64(hImpressions[i]), clicks: Int64(hClicks[i]),
+            conversions: Double(hConversions[i]), conversionValueMicros: Micros(hValue[i]))
+    }
+
     /// Spend so far today (completed hours), as the platform's own counter.
     package func spendToday(_ id: CampaignID) throws(PlatformError) -> Micros {
         advance(to: clock.now())

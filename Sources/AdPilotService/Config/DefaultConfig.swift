@@ -91,11 +91,11 @@ package enum DefaultConfig {
         #"{"slots": {"live": "pace@1"}, "campaign_defaults": {"guardrails": {"cooldown_seconds": 0}}}"#
 
     /// The demo config for `--demo [--campaigns N] [--speed S]`, with `extraPolicyDirs`
-    /// searched after the configured ones, and `overlay` (a JSON object, merged last) for
+    /// searched after the configured ones, and `overlay` then `overlays` (JSON objects, merged last) for
     /// benchmarks and tests that need a variant, e.g. `{"slots": {"live": "pace@1"}}`.
     package static func demo(
         campaigns: Int = demoCampaigns, speed: Double = demoSpeed,
-        extraPolicyDirs: [String] = [], overlay: String? = nil
+        extraPolicyDirs: [String] = [], overlay: String? = nil, overlays more: [String] = []
     ) throws(ConfigProblem) -> ServiceConfig {
         var json: JSON
         do {
@@ -118,7 +118,7 @@ package enum DefaultConfig {
                     ])
                 ),
             ]))
-        if let overlay {
+        for overlay in (overlay.map { [$0] } ?? []) + more {
             do {
                 json = json.merged(with: try JSON.parse(Array(overlay.utf8)))
             } catch {

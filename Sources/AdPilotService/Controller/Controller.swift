@@ -68,6 +68,9 @@ package final class Controller: @unchecked Sendable {
     /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
     /// widen the window between a decision and its outcome for crash tests.
     package var applyDelayMillis = 0
+    /// Sees every tick's decisions once they are journaled (`adpilotctl simulate` reads the
+    /// pacer's plan from them); nil in the daemon.
+    var onDecisions: (([Decision]) -> Void)? = nil
     /// Ticks run by this process.
     package internal(set) var ticksThisRun: UInt64 = 0
 

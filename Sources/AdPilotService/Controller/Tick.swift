@@ -42,6 +42,7 @@ extension Controller {
         // Durable before anything is applied.
         guard let refs = journalOrHalt(encode(decisions), &report, log: log) else { return }
         report.decisions = decisions.count
+        onDecisions?(decisions)
         actOnSafety(decisions, observed, state: state, epoch: epoch, log: log)
         let results = applyWrites(decisions, refs: refs, observed, &states, &report, epoch: epoch)
         guard

@@ -7,10 +7,13 @@ import AdPilotSystem
 package struct Log: Sendable {
     package let identifier: String
     package let toJournald: Bool
+    /// Says nothing at all (`adpilotctl simulate` runs whole controllers in-process).
+    package let silent: Bool
 
-    package init(identifier: String = "adpilotd", toJournald: Bool = JournaldLog.connected) {
+    package init(identifier: String = "adpilotd", toJournald: Bool = JournaldLog.connected, silent: Bool = false) {
         self.identifier = identifier
         self.toJournald = toJournald
+        self.silent = silent
     }
 
     package func critical(_ m: String, _ f: [String: String] = [:]) { emit(m, .critical, f) }
@@ -20,6 +23,7 @@ package struct Log: Sendable {
     package func info(_ m: String, _ f: [String: String] = [:]) { emit(m, .info, f) }
 
     private func emit(_ message: String, _ priority: JournaldLog.Priority, _ fields: [String: String]) {
+        if silent { return }
         if toJournald && JournaldLog.send(message, priority: priority, identifier: identifier, fields: fields) {
             return
         }
