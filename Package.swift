@@ -54,7 +54,8 @@ let package = Package(
         // AdPilot's own reproducible trainer (make policies), on the simulator.
         .target(
             name: "AdPilotTraining",
-            dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotSystem"], swiftSettings: strict),
+            dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotPlatforms", "AdPilotSystem", "AdPilotService"],
+            swiftSettings: strict),
         .executableTarget(
             name: "adpilot-train", dependencies: ["AdPilotCore", "AdPilotPolicy", "AdPilotTraining"],
             swiftSettings: strict),

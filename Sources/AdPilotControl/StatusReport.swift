@@ -47,6 +47,11 @@ package struct StatusReport: Codable, Sendable {
         /// cap, never written).
         package var control: String
         package var lastDecision: LastDecision?
+        /// Expected spend in each local hour (0-23) per unit of daily budget, as the pacer
+        /// last planned with it (learned, or the configured profile), and the fewest days of
+        /// the campaign's own history behind any hour (0: the account's or the prior).
+        package var deliveryProfile: [Double]?
+        package var profileDays: Int
     }
 
     /// A campaign held by its own anomaly (critical level) until the detector clears it or
@@ -132,7 +137,8 @@ package struct StatusReport: Codable, Sendable {
                 control: view.notControllable[o.campaign].map { "not controlled: " + $0 }
                     ?? view.quarantined[o.campaign].map { "quarantined: " + $0.checks.joined(separator: ", ") }
                     ?? "controlled",
-                lastDecision: view.lastDecisions[o.campaign])
+                lastDecision: view.lastDecisions[o.campaign],
+                deliveryProfile: view.delivery[o.campaign]?.rates, profileDays: view.delivery[o.campaign]?.ownDays ?? 0)
         }
     }
 }
@@ -185,6 +191,8 @@ extension StatusReport.Campaign {
         try c.encode(inCanaryScope, forKey: .inCanaryScope)
         try c.encode(control, forKey: .control)
         try c.encode(lastDecision, forKey: .lastDecision)
+        try c.encode(deliveryProfile, forKey: .deliveryProfile)
+        try c.encode(profileDays, forKey: .profileDays)
     }
 }
 

@@ -16,6 +16,9 @@ package struct StatusView: Sendable {
     package var notControllable: [CampaignID: String] = [:]
     package var inCanary: Set<CampaignID> = []
     package var lastDecisions: [CampaignID: LastDecision] = [:]
+    /// The delivery profile each campaign's pacer last planned with, and the fewest days of
+    /// the campaign's own history behind any of its hours.
+    package var delivery: [CampaignID: (rates: [Double], ownDays: Int)] = [:]
     package var totals = DecisionTotals()
     package var configDigest: String
     package var policyDigests: [PolicyID: String] = [:]

@@ -128,6 +128,9 @@ package struct DecisionRecord: Codable, Sendable {
         package let anomaly: AnomalyAssessment
         package let accountOthersMicros: Micros
         package let canaryOthersMicros: Micros
+        /// The delivery profile the pacer planned with; absent in records written before it
+        /// existed (they planned with the configured profile).
+        package let delivery: DeliveryProfile?
     }
 
     package init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
@@ -154,7 +157,8 @@ package struct DecisionRecord: Codable, Sendable {
             pacer: i.pacer, lastChangeAt: i.lastChangeAt, platformBreaker: i.platformBreaker,
             platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
             campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
-            accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros)
+            accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros,
+            delivery: i.delivery)
         policyFault = d.policyFault
         quarantined = d.quarantined
         haltRequested = nil
@@ -172,7 +176,8 @@ package struct DecisionRecord: Codable, Sendable {
             pacer: controller.pacer, lastChangeAt: controller.lastChangeAt, platformBreaker: controller.platformBreaker,
             platformBreakerPermits: controller.platformBreakerPermits, campaignBreaker: controller.campaignBreaker,
             campaignBreakerPermits: controller.campaignBreakerPermits, anomaly: controller.anomaly,
-            accountOthersMicros: controller.accountOthersMicros, canaryOthersMicros: controller.canaryOthersMicros)
+            accountOthersMicros: controller.accountOthersMicros, canaryOthersMicros: controller.canaryOthersMicros,
+            delivery: controller.delivery)
     }
 }
 

@@ -1,5 +1,6 @@
 import AdPilotCore
 import AdPilotPlatforms
+import AdPilotService
 package import AdPilotPolicy
 import AdPilotSystem
 import Foundation
@@ -27,29 +28,20 @@ package enum Trainer {
         package init() {}
     }
 
-    /// The environment's campaign settings for a simulated campaign starting at this budget:
-    /// the plan allows up to twice the starting spend (the daily target), and the policy
-    /// decides, within the pacer's authority and the guardrails, where below that to be.
-    static func campaignConfig(_ c: PlatformCampaign) -> CampaignConfig {
-        let b = c.dailyBudgetMicros
-        func times(_ f: Double) -> Micros { c.currency.floor(b.scaled(by: f)) }
-        return CampaignConfig(
-            id: c.id, currency: c.currency, dailyTargetMicros: times(2), efficiencyTarget: .none,
-            guardrails: GuardrailConfig(
-                bounds: BudgetBounds(minMicros: times(0.25), maxMicros: times(4)),
-                maxStepFraction: 0.25, canaryMaxStepFraction: 0.1, maxStepFloorMicros: times(0.05),
-                dailyCapMicros: times(6), noConversionWindowHours: 24, roasFloor: 1,
-                roasFloorSpendMinMicros: times(0.5), cooldownSeconds: 0))
+    /// The configuration the policy is deployed in: the demo's (`adpilotd --demo`), scaled
+    /// to the run's campaigns: its targets, pacer band, guardrails (25% steps, a 3,600 s
+    /// cooldown, the ROAS floor) and account caps.
+    static func deployed(campaigns: Int) -> ServiceConfig {
+        do {
+            return try DefaultConfig.demo(campaigns: campaigns)
+        } catch {
+            preconditionFailure("the demo configuration does not parse: \(error)")
+        }
     }
 
-    static let account = AccountLimits(
-        dailyCapMicros: Micros(Int64.max / 2), maxSpendAtRiskMicros: .zero, overdeliveryBasisPoints: 2_500,
-        utcOffsetSeconds: 0, staleAfterSeconds: 3 * 3600)
-    static var pacerConfig: PacerConfig {
-        var p = PacerConfig.standard
-        p.policyAuthority = 1.0  // the policy, not the pacer, is being evaluated
-        return p
-    }
+    /// The simulator's demand curve as a delivery profile: what the deployed pacer learns
+    /// within a day (docs/decision-pipeline.md, the delivery profile).
+    static let delivery = DeliveryProfile(rates: MarketSimulator.hourShare)!
 
     /// What one run through the simulator produced.
     package struct Outcome: Sendable {
@@ -86,7 +78,9 @@ package enum Trainer {
         var rng: SplitMix64
         let list: [PlatformCampaign]
         let configs: [CampaignConfig]
+        let config: ServiceConfig
         var pacers: [PacerState]
+        var lastChange: [Instant?]
         var pending: [(hour: Int64, campaign: Int, state: Int, action: Int)] = []
         var outcome = Outcome()
 
@@ -97,8 +91,10 @@ package enum Trainer {
             rng = SplitMix64(seed: seed ^ 0xA11CE)
             clock.advance(seconds: 3 * 86_400)  // three days of history before the first decision
             list = (try? sim.listCampaigns()) ?? []
-            configs = list.map(Trainer.campaignConfig)
+            config = Trainer.deployed(campaigns: campaigns)
+            configs = list.map { [config] c in config.campaign(c.id, currency: c.currency) }
             pacers = Array(repeating: PacerState(), count: list.count)
+            lastChange = Array(repeating: nil, count: list.count)
         }
 
         /// One decision for campaign `i` through the real pipeline, applied when it writes.
@@ -110,11 +106,11 @@ package enum Trainer {
             guard let obs = observe(c, now: now, hour: hour) else { return }
             let current = obs.currentBudgetMicros
             let input = DecisionInput(
-                campaign: configs[i], account: account, pacerConfig: pacerConfig, observation: obs, now: now,
+                campaign: configs[i], account: config.account, pacerConfig: config.pacer, observation: obs, now: now,
                 mode: .live, slot: .live, policy: PolicyID("trainer@1")!, inCanaryScope: false, haltFlag: false,
-                pacer: pacers[i], lastChangeAt: nil, platformBreaker: .closed, platformBreakerPermits: true,
+                pacer: pacers[i], lastChangeAt: lastChange[i], platformBreaker: .closed, platformBreakerPermits: true,
                 campaignBreaker: .closed, campaignBreakerPermits: true, anomaly: AnomalyAssessment(),
-                accountOthersMicros: .zero, canaryOthersMicros: .zero)
+                accountOthersMicros: .zero, canaryOthersMicros: .zero, delivery: Trainer.delivery)
             var chosen = 0
             let (decision, pacer) = DecisionPipeline.decide(input) { report in
                 let ctx = PolicyContext(
@@ -136,6 +132,7 @@ package enum Trainer {
                 (try? sim.setDailyBudget(campaign: c.id, budgetMicros: decision.finalBudgetMicros)) != nil
             {
                 outcome.applies += 1
+                lastChange[i] = now
             }
         }
 

@@ -17,6 +17,7 @@ enum SimulateCommand {
         o.campaigns = try number(&args, "--campaigns", in: 1...10_000) ?? o.campaigns
         if let text = try args.value("--seeds") { o.seeds = try seeds(text) }
         while let d = try args.value("--policy-dir") { o.policyDirs.append(d) }
+        o.overlay = try args.value("--overlay")
         o.policyDirs.append(global.stateDir + "/policies")
         let names = try args.positionals(verb: "simulate")
         guard !names.isEmpty else {

@@ -150,11 +150,25 @@ import Testing
         #expect(down.action == .apply && down.finalBudgetMicros == usd("90"))
     }
 
-    @Test func roasFloorBlocksIncreasesOnceSpendCounts() {
+    /// A ROAS floor with teeth: sustained trailing ROAS below it (with enough spend to judge)
+    /// steps the budget down one step per change, whatever the policy proposes, to the
+    /// minimum and no further; the cooldown still applies to the step.
+    @Test func roasFloorStepsTheBudgetDownOnceSpendCounts() {
         var i = Fixture.input()
         i.observation.trailing = TrailingStats(
             spendMicros: usd("300"), conversions: 30, conversionValueMicros: usd("150"))
-        #expect(Fixture.decide(i, proposing: usd("110")).reason == .roasFloor)
+        for proposal in ["110", "100", "90"] {
+            let d = Fixture.decide(i, proposing: usd(proposal))
+            #expect(d.reason == .roasFloor && d.finalBudgetMicros == usd("80"), "proposed \(proposal): \(d.layers)")
+        }
+        #expect(Fixture.decide(i, proposing: usd("50")).finalBudgetMicros == usd("80"), "the step layer: one step")
+        i.lastChangeAt = i.now.adding(seconds: -600)
+        #expect(Fixture.decide(i, proposing: usd("110")).reason == .cooldown, "the cooldown still holds")
+        i.lastChangeAt = nil
+        i.observation.currentBudgetMicros = usd("11")
+        #expect(Fixture.decide(i, proposing: usd("11")).finalBudgetMicros == usd("10"), "to the minimum, no further")
+        i.observation.currentBudgetMicros = usd("10")
+        #expect(Fixture.decide(i, proposing: usd("11")).action == .unchanged)
         i.observation.trailing.spendMicros = usd("40")  // below the evidence threshold
         i.observation.trailing.conversionValueMicros = usd("20")
         #expect(Fixture.decide(i, proposing: usd("110")).action == .apply)

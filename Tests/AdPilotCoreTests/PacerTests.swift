@@ -138,11 +138,13 @@ import Testing
             s = Pacer.step(.standard, state: s, input: input, at: now.adding(seconds: -3600), utcOffsetSeconds: 0).1
             return Pacer.step(.standard, state: s, input: input, at: now, utcOffsetSeconds: 0).0
         }
+        func pace(_ r: PacerReport) -> Double { min(max(r.feedForward! + r.pace.output, -0.8), 1.0) }
         let poor = step(roas: 1.0)
         let rich = step(roas: 9.0)
         #expect(poor.efficiency != nil && poor.combinedOutput == poor.efficiency!.output)
-        #expect(poor.combinedOutput < poor.pace.output)
-        #expect(rich.combinedOutput == rich.pace.output, "a rich ROAS does not push past pace")
+        #expect(poor.combinedOutput < pace(poor))
+        #expect(rich.combinedOutput == min(pace(rich), rich.efficiency!.output))
+        #expect(rich.combinedOutput <= pace(rich), "a rich ROAS does not push past pace")
     }
 
     @Test func efficiencyHoldsWithoutEnoughConversions() {
@@ -154,21 +156,51 @@ import Testing
         #expect(report.efficiency == nil)
     }
 
-    @Test func enteringControlIsBumpless() {
+    /// Entering control (after a halt, into scope) recommends the feed-forward budget: the
+    /// trim starts from zero, so a stale integral from before is not applied.
+    @Test func enteringControlStartsFromTheFeedForward() {
         let input = Pacer.Input(
-            dailyTargetMicros: Micros(100_000_000), spendTodayMicros: Micros(10_000_000),
+            dailyTargetMicros: Micros(100_000_000), spendTodayMicros: Micros(50_000_000),
             currentBudgetMicros: Micros(140_000_000),
             trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
             efficiencyTarget: .none)
         var state = PacerState()
         state.engaged = true
         state.pace.integral = -0.4  // stale memory from before a halt
+        let noon = Instant(secondsSinceEpoch: 1_795_046_400 + 12 * 3600)
         let (report, _) = Pacer.step(
-            .standard, state: Pacer.disengage(state), input: input, at: t0, utcOffsetSeconds: 0)
-        #expect(report.engagedThisStep)
-        #expect(
-            report.recommendedBudgetMicros.rawValue.distance(to: 140_000_000) <= 1,
-            "recommendation \(report.recommendedBudgetMicros) should equal the budget in force")
+            .standard, state: Pacer.disengage(state), input: input, at: noon, utcOffsetSeconds: 0)
+        #expect(report.engagedThisStep && report.feedForward == 0 && report.pace.output == 0)
+        #expect(report.recommendedBudgetMicros == Micros(100_000_000), "half spent at noon: the target itself")
+    }
+
+    /// The feed-forward: what is left of the target over what the rest of the day delivers
+    /// per unit of budget, read at the data's time.
+    @Test func feedForwardAsksForTheRestOfTheTargetOverTheRestOfTheDay() throws {
+        var rates = Array(repeating: 0.0, count: 24)
+        for h in 0..<24 { rates[h] = h < 12 ? 0.02 : 0.06 }  // a quarter in the morning
+        let profile = try #require(DeliveryProfile(rates: rates))
+        #expect(abs(profile.fractionElapsed(atSecondOfDay: 12 * 3600) - 0.25) < 1e-12)
+        #expect(abs(profile.remaining(fromSecondOfDay: 12 * 3600) - 0.72) < 1e-12)
+        let noon = Instant(secondsSinceEpoch: 1_795_046_400 + 12 * 3600)
+        func report(spend: Micros, age: Int64) -> PacerReport {
+            let input = Pacer.Input(
+                dailyTargetMicros: Micros(100_000_000), spendTodayMicros: spend,
+                currentBudgetMicros: Micros(100_000_000),
+                trailing: TrailingStats(spendMicros: .zero, conversions: 0, conversionValueMicros: .zero),
+                efficiencyTarget: .none, delivery: profile, dataAgeSeconds: age)
+            return Pacer.step(.standard, state: PacerState(), input: input, at: noon, utcOffsetSeconds: 0).0
+        }
+        // 25 of 100 spent by noon: 75 over 0.72 of a budget is a budget of 104.17.
+        let onPlan = report(spend: Micros(25_000_000), age: 0)
+        #expect(abs(onPlan.feedForward! - (75.0 / 72 - 1)) < 1e-12)
+        #expect(onPlan.targetSpendToDateMicros == Micros(25_000_000))
+        // The same figure an hour old stands at 11:00: the plan then, and noon's hour still to come.
+        let late = report(spend: Micros(25_000_000), age: 3_600)
+        #expect(abs(late.feedForward! - (75.0 / 74 - 1)) < 1e-12)
+        #expect(abs(late.targetSpendToDateMicros.rawValue - 22_916_667) <= 1, "0.22 of 0.96 by 11:00")
+        // Target spent: as little as the pace limits allow.
+        #expect(report(spend: Micros(100_000_000), age: 0).combinedOutput == -0.8)
     }
 
     @Test func hourlyProfileShapesTheTrajectory() throws {

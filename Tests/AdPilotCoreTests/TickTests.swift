@@ -150,16 +150,31 @@ import Testing
     }
 }
 
-/// Issue 15, item 9: after a stall, no catch-up tick: the next slot on the grid.
+/// Ticks keep to the grid of the controller's clock: decisions are stamped with their
+/// slot, so cooldowns count exact multiples of tick_seconds; after a stall, no catch-up
+/// tick, the next slot.
 @Suite struct TickScheduleTests {
+    let t = Instant(secondsSinceEpoch: 1_780_308_000)  // 10:00:00 UTC
+
+    @Test func aTickIsStampedWithItsSlotWhateverItsJitter() {
+        #expect(TickSchedule.slot(t.adding(seconds: 0), tickSeconds: 600) == t)
+        #expect(TickSchedule.slot(Instant(microsSinceEpoch: t.microsSinceEpoch + 599_999_999), tickSeconds: 600) == t)
+        #expect(TickSchedule.slot(t.adding(seconds: 600), tickSeconds: 600) == t.adding(seconds: 600))
+        // Six slots later is exactly 3,600 s, however late either tick woke.
+        let late = Instant(microsSinceEpoch: t.microsSinceEpoch + 300_000)
+        let early = Instant(microsSinceEpoch: t.adding(seconds: 3_600).microsSinceEpoch + 1)
+        #expect(
+            TickSchedule.slot(early, tickSeconds: 600).seconds(since: TickSchedule.slot(late, tickSeconds: 600))
+                == 3_600)
+    }
+
     @Test func aLateTickIsFollowedByTheNextSlotNotACatchUp() {
-        // On time: the next slot.
-        #expect(TickSchedule.next(after: 0, interval: 60, now: 5) == 60)
-        // A tick that took 70 s (a stall): slot 60 is gone, slot 120 is next, not "now".
-        #expect(TickSchedule.next(after: 0, interval: 60, now: 70) == 120)
-        // Exactly on a slot: that slot has passed, the next one.
-        #expect(TickSchedule.next(after: 0, interval: 60, now: 120) == 180)
+        #expect(TickSchedule.next(after: t.adding(seconds: 5), tickSeconds: 60) == t.adding(seconds: 60))
+        // A tick that took 70 s (a stall): slot +60 is gone, +120 is next, not "now".
+        #expect(TickSchedule.next(after: t.adding(seconds: 70), tickSeconds: 60) == t.adding(seconds: 120))
+        // Exactly on a slot: that slot has come, the next one.
+        #expect(TickSchedule.next(after: t.adding(seconds: 120), tickSeconds: 60) == t.adding(seconds: 180))
         // A long stall skips every missed slot at once.
-        #expect(TickSchedule.next(after: 0, interval: 60, now: 3_601) == 3_660)
+        #expect(TickSchedule.next(after: t.adding(seconds: 3_601), tickSeconds: 60) == t.adding(seconds: 3_660))
     }
 }

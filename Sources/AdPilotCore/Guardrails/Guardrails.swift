@@ -94,14 +94,20 @@ package struct BoundsGuard: Guardrail {
 /// never less than a floor so a zero budget can move.
 package struct StepGuard: Guardrail {
     package var layer: Layer { .step }
-    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+    /// The largest step from the current budget, and how far up and down it reaches. A
+    /// budget outside the bounds may come back to them in one step, however far.
+    static func reach(_ ctx: GuardContext) -> (fraction: Double, step: Micros, up: Micros, down: Micros) {
         let g = ctx.config.guardrails
         let fraction = ctx.canaryControlled ? g.canaryMaxStepFraction : g.maxStepFraction
         let step = max(g.maxStepFloorMicros, ctx.current.scaled(by: fraction))
-        // A budget outside the bounds may come back to them in one step, however far.
         let b = ctx.bounds
         let up = max(ctx.currency.floor(ctx.current.saturatingAdding(step)), b.minMicros)
         let down = min(ctx.currency.ceil(max(.zero, ctx.current.saturatingSubtracting(step))), b.maxMicros)
+        return (fraction, step, up, down)
+    }
+
+    package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
+        let (fraction, step, up, down) = StepGuard.reach(ctx)
         func detail() -> String {
             "current \(ctx.current), max step \(step) (\(fraction)\(ctx.canaryControlled ? ", canary" : ""))"
         }
@@ -155,16 +161,23 @@ package struct NoConversionGuard: Guardrail {
     }
 }
 
-/// No increase while trailing ROAS is below the floor (once spend makes it meaningful).
+/// Trailing ROAS below the floor (once trailing spend is enough to judge): no increase, and
+/// the budget steps down, one step (as the step layer allows) per change, toward the
+/// minimum bound, until the ROAS recovers. Later layers (the cooldown) still apply.
 package struct RoasFloorGuard: Guardrail {
     package var layer: Layer { .roasFloor }
     package func evaluate(_ amount: Micros, _ ctx: GuardContext) -> (Verdict, String?) {
         let g = ctx.config.guardrails
-        guard amount > ctx.current, let floor = g.roasFloor,
-            ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
+        guard let floor = g.roasFloor, ctx.observation.trailing.spendMicros >= g.roasFloorSpendMinMicros,
             let roas = ctx.observation.trailing.roas, roas < floor
         else { return (.approve, nil) }
-        return (.adjust(ctx.current, .roasFloor), "trailing ROAS \(roas) below floor \(floor)")
+        // One step down (as the step layer allows it), never below the minimum bound.
+        let down = max(StepGuard.reach(ctx).down, min(ctx.bounds.minMicros, ctx.current))
+        guard amount > down else { return (.approve, nil) }
+        return (
+            .adjust(down, .roasFloor),
+            "trailing ROAS \(roas) below floor \(floor) on \(ctx.observation.trailing.spendMicros) spent: stepping down"
+        )
     }
 }
 

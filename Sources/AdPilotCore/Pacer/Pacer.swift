@@ -55,10 +55,27 @@ package enum EfficiencyTarget: Hashable, Sendable, Codable {
     case none
 }
 
+/// Where the pacer's delivery profile comes from.
+package enum ProfileMode: String, Hashable, Sendable, Codable {
+    /// Each campaign's own completed hours, shrunk toward the account's, shrunk toward the
+    /// configured profile (the prior) while history is short.
+    case learned
+    /// The configured profile for every campaign (an explicit override).
+    case fixed
+}
+
 package struct PacerConfig: Hashable, Sendable, Codable {
+    /// Gains of the pace trim (on top of the feed-forward; see `Pacer`).
     package var pace: PIDGains
     package var efficiency: PIDGains
+    /// The configured hourly profile: the prior of a learned profile, or the profile itself.
     package var profile: HourlyProfile
+    package var profileMode: ProfileMode = .learned
+    /// Days of evidence the prior counts as when a learned profile is shrunk toward it.
+    package var profilePriorDays: Double = 1
+    /// Standard errors of benefit of the doubt the efficiency loop gives the trailing
+    /// ROAS (or CPA) before it holds spending back; 0 steers on the point estimate.
+    package var efficiencyZ: Double = 1
     /// The efficiency loop only steers once the trailing window holds this many conversions.
     package var efficiencyConversionsMin: Double
     /// How far (as a fraction) the policy may propose away from the pacer's recommended
@@ -85,6 +102,12 @@ package struct PacerConfig: Hashable, Sendable, Codable {
         }
         if !(policyAuthority.isFinite && policyAuthority >= 0 && policyAuthority <= 10) {
             out.append(("pacer.policy_authority", "must be in 0...10"))
+        }
+        if !(efficiencyZ.isFinite && efficiencyZ >= 0 && efficiencyZ <= 10) {
+            out.append(("pacer.efficiency_z", "must be in 0...10"))
+        }
+        if !(profilePriorDays.isFinite && profilePriorDays > 0 && profilePriorDays <= 28) {
+            out.append(("pacer.profile_prior_days", "must be in (0, 28]"))
         }
         return out
     }
@@ -118,6 +141,10 @@ package struct PacerReport: Hashable, Sendable, Codable {
     package let trailingEfficiency: Double?
     /// min(pace output, efficiency output): efficiency can only hold pacing back.
     package let combinedOutput: Double
+    /// The feed-forward part of the pace output: the budget (as target × (1 + u)) that makes
+    /// the rest of the day deliver the rest of the target under the delivery profile. Absent
+    /// in records written before it existed.
+    package let feedForward: Double?
     package let recommendedBudgetMicros: Micros
     package let bandLowMicros: Micros
     package let bandHighMicros: Micros
@@ -179,10 +206,14 @@ extension TrailingStats: Codable {
     }
 }
 
-/// The dual-PID pacer.
+/// The dual-PID pacer with a feed-forward.
 ///
-/// - The pace loop compares spend today with the target trajectory (daily target times the
-///   hourly profile's cumulative share), normalised by the daily target.
+/// - Feed-forward: with `S` spent today through the data's time and `R` the delivery
+///   profile's expected spend per unit of budget from then to midnight, the budget that
+///   lands the day on target `T` is `(T − S) / R`: `u_ff = (T − S) / (R × T) − 1`.
+/// - The pace trim (a PID, engaged at zero) compares spend today with the target trajectory
+///   (daily target times the profile's cumulative share at the data's time), normalised by
+///   the daily target; `u_pace = u_ff + trim`, within the pace output limits.
 /// - The efficiency loop compares trailing ROAS (or CPA) with its target, normalised by
 ///   the target, once the window has enough conversions.
 /// - Combination rule: `u = min(u_pace, u_eff)` (just `u_pace` without efficiency data).
@@ -197,6 +228,24 @@ package enum Pacer {
         package var currentBudgetMicros: Micros
         package var trailing: TrailingStats
         package var efficiencyTarget: EfficiencyTarget
+        /// The campaign's delivery profile (learned, or the configured one).
+        package var delivery: DeliveryProfile
+        /// How old the spend figure is: the day is read at `now − dataAgeSeconds`.
+        package var dataAgeSeconds: Int64 = 0
+
+        package init(
+            dailyTargetMicros: Micros, spendTodayMicros: Micros, currentBudgetMicros: Micros, trailing: TrailingStats,
+            efficiencyTarget: EfficiencyTarget, delivery: DeliveryProfile = DeliveryProfile(.uniform),
+            dataAgeSeconds: Int64 = 0
+        ) {
+            self.dailyTargetMicros = dailyTargetMicros
+            self.spendTodayMicros = spendTodayMicros
+            self.currentBudgetMicros = currentBudgetMicros
+            self.trailing = trailing
+            self.efficiencyTarget = efficiencyTarget
+            self.delivery = delivery
+            self.dataAgeSeconds = dataAgeSeconds
+        }
     }
 
     package static func step(_ config: PacerConfig, state: PacerState, input: Input,
@@ -204,8 +253,13 @@ package enum Pacer {
         precondition(input.dailyTargetMicros > .zero, "daily target must be positive (validated config)")
         let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
         let target = input.dailyTargetMicros.statistic
-        let trajectory = target * config.profile.fractionElapsed(atSecondOfDay: local.secondOfDay)
+        // Where in the day the spend figure stands (a platform reports completed hours only,
+        // or lags): the plan and the rest of the day are taken from there.
+        let dataSecond = local.secondOfDay - min(max(input.dataAgeSeconds, 0), local.secondOfDay)
+        let trajectory = target * input.delivery.fractionElapsed(atSecondOfDay: dataSecond)
         let spend = max(0, input.spendTodayMicros.statistic)
+        let remaining = input.delivery.remaining(fromSecondOfDay: dataSecond)
+        let feedForward = remaining > 1e-9 ? max(0, target - spend) / (remaining * target) - 1 : 0
         // The output that reproduces the budget in force: where bumpless transfer starts.
         let heldOutput = max(0, input.currentBudgetMicros.statistic) / target - 1
 
@@ -220,15 +274,16 @@ package enum Pacer {
         let engaging = !state.engaged
         if engaging {
             next.pace = PID.engage(config.pace, .direct, setpoint: trajectory, measurement: spend,
-                                   scale: target, currentOutput: heldOutput)
+                                   scale: target, currentOutput: 0)
             dtHours = 0
         }
         let (paceStep, paceState) = PID.step(config.pace, .direct, state: next.pace, setpoint: trajectory,
                                              measurement: spend, scale: target, dtHours: dtHours)
         next.pace = paceState
+        let paceOutput = min(max(feedForward + paceStep.output, config.pace.outputMin), config.pace.outputMax)
 
         var effStep: PIDStep? = nil
-        let (effMeasurement, effSetpoint, effAction) = efficiencyTerms(input)
+        let (effMeasurement, effSetpoint, effAction) = efficiencyTerms(input, z: config.efficiencyZ)
         if let m = effMeasurement, m.isFinite, let sp = effSetpoint,
            input.trailing.conversions.isFinite, input.trailing.conversions >= config.efficiencyConversionsMin {
             if engaging || next.efficiency.lastMeasurement == nil {
@@ -244,12 +299,12 @@ package enum Pacer {
             next.efficiency.lastMeasurement = nil
         }
 
-        let combined = min(paceStep.output, effStep?.output ?? paceStep.output)
+        let combined = min(paceOutput, effStep?.output ?? paceOutput)
         let recommended = input.dailyTargetMicros.scaled(by: 1 + combined)
         let report = PacerReport(
             targetSpendToDateMicros: Micros.fromStatistic(trajectory) ?? .zero,
             spendTodayMicros: input.spendTodayMicros, pace: paceStep, efficiency: effStep,
-            trailingEfficiency: effMeasurement, combinedOutput: combined,
+            trailingEfficiency: effMeasurement, combinedOutput: combined, feedForward: feedForward,
             recommendedBudgetMicros: recommended,
             bandLowMicros: recommended.scaled(by: 1 - config.policyAuthority),
             bandHighMicros: recommended.scaled(by: 1 + config.policyAuthority),
@@ -266,12 +321,18 @@ package enum Pacer {
         return s
     }
 
-    private static func efficiencyTerms(_ input: Input) -> (Double?, Double?, PIDAction) {
+    /// The efficiency loop's measurement, setpoint and action. The measurement is given the
+    /// benefit of the doubt by `z` standard errors (conversions counted as Poisson: a relative
+    /// error of 1/√n): ROAS its upper bound, CPA its lower one. Spending is held back on
+    /// evidence that efficiency is below target, not on the noise of a marginal campaign.
+    private static func efficiencyTerms(_ input: Input, z: Double) -> (Double?, Double?, PIDAction) {
+        let n = input.trailing.conversions
+        let doubt = n.isFinite && n > 0 ? z / n.squareRoot() : 0
         switch input.efficiencyTarget {
         case .roas(let target):
-            return (input.trailing.roas, target > 0 ? target : nil, .reverse)
+            return (input.trailing.roas.map { $0 * (1 + doubt) }, target > 0 ? target : nil, .reverse)
         case .cpa(let target):
-            return (input.trailing.cpaMicros, target > .zero ? target.statistic : nil, .direct)
+            return (input.trailing.cpaMicros.map { $0 / (1 + doubt) }, target > .zero ? target.statistic : nil, .direct)
         case .none:
             return (nil, nil, .direct)
         }

@@ -107,14 +107,17 @@ package struct DecisionInput: Hashable, Sendable, Codable {
     package var accountOthersMicros: Micros
     /// Projected day spend of the other campaigns a canary candidate controls.
     package var canaryOthersMicros: Micros
+    /// The campaign's delivery profile the pacer plans with (learned, or the configured one).
+    package var delivery: DeliveryProfile
 
     package init(
         campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig, observation: Observation,
         now: Instant, mode: Mode, slot: Slot, policy: PolicyID, inCanaryScope: Bool, haltFlag: Bool,
         pacer: PacerState, lastChangeAt: Instant?, platformBreaker: BreakerState, platformBreakerPermits: Bool,
         campaignBreaker: BreakerState, campaignBreakerPermits: Bool, anomaly: AnomalyAssessment,
-        accountOthersMicros: Micros, canaryOthersMicros: Micros
+        accountOthersMicros: Micros, canaryOthersMicros: Micros, delivery: DeliveryProfile? = nil
     ) {
+        self.delivery = delivery ?? DeliveryProfile(pacerConfig.profile)
         self.campaign = campaign
         self.account = account
         self.pacerConfig = pacerConfig

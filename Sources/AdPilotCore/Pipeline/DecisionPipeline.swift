@@ -17,7 +17,8 @@ package enum DecisionPipeline {
         let pacerInput = Pacer.Input(
             dailyTargetMicros: input.campaign.dailyTargetMicros,
             spendTodayMicros: obs.spendTodayMicros, currentBudgetMicros: obs.currentBudgetMicros,
-            trailing: obs.trailing, efficiencyTarget: input.campaign.efficiencyTarget)
+            trailing: obs.trailing, efficiencyTarget: input.campaign.efficiencyTarget, delivery: input.delivery,
+            dataAgeSeconds: obs.dataAgeSeconds)
         let (pacerReport, pacerState) = Pacer.step(
             input.pacerConfig, state: input.pacer, input: pacerInput,
             at: input.now, utcOffsetSeconds: input.account.utcOffsetSeconds)

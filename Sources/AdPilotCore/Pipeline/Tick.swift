@@ -12,6 +12,8 @@ package struct CampaignControl: Hashable, Sendable, Codable {
     /// When the anomaly detector's level last became critical: the campaign is quarantined
     /// (held) until it clears or an operator releases it.
     package var quarantinedSince: Instant? = nil
+    /// The campaign's delivery by local hour from its own history (refreshed as hours arrive).
+    package var learned = LearnedDelivery()
 
     package init() {}
 }
@@ -78,6 +80,10 @@ package enum Tick {
         // under-count what other campaigns may spend.
         var accountTotal = projected.accountTotal
         var canaryTotal = projected.canaryTotal
+        for (i, c) in campaigns.enumerated() where !c.newHours.isEmpty {
+            ingest(c, &states[i], settings: settings, now: now)
+        }
+        let profiles = deliveryProfiles(states, settings.pacer)
 
         var decisions: [Decision] = []
         decisions.reserveCapacity(campaigns.count)
@@ -102,7 +108,7 @@ package enum Tick {
                     campaignBreaker: states[i].breaker.state, campaignBreakerPermits: campaignPermits,
                     anomaly: states[i].anomaly.assessment,
                     accountOthersMicros: saturating(accountTotal - own),
-                    canaryOthersMicros: inCanary ? saturating(canaryTotal - own) : .zero)
+                    canaryOthersMicros: inCanary ? saturating(canaryTotal - own) : .zero, delivery: profiles(i))
                 let (decision, pacer) = DecisionPipeline.decide(input) { propose(i, a, $0) }
                 if a.mayWrite { states[i].pacer = pacer } else { states[i].shadowPacer = pacer }
                 if decision.writes {
@@ -149,13 +155,6 @@ package enum Tick {
         _ c: TickCampaign, _ state: inout CampaignControl, control: ControlState, settings: TickSettings,
         now: Instant
     ) -> [WriteScope.Assignment] {
-        // The budget read this tick was in force through the hours just completed: every
-        // write since the previous tick landed before them.
-        for hour in c.newHours.suffix(AnomalyState.historyHours) {
-            state.anomaly = AnomalyDetector.ingest(
-                hour, budget: c.observation.currentBudgetMicros, config: settings.anomaly, state: state.anomaly,
-                utcOffsetSeconds: settings.account.utcOffsetSeconds)
-        }
         let quarantined = state.anomaly.assessment.level == .critical
         if quarantined && state.quarantinedSince == nil { state.quarantinedSince = now }
         if !quarantined { state.quarantinedSince = nil }
@@ -164,6 +163,32 @@ package enum Tick {
         if !assignments.contains(where: \.mayWrite) { state.pacer = Pacer.disengage(state.pacer) }
         if assignments.isEmpty { state.shadowPacer = Pacer.disengage(state.shadowPacer) }
         return assignments
+    }
+
+    /// Feeds a campaign's new hours to its anomaly detector and relearns its delivery. The
+    /// budget read this tick was in force through the hours just completed: every write
+    /// since the previous tick landed before them.
+    private static func ingest(
+        _ c: TickCampaign, _ state: inout CampaignControl, settings: TickSettings, now: Instant
+    ) {
+        let offset = settings.account.utcOffsetSeconds
+        for hour in c.newHours.suffix(AnomalyState.historyHours) {
+            state.anomaly = AnomalyDetector.ingest(
+                hour, budget: c.observation.currentBudgetMicros, config: settings.anomaly, state: state.anomaly,
+                utcOffsetSeconds: offset)
+        }
+        state.learned = LearnedDelivery(state.anomaly, utcOffsetSeconds: offset)
+    }
+
+    /// Each campaign's delivery profile: its own shrunk toward the account's, the account's
+    /// shrunk toward the configured prior; or the configured profile for all (`fixed`).
+    private static func deliveryProfiles(
+        _ states: [CampaignControl], _ pacer: PacerConfig
+    ) -> (Int) -> DeliveryProfile {
+        let prior = DeliveryProfile(pacer.profile)
+        guard pacer.profileMode == .learned else { return { _ in prior } }
+        let account = LearnedDelivery.pooled(states.map(\.learned), prior: prior, priorDays: pacer.profilePriorDays)
+        return { states[$0].learned.shrunk(toward: account, priorDays: pacer.profilePriorDays) }
     }
 
     static func saturating(_ v: Int128) -> Micros {

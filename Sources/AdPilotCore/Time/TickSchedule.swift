@@ -1,12 +1,19 @@
-/// When the next tick runs. Ticks keep to a fixed grid: a tick that ran late (a stall, a
-/// slow platform) is followed by the next slot on the grid still ahead, never by an
-/// immediate catch-up tick, and missed slots are skipped, not made up.
+/// When ticks run: on a fixed grid of the controller's clock, every `tick_seconds` from
+/// midnight UTC (10:00, 10:10, ...). A tick decides as of its slot, so the time between two
+/// decisions is an exact multiple of `tick_seconds` however late each tick woke: a
+/// 3,600 s cooldown is exactly six 600 s ticks. A tick that ran late (a stall, a slow
+/// platform) is followed by the next slot still ahead, never by a catch-up tick; missed
+/// slots are skipped, not made up.
 package enum TickSchedule {
-    /// The first slot `scheduled + k * interval` (k >= 1) strictly after `now`; all in micros.
-    package static func next(after scheduled: Int64, interval: Int64, now: Int64) -> Int64 {
-        precondition(interval > 0)
-        let first = scheduled + interval
-        guard first <= now else { return first }
-        return first + ((now - first) / interval + 1) * interval
+    /// The slot `now` falls in: the latest multiple of `tickSeconds` at or before it.
+    package static func slot(_ now: Instant, tickSeconds: Int64) -> Instant {
+        precondition(tickSeconds > 0)
+        let step = tickSeconds * Instant.microsPerSecond
+        return Instant(microsSinceEpoch: now.microsSinceEpoch - now.microsSinceEpoch.floorMod(step))
+    }
+
+    /// The first slot strictly after `now`.
+    package static func next(after now: Instant, tickSeconds: Int64) -> Instant {
+        slot(now, tickSeconds: tickSeconds).adding(seconds: tickSeconds)
     }
 }

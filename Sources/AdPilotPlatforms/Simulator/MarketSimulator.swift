@@ -54,7 +54,7 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
     private let firstHour: Int64
     private var faultRNG: SplitMix64
 
-    static let hourShare: [Double] = {
+    package static let hourShare: [Double] = {
         // Demand by local hour: low at night, peaks early afternoon and evening.
         let raw = (0..<24).map { h -> Double in
             let x = Double(h)
@@ -301,6 +301,23 @@ package final class MarketSimulator: AdPlatform, RevenueSource {
         advance(to: clock.now())
         try callFaults()
         paused[try lookup(id)] = status == .paused
+    }
+
+    /// The ROAS the market would give, on average over its noise and without competitor
+    /// shocks, for `daySpendMicros` spent over day `day` (days since the epoch) as demand
+    /// spreads it: whether a daily target was reachable at a ROAS target, for evaluation.
+    package func expectedROAS(campaign id: CampaignID, daySpendMicros: Micros, day: Int64) -> Double? {
+        guard let c = index[id], daySpendMicros > .zero else { return nil }
+        let dow = Int((day + 3) % 7)
+        var value = 0.0
+        for h in 0..<24 {
+            let s = daySpendMicros.statistic * Self.hourShare[h]
+            let impressions =
+                saturationMicros[c] / cpmMicros[c] * 1_000 * (1 - exp(-s / saturationMicros[c]))
+                * Self.hourFactor[h] * Self.dayFactor[dow]
+            value += impressions * ctr[c] * cvr[c] * Self.dayFactor[dow] * orderValueMicros[c]
+        }
+        return value / daySpendMicros.statistic
     }
 
     /// What a simulated hour really was (every conversion, none of the reporting delay),

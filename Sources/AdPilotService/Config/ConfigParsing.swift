@@ -183,6 +183,11 @@ extension ServiceConfig {
     static func parsePacer(_ reader: ObjectReader) throws(ConfigProblem) -> PacerConfig {
         var r = reader
         let pace = try parseGains(try r.object("pace"))
+        let mode = try r.optionalString("profile_mode") ?? ProfileMode.learned.rawValue
+        guard let profileMode = ProfileMode(rawValue: mode) else {
+            throw ConfigProblem(key: "pacer.profile_mode", problem: "must be \"learned\" or \"fixed\"")
+        }
+        let priorDays = try r.optionalDouble("profile_prior_days", in: 0.01...28) ?? 1
         let efficiency = try parseGains(try r.object("efficiency"))
         var weights: [Double] = []
         for (i, w) in try r.array("profile").enumerated() {
@@ -195,10 +200,13 @@ extension ServiceConfig {
             throw ConfigProblem(
                 key: "pacer.profile", problem: "needs 24 non-negative weights (local hours 0-23) with a positive sum")
         }
-        let p = PacerConfig(
+        var p = PacerConfig(
             pace: pace, efficiency: efficiency, profile: profile,
             efficiencyConversionsMin: try r.double("efficiency_conversions_min", in: 0...1_000_000),
             policyAuthority: try r.double("policy_authority", in: 0...10))
+        p.profileMode = profileMode
+        p.profilePriorDays = priorDays
+        p.efficiencyZ = try r.optionalDouble("efficiency_z", in: 0...10) ?? 1
         try r.finish()
         try firstProblem(p.validationProblems(), prefix: "")
         return p

@@ -36,7 +36,10 @@ package enum DefaultConfig {
               "kp": 0.6, "ki": 0.05, "kd": 0.0, "integral_max": 0.4, "output_min": -0.8, "output_max": 0.5
             },
             "profile": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+            "profile_mode": "learned",
+            "profile_prior_days": 1,
             "efficiency_conversions_min": 5,
+            "efficiency_z": 1,
             "policy_authority": 0.3
           },
           "breaker": {

@@ -17,6 +17,10 @@ extension Controller {
                     seq: ref.seq, at: d.input.now, slot: d.input.slot, policy: d.input.policy,
                     action: d.action, reason: d.reason, budgetAfterMicros: d.finalBudgetMicros)
             }
+            for d in decisions where d.input.mayWrite || v.delivery[d.campaign] == nil {
+                let own = memory[d.campaign]?.control.learned.days.min() ?? 0
+                v.delivery[d.campaign] = (d.input.delivery.rates, d.input.pacerConfig.profileMode == .learned ? own : 0)
+            }
             v.observations = observed.campaigns.map(\.observation)
             v.notControllable = Dictionary(
                 observed.campaigns.compactMap { c in c.notControllable.map { (c.config.id, $0) } },

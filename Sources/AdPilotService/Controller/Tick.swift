@@ -16,7 +16,8 @@ extension Controller {
         let started = SystemClock().now()
         tickCount += 1
         ticksThisRun += 1
-        var report = TickReport(tick: tickCount, at: clock.now())
+        // Decided as of the tick's slot on the grid (`TickSchedule`): exact, whatever the jitter.
+        var report = TickReport(tick: tickCount, at: TickSchedule.slot(clock.now(), tickSeconds: config.tickSeconds))
         runTick(&report, log: log)
         report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
         refreshStatus(report: report)

@@ -232,6 +232,14 @@ package enum Daemon {
     /// Returns why it stopped, and whether that is a failure: a journal that cannot be
     /// written ends the loop (after the tick halted), so that `Restart=on-failure` reopens
     /// it in seconds rather than after the watchdog's timeout.
+    /// The wall time (micros) at which the controller's clock reaches its next tick slot
+    /// (an accelerated clock gets there `speed` times sooner).
+    static func wallTime(ofNextSlotAfter now: Instant, _ config: ServiceConfig, wall: SystemClock) -> Int64 {
+        let next = TickSchedule.next(after: now, tickSeconds: config.tickSeconds)
+        let simMicros = Double(next.microsSinceEpoch - now.microsSinceEpoch)
+        return wall.now().microsSinceEpoch + Int64((simMicros / config.clock.speed).rounded(.up))
+    }
+
     static func loop(
         _ controller: Controller, config: ServiceConfig, signals: SignalChannel, options: Options, faults: TestFaults,
         log: Log
@@ -241,7 +249,8 @@ package enum Daemon {
         let speed = config.clock.speed
         var tickSeconds = config.tickSeconds
         let wall = SystemClock()
-        var nextTick = wall.now().microsSinceEpoch
+        // The first tick at the first slot of the controller's clock after start-up.
+        var nextTick = wallTime(ofNextSlotAfter: controller.clock.now(), config, wall: wall)
         var nextPing = nextTick
         while true {
             let now = wall.now().microsSinceEpoch
@@ -259,10 +268,7 @@ package enum Daemon {
                     )
                 }
                 writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
-                tickSeconds = controller.config.tickSeconds
-                nextTick = TickSchedule.next(
-                    after: nextTick, interval: max(1, Int64(Double(tickSeconds) / speed * 1e6)),
-                    now: wall.now().microsSinceEpoch)
+                nextTick = wallTime(ofNextSlotAfter: controller.clock.now(), controller.config, wall: wall)
             }
             if watchdog > 0 && wall.now().microsSinceEpoch >= nextPing {
                 // Only a loop that still ticks and can still journal is healthy.

@@ -123,17 +123,19 @@ package enum Simulation {
                 CampaignDay(
                     seed: run.seed, day: day, campaign: c.id, targetMicros: campaign.dailyTargetMicros,
                     spendMicros: spend, valueMicros: value, dailyCapMicros: campaign.guardrails.dailyCapMicros,
-                    reachable: reachable(campaign.efficiencyTarget, spend: spend, value: value)))
+                    reachable: reachable(
+                        campaign.efficiencyTarget, market.expectedROAS(
+                            campaign: c.id, daySpendMicros: campaign.dailyTargetMicros, day: lastHour / 24))))
         }
         if accountSpend > config.account.dailyCapMicros { run.accountCapBreaches += 1 }
         run.dailyProfit.append(profit)
     }
 
-    static func reachable(_ target: EfficiencyTarget, spend: Micros, value: Micros) -> Bool {
-        switch target {
-        case .none, .cpa: return true  // conversions are not scored: CPA days all count as reachable
-        case .roas(let r): return spend > .zero && value.statistic / spend.statistic >= r
-        }
+    /// Whether spending the whole target was allowed: the market's expected ROAS at the target
+    /// meets a ROAS target (CPA targets and none: always).
+    static func reachable(_ target: EfficiencyTarget, _ roasAtTarget: Double?) -> Bool {
+        guard case .roas(let r) = target else { return true }
+        return (roasAtTarget ?? 0) >= r
     }
 
     /// The pacer's plan at the first tick of each hour of scored days (target spend to date

@@ -1,0 +1,116 @@
+/// How a campaign's daily budget turns into spend over the local day: the expected spend in
+/// each local hour per unit of daily budget (24 rates; on the simulator, as on a platform
+/// that spreads a day's budget over its hours, they add up to about 1). The pacer's
+/// setpoint follows its cumulative share, and its feed-forward asks what budget makes the
+/// rest of the day deliver the rest of the target (docs/decision-pipeline.md, the pacer).
+package struct DeliveryProfile: Hashable, Sendable, Codable {
+    package let rates: [Double]
+
+    /// Nil unless there are 24 finite, non-negative rates with a positive sum.
+    package init?(rates: [Double]) {
+        guard rates.count == 24, rates.allSatisfy({ $0.isFinite && $0 >= 0 }), rates.reduce(0, +) > 0 else {
+            return nil
+        }
+        self.rates = rates
+    }
+
+    /// The configured profile's shape, spreading exactly one budget over the day.
+    package init(_ profile: HourlyProfile) {
+        let total = profile.weights.reduce(0, +)
+        rates = profile.weights.map { $0 / total }
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let r = try decoder.singleValueContainer().decode([Double].self)
+        guard let p = DeliveryProfile(rates: r) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "a delivery profile needs 24 finite, non-negative rates with a positive sum"))
+        }
+        self = p
+    }
+
+    package func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rates)
+    }
+
+    /// Share of the day's expected delivery done by `secondOfDay` (0 ... 1).
+    package func fractionElapsed(atSecondOfDay s: Int64) -> Double {
+        let (hour, within) = DeliveryProfile.split(s)
+        let total = rates.reduce(0, +)
+        return min(1, (rates[..<hour].reduce(0, +) + rates[hour] * within) / total)
+    }
+
+    /// Expected spend from `secondOfDay` to midnight per unit of daily budget.
+    package func remaining(fromSecondOfDay s: Int64) -> Double {
+        let (hour, within) = DeliveryProfile.split(s)
+        return rates[hour] * (1 - within) + rates[(hour + 1)...].reduce(0, +)
+    }
+
+    static func split(_ s: Int64) -> (hour: Int, within: Double) {
+        let clamped = min(max(s, 0), Instant.secondsPerDay - 1)
+        return (
+            Int(clamped / Instant.secondsPerHour),
+            Double(clamped % Instant.secondsPerHour) / Double(Instant.secondsPerHour)
+        )
+    }
+}
+
+/// What one campaign's own history says about its delivery by local hour: for each hour,
+/// the median over up to seven previous days of spend / budget in force (hours after that
+/// day's budget was spent left out), and how many days that median rests on.
+package struct LearnedDelivery: Hashable, Sendable, Codable {
+    package var rates: [Double] = Array(repeating: 0, count: 24)
+    package var days: [Int] = Array(repeating: 0, count: 24)
+
+    package init() {}
+
+    /// From the anomaly detector's history (which keeps spend and budget per hour), in one
+    /// pass over its last eight days, keeping each local day's running spend.
+    package init(_ state: AnomalyState, utcOffsetSeconds: Int64) {
+        guard let last = state.lastHour else { return }
+        var samples = [[Double]](repeating: [], count: 24)
+        var spentToday = 0.0
+        for h in (last - Int64(AnomalyState.historyHours) + 1)...last {
+            let localHour = Int(((h * 3_600 + utcOffsetSeconds).floorMod(86_400)) / 3_600)
+            if localHour == 0 { spentToday = 0 }
+            let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
+            // An hour after that day's budget was spent says nothing about delivery.
+            if !s.isNaN && !b.isNaN && b > 0 && spentToday < Double(b) && h > last - 24 * 7 {
+                samples[localHour].append(Double(s) / Double(b))
+            }
+            if !s.isNaN { spentToday += Double(s) }
+        }
+        for hour in 0..<24 where !samples[hour].isEmpty {
+            rates[hour] = RobustStats.median(&samples[hour])
+            days[hour] = samples[hour].count
+        }
+    }
+
+    /// The profile the pacer uses: each hour's own median shrunk toward `prior` as if the
+    /// prior were `priorDays` days of evidence: `(n * own + k * prior) / (n + k)`.
+    package func shrunk(toward prior: DeliveryProfile, priorDays k: Double) -> DeliveryProfile {
+        let rates = (0..<24).map { h in
+            (Double(days[h]) * self.rates[h] + k * prior.rates[h]) / (Double(days[h]) + k)
+        }
+        return DeliveryProfile(rates: rates) ?? prior
+    }
+
+    /// The account's profile: every campaign's evidence pooled per hour, shrunk toward the
+    /// configured `prior` the same way.
+    package static func pooled(_ campaigns: [LearnedDelivery], prior: DeliveryProfile, priorDays k: Double)
+        -> DeliveryProfile
+    {
+        var sums = [Double](repeating: 0, count: 24), days = [Double](repeating: 0, count: 24)
+        for c in campaigns {
+            for h in 0..<24 where c.days[h] > 0 {
+                sums[h] += Double(c.days[h]) * c.rates[h]
+                days[h] += Double(c.days[h])
+            }
+        }
+        let rates = (0..<24).map { h in (sums[h] + k * prior.rates[h]) / (days[h] + k) }
+        return DeliveryProfile(rates: rates) ?? prior
+    }
+}
