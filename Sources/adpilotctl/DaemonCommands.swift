@@ -127,6 +127,13 @@ enum DaemonCommands {
                     + s.canaryScope.prefix(8).map(\.rawValue).joined(separator: ", ")
                     + (s.canaryScope.count > 8 ? ", ..." : ""))
         }
+        let planned = s.campaigns.filter { $0.deliveryProfile != nil }
+        if !planned.isEmpty {
+            let own = planned.filter { $0.profileDays > 0 }.count
+            lines.append(
+                "delivery     \(own) of \(planned.count) campaign(s) planned on their own history (at least a day in "
+                    + "every hour), the rest on the account's profile; status --json has each one's 24 rates")
+        }
         lines.append("journal      head seq \(s.journalHeadSeq)")
         lines.append(
             "platform     \(s.platform); breaker \(s.breakers.platform.rawValue); campaign breakers "

@@ -70,4 +70,4 @@ import AdPilotTestSupport
 
 /// The shipped qlearn@1's multipliers for trailing ROAS 0.5/1.5/4/8 x budget/target 0.4/1.0/1.5 at 60% of the day,
 /// as trained in the deployed configuration (where the pacer band, not the table, decides most of the budget).
-let goldenQLearnOutputs = ["0.9", "1.25", "0.8", "0.8", "0.8", "0.8", "0.8", "0.8", "1.25", "0.8", "1.1", "0.8"]
+let goldenQLearnOutputs = ["1.1", "1.1", "0.9", "0.8", "0.8", "0.9", "0.8", "0.9", "0.8", "0.8", "0.8", "0.8"]

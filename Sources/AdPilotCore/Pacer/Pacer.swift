@@ -112,6 +112,9 @@ package struct PacerConfig: Hashable, Sendable, Codable {
         return out
     }
 
+    /// What the tests start from: the shipped configuration's gains, with a wider policy band
+    /// (0.3; the shipped `policy_authority` is 0.1) so a test's proposal reaches the layers
+    /// after the pacer.
     package static let standard = PacerConfig(
         pace: PIDGains(kp: 1.2, ki: 0.15, kd: 0.05, integralMax: 0.5, outputMin: -0.8, outputMax: 1.0),
         efficiency: PIDGains(kp: 0.6, ki: 0.05, kd: 0.0, integralMax: 0.4, outputMin: -0.8, outputMax: 0.5),

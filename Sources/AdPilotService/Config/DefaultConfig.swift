@@ -40,7 +40,7 @@ package enum DefaultConfig {
             "profile_prior_days": 1,
             "efficiency_conversions_min": 5,
             "efficiency_z": 1,
-            "policy_authority": 0.3
+            "policy_authority": 0.1
           },
           "breaker": {
             "window": {"calls": 20},
