@@ -351,6 +351,23 @@ import Foundation
         #expect(b.state == .open && b.windowCounts(narrow, at: t0).calls <= 4)
     }
 
+    /// A snapshot from before quarantine and learned delivery loads; a learned delivery of
+    /// the wrong size is an error, not an index trap later.
+    @Test func olderCampaignStateLoadsAndCorruptLearnedDeliveryIsRefused() throws {
+        var control = CampaignControl()
+        control.quarantinedSince = t0
+        var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(control)) as! [String: Any]
+        #expect(object["learned"] != nil && object["quarantined_since"] == nil && object["quarantinedSince"] != nil)
+        object["learned"] = nil
+        object["quarantinedSince"] = nil
+        let old = try JSONDecoder().decode(CampaignControl.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old.quarantinedSince == nil && old.learned == LearnedDelivery())
+        object["learned"] = ["rates": [0.1, 0.2, 0.3], "days": [1, 1, 1]]
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(CampaignControl.self, from: JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
     @Test func corruptAnomalyAndControlStateAreRefused() throws {
         // A warmed-up detector round-trips exactly (missing hours included).
         var warmed = AnomalyState()

@@ -67,6 +67,19 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
 
     package init() {}
 
+    /// Restored state is checked: the wrong number of hours is an error, never an index trap.
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rates = try c.decode([Double].self, forKey: .rates)
+        days = try c.decode([Int].self, forKey: .days)
+        guard rates.count == 24, days.count == 24, rates.allSatisfy({ $0.isFinite && $0 >= 0 }),
+            days.allSatisfy({ $0 >= 0 })
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a learned delivery needs 24 hours"))
+        }
+    }
+
     /// From the anomaly detector's history (which keeps spend and budget per hour), in one
     /// pass over its last eight days, keeping each local day's running spend.
     package init(_ state: AnomalyState, utcOffsetSeconds: Int64) {

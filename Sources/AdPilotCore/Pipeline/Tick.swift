@@ -18,6 +18,24 @@ package struct CampaignControl: Hashable, Sendable, Codable {
     package init() {}
 }
 
+extension CampaignControl {
+    enum CodingKeys: String, CodingKey {
+        case pacer, shadowPacer, lastChangeAt, breaker, anomaly, quarantinedSince, learned
+    }
+
+    /// Snapshots written before quarantine and learned delivery existed load without them.
+    package init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pacer = try c.decode(PacerState.self, forKey: .pacer)
+        shadowPacer = try c.decode(PacerState.self, forKey: .shadowPacer)
+        lastChangeAt = try c.decodeIfPresent(Instant.self, forKey: .lastChangeAt)
+        breaker = try c.decode(CircuitBreaker.self, forKey: .breaker)
+        anomaly = try c.decode(AnomalyState.self, forKey: .anomaly)
+        quarantinedSince = try c.decodeIfPresent(Instant.self, forKey: .quarantinedSince)
+        learned = try c.decodeIfPresent(LearnedDelivery.self, forKey: .learned) ?? LearnedDelivery()
+    }
+}
+
 /// Settings that hold for a whole tick.
 package struct TickSettings: Hashable, Sendable, Codable {
     package var account: AccountLimits
