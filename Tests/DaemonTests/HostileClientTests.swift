@@ -44,7 +44,12 @@ import Glibc
     /// CLI's offline fallback); other verbs are told to retry; and every held connection is
     /// closed by its total deadline although it never goes idle.
     @Test func haltIsServedWhileEveryConnectionSlotIsHeld() throws {
-        let d = try DaemonUnderTest("slots")
+        try haltIsServedWhileEveryConnectionSlotIsHeld(attempt: 1)
+    }
+
+    func haltIsServedWhileEveryConnectionSlotIsHeld(attempt: Int) throws {
+        try #require(attempt <= 3, "three attempts, and never were all 16 slots held at once")
+        let d = try DaemonUnderTest("slots-\(attempt)")
         try d.start()
         #expect(d.waitUntilServing() != nil)
         let started = Date()
@@ -55,6 +60,16 @@ import Glibc
         let stateDir = StateDirectory(canonicalPath(d.stateDir))
         let status = ControlClient.call(ControlRequest(verb: "status", stateDir: stateDir.path), socket: d.socket)
         guard case .success(let busy) = status else { Issue.record("\(status)"); return }
+        if busy.exit == 0 {
+            // Served: a slot was free. That is a failure only if every holder still held
+            // one; on a starved machine a holder can reach its 5 s deadline before the probe.
+            usleep(500_000)
+            let cut = holders.closedAt.current.values.filter { $0.timeIntervalSince(started) < 5 }
+            if !cut.isEmpty || Date().timeIntervalSince(started) > 4.5 {
+                print("slots: a holder was cut before the probe (setup took \(Date().timeIntervalSince(started)) s)")
+                return try haltIsServedWhileEveryConnectionSlotIsHeld(attempt: attempt + 1)
+            }
+        }
         #expect(busy.exit == 4 && busy.message.contains("too many control connections"), "\(busy)")
         let halt = Halt.run(
             socket: d.socket, stateDir: stateDir, reason: "slots held by a hostile client", createIfMissing: false)

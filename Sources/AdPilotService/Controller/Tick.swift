@@ -30,9 +30,11 @@ extension Controller {
         guard let observed = observe(state, &report, log: log) else { return }
         report.campaigns = observed.campaigns.count
         var states = observed.campaigns.map { memory[$0.config.id]?.control ?? CampaignControl() }
+        // Operators' releases, applied to the campaigns read this tick; the rest wait.
+        let observedIDs = Set(observed.campaigns.map(\.config.id))
         let released = releases.with { r in
-            defer { r.removeAll() }
-            return r
+            defer { r.subtract(observedIDs) }
+            return r.intersection(observedIDs)
         }
         for (i, c) in observed.campaigns.enumerated() where released.contains(c.config.id) {
             states[i].anomaly.release()
