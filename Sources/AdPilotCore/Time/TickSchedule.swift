@@ -1,5 +1,5 @@
-/// When ticks run: on a fixed grid of the controller's clock, every `tick_seconds` from
-/// midnight UTC (10:00, 10:10, ...). A tick decides as of its slot, so the time between two
+/// When ticks run: on a fixed grid of the controller's clock, every `tick_seconds` from the
+/// Unix epoch (10:00, 10:10, ... for 600 s). A tick decides as of its slot, so the time between two
 /// decisions is an exact multiple of `tick_seconds` however late each tick woke: a
 /// 3,600 s cooldown is exactly six 600 s ticks. A tick that ran late (a stall, a slow
 /// platform) is followed by the next slot still ahead, never by a catch-up tick; missed
