@@ -6,7 +6,7 @@ import AdPilotSystem
 import Foundation
 
 /// `adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
-/// [--seeds A..B] [--policy-dir DIR]... [--json] [--svg FILE]` (docs/simulate.md).
+/// [--seeds A..B] [--policy-dir DIR]... [--overlay JSON] [--json] [--svg FILE]` (docs/simulate.md).
 enum SimulateCommand {
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         var o = SimulationOptions()
@@ -31,6 +31,9 @@ enum SimulateCommand {
         let report: SimulationReport
         do {
             report = try simulate(o, policies)
+        } catch let problem as ConfigProblem {
+            Out.error("simulate: the configuration (--overlay over the demo's): \(problem)")
+            return .usage
         } catch {
             Out.error("simulate: \(error)")
             return .checkFailed

@@ -23,7 +23,7 @@ let help = """
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
       adpilotctl policy verify DIR
       adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
-                 [--seeds A..B] [--policy-dir DIR]... [--json] [--svg FILE]
+                 [--seeds A..B] [--policy-dir DIR]... [--overlay JSON] [--json] [--svg FILE]
       adpilotctl --help | --version
 
     CONTROLLER
@@ -82,7 +82,8 @@ let help = """
                 within 3/5/10% of target (days whose ROAS allowed the target apart),
                 error and bias, cap breaches, halts, quarantines, spend, value,
                 profit, ROAS, daily profit mean/sd/Sharpe and maximum drawdown.
-                --svg FILE draws intraday cumulative spend against the plan.
+                --svg FILE draws intraday cumulative spend against the plan;
+                --overlay JSON is merged over the demo configuration first.
 
     GLOBAL OPTIONS (before or after the verb)
       --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)

@@ -49,6 +49,8 @@ import Testing
         (["pace@1", "--seeds", "3..1"], "--seeds takes A..B"),
         (["pace@1", "--days", "0"], "--days takes a whole number in 1...60"),
         (["pace"], "is not NAME@VERSION"),
+        (["pace@1", "--overlay", #"{"tick_seconds": 700}"#], "tick_seconds: must divide a day"),
+        (["pace@1", "--overlay", #"{"pacer": {"policy_authority": "wide"}}"#], "pacer.policy_authority"),
     ])
     func usageErrorsExitTwo(args: [String], message: String) throws {
         let r = try CLITests.run("adpilotctl", ["simulate"] + args + ["--policy-dir", PolicyCLITests.policies])

@@ -96,8 +96,13 @@ package enum Simulation {
 
     static func configuration(_ o: SimulationOptions, policy: PolicyID, seed: UInt64) throws -> ServiceConfig {
         let slots = #"{"slots": {"live": "\#(policy)", "candidate": null}, "platform": {"seed": \#(seed)}}"#
-        return try DefaultConfig.demo(
+        let config = try DefaultConfig.demo(
             campaigns: o.campaigns, extraPolicyDirs: o.policyDirs, overlay: o.overlay, overlays: [slots])
+        // Days are scored at midnight: the ticks must land on it.
+        guard Instant.secondsPerDay % config.tickSeconds == 0 else {
+            throw ConfigProblem(key: "tick_seconds", problem: "must divide a day (86,400 s) to simulate")
+        }
+        return config
     }
 
     /// Each campaign's day from the market's own records, its intraday curve, and the day's
