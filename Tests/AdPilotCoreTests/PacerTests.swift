@@ -206,7 +206,7 @@ import Testing
     @Test func hourlyProfileShapesTheTrajectory() throws {
         var weights = Array(repeating: 0.0, count: 24)
         weights[20] = 1  // everything at 20:00
-        let profile = try #require(HourlyProfile(weights: weights))
+        let profile = DeliveryProfile(try #require(HourlyProfile(weights: weights)))
         #expect(profile.fractionElapsed(atSecondOfDay: 19 * 3600) == 0)
         #expect(abs(profile.fractionElapsed(atSecondOfDay: 20 * 3600 + 1800) - 0.5) < 1e-12)
         #expect(profile.fractionElapsed(atSecondOfDay: 22 * 3600) == 1)

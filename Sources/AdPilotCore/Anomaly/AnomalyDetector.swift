@@ -180,7 +180,8 @@ package struct AnomalyAssessment: Hashable, Sendable, Codable {
 ///   conversions above clicks, spend with zero impressions;
 /// - `delivery`: spend against the budget in force times the delivery per unit of budget
 ///   the same hour showed on up to seven previous days (median; hours after that day's
-///   budget was spent left out). A spike is warn or critical by z; a drop at most warns
+///   budget was spent left out: `LearnedDelivery`, the pacer's own estimate). A spike is
+///   warn or critical by z; a drop at most warns
 ///   (no delivery at all always does), and none is counted once the day's budget was spent;
 /// - `ctr`: clicks against impressions times the campaign's click-through rate over the
 ///   previous seven days; `cvr`: conversions against clicks times its conversion rate.
@@ -270,21 +271,13 @@ package enum AnomalyDetector {
     ) -> [Finding] {
         let (spend, budget) = (v[0], v[4])
         guard budget > 0 else { return [] }
-        var shares: [Double] = []
-        for day in 1...7 {
-            let h = hour - Int64(24 * day)
-            let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
-            // An hour after that day's budget was spent says nothing about delivery.
-            guard !s.isNaN && !b.isNaN && b > 0,
-                state.spendToday(before: h, utcOffsetSeconds: utcOffsetSeconds) < Double(b)
-            else { continue }
-            shares.append(Double(s) / Double(b))
-        }
-        guard shares.count >= config.baselineDaysMin else { return [] }
-        let median = RobustStats.median(&shares)
+        // The same estimate the pacer plans with, over the seven days before this hour.
+        let usual = LearnedDelivery(state, utcOffsetSeconds: utcOffsetSeconds)
+        let localHour = LearnedDelivery.localHour(hour, utcOffsetSeconds: utcOffsetSeconds)
+        guard usual.days[localHour] >= config.baselineDaysMin else { return [] }
         // No usual delivery at this hour: nothing to judge a spike against.
-        guard median > 0 else { return [] }
-        let expected = median * budget
+        guard usual.rates[localHour] > 0 else { return [] }
+        let expected = usual.rates[localHour] * budget
         // Floor: half a percent of the daily budget, so a quiet hour's tiny spend is no alarm.
         let spread = max(config.rateSpread * expected, 0.005 * budget)
         let z = (spend - expected) / spread

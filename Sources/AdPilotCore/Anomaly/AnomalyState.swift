@@ -115,7 +115,7 @@ extension AnomalyState {
 
     /// Spend (currency units) in the local day of `hour` before it, from the history.
     func spendToday(before hour: Int64, utcOffsetSeconds: Int64) -> Double {
-        let hourOfDay = ((hour * 3_600 + utcOffsetSeconds).floorMod(86_400)) / 3_600
+        let hourOfDay = Int64(LearnedDelivery.localHour(hour, utcOffsetSeconds: utcOffsetSeconds))
         var total = 0.0
         var h = hour - hourOfDay
         while h < hour {

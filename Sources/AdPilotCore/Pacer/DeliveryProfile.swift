@@ -87,7 +87,7 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
         var samples = [[Double]](repeating: [], count: 24)
         var spentToday = 0.0
         for h in (last - Int64(AnomalyState.historyHours) + 1)...last {
-            let localHour = Int(((h * 3_600 + utcOffsetSeconds).floorMod(86_400)) / 3_600)
+            let localHour = LearnedDelivery.localHour(h, utcOffsetSeconds: utcOffsetSeconds)
             if localHour == 0 { spentToday = 0 }
             let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
             // An hour after that day's budget was spent says nothing about delivery.
@@ -100,6 +100,11 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
             rates[hour] = RobustStats.median(&samples[hour])
             days[hour] = samples[hour].count
         }
+    }
+
+    /// The local hour of day (0-23) of UTC hour `h` (hours since the epoch).
+    package static func localHour(_ h: Int64, utcOffsetSeconds: Int64) -> Int {
+        Int(((h * 3_600 + utcOffsetSeconds).floorMod(86_400)) / 3_600)
     }
 
     /// The profile the pacer uses: each hour's own median shrunk toward `prior` as if the

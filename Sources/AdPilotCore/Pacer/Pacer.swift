@@ -1,15 +1,12 @@
-/// How a day's budget should be spent over its hours: 24 non-negative weights. The
-/// target spend-to-date at a moment is the daily target times the cumulative weight,
-/// interpolated within the hour.
+/// The configured hourly profile: 24 non-negative weights, how a day's budget is expected to
+/// spread over the local hours. The pacer plans with it as a `DeliveryProfile` (the prior of
+/// a learned one, or the profile itself).
 package struct HourlyProfile: Hashable, Sendable, Codable {
     package static let uniform = HourlyProfile(weights: Array(repeating: 1.0, count: 24))!
 
     /// The weights as configured (any positive scale); stored as given so that encoding
     /// and decoding reproduce the profile bit for bit.
     package let weights: [Double]
-    /// Cumulative share of the day by hour boundary, 0 ... 1 (25 entries).
-    private let cumulative: [Double]
-    private let total: Double
 
     /// Nil unless there are 24 finite non-negative weights with a positive, finite sum.
     package init?(weights: [Double]) {
@@ -17,10 +14,6 @@ package struct HourlyProfile: Hashable, Sendable, Codable {
         let total = weights.reduce(0, +)
         guard total > 0, total.isFinite else { return nil }
         self.weights = weights
-        self.total = total
-        var c = [0.0]
-        for w in weights { c.append(c.last! + w) }
-        cumulative = c.map { $0 / total }
     }
 
     package init(from decoder: any Decoder) throws {
@@ -35,14 +28,6 @@ package struct HourlyProfile: Hashable, Sendable, Codable {
     package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(weights)
-    }
-
-    /// Fraction of the day's target that should be spent by `secondOfDay`.
-    package func fractionElapsed(atSecondOfDay s: Int64) -> Double {
-        precondition(s >= 0 && s < Instant.secondsPerDay)
-        let hour = Int(s / Instant.secondsPerHour)
-        let within = Double(s % Instant.secondsPerHour) / Double(Instant.secondsPerHour)
-        return min(1, cumulative[hour] + weights[hour] / total * within)
     }
 }
 
