@@ -155,13 +155,14 @@ extension Controller {
                     code: "reason_required", message: "release needs --reason TEXT: it goes into the journal",
                     allowed: allowed, failedGates: []))
         }
-        guard statusView.current.quarantined[campaign] != nil else {
-            let held = statusView.current.quarantined.keys.sorted().map(\.rawValue)
+        let quarantined = statusView.current.quarantined
+        guard quarantined[campaign] != nil else {
+            let held = quarantined.keys.sorted().map(\.rawValue)
             return .failure(
                 Refusal(
                     code: "not_quarantined",
                     message: "\(campaign) is not quarantined (quarantined now: "
-                        + "\(held.isEmpty ? "none" : held.joined(separator: ", ")))",
+                        + "\(held.isEmpty ? "none" : held.joined(separator: ", "))); adpilotctl status lists them",
                     allowed: allowed, failedGates: []))
         }
         let record = QuarantineRecord(campaign: campaign, action: .release, actor: actor, reason: reason)

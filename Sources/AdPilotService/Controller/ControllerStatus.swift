@@ -45,7 +45,9 @@ extension Controller {
             for (id, m) in memory {
                 v.campaignBreaker[id] = m.control.breaker.state; v.anomaly[id] = m.control.anomaly.assessment.level.name
                 if let since = m.control.quarantinedSince, !pendingReleases.contains(id) {
-                    let checks = m.control.anomaly.assessment.findings.map(\.check)
+                    // The latest hour's findings; a quiet hour inside the clearing window has none.
+                    let found = m.control.anomaly.assessment.findings.map(\.check)
+                    let checks = found.isEmpty ? ["none in the latest hour (clearing)"] : found
                     v.quarantined[id] = StatusReport.Quarantine(campaign: id, since: since, checks: checks)
                 }
             }
