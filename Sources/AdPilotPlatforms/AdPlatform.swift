@@ -143,6 +143,10 @@ package protocol AdPlatform: AnyObject {
     func hourlyMetrics(
         campaigns: [CampaignID], from: Instant, to: Instant
     ) -> [CampaignID: Result<MetricsWindow, PlatformError>]
+    /// Each campaign's totals so far in the account's local day that contains `now`, the hour
+    /// in progress included, as one report row per campaign (`hour`: the day's first hour).
+    /// Nil when the platform does not offer it: the controller then reads hours every tick.
+    func todayTotals(campaigns: [CampaignID], now: Instant) -> [CampaignID: Result<HourlyMetrics, PlatformError>]?
     /// How many budget writes `setDailyBudgets` may take at once (1: one at a time).
     var budgetBatchMax: Int { get }
     /// Several budget writes at once, each with its own result. A write not sent because a
@@ -155,6 +159,10 @@ package protocol AdPlatform: AnyObject {
 extension AdPlatform {
     package func abandonRetries(when condition: @escaping @Sendable () -> Bool) {}
     package var budgetBatchMax: Int { 1 }
+
+    package func todayTotals(
+        campaigns: [CampaignID], now: Instant
+    ) -> [CampaignID: Result<HourlyMetrics, PlatformError>]? { nil }
 
     package func hourlyMetrics(
         campaigns: [CampaignID], from: Instant, to: Instant

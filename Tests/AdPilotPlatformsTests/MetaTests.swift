@@ -133,6 +133,30 @@ extension FakeMeta {
                 && w.hours[0].conversionValueMicros == Micros(45_600_000))
     }
 
+    /// Insights for many ad sets are one account-level request (`act_<id>/insights` at
+    /// `level=adset`, `filtering` on `adset.id`; marketing-api/insights and its parameters),
+    /// hourly once an hour, one row per ad set for today otherwise.
+    @Test func insightsForManyAdSetsAreAccountLevelRequests() throws {
+        let fake = try FakeMeta(adSets: 60, minorUnits: 4_800)
+        defer { fake.server.stop() }
+        let now = Instant(rfc3339: "2026-11-23T10:30:00Z")!
+        fake.state.withLock {
+            $0.live = true
+            $0.now = Double(now.microsSinceEpoch) / 1e6
+        }
+        let ids = (1...60).map { CampaignID("2385\($0)") }
+        let adapter = fake.adapter()
+        let hours = adapter.hourlyMetrics(campaigns: ids, from: now.adding(seconds: -3 * 3_600), to: now)
+        let w = try #require(try hours[CampaignID("23857")]?.get())
+        #expect(w.hours.count == 4 && w.hours.last?.spendMicros == Micros(1_000_000), "07-09 and half of 10")
+        let totals = try #require(adapter.todayTotals(campaigns: ids, now: now))
+        #expect(try totals[CampaignID("23857")]?.get().spendMicros == Micros(21_000_000), "10.5 hours of 2.00")
+        let requests = fake.server.requests
+        #expect(requests.allSatisfy { $0.path == "/v21.0/act_1234/insights" && $0.query["level"] == "adset" })
+        let hourly = requests.filter { $0.query["breakdowns"] != nil }
+        #expect(hourly.count > 0 && requests.count - hourly.count == 2, "60 ad sets: 2 requests of at most 50")
+    }
+
     @Test func invalidTokenIsUnauthorizedNotRetried() throws {
         let fake = try FakeMeta(adSets: 1)
         defer { fake.server.stop() }

@@ -175,6 +175,31 @@ extension FakeTikTok {
         #expect(w.freshThrough == now, "the hour in progress is as fresh as the window's end")
     }
 
+    /// Today's totals are the same report by `stat_time_day` for today only, one row per ad
+    /// group ([airbyte] daily report streams), many ad groups per request: the row the
+    /// controller reads on ticks that are not an hour's first.
+    @Test func todaysTotalsAreOneDailyRowPerAdGroup() throws {
+        let fake = try FakeTikTok(adGroups: 150, budget: "48.00")
+        defer { fake.server.stop() }
+        let now = Instant(rfc3339: "2026-11-23T10:30:00Z")!
+        fake.state.withLock {
+            $0.live = true
+            $0.now = Double(now.microsSinceEpoch) / 1e6
+        }
+        let ids = (1...150).map { CampaignID("ag\($0)") }
+        let totals = try #require(fake.adapter().todayTotals(campaigns: ids, now: now))
+        let reports = fake.server.requests
+        #expect(reports.count == 2, "150 ad groups: 2 requests of at most 100")
+        #expect(reports.allSatisfy {
+            $0.query["dimensions"] == #"["adgroup_id","stat_time_day"]"#
+                && $0.query["start_date"] == "2026-11-23" && $0.query["end_date"] == "2026-11-23"
+        })
+        #expect(fake.state.withLock { $0.rowsServed } == 150, "one row per ad group")
+        // 48.00 a day is 2.00 an hour: hours 00-09 (03 reports "-", no data) and half of 10.
+        let ag7 = try #require(try totals[CampaignID("ag7")]?.get())
+        #expect(ag7.spendMicros == Micros(19_000_000) && ag7.hour == now.microsSinceEpoch / 3_600_000_000 - 10)
+    }
+
     /// "-" is TikTok's "no data" ([airbyte] BEHAVIOR.md), not a malformed answer.
     @Test func aDashMeansNoData() throws {
         let fake = try FakeTikTok(adGroups: 1)

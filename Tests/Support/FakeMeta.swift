@@ -19,6 +19,14 @@ package final class FakeMeta: Sendable {
         /// the ad set's daily budget, the hour in progress its share so far. No `actions`:
         /// an hourly breakdown does not return off-Meta action metrics (insights/breakdowns).
         package var live = false
+        /// Called with each budget write as it arrives (ad set, minor units), before it is
+        /// applied or refused: where a test checks the journal already holds its decision.
+        package var onWrite: (@Sendable (String, Int64) -> Void)? = nil
+        /// The double's clock (seconds since the Unix epoch) for `live` insights; nil: the
+        /// wall clock.
+        package var now: Double? = nil
+        /// Insights rows served, over every request.
+        package var rowsServed = 0
         /// Budget writes applied, in order: (ad set, minor units).
         package var applied: [(String, Int64)] = []
     }
@@ -105,22 +113,14 @@ package final class FakeMeta: Sendable {
                                 + #""body":\#(JSON.quote(Self.error(100, "Invalid parameter", subcode: 1885621)))}"#
                     }
                     let minor = Int64(form(Array((item["body"]?.string ?? "").utf8))["daily_budget"] ?? "") ?? 0
+                    s.onWrite?(id, minor)
                     s.budgets[id] = minor
                     s.applied.append((id, minor))
                     return #"{"code":200,"body":"{\"success\":true}"}"#
                 }
                 return .json("[" + answers.joined(separator: ",") + "]")
-            case ("GET", let p) where p.hasSuffix("/insights") && s.live:
-                return liveInsights(String(p.dropFirst("/v21.0/".count).dropLast("/insights".count)), r, s)
-            case ("GET", let p) where p.hasSuffix("/insights"):
-                let rows = (10..<13).map { h in
-                    #"{"date_start":"2026-11-23","date_stop":"2026-11-23","#
-                        + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59","#
-                        + #""spend":"12.34","impressions":"1000","clicks":"25","actions":[{"action_type":"link_click","#
-                        + #""value":"25"},{"action_type":"purchase","value":"2"}],"#
-                        + #""action_values":[{"action_type":"purchase","value":"45.6"}]}"#
-                }
-                return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
+            case ("GET", "/v21.0/act_1234/insights"):
+                return insights(r, &s)
             case ("GET", let p):
                 let id = String(p.dropFirst("/v21.0/".count))
                 guard let minor = s.budgets[id] else {
@@ -133,6 +133,7 @@ package final class FakeMeta: Sendable {
                     return .json(Self.error(100, "Unsupported post request", subcode: 33), status: 400)
                 }
                 if let b = form(r.body)["daily_budget"], let minor = Int64(b) {
+                    s.onWrite?(id, minor)
                     // A budget under the minimum: code 100, subcode 1885272, with a user
                     // title and message (the subcode and the "must be at least" wording are
                     // quoted from public issue threads and client code; Meta's error object
@@ -154,34 +155,96 @@ package final class FakeMeta: Sendable {
         }
     }
 
-    /// Hourly insights for `id` over `time_range` (days, UTC), up to now, as `live` says.
-    func liveInsights(_ id: String, _ r: LoopbackServer.Request, _ s: State) -> LoopbackServer.Response {
+    /// `GET act_<id>/insights` (marketing-api/insights: the edge on an ad account) at
+    /// `level=adset`, for the ad sets its `filtering` names (`{"field":"adset.id","operator":
+    /// "IN","value":[...]}`; insights/parameters: `level`, `filtering`, `time_range`,
+    /// `time_increment`, `breakdowns`), rows carrying `adset_id`; cursor pages of `limit`
+    /// rows with `paging.next` on all but the last (graph-api/results). With
+    /// `hourly_stats_aggregated_by_advertiser_time_zone`, a row per hour, without `actions`
+    /// when `live` (insights/breakdowns: an hourly breakdown returns no off-Meta action
+    /// metrics); without it, a row per day.
+    func insights(_ r: LoopbackServer.Request, _ s: inout State) -> LoopbackServer.Response {
+        guard r.query["level"] == "adset" else {
+            return .json(Self.error(100, "(#100) level must be adset here"), status: 400)
+        }
         guard let range = r.query["time_range"],
             let o = try? JSONSerialization.jsonObject(with: Data(range.utf8)) as? [String: String],
-            let since = o["since"], let until = o["until"]
+            let since = o["since"].flatMap(FakeTikTok.utcDayStart),
+            let until = o["until"].flatMap(FakeTikTok.utcDayStart)
         else { return .json(Self.error(100, "time_range required"), status: 400) }
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd"
-        f.timeZone = TimeZone(identifier: "UTC")
-        guard let first = f.date(from: since), let last = f.date(from: until) else {
-            return .json(Self.error(100, "time_range: bad dates"), status: 400)
-        }
-        let now = Date().timeIntervalSince1970
-        let perHour = Double(s.budgets[id] ?? 0) / 100 / 24
-        var rows: [String] = []
-        var day = first.timeIntervalSince1970
-        while day <= last.timeIntervalSince1970 {
-            let date = f.string(from: Date(timeIntervalSince1970: day))
-            for h in 0..<24 where day + Double(h) * 3_600 < now {
-                let share = min(1, (now - day - Double(h) * 3_600) / 3_600)
-                let hh = String(format: "%02d", h)
-                rows.append(
-                    #"{"date_start":"\#(date)","date_stop":"\#(date)","#
-                        + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(hh):00:00 - \#(hh):59:59","#
-                        + #""spend":"\#(String(format: "%.2f", perHour * share))","impressions":"1000","clicks":"20"}"#)
+        guard let text = r.query["filtering"],
+            let filters = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
+            let byID = filters.first(where: { $0["field"] as? String == "adset.id" }),
+            byID["operator"] as? String == "IN", let ids = byID["value"] as? [String]
+        else { return .json(Self.error(100, "(#100) filtering on adset.id required"), status: 400) }
+        let hourly = r.query["breakdowns"] == "hourly_stats_aggregated_by_advertiser_time_zone"
+        var all: [String] = []
+        var day = since
+        while day <= until {
+            for id in ids {
+                all += s.live ? liveRows(id, day: day, hourly: hourly, s) : fixedRows(id, day: day, hourly)
             }
             day += 86_400
         }
-        return .json(#"{"data":[\#(rows.joined(separator: ","))]}"#)
+        let limit = Int(r.query["limit"] ?? "25") ?? 25
+        let start = r.query["after"].flatMap { Int($0) } ?? 0
+        let page = all.dropFirst(start).prefix(limit)
+        s.rowsServed += page.count
+        let paging =
+            start + limit < all.count
+            ? #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + limit)"},"#
+                + #""next":"https://graph.facebook.com/next"}"#
+            : #","paging":{"cursors":{"before":"\#(start)","after":"\#(start + page.count)"}}"#
+        return .json(#"{"data":[\#(page.joined(separator: ","))]\#(paging)}"#)
+    }
+
+    static func date(_ day: Double) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date(timeIntervalSince1970: day))
+    }
+
+    /// The fixed rows (not `live`): hours 10-12 of 2026-11-23, 12.34 each, two purchases.
+    func fixedRows(_ id: String, day: Double, _ hourly: Bool) -> [String] {
+        let date = Self.date(day)
+        guard date == "2026-11-23" else { return [] }
+        let metrics =
+            #""spend":"\#(hourly ? "12.34" : "37.02")","impressions":"1000","clicks":"25","actions":["#
+            + #"{"action_type":"link_click","value":"25"},{"action_type":"purchase","value":"2"}],"#
+            + #""action_values":[{"action_type":"purchase","value":"45.6"}]"#
+        guard hourly else {
+            return [#"{"adset_id":"\#(id)","date_start":"\#(date)","date_stop":"\#(date)",\#(metrics)}"#]
+        }
+        return (10..<13).map { h in
+            #"{"adset_id":"\#(id)","date_start":"\#(date)","date_stop":"\#(date)","#
+                + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(h):00:00 - \#(h):59:59",\#(metrics)}"#
+        }
+    }
+
+    /// Live rows for ad set `id` on `day` (UTC) up to now: each completed hour spends a
+    /// 24th of its daily budget, the hour in progress its share so far; a day row sums them.
+    func liveRows(_ id: String, day: Double, hourly: Bool, _ s: State) -> [String] {
+        let now = s.now ?? Date().timeIntervalSince1970
+        let date = Self.date(day)
+        let perHour = Double(s.budgets[id] ?? 0) / 24
+        var rows: [String] = []
+        var dayCents = 0
+        for h in 0..<24 where day + Double(h) * 3_600 < now {
+            let cents = Int((perHour * min(1, (now - day - Double(h) * 3_600) / 3_600)).rounded())
+            dayCents += cents
+            let hh = String(format: "%02d", h)
+            rows.append(
+                #"{"adset_id":"\#(id)","date_start":"\#(date)","date_stop":"\#(date)","#
+                    + #""hourly_stats_aggregated_by_advertiser_time_zone":"\#(hh):00:00 - \#(hh):59:59","#
+                    + #""spend":"\#(String(format: "%.2f", Double(cents) / 100))","impressions":"1000","clicks":"20"}"#)
+        }
+        guard !hourly else { return rows }
+        guard !rows.isEmpty else { return [] }
+        return [
+            #"{"adset_id":"\#(id)","date_start":"\#(date)","date_stop":"\#(date)","#
+                + #""spend":"\#(String(format: "%.2f", Double(dayCents) / 100))","#
+                + #""impressions":"\#(1000 * rows.count)","clicks":"\#(20 * rows.count)"}"#
+        ]
     }
 }

@@ -28,6 +28,12 @@ package final class FakeTikTok: Sendable {
         /// completed hour spends a 24th of the budget, the hour in progress its share so far,
         /// and hour 03 reports "-" (no data); conversions follow spend. Off: `report` only.
         package var live = false
+        /// Called with each budget write as it arrives (ad group, decimal text), before it is
+        /// applied or refused: where a test checks the journal already holds its decision.
+        package var onWrite: (@Sendable (String, String) -> Void)? = nil
+        /// The double's clock (seconds since the Unix epoch) for `live` reports; nil: the
+        /// wall clock.
+        package var now: Double? = nil
         /// Every Nth request answered 40100 (throttled), every Mth 50002 (system timeout).
         package var throttleEvery = 0, sysTimeoutEvery = 0
         package var requestsSeen = 0
@@ -130,6 +136,11 @@ package final class FakeTikTok: Sendable {
                     return envelope("{}", code: 50002, message: "System timeout, please retry")
                 }
                 for item in items {
+                    if let id = item["adgroup_id"]?.string, case .number(let text)? = item["budget"] {
+                        s.onWrite?(id, text)
+                    }
+                }
+                for item in items {
                     if case .number(let text)? = item["budget"], (Double(text) ?? 0) <= s.minimumBudget {
                         return envelope("{}", code: 40002, message: "Budget must exceed \(s.minimumBudget)")
                     }
@@ -176,8 +187,18 @@ package final class FakeTikTok: Sendable {
         guard (1...1000).contains(size) else { return envelope("{}", code: 40002, message: "page_size: max 1000") }
         let page = Int(r.query["page"] ?? "1") ?? 1
         let all: [String]
+        let daily = r.query["dimensions"]?.contains("stat_time_day") == true
         if s.live {
-            all = liveRows(day: start, adGroups: filtered(r), s)
+            let ids = filtered(r)
+            all = daily ? liveDayRows(day: start, adGroups: ids, s) : liveRows(day: start, adGroups: ids, s)
+        } else if daily {
+            let spend = s.report.keys.filter { $0.hasPrefix(start) }.compactMap {
+                (try? JSON.parse(Array(s.report[$0]!.utf8)))?["spend"]?.string.flatMap(Double.init)
+            }
+            all = spend.isEmpty ? [] : [
+                #"{"dimensions":{"adgroup_id":"ag1","stat_time_day":"\#(start) 00:00:00"},"metrics":"#
+                    + Self.metrics(spend: String(format: "%.2f", spend.reduce(0, +))) + "}"
+            ]
         } else {
             all = s.report.keys.filter { $0.hasPrefix(start) }.sorted().map {
                 #"{"dimensions":{"adgroup_id":"ag1","stat_time_hour":"\#($0)"},"metrics":\#(s.report[$0]!)}"#
@@ -204,33 +225,63 @@ package final class FakeTikTok: Sendable {
         }
     }
 
-    /// Rows for `day` (UTC) up to now, as `live` describes.
-    func liveRows(day: String, adGroups: [String], _ s: State) -> [String] {
-        let now = Date().timeIntervalSince1970
+    /// An hour's live spend in cents (nil: not started; -1: the "-" hour), as `live` says.
+    func liveCents(budget: Double, hourStart: Double, hour: Int, now: Double) -> Int? {
+        guard hourStart < now else { return nil }
+        if hour == 3 { return -1 }
+        return Int((budget / 24 * min(1, (now - hourStart) / 3_600) * 100).rounded())
+    }
+
+    static func liveMetrics(cents: Int) -> String {
+        let spend = Double(cents) / 100
+        return #"{"spend":"\#(String(format: "%.2f", spend))","impressions":"\#(Int(spend * 40))","#
+            + #""clicks":"\#(Int(spend))","conversion":"\#(String(format: "%.1f", spend / 20))","#
+            + #""total_purchase_value":"\#(String(format: "%.2f", spend * 3))"}"#
+    }
+
+    static func utcDayStart(_ day: String) -> Double? {
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd"
         f.timeZone = TimeZone(identifier: "UTC")
-        guard let dayStart = f.date(from: day)?.timeIntervalSince1970 else { return [] }
+        return f.date(from: day)?.timeIntervalSince1970
+    }
+
+    /// Hourly rows for `day` (UTC) up to now, as `live` describes.
+    func liveRows(day: String, adGroups: [String], _ s: State) -> [String] {
+        let now = s.now ?? Date().timeIntervalSince1970
+        guard let dayStart = Self.utcDayStart(day) else { return [] }
         var rows: [String] = []
         for id in adGroups {
             let budget = Double(s.budgets[id] ?? "0") ?? 0
             for h in 0..<24 {
-                let start = dayStart + Double(h) * 3_600
-                guard start < now else { break }
-                let share = min(1, (now - start) / 3_600)
-                let spend = budget / 24 * share
+                guard let cents = liveCents(budget: budget, hourStart: dayStart + Double(h) * 3_600, hour: h, now: now)
+                else { break }
                 let metrics =
-                    h == 3
+                    cents < 0
                     ? #"{"spend":"-","impressions":"-","clicks":"-","conversion":"-","total_purchase_value":"-"}"#
-                    : #"{"spend":"\#(String(format: "%.2f", spend))","impressions":"\#(Int(spend * 40))","#
-                        + #""clicks":"\#(Int(spend))","conversion":"\#(String(format: "%.1f", spend / 20))","#
-                        + #""total_purchase_value":"\#(String(format: "%.2f", spend * 3))"}"#
+                    : Self.liveMetrics(cents: cents)
                 let hour = "\(day) \(String(format: "%02d", h)):00:00"
                 rows.append(
                     #"{"dimensions":{"adgroup_id":"\#(id)","stat_time_hour":"\#(hour)"},"metrics":\#(metrics)}"#)
             }
         }
         return rows
+    }
+
+    /// Daily rows (`stat_time_day`, "YYYY-MM-DD 00:00:00") for `day` (UTC) up to now: each
+    /// ad group's hours summed ([airbyte] daily report streams use the same report with
+    /// `stat_time_day`). None for an ad group with nothing yet.
+    func liveDayRows(day: String, adGroups: [String], _ s: State) -> [String] {
+        let now = s.now ?? Date().timeIntervalSince1970
+        guard let dayStart = Self.utcDayStart(day), dayStart < now else { return [] }
+        return adGroups.map { id in
+            let budget = Double(s.budgets[id] ?? "0") ?? 0
+            let cents = (0..<24).compactMap {
+                liveCents(budget: budget, hourStart: dayStart + Double($0) * 3_600, hour: $0, now: now)
+            }.filter { $0 > 0 }.reduce(0, +)
+            return #"{"dimensions":{"adgroup_id":"\#(id)","stat_time_day":"\#(day) 00:00:00"},"#
+                + #""metrics":\#(Self.liveMetrics(cents: cents))}"#
+        }
     }
 
     package static func metrics(spend: String, conversion: String = "1.5", value: String = "45.60") -> String {

@@ -76,7 +76,7 @@ package final class MetaAdapter: AdPlatform {
         return .fail(.rejected(code: "\(code)\(subcode)", detail: detail))
     }
 
-    private func call(
+    func call(
         _ method: String, _ path: String, query: [(String, String)] = [], form: [(String, String)]? = nil
     ) throws(PlatformError) -> JSON {
         var headers = [("Authorization", "Bearer \(token)")]
@@ -269,78 +269,5 @@ package final class MetaAdapter: AdPlatform {
             }
         }
         return results
-    }
-
-    /// Insights with the hourly breakdown (advertiser time zone); money as decimal strings.
-    package func hourlyMetrics(
-        campaign id: CampaignID, from: Instant, to: Instant
-    ) throws(PlatformError) -> MetricsWindow {
-        let day = { (t: Instant) in String(t.adding(seconds: self.config.utcOffsetSeconds).rfc3339.prefix(10)) }
-        var hours: [HourlyMetrics] = []
-        var after: String? = nil
-        for _ in 0..<MetaConfig.pagesMax {
-            var query = [
-                ("fields", "spend,impressions,clicks,actions,action_values"),
-                ("breakdowns", "hourly_stats_aggregated_by_advertiser_time_zone"),
-                ("time_range", #"{"since":"\#(day(from))","until":"\#(day(to))"}"#), ("time_increment", "1"),
-                ("limit", "500"),
-            ]
-            if let after { query.append(("after", after)) }
-            let page = try call("GET", "/\(id.rawValue)/insights", query: query)
-            for row in page["data"]?.array ?? [] { hours.append(try hour(row)) }
-            guard page["paging"]?["next"] != nil, let cursor = page["paging"]?["cursors"]?["after"]?.string else {
-                break
-            }
-            after = cursor
-        }
-        hours = hours.filter {
-            $0.hour >= from.microsSinceEpoch / 3_600_000_000
-                && $0.hour < (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000
-        }
-        hours.sort { $0.hour < $1.hour }
-        let fresh = hours.last.map {
-            Instant(microsSinceEpoch: min(($0.hour + 1) * 3_600_000_000, to.microsSinceEpoch))
-        }
-        return MetricsWindow(campaign: id, hours: hours, freshThrough: fresh ?? from)
-    }
-
-    private func hour(_ row: JSON) throws(PlatformError) -> HourlyMetrics {
-        guard let date = row["date_start"]?.string,
-            let slot = row["hourly_stats_aggregated_by_advertiser_time_zone"]?.string,
-            let start = Instant(rfc3339: "\(date)T\(slot.prefix(8))Z")
-        else {
-            throw .malformed(detail: "insights row without date_start and an hourly slot")
-        }
-        guard let spend = row["spend"]?.decimalMicros,
-            let impressions = row["impressions"]?.int64, let clicks = row["clicks"]?.int64
-        else {
-            throw .malformed(detail: "insights row for \(date) \(slot) lacks spend, impressions or clicks")
-        }
-        func purchase(_ key: String) -> JSON? {
-            row[key]?.array?.first {
-                $0["action_type"]?.string == "purchase"
-                    || $0["action_type"]?.string == "offsite_conversion.fb_pixel_purchase"
-            }?["value"]
-        }
-        let hourStart = start.adding(seconds: -config.utcOffsetSeconds)
-        // Absent means none; present but inexact is nonsense, not zero revenue.
-        var value = Micros.zero
-        if let v = purchase("action_values") {
-            guard let exact = v.decimalMicros, exact >= .zero else {
-                throw .malformed(
-                    detail:
-                        "insights row for \(date) \(slot): purchase value \(v.encoded.prefix(30)) is not an exact "
-                            + "amount"
-                )
-            }
-            value = exact
-        }
-        guard let conversions = purchase("actions").map({ $0.double }) ?? 0, conversions.isFinite, conversions >= 0
-        else {
-            throw .malformed(detail: "insights row for \(date) \(slot): purchase count is not a finite number")
-        }
-        return HourlyMetrics(
-            hour: hourStart.microsSinceEpoch / 3_600_000_000, spendMicros: spend, impressions: impressions,
-            clicks: clicks, conversions: conversions, conversionValueMicros: value)
     }
 }

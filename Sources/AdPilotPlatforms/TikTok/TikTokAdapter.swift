@@ -217,18 +217,54 @@ package final class TikTokAdapter: AdPlatform {
         return out
     }
 
-    private func windows(
-        _ ids: [CampaignID], from: Instant, to: Instant
-    ) throws(PlatformError) -> [CampaignID: MetricsWindow] {
-        let filter = JSON.array([
+    /// Today's totals: the same report by `stat_time_day` for the advertiser-local day of
+    /// `now`, one row per ad group (none: nothing spent yet), up to 100 ad groups a request.
+    package func todayTotals(
+        campaigns ids: [CampaignID], now: Instant
+    ) -> [CampaignID: Result<HourlyMetrics, PlatformError>]? {
+        let localDay = (now.microsSinceEpoch.floorDiv(1_000_000) + config.utcOffsetSeconds).floorDiv(86_400)
+        let dayStart = Instant(secondsSinceEpoch: localDay * 86_400 - config.utcOffsetSeconds)
+        let day = localDays(from: dayStart, to: dayStart.adding(seconds: 1))[0]
+        var out: [CampaignID: Result<HourlyMetrics, PlatformError>] = [:]
+        for start in stride(from: 0, to: ids.count, by: Self.reportIDsMax) {
+            let part = Array(ids[start..<min(ids.count, start + Self.reportIDsMax)])
+            do {
+                let rows = try reportDay(
+                    day, dimension: "stat_time_day", filter: Self.filter(part), from: dayStart,
+                    to: dayStart.adding(seconds: 86_400))
+                for id in part {
+                    out[id] = .success(
+                        rows[id]?.first
+                            ?? HourlyMetrics(
+                                hour: dayStart.microsSinceEpoch / 3_600_000_000, spendMicros: .zero, impressions: 0,
+                                clicks: 0, conversions: 0, conversionValueMicros: .zero))
+                }
+            } catch {
+                for id in part { out[id] = .failure(error) }
+            }
+        }
+        return out
+    }
+
+    /// The report's `filtering`: `adgroup_ids` IN the ad groups named.
+    static func filter(_ ids: [CampaignID]) -> String {
+        JSON.array([
             .object([
                 ("field_name", .string("adgroup_ids")), ("filter_type", .string("IN")),
                 ("filter_value", .string(JSON.array(ids.map { .string($0.rawValue) }).encoded)),
             ])
         ]).encoded
+    }
+
+    private func windows(
+        _ ids: [CampaignID], from: Instant, to: Instant
+    ) throws(PlatformError) -> [CampaignID: MetricsWindow] {
+        let filter = Self.filter(ids)
         var hours: [CampaignID: [HourlyMetrics]] = [:]
         for day in localDays(from: from, to: to) {
-            for (id, h) in try reportDay(day, filter: filter, from: from, to: to) { hours[id, default: []] += h }
+            for (id, h) in try reportDay(day, dimension: "stat_time_hour", filter: filter, from: from, to: to) {
+                hours[id, default: []] += h
+            }
         }
         var out: [CampaignID: MetricsWindow] = [:]
         for id in ids {
@@ -250,9 +286,10 @@ package final class TikTokAdapter: AdPlatform {
         return (first...last).map { String(Instant(secondsSinceEpoch: $0 * daySeconds).rfc3339.prefix(10)) }
     }
 
-    /// One local day of hourly rows, every page, keeping the hours in `from..<to`, by ad group.
+    /// One local day of rows by `dimension` (`stat_time_hour`: hourly, `stat_time_day`: the
+    /// day), every page, keeping those that start in `from..<to`, by ad group.
     private func reportDay(
-        _ day: String, filter: String, from: Instant, to: Instant
+        _ day: String, dimension: String, filter: String, from: Instant, to: Instant
     ) throws(PlatformError) -> [CampaignID: [HourlyMetrics]] {
         var hours: [CampaignID: [HourlyMetrics]] = [:]
         var page = 1
@@ -261,17 +298,17 @@ package final class TikTokAdapter: AdPlatform {
                 "GET", "/report/integrated/get/",
                 query: [
                     ("advertiser_id", config.advertiserID), ("report_type", "BASIC"), ("data_level", "AUCTION_ADGROUP"),
-                    ("dimensions", #"["adgroup_id","stat_time_hour"]"#),
+                    ("dimensions", #"["adgroup_id","\#(dimension)"]"#),
                     ("metrics", #"["spend","impressions","clicks","conversion","total_purchase_value"]"#),
                     ("start_date", day), ("end_date", day), ("filtering", filter),
                     ("page", String(page)), ("page_size", "1000"),
                 ])
             for row in data["list"]?.array ?? [] {
-                guard let text = row["dimensions"]?["stat_time_hour"]?.string,
+                guard let text = row["dimensions"]?[dimension]?.string,
                     let local = Instant(rfc3339: text.replacing(" ", with: "T") + "Z"),
                     let group = row["dimensions"]?["adgroup_id"].flatMap({ $0.string ?? $0.int64.map(String.init) })
                 else {
-                    throw .malformed(detail: "report row without an adgroup_id and a stat_time_hour")
+                    throw .malformed(detail: "report row without an adgroup_id and a \(dimension)")
                 }
                 let start = local.adding(seconds: -config.utcOffsetSeconds)
                 guard start >= from && start < to else { continue }
