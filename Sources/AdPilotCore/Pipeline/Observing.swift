@@ -13,9 +13,7 @@ package enum Observing {
         campaign: CampaignID, currency: Currency, budgetMicros: Micros, hours: [HourlyMetrics],
         freshThrough: Instant, now: Instant, utcOffsetSeconds: Int64
     ) -> Observation {
-        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
-        let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
-        let dayStartHour = (now.microsSinceEpoch - local.secondOfDay * Instant.microsPerSecond) / hourMicros
+        let dayStartHour = dayStartHour(now, utcOffsetSeconds: utcOffsetSeconds)
         var spendToday = Micros.zero, spend = Micros.zero, value = Micros.zero
         var conversions = 0.0
         var withoutConversion = 0
@@ -40,6 +38,14 @@ package enum Observing {
             campaign: campaign, currency: currency, currentBudgetMicros: budgetMicros, spendTodayMicros: spendToday,
             trailing: TrailingStats(spendMicros: spend, conversions: conversions, conversionValueMicros: value),
             hoursWithoutConversion: withoutConversion, dataAgeSeconds: ageSeconds)
+    }
+
+    /// The first hour (since the Unix epoch) of the account's local day that contains `now`:
+    /// the hours that count toward spend today.
+    package static func dayStartHour(_ now: Instant, utcOffsetSeconds: Int64) -> Int64 {
+        let local = LocalTime(now, utcOffsetSeconds: utcOffsetSeconds)
+        return (now.microsSinceEpoch - local.secondOfDay * Instant.microsPerSecond)
+            / (Instant.secondsPerHour * Instant.microsPerSecond)
     }
 
     /// Whether `h` has ended at `now` (the platforms report the hour in progress too).

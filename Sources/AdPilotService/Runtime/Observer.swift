@@ -32,24 +32,16 @@ enum Observer {
         var list = try platform.listCampaigns()
         list.sort { $0.id < $1.id }
         cache.keep(only: Set(list.map(\.id)))
-        let windowStart = now.adding(seconds: -Observing.trailingHours * Instant.secondsPerHour)
         // Computed in every mode: status shows which campaigns a canary would control.
         let scope = canaryScope(config: config, campaigns: list.filter { $0.notControllable == nil })
         var out = Observed()
         out.campaigns.reserveCapacity(list.count)
         // Paused campaigns are read too: their spend today counts toward the account cap.
-        // Campaigns whose reads start at the same time are read together.
-        let starts = Dictionary(list.map { ($0.id, cache.fetchStart($0.id, windowStart: windowStart, now: now)) },
-                                uniquingKeysWith: { a, _ in a })
-        var read: [CampaignID: Result<MetricsWindow, PlatformError>] = [:]
-        for (from, ids) in Dictionary(grouping: list.map(\.id), by: { starts[$0]! }) {
-            read.merge(platform.hourlyMetrics(campaigns: ids, from: from, to: now)) { a, _ in a }
-        }
+        let read = readWindows(platform, ids: list.map(\.id), config: config, now: now, cache: &cache)
         for c in list {
             let window: MetricsWindow
             do {
-                let fresh = try (read[c.id] ?? .failure(.malformed(detail: "no report for \(c.id)"))).get()
-                window = cache.merge(c.id, fresh: fresh, fetchedFrom: starts[c.id]!, windowStart: windowStart, now: now)
+                window = try (read[c.id] ?? .failure(.malformed(detail: "no report for \(c.id)"))).get()
             } catch {
                 out.failures.append((c.id, error))
                 out.campaigns.append(
@@ -73,6 +65,38 @@ enum Observer {
                     notControllable: c.notControllable))
         }
         return out
+    }
+
+    /// Each campaign's trailing window, reading as little as `HourCache` allows: hours for
+    /// those that need them (one request for many that start at the same hour), today's
+    /// totals for the others, or hours for them too when the platform offers no totals.
+    static func readWindows(
+        _ platform: any AdPlatform, ids: [CampaignID], config: ServiceConfig, now: Instant, cache: inout HourCache
+    ) -> [CampaignID: Result<MetricsWindow, PlatformError>] {
+        let windowStart = now.adding(seconds: -Observing.trailingHours * Instant.secondsPerHour)
+        var read: [CampaignID: Result<MetricsWindow, PlatformError>] = [:]
+        var needHours = ids.filter { cache.needsHours($0, now: now) }
+        let current = ids.filter { !cache.needsHours($0, now: now) }
+        if !current.isEmpty, let totals = platform.todayTotals(campaigns: current, now: now) {
+            for id in current {
+                read[id] = (totals[id] ?? .failure(.malformed(detail: "no totals for \(id) today"))).map {
+                    cache.window(
+                        id, today: $0, windowStart: windowStart, now: now,
+                        utcOffsetSeconds: config.account.utcOffsetSeconds)!
+                }
+            }
+        } else {
+            needHours += current
+        }
+        let starts = Dictionary(grouping: needHours) { cache.fetchStart($0, windowStart: windowStart, now: now) }
+        for (from, group) in starts.sorted(by: { $0.key < $1.key }) {
+            for (id, result) in platform.hourlyMetrics(campaigns: group, from: from, to: now) {
+                read[id] = result.map {
+                    cache.merge(id, fresh: $0, fetchedFrom: from, windowStart: windowStart, now: now)
+                }
+            }
+        }
+        return read
     }
 
     /// A campaign listed (so its budget is known) whose metrics could not be read: it holds
