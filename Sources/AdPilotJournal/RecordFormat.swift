@@ -40,9 +40,12 @@ package enum RecordFormat {
     /// True when `data` can be embedded: a single-line JSON object within the size limit.
     /// (Its inner validity is the producer's contract: AdPilot's producers are encoders.)
     package static func isEmbeddable(_ data: [UInt8]) -> Bool {
-        data.count >= 2 && data.first == UInt8(ascii: "{") && data.last == UInt8(ascii: "}")
-            && data.count <= lineBytesMax - 512 && !data.contains(UInt8(ascii: "\n"))
-            && !data.contains(UInt8(ascii: "\r"))
+        guard data.count >= 2 && data.first == UInt8(ascii: "{") && data.last == UInt8(ascii: "}")
+            && data.count <= lineBytesMax - 512
+        else { return false }
+        return data.withUnsafeBytes {
+            memchr($0.baseAddress!, 0x0A, $0.count) == nil && memchr($0.baseAddress!, 0x0D, $0.count) == nil
+        }
     }
 
     /// Appends one complete line (with newline) to `out` and returns its hash.

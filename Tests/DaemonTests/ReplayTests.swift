@@ -11,7 +11,8 @@ import Testing
 /// "Replayable from the journal" (docs/journal-format.md): every decision a demo run
 /// journaled decodes as a `DecisionRecord`, and deciding its recorded inputs again through
 /// the core, with the configuration its `config_digest` cites and the proposal it recorded,
-/// gives the identical decision: the same layers, reasons and amounts, byte for byte.
+/// gives the identical decision: the same layers, reasons and amounts, byte for byte. The
+/// bytes are also what Foundation's `JSONEncoder` writes for the decoded record.
 @Suite(.serialized) struct ReplayTests {
     @Test func everyJournaledDecisionReplaysExactly() throws {
         let dir = TempDir("replay")
@@ -49,6 +50,10 @@ import Testing
             #expect(again == bytes, Comment(rawValue: "seq \(r.seq) (\(record.campaign)) replays differently:\n"
                 + "journal \(String(decoding: bytes, as: UTF8.self))\n"
                 + "replay  \(String(decoding: again, as: UTF8.self))"))
+            // The journal's encoder writes what Foundation's JSONEncoder writes (`RecordEncoder`).
+            let foundation = Array(try RecordCoding.encoder().encode(record))
+            #expect(
+                foundation == bytes, "seq \(r.seq): JSONEncoder writes \(String(decoding: foundation, as: UTF8.self))")
             #expect(decision.layers == record.layers && decision.action == record.action
                     && decision.reason == record.reason && decision.finalBudgetMicros == record.budgetAfterMicros)
             replayed += 1

@@ -72,9 +72,9 @@ extension Controller {
                                     anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)
                             )
                         }, uniquingKeysWith: { a, _ in a }))
-                try stateDir.writeAtomically(stateDir.anomalySnapshot, Array(try JSONEncoder().encode(a)))
+                try stateDir.writeAtomically(stateDir.anomalySnapshot, try RecordEncoder(forRecords: false).encode(a))
             }
-            try stateDir.writeAtomically(stateDir.snapshot, Array(try JSONEncoder().encode(snapshot)))
+            try stateDir.writeAtomically(stateDir.snapshot, try RecordEncoder(forRecords: false).encode(snapshot))
         } catch {
             log.error(
                 "cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
