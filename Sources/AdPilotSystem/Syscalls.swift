@@ -182,7 +182,11 @@ extension FileIO {
 
 /// The real syscalls.
 package struct PosixFileIO: FileIO {
-    package init() {}
+    /// False: `fdatasync` and `fsync` return at once, for files nothing needs to outlive a
+    /// crash (`adpilotctl simulate`'s scratch journals). Everything else syncs.
+    package let durable: Bool
+
+    package init(durable: Bool = true) { self.durable = durable }
 
     @inline(__always)
     private func retry<T: BinaryInteger>(_ op: String, _ path: String?, _ call: () -> T) throws(SystemError) -> T {
@@ -214,10 +218,12 @@ package struct PosixFileIO: FileIO {
     }
 
     package func fdatasync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+        guard durable else { return }
         _ = try retry("fdatasync", path) { Glibc.fdatasync(fd.rawValue) }
     }
 
     package func fsync(_ fd: FileDescriptor, path: String) throws(SystemError) {
+        guard durable else { return }
         _ = try retry("fsync", path) { Glibc.fsync(fd.rawValue) }
     }
 

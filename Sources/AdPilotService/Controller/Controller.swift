@@ -64,13 +64,16 @@ package final class Controller: @unchecked Sendable {
     var tickCount: UInt64 = 0
     let statusView: Guarded<StatusView>
     var totals = DecisionTotals()
-    let encoder = RecordCoding.encoder()
+    let encoder = RecordEncoder()
     /// Test-only (ADPILOT_TEST_FAULTS): real time spent before each platform write, to
     /// widen the window between a decision and its outcome for crash tests.
     package var applyDelayMillis = 0
     /// Sees every tick's decisions once they are journaled (`adpilotctl simulate` reads the
     /// pacer's plan from them); nil in the daemon.
     var onDecisions: (([Decision]) -> Void)? = nil
+    /// False: the snapshot is written at shutdown only, not after every tick. For
+    /// `adpilotctl simulate`, whose controllers nothing restarts; the daemon always writes it.
+    var snapshotAfterEveryTick = true
     /// Ticks run by this process.
     package internal(set) var ticksThisRun: UInt64 = 0
 

@@ -55,7 +55,7 @@ extension Controller {
             state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
         count(report)
         updateLastDecisions(decisions, refs: refs, observed: observed)
-        persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log)
+        if snapshotAfterEveryTick { persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log) }
     }
 
     /// Breaker and anomaly levels as the tick found them, to journal what it changed.
@@ -306,7 +306,7 @@ extension Controller {
         let size = (decisions.count + chunks - 1) / max(1, chunks)
         let parts = Guarded([[JournalEntry]](repeating: [], count: chunks))
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let encoder = RecordCoding.encoder()
+            let encoder = RecordEncoder()
             let part = decisions[min(decisions.count, c * size)..<min(decisions.count, (c + 1) * size)].map { d in
                 JournalEntry(
                     kind: RecordKind.decision,

@@ -63,7 +63,9 @@ package enum Simulation {
         let clock = ManualClock(o.start)
         let market = MarketSimulator(
             config: SimulatorConfig(seed: seed, campaigns: o.campaigns, start: o.start), clock: clock)
-        let stateDir = StateDirectory(scratch + "/\(policy.name)-\(policy.version)-seed\(seed)")
+        // A scratch directory that nothing outlives: journaled in full, never synced.
+        let stateDir = StateDirectory(
+            scratch + "/\(policy.name)-\(policy.version)-seed\(seed)", io: PosixFileIO(durable: false))
         let log = Log(identifier: "adpilotctl simulate", toJournald: false, silent: true)
         let journal = try Controller.openJournal(config: config, stateDir: stateDir, sealKey: nil, log: log)
         let controller = try Controller.start(
@@ -76,6 +78,7 @@ package enum Simulation {
         let scoredFrom = o.start.adding(seconds: Int64(o.warmupDays) * Instant.secondsPerDay)
         var plan = (sums: [Double](repeating: 0, count: 25), counts: [Int](repeating: 0, count: 25))
         controller.onDecisions = { samplePlan($0, config, scoredFrom: scoredFrom, &plan) }
+        controller.snapshotAfterEveryTick = false  // nothing restarts it; the journal is kept in full
         let ticksPerDay = Instant.secondsPerDay / config.tickSeconds
         for day in 0..<(o.warmupDays + o.days) {
             for _ in 0..<ticksPerDay {
