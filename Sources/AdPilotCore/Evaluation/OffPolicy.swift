@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Off-policy estimates of what a policy would have earned, from periods logged while
+/// another (the behaviour policy, with exploration) wrote: docs/evaluation.md.
+///
+/// Actions are continuous (the log of a proposed budget over the budget in force), so the
+/// importance weight of a logged period for a deterministic target policy uses a kernel on
+/// the distance between the target's action and the action taken (Kallus & Zhou, "Policy
+/// Evaluation and Optimization with Continuous Treatments", AISTATS 2018; the Open Bandit
+/// Pipeline's continuous estimators):
+///
+///     w_i = K_h(target_i - action_i) / behaviourDensity_i,   K_h(u) = phi(u / h) / h
+///
+/// - direct method (DM): mean of q(x_i, target_i), q fitted per campaign as a line in the
+///   action (ridge-shrunk toward the pooled slope), so campaigns keep their own level;
+/// - kernelized IPS: mean of w_i r_i; self-normalised IPS: sum w_i r_i / sum w_i;
+/// - doubly robust (DR): mean of q(x_i, target_i) + w_i (r_i - q(x_i, action_i)).
+package enum OffPolicy {
+    /// One logged period: the campaign (for the response model), its cluster (the
+    /// campaign-day the bootstrap resamples), the action taken with its behaviour density,
+    /// the evaluated policy's action in the same state, and the settled reward.
+    package struct Period: Hashable, Sendable, Codable {
+        package var campaign: Int
+        package var cluster: Int
+        package var action: Double
+        package var behaviourDensity: Double
+        package var target: Double
+        package var reward: Double
+
+        package init(campaign: Int, cluster: Int, action: Double, behaviourDensity: Double, target: Double,
+                     reward: Double) {
+            self.campaign = campaign
+            self.cluster = cluster
+            self.action = action
+            self.behaviourDensity = behaviourDensity
+            self.target = target
+            self.reward = reward
+        }
+    }
+
+    package enum Estimator: String, CaseIterable, Sendable, Codable {
+        case dm, ips, snips, dr
+    }
+
+    /// Point estimates and diagnostics on one sample.
+    package struct Point: Hashable, Sendable, Codable {
+        package var dm: Double
+        package var ips: Double
+        package var snips: Double
+        package var dr: Double
+        /// Effective sample size of the kernel weights, (sum w)^2 / sum w^2.
+        package var effectiveSampleSize: Double
+        /// Share of periods whose target action lies within 3 bandwidths of the action taken:
+        /// the part of the target's behaviour the log covers.
+        package var support: Double
+
+        package func value(_ e: Estimator) -> Double {
+            switch e {
+            case .dm: return dm
+            case .ips: return ips
+            case .snips: return snips
+            case .dr: return dr
+            }
+        }
+    }
+
+    static let invSqrt2Pi = 0.398_942_280_401_432_7
+
+    /// The Gaussian kernel with bandwidth `h`.
+    package static func kernel(_ u: Double, bandwidth h: Double) -> Double {
+        let z = u / h
+        return invSqrt2Pi * exp(-0.5 * z * z) / h
+    }
+
+    /// The kernel weight of each period.
+    package static func weights(_ periods: [Period], bandwidth: Double) -> [Double] {
+        periods.map { kernel($0.target - $0.action, bandwidth: bandwidth) / $0.behaviourDensity }
+    }
+
+    /// The response model: per campaign, reward = a + b * action by least squares with the
+    /// slope shrunk toward the pooled slope by `ridge` (in units of the action's variance);
+    /// the pooled line for a campaign with one period or none.
+    package struct ResponseModel: Sendable {
+        package var intercept: [Int: Double] = [:]
+        package var slope: [Int: Double] = [:]
+        package var pooled: (intercept: Double, slope: Double) = (0, 0)
+
+        package init(_ periods: [Period], ridge: Double) {
+            pooled = Self.line(periods, prior: nil, ridge: 0)
+            for (c, ps) in Dictionary(grouping: periods, by: \.campaign) {
+                let fit = Self.line(ps, prior: pooled.slope, ridge: ridge)
+                intercept[c] = fit.intercept
+                slope[c] = fit.slope
+            }
+        }
+
+        /// Least squares with the slope pulled toward `prior` by `ridge` pseudo-periods.
+        static func line(_ ps: [Period], prior: Double?, ridge: Double) -> (intercept: Double, slope: Double) {
+            guard !ps.isEmpty else { return (0, 0) }
+            let n = Double(ps.count)
+            let ma = ps.reduce(0) { $0 + $1.action } / n
+            let mr = ps.reduce(0) { $0 + $1.reward } / n
+            var sxx = 0.0, sxy = 0.0
+            for p in ps {
+                sxx += (p.action - ma) * (p.action - ma)
+                sxy += (p.action - ma) * (p.reward - mr)
+            }
+            let k = prior == nil ? 0 : ridge
+            let slope = sxx + k > 0 ? (sxy + k * (prior ?? 0)) / (sxx + k) : (prior ?? 0)
+            return (mr - slope * ma, slope)
+        }
+
+        package func predict(campaign: Int, action: Double) -> Double {
+            (intercept[campaign] ?? pooled.intercept) + (slope[campaign] ?? pooled.slope) * action
+        }
+    }
+
+    /// Every estimator on `periods`.
+    package static func estimate(_ periods: [Period], bandwidth: Double, ridge: Double) -> Point {
+        guard !periods.isEmpty else {
+            return Point(dm: 0, ips: 0, snips: 0, dr: 0, effectiveSampleSize: 0, support: 0)
+        }
+        let n = Double(periods.count)
+        let w = weights(periods, bandwidth: bandwidth)
+        let model = ResponseModel(periods, ridge: ridge)
+        var dm = 0.0, ips = 0.0, dr = 0.0, sw = 0.0, sw2 = 0.0, swr = 0.0, covered = 0.0
+        for (p, wi) in zip(periods, w) {
+            let qTarget = model.predict(campaign: p.campaign, action: p.target)
+            let qTaken = model.predict(campaign: p.campaign, action: p.action)
+            dm += qTarget
+            ips += wi * p.reward
+            dr += qTarget + wi * (p.reward - qTaken)
+            sw += wi
+            sw2 += wi * wi
+            swr += wi * p.reward
+            if abs(p.target - p.action) <= 3 * bandwidth { covered += 1 }
+        }
+        return Point(
+            dm: dm / n, ips: ips / n, snips: sw > 0 ? swr / sw : 0, dr: dr / n,
+            effectiveSampleSize: sw2 > 0 ? sw * sw / sw2 : 0, support: covered / n)
+    }
+
+    /// An estimate with its 95% interval.
+    package struct Interval: Hashable, Sendable, Codable {
+        package var estimate: Double
+        package var low: Double
+        package var high: Double
+    }
+
+    /// What `evaluate` reports per estimator: the candidate's value, the reference's, and
+    /// the difference (candidate - reference), each with a cluster-bootstrap interval.
+    package struct Comparison: Hashable, Sendable, Codable {
+        package var estimator: Estimator
+        package var candidate: Interval
+        package var reference: Interval
+        package var difference: Interval
+    }
+
+    package struct Report: Hashable, Sendable, Codable {
+        package var periods: Int
+        package var clusters: Int
+        package var bandwidth: Double
+        package var replicates: Int
+        /// The candidate's weights (the reference's are in `referenceEffectiveSampleSize`).
+        package var effectiveSampleSize: Double
+        package var referenceEffectiveSampleSize: Double
+        package var support: Double
+        package var comparisons: [Comparison]
+
+        package func comparison(_ e: Estimator) -> Comparison? { comparisons.first { $0.estimator == e } }
+    }
+
+    /// The candidate (each period's `target`) against the reference (`reference[i]`, the
+    /// same periods' reference actions), by every estimator, with 95% percentile intervals
+    /// from `replicates` bootstrap resamples of whole clusters (campaign-days: periods of
+    /// one campaign and day are correlated, so they are drawn together), drawn with
+    /// SplitMix64(`seed`): cluster `k` of the sorted cluster ids is `next() % clusters`.
+    package static func evaluate(
+        _ periods: [Period], reference: [Double], bandwidth: Double, ridge: Double, replicates: Int, seed: UInt64
+    ) -> Report {
+        precondition(reference.count == periods.count, "one reference action per period")
+        let asReference = zip(periods, reference).map { p, r in
+            var q = p
+            q.target = r
+            return q
+        }
+        let point = (estimate(periods, bandwidth: bandwidth, ridge: ridge),
+                     estimate(asReference, bandwidth: bandwidth, ridge: ridge))
+        let ids = Array(Set(periods.map(\.cluster))).sorted()
+        let members = Dictionary(grouping: periods.indices, by: { periods[$0].cluster })
+        var rng = SplitMix64(seed: seed)
+        var draws: [[Double]] = Array(repeating: [], count: Estimator.allCases.count * 3)
+        for _ in 0..<replicates {
+            var indices: [Int] = []
+            for _ in ids.indices { indices += members[ids[Int(rng.next() % UInt64(ids.count))]]! }
+            let c = estimate(indices.map { periods[$0] }, bandwidth: bandwidth, ridge: ridge)
+            let r = estimate(indices.map { asReference[$0] }, bandwidth: bandwidth, ridge: ridge)
+            for (k, e) in Estimator.allCases.enumerated() {
+                draws[3 * k].append(c.value(e))
+                draws[3 * k + 1].append(r.value(e))
+                draws[3 * k + 2].append(c.value(e) - r.value(e))
+            }
+        }
+        let comparisons = Estimator.allCases.enumerated().map { k, e in
+            let (c, r) = (point.0.value(e), point.1.value(e))
+            return Comparison(
+                estimator: e, candidate: interval(c, draws[3 * k]), reference: interval(r, draws[3 * k + 1]),
+                difference: interval(c - r, draws[3 * k + 2]))
+        }
+        return Report(
+            periods: periods.count, clusters: ids.count, bandwidth: bandwidth, replicates: replicates,
+            effectiveSampleSize: point.0.effectiveSampleSize, referenceEffectiveSampleSize: point.1.effectiveSampleSize,
+            support: point.0.support, comparisons: comparisons)
+    }
+
+    /// The estimate with the 2.5% and 97.5% quantiles of its bootstrap draws (linear
+    /// interpolation between order statistics, numpy's default).
+    static func interval(_ estimate: Double, _ draws: [Double]) -> Interval {
+        guard !draws.isEmpty else { return Interval(estimate: estimate, low: estimate, high: estimate) }
+        let sorted = draws.sorted()
+        return Interval(estimate: estimate, low: quantile(sorted, 0.025), high: quantile(sorted, 0.975))
+    }
+
+    package static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        let position = q * Double(sorted.count - 1)
+        let below = Int(position.rounded(.down))
+        let above = min(sorted.count - 1, below + 1)
+        return sorted[below] + (sorted[above] - sorted[below]) * (position - Double(below))
+    }
+}
