@@ -185,6 +185,26 @@ extension AdPlatform {
     }
 }
 
+/// Reads of many campaigns in requests of a bounded size.
+package enum PlatformReads {
+    /// `read` over `ids` in parts of at most `size`, each campaign with its part's result:
+    /// a failed request fails the campaigns it named, and only those.
+    package static func inChunks<T>(
+        _ ids: [CampaignID], of size: Int, _ read: ([CampaignID]) throws(PlatformError) -> [CampaignID: T]
+    ) -> [CampaignID: Result<T, PlatformError>] {
+        var out: [CampaignID: Result<T, PlatformError>] = [:]
+        for start in stride(from: 0, to: ids.count, by: size) {
+            let part = Array(ids[start..<min(ids.count, start + size)])
+            do {
+                for (id, value) in try read(part) { out[id] = .success(value) }
+            } catch {
+                for id in part { out[id] = .failure(error) }
+            }
+        }
+        return out
+    }
+}
+
 /// A source of orders (Shopify, or the simulator's shop).
 package protocol RevenueSource: AnyObject {
     func orders(since: Instant, until: Instant) throws(PlatformError) -> [Order]

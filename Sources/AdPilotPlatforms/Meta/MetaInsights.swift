@@ -20,7 +20,8 @@ extension MetaAdapter {
     ) -> [CampaignID: Result<MetricsWindow, PlatformError>] {
         let first = from.microsSinceEpoch / 3_600_000_000
         let end = (to.microsSinceEpoch + 3_599_999_999) / 3_600_000_000
-        return perChunk(ids) { (part: [CampaignID]) throws(PlatformError) -> [CampaignID: MetricsWindow] in
+        return PlatformReads.inChunks(ids, of: Self.insightsIDsMax) {
+            (part: [CampaignID]) throws(PlatformError) -> [CampaignID: MetricsWindow] in
             let rows = try insights(part, since: localDay(from), until: localDay(to), hourly: true)
             var out: [CampaignID: MetricsWindow] = [:]
             for id in part {
@@ -44,7 +45,8 @@ extension MetaAdapter {
         let localDayIndex = (now.microsSinceEpoch.floorDiv(1_000_000) + config.utcOffsetSeconds).floorDiv(86_400)
         let dayStart = Instant(secondsSinceEpoch: localDayIndex * 86_400 - config.utcOffsetSeconds)
         let firstHour = dayStart.microsSinceEpoch.floorDiv(3_600_000_000)
-        return perChunk(ids) { (part: [CampaignID]) throws(PlatformError) -> [CampaignID: HourlyMetrics] in
+        return PlatformReads.inChunks(ids, of: Self.insightsIDsMax) {
+            (part: [CampaignID]) throws(PlatformError) -> [CampaignID: HourlyMetrics] in
             let today = localDay(now)
             let rows = try insights(part, since: today, until: today, hourly: false)
             var out: [CampaignID: HourlyMetrics] = [:]
@@ -64,22 +66,6 @@ extension MetaAdapter {
     /// The advertiser-local date (YYYY-MM-DD) of `t`.
     private func localDay(_ t: Instant) -> String {
         String(t.adding(seconds: config.utcOffsetSeconds).rfc3339.prefix(10))
-    }
-
-    /// `read` over `ids` in requests of `insightsIDsMax`, each ad set with its request's result.
-    private func perChunk<T>(
-        _ ids: [CampaignID], _ read: ([CampaignID]) throws(PlatformError) -> [CampaignID: T]
-    ) -> [CampaignID: Result<T, PlatformError>] {
-        var out: [CampaignID: Result<T, PlatformError>] = [:]
-        for start in stride(from: 0, to: ids.count, by: Self.insightsIDsMax) {
-            let part = Array(ids[start..<min(ids.count, start + Self.insightsIDsMax)])
-            do {
-                for (id, value) in try read(part) { out[id] = .success(value) }
-            } catch {
-                for id in part { out[id] = .failure(error) }
-            }
-        }
-        return out
     }
 
     /// `GET act_<id>/insights` at `level=adset` for the ad sets named (`filtering` on

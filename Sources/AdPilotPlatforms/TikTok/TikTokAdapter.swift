@@ -205,16 +205,9 @@ package final class TikTokAdapter: AdPlatform {
     package func hourlyMetrics(
         campaigns ids: [CampaignID], from: Instant, to: Instant
     ) -> [CampaignID: Result<MetricsWindow, PlatformError>] {
-        var out: [CampaignID: Result<MetricsWindow, PlatformError>] = [:]
-        for start in stride(from: 0, to: ids.count, by: Self.reportIDsMax) {
-            let part = Array(ids[start..<min(ids.count, start + Self.reportIDsMax)])
-            do {
-                for (id, w) in try windows(part, from: from, to: to) { out[id] = .success(w) }
-            } catch {
-                for id in part { out[id] = .failure(error) }
-            }
+        PlatformReads.inChunks(ids, of: Self.reportIDsMax) { (part: [CampaignID]) throws(PlatformError) in
+            try windows(part, from: from, to: to)
         }
-        return out
     }
 
     /// Today's totals: the same report by `stat_time_day` for the advertiser-local day of
@@ -225,25 +218,15 @@ package final class TikTokAdapter: AdPlatform {
         let localDay = (now.microsSinceEpoch.floorDiv(1_000_000) + config.utcOffsetSeconds).floorDiv(86_400)
         let dayStart = Instant(secondsSinceEpoch: localDay * 86_400 - config.utcOffsetSeconds)
         let day = localDays(from: dayStart, to: dayStart.adding(seconds: 1))[0]
-        var out: [CampaignID: Result<HourlyMetrics, PlatformError>] = [:]
-        for start in stride(from: 0, to: ids.count, by: Self.reportIDsMax) {
-            let part = Array(ids[start..<min(ids.count, start + Self.reportIDsMax)])
-            do {
-                let rows = try reportDay(
-                    day, dimension: "stat_time_day", filter: Self.filter(part), from: dayStart,
-                    to: dayStart.adding(seconds: 86_400))
-                for id in part {
-                    out[id] = .success(
-                        rows[id]?.first
-                            ?? HourlyMetrics(
-                                hour: dayStart.microsSinceEpoch / 3_600_000_000, spendMicros: .zero, impressions: 0,
-                                clicks: 0, conversions: 0, conversionValueMicros: .zero))
-                }
-            } catch {
-                for id in part { out[id] = .failure(error) }
-            }
+        let empty = HourlyMetrics(
+            hour: dayStart.microsSinceEpoch / 3_600_000_000, spendMicros: .zero, impressions: 0, clicks: 0,
+            conversions: 0, conversionValueMicros: .zero)
+        return PlatformReads.inChunks(ids, of: Self.reportIDsMax) { (part: [CampaignID]) throws(PlatformError) in
+            let rows = try reportDay(
+                day, dimension: "stat_time_day", filter: Self.filter(part), from: dayStart,
+                to: dayStart.adding(seconds: 86_400))
+            return Dictionary(part.map { ($0, rows[$0]?.first ?? empty) }, uniquingKeysWith: { a, _ in a })
         }
-        return out
     }
 
     /// The report's `filtering`: `adgroup_ids` IN the ad groups named.
