@@ -21,6 +21,15 @@ extension DecisionRecord: DirectJSON {
         out.string("config_digest", configDigest)
         out.key("controller")
         controller.writeJSON(&out)
+        if let exploration {
+            out.key("exploration")
+            out.open()
+            out.double("density", exploration.density)
+            out.double("scale", exploration.scale)
+            out.double("shift", exploration.shift)
+            out.double("unexplored_micros", exploration.unexploredMicros)
+            out.close()
+        }
         out.bool("halt_flag", haltFlag)
         if let haltRequested { out.bool("halt_requested", haltRequested) }
         out.bool("in_canary_scope", inCanaryScope)

@@ -8,7 +8,7 @@ package enum RecordKind {
     package static let decision = "decision", applyResult = "apply_result", transition = "transition"
     package static let halt = "halt", resume = "resume", breaker = "breaker", anomaly = "anomaly"
     package static let reconcile = "reconcile", tickFailed = "tick_failed", unreadable = "unreadable"
-    package static let quarantine = "quarantine"
+    package static let quarantine = "quarantine", reward = "reward"
     /// Records whose `state` member is the control state after them.
     package static let stateBearing: Set<String> = [transition, halt, resume]
 }
@@ -95,13 +95,10 @@ package struct TransitionRecord: Codable, Sendable {
     }
 }
 
-/// A decision as journaled: everything needed to explain and replay it except the
-/// configuration, which is referenced by digest (its `config` record holds it in full).
-/// It decodes as well as encodes (with `RecordCoding`): `journal show`, recovery and the
-/// replay test read decisions through this type.
+/// A decision as journaled: everything to explain and replay it but the configuration,
+/// cited by digest. `journal show`, recovery and the replay test read decisions through it.
 package struct DecisionRecord: Codable, Sendable {
-    /// The controller's clock when deciding (simulated in a demo; the record's `time` is
-    /// the wall clock).
+    /// The controller's clock when deciding (the record's `time` is the wall clock).
     package let at: Instant
     package let campaign: CampaignID
     package let tick: UInt64
@@ -126,6 +123,8 @@ package struct DecisionRecord: Codable, Sendable {
     package let quarantined: Bool?
     /// Records written before quarantine existed: a critical anomaly asked for an account halt.
     package let haltRequested: Bool?
+    /// How the writing policy's proposal (`proposal`) was explored; absent when it was not.
+    package let exploration: Exploration?
 
     /// The controller state the decision started from.
     package struct ControllerInput: Codable, Sendable {
@@ -143,7 +142,9 @@ package struct DecisionRecord: Codable, Sendable {
         package let delivery: DeliveryProfile?
     }
 
-    package init(_ d: Decision, tick: UInt64, policyDigest: String, configDigest: String) {
+    package init(
+        _ d: Decision, tick: UInt64, policyDigest: String, configDigest: String, exploration: Exploration? = nil
+    ) {
         let i = d.input
         at = i.now
         campaign = d.campaign
@@ -172,6 +173,7 @@ package struct DecisionRecord: Codable, Sendable {
         policyFault = d.policyFault
         quarantined = d.quarantined
         haltRequested = nil
+        self.exploration = exploration
     }
 
     /// The pipeline's input as it was, given the campaign's, account's and pacer's settings

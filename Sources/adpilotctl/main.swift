@@ -24,6 +24,7 @@ let help = """
       adpilotctl policy verify DIR
       adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
                  [--seeds A..B] [--policy-dir DIR]... [--overlay JSON] [--json] [--svg FILE]
+      adpilotctl evidence [--candidate NAME@VERSION] [--json]
       adpilotctl --help | --version
 
     CONTROLLER
@@ -84,6 +85,12 @@ let help = """
                 profit, ROAS, daily profit mean/sd/Sharpe and maximum drawdown.
                 --svg FILE draws intraday cumulative spend against the plan;
                 --overlay JSON is merged over the demo configuration first.
+      evidence  From the journal: each hour governed by an explored decision of
+                the policy that wrote, its settled profit, and the candidate's
+                shadow proposal in the same tick; the direct method, IPS, SNIPS
+                and doubly robust estimates of the candidate against the writer,
+                with 95% intervals (campaign-day bootstrap), effective sample
+                size and support. Says plainly when nothing can be estimated.
 
     GLOBAL OPTIONS (before or after the verb)
       --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)
@@ -144,6 +151,8 @@ func main() -> ExitCode {
             return try DaemonCommands.release(&args, global)
         case "simulate":
             return try SimulateCommand.run(&args, global)
+        case "evidence":
+            return try EvidenceCommand.run(&args, global)
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
         }

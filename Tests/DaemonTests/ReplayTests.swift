@@ -46,7 +46,7 @@ import Testing
             let decision = DecisionPipeline.decide(input) { _ in record.proposal }.decision
             let again = RecordCoding.bytes(
                 DecisionRecord(decision, tick: record.tick, policyDigest: record.policyDigest,
-                               configDigest: record.configDigest))
+                               configDigest: record.configDigest, exploration: record.exploration))
             #expect(again == bytes, Comment(rawValue: "seq \(r.seq) (\(record.campaign)) replays differently:\n"
                 + "journal \(String(decoding: bytes, as: UTF8.self))\n"
                 + "replay  \(String(decoding: again, as: UTF8.self))"))

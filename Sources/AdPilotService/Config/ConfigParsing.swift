@@ -40,9 +40,10 @@ extension ServiceConfig {
         let (defaults, overrides) = try parseCampaigns(&r, currency: currency)
         let canary = try parseCanary(try r.object("canary"))
         let gates = try parseGates(try r.object("gates"))
+        let exploration = try parseExploration(r.optional("exploration"))
         try r.finish()
         let canonical = try journalable(json)
-        return ServiceConfig(
+        var config = ServiceConfig(
             tickSeconds: tickSeconds, clock: clock, operatorsGroup: group, policyDirs: dirs,
             initialLive: live, initialCandidate: candidate, platform: platform, platformCurrency: currency,
             revenue: revenue,
@@ -50,6 +51,8 @@ extension ServiceConfig {
             journalKeyCredential: keyCredential, metricsPath: metricsPath, account: account, pacer: pacer,
             breaker: breaker, anomaly: anomaly, campaignDefaults: defaults, campaignOverrides: overrides,
             canary: canary, gates: gates, canonicalJSON: canonical, digest: Crypto.sha256(Array(canonical.utf8)))
+        config.exploration = exploration
+        return config
     }
 
     static func parseGroup(_ r: inout ObjectReader) throws(ConfigProblem) -> String? {

@@ -84,7 +84,8 @@ package enum DefaultConfig {
               "hours_min": 3, "roas_margin_max": 0.3, "cohort_hours_min": 12,
               "pacing_error_max": 0.5, "failure_limit": 3
             }
-          }
+          },
+          "exploration": {"scale": 0.05, "seed": 1}
         }
         """
 

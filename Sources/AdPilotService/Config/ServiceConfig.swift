@@ -66,6 +66,8 @@ package struct ServiceConfig: Sendable {
     package var campaignOverrides: [CampaignID: CampaignTemplate]
     package var canary: CanaryScopeSetting
     package var gates: GateConfig
+    /// How the writing policy explores (docs/evaluation.md); off unless configured.
+    package var exploration: ExplorationConfig = .off
     /// The parsed document, re-encoded: journaled in `config` records.
     package var canonicalJSON: String
     /// SHA-256 of `canonicalJSON`: decisions reference their config by it.

@@ -60,6 +60,9 @@ package final class Controller: @unchecked Sendable {
     let releases = Guarded<Set<CampaignID>>([])
     /// Completed hours already read (the tick thread's only).
     var hourCache = HourCache()
+    /// Hours that explored decisions govern, not yet settled, with the decisions' seqs
+    /// (`Rewards.swift`; in memory: a restart forgets them).
+    var pendingPeriods: [CampaignID: [(hour: Int64, seq: UInt64)]] = [:]
     var platformBreaker = CircuitBreaker()
     var tickCount: UInt64 = 0
     let statusView: Guarded<StatusView>

@@ -41,15 +41,18 @@ extension Controller {
             states[i].quarantinedSince = nil
         }
         let before = Before(states: states, platformBreaker: platformBreaker.state)
-        let decisions = decide(state, observed, &states, now: report.at)
+        let (decisions, explored) = decide(state, observed, &states, now: report.at)
         // Durable before anything is applied.
-        guard let refs = journalOrHalt(encode(decisions), &report, log: log) else { return }
+        guard let refs = journalOrHalt(encode(decisions, explored: explored), &report, log: log) else { return }
         report.decisions = decisions.count
+        notePeriods(decisions, refs: refs, explored: explored)
         onDecisions?(decisions)
         actOnSafety(decisions, observed, state: state, epoch: epoch, log: log)
         let results = applyWrites(decisions, refs: refs, observed, &states, &report, epoch: epoch)
         guard
-            journalOrHalt(results + notes(observed, states, before), &report, log: log, unsettledOnFailure: true) != nil
+            journalOrHalt(
+                results + notes(observed, states, before) + settledRewards(observed, now: report.at), &report,
+                log: log, unsettledOnFailure: true) != nil
         else { return }
         updateEvidence(
             state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
@@ -126,14 +129,22 @@ extension Controller {
     func decide(
         _ state: ControlState, _ observed: Observer.Observed, _ states: inout [CampaignControl],
         now: Instant
-    ) -> [Decision] {
+    ) -> (decisions: [Decision], explored: [CampaignID: Exploration]) {
         let haltFlag = haltRequested.load(ordering: .acquiring)
+        var explored: [CampaignID: Exploration] = [:]
         let decisions = Tick.run(
             control: state, haltFlag: haltFlag, settings: config.tick, now: now,
             campaigns: observed.campaigns, states: &states,
             platformBreaker: &platformBreaker
         ) { i, assignment, pacer in
-            propose(assignment.policy, observed.campaigns[i], pacer: pacer, now: now)
+            let c = observed.campaigns[i]
+            let proposal = propose(assignment.policy, c, pacer: pacer, now: now)
+            // Only the policy that writes explores (docs/evaluation.md).
+            guard assignment.mayWrite else { return proposal }
+            let (taken, exploration) = Exploration.explore(
+                proposal, config.exploration, campaign: c.config.id, slot: now, tickSeconds: config.tickSeconds)
+            if let exploration { explored[c.config.id] = exploration }
+            return taken
         }
         for (i, c) in observed.campaigns.enumerated() {
             var m = memory[c.config.id] ?? CampaignMemory()
@@ -141,7 +152,7 @@ extension Controller {
             if let last = c.newHours.last { m.lastIngestedHour = max(m.lastIngestedHour ?? last.hour, last.hour) }
             memory[c.config.id] = m
         }
-        return decisions
+        return (decisions, explored)
     }
 
     /// Appends durably, or halts (fail closed) and returns nil. `unsettledOnFailure`: the
@@ -299,7 +310,7 @@ extension Controller {
 
     /// Decision records, encoded on every core: at 10,000 campaigns JSON encoding is most of
     /// a tick's CPU.
-    func encode(_ decisions: [Decision]) -> [JournalEntry] {
+    func encode(_ decisions: [Decision], explored: [CampaignID: Exploration]) -> [JournalEntry] {
         let digests = policies.mapValues(\.digest)
         let tick = tickCount, configDigest = config.digest.hex
         let chunks = decisions.count < 512 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -313,7 +324,8 @@ extension Controller {
                     data: RecordCoding.bytes(
                         DecisionRecord(
                             d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded",
-                            configDigest: configDigest), encoder))
+                            configDigest: configDigest, exploration: d.input.mayWrite ? explored[d.campaign] : nil),
+                        encoder))
             }
             parts.with { $0[c] = part }
         }

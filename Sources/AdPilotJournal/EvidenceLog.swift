@@ -1,0 +1,100 @@
+package import AdPilotCore
+import Foundation
+
+/// The periods off-policy evaluation needs, read from a journal (docs/evaluation.md): each
+/// hour governed by an explored decision of the policy that wrote, with its settled
+/// reward and the candidate's shadow proposal in the same tick.
+package struct EvidenceLog: Sendable {
+    /// A period, with what identifies it in the journal.
+    package struct Logged: Sendable {
+        package var period: OffPolicy.Period
+        package var reference: Double
+        package var decisionSeq: UInt64
+        package var campaign: CampaignID
+    }
+
+    package var periods: [Logged] = []
+    /// Explored decisions read, rewards read, and explored decisions that had both a reward
+    /// and a candidate proposal (the periods).
+    package var explored = 0
+    package var rewards = 0
+    /// The exploration scale of the periods (the kernel's bandwidth), the last one seen.
+    package var scale: Double? = nil
+    /// The policy that wrote (the reference), as last seen, and the candidate evaluated:
+    /// the one asked for, else the last candidate-slot policy in the journal.
+    package var writer: PolicyID? = nil
+    package var candidate: PolicyID? = nil
+
+    package init() {}
+
+    struct Pending {
+        var campaign: CampaignID
+        var tick: UInt64
+        var at: Instant
+        var action: Double
+        var reference: Double
+        var density: Double
+    }
+
+    /// Reads the decisions and rewards from `fromSeq` on, keeping the candidate's proposals
+    /// from `candidate` (nil: any candidate-slot decision).
+    package static func read(
+        _ reader: JournalReader, fromSeq: UInt64 = 1, candidate: PolicyID?
+    ) throws -> EvidenceLog {
+        var log = EvidenceLog()
+        var pending: [UInt64: Pending] = [:]
+        var targets: [PolicyID: [String: Double]] = [:]  // "tick campaign" -> a candidate's action
+        var rewards: [UInt64: Double] = [:]
+        let decoder = RecordCoding.decoder()
+        try reader.records(
+            from: fromSeq, matching: RecordFilter(kinds: [RecordKind.decision, RecordKind.reward])
+        ) { r in
+            if r.kind == RecordKind.reward {
+                let reward = try decoder.decode(RewardRecord.self, from: Data(r.dataBytes))
+                rewards[reward.decisionSeq] = Double(reward.profitMicros.rawValue) / 1e6
+                log.rewards += 1
+                return true
+            }
+            let d = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
+            guard let action = logAction(d.proposal, d.pacer) else { return true }
+            if d.slot == .candidate {
+                targets[d.policy, default: [:]]["\(d.tick) \(d.campaign.rawValue)"] = action
+                log.candidate = candidate ?? d.policy
+            } else if let e = d.exploration {
+                let recommended = Double(d.pacer.recommendedBudgetMicros.rawValue)
+                pending[r.seq] = Pending(
+                    campaign: d.campaign, tick: d.tick, at: d.at, action: action,
+                    reference: Foundation.log(e.unexploredMicros / recommended), density: e.density)
+                log.explored += 1
+                log.scale = e.scale
+                log.writer = d.policy
+            }
+            return true
+        }
+        var campaigns: [CampaignID: Int] = [:]
+        let wanted = log.candidate.flatMap { targets[$0] } ?? [:]
+        for seq in pending.keys.sorted() {
+            let p = pending[seq]!
+            guard let reward = rewards[seq], let target = wanted["\(p.tick) \(p.campaign.rawValue)"] else { continue }
+            let c = campaigns[p.campaign] ?? campaigns.count
+            campaigns[p.campaign] = c
+            let day = Int(p.at.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
+            log.periods.append(
+                Logged(
+                    period: OffPolicy.Period(
+                        campaign: c, cluster: c &* 1_000_003 &+ day, action: p.action, behaviourDensity: p.density,
+                        target: target, reward: reward),
+                    reference: p.reference, decisionSeq: seq, campaign: p.campaign))
+        }
+        return log
+    }
+
+    /// A decision's action: the log of its proposal over the pacer's recommendation (how
+    /// far the policy asked to move from the pacer); nil without a usable proposal.
+    static func logAction(_ proposal: Proposal, _ pacer: PacerReport) -> Double? {
+        guard case .budget(let v) = proposal, v.value.isFinite, v.value > 0,
+            pacer.recommendedBudgetMicros.rawValue > 0
+        else { return nil }
+        return Foundation.log(v.value / Double(pacer.recommendedBudgetMicros.rawValue))
+    }
+}

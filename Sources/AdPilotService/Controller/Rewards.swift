@@ -1,0 +1,46 @@
+import AdPilotCore
+import AdPilotJournal
+
+/// Rewards for off-policy evaluation (docs/evaluation.md): each hour whose first decision
+/// explored is credited, once settled, with the hour's profit, journaled as a `reward`.
+extension Controller {
+    /// Remembers the hours that explored decisions govern, with their journal seqs.
+    func notePeriods(_ decisions: [Decision], refs: [RecordRef], explored: [CampaignID: Exploration]) {
+        guard !explored.isEmpty else { return }
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        for (d, ref) in zip(decisions, refs) where d.input.mayWrite && explored[d.campaign] != nil {
+            pendingPeriods[d.campaign, default: []].append(
+                (hour: d.input.now.microsSinceEpoch.floorDiv(hourMicros), seq: ref.seq))
+        }
+    }
+
+    /// The `reward` records of the pending hours that have settled by `now`, from the hours
+    /// just read. A campaign not read this tick waits; an hour the platform reports nothing
+    /// for earned nothing; hours that left the trailing window are forgotten.
+    func settledRewards(_ observed: Observer.Observed, now: Instant) -> [JournalEntry] {
+        guard !pendingPeriods.isEmpty else { return [] }
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        let settledBefore = now.microsSinceEpoch.floorDiv(hourMicros) - Observing.settleHours
+        let oldest = settledBefore - Observing.trailingHours
+        var out: [JournalEntry] = []
+        for (i, c) in observed.campaigns.enumerated() {
+            guard let pending = pendingPeriods[c.config.id], observed.readable[i] else { continue }
+            var left: [(hour: Int64, seq: UInt64)] = []
+            for p in pending {
+                if p.hour >= settledBefore {
+                    left.append(p)
+                    continue
+                }
+                guard p.hour >= oldest else { continue }
+                let h = observed.hours[i].first { $0.hour == p.hour }
+                let record = RewardRecord(
+                    campaign: c.config.id, hourStart: Instant(microsSinceEpoch: p.hour * hourMicros),
+                    decisionSeq: p.seq, spendMicros: h?.spendMicros ?? .zero,
+                    valueMicros: h?.conversionValueMicros ?? .zero)
+                out.append(JournalEntry(kind: RecordKind.reward, data: RecordCoding.bytes(record, encoder)))
+            }
+            pendingPeriods[c.config.id] = left.isEmpty ? nil : left
+        }
+        return out
+    }
+}
