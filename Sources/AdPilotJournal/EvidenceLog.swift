@@ -11,6 +11,8 @@ package struct EvidenceLog: Sendable {
         package var reference: Double
         package var decisionSeq: UInt64
         package var campaign: CampaignID
+        /// The start of the hour the period covers (the explored decision's tick).
+        package var hourStart: Instant
     }
 
     package var periods: [Logged] = []
@@ -84,7 +86,7 @@ package struct EvidenceLog: Sendable {
                     period: OffPolicy.Period(
                         campaign: c, cluster: c &* 1_000_003 &+ day, action: p.action, behaviourDensity: p.density,
                         target: target, reward: reward),
-                    reference: p.reference, decisionSeq: seq, campaign: p.campaign))
+                    reference: p.reference, decisionSeq: seq, campaign: p.campaign, hourStart: p.at))
         }
         return log
     }

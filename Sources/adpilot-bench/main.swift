@@ -1,7 +1,7 @@
 // make bench: figures for docs/performance.md. Prints what it measured and
 // on what machine; asserts nothing (performance is measured here, not in unit tests).
 //
-//   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [--journal-dir DIR]
+//   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [evaluation] [--journal-dir DIR]
 //                 [--verify-bytes N]
 #if canImport(Glibc)
 import Glibc
@@ -16,17 +16,18 @@ var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
-    case "core", "journal", "simulator", "policy", "daemon", "hang", "reads": which.insert(a)
+    case "core", "journal", "simulator", "policy", "daemon", "hang", "reads", "evaluation": which.insert(a)
     case "--journal-dir": journalDir = args.isEmpty ? journalDir : args.removeFirst()
     case "--verify-bytes": verifyBytes = args.isEmpty ? verifyBytes : Int64(args.removeFirst()) ?? verifyBytes
     default:
         print(
-            "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [--journal-dir DIR] "
+            "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [evaluation] "
+                + "[--journal-dir DIR] "
                 + "[--verify-bytes N]")
         exit(2)
     }
 }
-if which.isEmpty { which = ["core", "journal", "simulator", "policy", "daemon", "hang", "reads"] }
+if which.isEmpty { which = ["core", "journal", "simulator", "policy", "daemon", "hang", "reads", "evaluation"] }
 print("AdPilot benchmarks (release build)")
 print("machine: \(machine())")
 if which.contains("core") { benchCore() }
@@ -47,4 +48,7 @@ if which.contains("reads") {
     benchReads(
         base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies",
         quiet: Log(identifier: "bench", toJournald: false))
+}
+if which.contains("evaluation") {
+    benchEvaluation(base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies")
 }

@@ -6,7 +6,7 @@ import Foundation
 /// `adpilotctl evidence`: the off-policy estimates of the candidate against the policy that
 /// wrote, from the journal (docs/evaluation.md).
 enum EvidenceCommand {
-    static let ridge = 4.0, replicates = 500, seed: UInt64 = 1
+    static let replicates = 500, seed: UInt64 = 1
 
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let json = args.flag("--json")
@@ -27,8 +27,9 @@ enum EvidenceCommand {
             log.periods.isEmpty
                 ? nil
                 : OffPolicy.evaluate(
-                    log.periods.map(\.period), reference: log.periods.map(\.reference), bandwidth: scale, ridge: ridge,
-                    replicates: replicates, seed: seed)
+                    log.periods.map(\.period), reference: log.periods.map(\.reference), bandwidth: scale,
+                    ridge: OffPolicy.ridge(scale: scale), weightMax: OffPolicy.weightMax, replicates: replicates,
+                    seed: seed)
         }
         if json {
             Out.raw(RecordCoding.bytes(Summary(log: log, candidate: log.candidate, report: report)) + [0x0A])

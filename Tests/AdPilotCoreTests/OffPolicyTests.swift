@@ -42,7 +42,7 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
     func estimatorsMatchTheNumpyReference(seed: UInt64) throws {
         let (periods, reference) = Self.dataset(seed: seed)
         let report = OffPolicy.evaluate(
-            periods, reference: reference, bandwidth: 0.1, ridge: 0.5, replicates: 200, seed: seed)
+            periods, reference: reference, bandwidth: 0.1, ridge: 0.5, weightMax: 1.5, replicates: 200, seed: seed)
         let dir = NSTemporaryDirectory() + "/adpilot-ope-\(getpid())-\(seed)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -50,7 +50,9 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
             ["campaign": p.campaign, "cluster": p.cluster, "action": p.action, "behaviour_density": p.behaviourDensity,
              "target": p.target, "reference": r, "reward": p.reward]
         }
-        let input: [String: Any] = ["bandwidth": 0.1, "ridge": 0.5, "replicates": 200, "seed": seed, "periods": rows]
+        let input: [String: Any] = [
+            "bandwidth": 0.1, "ridge": 0.5, "weight_max": 1.5, "replicates": 200, "seed": seed, "periods": rows,
+        ]
         try JSONSerialization.data(withJSONObject: input).write(to: URL(fileURLWithPath: dir + "/in.json"))
         let python = Process()
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -61,14 +61,12 @@ import Glibc
         let status = ControlClient.call(ControlRequest(verb: "status", stateDir: stateDir.path), socket: d.socket)
         guard case .success(let busy) = status else { Issue.record("\(status)"); return }
         if busy.exit == 0 {
-            // Served: a slot was free. That is a failure only if every holder still held
-            // one; on a starved machine a holder can reach its 5 s deadline before the probe.
-            usleep(500_000)
-            let cut = holders.closedAt.current.values.filter { $0.timeIntervalSince(started) < 5 }
-            if !cut.isEmpty || Date().timeIntervalSince(started) > 4.5 {
-                print("slots: a holder was cut before the probe (setup took \(Date().timeIntervalSince(started)) s)")
-                return try haltIsServedWhileEveryConnectionSlotIsHeld(attempt: attempt + 1)
-            }
+            // Served: a slot was free. On a starved machine a holder can reach its deadline,
+            // or be slow to connect, before the probe; a daemon that never fills its slots
+            // serves all three attempts, and the test fails.
+            let setup = Date().timeIntervalSince(started)
+            print("slots: the probe was served on attempt \(attempt) (setup took \(setup) s)")
+            return try haltIsServedWhileEveryConnectionSlotIsHeld(attempt: attempt + 1)
         }
         #expect(busy.exit == 4 && busy.message.contains("too many control connections"), "\(busy)")
         let halt = Halt.run(

@@ -40,6 +40,12 @@ package enum OffPolicy {
         }
     }
 
+    /// What `adpilotctl evidence` and the twin validation use, with the exploration scale
+    /// `s` as the bandwidth: a ridge of four periods at one exploration step (4 s^2), and
+    /// weights clipped at 10.
+    package static func ridge(scale s: Double) -> Double { 4 * s * s }
+    package static let weightMax = 10.0
+
     package enum Estimator: String, CaseIterable, Sendable, Codable {
         case dm, ips, snips, dr
     }
@@ -74,31 +80,39 @@ package enum OffPolicy {
         return invSqrt2Pi * exp(-0.5 * z * z) / h
     }
 
-    /// The kernel weight of each period.
-    package static func weights(_ periods: [Period], bandwidth: Double) -> [Double] {
-        periods.map { kernel($0.target - $0.action, bandwidth: bandwidth) / $0.behaviourDensity }
+    /// The kernel weight of each period, at most `weightMax` (clipped: a logged action far in
+    /// the behaviour's tail, near the target, would otherwise carry the whole estimate).
+    package static func weights(_ periods: [Period], bandwidth: Double, weightMax: Double) -> [Double] {
+        periods.map { min(weightMax, kernel($0.target - $0.action, bandwidth: bandwidth) / $0.behaviourDensity) }
     }
 
-    /// The response model: per campaign, reward = a + b * action by least squares with the
-    /// slope shrunk toward the pooled slope by `ridge` (in units of the action's variance);
-    /// the pooled line for a campaign with one period or none.
+    /// The response model: per campaign, reward = a_c + b_c * action by least squares, the
+    /// slope shrunk toward the pooled within-campaign slope by `ridge` (added to the
+    /// campaign's sum of squared action deviations); campaigns keep their own level. The
+    /// pooled line (the within slope through the overall means) for a campaign not seen.
     package struct ResponseModel: Sendable {
         package var intercept: [Int: Double] = [:]
         package var slope: [Int: Double] = [:]
         package var pooled: (intercept: Double, slope: Double) = (0, 0)
 
         package init(_ periods: [Period], ridge: Double) {
-            pooled = Self.line(periods, prior: nil, ridge: 0)
-            for (c, ps) in Dictionary(grouping: periods, by: \.campaign) {
-                let fit = Self.line(ps, prior: pooled.slope, ridge: ridge)
-                intercept[c] = fit.intercept
-                slope[c] = fit.slope
+            guard !periods.isEmpty else { return }
+            let groups = Dictionary(grouping: periods, by: \.campaign)
+            let moments = groups.mapValues(Self.moments)
+            let sxx = moments.values.reduce(0) { $0 + $1.sxx }, sxy = moments.values.reduce(0) { $0 + $1.sxy }
+            let within = sxx > 0 ? sxy / sxx : 0
+            let n = Double(periods.count)
+            let ma = periods.reduce(0) { $0 + $1.action } / n, mr = periods.reduce(0) { $0 + $1.reward } / n
+            pooled = (mr - within * ma, within)
+            for (c, m) in moments {
+                let b = m.sxx + ridge > 0 ? (m.sxy + ridge * within) / (m.sxx + ridge) : within
+                slope[c] = b
+                intercept[c] = m.meanReward - b * m.meanAction
             }
         }
 
-        /// Least squares with the slope pulled toward `prior` by `ridge` pseudo-periods.
-        static func line(_ ps: [Period], prior: Double?, ridge: Double) -> (intercept: Double, slope: Double) {
-            guard !ps.isEmpty else { return (0, 0) }
+        /// A campaign's means and sums of squared and cross deviations.
+        static func moments(_ ps: [Period]) -> (meanAction: Double, meanReward: Double, sxx: Double, sxy: Double) {
             let n = Double(ps.count)
             let ma = ps.reduce(0) { $0 + $1.action } / n
             let mr = ps.reduce(0) { $0 + $1.reward } / n
@@ -107,9 +121,7 @@ package enum OffPolicy {
                 sxx += (p.action - ma) * (p.action - ma)
                 sxy += (p.action - ma) * (p.reward - mr)
             }
-            let k = prior == nil ? 0 : ridge
-            let slope = sxx + k > 0 ? (sxy + k * (prior ?? 0)) / (sxx + k) : (prior ?? 0)
-            return (mr - slope * ma, slope)
+            return (ma, mr, sxx, sxy)
         }
 
         package func predict(campaign: Int, action: Double) -> Double {
@@ -118,12 +130,14 @@ package enum OffPolicy {
     }
 
     /// Every estimator on `periods`.
-    package static func estimate(_ periods: [Period], bandwidth: Double, ridge: Double) -> Point {
+    package static func estimate(
+        _ periods: [Period], bandwidth: Double, ridge: Double, weightMax: Double = .infinity
+    ) -> Point {
         guard !periods.isEmpty else {
             return Point(dm: 0, ips: 0, snips: 0, dr: 0, effectiveSampleSize: 0, support: 0)
         }
         let n = Double(periods.count)
-        let w = weights(periods, bandwidth: bandwidth)
+        let w = weights(periods, bandwidth: bandwidth, weightMax: weightMax)
         let model = ResponseModel(periods, ridge: ridge)
         var dm = 0.0, ips = 0.0, dr = 0.0, sw = 0.0, sw2 = 0.0, swr = 0.0, covered = 0.0
         for (p, wi) in zip(periods, w) {
@@ -178,7 +192,8 @@ package enum OffPolicy {
     /// one campaign and day are correlated, so they are drawn together), drawn with
     /// SplitMix64(`seed`): cluster `k` of the sorted cluster ids is `next() % clusters`.
     package static func evaluate(
-        _ periods: [Period], reference: [Double], bandwidth: Double, ridge: Double, replicates: Int, seed: UInt64
+        _ periods: [Period], reference: [Double], bandwidth: Double, ridge: Double, weightMax: Double = .infinity,
+        replicates: Int, seed: UInt64
     ) -> Report {
         precondition(reference.count == periods.count, "one reference action per period")
         let asReference = zip(periods, reference).map { p, r in
@@ -186,8 +201,8 @@ package enum OffPolicy {
             q.target = r
             return q
         }
-        let point = (estimate(periods, bandwidth: bandwidth, ridge: ridge),
-                     estimate(asReference, bandwidth: bandwidth, ridge: ridge))
+        let point = (estimate(periods, bandwidth: bandwidth, ridge: ridge, weightMax: weightMax),
+                     estimate(asReference, bandwidth: bandwidth, ridge: ridge, weightMax: weightMax))
         let ids = Array(Set(periods.map(\.cluster))).sorted()
         let members = Dictionary(grouping: periods.indices, by: { periods[$0].cluster })
         var rng = SplitMix64(seed: seed)
@@ -195,8 +210,8 @@ package enum OffPolicy {
         for _ in 0..<replicates {
             var indices: [Int] = []
             for _ in ids.indices { indices += members[ids[Int(rng.next() % UInt64(ids.count))]]! }
-            let c = estimate(indices.map { periods[$0] }, bandwidth: bandwidth, ridge: ridge)
-            let r = estimate(indices.map { asReference[$0] }, bandwidth: bandwidth, ridge: ridge)
+            let c = estimate(indices.map { periods[$0] }, bandwidth: bandwidth, ridge: ridge, weightMax: weightMax)
+            let r = estimate(indices.map { asReference[$0] }, bandwidth: bandwidth, ridge: ridge, weightMax: weightMax)
             for (k, e) in Estimator.allCases.enumerated() {
                 draws[3 * k].append(c.value(e))
                 draws[3 * k + 1].append(r.value(e))
