@@ -15,7 +15,7 @@ extension Controller {
     }
 
     /// The `reward` records of the pending hours that have settled by `now`, from the hours
-    /// just read. A campaign not read this tick waits; an hour the platform reports nothing
+    /// as last read (`HourCache`). A campaign not read this tick waits; an hour the platform reports nothing
     /// for earned nothing; hours that left the trailing window are forgotten.
     func settledRewards(_ observed: Observer.Observed, now: Instant) -> [JournalEntry] {
         guard !pendingPeriods.isEmpty else { return [] }
@@ -32,7 +32,7 @@ extension Controller {
                     continue
                 }
                 guard p.hour >= oldest else { continue }
-                let h = observed.hours[i].first { $0.hour == p.hour }
+                let h = hourCache.completedHour(c.config.id, hour: p.hour)
                 let record = RewardRecord(
                     campaign: c.config.id, hourStart: Instant(microsSinceEpoch: p.hour * hourMicros),
                     decisionSeq: p.seq, spendMicros: h?.spendMicros ?? .zero,

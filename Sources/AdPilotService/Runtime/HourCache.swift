@@ -85,6 +85,11 @@ package struct HourCache {
             campaign: id, hours: spending ? hours + [rest] : hours, freshThrough: spending ? now : e.freshThrough)
     }
 
+    /// `id`'s completed hour starting at `hour` (hours since the epoch), as last read.
+    package func completedHour(_ id: CampaignID, hour: Int64) -> HourlyMetrics? {
+        entries[id]?.hours.last { $0.hour == hour }
+    }
+
     /// Forgets campaigns the platform no longer lists.
     package mutating func keep(only ids: Set<CampaignID>) {
         entries = entries.filter { ids.contains($0.key) }

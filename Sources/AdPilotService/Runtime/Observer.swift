@@ -21,8 +21,7 @@ enum Observer {
         /// Per campaign (same order): the newly completed hours' raw count, spend and
         /// conversion value, for the canary's cohort comparison.
         var fresh: [(hours: Int, spendMicros: Int64, valueMicros: Int64)] = []
-        /// Per campaign (same order): its completed hours as read, and whether it was read.
-        var hours: [[HourlyMetrics]] = []
+        /// Per campaign (same order): whether it was read this tick.
         var readable: [Bool] = []
         /// Campaigns that could not be read this tick: they hold (no decision, no write).
         var failures: [(campaign: CampaignID, error: PlatformError)] = []
@@ -50,7 +49,6 @@ enum Observer {
                 out.campaigns.append(
                     unreadable(c, error, config: config, now: now, inCanaryScope: scope.contains(c.id)))
                 out.fresh.append((0, 0, 0))
-                out.hours.append([])
                 out.readable.append(false)
                 continue
             }
@@ -62,7 +60,6 @@ enum Observer {
             let campaignConfig = config.campaign(c.id, currency: c.currency)
             let completed = Observing.completed(window.hours, at: now)
             out.fresh.append(Observing.settled(completed, lastIngested: last))
-            out.hours.append(completed)
             out.readable.append(true)
             let newHours = Observing.newHours(completed, lastIngested: last)
             out.campaigns.append(
