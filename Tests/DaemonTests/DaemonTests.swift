@@ -212,9 +212,12 @@ import Testing
         let d = try DaemonUnderTest("halt-10k", campaigns: 10_000, speed: 600)
         try d.start(env: ["ADPILOT_TEST_FAULTS": "apply_delay_ms=1"])
         #expect(d.waitUntilServing(seconds: 120) != nil, "\(d.stderr.suffix(2_000))")
-        // Wait until writes are flowing, then halt in the middle of them.
-        let deadline = Date().addingTimeInterval(120)
+        // Wait until writes are flowing, then halt in the middle of them. A debug build's first
+        // 10,000-campaign tick (72 hours read and ingested per campaign) takes minutes on a
+        // loaded 2-core machine before its first write.
+        let deadline = Date().addingTimeInterval(600)
         while (try d.platformWrites().count) < 50 && Date() < deadline { usleep(20_000) }
+        try #require(try d.platformWrites().count >= 50, "no writes in 600 s: nothing to interrupt")
         let started = Date()
         let r = ControlClient.call(ControlRequest(verb: "halt", reason: "latency test"), socket: d.socket)
         let latency = Date().timeIntervalSince(started)
