@@ -42,8 +42,8 @@ extension MetaAdapter {
     package func todayTotals(
         campaigns ids: [CampaignID], now: Instant
     ) -> [CampaignID: Result<HourlyMetrics, PlatformError>]? {
-        let localDayIndex = (now.microsSinceEpoch.floorDiv(1_000_000) + config.utcOffsetSeconds).floorDiv(86_400)
-        let dayStart = Instant(secondsSinceEpoch: localDayIndex * 86_400 - config.utcOffsetSeconds)
+        let day = LocalTime(now, utcOffsetSeconds: config.utcOffsetSeconds).day
+        let dayStart = Instant(secondsSinceEpoch: day * Instant.secondsPerDay - config.utcOffsetSeconds)
         let firstHour = dayStart.microsSinceEpoch.floorDiv(3_600_000_000)
         return PlatformReads.inChunks(ids, of: Self.insightsIDsMax) {
             (part: [CampaignID]) throws(PlatformError) -> [CampaignID: HourlyMetrics] in

@@ -215,8 +215,8 @@ package final class TikTokAdapter: AdPlatform {
     package func todayTotals(
         campaigns ids: [CampaignID], now: Instant
     ) -> [CampaignID: Result<HourlyMetrics, PlatformError>]? {
-        let localDay = (now.microsSinceEpoch.floorDiv(1_000_000) + config.utcOffsetSeconds).floorDiv(86_400)
-        let dayStart = Instant(secondsSinceEpoch: localDay * 86_400 - config.utcOffsetSeconds)
+        let localDay = LocalTime(now, utcOffsetSeconds: config.utcOffsetSeconds).day
+        let dayStart = Instant(secondsSinceEpoch: localDay * Instant.secondsPerDay - config.utcOffsetSeconds)
         let day = localDays(from: dayStart, to: dayStart.adding(seconds: 1))[0]
         let empty = HourlyMetrics(
             hour: dayStart.microsSinceEpoch / 3_600_000_000, spendMicros: .zero, impressions: 0, clicks: 0,
