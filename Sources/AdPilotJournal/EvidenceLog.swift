@@ -31,7 +31,6 @@ package struct EvidenceLog: Sendable {
 
     struct Pending {
         var campaign: CampaignID
-        var tick: UInt64
         var at: Instant
         var action: Double
         var reference: Double
@@ -45,7 +44,9 @@ package struct EvidenceLog: Sendable {
     ) throws -> EvidenceLog {
         var log = EvidenceLog()
         var pending: [UInt64: Pending] = [:]
-        var targets: [PolicyID: [String: Double]] = [:]  // "tick campaign" -> a candidate's action
+        // (slot, campaign) -> a candidate's action. The slot, not the tick number: a start
+        // without a snapshot numbers ticks from 1 again, a slot never repeats.
+        var targets: [PolicyID: [String: Double]] = [:]
         var rewards: [UInt64: Double] = [:]
         let decoder = RecordCoding.decoder()
         try reader.records(
@@ -60,12 +61,12 @@ package struct EvidenceLog: Sendable {
             let d = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
             guard let action = logAction(d.proposal, d.pacer) else { return true }
             if d.slot == .candidate {
-                targets[d.policy, default: [:]]["\(d.tick) \(d.campaign.rawValue)"] = action
+                targets[d.policy, default: [:]]["\(d.at.microsSinceEpoch) \(d.campaign.rawValue)"] = action
                 log.candidate = candidate ?? d.policy
             } else if let e = d.exploration {
                 let recommended = Double(d.pacer.recommendedBudgetMicros.rawValue)
                 pending[r.seq] = Pending(
-                    campaign: d.campaign, tick: d.tick, at: d.at, action: action,
+                    campaign: d.campaign, at: d.at, action: action,
                     reference: Foundation.log(e.unexploredMicros / recommended), density: e.density)
                 log.explored += 1
                 log.scale = e.scale
@@ -77,7 +78,8 @@ package struct EvidenceLog: Sendable {
         let wanted = log.candidate.flatMap { targets[$0] } ?? [:]
         for seq in pending.keys.sorted() {
             let p = pending[seq]!
-            guard let reward = rewards[seq], let target = wanted["\(p.tick) \(p.campaign.rawValue)"] else { continue }
+            guard let reward = rewards[seq], let target = wanted["\(p.at.microsSinceEpoch) \(p.campaign.rawValue)"]
+            else { continue }
             let c = campaigns[p.campaign] ?? campaigns.count
             campaigns[p.campaign] = c
             let day = Int(p.at.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
