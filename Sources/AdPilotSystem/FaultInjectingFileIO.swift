@@ -26,11 +26,18 @@ package final class FaultInjectingFileIO: FileIO {
     private let base: any FileIO
     private let plan = Mutex(Plan())
     private let beforeOpen: (@Sendable (String) -> Void)?
+    private let afterRename: (@Sendable (String) -> Void)?
 
-    /// `beforeOpen` sees each path before it is opened (a test plants a link there).
-    package init(base: any FileIO = PosixFileIO(), beforeOpen: (@Sendable (String) -> Void)? = nil) {
+    /// `beforeOpen` sees each path before it is opened (a test plants a link there);
+    /// `afterRename` sees each rename's target once it is in place (a test runs something
+    /// in the moment after a file appeared).
+    package init(
+        base: any FileIO = PosixFileIO(), beforeOpen: (@Sendable (String) -> Void)? = nil,
+        afterRename: (@Sendable (String) -> Void)? = nil
+    ) {
         self.base = base
         self.beforeOpen = beforeOpen
+        self.afterRename = afterRename
     }
 
     /// Record fchown calls (`ownerChanges`) instead of making them: a test need not be root.
@@ -108,6 +115,7 @@ package final class FaultInjectingFileIO: FileIO {
     package func rename(_ from: String, _ to: String) throws(SystemError) {
         try check(.rename, "rename", from)
         try base.rename(from, to)
+        afterRename?(to)
     }
 
     package func unlink(_ path: String) throws(SystemError) { try base.unlink(path) }

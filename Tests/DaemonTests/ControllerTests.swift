@@ -6,6 +6,7 @@ import AdPilotPlatforms
 import AdPilotSystem
 import AdPilotTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// The controller in-process, against the embedded market: the races and failure paths a
@@ -137,6 +138,34 @@ import Testing
         #expect(throws: (any Error).self) { try controller.resume(actor: .system, reason: "test", log: Self.log) }
         #expect(controller.controlState.mode == .halted && controller.isHaltInForce)
         #expect(controller.stateDir.isHalted, "the flag removed for the resume is raised again")
+    }
+
+    /// A tick that runs in the moment between an operator's halt raising the flag and the
+    /// halt journaling itself must not take the flag for a new one: one halt, one record
+    /// (a busy CI machine widened that moment and `adpilotctl halt` journaled two).
+    @Test func aTickInsideAHaltDoesNotJournalASecondHalt() throws {
+        let dir = TempDir("halt-window")
+        let controller = Mutex<Controller?>(nil)
+        let ticked = Mutex(false)
+        let io = FaultInjectingFileIO(afterRename: { target in
+            guard target.hasSuffix("/HALT"), let c = controller.withLock({ $0 }), !ticked.withLock({ $0 }) else {
+                return
+            }
+            ticked.withLock { $0 = true }
+            _ = c.tick(log: Self.log)
+        })
+        let (c, _) = try Self.start(dir, campaigns: 3, io: io)
+        controller.withLock { $0 = c }
+        #expect(c.tick(log: Self.log).decisions > 0)
+        _ = c.halt(actor: .operator(uid: 0, name: "root"), reason: "incident", log: Self.log)
+        #expect(ticked.withLock { $0 }, "the tick inside the halt never ran: the window this test is about")
+        var halts: [String] = []
+        try JournalReader(directory: dir.journal).records(matching: RecordFilter(kinds: ["halt"])) { r in
+            halts.append(String(decoding: r.dataBytes, as: UTF8.self))
+            return true
+        }
+        #expect(halts.count == 1 && halts.first?.contains("incident") == true, "\(halts)")
+        #expect(c.controlState.mode == .halted && c.isHaltInForce)
     }
 
     /// A halt and a resume landing while a tick applies: nothing that tick decided is

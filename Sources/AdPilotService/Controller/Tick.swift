@@ -89,7 +89,10 @@ extension Controller {
             report.error = "the journal cannot be written; every budget holds until adpilotd restarts and reopens it"
             return nil
         }
-        if control.with({ $0.mode != .halted && stateDir.isHalted }) {
+        // A halt in this process raises the flag before it takes the control lock to
+        // journal itself; the tick must not mistake that flag for a new one and journal a
+        // second halt.
+        if !isHaltInForce && control.with({ $0.mode != .halted && stateDir.isHalted }) {
             _ = halt(actor: .system, reason: "the halt flag \(stateDir.haltFlag) appeared", log: log)
         }
         let (state, epoch) = control.with { ($0, controlEpoch.load(ordering: .acquiring)) }
