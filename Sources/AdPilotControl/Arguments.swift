@@ -91,19 +91,26 @@ package struct Arguments {
         return found
     }
 
-    /// Removes `--name value` / `--name=value`; nil when absent.
+    /// Removes `--name value` / `--name=value`; nil when absent, the last when repeated.
     package mutating func value(_ names: String...) throws(UsageError) -> String? {
+        try values(names).last
+    }
+
+    /// Removes every `--name value` / `--name=value`, in order (a repeatable option).
+    package mutating func values(_ names: String...) throws(UsageError) -> [String] { try values(names) }
+
+    private mutating func values(_ names: [String]) throws(UsageError) -> [String] {
         var i = 0
-        var result: String? = nil
+        var result: [String] = []
         while i < tokens.count {
             let (name, inline) = Arguments.split(tokens[i])
             if names.contains(name) {
                 if let inline {
-                    result = inline
+                    result.append(inline)
                     tokens.remove(at: i)
                 } else {
                     guard i + 1 < tokens.count else { throw UsageError(message: "\(name) needs a value") }
-                    result = tokens[i + 1]
+                    result.append(tokens[i + 1])
                     tokens.removeSubrange(i...(i + 1))
                 }
                 continue

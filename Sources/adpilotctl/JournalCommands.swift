@@ -266,7 +266,7 @@ enum JournalCommands {
     static func verify(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let keyFile = try args.value("--key-file")
         var anchors: [RecordRef] = []
-        while let text = try args.value("--expect-head") {
+        for text in try args.values("--expect-head") {
             guard let ref = parseHead(text) else {
                 throw UsageError(
                     message: "--expect-head \(text): expected SEQ:HASH (a seq, a colon, 64 hex digits), as journald's "

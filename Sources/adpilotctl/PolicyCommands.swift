@@ -27,7 +27,7 @@ enum PolicyCommands {
     /// Installed (`<state>/policies`), then shipped, then any --policy-dir, in that order.
     static func directories(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> [String] {
         var extra: [String] = []
-        while let d = try args.value("--policy-dir") { extra.append(d) }
+        extra += try args.values("--policy-dir")
         return [global.stateDir + "/policies", shippedDir] + extra
     }
 

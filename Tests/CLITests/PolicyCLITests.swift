@@ -18,6 +18,20 @@ import Testing
         #expect(verify.status == 0 && verify.out.hasPrefix("policy OK: pace@1 (rule), digest "))
     }
 
+    /// `--policy-dir` is repeatable: every directory given is searched, not only the last.
+    @Test func everyPolicyDirGivenIsSearched() throws {
+        var template = Array("\(NSTemporaryDirectory())/adpilot-pdirs-XXXXXX".utf8CString)
+        let dir = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/hold@2", withIntermediateDirectories: true)
+        let manifest = try String(contentsOfFile: Self.policies + "/hold@1/manifest.json", encoding: .utf8)
+        try manifest.replacingOccurrences(of: #""version": "1""#, with: #""version": "2""#)
+            .write(toFile: dir + "/hold@2/manifest.json", atomically: true, encoding: .utf8)
+        let list = try CLITests.run(
+            "adpilotctl", ["policy", "list", "--policy-dir", dir, "--policy-dir", Self.policies])
+        #expect(list.status == 0 && list.out.contains("hold@2") && list.out.contains("pace@1"), "\(list)")
+    }
+
     @Test func verifyRefusesATamperedPolicyNamingTheField() throws {
         var template = Array("\(NSTemporaryDirectory())/adpilot-pcli-XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }

@@ -19,7 +19,7 @@ extension Daemon.Options {
             }
             o.speed = v
         }
-        while let d = try args.value("--policy-dir") { o.policyDirs.append(d) }
+        o.policyDirs += try args.values("--policy-dir")
         if o.demo && global.configGiven {
             throw UsageError(message: "--demo runs the embedded default; it does not take --config")
         }
