@@ -95,7 +95,7 @@ package struct EvidenceLog: Sendable {
 
     /// A decision's action: the log of its proposal over the pacer's recommendation (how
     /// far the policy asked to move from the pacer); nil without a usable proposal.
-    static func logAction(_ proposal: Proposal, _ pacer: PacerReport) -> Double? {
+    package static func logAction(_ proposal: Proposal, _ pacer: PacerReport) -> Double? {
         guard case .budget(let v) = proposal, v.value.isFinite, v.value > 0,
             pacer.recommendedBudgetMicros.rawValue > 0
         else { return nil }

@@ -93,14 +93,20 @@ enum EvidenceCommand {
 
     static func text(_ log: EvidenceLog, _ report: OffPolicy.Report?) -> String {
         guard let report, let scale = log.scale else { return "evidence: " + why(log) }
+        let title =
+            "candidate \(log.candidate?.description ?? "?") against \(log.writer?.description ?? "?") (the "
+            + "policy that wrote, exploring at scale \(scale))"
+        return ([title] + table(report, explored: log.explored, settled: log.rewards)).joined(separator: "\n")
+    }
+
+    /// The estimates: the sample, its diagnostics, and one line per estimator.
+    static func table(_ report: OffPolicy.Report, explored: Int? = nil, settled: Int? = nil) -> [String] {
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
         func cell(_ i: OffPolicy.Interval) -> String { "\(f(i.estimate)) [\(f(i.low)), \(f(i.high))]" }
+        let counts = explored.map { e in " (explored decisions \(e), settled hours \(settled ?? 0))" } ?? ""
         var lines = [
-            "candidate \(log.candidate?.description ?? "?") against \(log.writer?.description ?? "?") (the policy "
-                + "that wrote, exploring at scale \(scale))",
-            "periods \(report.periods) campaign-hours in \(report.clusters) campaign-days (explored decisions "
-                + "\(log.explored), settled hours \(log.rewards)); bandwidth \(report.bandwidth); "
-                + "\(report.replicates) bootstrap replicates",
+            "periods \(report.periods) campaign-hours in \(report.clusters) campaign-days\(counts); bandwidth "
+                + "\(report.bandwidth); \(report.replicates) bootstrap replicates",
             String(
                 format: "effective sample size %.1f (reference %.1f); support %.1f%%", report.effectiveSampleSize,
                 report.referenceEffectiveSampleSize, report.support * 100),
@@ -113,6 +119,6 @@ enum EvidenceCommand {
                     + cell(c.candidate).padding(toLength: 29, withPad: " ", startingAt: 0)
                     + cell(c.reference).padding(toLength: 29, withPad: " ", startingAt: 0) + cell(c.difference))
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }

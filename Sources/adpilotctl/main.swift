@@ -25,6 +25,8 @@ let help = """
       adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
                  [--seeds A..B] [--policy-dir DIR]... [--overlay JSON] [--json] [--svg FILE]
       adpilotctl evidence [--candidate NAME@VERSION] [--json]
+      adpilotctl backtest NAME@VERSION [--since TIME] [--until TIME] [--policy-dir DIR]...
+                 [--json]
       adpilotctl --help | --version
 
     CONTROLLER
@@ -91,6 +93,11 @@ let help = """
                 and doubly robust estimates of the candidate against the writer,
                 with 95% intervals (campaign-day bootstrap), effective sample
                 size and support. Says plainly when nothing can be estimated.
+      backtest  Replays every decision that wrote a budget in the journal (or
+                between --since and --until) through the full pipeline with
+                NAME@VERSION proposing: would-be budgets per campaign, each
+                layer's adjustments and vetoes, and the off-policy estimates of
+                NAME@VERSION against the policy that wrote.
 
     GLOBAL OPTIONS (before or after the verb)
       --state-dir DIR         State directory (env ADPILOT_STATE_DIR; default /var/lib/adpilot)
@@ -153,6 +160,8 @@ func main() -> ExitCode {
             return try SimulateCommand.run(&args, global)
         case "evidence":
             return try EvidenceCommand.run(&args, global)
+        case "backtest":
+            return try BacktestCommand.run(&args, global)
         default:
             throw UsageError(message: "unknown verb \(verb); try adpilotctl --help")
         }

@@ -9,7 +9,7 @@ import Testing
 @Suite struct StatusJSONTests {
     let now = Instant(microsSinceEpoch: 1_795_046_400_000_000)
     let gates = GateConfig(
-        shadowHoursMin: 1, shadowDecisionsMin: 1, shadowVetoRateMax: 0.5, canaryHoursMin: 1, roasMarginMax: 0.1,
+        shadowHoursMin: 1, shadowDecisionsMin: 1, shadowVetoRateMax: 0.5, canaryHoursMin: 1,
         cohortHoursMin: 2, pacingErrorMax: 0.5, failureLimit: 3)
 
     func report(full: Bool) -> StatusReport {
@@ -31,8 +31,13 @@ import Testing
             view.lastDecisions[CampaignID("c1")] = LastDecision(
                 seq: 9, at: now, slot: .live, policy: p, action: .hold, reason: ReasonCode.breakerOpen,
                 budgetAfterMicros: Micros(1))
-            evidence.canaryBaselineRoas = 2
-            evidence.controlBaselineRoas = 2
+            evidence.canaryBaseline = CohortBaseline(
+                profitByHourOfDayMicros: Array(repeating: 1, count: 24), spendPerHourMicros: 2)
+            evidence.controlBaseline = evidence.canaryBaseline
+            evidence.lastPairedHour = 480_000
+            evidence.value = ValueEvidence(
+                live: p, unavailable: nil, liveValue: OffPolicy.Interval(estimate: 1, low: 0, high: 2),
+                difference: OffPolicy.Interval(estimate: 1, low: 0, high: 2))
             evidence.pacingError = 0.1
         }
         return StatusReport(state: state, haltFlag: false, haltInForce: false, configDigest: "c0",

@@ -129,6 +129,20 @@ import Testing
         #expect(
             problem { c in c["campaigns"] = [["id": String(repeating: "9", count: 129)]] }
                 == "campaigns[0].id: a campaign id has 1 to 128 bytes; this one has 129")
+        // A key this version retired names its replacement.
+        func canaryGate(_ key: String, _ value: Double) -> String? {
+            problem { c in
+                var g = c["gates"] as! [String: Any]
+                var l = g["canary_to_live"] as! [String: Any]
+                l[key] = value
+                g["canary_to_live"] = l
+                c["gates"] = g
+            }
+        }
+        #expect(
+            canaryGate("roas_margin_max", 0.1)?.hasPrefix("gates.canary_to_live.roas_margin_max: no longer used")
+                == true)
+        #expect(canaryGate("alpha", 0.9)?.hasPrefix("gates.canary_to_live.alpha:") == true)
         // --check-config must refuse what the daemon would refuse at start-up.
         #expect(
             problem { c in

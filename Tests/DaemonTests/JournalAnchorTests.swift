@@ -32,10 +32,14 @@ import Testing
         #expect(ok.status == 0 && ok.out.contains("anchors: 1 expected head found"), "\(ok)")
         #expect(ok.out.contains("head: seq \(last.split(separator: ":")[0]) hash \(last.split(separator: ":")[1])"))
         // Every --expect-head counts, not only the last one given.
-        let both = try d.ctl(["journal", "verify", "--key-file", keyFile, "--expect-head", heads[0], "--expect-head", last])
+        let both = try d.ctl([
+            "journal", "verify", "--key-file", keyFile, "--expect-head", heads[0], "--expect-head", last,
+        ])
         #expect(both.status == 0 && both.out.contains("anchors: 2"), "\(both)")
         let forged = String(heads[0].dropLast()) + (heads[0].hasSuffix("0") ? "1" : "0")
-        let early = try d.ctl(["journal", "verify", "--key-file", keyFile, "--expect-head", forged, "--expect-head", last])
+        let early = try d.ctl([
+            "journal", "verify", "--key-file", keyFile, "--expect-head", forged, "--expect-head", last,
+        ])
         #expect(early.status == 1, "a forged first anchor went unchecked: \(early)")
 
         // Cut the newest records off at a record boundary: the chain and the seals that

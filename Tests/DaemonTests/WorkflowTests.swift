@@ -127,6 +127,7 @@ import Testing
             var gates = c["gates"] as! [String: Any]
             var live = gates["canary_to_live"] as! [String: Any]
             live["pacing_error_max"] = 10
+            live["profit_margin"] = 0.5  // the demo's 1.5 is sized for its walkthrough, not for harm
             gates["canary_to_live"] = live
             c["gates"] = gates
         }
@@ -139,10 +140,11 @@ import Testing
         let rollback = try #require(try d.records(kinds: ["transition"]).map { d.data($0) }.last)
         #expect(rollback["verb"] as? String == "rollback" && rollback["actor_name"] as? String == "system")
         let reason = rollback["reason"] as? String ?? ""
-        #expect(reason.contains("roas_vs_control"), "\(reason)")
+        #expect(reason.contains("profit_vs_control") && reason.contains("confident harm"), "\(reason)")
         let gates = rollback["gates"] as? [[String: Any]] ?? []
         #expect(
-            gates.contains { $0["name"] as? String == "roas_vs_control" && $0["passed"] as? Bool == false }, "\(gates)")
+            gates.contains { $0["name"] as? String == "profit_vs_control" && $0["passed"] as? Bool == false },
+            "\(gates)")
         #expect(d.stop() == 0)
     }
 }

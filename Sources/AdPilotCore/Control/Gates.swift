@@ -6,96 +6,46 @@ package struct GateConfig: Hashable, Sendable, Codable {
     package var shadowDecisionsMin: Int
     /// Share of the candidate's decisions that a layer vetoed (held).
     package var shadowVetoRateMax: Double
+    /// The doubly robust lower bound of (candidate - live) profit per campaign-hour may be
+    /// at most this fraction of the live policy's estimated profit per campaign-hour below 0.
+    package var valueMargin: Double
+    /// The candidate's importance weights must carry at least this effective sample size.
+    package var effectiveSampleSizeMin: Double
     /// canary -> live
     package var canaryHoursMin: Double
-    /// The canary cohort's ROAS may trail the control cohort's by at most this fraction.
-    package var roasMarginMax: Double
-    /// Completed campaign-hours each cohort needs before ROAS is compared.
+    /// The canary-vs-control profit difference (per settled hour, as a fraction of each
+    /// cohort's baseline hourly spend) may trail by at most this much: its lower bound for
+    /// promotion, its upper bound for automatic rollback.
+    package var profitMargin: Double
+    /// The confidence sequence's level (1 - alpha) and the hour count it is tuned for.
+    package var alpha: Double
+    package var horizonHours: Double
+    /// Settled hours compared (both cohorts) before the comparison is judged either way.
     package var cohortHoursMin: Int
     /// Mean |spend today - target to date| / daily target over the canary cohort.
     package var pacingErrorMax: Double
-    /// Consecutive failing canary health checks (one per tick) before the controller rolls
-    /// the canary back by itself (Argo Rollouts' failureLimit).
+    /// Consecutive canary ticks with a breaker trip before the controller rolls the canary
+    /// back by itself (Argo Rollouts' failureLimit).
     package var failureLimit: Int
 
     package init(
-        shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, canaryHoursMin: Double,
-        roasMarginMax: Double, cohortHoursMin: Int, pacingErrorMax: Double, failureLimit: Int
+        shadowHoursMin: Double, shadowDecisionsMin: Int, shadowVetoRateMax: Double, valueMargin: Double = 0.02,
+        effectiveSampleSizeMin: Double = 30, canaryHoursMin: Double, profitMargin: Double = 0.1,
+        alpha: Double = 0.05, horizonHours: Double = 72, cohortHoursMin: Int, pacingErrorMax: Double,
+        failureLimit: Int
     ) {
         self.shadowHoursMin = shadowHoursMin
         self.shadowDecisionsMin = shadowDecisionsMin
         self.shadowVetoRateMax = shadowVetoRateMax
+        self.valueMargin = valueMargin
+        self.effectiveSampleSizeMin = effectiveSampleSizeMin
         self.canaryHoursMin = canaryHoursMin
-        self.roasMarginMax = roasMarginMax
+        self.profitMargin = profitMargin
+        self.alpha = alpha
+        self.horizonHours = horizonHours
         self.cohortHoursMin = cohortHoursMin
         self.pacingErrorMax = pacingErrorMax
         self.failureLimit = failureLimit
-    }
-}
-
-/// What the candidate has shown since the controller entered its current mode. Reset by
-/// every transition that changes the mode or the candidate.
-package struct Evidence: Hashable, Sendable, Codable {
-    package var mode: Mode
-    package var candidate: PolicyID?
-    package var since: Instant
-    package var candidateDecisions = 0
-    package var candidatePolicyFaults = 0
-    package var candidateVetoes = 0
-    package var criticalAnomalies = 0
-    /// Completed hours seen per cohort during canary (canary: inside the scope).
-    package var canaryHours = 0
-    package var canarySpendMicros: Int64 = 0
-    package var canaryValueMicros: Int64 = 0
-    package var controlHours = 0
-    package var controlSpendMicros: Int64 = 0
-    package var controlValueMicros: Int64 = 0
-    /// Each cohort's trailing ROAS when the canary began. Cohorts are different campaigns
-    /// with different economics: the gate compares how each moved from its own baseline
-    /// (a difference in differences), not their raw ROAS.
-    package var canaryBaselineRoas: Double? = nil
-    package var controlBaselineRoas: Double? = nil
-    /// Breakers of canary-scope campaigns that opened during the canary.
-    package var canaryBreakerTrips = 0
-    /// The canary cohort's mean pacing error at the last tick.
-    package var pacingError: Double? = nil
-    package var consecutiveFailedChecks = 0
-
-    package init(mode: Mode, candidate: PolicyID?, since: Instant) {
-        self.mode = mode
-        self.candidate = candidate
-        self.since = since
-    }
-
-    package var canaryROAS: Double? {
-        canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil
-    }
-    package var controlROAS: Double? {
-        controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil
-    }
-
-    /// Every key, `null` for a baseline or pacing error not yet measured (`status --json`
-    /// shows the evidence; scripts test for keys).
-    package func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(mode, forKey: .mode)
-        try c.encode(candidate, forKey: .candidate)
-        try c.encode(since, forKey: .since)
-        try c.encode(candidateDecisions, forKey: .candidateDecisions)
-        try c.encode(candidatePolicyFaults, forKey: .candidatePolicyFaults)
-        try c.encode(candidateVetoes, forKey: .candidateVetoes)
-        try c.encode(criticalAnomalies, forKey: .criticalAnomalies)
-        try c.encode(canaryHours, forKey: .canaryHours)
-        try c.encode(canarySpendMicros, forKey: .canarySpendMicros)
-        try c.encode(canaryValueMicros, forKey: .canaryValueMicros)
-        try c.encode(controlHours, forKey: .controlHours)
-        try c.encode(controlSpendMicros, forKey: .controlSpendMicros)
-        try c.encode(controlValueMicros, forKey: .controlValueMicros)
-        try c.encode(canaryBaselineRoas, forKey: .canaryBaselineRoas)
-        try c.encode(controlBaselineRoas, forKey: .controlBaselineRoas)
-        try c.encode(canaryBreakerTrips, forKey: .canaryBreakerTrips)
-        try c.encode(pacingError, forKey: .pacingError)
-        try c.encode(consecutiveFailedChecks, forKey: .consecutiveFailedChecks)
     }
 }
 
@@ -138,9 +88,56 @@ package enum Gates {
             GateCheck(
                 name: "critical_anomalies", required: "0", measured: "\(e.criticalAnomalies)",
                 passed: e.criticalAnomalies == 0),
+        ] + value(c, e.value)
+    }
+
+    /// The candidate's off-policy value against the live policy's (`value_vs_live`) and the
+    /// sample behind it (`effective_sample_size`). With the live slot empty nothing writes,
+    /// so there is nothing to compare with: both pass, saying so, and the canary's
+    /// comparison with control is the test (docs/state-machine.md).
+    static func value(_ c: GateConfig, _ v: ValueEvidence?) -> [GateCheck] {
+        let required = "DR lower bound of candidate - live >= -\(pct(c.valueMargin)) of live's value"
+        let essRequired = ">= \(fmt(c.effectiveSampleSizeMin))"
+        guard let v, v.live != nil else {
+            let why = v == nil
+                ? "no estimate yet (the next tick makes one)"
+                : "no live policy: nothing writes, nothing to compare (canary vs control decides)"
+            return [
+                GateCheck(name: "value_vs_live", required: required, measured: why, passed: v != nil),
+                GateCheck(name: "effective_sample_size", required: essRequired, measured: "n/a", passed: v != nil),
+            ]
+        }
+        guard let d = v.difference, let live = v.liveValue else {
+            let why = v.unavailable ?? "no estimate"
+            return [
+                GateCheck(name: "value_vs_live", required: required, measured: why, passed: false),
+                GateCheck(name: "effective_sample_size", required: essRequired, measured: why, passed: false),
+            ]
+        }
+        let floor = -c.valueMargin * abs(live.estimate)
+        return [
+            GateCheck(
+                name: "value_vs_live", required: required + " (\(money(floor)))",
+                measured: "\(money(d.estimate)) [\(money(d.low)), \(money(d.high))] per campaign-hour, "
+                    + "n=\(v.periods) (live \(money(live.estimate)))",
+                passed: d.low >= floor),
+            GateCheck(
+                name: "effective_sample_size", required: essRequired,
+                measured: "\(fmt(v.effectiveSampleSize)) of \(v.periods) (support \(pct(v.support)))",
+                passed: v.effectiveSampleSize >= c.effectiveSampleSizeMin),
         ]
     }
 
+    /// Micros as currency units with two decimals.
+    static func money(_ micros: Double) -> String {
+        guard micros.isFinite, abs(micros) < 1e18 else { return "\(micros)" }
+        let cents = Int64((micros / 10_000).rounded())
+        let a = cents.magnitude
+        return "\(cents < 0 ? "-" : "")\(a / 100).\(a % 100 < 10 ? "0" : "")\(a % 100)"
+    }
+}
+
+extension Gates {
     package static func canaryToLive(_ c: GateConfig, _ e: Evidence, now: Instant) -> [GateCheck] {
         let h = hours(e, now)
         return [
@@ -152,62 +149,65 @@ package enum Gates {
     }
 
     /// The canary checks that can fail while it runs (time in canary cannot): the basis
-    /// of automatic rollback. `failing` is false while there is not yet enough data.
+    /// of automatic rollback. `failing` says the check calls for a rollback: confident harm
+    /// (the profit difference's upper bound below -margin) or a breaker trip; never a
+    /// point estimate, never before there is enough data.
     package static func health(_ c: GateConfig, _ e: Evidence) -> [(check: GateCheck, failing: Bool)] {
-        var out: [(GateCheck, Bool)] = []
-        let enough = e.canaryHours >= c.cohortHoursMin && e.controlHours >= c.cohortHoursMin
-        let samples = "(canary \(e.canaryHours) h, control \(e.controlHours) h)"
-        if enough, let canary = e.canaryROAS, let control = e.controlROAS,
-            let canaryBase = e.canaryBaselineRoas, let controlBase = e.controlBaselineRoas, canaryBase > 0,
-            controlBase > 0
-        {
-            let canaryLift = canary / canaryBase, controlLift = control / controlBase
-            let floor = controlLift * (1 - c.roasMarginMax)
-            let ok = canaryLift >= floor
-            out.append(
-                (
-                    GateCheck(
-                        name: "roas_vs_control",
-                        required:
-                            "ROAS change >= x\(fmt(floor)) (control x\(fmt(controlLift)): \(fmt(controlBase)) -> "
-                                + "\(fmt(control)), less \(pct(c.roasMarginMax)))",
-                        measured: "x\(fmt(canaryLift)): \(fmt(canaryBase)) -> \(fmt(canary)) \(samples)", passed: ok),
-                    !ok
-                ))
-        } else {
-            out.append(
-                (
-                    GateCheck(
-                        name: "roas_vs_control",
-                        required: ">= control - \(pct(c.roasMarginMax)), \(c.cohortHoursMin) h per cohort",
-                        measured: "not enough data \(samples)", passed: false), false
-                ))
+        [profitVsControl(c, e), (
+            GateCheck(
+                name: "canary_breaker_trips", required: "0", measured: "\(e.canaryBreakerTrips)",
+                passed: e.canaryBreakerTrips == 0), e.canaryBreakerTrips > 0
+        ), pacing(c, e)]
+    }
+
+    /// The canary-vs-control profit difference with its anytime-valid interval
+    /// (`ConfidenceSequence`): promotion needs its lower bound >= -margin, rollback its upper
+    /// bound < -margin.
+    static func profitVsControl(_ c: GateConfig, _ e: Evidence) -> (check: GateCheck, failing: Bool) {
+        let n = e.profitDifference.count
+        let required =
+            "lower bound >= -\(pct(c.profitMargin)) of baseline hourly profit "
+            + "(\(pct(1 - c.alpha)) confidence sequence, \(c.cohortHoursMin) settled hours)"
+        guard n >= c.cohortHoursMin,
+            let cs = ConfidenceSequence.interval(e.profitDifference, alpha: c.alpha, horizon: c.horizonHours)
+        else {
+            let baselines = [e.canaryBaseline, e.controlBaseline]
+            let why =
+                baselines.contains(nil)
+                ? "no baseline yet (taken at the first canary tick that reads every campaign)"
+                : !baselines.allSatisfy({ ($0?.profitPerHourMicros ?? 0) > 0 })
+                ? "not measurable: a cohort made no profit in the 48 h before the canary (override to proceed)"
+                : "not enough data (\(n) of \(c.cohortHoursMin) settled hours)"
+            return (GateCheck(name: "profit_vs_control", required: required, measured: why, passed: false), false)
         }
-        out.append(
-            (
+        let measured = "\(signedPct(cs.estimate)) [\(signedPct(cs.low)), \(signedPct(cs.high))], n=\(n) h"
+        let harm = cs.high < -c.profitMargin
+        return (
+            GateCheck(
+                name: "profit_vs_control", required: required,
+                measured: measured + (harm ? " (confident harm)" : ""), passed: cs.low >= -c.profitMargin),
+            harm
+        )
+    }
+
+    static func signedPct(_ v: Double) -> String { (v >= 0 ? "+" : "") + pct(v) }
+
+    /// The canary cohort's pacing: a gate, not a rollback trigger (a point measurement).
+    static func pacing(_ c: GateConfig, _ e: Evidence) -> (check: GateCheck, failing: Bool) {
+        guard let p = e.pacingError else {
+            return (
                 GateCheck(
-                    name: "canary_breaker_trips", required: "0", measured: "\(e.canaryBreakerTrips)",
-                    passed: e.canaryBreakerTrips == 0), e.canaryBreakerTrips > 0
-            ))
-        if let p = e.pacingError {
-            let ok = p <= c.pacingErrorMax
-            // Judged once the cohort has had its hours: the candidate needs time to pace.
-            let judged = e.canaryHours >= c.cohortHoursMin
-            out.append(
-                (
-                    GateCheck(
-                        name: "pacing_error", required: "<= \(pct(c.pacingErrorMax)) of the daily target",
-                        measured: pct(p) + (judged ? "" : " (not judged before \(c.cohortHoursMin) canary hours)"),
-                        passed: ok && judged), !ok && judged
-                ))
-        } else {
-            out.append(
-                (
-                    GateCheck(
-                        name: "pacing_error", required: "<= \(pct(c.pacingErrorMax))", measured: "no data",
-                        passed: false), false
-                ))
+                    name: "pacing_error", required: "<= \(pct(c.pacingErrorMax))", measured: "no data", passed: false),
+                false
+            )
         }
-        return out
+        // Judged once the cohort has had its hours: the candidate needs time to pace.
+        let judged = e.canaryHours >= c.cohortHoursMin
+        return (
+            GateCheck(
+                name: "pacing_error", required: "<= \(pct(c.pacingErrorMax)) of the daily target",
+                measured: pct(p) + (judged ? "" : " (not judged before \(c.cohortHoursMin) canary hours)"),
+                passed: p <= c.pacingErrorMax && judged), false
+        )
     }
 }

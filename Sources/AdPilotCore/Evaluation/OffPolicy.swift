@@ -161,6 +161,12 @@ package enum OffPolicy {
         package var estimate: Double
         package var low: Double
         package var high: Double
+
+        package init(estimate: Double, low: Double, high: Double) {
+            self.estimate = estimate
+            self.low = low
+            self.high = high
+        }
     }
 
     /// What `evaluate` reports per estimator: the candidate's value, the reference's, and

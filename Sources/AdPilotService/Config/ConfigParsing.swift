@@ -366,25 +366,6 @@ extension ServiceConfig {
         }
     }
 
-    static func parseGates(_ reader: ObjectReader) throws(ConfigProblem) -> GateConfig {
-        var r = reader
-        var s = try r.object("shadow_to_canary")
-        var l = try r.object("canary_to_live")
-        let g = GateConfig(
-            shadowHoursMin: try s.double("hours_min", in: 0...8_760),
-            shadowDecisionsMin: Int(try s.int("decisions_min", in: 0...100_000_000)),
-            shadowVetoRateMax: try s.double("veto_rate_max", in: 0...1),
-            canaryHoursMin: try l.double("hours_min", in: 0...8_760),
-            roasMarginMax: try l.double("roas_margin_max", in: 0...1),
-            cohortHoursMin: Int(try l.int("cohort_hours_min", in: 1...1_000_000)),
-            pacingErrorMax: try l.double("pacing_error_max", in: 0...10),
-            failureLimit: Int(try l.int("failure_limit", in: 1...10_000)))
-        try s.finish()
-        try l.finish()
-        try r.finish()
-        return g
-    }
-
     static func firstProblem(_ problems: [(key: String, problem: String)], prefix: String) throws(ConfigProblem) {
         if let p = problems.first { throw ConfigProblem(key: prefix + p.key, problem: p.problem) }
     }

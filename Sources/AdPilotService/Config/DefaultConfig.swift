@@ -79,10 +79,13 @@ package enum DefaultConfig {
           "campaigns": [],
           "canary": {"budget_fraction": 0.2},
           "gates": {
-            "shadow_to_canary": {"hours_min": 2, "decisions_min": 100, "veto_rate_max": 0.5},
+            "shadow_to_canary": {
+              "hours_min": 2, "decisions_min": 100, "veto_rate_max": 0.5,
+              "value_margin": 0.02, "effective_sample_size_min": 30
+            },
             "canary_to_live": {
-              "hours_min": 3, "roas_margin_max": 0.3, "cohort_hours_min": 12,
-              "pacing_error_max": 0.5, "failure_limit": 3
+              "hours_min": 3, "profit_margin": 1.5, "alpha": 0.05, "horizon_hours": 24,
+              "cohort_hours_min": 12, "pacing_error_max": 0.5, "failure_limit": 3
             }
           },
           "exploration": {"scale": 0.05, "seed": 1}

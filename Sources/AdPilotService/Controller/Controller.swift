@@ -62,7 +62,10 @@ package final class Controller: @unchecked Sendable {
     var hourCache = HourCache()
     /// Hours that explored decisions govern, not yet settled, with the decisions' seqs
     /// (`Rewards.swift`; in memory: a restart forgets them).
-    var pendingPeriods: [CampaignID: [(hour: Int64, seq: UInt64)]] = [:]
+    var pendingPeriods: [CampaignID: [ExploredHour]] = [:]
+    /// The shadow candidate's settled explored hours (`ValueEvidence.swift`; the tick
+    /// thread's only, in memory: a restart gathers them again).
+    var valueSample = ValueSample(candidate: nil, since: Instant(microsSinceEpoch: 0))
     var platformBreaker = CircuitBreaker()
     var tickCount: UInt64 = 0
     let statusView: Guarded<StatusView>

@@ -29,16 +29,21 @@ extension Controller {
         let cohorts = observed.campaigns.indices.filter { $0 < observed.fresh.count }.map { i in
             CohortSample(
                 inCanaryScope: observed.campaigns[i].inCanaryScope,
-                trailing: observed.campaigns[i].observation.trailing,
                 freshHours: observed.fresh[i].hours, freshSpendMicros: observed.fresh[i].spendMicros,
                 freshValueMicros: observed.fresh[i].valueMicros,
                 breakerOpened: states[i].breaker.state == .open && breakersBefore[i] != .open)
         }
         let now = decisions.first?.input.now ?? clock.now()
         let gates = config.gates
+        let settled = settledPairedHours(observed, now: now)
+        let baselines = cohortBaselines(observed)
+        let value = currentValueEvidence(state, previous: evidence.current.value)
         guard
             let rollback = evidence.with({ e in
-                EvidenceFold.fold(&e, state: state, decisions: decisions, cohorts: cohorts, gates: gates, now: now)
+                if e.mode == state.mode && e.candidate == state.candidate { e.value = value }
+                return EvidenceFold.fold(
+                    &e, state: state, decisions: decisions, cohorts: cohorts, baselines: baselines, settled: settled,
+                    gates: gates, now: now)
             })
         else { return }
         do {

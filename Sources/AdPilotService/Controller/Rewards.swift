@@ -4,13 +4,19 @@ import AdPilotJournal
 /// Rewards for off-policy evaluation (docs/evaluation.md): each hour whose first decision
 /// explored is credited, once settled, with the hour's profit, journaled as a `reward`.
 extension Controller {
-    /// Remembers the hours that explored decisions govern, with their journal seqs.
+    /// Remembers the hours that explored decisions govern, with their journal seqs and
+    /// what off-policy evaluation needs of them (`ExploredHour`).
     func notePeriods(_ decisions: [Decision], refs: [RecordRef], explored: [CampaignID: Exploration]) {
         guard !explored.isEmpty else { return }
-        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
-        for (d, ref) in zip(decisions, refs) where d.input.mayWrite && explored[d.campaign] != nil {
-            pendingPeriods[d.campaign, default: []].append(
-                (hour: d.input.now.microsSinceEpoch.floorDiv(hourMicros), seq: ref.seq))
+        var candidates: [CampaignID: Decision] = [:]
+        for d in decisions where d.input.slot == .candidate && explored[d.campaign] != nil {
+            candidates[d.campaign] = d
+        }
+        for (d, ref) in zip(decisions, refs) where d.input.mayWrite {
+            guard let e = explored[d.campaign],
+                let h = Self.exploredHour(d, seq: ref.seq, exploration: e, candidate: candidates[d.campaign])
+            else { continue }
+            pendingPeriods[d.campaign, default: []].append(h)
         }
     }
 
@@ -25,7 +31,7 @@ extension Controller {
         var out: [JournalEntry] = []
         for (i, c) in observed.campaigns.enumerated() {
             guard let pending = pendingPeriods[c.config.id], observed.readable[i] else { continue }
-            var left: [(hour: Int64, seq: UInt64)] = []
+            var left: [ExploredHour] = []
             for p in pending {
                 if p.hour >= settledBefore {
                     left.append(p)
@@ -38,6 +44,7 @@ extension Controller {
                     decisionSeq: p.seq, spendMicros: h?.spendMicros ?? .zero,
                     valueMicros: h?.conversionValueMicros ?? .zero)
                 out.append(JournalEntry(kind: RecordKind.reward, data: RecordCoding.bytes(record, encoder)))
+                addToValueSample(p, campaign: c.config.id, profitMicros: Double(record.profitMicros.rawValue))
             }
             pendingPeriods[c.config.id] = left.isEmpty ? nil : left
         }

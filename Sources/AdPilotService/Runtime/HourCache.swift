@@ -86,6 +86,9 @@ package struct HourCache {
     }
 
     /// `id`'s completed hour starting at `hour` (hours since the epoch), as last read.
+    /// Every completed hour held for `id`, oldest first.
+    package func completedHours(_ id: CampaignID) -> [HourlyMetrics] { entries[id]?.hours ?? [] }
+
     package func completedHour(_ id: CampaignID, hour: Int64) -> HourlyMetrics? {
         entries[id]?.hours.last { $0.hour == hour }
     }

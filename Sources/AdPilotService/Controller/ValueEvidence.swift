@@ -1,0 +1,159 @@
+import AdPilotCore
+import AdPilotJournal
+import Foundation
+
+/// The evidence behind the value gates (docs/evaluation.md, docs/state-machine.md): in
+/// shadow, the candidate's off-policy value against the live policy's from the settled
+/// explored hours; in canary, each settled hour of both cohorts for the confidence sequence.
+extension Controller {
+    /// What an explored hour needs for off-policy evaluation besides its reward: the action
+    /// taken, the writer's own (unexplored) action, the behaviour density, and the
+    /// candidate's action in the same tick (nil without a shadow candidate).
+    struct ExploredHour {
+        var hour: Int64
+        var seq: UInt64
+        var action: Double
+        var reference: Double
+        var density: Double
+        var scale: Double
+        var candidate: PolicyID?
+        var target: Double?
+    }
+
+    /// The shadow candidate's sample: settled explored hours with the candidate's action,
+    /// for the candidate and evidence they were gathered for.
+    struct ValueSample {
+        var candidate: PolicyID?
+        var since: Instant
+        var periods: [OffPolicy.Period] = []
+        var reference: [Double] = []
+        var campaigns: [CampaignID: Int] = [:]
+        var scale = 0.0
+        /// Periods added since the estimate was last computed.
+        var fresh = 0
+    }
+
+    /// Bootstrap replicates in the daemon's estimate (`adpilotctl evidence` draws 500).
+    static let valueReplicates = 200
+
+    /// The explored hour `d` (a writer's decision) begins, with the candidate's action for
+    /// the same campaign in the same tick.
+    static func exploredHour(
+        _ d: Decision, seq: UInt64, exploration e: Exploration, candidate: Decision?
+    ) -> ExploredHour? {
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        let recommended = d.pacer.recommendedBudgetMicros.statistic
+        guard let action = EvidenceLog.logAction(d.proposal, d.pacer), recommended > 0 else { return nil }
+        return ExploredHour(
+            hour: d.input.now.microsSinceEpoch.floorDiv(hourMicros), seq: seq, action: action,
+            reference: log(e.unexploredMicros / recommended), density: e.density, scale: e.scale,
+            candidate: candidate?.input.policy,
+            target: candidate.flatMap { EvidenceLog.logAction($0.proposal, $0.pacer) })
+    }
+
+    /// A settled explored hour joins the shadow sample when it was gathered for the
+    /// evidence's candidate, in shadow, after the evidence began.
+    func addToValueSample(_ h: ExploredHour, campaign: CampaignID, profitMicros: Double) {
+        let e = evidence.current
+        guard e.mode == .shadow, let candidate = e.candidate, h.candidate == candidate, let target = h.target,
+            h.hour * Instant.secondsPerHour * Instant.microsPerSecond >= e.since.microsSinceEpoch
+        else { return }
+        if valueSample.candidate != candidate || valueSample.since != e.since {
+            valueSample = ValueSample(candidate: candidate, since: e.since)
+        }
+        let c = valueSample.campaigns[campaign] ?? valueSample.campaigns.count
+        valueSample.campaigns[campaign] = c
+        let day = h.hour.floorDiv(24)
+        valueSample.periods.append(
+            OffPolicy.Period(
+                campaign: c, cluster: c &* 1_000_003 &+ Int(day), action: h.action, behaviourDensity: h.density,
+                target: target, reward: profitMicros))
+        valueSample.reference.append(h.reference)
+        valueSample.scale = h.scale
+        valueSample.fresh += 1
+    }
+
+    /// The shadow value evidence as of now: the estimate is recomputed when new periods
+    /// settled (once an hour), else kept.
+    func currentValueEvidence(_ state: ControlState, previous: ValueEvidence?) -> ValueEvidence? {
+        guard state.mode == .shadow, state.candidate != nil else { return nil }
+        guard let live = state.live else { return ValueEvidence(live: nil, unavailable: nil) }
+        guard config.exploration.scale > 0 else {
+            return ValueEvidence(
+                live: live,
+                unavailable: "exploration is off (exploration.scale 0): IPS, SNIPS and DR need the behaviour "
+                    + "density of explored decisions; no estimate")
+        }
+        let sample = valueSample
+        guard sample.candidate == state.candidate, !sample.periods.isEmpty else {
+            return ValueEvidence(
+                live: live, unavailable: "no settled explored hour yet (an hour settles \(Observing.settleHours) h "
+                    + "after it ends)")
+        }
+        if sample.fresh == 0, let previous, previous.live == live, previous.periods == sample.periods.count {
+            return previous
+        }
+        valueSample.fresh = 0
+        let report = OffPolicy.evaluate(
+            sample.periods, reference: sample.reference, bandwidth: sample.scale,
+            ridge: OffPolicy.ridge(scale: sample.scale), weightMax: OffPolicy.weightMax,
+            replicates: Self.valueReplicates, seed: 1)
+        let dr = report.comparison(.dr)
+        return ValueEvidence(
+            live: live, unavailable: nil, periods: report.periods, effectiveSampleSize: report.effectiveSampleSize,
+            support: report.support, liveValue: dr?.reference, difference: dr?.difference)
+    }
+
+    /// Hours of history each cohort's baseline averages: two days, each hour of the day
+    /// twice, all settled before the canary began and all within the hour cache.
+    static let baselineHours: Int64 = 48
+
+    /// Each cohort's baseline, from the settled hours before the canary began, while the
+    /// canary's evidence has none and every campaign was read this tick.
+    func cohortBaselines(_ observed: Observer.Observed) -> (canary: CohortBaseline?, control: CohortBaseline?) {
+        let e = evidence.current
+        guard e.mode == .canary, e.canaryBaseline == nil || e.controlBaseline == nil,
+            observed.readable.allSatisfy({ $0 })
+        else { return (nil, nil) }
+        // The hour in progress when the canary began, less the settling time.
+        let to = EvidenceFold.firstCanaryHour(e) - 1 - Observing.settleHours
+        var canary: [CohortBaseline.Hour] = [], control: [CohortBaseline.Hour] = []
+        for c in observed.campaigns {
+            for h in hourCache.completedHours(c.config.id) where h.hour >= to - Self.baselineHours && h.hour < to {
+                let hour = CohortBaseline.Hour(
+                    hour: h.hour, profitMicros: h.conversionValueMicros.statistic - h.spendMicros.statistic,
+                    spendMicros: h.spendMicros.statistic)
+                if c.inCanaryScope { canary.append(hour) } else { control.append(hour) }
+            }
+        }
+        let offset = config.account.utcOffsetSeconds
+        return (
+            CohortBaseline.measure(canary, from: to - Self.baselineHours, to: to, utcOffsetSeconds: offset),
+            CohortBaseline.measure(control, from: to - Self.baselineHours, to: to, utcOffsetSeconds: offset)
+        )
+    }
+
+    /// The hours that settled since the canary's last folded hour, each cohort's profit
+    /// summed from the hour cache; none until every campaign was read this tick (a
+    /// campaign missing from an hour would read as one that earned nothing).
+    func settledPairedHours(_ observed: Observer.Observed, now: Instant) -> [PairedHour] {
+        let e = evidence.current
+        guard e.mode == .canary, observed.readable.allSatisfy({ $0 }) else { return [] }
+        let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
+        let settledBefore = now.microsSinceEpoch.floorDiv(hourMicros) - Observing.settleHours
+        let first = max(
+            EvidenceFold.firstCanaryHour(e), (e.lastPairedHour ?? .min) &+ 1, settledBefore - Observing.trailingHours)
+        guard first < settledBefore else { return [] }
+        return (first..<settledBefore).map { hour in
+            var canary = 0.0, control = 0.0
+            for c in observed.campaigns {
+                guard let h = hourCache.completedHour(c.config.id, hour: hour) else { continue }
+                let profit = h.conversionValueMicros.statistic - h.spendMicros.statistic
+                if c.inCanaryScope { canary += profit } else { control += profit }
+            }
+            let hourOfDay = CohortBaseline.hourOfDay(hour, utcOffsetSeconds: config.account.utcOffsetSeconds)
+            return PairedHour(
+                hour: hour, hourOfDay: hourOfDay, canaryProfitMicros: canary, controlProfitMicros: control)
+        }
+    }
+}
