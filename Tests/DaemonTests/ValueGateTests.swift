@@ -93,6 +93,23 @@ import Testing
         #expect(unknown.status == 2 && unknown.err.contains("no policy nope@1"), "\(unknown)")
     }
 
+    /// The daemon's shadow sample is read back from the journal at a restart: the estimate
+    /// does not start over.
+    @Test func theShadowValueSampleSurvivesARestart() throws {
+        let (d, policies) = try Self.daemon("value-restart", candidate: "pace@2")
+        defer { withExtendedLifetime(policies) {} }
+        try d.start()
+        #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
+        #expect(WorkflowTests.wait(120) { (d.status()?.evidence.value?.periods ?? 0) >= 40 })
+        #expect(d.stop() == 0)
+        let before = try d.records(kinds: ["reward"]).count
+        try d.start()
+        let after = try #require(d.waitForTicks(1), "\(d.stderr.suffix(1_000))")
+        let periods = after.evidence.value?.periods ?? 0
+        #expect(periods >= 40 && periods <= before, "\(periods) periods after the restart, \(before) rewards")
+        #expect(d.stop() == 0)
+    }
+
     @Test func aCandidateAsGoodAsLivePassesBothGates() throws {
         let (d, policies) = try Self.daemon("value-equal", candidate: "pace@2")
         defer { withExtendedLifetime(policies) {} }

@@ -90,6 +90,9 @@ package struct Evidence: Hashable, Sendable, Codable {
     package var mode: Mode
     package var candidate: PolicyID?
     package var since: Instant
+    /// The journal seq of the transition that began this evidence (nil when it began with
+    /// the controller's first start): where a restart reads the shadow value sample back.
+    package var sinceSeq: UInt64? = nil
     package var candidateDecisions = 0
     package var candidatePolicyFaults = 0
     package var candidateVetoes = 0
@@ -134,7 +137,8 @@ package struct Evidence: Hashable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case mode, candidate, since, candidateDecisions, candidatePolicyFaults, candidateVetoes, criticalAnomalies
+        case mode, candidate, since, sinceSeq, candidateDecisions, candidatePolicyFaults, candidateVetoes
+        case criticalAnomalies
         case value, canaryHours, canarySpendMicros, canaryValueMicros, controlHours, controlSpendMicros
         case controlValueMicros, canaryBaseline, controlBaseline, profitDifference, lastPairedHour
         case canaryBreakerTrips, pacingError, consecutiveFailedChecks
@@ -146,6 +150,7 @@ package struct Evidence: Hashable, Sendable, Codable {
         mode = try c.decode(Mode.self, forKey: .mode)
         candidate = try c.decodeIfPresent(PolicyID.self, forKey: .candidate)
         since = try c.decode(Instant.self, forKey: .since)
+        sinceSeq = try c.decodeIfPresent(UInt64.self, forKey: .sinceSeq)
         candidateDecisions = try c.decode(Int.self, forKey: .candidateDecisions)
         candidatePolicyFaults = try c.decode(Int.self, forKey: .candidatePolicyFaults)
         candidateVetoes = try c.decode(Int.self, forKey: .candidateVetoes)
@@ -173,6 +178,7 @@ package struct Evidence: Hashable, Sendable, Codable {
         try c.encode(mode, forKey: .mode)
         try c.encode(candidate, forKey: .candidate)
         try c.encode(since, forKey: .since)
+        try c.encode(sinceSeq, forKey: .sinceSeq)
         try c.encode(candidateDecisions, forKey: .candidateDecisions)
         try c.encode(candidatePolicyFaults, forKey: .candidatePolicyFaults)
         try c.encode(candidateVetoes, forKey: .candidateVetoes)

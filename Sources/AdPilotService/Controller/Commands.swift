@@ -37,7 +37,7 @@ extension Controller {
             }
             state = t.after
             controlEpoch.wrappingAdd(1, ordering: .acquiringAndReleasing)
-            resetEvidence(for: t.after, at: t.at)
+            resetEvidence(for: t.after, at: t.at, seq: ref.seq)
             try effect(t)
             log.notice(
                 "\(t.verb.rawValue) by \(actor): \(t.before.mode.rawValue) -> \(t.after.mode.rawValue) (\(reason))",

@@ -12,10 +12,11 @@ extension Controller {
     /// A new mode or candidate starts a new body of evidence. Called under the control lock.
     /// Starts at the transition, not at `modeSince`: staging a new candidate in shadow keeps
     /// the mode (and its clock) but must not inherit the old candidate's shadow hours.
-    func resetEvidence(for state: ControlState, at now: Instant) {
+    func resetEvidence(for state: ControlState, at now: Instant, seq: UInt64) {
         evidence.with { e in
             if e.mode != state.mode || e.candidate != state.candidate {
                 e = Evidence(mode: state.mode, candidate: state.candidate, since: now)
+                e.sinceSeq = seq
             }
         }
     }

@@ -127,6 +127,7 @@ extension Controller {
         controller.tickCount = restored.tickCount
         if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
             controller.evidence.with { $0 = e }
+            controller.restoreValueSample(controlState)
         }
         return controller
     }

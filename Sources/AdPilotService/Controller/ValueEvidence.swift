@@ -73,6 +73,27 @@ extension Controller {
         valueSample.fresh += 1
     }
 
+    /// After a restart in shadow: the sample read back from the journal, from the transition
+    /// that began the evidence (the hours pending at the stop were never credited, as always).
+    func restoreValueSample(_ state: ControlState) {
+        let e = evidence.current
+        guard e.mode == .shadow, let candidate = e.candidate, state.live != nil, config.exploration.scale > 0,
+            let log = try? EvidenceLog.read(
+                JournalReader(directory: stateDir.journal), fromSeq: e.sinceSeq ?? 1, candidate: candidate)
+        else { return }
+        var sample = ValueSample(candidate: candidate, since: e.since)
+        for p in log.periods where p.hourStart >= e.since {
+            var period = p.period
+            period.reward *= 1e6  // the log's rewards are in currency units, the daemon's in micros
+            sample.periods.append(period)
+            sample.reference.append(p.reference)
+            sample.campaigns[p.campaign] = period.campaign
+        }
+        sample.scale = log.scale ?? 0
+        sample.fresh = sample.periods.count
+        valueSample = sample
+    }
+
     /// The shadow value evidence as of now: the estimate is recomputed when new periods
     /// settled (once an hour), else kept.
     func currentValueEvidence(_ state: ControlState, previous: ValueEvidence?) -> ValueEvidence? {
