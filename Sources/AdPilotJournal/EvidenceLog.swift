@@ -16,6 +16,8 @@ package struct EvidenceLog: Sendable {
     }
 
     package var periods: [Logged] = []
+    /// How `periods` numbered their campaigns (a sample that goes on from them keeps it).
+    package var numbering = OffPolicy.CampaignDays()
     /// Explored decisions read, rewards read, and explored decisions that had both a reward
     /// and a candidate proposal (the periods).
     package var explored = 0
@@ -74,21 +76,16 @@ package struct EvidenceLog: Sendable {
             }
             return true
         }
-        var campaigns: [CampaignID: Int] = [:]
         let wanted = log.candidate.flatMap { targets[$0] } ?? [:]
         for seq in pending.keys.sorted() {
             let p = pending[seq]!
             guard let reward = rewards[seq], let target = wanted["\(p.at.microsSinceEpoch) \(p.campaign.rawValue)"]
             else { continue }
-            let c = campaigns[p.campaign] ?? campaigns.count
-            campaigns[p.campaign] = c
-            let day = Int(p.at.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
+            let period = log.numbering.period(
+                campaign: p.campaign, hourStart: p.at, action: p.action, behaviourDensity: p.density, target: target,
+                reward: reward)
             log.periods.append(
-                Logged(
-                    period: OffPolicy.Period(
-                        campaign: c, cluster: c &* 1_000_003 &+ day, action: p.action, behaviourDensity: p.density,
-                        target: target, reward: reward),
-                    reference: p.reference, decisionSeq: seq, campaign: p.campaign, hourStart: p.at))
+                Logged(period: period, reference: p.reference, decisionSeq: seq, campaign: p.campaign, hourStart: p.at))
         }
         return log
     }

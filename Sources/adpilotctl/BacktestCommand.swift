@@ -11,7 +11,7 @@ import Foundation
 enum BacktestCommand {
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         let json = args.flag("--json")
-        let since = try time(&args, "--since"), until = try time(&args, "--until")
+        let since = try args.time("--since"), until = try args.time("--until")
         let dirs = try args.values("--policy-dir")
         let names = try args.positionals(verb: "backtest")
         guard names.count == 1, let id = PolicyID(names[0]) else {
@@ -43,14 +43,6 @@ enum BacktestCommand {
             Out.line(text(report))
         }
         return .ok
-    }
-
-    static func time(_ args: inout Arguments, _ name: String) throws(UsageError) -> Instant? {
-        guard let text = try args.value(name) else { return nil }
-        guard let t = Instant(rfc3339: text) else {
-            throw UsageError(message: "\(name) \(text): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
-        }
-        return t
     }
 
     static func text(_ r: BacktestReport) -> String {
@@ -90,5 +82,16 @@ enum BacktestCommand {
             lines.append("off-policy estimates: " + (r.unavailable ?? "unavailable"))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension Arguments {
+    /// Removes `--name TIME` (RFC 3339, or a date for its midnight UTC); nil when absent.
+    mutating func time(_ name: String) throws(UsageError) -> Instant? {
+        guard let text = try value(name) else { return nil }
+        guard let t = Instant(rfc3339: text) else {
+            throw UsageError(message: "\(name) \(text): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
+        }
+        return t
     }
 }

@@ -32,13 +32,7 @@ enum JournalCommands {
         var filter = RecordFilter()
         if let kinds = try args.value("--kind") { filter.kinds = Set(kinds.split(separator: ",").map(String.init)) }
         filter.campaign = try args.value("--campaign")
-        if let since = try args.value("--since") {
-            guard let t = Instant(rfc3339: since) else {
-                throw UsageError(
-                    message: "--since \(since): not an RFC 3339 time (e.g. 2026-11-21T19:40:00Z or 2026-11-21)")
-            }
-            filter.since = t
-        }
+        filter.since = try args.time("--since")
         guard try args.positionals(verb: "journal tail").isEmpty else {
             throw UsageError(message: "journal tail takes no arguments\n\(usage)")
         }

@@ -129,13 +129,6 @@ package struct Evidence: Hashable, Sendable, Codable {
         self.since = since
     }
 
-    package var canaryROAS: Double? {
-        canarySpendMicros > 0 ? Double(canaryValueMicros) / Double(canarySpendMicros) : nil
-    }
-    package var controlROAS: Double? {
-        controlSpendMicros > 0 ? Double(controlValueMicros) / Double(controlSpendMicros) : nil
-    }
-
     enum CodingKeys: String, CodingKey {
         case mode, candidate, since, sinceSeq, candidateDecisions, candidatePolicyFaults, candidateVetoes
         case criticalAnomalies

@@ -128,12 +128,10 @@ package enum Gates {
         ]
     }
 
-    /// Micros as currency units with two decimals.
+    /// Micros (a statistic) as currency units, rounded to two decimals.
     static func money(_ micros: Double) -> String {
-        guard micros.isFinite, abs(micros) < 1e18 else { return "\(micros)" }
-        let cents = Int64((micros / 10_000).rounded())
-        let a = cents.magnitude
-        return "\(cents < 0 ? "-" : "")\(a / 100).\(a % 100 < 10 ? "0" : "")\(a % 100)"
+        guard micros.isFinite, abs(micros) < 9e18 else { return "\(micros)" }
+        return Micros(Int64((micros / 10_000).rounded()) * 10_000).decimalString(minimumFractionDigits: 2)
     }
 }
 

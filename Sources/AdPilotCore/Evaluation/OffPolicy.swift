@@ -40,6 +40,27 @@ package enum OffPolicy {
         }
     }
 
+    /// Makes periods as they are gathered: campaigns numbered in the order they first
+    /// appear (the response model's key), each period's cluster its campaign-day (what the
+    /// bootstrap resamples). One numbering per sample.
+    package struct CampaignDays: Sendable {
+        private var numbers: [CampaignID: Int] = [:]
+
+        package init() {}
+
+        package mutating func period(
+            campaign: CampaignID, hourStart: Instant, action: Double, behaviourDensity: Double, target: Double,
+            reward: Double
+        ) -> Period {
+            let c = numbers[campaign] ?? numbers.count
+            numbers[campaign] = c
+            let day = Int(hourStart.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
+            return Period(
+                campaign: c, cluster: c &* 1_000_003 &+ day, action: action, behaviourDensity: behaviourDensity,
+                target: target, reward: reward)
+        }
+    }
+
     /// What `adpilotctl evidence` and the twin validation use, with the exploration scale
     /// `s` as the bandwidth: a ridge of four periods at one exploration step (4 s^2), and
     /// weights clipped at 10.

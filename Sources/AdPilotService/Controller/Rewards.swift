@@ -21,14 +21,15 @@ extension Controller {
     }
 
     /// The `reward` records of the pending hours that have settled by `now`, from the hours
-    /// as last read (`HourCache`). A campaign not read this tick waits; an hour the platform reports nothing
-    /// for earned nothing; hours that left the trailing window are forgotten.
+    /// as last read (`HourCache`). A campaign not read this tick waits; an hour the platform
+    /// reports nothing for earned nothing; hours that left the trailing window are forgotten.
     func settledRewards(_ observed: Observer.Observed, now: Instant) -> [JournalEntry] {
         guard !pendingPeriods.isEmpty else { return [] }
         let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
         let settledBefore = now.microsSinceEpoch.floorDiv(hourMicros) - Observing.settleHours
         let oldest = settledBefore - Observing.trailingHours
         var out: [JournalEntry] = []
+        let e = evidence.current
         for (i, c) in observed.campaigns.enumerated() {
             guard let pending = pendingPeriods[c.config.id], observed.readable[i] else { continue }
             var left: [ExploredHour] = []
@@ -44,7 +45,8 @@ extension Controller {
                     decisionSeq: p.seq, spendMicros: h?.spendMicros ?? .zero,
                     valueMicros: h?.conversionValueMicros ?? .zero)
                 out.append(JournalEntry(kind: RecordKind.reward, data: RecordCoding.bytes(record, encoder)))
-                addToValueSample(p, campaign: c.config.id, profitMicros: Double(record.profitMicros.rawValue))
+                addToValueSample(
+                    p, campaign: c.config.id, profitMicros: Double(record.profitMicros.rawValue), evidence: e)
             }
             pendingPeriods[c.config.id] = left.isEmpty ? nil : left
         }

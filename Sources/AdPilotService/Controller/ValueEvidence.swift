@@ -27,7 +27,7 @@ extension Controller {
         var since: Instant
         var periods: [OffPolicy.Period] = []
         var reference: [Double] = []
-        var campaigns: [CampaignID: Int] = [:]
+        var numbering = OffPolicy.CampaignDays()
         var scale = 0.0
         /// Periods added since the estimate was last computed.
         var fresh = 0
@@ -52,21 +52,18 @@ extension Controller {
     }
 
     /// A settled explored hour joins the shadow sample when it was gathered for the
-    /// evidence's candidate, in shadow, after the evidence began.
-    func addToValueSample(_ h: ExploredHour, campaign: CampaignID, profitMicros: Double) {
-        let e = evidence.current
+    /// evidence's candidate (`e`, read once per tick), in shadow, after the evidence began.
+    func addToValueSample(_ h: ExploredHour, campaign: CampaignID, profitMicros: Double, evidence e: Evidence) {
+        let hourStart = Instant(microsSinceEpoch: h.hour * Instant.secondsPerHour * Instant.microsPerSecond)
         guard e.mode == .shadow, let candidate = e.candidate, h.candidate == candidate, let target = h.target,
-            h.hour * Instant.secondsPerHour * Instant.microsPerSecond >= e.since.microsSinceEpoch
+            hourStart >= e.since
         else { return }
         if valueSample.candidate != candidate || valueSample.since != e.since {
             valueSample = ValueSample(candidate: candidate, since: e.since)
         }
-        let c = valueSample.campaigns[campaign] ?? valueSample.campaigns.count
-        valueSample.campaigns[campaign] = c
-        let day = h.hour.floorDiv(24)
         valueSample.periods.append(
-            OffPolicy.Period(
-                campaign: c, cluster: c &* 1_000_003 &+ Int(day), action: h.action, behaviourDensity: h.density,
+            valueSample.numbering.period(
+                campaign: campaign, hourStart: hourStart, action: h.action, behaviourDensity: h.density,
                 target: target, reward: profitMicros))
         valueSample.reference.append(h.reference)
         valueSample.scale = h.scale
@@ -82,12 +79,12 @@ extension Controller {
                 JournalReader(directory: stateDir.journal), fromSeq: e.sinceSeq ?? 1, candidate: candidate)
         else { return }
         var sample = ValueSample(candidate: candidate, since: e.since)
+        sample.numbering = log.numbering
         for p in log.periods where p.hourStart >= e.since {
             var period = p.period
             period.reward *= 1e6  // the log's rewards are in currency units, the daemon's in micros
             sample.periods.append(period)
             sample.reference.append(p.reference)
-            sample.campaigns[p.campaign] = period.campaign
         }
         sample.scale = log.scale ?? 0
         sample.fresh = sample.periods.count
@@ -111,9 +108,7 @@ extension Controller {
                 live: live, unavailable: "no settled explored hour yet (an hour settles \(Observing.settleHours) h "
                     + "after it ends)")
         }
-        if sample.fresh == 0, let previous, previous.live == live, previous.periods == sample.periods.count {
-            return previous
-        }
+        if sample.fresh == 0, let previous, previous.live == live, previous.difference != nil { return previous }
         valueSample.fresh = 0
         let report = OffPolicy.evaluate(
             sample.periods, reference: sample.reference, bandwidth: sample.scale,

@@ -98,7 +98,7 @@ package enum Backtest {
         ) { r in
             switch r.kind {
             case RecordKind.config:
-                if let (digest, config) = acceptedConfig(r.dataBytes) { configs[digest] = config }
+                if let (digest, config) = ConfigRecord.accepted(r.dataBytes) { configs[digest] = config }
             case RecordKind.reward:
                 let reward = try decoder.decode(RewardRecord.self, from: Data(r.dataBytes))
                 rewards[reward.decisionSeq] = Double(reward.profitMicros.rawValue)
@@ -127,19 +127,10 @@ package enum Backtest {
     package static func configuredPolicyDirs(_ reader: JournalReader) -> [String] {
         var dirs: [String] = []
         try? reader.records(from: 1, matching: RecordFilter(kinds: [RecordKind.config])) { r in
-            if let (_, c) = acceptedConfig(r.dataBytes) { dirs = c.policyDirs }
+            if let (_, c) = ConfigRecord.accepted(r.dataBytes) { dirs = c.policyDirs }
             return true
         }
         return dirs
-    }
-
-    static func acceptedConfig(_ bytes: some Collection<UInt8>) -> (String, ServiceConfig)? {
-        guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-            o["accepted"] as? Bool == true, let digest = o["digest"] as? String, let c = o["config"],
-            let json = try? JSONSerialization.data(withJSONObject: c),
-            let config = try? ServiceConfig.parse(bytes: Array(json))
-        else { return nil }
-        return (digest, config)
     }
 
     /// The logged decision's inputs through the pipeline, `runtime` proposing.
@@ -194,16 +185,13 @@ package enum Backtest {
         _ report: inout BacktestReport, explored: [UInt64: Explored], rewards: [UInt64: Double], replicates: Int,
         seed: UInt64
     ) {
-        var periods: [OffPolicy.Period] = [], reference: [Double] = [], campaigns: [CampaignID: Int] = [:]
+        var periods: [OffPolicy.Period] = [], reference: [Double] = [], numbering = OffPolicy.CampaignDays()
         var scale = 0.0
         for seq in explored.keys.sorted() {
             guard let x = explored[seq], let reward = rewards[seq] else { continue }
-            let c = campaigns[x.campaign] ?? campaigns.count
-            campaigns[x.campaign] = c
-            let day = Int(x.at.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
             periods.append(
-                OffPolicy.Period(
-                    campaign: c, cluster: c &* 1_000_003 &+ day, action: x.action, behaviourDensity: x.density,
+                numbering.period(
+                    campaign: x.campaign, hourStart: x.at, action: x.action, behaviourDensity: x.density,
                     target: x.target, reward: reward / 1e6))
             reference.append(x.reference)
             scale = x.scale
