@@ -64,8 +64,12 @@ package final class Controller: @unchecked Sendable {
     /// (`Rewards.swift`; in memory: a restart forgets them).
     var pendingPeriods: [CampaignID: [ExploredHour]] = [:]
     /// The shadow candidate's settled explored hours (`ValueEvidence.swift`; the tick
-    /// thread's only, in memory: a restart gathers them again).
+    /// thread's only; read back from the journal at start-up).
     var valueSample = ValueSample(candidate: nil, since: Instant(microsSinceEpoch: 0))
+    /// An estimate of `valueSample` is running on its own thread (`estimateValue`), and the
+    /// last one finished, with the sample (candidate, evidence start) it was made from.
+    let valueEstimating = Atomic<Bool>(false)
+    let valueEstimate = Guarded<(candidate: PolicyID?, since: Instant, value: ValueEvidence)?>(nil)
     var platformBreaker = CircuitBreaker()
     var tickCount: UInt64 = 0
     let statusView: Guarded<StatusView>

@@ -38,7 +38,7 @@ extension Controller {
         let gates = config.gates
         let settled = settledPairedHours(observed, now: now)
         let baselines = cohortBaselines(observed)
-        let value = currentValueEvidence(state, previous: evidence.current.value)
+        let value = currentValueEvidence(state)
         guard
             let rollback = evidence.with({ e in
                 if e.mode == state.mode && e.candidate == state.candidate { e.value = value }

@@ -91,9 +91,11 @@ extension Controller {
         valueSample = sample
     }
 
-    /// The shadow value evidence as of now: the estimate is recomputed when new periods
-    /// settled (once an hour), else kept.
-    func currentValueEvidence(_ state: ControlState, previous: ValueEvidence?) -> ValueEvidence? {
+    /// What the shadow value evidence says now (nil outside shadow with a candidate). The
+    /// estimate itself (a bootstrap over every settled explored hour, which grows with the
+    /// account and the shadow's length) is computed off the tick thread (`estimateValue`):
+    /// a tick, a halt's reply or a stop never waits for it.
+    func currentValueEvidence(_ state: ControlState) -> ValueEvidence? {
         guard state.mode == .shadow, state.candidate != nil else { return nil }
         guard let live = state.live else { return ValueEvidence(live: nil, unavailable: nil) }
         guard config.exploration.scale > 0 else {
@@ -102,22 +104,43 @@ extension Controller {
                 unavailable: "exploration is off (exploration.scale 0): IPS, SNIPS and DR need the behaviour "
                     + "density of explored decisions; no estimate")
         }
-        let sample = valueSample
-        guard sample.candidate == state.candidate, !sample.periods.isEmpty else {
+        guard valueSample.candidate == state.candidate, !valueSample.periods.isEmpty else {
             return ValueEvidence(
                 live: live, unavailable: "no settled explored hour yet (an hour settles \(Observing.settleHours) h "
                     + "after it ends)")
         }
-        if sample.fresh == 0, let previous, previous.live == live, previous.difference != nil { return previous }
-        valueSample.fresh = 0
-        let report = OffPolicy.evaluate(
-            sample.periods, reference: sample.reference, bandwidth: sample.scale,
-            ridge: OffPolicy.ridge(scale: sample.scale), weightMax: OffPolicy.weightMax,
-            replicates: Self.valueReplicates, seed: 1)
-        let dr = report.comparison(.dr)
+        if valueSample.fresh > 0 && estimateValue(live: live) { valueSample.fresh = 0 }
+        if let done = valueEstimate.current, done.candidate == valueSample.candidate,
+            done.since == valueSample.since, done.value.live == live
+        {
+            return done.value
+        }
         return ValueEvidence(
-            live: live, unavailable: nil, periods: report.periods, effectiveSampleSize: report.effectiveSampleSize,
-            support: report.support, liveValue: dr?.reference, difference: dr?.difference)
+            live: live, unavailable: "first estimate being computed from \(valueSample.periods.count) settled hours")
+    }
+
+    /// Starts the estimate of the current sample on its own thread, unless one is running
+    /// (false: try again next tick). The result goes to `valueEstimate`, labelled with the
+    /// sample it came from; the tick takes it while the sample is still that one.
+    func estimateValue(live: PolicyID) -> Bool {
+        let started = valueEstimating.compareExchange(
+            expected: false, desired: true, ordering: .acquiringAndReleasing)
+        guard started.exchanged else { return false }
+        let sample = valueSample
+        let thread = Thread { [self] in
+            defer { valueEstimating.store(false, ordering: .releasing) }
+            let report = OffPolicy.evaluate(
+                sample.periods, reference: sample.reference, bandwidth: sample.scale,
+                ridge: OffPolicy.ridge(scale: sample.scale), weightMax: OffPolicy.weightMax,
+                replicates: Self.valueReplicates, seed: 1)
+            let dr = report.comparison(.dr)
+            let value = ValueEvidence(
+                live: live, unavailable: nil, periods: report.periods, effectiveSampleSize: report.effectiveSampleSize,
+                support: report.support, liveValue: dr?.reference, difference: dr?.difference)
+            valueEstimate.with { $0 = (sample.candidate, sample.since, value) }
+        }
+        thread.start()
+        return true
     }
 
     /// Hours of history each cohort's baseline averages: two days, each hour of the day
