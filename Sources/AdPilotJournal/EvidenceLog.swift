@@ -82,8 +82,8 @@ package struct EvidenceLog: Sendable {
             guard let reward = rewards[seq], let target = wanted["\(p.at.microsSinceEpoch) \(p.campaign.rawValue)"]
             else { continue }
             let period = log.numbering.period(
-                campaign: p.campaign, hourStart: p.at, action: p.action, behaviourDensity: p.density, target: target,
-                reward: reward)
+                campaign: p.campaign, hourStart: p.at, action: p.action, behaviourAction: p.reference,
+                behaviourDensity: p.density, target: target, reward: reward)
             log.periods.append(
                 Logged(period: period, reference: p.reference, decisionSeq: seq, campaign: p.campaign, hourStart: p.at))
         }

@@ -9,8 +9,9 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 /// (`Tests/fixtures/ope_reference.py`: least squares by `lstsq`, its own SplitMix64 and
 /// `np.quantile`) on seeded datasets, to 1e-9.
 @Suite struct OffPolicyTests {
-    /// Ten campaigns, five days, six periods a day; the behaviour policy explores around
-    /// its own action with a normal of scale 0.1 in log budget; the candidate asks 0.05 more.
+    /// Ten campaigns, five days, six periods a day (hours 0, 4, ..., 20, each with its own
+    /// level in the reward, a daily cycle); the behaviour policy explores around its own
+    /// action with a normal of scale 0.1 in log budget; the candidate asks 0.05 more.
     static func dataset(seed: UInt64) -> (periods: [OffPolicy.Period], reference: [Double]) {
         var rng = SplitMix64(seed: seed)
         func normal() -> Double {
@@ -22,15 +23,17 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         for c in 0..<10 {
             let level = 50 + 10 * Double(c), slope = 20 - 3 * Double(c)
             for day in 0..<5 {
-                for _ in 0..<6 {
+                for k in 0..<6 {
                     let own = 0.2 * normal()
                     let z = normal()
                     let action = own + sigma * z
                     let density = exp(-0.5 * z * z) / ((2 * Double.pi).squareRoot() * sigma)
+                    let cycle = 10 * sin(Double(k) * Double.pi / 3)
                     periods.append(
                         OffPolicy.Period(
-                            campaign: c, cluster: c * 100 + day, action: action, behaviourDensity: density,
-                            target: own + 0.05, reward: level + slope * action + 5 * normal()))
+                            campaign: c, hourOfDay: 4 * k, cluster: c * 100 + day, action: action,
+                            behaviourAction: own, behaviourDensity: density, target: own + 0.05,
+                            reward: level + cycle + slope * action + 5 * normal()))
                     reference.append(own)
                 }
             }
@@ -47,8 +50,9 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let rows = zip(periods, reference).map { p, r -> [String: Any] in
-            ["campaign": p.campaign, "cluster": p.cluster, "action": p.action, "behaviour_density": p.behaviourDensity,
-             "target": p.target, "reference": r, "reward": p.reward]
+            ["campaign": p.campaign, "hour_of_day": p.hourOfDay, "cluster": p.cluster, "action": p.action,
+             "behaviour_action": p.behaviourAction, "behaviour_density": p.behaviourDensity, "target": p.target,
+             "reference": r, "reward": p.reward]
         }
         let input: [String: Any] = [
             "bandwidth": 0.1, "ridge": 0.5, "weight_max": 1.5, "replicates": 200, "seed": seed, "periods": rows,

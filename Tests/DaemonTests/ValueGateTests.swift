@@ -60,6 +60,9 @@ import Testing
         let refused = try d.ctl(["promote", "--reason", "surge looks bold"])
         #expect(refused.status == 3, "\(refused)")
         let line = refused.out.split(separator: "\n").first { $0.contains("value_vs_live") } ?? ""
+        print("surge@1 against pace@1:\n" + refused.out.split(separator: "\n").filter {
+            $0.contains("value_vs_live") || $0.contains("effective_sample_size")
+        }.joined(separator: "\n"))
         #expect(line.contains("FAIL") && line.contains("[") && line.contains("n="), "\(refused.out)")
         let status = d.status()
         #expect(

@@ -13,27 +13,33 @@
 ///
 ///     w_i = K_h(target_i - action_i) / behaviourDensity_i,   K_h(u) = phi(u / h) / h
 ///
-/// - direct method (DM): mean of q(x_i, target_i), q fitted per campaign as a line in the
-///   action (ridge-shrunk toward the pooled slope), so campaigns keep their own level;
+/// - direct method (DM): mean of q(x_i, target_i), q a level per cell (campaign and hour of
+///   the day) plus a per-campaign slope on the randomised exploration shift (`ResponseModel`);
 /// - kernelized IPS: mean of w_i r_i; self-normalised IPS: sum w_i r_i / sum w_i;
 /// - doubly robust (DR): mean of q(x_i, target_i) + w_i (r_i - q(x_i, action_i)).
 package enum OffPolicy {
-    /// One logged period: the campaign (for the response model), its cluster (the
-    /// campaign-day the bootstrap resamples), the action taken with its behaviour density,
-    /// the evaluated policy's action in the same state, and the settled reward.
+    /// One logged period: the campaign and the hour of the day (UTC) it began (together the
+    /// response model's cell), its cluster (the campaign-day the bootstrap resamples), the
+    /// action taken with the behaviour policy's own action (the centre of its exploration)
+    /// and the behaviour density of the action taken, the evaluated policy's action in the
+    /// same state, and the settled reward.
     package struct Period: Hashable, Sendable, Codable {
         package var campaign: Int
+        package var hourOfDay: Int
         package var cluster: Int
         package var action: Double
+        package var behaviourAction: Double
         package var behaviourDensity: Double
         package var target: Double
         package var reward: Double
 
-        package init(campaign: Int, cluster: Int, action: Double, behaviourDensity: Double, target: Double,
-                     reward: Double) {
+        package init(campaign: Int, hourOfDay: Int, cluster: Int, action: Double, behaviourAction: Double,
+                     behaviourDensity: Double, target: Double, reward: Double) {
             self.campaign = campaign
+            self.hourOfDay = hourOfDay
             self.cluster = cluster
             self.action = action
+            self.behaviourAction = behaviourAction
             self.behaviourDensity = behaviourDensity
             self.target = target
             self.reward = reward
@@ -49,15 +55,16 @@ package enum OffPolicy {
         package init() {}
 
         package mutating func period(
-            campaign: CampaignID, hourStart: Instant, action: Double, behaviourDensity: Double, target: Double,
-            reward: Double
+            campaign: CampaignID, hourStart: Instant, action: Double, behaviourAction: Double, behaviourDensity: Double,
+            target: Double, reward: Double
         ) -> Period {
             let c = numbers[campaign] ?? numbers.count
             numbers[campaign] = c
-            let day = Int(hourStart.microsSinceEpoch.floorDiv(Instant.secondsPerDay * Instant.microsPerSecond))
+            let hour = hourStart.microsSinceEpoch.floorDiv(Instant.secondsPerHour * Instant.microsPerSecond)
+            let day = hour.floorDiv(24)
             return Period(
-                campaign: c, cluster: c &* 1_000_003 &+ day, action: action, behaviourDensity: behaviourDensity,
-                target: target, reward: reward)
+                campaign: c, hourOfDay: Int(hour - 24 * day), cluster: c &* 1_000_003 &+ Int(day), action: action,
+                behaviourAction: behaviourAction, behaviourDensity: behaviourDensity, target: target, reward: reward)
         }
     }
 
@@ -107,46 +114,53 @@ package enum OffPolicy {
         periods.map { min(weightMax, kernel($0.target - $0.action, bandwidth: bandwidth) / $0.behaviourDensity) }
     }
 
-    /// The response model: per campaign, reward = a_c + b_c * action by least squares, the
-    /// slope shrunk toward the pooled within-campaign slope by `ridge` (added to the
-    /// campaign's sum of squared action deviations); campaigns keep their own level. The
-    /// pooled line (the within slope through the overall means) for a campaign not seen.
+    /// The response model: the reward of a period is its cell's level (a campaign in one hour
+    /// of the day, so a campaign's daily cycle is not mistaken for the action's effect) plus a
+    /// slope per campaign times the exploration shift (the action less the behaviour's own
+    /// action). The shift is randomised, independent of the hour and the state, so the slope
+    /// is least squares of the reward on the shift within the campaign, without confounding
+    /// and even when each cell holds one period; it is shrunk toward the pooled slope by
+    /// `ridge` (added to the campaign's sum of squared shift deviations). A cell's level is its
+    /// mean of reward - slope * shift. q(i, a) = level_cell + slope_campaign * (a - behaviourAction_i).
     package struct ResponseModel: Sendable {
-        package var intercept: [Int: Double] = [:]
+        package var level: [Int: Double] = [:]
         package var slope: [Int: Double] = [:]
-        package var pooled: (intercept: Double, slope: Double) = (0, 0)
+        package var pooled = 0.0
+
+        /// The cell a period belongs to.
+        package static func cell(_ p: Period) -> Int { p.campaign &* 24 &+ p.hourOfDay }
 
         package init(_ periods: [Period], ridge: Double) {
-            guard !periods.isEmpty else { return }
-            let groups = Dictionary(grouping: periods, by: \.campaign)
-            let moments = groups.mapValues(Self.moments)
-            let sxx = moments.values.reduce(0) { $0 + $1.sxx }, sxy = moments.values.reduce(0) { $0 + $1.sxy }
-            let within = sxx > 0 ? sxy / sxx : 0
-            let n = Double(periods.count)
-            let ma = periods.reduce(0) { $0 + $1.action } / n, mr = periods.reduce(0) { $0 + $1.reward } / n
-            pooled = (mr - within * ma, within)
-            for (c, m) in moments {
-                let b = m.sxx + ridge > 0 ? (m.sxy + ridge * within) / (m.sxx + ridge) : within
-                slope[c] = b
-                intercept[c] = m.meanReward - b * m.meanAction
+            var campaigns: [Int: (n: Double, shift: Double, reward: Double)] = [:]
+            for p in periods {
+                let m = campaigns[p.campaign, default: (0, 0, 0)]
+                campaigns[p.campaign] = (m.n + 1, m.shift + p.action - p.behaviourAction, m.reward + p.reward)
             }
+            var sxx: [Int: Double] = [:], sxy: [Int: Double] = [:]
+            for p in periods {
+                let m = campaigns[p.campaign]!
+                let x = p.action - p.behaviourAction - m.shift / m.n, y = p.reward - m.reward / m.n
+                sxx[p.campaign, default: 0] += x * x
+                sxy[p.campaign, default: 0] += x * y
+            }
+            let tx = sxx.values.reduce(0, +), ty = sxy.values.reduce(0, +)
+            pooled = tx > 0 ? ty / tx : 0
+            for (c, xx) in sxx {
+                slope[c] = xx + ridge > 0 ? (sxy[c]! + ridge * pooled) / (xx + ridge) : pooled
+            }
+            var cells: [Int: (n: Double, sum: Double)] = [:]
+            for p in periods {
+                let m = cells[Self.cell(p), default: (0, 0)]
+                cells[Self.cell(p)] = (m.n + 1, m.sum + p.reward - slope[p.campaign]! * (p.action - p.behaviourAction))
+            }
+            level = cells.mapValues { $0.sum / $0.n }
         }
 
-        /// A campaign's means and sums of squared and cross deviations.
-        static func moments(_ ps: [Period]) -> (meanAction: Double, meanReward: Double, sxx: Double, sxy: Double) {
-            let n = Double(ps.count)
-            let ma = ps.reduce(0) { $0 + $1.action } / n
-            let mr = ps.reduce(0) { $0 + $1.reward } / n
-            var sxx = 0.0, sxy = 0.0
-            for p in ps {
-                sxx += (p.action - ma) * (p.action - ma)
-                sxy += (p.action - ma) * (p.reward - mr)
-            }
-            return (ma, mr, sxx, sxy)
-        }
-
-        package func predict(campaign: Int, action: Double) -> Double {
-            (intercept[campaign] ?? pooled.intercept) + (slope[campaign] ?? pooled.slope) * action
+        /// q(p, action): `p`'s cell level plus its campaign's slope times the shift from the
+        /// behaviour's own action.
+        package func predict(_ p: Period, action: Double) -> Double {
+            let b = slope[p.campaign] ?? pooled
+            return (level[Self.cell(p)] ?? 0) + b * (action - p.behaviourAction)
         }
     }
 
@@ -162,8 +176,8 @@ package enum OffPolicy {
         let model = ResponseModel(periods, ridge: ridge)
         var dm = 0.0, ips = 0.0, dr = 0.0, sw = 0.0, sw2 = 0.0, swr = 0.0, covered = 0.0
         for (p, wi) in zip(periods, w) {
-            let qTarget = model.predict(campaign: p.campaign, action: p.target)
-            let qTaken = model.predict(campaign: p.campaign, action: p.action)
+            let qTarget = model.predict(p, action: p.target)
+            let qTaken = model.predict(p, action: p.action)
             dm += qTarget
             ips += wi * p.reward
             dr += qTarget + wi * (p.reward - qTaken)

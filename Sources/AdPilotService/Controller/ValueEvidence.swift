@@ -63,8 +63,8 @@ extension Controller {
         }
         valueSample.periods.append(
             valueSample.numbering.period(
-                campaign: campaign, hourStart: hourStart, action: h.action, behaviourDensity: h.density,
-                target: target, reward: profitMicros))
+                campaign: campaign, hourStart: hourStart, action: h.action, behaviourAction: h.reference,
+                behaviourDensity: h.density, target: target, reward: profitMicros))
         valueSample.reference.append(h.reference)
         valueSample.scale = h.scale
         valueSample.fresh += 1

@@ -191,8 +191,8 @@ package enum Backtest {
             guard let x = explored[seq], let reward = rewards[seq] else { continue }
             periods.append(
                 numbering.period(
-                    campaign: x.campaign, hourStart: x.at, action: x.action, behaviourDensity: x.density,
-                    target: x.target, reward: reward / 1e6))
+                    campaign: x.campaign, hourStart: x.at, action: x.action, behaviourAction: x.reference,
+                    behaviourDensity: x.density, target: x.target, reward: reward / 1e6))
             reference.append(x.reference)
             scale = x.scale
         }
