@@ -6,14 +6,21 @@ import AdPilotService
 import Foundation
 
 func benchEvaluation(base: String, policiesDir: String) {
+    for law in ExplorationConfig.Distribution.allCases {
+        benchEvaluation(base: base, policiesDir: policiesDir, law: law)
+    }
+}
+
+func benchEvaluation(base: String, policiesDir: String, law: ExplorationConfig.Distribution) {
     var o = SimulationOptions()
     o.campaigns = 20
     o.days = 2
     o.warmupDays = 1
     o.policyDirs = [policiesDir]
+    o.overlay = #"{"exploration": {"scale": 0.05, "seed": 1, "distribution": "\#(law.rawValue)"}}"#
     let seeds = UInt64(1)...10
-    say("== off-policy evaluation against a twin market: candidate qlearn@1, writer pace@1 exploring at 0.05; "
-        + "\(o.campaigns) campaigns, \(o.days) days after \(o.warmupDays) warm-up, seeds \(seeds)")
+    say("== off-policy evaluation against a twin market: candidate qlearn@1, writer pace@1 exploring at 0.05 "
+        + "(\(law.rawValue)); \(o.campaigns) campaigns, \(o.days) days after \(o.warmupDays) warm-up, seeds \(seeds)")
     var results: [TwinValidation.Result] = []
     for seed in seeds {
         let dir = tempDirectory(base, "twin")

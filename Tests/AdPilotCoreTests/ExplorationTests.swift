@@ -33,20 +33,35 @@ import Testing
                                     tickSeconds: 300).1 == nil)
     }
 
-    /// Over many campaigns and hours the draws are a standard normal (mean, spread, tails).
-    @Test func drawsAreStandardNormal() {
-        var zs: [Double] = []
+    /// Over many campaigns and hours the shifts have the configured spread under either law:
+    /// the normal's tails, the uniform's bounds and flat density.
+    @Test(arguments: ExplorationConfig.Distribution.allCases)
+    func shiftsHaveTheConfiguredLaw(_ law: ExplorationConfig.Distribution) throws {
+        let config = ExplorationConfig(scale: 0.1, seed: 7, distribution: law)
+        var shifts: [Double] = []
         for c in 0..<200 {
             for h in 0..<50 {
-                zs.append(Exploration.standardNormal(
-                    seed: 7, campaign: CampaignID("c\(c)"), slot: Self.hourStart.adding(seconds: Int64(h) * 3_600)))
+                let (_, e) = Exploration.explore(
+                    .micros(1_000_000), config, campaign: CampaignID("c\(c)"),
+                    slot: Self.hourStart.adding(seconds: Int64(h) * 3_600), tickSeconds: 300)
+                let how = try #require(e)
+                shifts.append(how.shift)
+                if law == .loguniform { #expect(abs(how.density - 1 / (2 * 3.0.squareRoot() * 0.1)) < 1e-12) }
             }
         }
-        let n = Double(zs.count)
-        let mean = zs.reduce(0, +) / n
-        let sd = (zs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n).squareRoot()
-        let beyond2 = Double(zs.filter { abs($0) > 2 }.count) / n
-        #expect(abs(mean) < 0.03 && abs(sd - 1) < 0.03, "mean \(mean), sd \(sd)")
-        #expect(abs(beyond2 - 0.0455) < 0.008, "share beyond 2 sd: \(beyond2)")
+        let n = Double(shifts.count)
+        let mean = shifts.reduce(0, +) / n
+        let sd = (shifts.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n).squareRoot()
+        let beyond2 = Double(shifts.filter { abs($0) > 0.2 }.count) / n
+        let widest = shifts.map(abs).max()!
+        #expect(abs(mean) < 0.003 && abs(sd - 0.1) < 0.003, "\(law): mean \(mean), sd \(sd)")
+        switch law {
+        case .lognormal:
+            #expect(abs(beyond2 - 0.0455) < 0.008, "share beyond 2 sd: \(beyond2)")
+        case .loguniform:
+            // Uniform on [-sqrt(3) s, sqrt(3) s]: reaching the bound, never past it, so never past 2 s.
+            #expect(widest <= 3.0.squareRoot() * 0.1 && widest > 0.99 * 3.0.squareRoot() * 0.1, "\(widest)")
+            #expect(beyond2 == 0)
+        }
     }
 }

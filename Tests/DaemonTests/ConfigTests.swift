@@ -75,6 +75,17 @@ import Testing
         #expect(changed.restartRequired(from: c) == ["revenue"])
     }
 
+    /// Issue 17: exploration's law is chosen by name; an old configuration without the key
+    /// keeps the log-normal, and an unknown name is refused with its key.
+    @Test func explorationNamesItsDistribution() throws {
+        #expect(try parse { _ in }.get().exploration.distribution == .lognormal)
+        let uniform = try parse { $0["exploration"] = ["scale": 0.1, "seed": 2, "distribution": "loguniform"] }.get()
+        #expect(uniform.exploration == ExplorationConfig(scale: 0.1, seed: 2, distribution: .loguniform))
+        #expect(problem { $0["exploration"] = ["scale": 0.1, "seed": 2, "distribution": "cauchy"] }
+            == #"exploration.distribution: must be "lognormal" or "loguniform""#)
+        #expect(try parse { $0["exploration"] = NSNull() }.get().exploration == .off)
+    }
+
     @Test func theEmbeddedDefaultParses() throws {
         let c = try DefaultConfig.demo(campaigns: 7, speed: 60)
         #expect(c.platform == .simulator(seed: 1, campaigns: 7) && c.clock == .accelerated(speed: 60))

@@ -7,25 +7,15 @@ import Testing
 
 /// Promotion on evidence, end to end through adpilotctl against the demo market with
 /// `pace@1` live and exploring (docs/evaluation.md#the-gates): a worse candidate is
-/// blocked in shadow with its interval shown; a candidate as good as live passes both
-/// gates.
+/// blocked in shadow with its interval shown; a better candidate passes both gates.
 @Suite(.serialized) struct ValueGateTests {
     /// Extra policies for these tests: `surge@1` asks for 1.5 x the current budget at every
-    /// tick; `pace@2` is `pace@1` under another name.
+    /// tick, `shy@1` for 0.95 x (so the pacer holds it at the bottom of its band, and it
+    /// spends less than the market repays); `pace@2` is `pace@1` under another name.
     static func policies(_ dir: TempDir) throws -> String {
         let root = dir.path + "/policies"
-        let surge = root + "/surge@1"
-        try FileManager.default.createDirectory(atPath: surge, withIntermediateDirectories: true)
-        let table: [UInt8] = withUnsafeBytes(of: Float(1).bitPattern.littleEndian) { Array($0) }
-        try Data(table).write(to: URL(fileURLWithPath: surge + "/q.f32"))
-        let manifest = """
-            {"action": {"meaning": "1.5 x the current budget, always", "type": "multipliers", "values": [1.5]},
-             "features": [{"mean": 0, "name": "trailing_roas", "std": 1}],
-             "files": {"q.f32": "\(Crypto.sha256(table).hex)"}, "format": 1, "kind": "tabular", "name": "surge",
-             "provenance": {"algorithm": "constant", "data": "none", "library": "test", "metrics": {}},
-             "tabular": {"edges": [[]], "table": "q.f32"}, "version": "1"}
-            """
-        try Data(manifest.utf8).write(to: URL(fileURLWithPath: surge + "/manifest.json"))
+        try constant(root, "surge", multiplier: 1.5)
+        try constant(root, "shy", multiplier: 0.95)
         let pace2 = root + "/pace@2"
         try FileManager.default.createDirectory(atPath: pace2, withIntermediateDirectories: true)
         let pace = try String(contentsOfFile: DaemonUnderTest.policies + "/pace@1/manifest.json", encoding: .utf8)
@@ -34,14 +24,33 @@ import Testing
         return root
     }
 
+    /// A tabular policy `NAME@1` with one state and one action: `multiplier` x the current budget.
+    static func constant(_ root: String, _ name: String, multiplier: Double) throws {
+        let dir = root + "/\(name)@1"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let table: [UInt8] = withUnsafeBytes(of: Float(1).bitPattern.littleEndian) { Array($0) }
+        try Data(table).write(to: URL(fileURLWithPath: dir + "/q.f32"))
+        let manifest = """
+            {"action": {"meaning": "\(multiplier) x the current budget, always", "type": "multipliers",
+                        "values": [\(multiplier)]},
+             "features": [{"mean": 0, "name": "trailing_roas", "std": 1}],
+             "files": {"q.f32": "\(Crypto.sha256(table).hex)"}, "format": 1, "kind": "tabular", "name": "\(name)",
+             "provenance": {"algorithm": "constant", "data": "none", "library": "test", "metrics": {}},
+             "tabular": {"edges": [[]], "table": "q.f32"}, "version": "1"}
+            """
+        try Data(manifest.utf8).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+    }
+
     /// The daemon, and the directory of the extra policies (removed when released).
-    static func daemon(_ tag: String, candidate: String) throws -> (DaemonUnderTest, TempDir) {
+    static func daemon(
+        _ tag: String, live: String = "pace@1", candidate: String, scale: Double = 0.05
+    ) throws -> (DaemonUnderTest, TempDir) {
         let extra = TempDir(tag + "-policies")
         let dir = try policies(extra)
         let d = try DaemonUnderTest(tag) { c in
             c["policy_dirs"] = [DaemonUnderTest.policies, dir]
-            c["slots"] = ["live": "pace@1", "candidate": candidate]
-            c["exploration"] = ["scale": 0.05, "seed": 3]
+            c["slots"] = ["live": live, "candidate": candidate]
+            c["exploration"] = ["scale": scale, "seed": 3]
         }
         return (d, extra)
     }
@@ -118,22 +127,29 @@ import Testing
         #expect(d.stop() == 0)
     }
 
-    @Test func aCandidateAsGoodAsLivePassesBothGates() throws {
-        let (d, policies) = try Self.daemon("value-equal", candidate: "pace@2")
+    /// `shy@1` live underspends; `pace@1` spends what the pacer plans and earns more. With
+    /// exploration at 0.1 the log covers `pace@1`'s proposals (about 1.6 bandwidths from
+    /// `shy@1`'s), the shadow estimate says it is better, and it passes both gates.
+    @Test func aBetterCandidatePassesBothGates() throws {
+        let (d, policies) = try Self.daemon("value-better", live: "shy@1", candidate: "pace@1", scale: 0.1)
         defer { withExtendedLifetime(policies) {} }
         try d.start()
         #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
         #expect(
             WorkflowTests.wait(180) { d.status()?.gates.allSatisfy(\.passed) == true },
             "shadow gates never passed: \(d.status()?.gates ?? [])")
-        let toCanary = try d.ctl(["promote", "--reason", "as good as live"])
+        let value = Self.gate(d.status(), "value_vs_live")
+        print("pace@1 against shy@1: value_vs_live \(value?.measured ?? "none")")
+        #expect(d.status()?.evidence.value?.difference.map { $0.estimate > 0 } == true, "\(value?.measured ?? "none")")
+        let toCanary = try d.ctl(["promote", "--reason", "pace earns more than shy"])
         #expect(toCanary.status == 0 && toCanary.out.contains("shadow -> canary"), "\(toCanary)")
         #expect(
             WorkflowTests.wait(240) { d.status()?.gates.allSatisfy(\.passed) == true },
             "canary gates never passed: \(d.status()?.gates ?? [])")
         let line = try d.ctl(["status"]).out.split(separator: "\n").first { $0.contains("profit_vs_control") } ?? ""
+        print("pace@1 in canary against shy@1: \(line)")
         #expect(line.contains("PASS") && line.contains("["), "\(line)")
-        let toLive = try d.ctl(["promote", "--reason", "canary as good as control"])
+        let toLive = try d.ctl(["promote", "--reason", "canary earns more than control"])
         #expect(toLive.status == 0 && toLive.out.contains("canary -> live"), "\(toLive)")
         #expect(d.stop() == 0)
     }

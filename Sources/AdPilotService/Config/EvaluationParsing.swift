@@ -4,14 +4,20 @@ import AdPilotPlatforms
 extension ServiceConfig {
     /// `exploration`: absent or null, none (a configuration written before exploration
     /// existed does not start perturbing budgets on an upgrade); else `scale` (0...0.5, the
-    /// standard deviation of the log multiplier, 0 for none) and `seed`.
+    /// standard deviation of the log multiplier, 0 for none), `seed` and `distribution`
+    /// (optional, `lognormal` by default).
     static func parseExploration(_ json: JSON?) throws(ConfigProblem) -> ExplorationConfig {
         guard let json else { return .off }
         var r = try ObjectReader(json, path: "exploration")
         let scale = try r.double("scale", in: 0...0.5)
         let seed = try r.int("seed", in: 0...Int64.max)
+        let name = try r.optionalString("distribution") ?? ExplorationConfig.Distribution.lognormal.rawValue
+        guard let distribution = ExplorationConfig.Distribution(rawValue: name) else {
+            let known = ExplorationConfig.Distribution.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw ConfigProblem(key: r.key("distribution"), problem: "must be \(known)")
+        }
         try r.finish()
-        return ExplorationConfig(scale: scale, seed: UInt64(seed))
+        return ExplorationConfig(scale: scale, seed: UInt64(seed), distribution: distribution)
     }
 
     /// `gates`; the value and confidence-sequence keys are optional (a configuration
