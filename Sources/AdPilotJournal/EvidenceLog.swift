@@ -39,10 +39,10 @@ package struct EvidenceLog: Sendable {
         var density: Double
     }
 
-    /// Reads the decisions and rewards from `fromSeq` on, keeping the candidate's proposals
-    /// from `candidate` (nil: any candidate-slot decision).
+    /// Reads the decisions and rewards from `fromSeq` through `throughSeq`, keeping the
+    /// candidate's proposals from `candidate` (nil: any candidate-slot decision).
     package static func read(
-        _ reader: JournalReader, fromSeq: UInt64 = 1, candidate: PolicyID?
+        _ reader: JournalReader, fromSeq: UInt64 = 1, throughSeq: UInt64 = .max, candidate: PolicyID?
     ) throws -> EvidenceLog {
         var log = EvidenceLog()
         var pending: [UInt64: Pending] = [:]
@@ -54,6 +54,7 @@ package struct EvidenceLog: Sendable {
         try reader.records(
             from: fromSeq, matching: RecordFilter(kinds: [RecordKind.decision, RecordKind.reward])
         ) { r in
+            guard r.seq <= throughSeq else { return false }
             if r.kind == RecordKind.reward {
                 let reward = try decoder.decode(RewardRecord.self, from: Data(r.dataBytes))
                 rewards[reward.decisionSeq] = Double(reward.profitMicros.rawValue) / 1e6

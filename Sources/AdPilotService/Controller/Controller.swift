@@ -66,6 +66,7 @@ package final class Controller: @unchecked Sendable {
     /// The shadow candidate's settled explored hours (`ValueEvidence.swift`; the tick
     /// thread's only; read back from the journal at start-up).
     var valueSample = ValueSample(candidate: nil, since: Instant(microsSinceEpoch: 0))
+    var valueRestore = ValueRestore()
     /// An estimate of `valueSample` is running on its own thread (`estimateValue`), and the
     /// last one finished, with the sample (candidate, evidence start) it was made from.
     let valueEstimating = Atomic<Bool>(false)

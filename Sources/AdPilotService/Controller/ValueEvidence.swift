@@ -1,5 +1,6 @@
 import AdPilotCore
 import AdPilotJournal
+import AdPilotSystem
 import Foundation
 
 /// The evidence behind the value gates (docs/evaluation.md, docs/state-machine.md): in
@@ -33,6 +34,14 @@ extension Controller {
         var fresh = 0
     }
 
+    /// The shadow sample being read back after a restart (tick thread only, but `done`,
+    /// which the reading thread fills).
+    struct ValueRestore {
+        var running = false
+        var queued: [(hour: ExploredHour, campaign: CampaignID, profit: Double, evidence: Evidence)] = []
+        let done = Guarded<ValueSample?>(nil)
+    }
+
     /// Bootstrap replicates in the daemon's estimate (`adpilotctl evidence` draws 500).
     static let valueReplicates = 200
 
@@ -54,6 +63,10 @@ extension Controller {
     /// A settled explored hour joins the shadow sample when it was gathered for the
     /// evidence's candidate (`e`, read once per tick), in shadow, after the evidence began.
     func addToValueSample(_ h: ExploredHour, campaign: CampaignID, profitMicros: Double, evidence e: Evidence) {
+        guard takeRestoredValueSample() else {
+            valueRestore.queued.append((h, campaign, profitMicros, e))
+            return
+        }
         let hourStart = Instant(microsSinceEpoch: h.hour * Instant.secondsPerHour * Instant.microsPerSecond)
         guard e.mode == .shadow, let candidate = e.candidate, h.candidate == candidate, let target = h.target,
             hourStart >= e.since
@@ -71,24 +84,51 @@ extension Controller {
     }
 
     /// After a restart in shadow: the sample read back from the journal, from the transition
-    /// that began the evidence (the hours pending at the stop were never credited, as always).
+    /// that began the evidence through the head at the start (the hours pending at the stop
+    /// were never credited, as always). On its own thread: a long shadow's journal takes
+    /// seconds to read, and start-up, ticks and halts never wait for it. Hours credited
+    /// meanwhile wait in `valueRestore.queued` and join the sample after it.
     func restoreValueSample(_ state: ControlState) {
         let e = evidence.current
-        guard e.mode == .shadow, let candidate = e.candidate, state.live != nil, config.exploration.scale > 0,
-            let log = try? EvidenceLog.read(
-                JournalReader(directory: stateDir.journal), fromSeq: e.sinceSeq ?? 1, candidate: candidate)
+        guard e.mode == .shadow, let candidate = e.candidate, state.live != nil, config.exploration.scale > 0
         else { return }
-        var sample = ValueSample(candidate: candidate, since: e.since)
-        sample.numbering = log.numbering
-        for p in log.periods where p.hourStart >= e.since {
-            var period = p.period
-            period.reward *= 1e6  // the log's rewards are in currency units, the daemon's in micros
-            sample.periods.append(period)
-            sample.reference.append(p.reference)
-        }
-        sample.scale = log.scale ?? 0
-        sample.fresh = sample.periods.count
+        let reader = JournalReader(directory: stateDir.journal)
+        let through = journal.head.seq
+        valueRestore.running = true
+        let done = valueRestore.done
+        Thread {
+            let log = try? EvidenceLog.read(reader, fromSeq: e.sinceSeq ?? 1, throughSeq: through, candidate: candidate)
+            var sample = ValueSample(candidate: candidate, since: e.since)
+            if let log {
+                sample.numbering = log.numbering
+                for p in log.periods where p.hourStart >= e.since {
+                    var period = p.period
+                    period.reward *= 1e6  // the log's rewards are in currency units, the daemon's in micros
+                    sample.periods.append(period)
+                    sample.reference.append(p.reference)
+                }
+                sample.scale = log.scale ?? 0
+                sample.fresh = sample.periods.count
+            }
+            done.with { $0 = sample }
+        }.start()
+    }
+
+    /// On the tick: the read-back sample, once its thread has finished, with the hours
+    /// credited meanwhile added after it. False while it is still being read.
+    func takeRestoredValueSample() -> Bool {
+        guard valueRestore.running else { return true }
+        guard let sample = valueRestore.done.with({ s -> ValueSample? in
+            defer { s = nil }
+            return s
+        }) else { return false }
+        valueRestore.running = false
         valueSample = sample
+        for q in valueRestore.queued {
+            addToValueSample(q.hour, campaign: q.campaign, profitMicros: q.profit, evidence: q.evidence)
+        }
+        valueRestore.queued = []
+        return true
     }
 
     /// What the shadow value evidence says now (nil outside shadow with a candidate). The
@@ -103,6 +143,9 @@ extension Controller {
                 live: live,
                 unavailable: "exploration is off (exploration.scale 0): IPS, SNIPS and DR need the behaviour "
                     + "density of explored decisions; no estimate")
+        }
+        guard takeRestoredValueSample() else {
+            return ValueEvidence(live: live, unavailable: "reading the shadow sample back from the journal")
         }
         guard valueSample.candidate == state.candidate, !valueSample.periods.isEmpty else {
             return ValueEvidence(
