@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 DESTDIR ?=
-APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev pkg-config
+APT_PACKAGES := libcurl4-openssl-dev libsystemd-dev libssl-dev zlib1g-dev pkg-config
 
 # Use swift from PATH, else the toolchain's usual home.
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)

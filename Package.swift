@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // AdPilot: a safety-first controller appliance for advertising budgets.
-// No third-party Swift packages: the toolchain plus three system libraries.
+// No third-party Swift packages: the toolchain plus four system libraries.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Header-only wrappers for libc calls Swift cannot name directly.
         .systemLibrary(name: "CPosix", path: "Sources/CPosix"),
@@ -41,7 +43,7 @@ let package = Package(
         // The edge to the operating system: digests and MACs over libcrypto, sd_notify,
         // linked library versions.
         .target(
-            name: "AdPilotSystem", dependencies: ["AdPilotCore", "CCurl", "CSystemd", "CCrypto", "CPosix"],
+            name: "AdPilotSystem", dependencies: ["AdPilotCore", "CCurl", "CSystemd", "CCrypto", "CPosix", "CZlib"],
             swiftSettings: alwaysOptimized),
 
         // The audit journal: append-only, hash-chained, crash-safe, verifiable.

@@ -6,29 +6,38 @@ package import AdPilotSystem
 
 /// Reads a segment's complete lines in large chunks (no line is ever held twice), calling
 /// `visit(offset, line)` for each newline-terminated line; returns the offset just past the
-/// last complete line (an incomplete last line is left for later).
+/// last complete line (an incomplete last line is left for later) and the bytes seen in
+/// all. An archived segment (`.gz`) is decompressed as it is read; offsets are then in its
+/// decompressed bytes, which are the segment as written.
 struct SegmentScanner {
     static let chunkBytes = 4 << 20
 
     let io: any FileIO
     let path: String
 
-    func scan(
-        from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool
-    ) throws -> (end: Int64, stopped: Bool) {
+    struct End {
+        /// Just past the last complete line.
+        var end: Int64
+        /// Whether `visit` stopped the scan.
+        var stopped: Bool
+        /// Every byte seen (past `end`: an incomplete last line); only meaningful when not stopped.
+        var total: Int64
+    }
+
+    func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> End {
         let fd = try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
         defer { io.close(fd) }
+        let source = SegmentSource(io: io, fd: fd, path: path, compressed: path.hasSuffix(".gz"))
         var buffer = [UInt8](repeating: 0, count: SegmentScanner.chunkBytes + RecordFormat.lineBytesMax)
         var carried = 0  // bytes of an unfinished line at the front of the buffer
         var fileOffset = start  // file offset of buffer[0]
         while true {
             let n = try buffer.withUnsafeMutableBytes { b in
-                try io.pread(
-                    fd,
+                try source.read(
                     into: UnsafeMutableRawBufferPointer(rebasing: b[carried..<(carried + SegmentScanner.chunkBytes)]),
-                    at: fileOffset + Int64(carried), path: path)
+                    at: fileOffset + Int64(carried))
             }
-            if n == 0 { return (fileOffset, false) }
+            if n == 0 { return End(end: fileOffset, stopped: false, total: fileOffset + Int64(carried)) }
             let filled = carried + n
             var consumed = 0
             var stop = false
@@ -46,7 +55,7 @@ struct SegmentScanner {
                     consumed = nl + 1
                 }
             }
-            if stop { return (fileOffset + Int64(consumed), true) }
+            if stop { return End(end: fileOffset + Int64(consumed), stopped: true, total: fileOffset + Int64(filled)) }
             carried = filled - consumed
             if carried > RecordFormat.lineBytesMax {
                 throw JournalError.corrupt(
@@ -60,6 +69,87 @@ struct SegmentScanner {
                 fileOffset += Int64(consumed)
             }
         }
+    }
+}
+
+/// A segment's bytes as written: read in place from a plain segment, decompressed from an
+/// archived one (read forward only; an earlier offset than the last read is a bug).
+final class SegmentSource {
+    let io: any FileIO
+    let fd: FileDescriptor
+    let path: String
+    private let inflater: Gzip.Inflater?
+    private var input = [UInt8]()
+    private var inputStart = 0, inputEnd = 0
+    private var compressedOffset: Int64 = 0
+    private var trailerChecked = false
+    /// Decompressed bytes delivered (or skipped) so far.
+    private var position: Int64 = 0
+
+    init(io: any FileIO, fd: FileDescriptor, path: String, compressed: Bool) {
+        self.io = io
+        self.fd = fd
+        self.path = path
+        inflater = compressed ? Gzip.Inflater() : nil
+        if compressed { input = [UInt8](repeating: 0, count: 1 << 20) }
+    }
+
+    /// Reads into `buffer` the segment's bytes from `offset`; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        guard let inflater else { return try io.pread(fd, into: buffer, at: offset, path: path) }
+        precondition(offset >= position, "an archived segment is read forward only")
+        var skip = [UInt8]()
+        while position < offset {  // a scan that starts past 0: decompress up to it
+            if skip.isEmpty { skip = [UInt8](repeating: 0, count: 1 << 16) }
+            let want = Int(min(Int64(skip.count), offset - position))
+            let n = try skip.withUnsafeMutableBytes {
+                try inflate(inflater, into: UnsafeMutableRawBufferPointer(rebasing: $0[..<want]))
+            }
+            guard n > 0 else { return 0 }
+            position += Int64(n)
+        }
+        let n = try inflate(inflater, into: buffer)
+        position += Int64(n)
+        return n
+    }
+
+    /// Fills `buffer` as far as the stream goes; 0 only at its end. A stream cut short is
+    /// damage, never a quiet end of file.
+    private func inflate(_ inflater: Gzip.Inflater, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var filled = 0
+        while filled < buffer.count && !inflater.ended {
+            if inputStart == inputEnd {
+                let n = try input.withUnsafeMutableBytes {
+                    try io.pread(fd, into: $0, at: compressedOffset, path: path)
+                }
+                guard n > 0 else {
+                    throw JournalError.corrupt(
+                        seq: nil, segment: path, offset: compressedOffset,
+                        problem: "the archive ends before its gzip stream does (truncated)")
+                }
+                compressedOffset += Int64(n)
+                inputStart = 0
+                inputEnd = n
+            }
+            let (consumed, produced) = try input.withUnsafeBytes { inp in
+                try inflater.inflate(
+                    UnsafeRawBufferPointer(rebasing: inp[inputStart..<inputEnd]),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            }
+            inputStart += consumed
+            filled += produced
+        }
+        if inflater.ended && !trailerChecked {  // the member ended: nothing may follow it
+            trailerChecked = true
+            let more = try inputStart < inputEnd
+                || input.withUnsafeMutableBytes { try io.pread(fd, into: $0, at: compressedOffset, path: path) } > 0
+            if more {
+                throw JournalError.corrupt(
+                    seq: nil, segment: path, offset: compressedOffset - Int64(inputEnd - inputStart),
+                    problem: "bytes after the end of the gzip stream")
+            }
+        }
+        return filled
     }
 }
 
@@ -134,11 +224,12 @@ package struct JournalReader: Sendable {
         _ visit: (JournalRecord) throws -> Bool
     ) throws -> (end: Int64, stopped: Bool) {
         let sha = Crypto.SHA256Context()
-        return try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
+        let scan = try SegmentScanner(io: io, path: path(segment)).scan(from: offset) { _, line in
             guard let h = LineHeader.parse(line), h.seq >= fromSeq else { return true }
             guard h.hashMatches(line, sha) else { return true }
             return try visit(JournalRecord(line, h))
         }
+        return (scan.end, scan.stopped)
     }
 
     /// Records from `seq` on, oldest first, until `visit` returns false.

@@ -18,6 +18,12 @@ extension JournalWriter {
                 try createSegment(directory, firstSeq: 1, io), RecordRef(seq: 0, hash: RecordFormat.genesis), 0, nil
             )
         }
+        guard !last.compressed else {
+            throw JournalError.corrupt(
+                seq: nil, segment: last.fileName, offset: 0,
+                problem: "the newest segment is archived, so nothing can be appended to it (archives are only made "
+                    + "of closed segments): restore it with gunzip, keeping the .gz until the journal verifies")
+        }
         var start = RecordRef(seq: 0, hash: RecordFormat.genesis)
         if names.count > 1 {
             let previous = names[names.count - 2]
@@ -27,7 +33,7 @@ extension JournalWriter {
             }
             start = RecordRef(seq: tail.seq, hash: tail.hash)
         }
-        guard start.seq < UInt64.max, last.firstSeq == start.seq + 1 else {
+        guard start.seq < UInt64.max, last.firstSeq == start.seq + 1 || names.count == 1 else {
             throw JournalError.corrupt(
                 seq: start.seq + 1, segment: last.fileName, offset: 0,
                 problem:
@@ -38,6 +44,9 @@ extension JournalWriter {
         let path = directory + "/" + last.fileName
         do {
             let bytes = try io.readFile(path, limit: Int(Int32.max))
+            if names.count == 1 && last.firstSeq > 1 {
+                start = try chainStart(bytes, last)
+            }
             let scan = try TailScan.scan(bytes, segment: last.fileName, start: start)
             var torn: TornTail? = nil
             if let bad = scan.torn {
@@ -52,6 +61,27 @@ extension JournalWriter {
         } catch {
             throw JournalError.from(any: error)
         }
+    }
+
+    /// Where the only segment's chain starts when the segments before it were archived,
+    /// shipped and removed (Runbooks/archive-the-journal.md): its first record's seq - 1
+    /// and `prev`. `verify --after` is what checks that link against the shipped head.
+    private static func chainStart(_ bytes: [UInt8], _ segment: SegmentName) throws(JournalError) -> RecordRef {
+        let end = bytes.firstIndex(of: UInt8(ascii: "\n")) ?? 0
+        let ref = bytes.withUnsafeBytes { all -> RecordRef? in
+            let line = UnsafeRawBufferPointer(rebasing: all[..<end])
+            guard let h = LineHeader.parse(line), h.seq == segment.firstSeq,
+                h.hashMatches(line, Crypto.SHA256Context()), let prev = h.digest(h.prev, in: line)
+            else { return nil }
+            return RecordRef(seq: h.seq - 1, hash: prev)
+        }
+        guard let ref else {
+            throw JournalError.corrupt(
+                seq: segment.firstSeq, segment: segment.fileName, offset: 0,
+                problem: "the only segment starts at seq \(segment.firstSeq) (the ones before it were removed) and has "
+                    + "no complete first record to continue the chain from: restore the newest archive beside it")
+        }
+        return ref
     }
 
     /// Copies the torn bytes to a side file (synced), then truncates the segment to its

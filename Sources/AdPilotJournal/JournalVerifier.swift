@@ -31,10 +31,17 @@ package struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertibl
 package enum JournalVerifier {
     /// `anchors`: heads recorded outside the journal (from journald, say); each must still
     /// be in the journal with the same hash, or the journal was cut back or rewritten.
+    /// `after`: the journal here begins after this record (its earlier segments were archived,
+    /// shipped off the machine and removed): the first record must follow it in the chain.
     package static func verify(
-        directory: String, key: [UInt8]? = nil, anchors: [RecordRef] = [], io: any FileIO = PosixFileIO()
+        directory: String, key: [UInt8]? = nil, anchors: [RecordRef] = [], after: RecordRef? = nil,
+        io: any FileIO = PosixFileIO()
     ) -> Result<VerifyReport, VerifyFailure> {
         var chain = ChainCheck(key: key)
+        if let after {
+            chain.expected = after.seq + 1
+            chain.prev = after.hash.hexBytes
+        }
         chain.anchors = Dictionary(anchors.map { ($0.seq, $0.hash.hex) }, uniquingKeysWith: { a, _ in a })
         let names: [SegmentName]
         do {
@@ -80,13 +87,13 @@ package enum JournalVerifier {
         var failure: VerifyFailure? = nil
         let path = directory + "/" + name.fileName
         do {
-            let (end, _) = try SegmentScanner(io: io, path: path).scan(from: 0) { offset, line in
+            let scan = try SegmentScanner(io: io, path: path).scan(from: 0) { offset, line in
                 guard let problem = chain.check(line) else { return true }
                 failure = VerifyFailure(seq: chain.expected, segment: name.fileName, offset: offset, problem: problem)
                 return false
             }
             if let failure { return failure }
-            let size = try fileSize(io, path)
+            let end = scan.end, size = scan.total
             if end < size {
                 guard isLast else {
                     return VerifyFailure(

@@ -3,29 +3,41 @@ package import AdPilotSystem
 import Glibc
 #endif
 
-/// A journal segment file: `journal-<first seq, 20 digits>.jsonl`.
+/// A journal segment file: `journal-<first seq, 20 digits>.jsonl`, or, once archived,
+/// the same bytes gzip-compressed as `journal-<first seq>.jsonl.gz` (`JournalArchiver`).
 package struct SegmentName: Hashable, Comparable, Sendable, CustomStringConvertible {
     package let firstSeq: UInt64
+    package let compressed: Bool
 
-    package init(firstSeq: UInt64) { self.firstSeq = firstSeq }
+    package init(firstSeq: UInt64, compressed: Bool = false) {
+        self.firstSeq = firstSeq
+        self.compressed = compressed
+    }
 
     package init?(fileName: String) {
-        guard fileName.hasPrefix("journal-"), fileName.hasSuffix(".jsonl") else { return nil }
-        let digits = fileName.dropFirst(8).dropLast(6)
+        let compressed = fileName.hasSuffix(".jsonl.gz")
+        guard fileName.hasPrefix("journal-"), compressed || fileName.hasSuffix(".jsonl") else { return nil }
+        let digits = fileName.dropFirst(8).prefix(20)
         guard digits.count == 20, digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let v = UInt64(digits), v >= 1 else {
             return nil
         }
         firstSeq = v
+        self.compressed = compressed
         guard self.fileName == fileName else { return nil }
     }
 
     package var fileName: String {
         let s = String(firstSeq)
-        return "journal-" + String(repeating: "0", count: 20 - s.count) + s + ".jsonl"
+        return "journal-" + String(repeating: "0", count: 20 - s.count) + s + (compressed ? ".jsonl.gz" : ".jsonl")
     }
 
+    /// The same segment, archived.
+    package var archived: SegmentName { SegmentName(firstSeq: firstSeq, compressed: true) }
+
     package var description: String { fileName }
-    package static func < (a: SegmentName, b: SegmentName) -> Bool { a.firstSeq < b.firstSeq }
+    package static func < (a: SegmentName, b: SegmentName) -> Bool {
+        (a.firstSeq, a.compressed ? 1 : 0) < (b.firstSeq, b.compressed ? 1 : 0)
+    }
 }
 
 package enum JournalError: Error, CustomStringConvertible {
@@ -86,10 +98,17 @@ package enum JournalError: Error, CustomStringConvertible {
 }
 
 extension FileIO {
-    /// Segment names in the journal directory, oldest first. Other files are ignored.
+    /// Segment names in the journal directory, oldest first. Other files are ignored. A
+    /// segment present both plain and archived (an archive interrupted after its rename) is
+    /// listed once, plain: the two hold the same bytes.
     func segmentNames(_ directory: String) throws(JournalError) -> [SegmentName] {
         do {
-            return try listDirectory(directory).compactMap(SegmentName.init(fileName:)).sorted()
+            var out: [SegmentName] = []
+            for name in try listDirectory(directory).compactMap(SegmentName.init(fileName:)).sorted() {
+                if let last = out.last, last.firstSeq == name.firstSeq { continue }
+                out.append(name)
+            }
+            return out
         } catch {
             throw JournalError.from(any: error)
         }
@@ -103,13 +122,11 @@ struct TailRecord {
 }
 
 extension FileIO {
+    /// The last record of a closed segment: read from the end of a plain one, or by
+    /// decompressing an archived one whole (bounded by the segment size).
     func lastRecord(of path: String) throws(JournalError) -> TailRecord? {
         do {
-            let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
-            defer { close(fd) }
-            let size = try self.size(fd, path: path)
-            let window = min(size, Int64(RecordFormat.lineBytesMax + 1))
-            let bytes = try readAll(fd, count: Int(window), at: size - window, path: path)
+            let (bytes, size, window) = try lastLineWindow(path)
             guard let last = bytes.last else { return nil }
             guard last == UInt8(ascii: "\n") else {
                 throw JournalError.corrupt(
@@ -129,5 +146,27 @@ extension FileIO {
         } catch {
             throw JournalError.from(any: error)
         }
+    }
+
+    /// The tail of a segment's bytes holding at least its last line: the bytes, the
+    /// segment's length, and the window's length.
+    private func lastLineWindow(_ path: String) throws -> (bytes: [UInt8], size: Int64, window: Int64) {
+        guard path.hasSuffix(".gz") else {
+            let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+            defer { close(fd) }
+            let size = try self.size(fd, path: path)
+            let window = min(size, Int64(RecordFormat.lineBytesMax + 1))
+            return (try readAll(fd, count: Int(window), at: size - window, path: path), size, window)
+        }
+        var last: [UInt8] = []
+        let scan = try SegmentScanner(io: self, path: path).scan(from: 0) { _, line in
+            last = Array(line)
+            return true
+        }
+        guard scan.total == scan.end else {
+            return ([UInt8(ascii: "x")], scan.total, 1)  // reported as a segment without its newline
+        }
+        guard !last.isEmpty || scan.end > 0 else { return ([], 0, 0) }
+        return (last + [UInt8(ascii: "\n")], scan.end, Int64(last.count + 1))
     }
 }

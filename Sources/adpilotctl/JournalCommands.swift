@@ -4,12 +4,13 @@ import AdPilotJournal
 import AdPilotSystem
 import Foundation
 
-/// `adpilotctl journal tail | show | verify`.
+/// `adpilotctl journal tail | show | verify | archive`.
 enum JournalCommands {
     static let usage = """
         usage: adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
                adpilotctl journal show SEQ [--json]
-               adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]...
+               adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]... [--after SEQ:HASH]
+               adpilotctl journal archive [--key-file FILE] [--json]
         """
 
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
@@ -17,6 +18,7 @@ enum JournalCommands {
         case "tail": return try tail(&args, global)
         case "show": return try show(&args, global)
         case "verify": return try verify(&args, global)
+        case "archive": return try archive(&args, global)
         case let other:
             throw UsageError(
                 message: "journal: \(other.map { "unknown subcommand \($0)" } ?? "missing subcommand")\n\(usage)")
@@ -268,32 +270,31 @@ enum JournalCommands {
             }
             anchors.append(ref)
         }
+        var after: RecordRef? = nil
+        if let text = try args.value("--after") {
+            guard let ref = parseHead(text) else {
+                throw UsageError(
+                    message: "--after \(text): expected SEQ:HASH, the head `journal verify` printed over the archives "
+                        + "that were shipped and removed")
+            }
+            after = ref
+        }
         guard try args.positionals(verb: "journal verify").isEmpty else {
             throw UsageError(message: "journal verify takes no arguments\n\(usage)")
         }
-        var key: [UInt8]? = nil
-        if let keyFile {
-            do {
-                key = try PosixFileIO().readSecret(keyFile, limit: 4096)  // read as the daemon reads its credential
-            } catch {
-                Out.error("cannot read the key file: \(error)")
-                return error.errno == EACCES ? .permissionDenied : .usage
-            }
-            guard key!.count >= JournalOptions.keyBytesMin else {
-                Out.error(
-                    "\(keyFile): a journal key has at least \(JournalOptions.keyBytesMin) bytes; this one has "
-                        + "\(key!.count)"
-                )
-                return .usage
-            }
+        let key: [UInt8]?
+        switch readKey(keyFile) {
+        case .success(let k): key = k
+        case .failure(let code): return code.exit
         }
         guard journalExists(global) else { return .checkFailed }
-        switch JournalVerifier.verify(directory: global.journalDir, key: key, anchors: anchors) {
+        switch JournalVerifier.verify(directory: global.journalDir, key: key, anchors: anchors, after: after) {
         case .success(let r):
             var text =
                 "journal OK: \(r.records) records in \(r.segments) segment\(r.segments == 1 ? "" : "s"), \(r.seals) "
                     + "seal\(r.seals == 1 ? "" : "s")"
             text += key == nil ? " (not checked: no --key-file)" : " (HMAC verified through seq \(r.sealedThrough))"
+            if let after { text += "\nbegins after: seq \(after.seq) hash \(after.hash.hex) (--after)" }
             text += "\nhead: seq \(r.head.seq) hash \(r.head.hash.hex)"
             if !anchors.isEmpty {
                 text +=
@@ -313,6 +314,26 @@ enum JournalCommands {
             )
             return .checkFailed
         }
+    }
+
+    struct Failed: Error { let exit: ExitCode }
+
+    /// The journal key from `--key-file`, read as the daemon reads its credential; nil without one.
+    static func readKey(_ keyFile: String?) -> Result<[UInt8]?, Failed> {
+        guard let keyFile else { return .success(nil) }
+        let key: [UInt8]
+        do {
+            key = try PosixFileIO().readSecret(keyFile, limit: 4096)
+        } catch {
+            Out.error("cannot read the key file: \(error)")
+            return .failure(Failed(exit: error.errno == EACCES ? .permissionDenied : .usage))
+        }
+        guard key.count >= JournalOptions.keyBytesMin else {
+            Out.error(
+                "\(keyFile): a journal key has at least \(JournalOptions.keyBytesMin) bytes; this one has \(key.count)")
+            return .failure(Failed(exit: .usage))
+        }
+        return .success(key)
     }
 
     /// `SEQ:HASH`, the form journald's `ADPILOT_HEAD` field and `verify`'s head line use.

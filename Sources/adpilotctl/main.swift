@@ -18,7 +18,8 @@ let help = """
       adpilotctl release CAMPAIGN --reason TEXT [--json]
       adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]
       adpilotctl journal show SEQ [--json]
-      adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]...
+      adpilotctl journal verify [--key-file FILE] [--expect-head SEQ:HASH]... [--after SEQ:HASH]
+      adpilotctl journal archive [--key-file FILE] [--json]
       adpilotctl policy list [--policy-dir DIR]...
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
       adpilotctl policy verify DIR
@@ -69,6 +70,14 @@ let help = """
       verify    Checks every byte, the hash chain, seq continuity and segments;
                 with --key-file (the journal-key credential) also every HMAC seal.
                 Exit 0 with a summary, or 1 naming seq, segment, byte offset, problem.
+                Archived segments are read as the bytes they hold. --after SEQ:HASH:
+                the journal here begins after that record (older archives shipped
+                off the machine and removed).
+      archive   Compresses every closed segment (all but the newest) to
+                journal-<seq>.jsonl.gz beside it, after verifying the whole
+                journal (and its seals, with --key-file); each archive is read
+                back and compared before its segment is removed. Safe while the
+                daemon runs. Readers, verify and zcat read archives as segments.
 
     POLICY
       list      Every policy in <state>/policies, /usr/share/adpilot/policies and

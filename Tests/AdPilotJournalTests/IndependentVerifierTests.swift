@@ -37,6 +37,10 @@ import Testing
             #expect(r.status == 0, "\(r.output)")
             #expect(r.output == "ok \(swift.records) \(swift.head.seq) \(swift.head.hash.hex)\n", "\(r.output)")
         }
+        // Archived segments (docs/journal-format.md#archived-segments) read the same to both.
+        #expect(try JournalArchiver.archive(directory: t.journal, key: key32).count == swift.segments - 1)
+        let r = try python([t.journal, keyFile])
+        #expect(r.output == "ok \(swift.records) \(swift.head.seq) \(swift.head.hash.hex)\n", "\(r.output)")
     }
 
     @Test func pythonVerifierCatchesTampering() throws {

@@ -54,6 +54,7 @@ import AdPilotTestSupport
         for usage in [
             "adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]",
             "adpilotctl journal show SEQ [--json]", "adpilotctl journal verify [--key-file FILE]",
+            "adpilotctl journal archive [--key-file FILE] [--json]",
             "0 done, 1 verification failed or a check found a problem, 2 usage error,",
             "3 refused, 4 daemon unreachable, 5 permission denied",
         ] {

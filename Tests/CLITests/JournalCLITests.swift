@@ -76,6 +76,29 @@ import AdPilotTestSupport
         #expect(r.out.contains("hash mismatch"))
     }
 
+    /// `journal archive` on a damaged journal: exit 1 naming the place, nothing archived;
+    /// malformed arguments are usage errors (exit 2).
+    @Test func archiveRefusesADamagedJournal() throws {
+        let state = TempDir("cli")
+        try Self.populate(state.path, records: 500)
+        let journal = state.path + "/journal"
+        let segment = try FileManager.default.contentsOfDirectory(atPath: journal).filter { $0.hasSuffix(".jsonl") }
+            .sorted()[0]
+        let ok = try ctl(["journal", "archive", "--state-dir", state.path])
+        #expect(ok.status == 0 && ok.out.hasPrefix("nothing to archive"), "one segment, the newest: \(ok)")
+        var text = try String(contentsOfFile: journal + "/" + segment, encoding: .utf8)
+        text.replaceSubrange(text.range(of: #""i":100,"#)!, with: #""i":101,"#)
+        try text.write(toFile: journal + "/" + segment, atomically: false, encoding: .utf8)
+        let before = try FileManager.default.contentsOfDirectory(atPath: journal).sorted()
+        let r = try ctl(["journal", "archive", "--state-dir", state.path])
+        #expect(r.status == 1 && r.err.contains("seq 101") && r.err.contains("nothing was archived"), "\(r)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: journal).sorted() == before)
+        let extra = try ctl(["journal", "archive", "now", "--state-dir", state.path])
+        #expect(extra.status == 2 && extra.err.contains("journal archive takes no arguments"), "\(extra)")
+        let after = try ctl(["journal", "verify", "--after", "12", "--state-dir", state.path])
+        #expect(after.status == 2 && after.err.contains("--after 12: expected SEQ:HASH"), "\(after)")
+    }
+
     @Test func verifyWithAShortKeyFileIsAUsageError() throws {
         let state = TempDir("cli")
         let key = state.path + "/short-key"

@@ -99,9 +99,7 @@ extension Controller {
     /// lost it: starting a new one at seq 1 would hide that. Refused, saying what to do.
     static func refuseToStartOver(_ stateDir: StateDirectory) throws {
         let io = stateDir.io
-        let segments = ((try? io.listDirectory(stateDir.journal)) ?? []).filter {
-            $0.hasPrefix("journal-") && $0.hasSuffix(".jsonl")
-        }
+        let segments = ((try? io.listDirectory(stateDir.journal)) ?? []).compactMap(SegmentName.init(fileName:))
         guard segments.isEmpty, io.probe(stateDir.snapshot) == 0 else { return }
         throw StartupError(
             "\(stateDir.journal) holds no journal, but \(stateDir.snapshot) shows this state directory ran before: "
