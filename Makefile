@@ -115,7 +115,19 @@ run: build
 	@echo "Ctrl-C stops the daemon (it journals a clean shutdown)."
 	$(BIN)/adpilotd --demo --policy-dir Policies --state-dir $(RUN_DIR)/state --socket $(RUN_DIR)/control.sock
 
-bench: release
+# The bench also runs the seed's Python decision path (Tests/fixtures/seed_decision_path.py)
+# beside AdPilot's: python3 with numpy and pydantic.
+bench: release test-deps
+	@if ! python3 -c 'import pydantic' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing python3-pydantic (for the seed's decision path in the bench)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pydantic >/dev/null || exit 1; \
+	  else \
+	    echo "deps: the bench needs python3 with pydantic. Run:"; \
+	    echo "  sudo apt-get install -y python3-pydantic"; \
+	    exit 1; \
+	  fi; \
+	fi
 	$(SWIFT) run -c release --skip-build adpilot-bench
 
 # SIGKILLs a live demo daemon at random moments KILLS times and checks, after every kill,

@@ -1,6 +1,7 @@
 // The decision core: the whole pure pipeline over 10,000 campaigns, with a real frozen
 // policy (a seeded 15->128->64->10 MLP in the policy format) proposing every budget.
 import AdPilotCore
+import AdPilotJournal
 import AdPilotPolicy
 import Foundation
 #if canImport(Glibc)
@@ -66,6 +67,14 @@ func benchCore() {
             + "per decision without the policy"
     )
     print("pipeline: worst tick \(format2(seconds(run.worstTick) * 1000)) ms for \(campaignCount) campaigns")
+    let encodeMicros = seconds(run.encoding) / Double(decisions) * 1e6
+    print(
+        "decision record JSON (DecisionJSON, no hashing or writing): \(format2(encodeMicros)) us per decision, "
+            + "\(run.encodedBytes / max(decisions, 1)) bytes")
+    print(
+        "decision path (pipeline + its JSON line): "
+            + "\(format2(totalSeconds / Double(decisions) * 1e6 + encodeMicros)) us per decision")
+    benchSeedPath(swiftMicros: totalSeconds / Double(decisions) * 1e6 + encodeMicros)
     if sink == 42 { print("") }
 
 }
@@ -120,6 +129,9 @@ private struct PipelineRun {
     var applied = 0
     var worstTick = Duration.zero
     var inTick = Duration.zero
+    /// Encoding each decision as its journal JSON line (the record's data), one core.
+    var encoding = Duration.zero
+    var encodedBytes = 0
 }
 
 /// `ticks` hourly ticks over every campaign (a canary over a tenth of them), with a trivial plant:
@@ -170,6 +182,14 @@ private func benchPipeline(
         run.worstTick = max(run.worstTick, tickTime)
         run.inTick += tickTime
         run.decisions += out.count
+        run.encoding += clock.measure {
+            var line = JSONOut(capacity: 8_192)
+            for d in out {
+                line.bytes.removeAll(keepingCapacity: true)
+                DecisionRecord(d, tick: UInt64(t), policyDigest: "bench", configDigest: "bench").writeJSON(&line)
+                run.encodedBytes += line.bytes.count + 1
+            }
+        }
         for d in out where d.writes {
             run.applied += 1
             observations[index[d.campaign]!].currentBudgetMicros = d.finalBudgetMicros
@@ -193,4 +213,30 @@ func format2(_ v: Double) -> String {
 
 extension Micros {
     func rounded(to c: Currency) -> Micros { Micros(rawValue - rawValue % c.microsPerMinorUnit) }
+}
+
+/// The seed's Python decision path (Tests/fixtures/seed_decision_path.py) on this machine,
+/// beside the Swift figure just measured.
+private func benchSeedPath(swiftMicros: Double) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "Tests/fixtures/seed_decision_path.py", "1000", "24"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    do { try p.run() } catch {
+        print("seed python decision path: not run (\(error))")
+        return
+    }
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("seed") }),
+        let micros = line.split(separator: " ").dropFirst(4).first.flatMap({ Double($0) })
+    else {
+        print("seed python decision path: not run; it needs python3 with numpy and pydantic "
+            + "(pip install numpy pydantic): \(text.suffix(300))")
+        return
+    }
+    print(line)
+    print("decision path against the seed's Python: \(format2(micros / swiftMicros))x (aim: 10x)")
 }

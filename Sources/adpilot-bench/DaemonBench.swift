@@ -39,6 +39,12 @@ func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
     say("== daemon (10,000 simulated campaigns; live pace@1 writes, candidate qlearn@1 decides in shadow)")
     let quiet = Log(identifier: "bench", toJournald: false)
     benchControllerAtScale(base: base, policiesDir: policiesDir, quiet: quiet)
+}
+
+/// Start-up with a large journal, then `journal archive` on it (`adpilot-bench startup`).
+func benchStartupAndArchive(base: String, policiesDir: String, journalBytes: Int64) {
+    say("== start-up with a large journal, and archiving it")
+    let quiet = Log(identifier: "bench", toJournald: false)
     benchStartup(base: base, policiesDir: policiesDir, journalBytes: journalBytes, quiet: quiet)
 }
 
@@ -142,9 +148,38 @@ private func benchStartup(base: String, policiesDir: String, journalBytes: Int64
             c.shutdown(reason: "bench", log: quiet)
             say(String(format: "start-up to ready with a %.2f GB journal, %@: %.0f ms", Double(size) / 1e9, label, ms))
         }
+        c = try startController(config, stateDir: dir, speed: 600)  // leaves a snapshot again
+        c.shutdown(reason: "bench", log: quiet)
+        try benchArchive(dir, config: config, quiet: quiet)
     } catch {
         say("start-up bench failed: \(error)")
     }
+}
+
+/// `journal archive` on that journal, `verify` over the archives, and start-up beside them.
+private func benchArchive(_ dir: String, config: ServiceConfig, quiet: Log) throws {
+    let clock = ContinuousClock()
+    var done: [JournalArchiver.Archived] = []
+    let t = try clock.measure { done = try JournalArchiver.archive(directory: dir + "/journal") }
+    let before = Double(done.reduce(0) { $0 + $1.bytes }), after = Double(done.reduce(0) { $0 + $1.compressedBytes })
+    say(
+        String(
+            format: "journal archive: %d segments, %.2f GB -> %.3f GB (%.1f%%) in %.1f s, %.0f MB/s of segments "
+                + "(verify first, compress, read back)", done.count, before / 1e9, after / 1e9, 100 * after / before,
+            seconds(t), before / 1e6 / seconds(t)))
+    var result: Result<VerifyReport, VerifyFailure>? = nil
+    let v = clock.measure { result = JournalVerifier.verify(directory: dir + "/journal") }
+    let report = try result!.get()
+    say(
+        String(
+            format: "journal verify over %d archived + %d live segments: %.0f MB/s of records (%.2f GB)",
+            done.count, report.segments - done.count, Double(report.bytes) / 1e6 / seconds(v),
+            Double(report.bytes) / 1e9))
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let c = try startController(config, stateDir: dir, speed: 600)
+    let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+    c.shutdown(reason: "bench", log: quiet)
+    say(String(format: "start-up to ready beside the archives (snapshot present): %.0f ms", ms))
 }
 
 /// Appends copies of the records in `dir`'s journal to it, about `journalBytes` of them.

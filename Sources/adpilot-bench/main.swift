@@ -1,8 +1,8 @@
 // make bench: figures for docs/performance.md. Prints what it measured and
 // on what machine; asserts nothing (performance is measured here, not in unit tests).
 //
-//   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [evaluation] [--journal-dir DIR]
-//                 [--verify-bytes N]
+//   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [startup] [hang] [reads] [evaluation]
+//                 [--journal-dir DIR] [--verify-bytes N]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,18 +16,19 @@ var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
-    case "core", "journal", "simulator", "policy", "daemon", "hang", "reads", "evaluation": which.insert(a)
+    case "core", "journal", "simulator", "policy", "daemon", "startup", "hang", "reads", "evaluation": which.insert(a)
     case "--journal-dir": journalDir = args.isEmpty ? journalDir : args.removeFirst()
     case "--verify-bytes": verifyBytes = args.isEmpty ? verifyBytes : Int64(args.removeFirst()) ?? verifyBytes
     default:
         print(
-            "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [hang] [reads] [evaluation] "
+            "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [startup] [hang] [reads] [evaluation] "
                 + "[--journal-dir DIR] "
                 + "[--verify-bytes N]")
         exit(2)
     }
 }
-if which.isEmpty { which = ["core", "journal", "simulator", "policy", "daemon", "hang", "reads", "evaluation"] }
+let groups = ["core", "journal", "simulator", "policy", "daemon", "startup", "hang", "reads", "evaluation"]
+if which.isEmpty { which = Set(groups) }
 print("AdPilot benchmarks (release build)")
 print("machine: \(machine())")
 if which.contains("core") { benchCore() }
@@ -38,6 +39,11 @@ if which.contains("daemon") {
     benchDaemon(
         base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", journalBytes: verifyBytes
     )
+}
+if which.contains("startup") {
+    benchStartupAndArchive(
+        base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies",
+        journalBytes: verifyBytes)
 }
 if which.contains("hang") {
     benchHaltWhileWriteHangs(
