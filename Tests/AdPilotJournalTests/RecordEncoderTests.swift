@@ -159,6 +159,34 @@ import Testing
         }
     }
 
+    /// `JSONOut`'s own digits and its whole-string copy: integers at their limits and
+    /// strings with and without escapes (a bridged, non-contiguous one too) as `JSONEncoder`
+    /// writes them.
+    @Test func integersAndStringsAtTheirEdges() throws {
+        let reference = RecordCoding.encoder()
+        let ints: [Int64] = [0, 1, -1, 9, 10, -10, 99, 1_000_000, Int64.min, Int64.max, Int64.min + 1]
+        let uints: [UInt64] = [0, 1, 10, UInt64.max, UInt64(Int64.max) + 1]
+        let strings = [
+            "", "sim-00001", "a\"b", "back\\slash", "tab\tnew\nline", "\u{01}\u{1f}", "ünïcödé €", "/slash/",
+            String(NSString(string: "bridged \"quote\" and plain")),
+        ]
+        for v in ints {
+            var out = JSONOut()
+            out.int(v)
+            #expect(out.bytes == Array(try reference.encode(v)), "\(v)")
+        }
+        for v in uints {
+            var out = JSONOut()
+            out.uint(v)
+            #expect(out.bytes == Array(try reference.encode(v)), "\(v)")
+        }
+        for v in strings {
+            var out = JSONOut()
+            out.string(v)
+            #expect(out.bytes == Array(try reference.encode(v)), "\(v.debugDescription)")
+        }
+    }
+
     @Test func nonFiniteNumbersAreRefusedAsJSONEncoderRefusesThem() {
         #expect(throws: EncodingError.self) { try RecordEncoder().encode([Double.nan]) }
         #expect(throws: EncodingError.self) { try RecordEncoder().encode(Inner(someValue: 1, ratio: .infinity)) }
