@@ -48,7 +48,13 @@ package enum JournalArchiver {
         let final = directory + "/" + name.archived.fileName
         let partial = directory + "/." + name.archived.fileName + ".partial"
         let owner = try io.status(plain)
-        let (bytes, digest, compressedBytes) = try compress(plain, to: partial, owner: owner, level: level, io: io)
+        let bytes: Int64, digest: SHA256Digest, compressedBytes: Int64
+        do {
+            (bytes, digest, compressedBytes) = try compress(plain, to: partial, owner: owner, level: level, io: io)
+        } catch {
+            try? io.unlink(partial)  // a full disk, say: nothing half-written stays behind
+            throw error
+        }
         let (readBack, readBackDigest) = try decompressedDigest(partial, io: io)
         guard readBack == bytes, readBackDigest == digest else {
             try? io.unlink(partial)

@@ -57,8 +57,10 @@ import Testing
 
     static func gate(_ s: StatusReport?, _ name: String) -> GateCheck? { s?.gates.first { $0.name == name } }
 
+    /// `shy@1` underspends what `pace@1` (live, exploring at 0.1) spends: estimated worse, and
+    /// refused with its interval on the `value_vs_live` line.
     @Test func aWorseCandidateIsBlockedInShadowWithItsInterval() throws {
-        let (d, policies) = try Self.daemon("value-worse", candidate: "surge@1")
+        let (d, policies) = try Self.daemon("value-worse", candidate: "shy@1", scale: 0.1)
         defer { withExtendedLifetime(policies) {} }
         try d.start()
         #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
@@ -66,19 +68,20 @@ import Testing
         #expect(
             WorkflowTests.wait(180) { (d.status()?.evidence.value?.periods ?? 0) >= 200 },
             "no estimate: \(Self.gate(d.status(), "value_vs_live").map(\.measured) ?? "no status")")
-        let refused = try d.ctl(["promote", "--reason", "surge looks bold"])
+        let refused = try d.ctl(["promote", "--reason", "shy looks thrifty"])
         #expect(refused.status == 3, "\(refused)")
         let line = refused.out.split(separator: "\n").first { $0.contains("value_vs_live") } ?? ""
-        print("surge@1 against pace@1:\n" + refused.out.split(separator: "\n").filter {
+        print("shy@1 against pace@1:\n" + refused.out.split(separator: "\n").filter {
             $0.contains("value_vs_live") || $0.contains("effective_sample_size")
         }.joined(separator: "\n"))
         #expect(line.contains("FAIL") && line.contains("[") && line.contains("n="), "\(refused.out)")
+        #expect(d.status()?.evidence.value?.difference.map { $0.estimate < 0 } == true, "\(line)")
         let status = d.status()
         #expect(
             Self.gate(status, "value_vs_live")?.passed == false, "\(status?.gates ?? [])")
         // The same evidence, per estimator, from the journal.
         let evidence = try d.ctl(["evidence"])
-        #expect(evidence.status == 0 && evidence.out.contains("surge@1") && evidence.out.contains("dr"), "\(evidence)")
+        #expect(evidence.status == 0 && evidence.out.contains("shy@1") && evidence.out.contains("dr"), "\(evidence)")
         #expect(d.stop() == 0)
         try backtests(d, policies: policies.path + "/policies")
     }
