@@ -56,6 +56,15 @@ import Testing
         let thin = Gates.checks(config, e, now: t0.adding(seconds: 25 * 3_600))
         #expect(thin.filter { !$0.passed }.map(\.name) == ["effective_sample_size"], "\(thin)")
         #expect(thin.last?.measured == "12 of 400 (support 90%)")
+        // A margin of 0: no worse than live, said so; a lower bound of exactly 0 passes.
+        var strict = config
+        strict.valueMargin = 0
+        e.value = estimate(difference: (100_000, 0, 200_000))
+        let none = Gates.checks(strict, e, now: t0.adding(seconds: 25 * 3_600)).first { $0.name == "value_vs_live" }
+        #expect(
+            none?.passed == true && none?.required == "DR lower bound of candidate - live >= 0 (no worse than live)")
+        e.value = estimate(difference: (100_000, -1, 200_000))
+        #expect(Gates.checks(strict, e, now: t0.adding(seconds: 25 * 3_600)).contains { !$0.passed })
     }
 
     @Test func theValueGateSaysWhyThereIsNoEstimate() {

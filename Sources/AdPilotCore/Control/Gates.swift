@@ -96,7 +96,9 @@ package enum Gates {
     /// so there is nothing to compare with: both pass, saying so, and the canary's
     /// comparison with control is the test (docs/state-machine.md).
     static func value(_ c: GateConfig, _ v: ValueEvidence?) -> [GateCheck] {
-        let required = "DR lower bound of candidate - live >= -\(pct(c.valueMargin)) of live's value"
+        let required = c.valueMargin == 0
+            ? "DR lower bound of candidate - live >= 0 (no worse than live)"
+            : "DR lower bound of candidate - live >= -\(pct(c.valueMargin)) of live's value"
         let essRequired = ">= \(fmt(c.effectiveSampleSizeMin))"
         guard let v, v.live != nil else {
             let why = v == nil
@@ -117,7 +119,7 @@ package enum Gates {
         let floor = -c.valueMargin * abs(live.estimate)
         return [
             GateCheck(
-                name: "value_vs_live", required: required + " (\(money(floor)))",
+                name: "value_vs_live", required: c.valueMargin == 0 ? required : required + " (\(money(floor)))",
                 measured: "\(money(d.estimate)) [\(money(d.low)), \(money(d.high))] per campaign-hour, "
                     + "n=\(v.periods) (live \(money(live.estimate)))",
                 passed: d.low >= floor),
