@@ -31,7 +31,9 @@ extension JournalCommands {
             return .ok
         }
         guard !done.isEmpty else {
-            Out.line("nothing to archive: every closed segment is archived already (the newest segment never is)")
+            Out.line(
+                "nothing to archive: every closed segment is archived already (the newest, which the writer appends "
+                    + "to, never is)")
             return .ok
         }
         let before = done.reduce(0) { $0 + $1.bytes }, after = done.reduce(0) { $0 + $1.compressedBytes }
