@@ -48,9 +48,13 @@ package enum JournalArchiver {
         let final = directory + "/" + name.archived.fileName
         let partial = directory + "/." + name.archived.fileName + ".partial"
         let owner = try io.status(plain)
+        guard let last = try io.lastRecord(of: plain) else {
+            throw JournalError.corrupt(seq: nil, segment: name.fileName, offset: 0, problem: "a closed segment is empty")
+        }
         let bytes: Int64, digest: SHA256Digest, compressedBytes: Int64
         do {
-            (bytes, digest, compressedBytes) = try compress(plain, to: partial, owner: owner, level: level, io: io)
+            (bytes, digest, compressedBytes) = try compress(
+                plain, to: partial, comment: lastRecordComment(last), owner: owner, level: level, io: io)
         } catch {
             try? io.unlink(partial)  // a full disk, say: nothing half-written stays behind
             throw error
@@ -69,10 +73,26 @@ package enum JournalArchiver {
         return Archived(segment: name.fileName, bytes: bytes, compressedBytes: compressedBytes)
     }
 
-    /// gzip of `plain` into `partial` (created or truncated, owned like the segment, synced):
-    /// the plain length, its SHA-256, and the compressed length.
+    /// The archive's header comment naming its last record, so that the writer's start-up
+    /// need not decompress it (`verify` checks it against the content).
+    static let lastRecordPrefix = "adpilot-last-record "
+
+    static func lastRecordComment(_ r: TailRecord) -> String { lastRecordPrefix + "\(r.seq):\(r.hash.hex)" }
+
+    /// The last record an archive's header names, if it names one.
+    static func lastRecord(fromComment text: String?) -> TailRecord? {
+        guard let text, text.hasPrefix(lastRecordPrefix) else { return nil }
+        let parts = text.dropFirst(lastRecordPrefix.count).split(separator: ":")
+        guard parts.count == 2, let seq = UInt64(parts[0]), let hash = SHA256Digest(hex: String(parts[1])) else {
+            return nil
+        }
+        return TailRecord(seq: seq, hash: hash)
+    }
+
+    /// gzip of `plain` into `partial` (created or truncated, owned like the segment, synced),
+    /// `comment` in its header: the plain length, its SHA-256, and the compressed length.
     private static func compress(
-        _ plain: String, to partial: String, owner: FileStatus, level: Int32, io: any FileIO
+        _ plain: String, to partial: String, comment: String, owner: FileStatus, level: Int32, io: any FileIO
     ) throws -> (Int64, SHA256Digest, Int64) {
         let input = try io.open(plain, flags: O_RDONLY | O_CLOEXEC, mode: 0)
         defer { io.close(input) }
@@ -81,7 +101,7 @@ package enum JournalArchiver {
         if owner.uid != getuid() || owner.gid != getgid() {
             try io.changeOwner(output, uid: owner.uid, gid: owner.gid, path: partial)
         }
-        let deflater = Gzip.Deflater(level: level)
+        let deflater = Gzip.Deflater(level: level, comment: comment)
         var hasher = Crypto.SHA256Hasher()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var offset: Int64 = 0, written: Int64 = 0

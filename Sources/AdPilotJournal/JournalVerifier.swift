@@ -93,6 +93,14 @@ package enum JournalVerifier {
                 return false
             }
             if let failure { return failure }
+            if name.compressed, let named = try? io.archiveHeaderLastRecord(path),
+                named.seq != chain.expected - 1 || named.hash.hexBytes != chain.prev
+            {
+                return VerifyFailure(
+                    seq: named.seq, segment: name.fileName, offset: 0,
+                    problem: "the archive's header names seq \(named.seq) hash \(named.hash.hex) as its last record, "
+                        + "but it ends with seq \(chain.expected - 1): the header was changed")
+            }
             let end = scan.end, size = scan.total
             if end < size {
                 guard isLast else {

@@ -122,9 +122,11 @@ struct TailRecord {
 }
 
 extension FileIO {
-    /// The last record of a closed segment: read from the end of a plain one, or by
-    /// decompressing an archived one whole (bounded by the segment size).
+    /// The last record of a closed segment: read from the end of a plain one; for an archived
+    /// one, as its header names it (`verify` checks that name against the content), else by
+    /// decompressing it whole (bounded by the segment size).
     func lastRecord(of path: String) throws(JournalError) -> TailRecord? {
+        if path.hasSuffix(".gz"), let named = try? archiveHeaderLastRecord(path) { return named }
         do {
             let (bytes, size, window) = try lastLineWindow(path)
             guard let last = bytes.last else { return nil }
@@ -146,6 +148,15 @@ extension FileIO {
         } catch {
             throw JournalError.from(any: error)
         }
+    }
+
+    /// The last record an archive's gzip header names (`JournalArchiver`), or nil.
+    func archiveHeaderLastRecord(_ path: String) throws -> TailRecord? {
+        let fd = try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+        defer { close(fd) }
+        let head = try readAll(fd, count: 4_096, at: 0, path: path)
+        let comment = head.withUnsafeBytes { Gzip.comment(ofStreamStartingWith: $0) }
+        return JournalArchiver.lastRecord(fromComment: comment)
     }
 
     /// The tail of a segment's bytes holding at least its last line: the bytes, the

@@ -1,4 +1,7 @@
 import CZlib
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// gzip streams (RFC 1952) through the system's zlib: archived journal segments are
 /// written and read with it, and `zcat` reads them too. AdPilot never implements a
@@ -15,21 +18,35 @@ package enum Gzip {
     /// back to it), allocated here and freed on deinit.
     package final class Deflater {
         private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        private let header = UnsafeMutablePointer<gz_header>.allocate(capacity: 1)
+        private var comment: UnsafeMutablePointer<CChar>? = nil
         private var out = [UInt8](repeating: 0, count: Gzip.chunkBytes)
 
-        /// `level` 1 (fastest) ... 9 (smallest).
-        package init(level: Int32 = 6) {
+        /// `level` 1 (fastest) ... 9 (smallest); `comment`, ASCII, goes in the header's FCOMMENT
+        /// field, which a header CRC then covers.
+        package init(level: Int32 = 6, comment text: String? = nil) {
             stream.initialize(to: z_stream())
+            header.initialize(to: gz_header())
             let status = deflateInit2_(
                 stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
                 Int32(MemoryLayout<z_stream>.size))
             precondition(status == Z_OK, "zlib deflateInit2 failed: \(status)")
+            if let text {
+                comment = strdup(text)
+                header.pointee.comment = UnsafeMutableRawPointer(comment)?.assumingMemoryBound(to: Bytef.self)
+                header.pointee.hcrc = 1
+                header.pointee.os = 3  // Unix
+                precondition(deflateSetHeader(stream, header) == Z_OK, "zlib deflateSetHeader failed")
+            }
         }
 
         deinit {
             deflateEnd(stream)
             stream.deinitialize(count: 1)
             stream.deallocate()
+            header.deinitialize(count: 1)
+            header.deallocate()
+            free(comment)
         }
 
         /// Compresses `input`, handing each piece of the gzip stream to `emit`; `finish`
@@ -54,6 +71,47 @@ package enum Gzip {
                 }
                 if finish ? status == Z_STREAM_END : stream.pointee.avail_in == 0 && produced < out.count { return }
             }
+        }
+    }
+
+    /// The FCOMMENT of the gzip stream that starts with `bytes` (its header must lie within
+    /// them), nil when there is none or the header is damaged (its CRC, when present, is
+    /// checked).
+    package static func comment(ofStreamStartingWith bytes: UnsafeRawBufferPointer) -> String? {
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        let header = UnsafeMutablePointer<gz_header>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        header.initialize(to: gz_header())
+        defer {
+            inflateEnd(stream)
+            stream.deinitialize(count: 1)
+            stream.deallocate()
+            header.deinitialize(count: 1)
+            header.deallocate()
+        }
+        guard inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            return nil
+        }
+        var text = [UInt8](repeating: 0, count: 1_024)
+        var out = [UInt8](repeating: 0, count: 4_096)
+        return text.withUnsafeMutableBufferPointer { t -> String? in
+            header.pointee.comment = t.baseAddress
+            header.pointee.comm_max = UInt32(t.count - 1)
+            guard inflateGetHeader(stream, header) == Z_OK else { return nil }
+            stream.pointee.next_in = UnsafeMutablePointer(
+                mutating: bytes.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = UInt32(bytes.count)
+            while header.pointee.done == 0 {
+                let status = out.withUnsafeMutableBufferPointer { o -> Int32 in
+                    stream.pointee.next_out = o.baseAddress
+                    stream.pointee.avail_out = UInt32(o.count)
+                    return CZlib.inflate(stream, Z_NO_FLUSH)
+                }
+                guard status == Z_OK || status == Z_STREAM_END, stream.pointee.avail_in > 0 || header.pointee.done != 0
+                else { return nil }
+            }
+            guard header.pointee.done == 1, header.pointee.comment != nil else { return nil }
+            return String(decoding: t.prefix { $0 != 0 }, as: UTF8.self)
         }
     }
 

@@ -68,6 +68,48 @@ import AdPilotTestSupport
         #expect(try verify(t.journal, key: key32).get().head.seq > head.seq)
     }
 
+    /// Each archive's gzip header names its last record (so the writer's start-up reads no
+    /// more than the header); a header naming another record fails `verify` and the writer
+    /// refuses to open on it.
+    @Test func theHeaderNamesTheLastRecordAndVerifyHoldsItToThat() throws {
+        let t = TempDir()
+        let before = try Self.journal(t)
+        let done = try JournalArchiver.archive(directory: t.journal)
+        let io = PosixFileIO()
+        for a in done {
+            let plainLast = try #require(try before[a.segment]!.withUnsafeBytes { raw -> TailRecord? in
+                let scratch = t.path + "/" + a.segment
+                try Data(raw).write(to: URL(fileURLWithPath: scratch))
+                defer { try? FileManager.default.removeItem(atPath: scratch) }
+                return try io.lastRecord(of: scratch)
+            })
+            let archive = t.journal + "/" + a.segment + ".gz"
+            let head = try Data(contentsOf: URL(fileURLWithPath: archive)).prefix(4_096)
+            let comment = Array(head).withUnsafeBytes { Gzip.comment(ofStreamStartingWith: $0) }
+            #expect(comment == "adpilot-last-record \(plainLast.seq):\(plainLast.hash.hex)", "\(a.segment)")
+            #expect(try io.lastRecord(of: archive).map { [$0.seq] } == [plainLast.seq])
+        }
+        // The newest archive rewritten with a header naming the record before its last one.
+        let newest = try #require(done.last)
+        let bytes = [UInt8](before[newest.segment]!)
+        let lines = bytes.split(separator: UInt8(ascii: "\n"))
+        let earlier = try #require(lines.dropLast().last.flatMap { line in
+            Array(line).withUnsafeBytes { raw in
+                LineHeader.parse(raw).flatMap { h in h.digest(h.hash, in: raw).map { TailRecord(seq: h.seq, hash: $0) } }
+            }
+        })
+        var forged: [UInt8] = []
+        let deflater = Gzip.Deflater(comment: JournalArchiver.lastRecordComment(earlier))
+        bytes.withUnsafeBytes { deflater.compress($0, finish: true) { forged.append(contentsOf: $0) } }
+        try Data(forged).write(to: URL(fileURLWithPath: t.journal + "/" + newest.segment + ".gz"))
+        guard case .failure(let f) = verify(t.journal) else {
+            Issue.record("a header naming the wrong record verified")
+            return
+        }
+        #expect(f.segment == newest.segment + ".gz" && f.problem.contains("the header was changed"), "\(f)")
+        #expect(journalError { try JournalWriter.open(directory: t.journal, options: options()) } != nil)
+    }
+
     /// A crash after the archive's rename and before the segment's removal leaves both: read
     /// once (plain); the next archive finishes the job.
     @Test func anInterruptedArchiveIsListedOnceAndFinishedNextTime() throws {
