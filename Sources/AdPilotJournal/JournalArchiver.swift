@@ -49,7 +49,8 @@ package enum JournalArchiver {
         let partial = directory + "/." + name.archived.fileName + ".partial"
         let owner = try io.status(plain)
         guard let last = try io.lastRecord(of: plain) else {
-            throw JournalError.corrupt(seq: nil, segment: name.fileName, offset: 0, problem: "a closed segment is empty")
+            throw JournalError.corrupt(
+                seq: nil, segment: name.fileName, offset: 0, problem: "a closed segment is empty")
         }
         let bytes: Int64, digest: SHA256Digest, compressedBytes: Int64
         do {

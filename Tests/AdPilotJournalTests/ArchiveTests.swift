@@ -95,7 +95,9 @@ import AdPilotTestSupport
         let lines = bytes.split(separator: UInt8(ascii: "\n"))
         let earlier = try #require(lines.dropLast().last.flatMap { line in
             Array(line).withUnsafeBytes { raw in
-                LineHeader.parse(raw).flatMap { h in h.digest(h.hash, in: raw).map { TailRecord(seq: h.seq, hash: $0) } }
+                LineHeader.parse(raw).flatMap { h in
+                    h.digest(h.hash, in: raw).map { TailRecord(seq: h.seq, hash: $0) }
+                }
             }
         })
         var forged: [UInt8] = []
