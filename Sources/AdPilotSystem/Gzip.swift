@@ -78,59 +78,59 @@ package enum Gzip {
     /// them), nil when there is none or the header is damaged (its CRC, when present, is
     /// checked).
     package static func comment(ofStreamStartingWith bytes: UnsafeRawBufferPointer) -> String? {
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        let header = UnsafeMutablePointer<gz_header>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        header.initialize(to: gz_header())
-        defer {
-            inflateEnd(stream)
-            stream.deinitialize(count: 1)
-            stream.deallocate()
-            header.deinitialize(count: 1)
-            header.deallocate()
-        }
-        guard inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            return nil
-        }
-        var text = [UInt8](repeating: 0, count: 1_024)
+        let inflater = Inflater(commentBytesMax: 1_024)
         var out = [UInt8](repeating: 0, count: 4_096)
-        return text.withUnsafeMutableBufferPointer { t -> String? in
-            header.pointee.comment = t.baseAddress
-            header.pointee.comm_max = UInt32(t.count - 1)
-            guard inflateGetHeader(stream, header) == Z_OK else { return nil }
-            stream.pointee.next_in = UnsafeMutablePointer(
-                mutating: bytes.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.pointee.avail_in = UInt32(bytes.count)
-            while header.pointee.done == 0 {
-                let status = out.withUnsafeMutableBufferPointer { o -> Int32 in
-                    stream.pointee.next_out = o.baseAddress
-                    stream.pointee.avail_out = UInt32(o.count)
-                    return CZlib.inflate(stream, Z_NO_FLUSH)
-                }
-                guard status == Z_OK || status == Z_STREAM_END, stream.pointee.avail_in > 0 || header.pointee.done != 0
-                else { return nil }
-            }
-            guard header.pointee.done == 1, header.pointee.comment != nil else { return nil }
-            return String(decoding: t.prefix { $0 != 0 }, as: UTF8.self)
+        var offset = 0
+        while !inflater.headerDone && offset < bytes.count {
+            guard let (consumed, _) = try? out.withUnsafeMutableBytes({
+                try inflater.inflate(UnsafeRawBufferPointer(rebasing: bytes[offset...]), into: $0)
+            }), consumed > 0 || inflater.headerDone else { return nil }
+            offset += consumed
         }
+        return inflater.headerComment
     }
 
     /// A streaming decompressor of one gzip member, checking its CRC-32 and length at the end.
     package final class Inflater {
         private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        /// The header as read, when its comment was asked for (zlib fills it in as it goes).
+        private let header: UnsafeMutablePointer<gz_header>?
+        private let comment: UnsafeMutableBufferPointer<UInt8>
         /// Whether the member's end (and its checks) has been reached.
         package private(set) var ended = false
 
-        package init() {
+        /// `commentBytesMax` above 0 keeps the header's FCOMMENT, up to that many bytes.
+        package init(commentBytesMax: Int = 0) {
             stream.initialize(to: z_stream())
+            comment = .allocate(capacity: commentBytesMax + 1)
+            comment.initialize(repeating: 0)
+            header = commentBytesMax > 0 ? .allocate(capacity: 1) : nil
             let status = inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
             precondition(status == Z_OK, "zlib inflateInit2 failed: \(status)")
+            if let header {
+                header.initialize(to: gz_header())
+                header.pointee.comment = comment.baseAddress
+                header.pointee.comm_max = UInt32(commentBytesMax)
+                precondition(inflateGetHeader(stream, header) == Z_OK, "zlib inflateGetHeader failed")
+            }
         }
 
         deinit {
             inflateEnd(stream)
             stream.deinitialize(count: 1)
             stream.deallocate()
+            header?.deinitialize(count: 1)
+            header?.deallocate()
+            comment.deallocate()
+        }
+
+        /// Whether the whole header has been read (always false unless its comment was asked for).
+        package var headerDone: Bool { header.map { $0.pointee.done == 1 } ?? false }
+
+        /// The header's FCOMMENT once the header is read; nil without one.
+        package var headerComment: String? {
+            guard let header, header.pointee.done == 1, header.pointee.comment != nil else { return nil }
+            return String(decoding: comment.prefix { $0 != 0 }, as: UTF8.self)
         }
 
         /// Decompresses from `input` into `output`; returns the bytes of `input` consumed and
