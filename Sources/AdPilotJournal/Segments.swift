@@ -175,7 +175,8 @@ extension FileIO {
             return true
         }
         guard scan.total == scan.end else {
-            return ([UInt8(ascii: "x")], scan.total, 1)  // reported as a segment without its newline
+            throw JournalError.corrupt(
+                seq: nil, segment: path, offset: scan.total, problem: "a closed segment ends without a newline")
         }
         guard !last.isEmpty || scan.end > 0 else { return ([], 0, 0) }
         return (last + [UInt8(ascii: "\n")], scan.end, Int64(last.count + 1))
