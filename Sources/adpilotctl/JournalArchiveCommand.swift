@@ -21,7 +21,13 @@ extension JournalCommands {
         do {
             done = try JournalArchiver.archive(directory: global.journalDir, key: key)
         } catch {
-            return report(error, global)
+            let code = report(error, global)
+            if code == .permissionDenied {
+                Out.error(
+                    "archiving writes in \(global.journalDir): run it as the service user "
+                        + "(sudo -u adpilot adpilotctl journal archive) or as root")
+            }
+            return code
         }
         if json {
             let rows = done.map { ["segment": $0.segment, "bytes": $0.bytes, "compressed_bytes": $0.compressedBytes] }
