@@ -23,6 +23,14 @@ import AdPilotTestSupport
         return before
     }
 
+    /// The seq and hash of a segment's `n`th record from its end (1: the last).
+    static func record(_ segment: Data, fromEnd n: Int) -> TailRecord? {
+        let line = Array(segment.split(separator: UInt8(ascii: "\n")).dropLast(n - 1).last ?? [])
+        return line.withUnsafeBytes { raw in
+            LineHeader.parse(raw).flatMap { h in h.digest(h.hash, in: raw).map { TailRecord(seq: h.seq, hash: $0) } }
+        }
+    }
+
     static func files(_ dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("journal-") }.sorted()
     }
@@ -77,12 +85,7 @@ import AdPilotTestSupport
         let done = try JournalArchiver.archive(directory: t.journal)
         let io = PosixFileIO()
         for a in done {
-            let plainLast = try #require(try before[a.segment]!.withUnsafeBytes { raw -> TailRecord? in
-                let scratch = t.path + "/" + a.segment
-                try Data(raw).write(to: URL(fileURLWithPath: scratch))
-                defer { try? FileManager.default.removeItem(atPath: scratch) }
-                return try io.lastRecord(of: scratch)
-            })
+            let plainLast = try #require(Self.record(before[a.segment]!, fromEnd: 1))
             let archive = t.journal + "/" + a.segment + ".gz"
             let head = try Data(contentsOf: URL(fileURLWithPath: archive)).prefix(4_096)
             let comment = Array(head).withUnsafeBytes { Gzip.comment(ofStreamStartingWith: $0) }
@@ -92,14 +95,7 @@ import AdPilotTestSupport
         // The newest archive rewritten with a header naming the record before its last one.
         let newest = try #require(done.last)
         let bytes = [UInt8](before[newest.segment]!)
-        let lines = bytes.split(separator: UInt8(ascii: "\n"))
-        let earlier = try #require(lines.dropLast().last.flatMap { line in
-            Array(line).withUnsafeBytes { raw in
-                LineHeader.parse(raw).flatMap { h in
-                    h.digest(h.hash, in: raw).map { TailRecord(seq: h.seq, hash: $0) }
-                }
-            }
-        })
+        let earlier = try #require(Self.record(before[newest.segment]!, fromEnd: 2))
         var forged: [UInt8] = []
         let deflater = Gzip.Deflater(comment: JournalArchiver.lastRecordComment(earlier))
         bytes.withUnsafeBytes { deflater.compress($0, finish: true) { forged.append(contentsOf: $0) } }
