@@ -37,15 +37,19 @@ deps:
 	fi
 
 # The test suite also runs two Python fixtures (an independent journal verifier and the
-# policy exporter's numpy parity check): python3 with numpy.
+# policy exporter's numpy parity check): python3 with numpy; and Prometheus' promtool (the
+# metrics textfile, the alert rules and their unit tests): Debian's prometheus package.
 test-deps: deps
-	@if ! python3 -c 'import numpy' >/dev/null 2>&1; then \
+	@missing=""; \
+	python3 -c 'import numpy' >/dev/null 2>&1 || missing="python3 python3-numpy"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing python3 python3-numpy (for the test fixtures)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-numpy >/dev/null || exit 1; \
+	    echo "deps: installing$$missing (for the tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	  else \
-	    echo "deps: the tests need python3 with numpy. Run:"; \
-	    echo "  sudo apt-get install -y python3 python3-numpy"; \
+	    echo "deps: the tests need python3 with numpy and promtool. Run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
 	    exit 1; \
 	  fi; \
 	fi
@@ -161,6 +165,8 @@ install: release-static
 	install -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/"
 	install -m 0644 docs/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/docs/"
 	install -m 0644 Runbooks/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/Runbooks/"
+	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/monitoring"
+	install -m 0644 docs/monitoring/* "$(DESTDIR)$(PREFIX)/share/adpilot/monitoring/"
 	sed -e 's|/usr/bin/adpilotd|$(PREFIX)/bin/adpilotd|' -e 's|/usr/share/doc/adpilot|$(PREFIX)/share/doc/adpilot|' \
 	  systemd/adpilotd.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/adpilotd.service"
 	install -m 0644 systemd/adpilot.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/adpilot.conf"

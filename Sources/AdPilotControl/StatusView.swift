@@ -80,4 +80,36 @@ package struct DecisionTotals: Sendable {
     package var applies: UInt64 = 0
     package var writeFailures: UInt64 = 0
     package var vetoes: [String: UInt64] = [:]
+    package var tickDurations = DurationHistogram()
+}
+
+/// A Prometheus histogram of durations: per-bucket counts (not cumulative), the count and the
+/// sum. The bounds are fixed so that every scrape has the same series.
+package struct DurationHistogram: Sendable {
+    /// Upper bounds in seconds; `+Inf` is implied by `count`.
+    package static let bounds: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+    package private(set) var buckets = [UInt64](repeating: 0, count: bounds.count)
+    package private(set) var count: UInt64 = 0
+    package private(set) var sumMicros: Int64 = 0
+
+    package init() {}
+
+    package mutating func observe(micros: Int64) {
+        let micros = max(0, micros)
+        count += 1
+        sumMicros += micros
+        let seconds = Double(micros) / 1e6
+        if let i = Self.bounds.firstIndex(where: { seconds <= $0 }) { buckets[i] += 1 }
+    }
+
+    /// `(le, cumulative count)` for every bound, then `+Inf`.
+    package var cumulative: [(le: String, count: UInt64)] {
+        var running: UInt64 = 0
+        var out: [(le: String, count: UInt64)] = []
+        for (bound, n) in zip(Self.bounds, buckets) {
+            running += n
+            out.append((String(bound), running))
+        }
+        return out + [("+Inf", count)]
+    }
 }

@@ -46,7 +46,7 @@ package struct BreakerConfig: Hashable, Sendable, Codable {
     }
 }
 
-package enum BreakerState: String, Hashable, Sendable, Codable {
+package enum BreakerState: String, Hashable, Sendable, Codable, CaseIterable {
     case closed, open
     case halfOpen = "half_open"
 }

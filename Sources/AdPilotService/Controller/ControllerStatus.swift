@@ -68,5 +68,11 @@ extension Controller {
     }
 
     /// Prometheus text exposition of the current status.
-    package func metricsText() -> String { Metrics.render(status(), totals: statusView.current.totals) }
+    package func metricsText() -> String {
+        let context = Metrics.Context(
+            journalWritable: !journal.isPoisoned, accountCapMicros: config.account.dailyCapMicros,
+            tickIntervalSeconds: Double(config.tickSeconds) / config.clock.speed,
+            renderedAt: Double(SystemClock().now().microsSinceEpoch) / 1e6)
+        return Metrics.render(status(), totals: statusView.current.totals, context)
+    }
 }

@@ -20,6 +20,7 @@ extension Controller {
         var report = TickReport(tick: tickCount, at: TickSchedule.slot(clock.now(), tickSeconds: config.tickSeconds))
         runTick(&report, log: log)
         report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
+        totals.tickDurations.observe(micros: report.durationMicros)
         refreshStatus(report: report)
         return report
     }
