@@ -117,7 +117,7 @@ run: build
 	@echo "  $(CTL) journal verify"
 	@echo ""
 	@echo "Ctrl-C stops the daemon (it journals a clean shutdown)."
-	$(BIN)/adpilotd --demo --policy-dir Policies --state-dir $(RUN_DIR)/state --socket $(RUN_DIR)/control.sock
+	$(BIN)/adpilotd --demo --state-dir $(RUN_DIR)/state --socket $(RUN_DIR)/control.sock
 
 # The bench also runs the seed's Python decision path (Tests/fixtures/seed_decision_path.py)
 # beside AdPilot's: python3 with numpy and pydantic.

@@ -1,6 +1,7 @@
 import AdPilotCore
 import AdPilotControl
 import AdPilotPolicy
+import AdPilotService
 import AdPilotSystem
 import Foundation
 
@@ -24,11 +25,12 @@ enum PolicyCommands {
         }
     }
 
-    /// Installed (`<state>/policies`), then shipped, then any --policy-dir, in that order.
+    /// Installed (`<state>/policies`), then shipped (the system's, then beside this binary),
+    /// then any --policy-dir, in that order.
     static func directories(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> [String] {
         var extra: [String] = []
         extra += try args.values("--policy-dir")
-        return [global.stateDir + "/policies", shippedDir] + extra
+        return [global.stateDir + "/policies", shippedDir] + ShippedPolicies.directories() + extra
     }
 
     static func candidates(in dirs: [String]) -> [(id: PolicyID, path: String)] {

@@ -16,7 +16,7 @@ enum SimulateCommand {
         o.warmupDays = try number(&args, "--warmup-days", in: 0...14) ?? o.warmupDays
         o.campaigns = try number(&args, "--campaigns", in: 1...10_000) ?? o.campaigns
         if let text = try args.value("--seeds") { o.seeds = try seeds(text) }
-        o.policyDirs += try args.values("--policy-dir")
+        o.policyDirs += ShippedPolicies.directories() + (try args.values("--policy-dir"))
         o.overlay = try args.value("--overlay")
         o.policyDirs.append(global.stateDir + "/policies")
         let names = try args.positionals(verb: "simulate")

@@ -24,7 +24,8 @@ let help = """
       --socket PATH           Control socket (env ADPILOT_SOCKET; default
                               /run/adpilot/control.sock)
       --credentials-dir DIR   Secrets (env CREDENTIALS_DIRECTORY, set by LoadCredential=)
-      --policy-dir DIR        Also look for policies here (repeatable)
+      --policy-dir DIR        Also look for policies here (repeatable); --demo finds
+                              the shipped ones beside the binary without it
       --campaigns N           --demo: simulated campaigns (default 20)
       --speed S               --demo: simulated seconds per real second (default 360)
 

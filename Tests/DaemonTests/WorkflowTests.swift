@@ -22,9 +22,9 @@ import Testing
 
     @Test func shadowCanaryLiveRollbackHaltResumeThroughTheCLI() throws {
         let d = try DaemonUnderTest("workflow")
+        // No --policy-dir: the demo finds the shipped policies beside the built binary.
         try d.start(arguments: [
-            "--demo", "--campaigns", "10", "--speed", "3600", "--policy-dir", DaemonUnderTest.policies,
-            "--state-dir", d.stateDir, "--socket", d.socket,
+            "--demo", "--campaigns", "10", "--speed", "3600", "--state-dir", d.stateDir, "--socket", d.socket,
         ])
         let first = try #require(d.waitUntilServing(), "\(d.stderr.suffix(1_000))")
         #expect(first.mode == .shadow && first.live == nil && first.candidate?.description == "qlearn@1")

@@ -77,7 +77,8 @@ package enum Daemon {
                 return .success(
                     try DefaultConfig.demo(
                         campaigns: o.campaigns ?? DefaultConfig.demoCampaigns,
-                        speed: o.speed ?? DefaultConfig.demoSpeed, extraPolicyDirs: o.policyDirs))
+                        speed: o.speed ?? DefaultConfig.demoSpeed,
+                        extraPolicyDirs: ShippedPolicies.directories() + o.policyDirs))
             }
             var c = try ServiceConfig.load(path: o.global.config)
             c.policyDirs += o.policyDirs
