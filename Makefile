@@ -12,7 +12,7 @@ SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # `swift build` keeps .build/debug pointing at the debug build of this machine.
 BIN := .build/debug
 
-.PHONY: check-width all deps test-deps build release release-static test test-systemd systemd-unit-test run bench soak policies install clean
+.PHONY: check-width all deps test-deps build release release-static man deb test test-systemd test-systemd-deb systemd-unit-test run bench soak policies install clean
 
 all: build
 
@@ -38,17 +38,19 @@ deps:
 
 # The test suite also runs two Python fixtures (an independent journal verifier and the
 # policy exporter's numpy parity check): python3 with numpy; and Prometheus' promtool (the
-# metrics textfile, the alert rules and their unit tests): Debian's prometheus package.
+# metrics textfile, the alert rules and their unit tests): Debian's prometheus package; and
+# groff (the generated man pages render without a warning): groff-base.
 test-deps: deps
 	@missing=""; \
 	python3 -c 'import numpy' >/dev/null 2>&1 || missing="python3 python3-numpy"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v groff >/dev/null 2>&1 || missing="$$missing groff-base"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing (for the tests)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	  else \
-	    echo "deps: the tests need python3 with numpy and promtool. Run:"; \
+	    echo "deps: the tests need python3 with numpy, promtool and groff. Run:"; \
 	    echo "  sudo apt-get install -y$$missing"; \
 	    exit 1; \
 	  fi; \
@@ -66,6 +68,18 @@ STATIC_BUILD := .build-static
 release-static: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_BUILD) -j $(SWIFT_JOBS) --product adpilotd
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_BUILD) -j $(SWIFT_JOBS) --product adpilotctl
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(STATIC_BUILD) -j $(SWIFT_JOBS) --product adpilot-man
+
+# adpilotd(8), adpilotctl(1) and adpilot.json(5), and adpilotctl's bash completion, generated
+# from the binaries' --help and docs/configuration.md by adpilot-man (never edited by hand).
+MAN_DIR := $(STATIC_BUILD)/man
+man: release-static
+	rm -rf "$(MAN_DIR)" && mkdir -p "$(MAN_DIR)"
+	set -o pipefail; R=$(STATIC_BUILD)/release; \
+	$$R/adpilotd --help | $$R/adpilot-man help adpilotd 8 > "$(MAN_DIR)/adpilotd.8" && \
+	$$R/adpilotctl --help | $$R/adpilot-man help adpilotctl 1 > "$(MAN_DIR)/adpilotctl.1" && \
+	$$R/adpilot-man config docs/configuration.md > "$(MAN_DIR)/adpilot.json.5" && \
+	$$R/adpilotctl --help | $$R/adpilot-man completion > "$(MAN_DIR)/adpilotctl.bash"
 
 # No Swift source line over 120 columns (docs/testing.md); names each offender.
 WIDTH_MAX := 120
@@ -155,7 +169,7 @@ policies: release
 SYSTEMD_UNIT_DIR ?= /usr/lib/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
-install: release-static
+install: man
 	install -d "$(DESTDIR)$(PREFIX)/bin"
 	install -m 0755 $(STATIC_BUILD)/release/adpilotd $(STATIC_BUILD)/release/adpilotctl "$(DESTDIR)$(PREFIX)/bin/"
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/policies"
@@ -165,6 +179,12 @@ install: release-static
 	install -m 0644 README.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/"
 	install -m 0644 docs/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/docs/"
 	install -m 0644 Runbooks/*.md "$(DESTDIR)$(PREFIX)/share/doc/adpilot/Runbooks/"
+	install -d "$(DESTDIR)$(PREFIX)/share/man/man1" "$(DESTDIR)$(PREFIX)/share/man/man5" "$(DESTDIR)$(PREFIX)/share/man/man8"
+	install -m 0644 "$(MAN_DIR)/adpilotctl.1" "$(DESTDIR)$(PREFIX)/share/man/man1/"
+	install -m 0644 "$(MAN_DIR)/adpilot.json.5" "$(DESTDIR)$(PREFIX)/share/man/man5/"
+	install -m 0644 "$(MAN_DIR)/adpilotd.8" "$(DESTDIR)$(PREFIX)/share/man/man8/"
+	install -d "$(DESTDIR)$(PREFIX)/share/bash-completion/completions"
+	install -m 0644 "$(MAN_DIR)/adpilotctl.bash" "$(DESTDIR)$(PREFIX)/share/bash-completion/completions/adpilotctl"
 	install -d "$(DESTDIR)$(PREFIX)/share/adpilot/monitoring"
 	install -m 0644 docs/monitoring/* "$(DESTDIR)$(PREFIX)/share/adpilot/monitoring/"
 	sed -e 's|/usr/bin/adpilotd|$(PREFIX)/bin/adpilotd|' -e 's|/usr/share/doc/adpilot|$(PREFIX)/share/doc/adpilot|' \
@@ -177,6 +197,44 @@ install: release-static
 	  sed 's|/usr/share/adpilot/policies|$(PREFIX)/share/adpilot/policies|' systemd/adpilot.json > "$(DESTDIR)/etc/adpilot/adpilot.json"
 	[ -e "$(DESTDIR)/etc/adpilot/credentials/journal-key" ] || \
 	  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$(DESTDIR)/etc/adpilot/credentials/journal-key")
+
+# A Debian package from the same tree `make install PREFIX=/usr` lays out: binaries,
+# policies, unit, sysusers.d, tmpfiles.d, /etc/adpilot/adpilot.json as a conffile, man pages,
+# completion, monitoring files; maintainer scripts from systemd/debian (sysusers, tmpfiles,
+# a journal key made on the host; the service is never started or enabled). Depends are the
+# packages owning the shared libraries the binaries name (NEEDED), found with ldd and dpkg -S.
+DEB_DIR := $(STATIC_BUILD)/deb
+DEB_MAINTAINER ?= AdPilot <root@localhost>
+VERSION := $(shell sed -n 's/.*static let string = "\(.*\)"/\1/p' Sources/AdPilotCore/Support/Version.swift)
+deb: man
+	rm -rf "$(DEB_DIR)"
+	$(MAKE) --no-print-directory install DESTDIR="$(CURDIR)/$(DEB_DIR)/root" PREFIX=/usr
+	rm -f "$(DEB_DIR)/root/etc/adpilot/credentials/journal-key"
+	strip --strip-unneeded "$(DEB_DIR)/root/usr/bin/adpilotd" "$(DEB_DIR)/root/usr/bin/adpilotctl"
+	gzip -9n "$(DEB_DIR)"/root/usr/share/man/man*/*
+	install -d -m 0755 "$(DEB_DIR)/root/DEBIAN"
+	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm "$(DEB_DIR)/root/DEBIAN/"
+	echo /etc/adpilot/adpilot.json > "$(DEB_DIR)/root/DEBIAN/conffiles"
+	set -o pipefail; \
+	bins="$(STATIC_BUILD)/release/adpilotd $(STATIC_BUILD)/release/adpilotctl"; \
+	depends=$$(for lib in $$(objdump -p $$bins | awk '/NEEDED/{print $$2}' | sort -u); do \
+	    ldd $$bins | awk -v l="$$lib" '$$1 == l && $$3 ~ /^\// {print $$3; exit}'; done | \
+	  while read -r lib; do dpkg -S "$$lib" 2>/dev/null || dpkg -S "$$(readlink -f "$$lib")" 2>/dev/null || dpkg -S "/usr$$lib"; done | \
+	  cut -d: -f1 | sort -u | paste -sd, - | sed 's/,/, /g') && \
+	arch=$$(dpkg --print-architecture) && size=$$(du -sk --exclude=DEBIAN "$(DEB_DIR)/root" | cut -f1) && \
+	sed -e "s/@VERSION@/$(VERSION)/" -e "s/@ARCH@/$$arch/" -e "s/@DEPENDS@/$$depends/" -e "s/@SIZE@/$$size/" \
+	  -e "s/@MAINTAINER@/$(DEB_MAINTAINER)/" systemd/debian/control.in > "$(DEB_DIR)/root/DEBIAN/control" && \
+	dpkg-deb --root-owner-group -Zxz --build "$(DEB_DIR)/root" "$(DEB_DIR)/adpilot_$(VERSION)_$$arch.deb" && \
+	echo "deb: $(DEB_DIR)/adpilot_$(VERSION)_$$arch.deb (Depends: $$depends)"
+
+# The unit test under systemd (test-systemd), against the Debian package: its files as dpkg
+# unpacks them and its own postinst in place of sysusers and tmpfiles.
+test-systemd-deb: deb
+	@why=$$($(SYSTEMD_TEST_UNSUPPORTED)); \
+	if [ -n "$$why" ]; then echo "test-systemd-deb: cannot run on this machine: $$why"; exit 1; fi
+	rm -rf "$(SYSTEMD_TEST_DIR)/deb-stage"
+	dpkg-deb -R $(DEB_DIR)/adpilot_$(VERSION)_*.deb "$(SYSTEMD_TEST_DIR)/deb-stage"
+	Tests/systemd/run "$(SYSTEMD_TEST_DIR)/deb-stage" "$(SYSTEMD_TEST_DIR)/work"
 
 clean:
 	rm -rf .build $(STATIC_BUILD)

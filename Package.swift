@@ -100,6 +100,10 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The man pages and bash completion, generated from --help and docs/configuration.md
+        // at build time (`make man`). Not installed.
+        .executableTarget(name: "adpilot-man", dependencies: ["AdPilotCore"], swiftSettings: strict),
+
         // Child processes for crash tests (SIGKILLed mid-write). Not installed.
         .executableTarget(
             name: "adpilot-testkit", dependencies: ["AdPilotCore", "AdPilotJournal", "AdPilotSystem"],
@@ -131,7 +135,8 @@ let package = Package(
                 "AdPilotCore", "AdPilotSystem", "adpilotd", "adpilotctl",
             ]),
         .testTarget(
-            name: "CLITests", dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit"]),
+            name: "CLITests",
+            dependencies: ["AdPilotTestSupport", "adpilotd", "adpilotctl", "adpilot-testkit", "adpilot-man"]),
     ],
     swiftLanguageModes: [.v6]
 )
