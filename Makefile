@@ -12,7 +12,7 @@ SWIFT_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # `swift build` keeps .build/debug pointing at the debug build of this machine.
 BIN := .build/debug
 
-.PHONY: check-width all deps test-deps build release release-static man deb test test-systemd test-systemd-deb systemd-unit-test run bench soak policies install clean
+.PHONY: check-width all deps test-deps build release release-static man deb test test-systemd test-systemd-deb test-interop systemd-unit-test run bench soak policies install clean
 
 all: build
 
@@ -162,6 +162,26 @@ soak: test-deps
 policies: release
 	$(SWIFT) run -c release --skip-build adpilot-train Policies
 
+# Models from elsewhere, proven (outside `make test`: the torch wheels are several GB): a
+# virtual environment with the versions below from PyPI, then Tests/interop/interop.py
+# trains tiny SB3 DQN and PPO and d3rlpy DiscreteCQL and CQL policies, exports each (SB3
+# zip, ONNX) with Policies/export_policy.py, and checks `adpilotctl policy run` against the
+# library's own predict on 1,000 observations.
+INTEROP_VENV := .build/interop-venv
+INTEROP_PACKAGES ?= torch==2.15.0 stable-baselines3==2.9.2 gymnasium==1.0.0 onnx==1.23.2 onnxscript==0.7.2 \
+  onnxruntime==1.32.0 d3rlpy==2.8.1
+test-interop: build
+	@if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null || exit 1; \
+	  else \
+	    echo "test-interop: needs python3's venv. Run:"; echo "  sudo apt-get install -y python3-venv"; exit 1; \
+	  fi; \
+	fi
+	[ -x "$(INTEROP_VENV)/bin/python" ] || python3 -m venv "$(INTEROP_VENV)"
+	"$(INTEROP_VENV)/bin/pip" install -q $(INTEROP_PACKAGES)
+	"$(INTEROP_VENV)/bin/python" Tests/interop/interop.py $(BIN)/adpilotctl .build/interop
+
 # Binaries, policies, the docs (the unit's Documentation=), the unit (its ExecStart and the config's policy_dirs follow PREFIX),
 # sysusers.d and tmpfiles.d entries, the default config (never overwritten) and a fresh
 # journal seal key (never overwritten). Then, as root: systemd-sysusers; systemd-tmpfiles
@@ -232,7 +252,7 @@ deb: man
 test-systemd-deb: deb
 	@why=$$($(SYSTEMD_TEST_UNSUPPORTED)); \
 	if [ -n "$$why" ]; then echo "test-systemd-deb: cannot run on this machine: $$why"; exit 1; fi
-	rm -rf "$(SYSTEMD_TEST_DIR)/deb-stage"
+	rm -rf "$(SYSTEMD_TEST_DIR)/deb-stage" && mkdir -p "$(SYSTEMD_TEST_DIR)"
 	dpkg-deb -R $(DEB_DIR)/adpilot_$(VERSION)_*.deb "$(SYSTEMD_TEST_DIR)/deb-stage"
 	Tests/systemd/run "$(SYSTEMD_TEST_DIR)/deb-stage" "$(SYSTEMD_TEST_DIR)/work"
 

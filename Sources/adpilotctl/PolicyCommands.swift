@@ -5,11 +5,12 @@ import AdPilotService
 import AdPilotSystem
 import Foundation
 
-/// `adpilotctl policy list | inspect NAME@VERSION | verify DIR`.
+/// `adpilotctl policy list | inspect NAME@VERSION | run NAME@VERSION | verify DIR`.
 enum PolicyCommands {
     static let usage = """
         usage: adpilotctl policy list [--policy-dir DIR]...
                adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
+               adpilotctl policy run NAME@VERSION [--policy-dir DIR]... [--json] < FEATURE_ROWS
                adpilotctl policy verify DIR
         """
     static let shippedDir = "/usr/share/adpilot/policies"
@@ -18,6 +19,7 @@ enum PolicyCommands {
         switch args.popVerb() {
         case "list": return try list(&args, global)
         case "inspect": return try inspect(&args, global)
+        case "run": return try PolicyRunCommand.run(&args, global)
         case "verify": return try verify(&args)
         case let other:
             throw UsageError(
@@ -43,6 +45,20 @@ enum PolicyCommands {
             }
         }
         return out
+    }
+
+    /// The first policy `id` in `dirs`, loaded with every check; nil after saying why not.
+    static func load(_ id: PolicyID, from dirs: [String]) -> (FrozenPolicy, String)? {
+        guard let path = candidates(in: dirs).first(where: { $0.id == id })?.path else {
+            Out.error("no policy \(id) in \(dirs.joined(separator: ", ")); add --policy-dir DIR")
+            return nil
+        }
+        do {
+            return (try FrozenPolicy.load(directory: path), path)
+        } catch {
+            Out.error("\(error)")
+            return nil
+        }
     }
 
     static func list(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
@@ -78,17 +94,7 @@ enum PolicyCommands {
         guard rest.count == 1, let id = PolicyID(rest[0]) else {
             throw UsageError(message: "policy inspect needs NAME@VERSION\n\(usage)")
         }
-        guard let path = candidates(in: dirs).first(where: { $0.id == id })?.path else {
-            Out.error("no policy \(id) in \(dirs.joined(separator: ", ")); add --policy-dir DIR")
-            return .checkFailed
-        }
-        let p: FrozenPolicy
-        do {
-            p = try FrozenPolicy.load(directory: path)
-        } catch {
-            Out.error("\(error)")
-            return .checkFailed
-        }
+        guard let (p, path) = load(id, from: dirs) else { return .checkFailed }
         if json {
             Out.raw(Array((try? Data(contentsOf: URL(fileURLWithPath: path + "/manifest.json"))) ?? Data()))
             return .ok

@@ -22,6 +22,7 @@ let help = """
       adpilotctl journal archive [--key-file FILE] [--json]
       adpilotctl policy list [--policy-dir DIR]...
       adpilotctl policy inspect NAME@VERSION [--policy-dir DIR]... [--json]
+      adpilotctl policy run NAME@VERSION [--policy-dir DIR]... [--json] < ROWS
       adpilotctl policy verify DIR
       adpilotctl simulate NAME@VERSION... [--days N] [--warmup-days N] [--campaigns N]
                  [--seeds A..B] [--policy-dir DIR]... [--overlay JSON] [--json] [--svg FILE]
@@ -80,10 +81,15 @@ let help = """
                 daemon runs. Readers, verify and zcat read archives as segments.
 
     POLICY
-      list      Every policy in <state>/policies, /usr/share/adpilot/policies and
-                any --policy-dir, with kind and digest (exit 1 if any is refused).
+      list      Every policy in <state>/policies, /usr/share/adpilot/policies,
+                beside this binary and in any --policy-dir, with kind and digest
+                (exit 1 if any is refused).
       inspect   One policy: digest, features and normalisation, output meaning,
                 layers, and how it was trained.
+      run       For each row of raw feature values on standard input (comma or
+                space separated, in the manifest's order; # comments), prints
+                the action index, the budget multiplier (or pace) and the raw
+                network outputs, as the daemon computes them: for parity checks.
       verify    Loads a policy directory with every check the daemon applies.
 
     EVALUATION
