@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Models from elsewhere, proven (make test-interop; docs/policies.md#models-from-elsewhere).
+"""Models from elsewhere, proven (make test-interop; docs/policies.md#models-from-elsewhere-proven).
 
 Trains tiny policies with the libraries ML engineers use, exports each with
 Policies/export_policy.py, and checks that `adpilotctl policy run` chooses what the library
@@ -7,6 +7,7 @@ itself chooses on 1,000 seeded observations:
 
   sb3-dqn     Stable-Baselines3 DQN (ReLU MLP)           vs model.predict(deterministic=True)
   sb3-ppo     Stable-Baselines3 PPO (Tanh MLP, discrete) vs model.predict(deterministic=True)
+  state-dict  the DQN's q_net saved with torch.save(state_dict) vs model.predict(deterministic=True)
   onnx        the DQN's q_net behind an observation scaler and ArgMax, torch.onnx.export
               (Gemm/Relu graph)                          vs onnxruntime
   d3rlpy-dqn  d3rlpy DiscreteCQL, save_policy("policy.onnx") vs algo.predict
@@ -110,6 +111,12 @@ def sb3(ctl, workdir, seed, obs):
         ok &= compare(label, expected, [row[0] for row in adpilot(ctl, out, label, obs)], seed)
         if label == "sb3-dqn":
             ok &= onnx_from_torch(ctl, workdir, seed, obs, model.policy.q_net.q_net)
+            # The same network as a plain PyTorch state_dict of its nn.Linear layers.
+            import torch
+            torch.save(model.policy.q_net.q_net.state_dict(), os.path.join(workdir, "state-dict.pt"))
+            out = export(["state-dict", os.path.join(workdir, "state-dict.pt"), "--multipliers",
+                          ",".join(map(str, MULTIPLIERS))], workdir, "state-dict")
+            ok &= compare("state-dict", expected, [row[0] for row in adpilot(ctl, out, "state-dict", obs)], seed)
     return ok
 
 
