@@ -11,6 +11,15 @@ import AdPilotTestSupport
         try runProcess(binDir.appendingPathComponent(name).path, args)
     }
 
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Runs a bash script (with pipefail) with the build directory first on PATH.
+    static func shell(_ script: String) throws -> ProcessOutput {
+        let path = binDir.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        return try runProcess("/usr/bin/env", ["PATH=" + path, "bash", "-c", "set -o pipefail; " + script])
+    }
+
     @Test func daemonHelpIsGolden() throws {
         let r = try Self.run("adpilotd", ["--help"])
         #expect(r.status == 0 && r.err.isEmpty)

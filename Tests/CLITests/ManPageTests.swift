@@ -7,14 +7,8 @@ import AdPilotTestSupport
 /// nothing: every --help line and every configuration key is on the rendered page, groff
 /// renders it without a warning, and completion offers what --help lists.
 @Suite struct ManPageTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    /// Runs a shell pipeline with the build directory first on PATH.
-    static func sh(_ script: String) throws -> ProcessOutput {
-        let path = CLITests.binDir.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        return try runProcess("/usr/bin/env", ["PATH=" + path, "bash", "-c", "set -o pipefail; " + script])
-    }
+    static let root = CLITests.repoRoot
+    static func sh(_ script: String) throws -> ProcessOutput { try CLITests.shell(script) }
 
     static func collapsed(_ s: String) -> String {
         s.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")

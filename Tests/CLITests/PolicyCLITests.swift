@@ -54,14 +54,8 @@ import AdPilotTestSupport
 /// `adpilotctl policy run`: what the daemon's runtime chooses for feature rows, checked
 /// against numpy's forward pass of the same exported weights (Policies/export_policy.py).
 @Suite struct PolicyRunTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-
-    /// Runs a shell script with the build directory first on PATH.
-    static func sh(_ script: String) throws -> ProcessOutput {
-        let path = CLITests.binDir.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        return try runProcess("/usr/bin/env", ["PATH=" + path, "bash", "-c", "set -o pipefail; " + script])
-    }
+    static let root = CLITests.repoRoot
+    static func sh(_ script: String) throws -> ProcessOutput { try CLITests.shell(script) }
 
     @Test func anMLPsChoicesMatchNumpyRowForRow() throws {
         let dir = TempDir("policy-run")
