@@ -196,7 +196,7 @@ def d3rlpy_checks(ctl, workdir, seed, obs):
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
-    ctl, workdir = os.path.abspath(sys.argv[1]), sys.argv[2]
+    ctl, workdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 7
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)  # d3rlpy and SB3 write logs beside them
