@@ -40,7 +40,7 @@ extension Controller {
         let restored = try restore(
             stateDir: stateDir, reader: JournalReader(directory: stateDir.journal), headSeq: startup.seq, log: log)
         let controller = try make(config: config, stateDir: stateDir, platform: platform, clock: clock,
-                                  journal: journal, restored: restored)
+                                  journal: journal, restored: restored, log: log)
         controller.loadPolicies(log: log)
         controller.reconcile(restored.pending, log: log)
         try controller.honourHaltFlag(log: log)
@@ -110,7 +110,7 @@ extension Controller {
     /// The controller with what recovery restored; on an empty journal, the first control
     /// state comes from the config's slots and is journaled.
     static func make(config: ServiceConfig, stateDir: StateDirectory, platform: any AdPlatform, clock: any TimeSource,
-                     journal: JournalSink, restored: Restored) throws -> Controller {
+                     journal: JournalSink, restored: Restored, log: Log) throws -> Controller {
         let controlState = restored.control ?? ControlState(
             mode: .shadow, live: config.initialLive, candidate: config.initialCandidate, modeSince: clock.now())
         let controller = Controller(
@@ -125,7 +125,7 @@ extension Controller {
         controller.tickCount = restored.tickCount
         if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
             controller.evidence.with { $0 = e }
-            controller.restoreValueSample(controlState)
+            controller.restoreValueSample(controlState, log: log)
         }
         return controller
     }

@@ -87,8 +87,9 @@ extension Controller {
     /// that began the evidence through the head at the start (the hours pending at the stop
     /// were never credited, as always). On its own thread: a long shadow's journal takes
     /// seconds to read, and start-up, ticks and halts never wait for it. Hours credited
-    /// meanwhile wait in `valueRestore.queued` and join the sample after it.
-    func restoreValueSample(_ state: ControlState) {
+    /// meanwhile wait in `valueRestore.queued` and join the sample after it. A journal that
+    /// cannot be read back is logged, and the sample starts from the hours settled from now.
+    func restoreValueSample(_ state: ControlState, log: Log) {
         let e = evidence.current
         guard e.mode == .shadow, let candidate = e.candidate, state.live != nil, config.exploration.scale > 0
         else { return }
@@ -97,18 +98,23 @@ extension Controller {
         valueRestore.running = true
         let done = valueRestore.done
         Thread {
-            let log = try? EvidenceLog.read(reader, fromSeq: e.sinceSeq ?? 1, throughSeq: through, candidate: candidate)
             var sample = ValueSample(candidate: candidate, since: e.since)
-            if let log {
-                sample.numbering = log.numbering
-                for p in log.periods where p.hourStart >= e.since {
+            do {
+                let read = try EvidenceLog.read(
+                    reader, fromSeq: e.sinceSeq ?? 1, throughSeq: through, candidate: candidate)
+                sample.numbering = read.numbering
+                for p in read.periods where p.hourStart >= e.since {
                     var period = p.period
                     period.reward *= 1e6  // the log's rewards are in currency units, the daemon's in micros
                     sample.periods.append(period)
                     sample.reference.append(p.reference)
                 }
-                sample.scale = log.scale ?? 0
+                sample.scale = read.scale ?? 0
                 sample.fresh = sample.periods.count
+            } catch {
+                log.error(
+                    "the shadow sample for \(candidate) could not be read back from the journal (\(error)); the "
+                        + "value gate starts from the hours settled from now on")
             }
             done.with { $0 = sample }
         }.start()
