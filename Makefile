@@ -147,6 +147,7 @@ bench: release test-deps
 	  fi; \
 	fi
 	$(SWIFT) run -c release --skip-build adpilot-bench
+	$(SWIFT) run -c release --skip-build adpilot-bench daemon --campaigns 100000
 
 # SIGKILLs a live demo daemon at random moments KILLS times and checks, after every kill,
 # that the journal verifies and that every platform write has an earlier decision asking

@@ -1,4 +1,4 @@
-// The daemon's controller at 10,000 campaigns: tick duration with journaling, halt latency
+// The daemon's controller at scale (10,000 campaigns unless --campaigns N): tick duration with journaling, halt latency
 // through the real control socket while ticks run, resident memory, and start-up time with
 // a 1 GB journal.
 import AdPilotCore
@@ -35,10 +35,18 @@ func startController(_ config: ServiceConfig, stateDir: String, speed: Double) t
         sealKey: nil, log: Log(identifier: "bench", toJournald: false))
 }
 
-func benchDaemon(base: String, policiesDir: String, journalBytes: Int64) {
-    say("== daemon (10,000 simulated campaigns; live pace@1 writes, candidate qlearn@1 decides in shadow)")
+func benchDaemon(base: String, policiesDir: String, campaigns: Int) {
+    say(
+        "== daemon (\(grouped(campaigns)) simulated campaigns; live pace@1 writes, candidate qlearn@1 decides "
+            + "in shadow)")
     let quiet = Log(identifier: "bench", toJournald: false)
-    benchControllerAtScale(base: base, policiesDir: policiesDir, quiet: quiet)
+    benchControllerAtScale(base: base, policiesDir: policiesDir, campaigns: campaigns, quiet: quiet)
+}
+
+/// 100000 -> "100,000".
+func grouped(_ n: Int) -> String {
+    let digits = Array(String(n))
+    return String(digits.enumerated().flatMap { i, c in (i > 0 && (digits.count - i) % 3 == 0) ? [",", c] : [c] })
 }
 
 /// Start-up with a large journal, then `journal archive` on it (`adpilot-bench startup`).
@@ -48,25 +56,25 @@ func benchStartupAndArchive(base: String, policiesDir: String, journalBytes: Int
     benchStartup(base: base, policiesDir: policiesDir, journalBytes: journalBytes, quiet: quiet)
 }
 
-/// Tick duration and resident memory at 10,000 campaigns, then halt latency while ticks run.
-private func benchControllerAtScale(base: String, policiesDir: String, quiet: Log) {
+/// Tick duration and resident memory at scale, then halt latency while ticks run.
+private func benchControllerAtScale(base: String, policiesDir: String, campaigns: Int, quiet: Log) {
     do {
         let dir = tempDirectory(base, "daemon")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try benchConfig(campaigns: 10_000, policiesDir: policiesDir)
+        let config = try benchConfig(campaigns: campaigns, policiesDir: policiesDir)
         // Ten simulated minutes per real second of wall time: every tick sees a new moment.
         let controller = try startController(config, stateDir: dir, speed: 600)
-        benchTicks(controller, quiet: quiet)
+        benchTicks(controller, campaigns: campaigns, quiet: quiet)
 
         // Halt latency: the real socket, while a thread keeps ticking.
-        try benchHaltLatency(controller, socket: dir + "/ctl.sock", quiet: quiet)
+        try benchHaltLatency(controller, campaigns: campaigns, socket: dir + "/ctl.sock", quiet: quiet)
         controller.shutdown(reason: "bench", log: quiet)
     } catch {
         say("daemon bench failed: \(error)")
     }
 }
 
-private func benchTicks(_ controller: Controller, quiet: Log) {
+private func benchTicks(_ controller: Controller, campaigns: Int, quiet: Log) {
     var durations: [Double] = [], decisions = 0, writes = 0
     for _ in 0..<8 {
         let r = controller.tick(log: quiet)
@@ -76,16 +84,17 @@ private func benchTicks(_ controller: Controller, quiet: Log) {
     }
     say(
         String(
-            format: "tick, 10,000 campaigns (observe, decide 20,000, journal durably, write, read back, snapshot): "
-                + "p50 %.0f ms, max %.0f ms over 8 ticks (%d decisions, %d confirmed writes)",
+            format: "tick, \(grouped(campaigns)) campaigns (observe, decide \(grouped(2 * campaigns)), "
+                + "journal durably, write, read back, snapshot): p50 %.0f ms, max %.0f ms over 8 ticks "
+                + "(%d decisions, %d confirmed writes)",
             percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
     say(
-        "resident memory at 10,000 campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
+        "resident memory at \(grouped(campaigns)) campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
             + "\(residentKiB("VmHWM") / 1024) MiB), "
             + "market simulator included")
 }
 
-private func benchHaltLatency(_ controller: Controller, socket: String, quiet: Log) throws {
+private func benchHaltLatency(_ controller: Controller, campaigns: Int, socket: String, quiet: Log) throws {
     let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: quiet)
     server.start()
     let running = Guarded(true)
@@ -113,7 +122,8 @@ private func benchHaltLatency(_ controller: Controller, socket: String, quiet: L
     say(
         String(
             format:
-                "halt through the socket while 10,000-campaign ticks run: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+                "halt through the socket while \(grouped(campaigns))-campaign ticks run: p50 %.1f ms, p99 %.1f ms, "
+                    + "max %.1f ms "
                     + "(%d halts; "
                 + "no write starts after the reply)", percentile(latencies, 0.5), percentile(latencies, 0.99),
             latencies.max() ?? 0,

@@ -2,7 +2,7 @@
 // on what machine; asserts nothing (performance is measured here, not in unit tests).
 //
 //   adpilot-bench [core] [journal] [simulator] [policy] [daemon] [startup] [hang] [reads] [evaluation]
-//                 [--journal-dir DIR] [--verify-bytes N]
+//                 [--journal-dir DIR] [--verify-bytes N] [--campaigns N]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +12,7 @@ import Foundation
 var which = Set<String>()
 var journalDir = "/tmp"
 var verifyBytes: Int64 = 1 << 30
+var campaigns = 10_000
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -19,11 +20,12 @@ while !args.isEmpty {
     case "core", "journal", "simulator", "policy", "daemon", "startup", "hang", "reads", "evaluation": which.insert(a)
     case "--journal-dir": journalDir = args.isEmpty ? journalDir : args.removeFirst()
     case "--verify-bytes": verifyBytes = args.isEmpty ? verifyBytes : Int64(args.removeFirst()) ?? verifyBytes
+    case "--campaigns": campaigns = args.isEmpty ? campaigns : Int(args.removeFirst()) ?? campaigns
     default:
         print(
             "usage: adpilot-bench [core] [journal] [simulator] [policy] [daemon] [startup] [hang] [reads] [evaluation] "
                 + "[--journal-dir DIR] "
-                + "[--verify-bytes N]")
+                + "[--verify-bytes N] [--campaigns N (daemon; default 10000)]")
         exit(2)
     }
 }
@@ -37,8 +39,7 @@ if which.contains("simulator") { benchSimulator() }
 if which.contains("policy") { benchPolicies(policiesDir: "Policies") }
 if which.contains("daemon") {
     benchDaemon(
-        base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", journalBytes: verifyBytes
-    )
+        base: journalDir, policiesDir: FileManager.default.currentDirectoryPath + "/Policies", campaigns: campaigns)
 }
 if which.contains("startup") {
     benchStartupAndArchive(
