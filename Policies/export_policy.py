@@ -114,6 +114,9 @@ def onnx_policy(path, n_features):
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         if op in ("Sub", "Div", "Mul") and not layers:
+            if op != "Mul" and node.input[0] != current:
+                sys.exit(f"onnx: {path}: {op} ({node.name}) takes the observation as its second operand "
+                         "(constant - x or constant / x): not a scaler AdPilot can fold")
             c = np.broadcast_to(const(other(node), node).reshape(-1), (n_features,))
             if op == "Sub":
                 mean = mean + c * std
@@ -152,6 +155,9 @@ def onnx_policy(path, n_features):
         current = node.output[0]
     if not layers:
         sys.exit(f"onnx: {path}: no Gemm or MatMul layer found")
+    if current != g.output[0].name:
+        sys.exit(f"onnx: {path}: the graph's output {g.output[0].name} is not the value followed from the input "
+                 f"(it ends at {current}): a branch AdPilot does not run")
     hidden = {after.get(i) for i in range(len(layers) - 1)}
     if len(hidden) > 1 or None in hidden:
         sys.exit(f"onnx: {path}: every hidden layer needs the same activation, Relu or Tanh; found {hidden}")

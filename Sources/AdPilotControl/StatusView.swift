@@ -87,7 +87,9 @@ package struct DecisionTotals: Sendable {
 /// sum. The bounds are fixed so that every scrape has the same series.
 package struct DurationHistogram: Sendable {
     /// Upper bounds in seconds; `+Inf` is implied by `count`.
-    package static let bounds: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
+    package static let bounds: [Double] = [
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+    ]
     package private(set) var buckets = [UInt64](repeating: 0, count: bounds.count)
     package private(set) var count: UInt64 = 0
     package private(set) var sumMicros: Int64 = 0

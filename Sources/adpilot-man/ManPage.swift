@@ -77,9 +77,12 @@ enum ManPage {
     /// `| key | type | default | meaning |` rows as `.TP` paragraphs: the key in bold, then
     /// the other columns by their header names.
     static func table(_ rows: [String]) -> String {
+        /// Cells split at `|`, but not at Markdown's escaped `\|` (which stays a `|`).
         func cells(_ row: String) -> [String] {
-            row.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            let placeholder = "\u{1F}"
+            return row.replacingOccurrences(of: "\\|", with: placeholder)
+                .split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
+                .map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: placeholder, with: "|") }
         }
         guard rows.count > 2 else { return "" }
         let header = cells(rows[0])

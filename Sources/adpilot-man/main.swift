@@ -2,8 +2,8 @@
 // the binaries print for --help and from docs/configuration.md, so that neither can drift
 // from its source (docs/operations.md#man-pages-and-completion). Not installed.
 //
-//   adpilotd --help   | adpilot-man help adpilotd 8 "the AdPilot controller daemon" > adpilotd.8
-//   adpilotctl --help | adpilot-man help adpilotctl 1 "operate the AdPilot controller" > adpilotctl.1
+//   adpilotd --help   | adpilot-man help adpilotd 8 > adpilotd.8
+//   adpilotctl --help | adpilot-man help adpilotctl 1 > adpilotctl.1
 //   adpilot-man config docs/configuration.md > adpilot.json.5
 //   adpilotctl --help | adpilot-man completion > adpilotctl.bash
 import Foundation

@@ -24,7 +24,12 @@ enum PolicyRunCommand {
             number += 1
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.hasPrefix("#") || (text.isEmpty && !names.isEmpty) { continue }
-            let fields = text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
+            // Commas separate fields (an empty one is an error); spaces and tabs around them do not count.
+            let fields = text.contains(",")
+                ? text.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)[...]
+                }
+                : text.split(whereSeparator: { $0 == " " || $0 == "\t" })
             let row = fields.compactMap { Double($0) }.filter(\.isFinite)
             guard row.count == fields.count, row.count == names.count else {
                 Out.raw(Array(out.utf8))
@@ -60,7 +65,7 @@ enum PolicyRunCommand {
             action = runtime.policy.manifest.action.values?.firstIndex(of: m)
         }
         if json {
-            let v = values.map { "\(Double($0))" }.joined(separator: ",")
+            let v = values.map { $0.isFinite ? "\(Double($0))" : "null" }.joined(separator: ",")
             return "{\"action\":\(action.map(String.init) ?? "null"),\"multiplier\":"
                 + "\(multiplier.map { "\($0)" } ?? "null"),\"follow_pacer\":\(multiplier == nil),\"values\":[\(v)]}"
         }

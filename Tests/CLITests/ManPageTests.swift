@@ -50,6 +50,8 @@ import AdPilotTestSupport
         let reference = try String(contentsOfFile: Self.root + "/docs/configuration.md", encoding: .utf8)
         let keys = reference.matches(of: #/\n\| `([a-z_\[\].]+)` \|/#).map { String($0.output.1) }
         #expect(keys.count > 60, "\(keys.count) keys in the reference")
+        // A cell holding Markdown's escaped pipe keeps its whole meaning.
+        #expect(lines.contains { $0.hasPrefix("|z| at which an hour is a warning") }, "robust_z_warn's meaning")
         for key in keys {
             // A tagged paragraph per key: the key alone on its line (or leading a short one).
             #expect(lines.contains { $0 == key || $0.hasPrefix(key + " ") }, "adpilot.json(5) lacks \(key)")

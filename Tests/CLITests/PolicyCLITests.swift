@@ -108,6 +108,8 @@ import AdPilotTestSupport
         #expect(
             short.err.contains("standard input line 2: 2 value(s)")
                 && short.err.contains("trailing_roas, budget_to_target, day_elapsed"), "\(short.err)")
+        let empty = try Self.sh("printf '2.0,,0.5\\n' | \(run) qlearn@1")
+        #expect(empty.status == 1 && empty.err.contains("not all finite numbers"), "an empty CSV field: \(empty.err)")
         let nan = try Self.sh("printf 'nan 1 0.5\\n' | \(run) qlearn@1")
         #expect(nan.status == 1 && nan.err.contains("not all finite numbers"), "\(nan.err)")
         let pace = try Self.sh("printf '\\n' | \(run) pace@1")

@@ -262,13 +262,15 @@ package enum Daemon {
                 }
                 let report = controller.tick(log: log)
                 SystemdNotify.send("STATUS=\(statusLine(controller, report))")
+                // Before exiting on a broken journal too: the file then says so
+                // (`adpilot_journal_writable 0`) until a daemon that can write starts.
+                writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
                 if controller.journal.isPoisoned {
                     return (
                         "the journal cannot be written; exiting so that a restart reopens it (the halt is in force)",
                         true
                     )
                 }
-                writeMetrics(controller, config: controller.config, stateDir: controller.stateDir, log: log)
                 nextTick = wallTime(ofNextSlotAfter: controller.clock.now(), controller.config, wall: wall)
             }
             if watchdog > 0 && wall.now().microsSinceEpoch >= nextPing {
