@@ -13,7 +13,7 @@ enum PolicyCommands {
                adpilotctl policy run NAME@VERSION [--policy-dir DIR]... [--json] < FEATURE_ROWS
                adpilotctl policy verify DIR
         """
-    static let shippedDir = "/usr/share/adpilot/policies"
+    static let shippedDir = ShippedPolicies.systemDirectory
 
     static func run(_ args: inout Arguments, _ global: GlobalOptions) throws(UsageError) -> ExitCode {
         switch args.popVerb() {

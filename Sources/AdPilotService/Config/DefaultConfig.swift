@@ -111,7 +111,7 @@ package enum DefaultConfig {
             preconditionFailure("the embedded default config does not parse: \(error)")
         }
         let n = Int64(campaigns)
-        let dirs = ["/usr/share/adpilot/policies"] + extraPolicyDirs
+        let dirs = [ShippedPolicies.systemDirectory] + extraPolicyDirs
         json = json.merged(
             with: .object([
                 ("clock", .object([("speed", .number(String(speed)))])),

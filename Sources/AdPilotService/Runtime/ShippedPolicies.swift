@@ -3,10 +3,13 @@ import Foundation
 /// Where `adpilotd --demo` and `adpilotctl` find the shipped policies without
 /// `--policy-dir`: next to the running binary, wherever it was built or installed.
 package enum ShippedPolicies {
+    /// Where the Debian package and `make install` with the default prefix put them.
+    package static let systemDirectory = "/usr/share/adpilot/policies"
+
     /// Directories that exist, in the order searched: the install layout
     /// (`<prefix>/bin/adpilotd` beside `<prefix>/share/adpilot/policies`), then a `Policies`
     /// directory in the nearest source tree above the binary (`.build/<triple>/debug/adpilotd`
-    /// in a checkout). `/usr/share/adpilot/policies` is in the demo config already.
+    /// in a checkout). `systemDirectory` is in the demo config already.
     package static func directories(executable: String = "/proc/self/exe") -> [String] {
         let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         var found: [String] = []
@@ -21,7 +24,7 @@ package enum ShippedPolicies {
             }
             dir = dir.deletingLastPathComponent()
         }
-        return found.filter { $0 != "/usr/share/adpilot/policies" }
+        return found.filter { $0 != systemDirectory }
     }
 
     /// A directory with at least one `NAME@VERSION` entry.
