@@ -5,6 +5,9 @@
 #include <sys/signalfd.h>
 #include <signal.h>
 #include <unistd.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 /* Swift's Glibc import resolves `flock` to struct flock (fcntl.h); this names the call. */
 static inline int adpilot_flock(int fd, int operation) { return flock(fd, operation); }
@@ -27,4 +30,13 @@ static inline int adpilot_signalfd_read(int fd) {
     ssize_t n = read(fd, &info, sizeof info);
     return n == (ssize_t)sizeof info ? (int)info.ssi_signo : -1;
 }
+
+/* Lowers the calling thread's scheduling priority (raises its nice value; Linux keeps one
+   per thread). 0 or -1 with errno. */
+static inline int adpilot_nice_this_thread(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+/* Gives the pages of freed memory back to the kernel (malloc_trim(3)). */
+static inline void adpilot_release_free_memory(void) { malloc_trim(0); }
 #endif

@@ -27,9 +27,12 @@ func benchConfig(campaigns: Int, policiesDir: String) throws -> ServiceConfig {
         campaigns: campaigns, extraPolicyDirs: [policiesDir], overlay: DefaultConfig.liveWritingOverlay)
 }
 
-func startController(_ config: ServiceConfig, stateDir: String, speed: Double) throws -> Controller {
+func startController(
+    _ config: ServiceConfig, stateDir: String, speed: Double, wall: any TimeSource = SystemClock()
+) throws -> Controller {
     guard case .simulator(let seed, let n) = config.platform else { fatalError("simulator config expected") }
-    let market = try EmbeddedMarket.open(directory: stateDir + "/simulator", seed: seed, campaigns: n, speed: speed)
+    let market = try EmbeddedMarket.open(
+        directory: stateDir + "/simulator", seed: seed, campaigns: n, speed: speed, wall: wall)
     return try Controller.start(
         config: config, stateDir: StateDirectory(stateDir), platform: market, clock: market.clock,
         sealKey: nil, log: Log(identifier: "bench", toJournald: false))
@@ -62,22 +65,32 @@ private func benchControllerAtScale(base: String, policiesDir: String, campaigns
         let dir = tempDirectory(base, "daemon")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try benchConfig(campaigns: campaigns, policiesDir: policiesDir)
-        // Ten simulated minutes per real second of wall time: every tick sees a new moment.
-        let controller = try startController(config, stateDir: dir, speed: 600)
-        benchTicks(controller, campaigns: campaigns, quiet: quiet)
+        // Simulated time moves one tick interval per tick, whatever the tick took: each tick
+        // sees what a production tick sees (a new hour every twelfth 5-minute tick).
+        let wall = ManualClock(SystemClock().now())
+        let controller = try startController(config, stateDir: dir, speed: 1, wall: wall)
+        let seconds = config.tickSeconds
+        let step: @Sendable () -> Void = { wall.advance(seconds: seconds) }
+        benchTicks(controller, campaigns: campaigns, step: step, quiet: quiet)
 
         // Halt latency: the real socket, while a thread keeps ticking.
-        try benchHaltLatency(controller, campaigns: campaigns, socket: dir + "/ctl.sock", quiet: quiet)
+        try benchHaltLatency(controller, campaigns: campaigns, socket: dir + "/ctl.sock", step: step, quiet: quiet)
         controller.shutdown(reason: "bench", log: quiet)
     } catch {
         say("daemon bench failed: \(error)")
     }
 }
 
-private func benchTicks(_ controller: Controller, campaigns: Int, quiet: Log) {
+private func benchTicks(_ controller: Controller, campaigns: Int, step: () -> Void, quiet: Log) {
     var durations: [Double] = [], decisions = 0, writes = 0
-    for _ in 0..<8 {
+    var phases: [String: [Double]] = [:], order: [String] = []
+    for _ in 0..<13 {
+        step()
         let r = controller.tick(log: quiet)
+        for (phase, micros) in controller.lastTickPhases {
+            if phases[phase] == nil { order.append(phase) }
+            phases[phase, default: []].append(Double(micros) / 1_000)
+        }
         durations.append(Double(r.durationMicros) / 1_000)
         decisions += r.decisions
         writes += r.confirmed
@@ -85,21 +98,31 @@ private func benchTicks(_ controller: Controller, campaigns: Int, quiet: Log) {
     say(
         String(
             format: "tick, \(grouped(campaigns)) campaigns (observe, decide \(grouped(2 * campaigns)), "
-                + "journal durably, write, read back, snapshot): p50 %.0f ms, max %.0f ms over 8 ticks "
+                + "journal durably, write, read back, snapshot): p50 %.0f ms, max %.0f ms over 13 ticks "
                 + "(%d decisions, %d confirmed writes)",
             percentile(durations, 0.5), durations.max() ?? 0, decisions, writes))
+    say(
+        "  phases, p50 (max): "
+            + order.map { p in
+                "\(p) " + String(format: "%.0f ms (%.0f)", percentile(phases[p]!, 0.5), phases[p]!.max()!)
+            }.joined(separator: ", "))
     say(
         "resident memory at \(grouped(campaigns)) campaigns: \(residentKiB("VmRSS") / 1024) MiB (peak "
             + "\(residentKiB("VmHWM") / 1024) MiB), "
             + "market simulator included")
 }
 
-private func benchHaltLatency(_ controller: Controller, campaigns: Int, socket: String, quiet: Log) throws {
+private func benchHaltLatency(
+    _ controller: Controller, campaigns: Int, socket: String, step: @escaping @Sendable () -> Void, quiet: Log
+) throws {
     let server = try ControlServer(path: socket, controller: controller, operatorsGroup: nil, log: quiet)
     server.start()
     let running = Guarded(true)
     let ticker = Thread {
-        while running.current { controller.tick(log: quiet) }
+        while running.current {
+            step()
+            controller.tick(log: quiet)
+        }
     }
     ticker.start()
     var latencies: [Double] = []

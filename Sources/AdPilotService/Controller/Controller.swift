@@ -85,6 +85,15 @@ package final class Controller: @unchecked Sendable {
     /// False: the snapshot is written at shutdown only, not after every tick. For
     /// `adpilotctl simulate`, whose controllers nothing restarts; the daemon always writes it.
     var snapshotAfterEveryTick = true
+    package let snapshots = SnapshotWriter()
+    /// Decisions encoded together, journaled while the next block encodes (`appendDecisions`).
+    package var decisionBlock = 4_096
+    /// One per core: they encode the next block while the tick thread writes this one.
+    let blockEncoders = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+        BackgroundWorker(name: "adpilot-encode")
+    }
+    /// The last tick's phases and their durations, in order (observe, decide, ...).
+    package internal(set) var lastTickPhases: [(phase: String, micros: Int64)] = []
     /// Ticks run by this process.
     package internal(set) var ticksThisRun: UInt64 = 0
 

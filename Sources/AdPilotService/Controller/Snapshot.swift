@@ -3,7 +3,7 @@ import AdPilotCore
 import AdPilotJournal
 import AdPilotPlatforms
 import AdPilotPolicy
-import AdPilotSystem
+package import AdPilotSystem
 import Foundation
 import Synchronization
 
@@ -41,36 +41,61 @@ extension Controller {
         var lastIngestedHour: Int64?
     }
 
-    /// Writes the snapshot after the tick's records: it is never ahead of the journal.
-    func persist(anomaly: Bool, log: Log) {
+    /// Takes the snapshot after the tick's records (it is never ahead of the journal) and
+    /// hands it to `snapshots`, which writes it on its own thread. `wait`: return once it is
+    /// written (shutdown).
+    func persist(anomaly: Bool, log: Log, wait: Bool = false) {
         // Decisions without journaled outcomes sit before the head: a snapshot stamped with
         // the head would hide them from the next start's reconciliation.
-        guard !unsettled && !journal.isPoisoned else { return }
-        let seq = journal.head.seq
-        let snapshot = Snapshot(
-            format: Snapshot.format, journalSeq: seq, tickCount: tickCount,
-            control: control.current, platformBreaker: platformBreaker, evidence: evidence.current,
+        if !unsettled && !journal.isPoisoned {
+            snapshots.submit(
+                SnapshotJob(
+                    seq: journal.head.seq, tickCount: tickCount, control: control.current,
+                    platformBreaker: platformBreaker, evidence: evidence.current, memory: memory,
+                    anomaly: anomaly, stateDir: stateDir, log: log))
+        }
+        if wait { snapshots.drain() }
+    }
+}
+
+/// One snapshot as of a journal seq: the controller's memory as it was then (a copy, so
+/// the next tick goes on while it is written).
+struct SnapshotJob: @unchecked Sendable {
+    let seq: UInt64
+    let tickCount: UInt64
+    let control: ControlState
+    let platformBreaker: CircuitBreaker
+    let evidence: Evidence?
+    let memory: [CampaignID: CampaignMemory]
+    /// Also write the anomaly history (it changed: the tick fed it new hours).
+    var anomaly: Bool
+    let stateDir: StateDirectory
+    let log: Log
+
+    func write() {
+        typealias C = Controller
+        let snapshot = C.Snapshot(
+            format: C.Snapshot.format, journalSeq: seq, tickCount: tickCount, control: control,
+            platformBreaker: platformBreaker, evidence: evidence,
             campaigns: Dictionary(
                 memory.map {
-                    (
+                    let c = $0.value.control
+                    return (
                         $0.key.rawValue,
-                        CampaignCore(
-                            pacer: $0.value.control.pacer, shadowPacer: $0.value.control.shadowPacer,
-                            lastChangeAt: $0.value.control.lastChangeAt, breaker: $0.value.control.breaker)
+                        C.CampaignCore(
+                            pacer: c.pacer, shadowPacer: c.shadowPacer, lastChangeAt: c.lastChangeAt,
+                            breaker: c.breaker)
                     )
                 },
                 uniquingKeysWith: { a, _ in a }))
         do {
             if anomaly {
-                let a = AnomalySnapshot(
+                let a = C.AnomalySnapshot(
                     journalSeq: seq,
                     campaigns: Dictionary(
                         memory.map {
-                            (
-                                $0.key.rawValue,
-                                AnomalyMemory(
-                                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)
-                            )
+                            ($0.key.rawValue, C.AnomalyMemory(anomaly: $0.value.control.anomaly,
+                                                              lastIngestedHour: $0.value.lastIngestedHour))
                         }, uniquingKeysWith: { a, _ in a }))
                 try stateDir.writeAtomically(stateDir.anomalySnapshot, try RecordEncoder(forRecords: false).encode(a))
             }
@@ -80,4 +105,37 @@ extension Controller {
                 "cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
         }
     }
+}
+
+/// Writes snapshots on a thread of lower priority: at 100,000 campaigns encoding and
+/// writing one takes seconds (docs/performance.md) that the tick need not wait for. A
+/// snapshot may be older than the journal's head: start-up replays the records after it.
+/// Only the newest waiting snapshot is written; one it replaces that carried the anomaly
+/// history passes that duty on (the newer memory holds newer history).
+package final class SnapshotWriter: @unchecked Sendable {
+    private let worker = BackgroundWorker(name: "adpilot-snapshot")
+    private let waiting = Guarded<SnapshotJob?>(nil)
+    /// Test-only: real time spent before each write, to show what waits for it and what not.
+    package let delayMillis = Guarded(0)
+
+    func submit(_ job: SnapshotJob) {
+        let schedule = waiting.with { w -> Bool in
+            defer {
+                var next = job
+                next.anomaly = job.anomaly || (w?.anomaly ?? false)
+                w = next
+            }
+            return w == nil
+        }
+        guard schedule else { return }
+        worker.submit { [self] in
+            let delay = delayMillis.current
+            if delay > 0 { usleep(UInt32(delay * 1_000)) }
+            waiting.with { w in defer { w = nil }; return w }?.write()
+            releaseFreeMemory()
+        }
+    }
+
+    /// Returns once every submitted snapshot is written.
+    func drain() { worker.wait() }
 }

@@ -172,7 +172,7 @@ extension Controller {
 
     /// SIGTERM: the last record, then the journal is closed.
     package func shutdown(reason: String, log: Log) {
-        persist(anomaly: true, log: log)
+        persist(anomaly: true, log: log, wait: true)
         _ = try? journal.append(kind: RecordKind.shutdown, data: RecordCoding.bytes(["reason": reason], encoder))
         do { try journal.close() } catch { log.error("closing the journal: \(error)", [:]) }
     }

@@ -22,10 +22,13 @@ extension Controller {
         report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
         totals.tickDurations.observe(micros: report.durationMicros)
         refreshStatus(report: report)
+        releaseFreeMemory()
         return report
     }
 
     func runTick(_ report: inout TickReport, log: Log) {
+        var phases = TickPhases()
+        defer { lastTickPhases = phases.marks }
         guard let (state, epoch) = checkJournalAndFlag(&report, log: log) else { return }
         loadPolicies(log: log)
         guard let observed = observe(state, &report, log: log) else { return }
@@ -42,24 +45,46 @@ extension Controller {
             states[i].quarantinedSince = nil
         }
         let before = Before(states: states, platformBreaker: platformBreaker.state)
+        phases.mark("observe")
         let (decisions, explored) = decide(state, observed, &states, now: report.at)
+        phases.mark("decide")
         // Durable before anything is applied.
-        guard let refs = journalOrHalt(encode(decisions, explored: explored), &report, log: log) else { return }
+        guard let refs = journalOrHalt(&report, log: log, { () throws(JournalError) in
+            try appendDecisions(decisions, explored: explored)
+        }) else { return }
         report.decisions = decisions.count
+        phases.mark("journal decisions")
         notePeriods(decisions, refs: refs, explored: explored)
         onDecisions?(decisions)
         actOnSafety(decisions, observed, state: state, epoch: epoch, log: log)
         let results = applyWrites(decisions, refs: refs, observed, &states, &report, epoch: epoch)
+        phases.mark("apply")
+        let outcomes = results + notes(observed, states, before) + settledRewards(observed, now: report.at)
         guard
-            journalOrHalt(
-                results + notes(observed, states, before) + settledRewards(observed, now: report.at), &report,
-                log: log, unsettledOnFailure: true) != nil
+            journalOrHalt(&report, log: log, unsettledOnFailure: true, { () throws(JournalError) in
+                try appendInBatches(outcomes)
+            }) != nil
         else { return }
+        phases.mark("journal outcomes")
         updateEvidence(
             state, decisions, observed, states: states, breakersBefore: before.breakers, epoch: epoch, log: log)
         count(report)
         updateLastDecisions(decisions, refs: refs, observed: observed)
+        phases.mark("evidence")
         if snapshotAfterEveryTick { persist(anomaly: observed.campaigns.contains { !$0.newHours.isEmpty }, log: log) }
+        phases.mark("snapshot")
+    }
+
+    /// Where a tick's time went, phase by phase (`adpilot-bench daemon` prints them).
+    struct TickPhases {
+        private var last = DispatchTime.now().uptimeNanoseconds
+        private(set) var marks: [(phase: String, micros: Int64)] = []
+
+        mutating func mark(_ phase: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            marks.append((phase, Int64((now - last) / 1_000)))
+            last = now
+        }
     }
 
     /// Breaker and anomaly levels as the tick found them, to journal what it changed.
@@ -162,11 +187,11 @@ extension Controller {
     /// Appends durably, or halts (fail closed) and returns nil. `unsettledOnFailure`: the
     /// entries are outcomes of journaled decisions, so no snapshot may be written past them.
     func journalOrHalt(
-        _ entries: [JournalEntry], _ report: inout TickReport, log: Log,
-        unsettledOnFailure: Bool = false
+        _ report: inout TickReport, log: Log, unsettledOnFailure: Bool = false,
+        _ append: () throws(JournalError) -> [RecordRef]
     ) -> [RecordRef]? {
         do {
-            return try appendInBatches(entries)
+            return try append()
         } catch {
             report.error = "journal write failed: \(error)"
             if unsettledOnFailure { unsettled = true }
@@ -310,30 +335,6 @@ extension Controller {
         totals.applies += UInt64(report.confirmed)
         totals.writeFailures += UInt64(report.writeFailures)
         for (k, v) in report.vetoes { totals.vetoes[k, default: 0] += UInt64(v) }
-    }
-
-    /// Decision records, encoded on every core: at 10,000 campaigns JSON encoding is most of
-    /// a tick's CPU.
-    func encode(_ decisions: [Decision], explored: [CampaignID: Exploration]) -> [JournalEntry] {
-        let digests = policies.mapValues(\.digest)
-        let tick = tickCount, configDigest = config.digest.hex
-        let chunks = decisions.count < 512 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let size = (decisions.count + chunks - 1) / max(1, chunks)
-        let parts = Guarded([[JournalEntry]](repeating: [], count: chunks))
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let encoder = RecordEncoder()
-            let part = decisions[min(decisions.count, c * size)..<min(decisions.count, (c + 1) * size)].map { d in
-                JournalEntry(
-                    kind: RecordKind.decision,
-                    data: RecordCoding.bytes(
-                        DecisionRecord(
-                            d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded",
-                            configDigest: configDigest, exploration: d.input.mayWrite ? explored[d.campaign] : nil),
-                        encoder))
-            }
-            parts.with { $0[c] = part }
-        }
-        return parts.current.flatMap { $0 }
     }
 
     /// Records per journal append: large enough for group commit to pay, small enough that
