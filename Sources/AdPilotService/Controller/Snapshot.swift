@@ -120,12 +120,11 @@ package final class SnapshotWriter: @unchecked Sendable {
 
     func submit(_ job: SnapshotJob) {
         let schedule = waiting.with { w -> Bool in
-            defer {
-                var next = job
-                next.anomaly = job.anomaly || (w?.anomaly ?? false)
-                w = next
-            }
-            return w == nil
+            let idle = w == nil
+            var next = job
+            next.anomaly = job.anomaly || (w?.anomaly ?? false)
+            w = next
+            return idle
         }
         guard schedule else { return }
         worker.submit { [self] in
