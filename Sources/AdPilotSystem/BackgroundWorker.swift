@@ -49,7 +49,7 @@ package final class BackgroundWorker: @unchecked Sendable {
     }
 }
 
-/// Returns the pages of memory freed since to the kernel: after a tick at 100,000
-/// campaigns, hundreds of MB of records and snapshot text were freed, and glibc keeps them
-/// (in every thread's arena) unless asked.
+/// Gives memory the process has freed back to the kernel (`malloc_trim`). After a tick at
+/// 100,000 campaigns hundreds of MB of records and snapshot text have been freed, and glibc
+/// keeps such memory in each thread's arena unless asked.
 package func releaseFreeMemory() { adpilot_release_free_memory() }

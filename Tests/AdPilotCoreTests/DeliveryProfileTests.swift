@@ -65,6 +65,28 @@ import Testing
         }
     }
 
+    /// The anomaly detector asks for one local hour (`LearnedDelivery.hour`): on noisy,
+    /// capped histories of 1-9 days in any time zone, it is exactly that hour of the whole
+    /// profile, and nothing for a detector that has seen no hour.
+    @Test func oneHourIsThatHourOfTheWholeProfile() {
+        var rng = SplitMix64(seed: Self.seed ^ 0x1)
+        #expect(LearnedDelivery.hour(5, of: AnomalyState(), utcOffsetSeconds: 0) == (0, 0))
+        for trial in 0..<30 {
+            let offset = Int64(rng.next() % 29) * 1_800 - 14 * 3_600
+            let state = Self.history(
+                &rng, days: Int(1 + rng.next() % 9), offset: offset, rate: Self.randomRates(&rng), noise: 0.6,
+                capSome: true)
+            let whole = LearnedDelivery(state, utcOffsetSeconds: offset)
+            for h in 0..<24 {
+                let one = LearnedDelivery.hour(h, of: state, utcOffsetSeconds: offset)
+                guard one.rate.bitPattern == whole.rates[h].bitPattern, one.days == whole.days[h] else {
+                    Issue.record("seed \(Self.seed ^ 0x1) trial \(trial) hour \(h): \(one) vs \(whole)")
+                    return
+                }
+            }
+        }
+    }
+
     /// Shrinkage lies between the campaign's own rate and the prior, equals the prior with no
     /// evidence, and moves toward the own rate as days accrue; pooling likewise.
     @Test func shrinkageAndPoolingStayBetweenEvidenceAndPrior() {

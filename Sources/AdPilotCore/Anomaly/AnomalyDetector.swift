@@ -272,12 +272,13 @@ package enum AnomalyDetector {
         let (spend, budget) = (v[0], v[4])
         guard budget > 0 else { return [] }
         // The same estimate the pacer plans with, over the seven days before this hour.
-        let usual = LearnedDelivery(state, utcOffsetSeconds: utcOffsetSeconds)
-        let localHour = LearnedDelivery.localHour(hour, utcOffsetSeconds: utcOffsetSeconds)
-        guard usual.days[localHour] >= config.baselineDaysMin else { return [] }
+        let usual = LearnedDelivery.hour(
+            LearnedDelivery.localHour(hour, utcOffsetSeconds: utcOffsetSeconds), of: state,
+            utcOffsetSeconds: utcOffsetSeconds)
+        guard usual.days >= config.baselineDaysMin else { return [] }
         // No usual delivery at this hour: nothing to judge a spike against.
-        guard usual.rates[localHour] > 0 else { return [] }
-        let expected = usual.rates[localHour] * budget
+        guard usual.rate > 0 else { return [] }
+        let expected = usual.rate * budget
         // Floor: half a percent of the daily budget, so a quiet hour's tiny spend is no alarm.
         let spread = max(config.rateSpread * expected, 0.005 * budget)
         let z = (spend - expected) / spread

@@ -83,8 +83,32 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
     /// From the anomaly detector's history (which keeps spend and budget per hour), in one
     /// pass over its last eight days, keeping each local day's running spend.
     package init(_ state: AnomalyState, utcOffsetSeconds: Int64) {
-        guard let last = state.lastHour else { return }
         var samples = [[Double]](repeating: [], count: 24)
+        LearnedDelivery.scan(state, utcOffsetSeconds: utcOffsetSeconds) { hour, rate in samples[hour].append(rate) }
+        for hour in 0..<24 where !samples[hour].isEmpty {
+            rates[hour] = RobustStats.median(&samples[hour])
+            days[hour] = samples[hour].count
+        }
+    }
+
+    /// One local hour of `init(_:utcOffsetSeconds:)`, without the other 23: the anomaly
+    /// detector asks for the hour it judges, once per campaign and completed hour.
+    package static func hour(
+        _ localHour: Int, of state: AnomalyState, utcOffsetSeconds: Int64
+    ) -> (rate: Double, days: Int) {
+        var samples: [Double] = []
+        scan(state, utcOffsetSeconds: utcOffsetSeconds) { hour, rate in
+            if hour == localHour { samples.append(rate) }
+        }
+        return samples.isEmpty ? (0, 0) : (RobustStats.median(&samples), samples.count)
+    }
+
+    /// Each usable hour of the last seven days, oldest first: its local hour and spend over
+    /// the budget in force. Hours after that day's budget was spent are left out.
+    private static func scan(
+        _ state: AnomalyState, utcOffsetSeconds: Int64, _ sample: (Int, Double) -> Void
+    ) {
+        guard let last = state.lastHour else { return }
         var spentToday = 0.0
         for h in (last - Int64(AnomalyState.historyHours) + 1)...last {
             let localHour = LearnedDelivery.localHour(h, utcOffsetSeconds: utcOffsetSeconds)
@@ -92,13 +116,9 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
             let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
             // An hour after that day's budget was spent says nothing about delivery.
             if !s.isNaN && !b.isNaN && b > 0 && spentToday < Double(b) && h > last - 24 * 7 {
-                samples[localHour].append(Double(s) / Double(b))
+                sample(localHour, Double(s) / Double(b))
             }
             if !s.isNaN { spentToday += Double(s) }
-        }
-        for hour in 0..<24 where !samples[hour].isEmpty {
-            rates[hour] = RobustStats.median(&samples[hour])
-            days[hour] = samples[hour].count
         }
     }
 

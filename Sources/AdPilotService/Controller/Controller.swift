@@ -3,7 +3,7 @@ import AdPilotCore
 import AdPilotJournal
 import AdPilotPlatforms
 import AdPilotPolicy
-import AdPilotSystem
+package import AdPilotSystem
 import Foundation
 import Synchronization
 
@@ -89,7 +89,7 @@ package final class Controller: @unchecked Sendable {
     /// Decisions encoded together, journaled while the next block encodes (`appendDecisions`).
     package var decisionBlock = 4_096
     /// One per core: they encode the next block while the tick thread writes this one.
-    let blockEncoders = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+    package var blockEncoders = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map { _ in
         BackgroundWorker(name: "adpilot-encode")
     }
     /// The last tick's phases and their durations, in order (observe, decide, ...).

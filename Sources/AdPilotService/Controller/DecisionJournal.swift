@@ -25,9 +25,11 @@ extension Controller {
             // The next block, in one part per encoder thread.
             let parts = Guarded([[JournalEntry]](repeating: [], count: blockEncoders.count))
             let size = (following.count + blockEncoders.count - 1) / blockEncoders.count
-            for (k, worker) in blockEncoders.enumerated() where size > 0 {
-                let part = following.clamped(
-                    to: (following.lowerBound + k * size)..<(following.lowerBound + (k + 1) * size))
+            for (k, worker) in blockEncoders.enumerated() {
+                // With more encoders than decisions left, the last parts are empty.
+                let lower = min(following.upperBound, following.lowerBound + k * size)
+                let part = lower..<min(following.upperBound, lower + size)
+                guard !part.isEmpty else { continue }
                 worker.submit { parts.with { $0[k] = encode(decisions[part]) } }
             }
             let appended = Result { () throws(JournalError) in try appendInBatches(current) }
