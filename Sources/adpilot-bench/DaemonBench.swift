@@ -66,7 +66,7 @@ private func benchControllerAtScale(base: String, policiesDir: String, campaigns
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try benchConfig(campaigns: campaigns, policiesDir: policiesDir)
         // Simulated time moves one tick interval per tick, whatever the tick took: each tick
-        // sees what a production tick sees (a new hour every twelfth 5-minute tick).
+        // sees what a production tick sees (a new hour every 3,600 / tick_seconds ticks).
         let wall = ManualClock(SystemClock().now())
         let controller = try startController(config, stateDir: dir, speed: 1, wall: wall)
         let seconds = config.tickSeconds
@@ -87,6 +87,7 @@ private func benchTicks(_ controller: Controller, campaigns: Int, step: () -> Vo
     for _ in 0..<13 {
         step()
         let r = controller.tick(log: quiet)
+        releaseFreeMemory()  // as the daemon does after every tick
         for (phase, micros) in controller.lastTickPhases {
             if phases[phase] == nil { order.append(phase) }
             phases[phase, default: []].append(Double(micros) / 1_000)
@@ -122,6 +123,7 @@ private func benchHaltLatency(
         while running.current {
             step()
             controller.tick(log: quiet)
+            releaseFreeMemory()
         }
     }
     ticker.start()

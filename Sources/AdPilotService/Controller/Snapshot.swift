@@ -45,31 +45,29 @@ extension Controller {
     /// hands it to `snapshots`, which writes it on its own thread. `wait`: return once it is
     /// written (shutdown).
     func persist(anomaly: Bool, log: Log, wait: Bool = false) {
-        // Decisions without journaled outcomes sit before the head: a snapshot stamped with
-        // the head would hide them from the next start's reconciliation.
+        let seq = journal.head.seq
         // A clean stop right after a tick finds that tick's snapshot (anomaly history
         // included) already at the head: written twice, 100,000 campaigns' history would
         // double the stop's time.
-        let covered = snapshots.lastSubmitted.map { $0.seq == journal.head.seq && ($0.anomaly || !anomaly) } ?? false
+        let covered = snapshots.lastSubmitted.current.map { $0.seq == seq && ($0.anomaly || !anomaly) } ?? false
+        // Decisions without journaled outcomes sit before the head: a snapshot stamped with
+        // the head would hide them from the next start's reconciliation.
         if !unsettled && !journal.isPoisoned && !covered {
             snapshots.submit(
                 SnapshotJob(
-                    seq: journal.head.seq, tickCount: tickCount, control: control.current,
-                    platformBreaker: platformBreaker, evidence: evidence.current, memory: memory,
-                    anomaly: anomaly, stateDir: stateDir, log: log))
+                    snapshot: Snapshot(
+                        format: Snapshot.format, journalSeq: seq, tickCount: tickCount, control: control.current,
+                        platformBreaker: platformBreaker, evidence: evidence.current, campaigns: [:]),
+                    memory: memory, anomaly: anomaly, stateDir: stateDir, log: log))
         }
         if wait { snapshots.drain() }
     }
 }
 
-/// One snapshot as of a journal seq: the controller's memory as it was then (a copy, so
-/// the next tick goes on while it is written).
+/// One snapshot as of a journal seq, its campaigns still to be taken from the controller's
+/// memory as it was then (a copy, so the next tick goes on while it is written).
 struct SnapshotJob: Sendable {
-    let seq: UInt64
-    let tickCount: UInt64
-    let control: ControlState
-    let platformBreaker: CircuitBreaker
-    let evidence: Evidence?
+    var snapshot: Controller.Snapshot
     let memory: [CampaignID: CampaignMemory]
     /// Also write the anomaly history (it changed: the tick fed it new hours).
     var anomaly: Bool
@@ -77,29 +75,28 @@ struct SnapshotJob: Sendable {
     let log: Log
 
     func write() {
-        typealias C = Controller
-        let snapshot = C.Snapshot(
-            format: C.Snapshot.format, journalSeq: seq, tickCount: tickCount, control: control,
-            platformBreaker: platformBreaker, evidence: evidence,
-            campaigns: Dictionary(
-                memory.map {
-                    let c = $0.value.control
-                    return (
-                        $0.key.rawValue,
-                        C.CampaignCore(
-                            pacer: c.pacer, shadowPacer: c.shadowPacer, lastChangeAt: c.lastChangeAt,
-                            breaker: c.breaker)
-                    )
-                },
-                uniquingKeysWith: { a, _ in a }))
+        var snapshot = snapshot
+        snapshot.campaigns = Dictionary(
+            memory.map {
+                let c = $0.value.control
+                return (
+                    $0.key.rawValue,
+                    Controller.CampaignCore(
+                        pacer: c.pacer, shadowPacer: c.shadowPacer, lastChangeAt: c.lastChangeAt, breaker: c.breaker)
+                )
+            },
+            uniquingKeysWith: { a, _ in a })
         do {
             if anomaly {
-                let a = C.AnomalySnapshot(
-                    journalSeq: seq,
+                let a = Controller.AnomalySnapshot(
+                    journalSeq: snapshot.journalSeq,
                     campaigns: Dictionary(
                         memory.map {
-                            ($0.key.rawValue, C.AnomalyMemory(anomaly: $0.value.control.anomaly,
-                                                              lastIngestedHour: $0.value.lastIngestedHour))
+                            (
+                                $0.key.rawValue,
+                                Controller.AnomalyMemory(
+                                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)
+                            )
                         }, uniquingKeysWith: { a, _ in a }))
                 try stateDir.writeAtomically(stateDir.anomalySnapshot, try RecordEncoder(forRecords: false).encode(a))
             }
@@ -116,18 +113,14 @@ struct SnapshotJob: Sendable {
 /// snapshot may be older than the journal's head: start-up replays the records after it.
 /// Only the newest waiting snapshot is written; one it replaces that carried the anomaly
 /// history passes that duty on (the newer memory holds newer history).
-package final class SnapshotWriter: @unchecked Sendable {
+package final class SnapshotWriter: Sendable {
     private let worker = BackgroundWorker(name: "adpilot-snapshot")
     private let waiting = Guarded<SnapshotJob?>(nil)
     /// Test-only: real time spent before each write, to show what waits for it and what not.
     package let delayMillis = Guarded(0)
 
     /// The last snapshot handed over: its seq, and whether it carries the anomaly history.
-    private(set) var lastSubmitted: (seq: UInt64, anomaly: Bool)? {
-        get { submitted.current }
-        set { submitted.with { $0 = newValue } }
-    }
-    private let submitted = Guarded<(seq: UInt64, anomaly: Bool)?>(nil)
+    let lastSubmitted = Guarded<(seq: UInt64, anomaly: Bool)?>(nil)
 
     func submit(_ job: SnapshotJob) {
         let schedule = waiting.with { w -> Bool in
@@ -135,7 +128,7 @@ package final class SnapshotWriter: @unchecked Sendable {
             var next = job
             next.anomaly = job.anomaly || (w?.anomaly ?? false)
             w = next
-            lastSubmitted = (next.seq, next.anomaly)
+            lastSubmitted.with { $0 = (next.snapshot.journalSeq, next.anomaly) }
             return idle
         }
         guard schedule else { return }

@@ -22,7 +22,6 @@ extension Controller {
         report.durationMicros = SystemClock().now().microsSinceEpoch - started.microsSinceEpoch
         totals.tickDurations.observe(micros: report.durationMicros)
         refreshStatus(report: report)
-        releaseFreeMemory()
         return report
     }
 

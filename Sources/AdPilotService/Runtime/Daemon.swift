@@ -261,6 +261,9 @@ package enum Daemon {
                     while true { sleep(3_600) }
                 }
                 let report = controller.tick(log: log)
+                // What the tick freed (hundreds of MB at 100,000 campaigns) goes back to the
+                // kernel instead of staying in glibc's arenas until the next tick.
+                releaseFreeMemory()
                 SystemdNotify.send("STATUS=\(statusLine(controller, report))")
                 // Before exiting on a broken journal too: the file then says so
                 // (`adpilot_journal_writable 0`) until a daemon that can write starts.
