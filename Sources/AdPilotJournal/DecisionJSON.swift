@@ -30,6 +30,7 @@ extension DecisionRecord: DirectJSON {
             out.double("unexplored_micros", exploration.unexploredMicros)
             out.close()
         }
+        if let format { out.int("format", Int64(format)) }
         out.bool("halt_flag", haltFlag)
         if let haltRequested { out.bool("halt_requested", haltRequested) }
         out.bool("in_canary_scope", inCanaryScope)
@@ -118,36 +119,14 @@ extension PIDState {
     }
 }
 
-extension PIDStep {
-    func writeJSON(_ out: inout JSONOut) {
-        out.open()
-        out.double("d", d)
-        out.double("error", error)
-        out.double("i", i)
-        out.bool("integrated", integrated)
-        out.double("output", output)
-        out.double("p", p)
-        out.bool("saturated", saturated)
-        out.close()
-    }
-}
-
-extension PacerReport {
+extension PacerSummary {
     func writeJSON(_ out: inout JSONOut) {
         out.open()
         out.int("band_high_micros", bandHighMicros.rawValue)
         out.int("band_low_micros", bandLowMicros.rawValue)
-        out.double("combined_output", combinedOutput)
-        if let efficiency { out.key("efficiency")
-        efficiency.writeJSON(&out) }
-        out.bool("engaged_this_step", engagedThisStep)
         if let feedForward { out.double("feed_forward", feedForward) }
-        out.key("pace")
-        pace.writeJSON(&out)
         out.int("recommended_budget_micros", recommendedBudgetMicros.rawValue)
-        out.int("spend_today_micros", spendTodayMicros.rawValue)
         out.int("target_spend_to_date_micros", targetSpendToDateMicros.rawValue)
-        if let trailingEfficiency { out.double("trailing_efficiency", trailingEfficiency) }
         out.close()
     }
 }

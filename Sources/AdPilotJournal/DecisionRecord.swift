@@ -1,8 +1,17 @@
 package import AdPilotCore
 
 /// A decision as journaled: everything to explain and replay it but the configuration,
-/// cited by digest. `journal show`, recovery and the replay test read decisions through it.
+/// cited by digest, and what deciding its inputs again gives exactly (each layer's amounts
+/// when it approved, the pacer's loop terms). `journal show`, recovery, evidence, backtest
+/// and the replay test read decisions through it; it reads both formats
+/// (docs/journal-format.md#decision-records).
 package struct DecisionRecord: Codable, Sendable {
+    /// The decision format this version writes.
+    package static let currentFormat = 2
+
+    /// 2 for the records this version writes; absent in format 1, whose `layers` held every
+    /// layer and whose `pacer` the pacer's whole report.
+    package let format: Int?
     /// The controller's clock when deciding (the record's `time` is the wall clock).
     package let at: Instant
     package let campaign: CampaignID
@@ -20,7 +29,10 @@ package struct DecisionRecord: Codable, Sendable {
     package let haltFlag: Bool
     package let observation: Observation
     package let proposal: Proposal
-    package let pacer: PacerReport
+    package let pacer: PacerSummary
+    /// In pipeline order: the layers that adjusted or vetoed, or approved with a detail (all
+    /// of them in format 1). A layer left out approved and passed its amount on unchanged,
+    /// or, after a veto, was skipped (`verdicts`).
     package let layers: [LayerVerdict]
     package let controller: ControllerInput
     package let policyFault: Bool
@@ -67,8 +79,9 @@ package struct DecisionRecord: Codable, Sendable {
         haltFlag = i.haltFlag
         observation = i.observation
         proposal = d.proposal
-        pacer = d.pacer
-        layers = d.layers
+        format = Self.currentFormat
+        pacer = PacerSummary(d.pacer)
+        layers = Self.journaled(d.layers)
         controller = ControllerInput(
             pacer: i.pacer, lastChangeAt: i.lastChangeAt, platformBreaker: i.platformBreaker,
             platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
@@ -95,5 +108,52 @@ package struct DecisionRecord: Codable, Sendable {
             campaignBreakerPermits: controller.campaignBreakerPermits, anomaly: controller.anomaly,
             accountOthersMicros: controller.accountOthersMicros, canaryOthersMicros: controller.canaryOthersMicros,
             delivery: controller.delivery)
+    }
+
+    /// The verdicts a format-2 record lists: every one but a plain approval or a skip.
+    package static func journaled(_ layers: [LayerVerdict]) -> [LayerVerdict] {
+        layers.filter { ($0.verdict != .approve && $0.verdict != .skipped) || $0.detail != nil }
+    }
+
+    /// Every layer's verdict in pipeline order, the ones `layers` leaves out filled in: an
+    /// approval (amounts not recorded: the amount passed on unchanged) or, after a veto, a
+    /// skip. A format-1 record lists them all already, and so does this: a record whose
+    /// layers are not in pipeline order (none AdPilot wrote) comes back as it is.
+    package var verdicts: [LayerVerdict] {
+        guard format != nil else { return layers }
+        var listed = layers.makeIterator()
+        var next = listed.next()
+        var vetoed = false
+        let all = Layer.allCases.map { layer in
+            if let v = next, v.layer == layer {
+                next = listed.next()
+                if v.verdict == .veto { vetoed = true }
+                return v
+            }
+            return LayerVerdict(
+                layer: layer, verdict: vetoed ? .skipped : .approve, reason: nil, inMicros: nil, outMicros: nil,
+                detail: nil)
+        }
+        return next == nil ? all : layers
+    }
+}
+
+/// What a decision record keeps of the pacer's report: what it recommended and why
+/// (the day's target so far and the band around the recommendation). The loop terms follow
+/// from the recorded inputs (`DecisionRecord.replayInput`).
+package struct PacerSummary: Codable, Sendable, Equatable {
+    package let targetSpendToDateMicros: Micros
+    package let recommendedBudgetMicros: Micros
+    package let bandLowMicros: Micros
+    package let bandHighMicros: Micros
+    /// The feed-forward part of the pace output (`PacerReport.feedForward`).
+    package let feedForward: Double?
+
+    package init(_ r: PacerReport) {
+        targetSpendToDateMicros = r.targetSpendToDateMicros
+        recommendedBudgetMicros = r.recommendedBudgetMicros
+        bandLowMicros = r.bandLowMicros
+        bandHighMicros = r.bandHighMicros
+        feedForward = r.feedForward
     }
 }

@@ -62,7 +62,7 @@ package struct EvidenceLog: Sendable {
                 return true
             }
             let d = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
-            guard let action = logAction(d.proposal, d.pacer) else { return true }
+            guard let action = logAction(d.proposal, d.pacer.recommendedBudgetMicros) else { return true }
             if d.slot == .candidate {
                 targets[d.policy, default: [:]]["\(d.at.microsSinceEpoch) \(d.campaign.rawValue)"] = action
                 log.candidate = candidate ?? d.policy
@@ -93,10 +93,10 @@ package struct EvidenceLog: Sendable {
 
     /// A decision's action: the log of its proposal over the pacer's recommendation (how
     /// far the policy asked to move from the pacer); nil without a usable proposal.
-    package static func logAction(_ proposal: Proposal, _ pacer: PacerReport) -> Double? {
-        guard case .budget(let v) = proposal, v.value.isFinite, v.value > 0,
-            pacer.recommendedBudgetMicros.rawValue > 0
-        else { return nil }
-        return Foundation.log(v.value / Double(pacer.recommendedBudgetMicros.rawValue))
+    package static func logAction(_ proposal: Proposal, _ recommended: Micros) -> Double? {
+        guard case .budget(let v) = proposal, v.value.isFinite, v.value > 0, recommended.rawValue > 0 else {
+            return nil
+        }
+        return Foundation.log(v.value / Double(recommended.rawValue))
     }
 }

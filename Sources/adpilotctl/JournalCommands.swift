@@ -194,10 +194,11 @@ enum JournalCommands {
                 + "value \(money(obs.trailing.conversionValueMicros)), "
                 + "data \(obs.dataAgeSeconds) s old")
         lines.append(proposalLine(d.proposal))
-        for l in d.layers where l.verdict != .skipped {
+        for l in d.verdicts where l.verdict != .skipped {
             var line = "  \(l.layer.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))"
                 + "\(l.verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"
-                + "\(money(l.inMicros)) -> \(money(l.outMicros))"
+                + (l.inMicros == nil && l.outMicros == nil
+                    ? "the amount unchanged" : "\(money(l.inMicros)) -> \(money(l.outMicros))")
             if let r = l.reason { line += "  \(r.rawValue)" }
             if let detail = l.detail { line += "  (\(detail))" }
             lines.append(line)

@@ -94,10 +94,6 @@ import Testing
         func real() -> Double { Double(Int64(bitPattern: rng.next()) % 10_000_000) / Double(1 + rng.next() % 997) }
         func micros() -> Int64 { Int64(rng.next() % 10_000_000_000) }
         func text() -> String { ["a/b", "q\"x\\", "tab\tnl\n", "\u{1}", "é😀", ""][Int(rng.next() % 6)] }
-        func step() -> [String: Any] {
-            ["error": real(), "p": real(), "i": real(), "d": real(), "output": real(), "saturated": rng.next() % 2 == 0,
-             "integrated": rng.next() % 2 == 1]
-        }
         func pid() -> [String: Any] { obj(["integral": real(), "last_measurement": maybe(real())]) }
         let finding = obj([
             "check": text(), "severity": ["info", "warn", "critical"][Int(rng.next() % 3)], "value": real(),
@@ -123,7 +119,7 @@ import Testing
                     "last_step_at": maybe(micros()),
                 ]),
             ]),
-            "halt_flag": false, "halt_requested": maybe(true), "in_canary_scope": true,
+            "format": maybe(2), "halt_flag": false, "halt_requested": maybe(true), "in_canary_scope": true,
             "layers": [layer, layer], "mode": "canary",
             "observation": obj([
                 "campaign": text(), "currency": "JPY", "current_budget_micros": micros(), "data_age_seconds": 60,
@@ -131,10 +127,8 @@ import Testing
                 "trailing": ["conversion_value_micros": micros(), "conversions": stat, "spend_micros": micros()],
             ]),
             "pacer": obj([
-                "band_high_micros": micros(), "band_low_micros": micros(), "combined_output": real(),
-                "efficiency": maybe(step()), "engaged_this_step": true, "feed_forward": maybe(real()), "pace": step(),
-                "recommended_budget_micros": micros(), "spend_today_micros": micros(),
-                "target_spend_to_date_micros": micros(), "trailing_efficiency": maybe(real()),
+                "band_high_micros": micros(), "band_low_micros": micros(), "feed_forward": maybe(real()),
+                "recommended_budget_micros": micros(), "target_spend_to_date_micros": micros(),
             ]),
             "policy": "pace@1", "policy_digest": text(), "policy_fault": false,
             "proposal": rng.next() % 2 == 0 ? ["budget_micros": stat] : ["error": text()],

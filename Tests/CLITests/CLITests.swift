@@ -25,7 +25,7 @@ import AdPilotTestSupport
         #expect(r.status == 0 && r.err.isEmpty)
         #expect(
             r.out == """
-                adpilotd 0.1.0: the AdPilot controller daemon
+                adpilotd 0.2.0: the AdPilot controller daemon
 
                 USAGE
                   adpilotd [--config FILE]                      run under systemd (production)
@@ -60,7 +60,7 @@ import AdPilotTestSupport
     @Test func ctlHelpNamesEveryJournalVerbAndExitCode() throws {
         let r = try Self.run("adpilotctl", ["-h"])
         #expect(r.status == 0)
-        #expect(r.out.hasPrefix("adpilotctl 0.1.0: operate the AdPilot controller\n"))
+        #expect(r.out.hasPrefix("adpilotctl 0.2.0: operate the AdPilot controller\n"))
         for usage in [
             "adpilotctl journal tail [-n N] [-f] [--since TIME] [--campaign ID] [--kind KIND] [--json]",
             "adpilotctl journal show SEQ [--json]", "adpilotctl journal verify [--key-file FILE]",
@@ -76,7 +76,7 @@ import AdPilotTestSupport
     func versionNamesTheLinkedLibraries(name: String) throws {
         let r = try Self.run(name, ["--version"])
         #expect(r.status == 0)
-        #expect(r.out.hasPrefix("\(name) 0.1.0 (libcurl "), "\(r.out)")
+        #expect(r.out.hasPrefix("\(name) 0.2.0 (libcurl "), "\(r.out)")
         #expect(r.out.contains("OpenSSL 3") && r.out.contains("libsystemd"))
     }
 

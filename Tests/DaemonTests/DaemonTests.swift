@@ -460,6 +460,8 @@ import Testing
         for layer in ["validity", "pacer", "bounds", "step", "account_cap", "anomaly", "breaker"] {
             #expect(text.contains("\n  \(layer)"), "layer \(layer) missing: \(text)")
         }
+        // The record lists only the layers that did something (format 2); show fills in the rest.
+        #expect(text.contains("approve the amount unchanged"), "\(text)")
         #expect(text.contains(": apply"), "\(text)")
         #expect(text.contains("outcome   apply_result seq \(result.seq): "), "\(text)")
     }

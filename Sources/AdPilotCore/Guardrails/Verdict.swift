@@ -87,4 +87,15 @@ package struct LayerVerdict: Hashable, Sendable, Codable {
     package let outMicros: Micros?
     /// The numbers the layer compared, in words, e.g. "ceiling 80.00 = cap 100.00 / 1.25".
     package let detail: String?
+
+    package init(
+        layer: Layer, verdict: Kind, reason: ReasonCode?, inMicros: Micros?, outMicros: Micros?, detail: String?
+    ) {
+        self.layer = layer
+        self.verdict = verdict
+        self.reason = reason
+        self.inMicros = inMicros
+        self.outMicros = outMicros
+        self.detail = detail
+    }
 }

@@ -1,6 +1,6 @@
 /// The product version, printed by `--version` on both executables.
 package enum AdPilotVersion {
-    package static let string = "0.1.0"
+    package static let string = "0.2.0"
 }
 
 /// The exit codes (docs/operations.md), shared by `adpilotd` and `adpilotctl`.

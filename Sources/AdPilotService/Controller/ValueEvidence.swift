@@ -52,12 +52,14 @@ extension Controller {
     ) -> ExploredHour? {
         let hourMicros = Instant.secondsPerHour * Instant.microsPerSecond
         let recommended = d.pacer.recommendedBudgetMicros.statistic
-        guard let action = EvidenceLog.logAction(d.proposal, d.pacer), recommended > 0 else { return nil }
+        guard let action = EvidenceLog.logAction(d.proposal, d.pacer.recommendedBudgetMicros), recommended > 0 else {
+            return nil
+        }
         return ExploredHour(
             hour: d.input.now.microsSinceEpoch.floorDiv(hourMicros), seq: seq, action: action,
             reference: log(e.unexploredMicros / recommended), density: e.density, scale: e.scale,
             candidate: candidate?.input.policy,
-            target: candidate.flatMap { EvidenceLog.logAction($0.proposal, $0.pacer) })
+            target: candidate.flatMap { EvidenceLog.logAction($0.proposal, $0.pacer.recommendedBudgetMicros) })
     }
 
     /// A settled explored hour joins the shadow sample when it was gathered for the

@@ -173,8 +173,8 @@ package enum Backtest {
     /// backtested policy's, each as ln(proposal / the pacer's recommendation).
     static func exploredPeriod(_ d: DecisionRecord, _ e: Exploration, _ decision: Decision) -> Explored? {
         let recommended = d.pacer.recommendedBudgetMicros.statistic
-        guard recommended > 0, let action = EvidenceLog.logAction(d.proposal, d.pacer),
-            let target = EvidenceLog.logAction(decision.proposal, decision.pacer)
+        guard recommended > 0, let action = EvidenceLog.logAction(d.proposal, d.pacer.recommendedBudgetMicros),
+            let target = EvidenceLog.logAction(decision.proposal, decision.pacer.recommendedBudgetMicros)
         else { return nil }
         return Explored(
             campaign: d.campaign, at: d.at, action: action, reference: log(e.unexploredMicros / recommended),

@@ -1,0 +1,62 @@
+import AdPilotCore
+import Foundation
+import Testing
+@testable import AdPilotJournal
+
+/// Decision records in both formats (docs/journal-format.md#decision-records): format 2
+/// lists only the layers that did something and fills the rest in; a format-1 record, as
+/// AdPilot 0.1.0 wrote it, still reads in full.
+@Suite struct DecisionFormatTests {
+    /// `data` of a decision written by AdPilot 0.1.0 (format 1): its demo's first tick.
+    static let formatOne = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures/decision-format-1.json")
+
+    static func object(_ url: URL) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    }
+
+    static func decode(_ object: [String: Any]) throws -> DecisionRecord {
+        try RecordCoding.decoder().decode(DecisionRecord.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test func aFormatOneRecordStillReadsInFull() throws {
+        let d = try Self.decode(Self.object(Self.formatOne))
+        #expect(d.format == nil && d.tick == 1 && d.campaign == CampaignID("sim-00001"))
+        #expect(d.pacer.recommendedBudgetMicros == Micros(362_176_320))
+        #expect(d.layers.count == Layer.allCases.count && d.verdicts == d.layers)
+        #expect(d.verdicts.filter { $0.verdict == .adjust }.map(\.layer) == [.pacer, .step])
+    }
+
+    @Test func formatTwoFillsInApprovalsAndTheSkipsAfterAVeto() throws {
+        var o = try Self.object(Self.formatOne)
+        o["format"] = 2
+        o["layers"] = [
+            ["layer": "pacer", "verdict": "adjust", "reason": "pacer.below_band", "in_micros": 1, "out_micros": 2],
+            ["layer": "cooldown", "verdict": "veto", "reason": "cooldown.active", "in_micros": 2],
+        ]
+        let d = try Self.decode(o)
+        let expected: [LayerVerdict.Kind] = [
+            .approve, .adjust, .approve, .approve, .approve, .approve, .approve, .approve, .veto, .skipped, .skipped,
+            .skipped,
+        ]
+        #expect(d.verdicts.map(\.layer) == Layer.allCases)
+        #expect(d.verdicts.map(\.verdict) == expected)
+        #expect(d.verdicts[1] == d.layers[0] && d.verdicts[8] == d.layers[1])
+        #expect(d.verdicts[0].inMicros == nil && d.verdicts[0].outMicros == nil, "no amounts are made up")
+
+        o["layers"] = (o["layers"] as! [Any]).reversed() as [Any]
+        let outOfOrder = try Self.decode(o)
+        #expect(outOfOrder.verdicts == outOfOrder.layers, "nothing listed is dropped")
+    }
+
+    @Test func formatTwoKeepsEveryVerdictButPlainApprovalsAndSkips() {
+        func v(_ layer: Layer, _ kind: LayerVerdict.Kind, detail: String? = nil) -> LayerVerdict {
+            LayerVerdict(layer: layer, verdict: kind, reason: nil, inMicros: nil, outMicros: nil, detail: detail)
+        }
+        let all = [
+            v(.validity, .approve), v(.pacer, .adjust), v(.bounds, .approve, detail: "floor 1.00"), v(.step, .veto),
+            v(.dailyCap, .skipped),
+        ]
+        #expect(DecisionRecord.journaled(all) == [all[1], all[2], all[3]])
+    }
+}
