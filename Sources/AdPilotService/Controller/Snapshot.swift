@@ -120,7 +120,9 @@ package final class SnapshotWriter: Sendable {
     package let delayMillis = Guarded(0)
 
     /// The last snapshot handed over: its seq, and whether it carries the anomaly history.
-    let lastSubmitted = Guarded<(seq: UInt64, anomaly: Bool)?>(nil)
+    package let lastSubmitted = Guarded<(seq: UInt64, anomaly: Bool)?>(nil)
+    /// How many snapshots were written (or failed to be): what the tests count.
+    package let written = Guarded(0)
 
     func submit(_ job: SnapshotJob) {
         let schedule = waiting.with { w -> Bool in
@@ -135,11 +137,14 @@ package final class SnapshotWriter: Sendable {
         worker.submit { [self] in
             let delay = delayMillis.current
             if delay > 0 { usleep(UInt32(delay * 1_000)) }
-            waiting.with { w in defer { w = nil }; return w }?.write()
+            if let job = waiting.with({ w in defer { w = nil }; return w }) {
+                job.write()
+                written.with { $0 += 1 }
+            }
             releaseFreeMemory()
         }
     }
 
     /// Returns once every submitted snapshot is written.
-    func drain() { worker.wait() }
+    package func drain() { worker.wait() }
 }
