@@ -117,10 +117,11 @@ package struct DecisionRecord: Codable, Sendable {
 
     /// Every layer's verdict in pipeline order, the ones `layers` leaves out filled in: an
     /// approval (amounts not recorded: the amount passed on unchanged) or, after a veto, a
-    /// skip. A format-1 record lists them all already, and so does this: a record whose
-    /// layers are not in pipeline order (none AdPilot wrote) comes back as it is.
+    /// skip. A format-1 record lists them all already. A record of a format newer than this
+    /// one knows, or whose layers are not in pipeline order (none AdPilot wrote), comes back
+    /// as it is: nothing is filled in on a guess.
     package var verdicts: [LayerVerdict] {
-        guard format != nil else { return layers }
+        guard let format, format == Self.currentFormat else { return layers }
         var listed = layers.makeIterator()
         var next = listed.next()
         var vetoed = false

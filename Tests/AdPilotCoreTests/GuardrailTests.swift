@@ -18,6 +18,7 @@ import Testing
         ] {
             let d = Fixture.decide(Fixture.input(), proposal: .micros(raw))
             #expect(d.action == .hold && d.reason == code && d.finalBudgetMicros == usd("100"), "\(raw)")
+            #expect(d.layers.map(\.layer) == Layer.allCases, "every layer is recorded after validity's veto")
             #expect(d.layers.dropFirst().allSatisfy { $0.verdict == .skipped })
         }
         #expect(Fixture.decide(Fixture.input(), proposal: .micros(.nan)).policyFault)

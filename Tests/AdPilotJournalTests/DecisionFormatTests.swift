@@ -47,6 +47,22 @@ import Testing
         o["layers"] = (o["layers"] as! [Any]).reversed() as [Any]
         let outOfOrder = try Self.decode(o)
         #expect(outOfOrder.verdicts == outOfOrder.layers, "nothing listed is dropped")
+
+        o["format"] = 3
+        o["layers"] = [["layer": "pacer", "verdict": "adjust", "in_micros": 1, "out_micros": 2]]
+        let newer = try Self.decode(o)
+        #expect(newer.verdicts == newer.layers, "a newer format is not read as this one")
+    }
+
+    /// A proposal validity refuses (NaN, negative, the policy's error): the other eleven
+    /// layers were skipped.
+    @Test func afterValiditysVetoEveryOtherLayerWasSkipped() throws {
+        var o = try Self.object(Self.formatOne)
+        o["format"] = 2
+        o["layers"] = [["layer": "validity", "verdict": "veto", "reason": "validity.non_finite"]]
+        let d = try Self.decode(o)
+        #expect(d.verdicts.map(\.layer) == Layer.allCases)
+        #expect(d.verdicts.first?.verdict == .veto && d.verdicts.dropFirst().allSatisfy { $0.verdict == .skipped })
     }
 
     @Test func formatTwoKeepsEveryVerdictButPlainApprovalsAndSkips() {

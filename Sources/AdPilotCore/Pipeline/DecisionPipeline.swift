@@ -33,13 +33,14 @@ package enum DecisionPipeline {
             trail.veto(.validity, nil, reason, detail)
         case .valid(let amount, let detail):
             trail.approve(.validity, nil, amount, detail)
-            trail.run(.pacer) { pacerVerdict($0, pacerReport, ctx) }
-            for guardrail in Guardrails.ordered {
-                trail.run(guardrail.layer) { guardrail.evaluate($0, ctx) }
-            }
-            trail.run(.anomaly) { anomalyVerdict($0, input, ctx) }
-            trail.run(.breaker) { breakerVerdict($0, input, ctx) }
         }
+        // After a veto (validity's too) each layer is recorded as skipped, not evaluated.
+        trail.run(.pacer) { pacerVerdict($0, pacerReport, ctx) }
+        for guardrail in Guardrails.ordered {
+            trail.run(guardrail.layer) { guardrail.evaluate($0, ctx) }
+        }
+        trail.run(.anomaly) { anomalyVerdict($0, input, ctx) }
+        trail.run(.breaker) { breakerVerdict($0, input, ctx) }
 
         let current = obs.currentBudgetMicros
         let final = trail.vetoReason == nil ? trail.amount! : current
