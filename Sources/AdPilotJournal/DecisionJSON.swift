@@ -66,6 +66,7 @@ extension DecisionRecord.ControllerInput {
         out.bool("campaign_breaker_permits", campaignBreakerPermits)
         out.int("canary_others_micros", canaryOthersMicros.rawValue)
         if let delivery { out.doubles("delivery", delivery.rates) }
+        if let deliveryAsOf { out.int("delivery_as_of", deliveryAsOf.microsSinceEpoch) }
         if let lastChangeAt { out.int("last_change_at", lastChangeAt.microsSinceEpoch) }
         out.key("pacer")
         pacer.writeJSON(&out)

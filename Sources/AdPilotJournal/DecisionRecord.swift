@@ -34,7 +34,7 @@ package struct DecisionRecord: Codable, Sendable {
     /// of them in format 1). A layer left out approved and passed its amount on unchanged,
     /// or, after a veto, was skipped (`verdicts`).
     package let layers: [LayerVerdict]
-    package let controller: ControllerInput
+    package var controller: ControllerInput
     package let policyFault: Bool
     /// The campaign's anomaly level was critical: it is quarantined and held.
     package let quarantined: Bool?
@@ -55,12 +55,17 @@ package struct DecisionRecord: Codable, Sendable {
         package let accountOthersMicros: Micros
         package let canaryOthersMicros: Micros
         /// The delivery profile the pacer planned with; absent in records written before it
-        /// existed (they planned with the configured profile).
-        package let delivery: DeliveryProfile?
+        /// existed (they planned with the configured profile), and when `deliveryAsOf` says
+        /// where it is.
+        package var delivery: DeliveryProfile?
+        /// Format 2: the profile is the one in the decision of this campaign and slot at this
+        /// instant, the last earlier one that carries a profile (`DeliveryResolver`).
+        package var deliveryAsOf: Instant?
     }
 
     package init(
-        _ d: Decision, tick: UInt64, policyDigest: String, configDigest: String, exploration: Exploration? = nil
+        _ d: Decision, tick: UInt64, policyDigest: String, configDigest: String, exploration: Exploration? = nil,
+        deliveryAsOf: Instant? = nil
     ) {
         let i = d.input
         at = i.now
@@ -87,7 +92,7 @@ package struct DecisionRecord: Codable, Sendable {
             platformBreakerPermits: i.platformBreakerPermits, campaignBreaker: i.campaignBreaker,
             campaignBreakerPermits: i.campaignBreakerPermits, anomaly: i.anomaly,
             accountOthersMicros: i.accountOthersMicros, canaryOthersMicros: i.canaryOthersMicros,
-            delivery: i.delivery)
+            delivery: deliveryAsOf == nil ? i.delivery : nil, deliveryAsOf: deliveryAsOf)
         policyFault = d.policyFault
         quarantined = d.quarantined
         haltRequested = nil
@@ -96,11 +101,14 @@ package struct DecisionRecord: Codable, Sendable {
 
     /// The pipeline's input as it was, given the campaign's, account's and pacer's settings
     /// from the configuration this record cites (`config_digest`). Deciding it again with
-    /// `proposal` gives this decision exactly.
+    /// `proposal` gives this decision exactly. A record citing its delivery profile elsewhere
+    /// (`deliveryAsOf`) must have it filled in first (`DeliveryResolver`).
     package func replayInput(
         campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig
     ) -> DecisionInput {
-        DecisionInput(
+        precondition(
+            controller.deliveryAsOf == nil || controller.delivery != nil, "a cited delivery profile not filled in")
+        return DecisionInput(
             campaign: campaign, account: account, pacerConfig: pacerConfig, observation: observation, now: at,
             mode: mode, slot: slot, policy: policy, inCanaryScope: inCanaryScope, haltFlag: haltFlag,
             pacer: controller.pacer, lastChangeAt: controller.lastChangeAt, platformBreaker: controller.platformBreaker,
@@ -156,5 +164,33 @@ package struct PacerSummary: Codable, Sendable, Equatable {
         bandLowMicros = r.bandLowMicros
         bandHighMicros = r.bandHighMicros
         feedForward = r.feedForward
+    }
+}
+
+/// Fills in the delivery profile a format-2 decision cites (`delivery_as_of`) from the
+/// decision of its campaign and slot that carried it. Give it every decision in journal
+/// order, from the first one read.
+package struct DeliveryResolver {
+    private struct Key: Hashable {
+        let campaign: CampaignID
+        let slot: Slot
+    }
+    private var carried: [Key: (at: Instant, profile: DeliveryProfile?)] = [:]
+
+    package init() {}
+
+    /// The record with its profile filled in (a record that carries its own comes back as
+    /// it is); nil when the decision that carried it was not read: the journal begins after
+    /// it (older segments shipped and removed), or it is not where the record says.
+    package mutating func resolve(_ d: DecisionRecord) -> DecisionRecord? {
+        let key = Key(campaign: d.campaign, slot: d.slot)
+        guard let asOf = d.controller.deliveryAsOf else {
+            carried[key] = (d.at, d.controller.delivery)
+            return d
+        }
+        guard let c = carried[key], c.at == asOf, let profile = c.profile else { return nil }
+        var resolved = d
+        resolved.controller.delivery = profile
+        return resolved
     }
 }

@@ -75,4 +75,37 @@ import Testing
         ]
         #expect(DecisionRecord.journaled(all) == [all[1], all[2], all[3]])
     }
+
+    /// A decision citing its delivery profile (`delivery_as_of`) gets the one the named
+    /// decision of its campaign and slot carried, and nothing when that one was not read.
+    @Test func aCitedDeliveryProfileIsTheOneItsCarrierHeld() throws {
+        var o = try Self.object(Self.formatOne)
+        o["format"] = 2
+        let carrier = try Self.decode(o)
+        let profile = try #require(carrier.controller.delivery)
+        var controller = try #require(o["controller"] as? [String: Any])
+        controller["delivery"] = nil
+        controller["delivery_as_of"] = carrier.at.microsSinceEpoch
+        o["controller"] = controller
+        o["at"] = carrier.at.microsSinceEpoch + 600_000_000
+        let citing = try Self.decode(o)
+        #expect(citing.controller.delivery == nil)
+
+        var resolver = DeliveryResolver()
+        let before = resolver.resolve(citing), carried = resolver.resolve(carrier), after = resolver.resolve(citing)
+        #expect(before == nil, "no carrier read yet")
+        #expect(carried?.controller.delivery == profile)
+        let resolved = try #require(after)
+        #expect(resolved.controller.delivery == profile && resolved.controller.deliveryAsOf == carrier.at)
+
+        controller["delivery_as_of"] = carrier.at.microsSinceEpoch - 1
+        o["controller"] = controller
+        let elsewhen = resolver.resolve(try Self.decode(o))
+        #expect(elsewhen == nil, "a carrier at another instant is not it")
+        o["slot"] = "live"
+        controller["delivery_as_of"] = carrier.at.microsSinceEpoch
+        o["controller"] = controller
+        let otherSlot = resolver.resolve(try Self.decode(o))
+        #expect(otherSlot == nil, "the other slot's carrier is not it")
+    }
 }

@@ -113,7 +113,7 @@ import Testing
                 "anomaly": ["level": "warn", "latest": "info", "findings": [finding]],
                 "campaign_breaker": "closed", "campaign_breaker_permits": true, "platform_breaker": "open",
                 "platform_breaker_permits": false, "delivery": maybe((0..<24).map { _ in abs(real()) + 0.5 }),
-                "last_change_at": maybe(micros()),
+                "last_change_at": maybe(micros()), "delivery_as_of": maybe(micros()),
                 "pacer": obj([
                     "pace": pid(), "efficiency": pid(), "engaged": true, "day": maybe(micros()),
                     "last_step_at": maybe(micros()),

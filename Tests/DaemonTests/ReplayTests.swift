@@ -27,7 +27,8 @@ import Testing
 
         let reader = JournalReader(directory: dir.journal)
         var configs: [String: ServiceConfig] = [:]
-        var replayed = 0, applied = 0, slots = Set<Slot>()
+        var replayed = 0, applied = 0, slots = Set<Slot>(), cited = 0
+        var deliveries = DeliveryResolver()
         try reader.records(from: 1, matching: RecordFilter(kinds: [RecordKind.config, RecordKind.decision])) { r in
             let bytes = Array(r.dataBytes)
             if r.kind == RecordKind.config {
@@ -38,7 +39,10 @@ import Testing
                 }
                 return true
             }
-            let record = try RecordCoding.decoder().decode(DecisionRecord.self, from: Data(bytes))
+            let stored = try RecordCoding.decoder().decode(DecisionRecord.self, from: Data(bytes))
+            let resolved = deliveries.resolve(stored)
+            let record = try #require(resolved, "seq \(r.seq) cites a profile no record carried")
+            if stored.controller.deliveryAsOf != nil { cited += 1 }
             let config = try #require(configs[record.configDigest], "seq \(r.seq) cites a config the journal lacks")
             let input = record.replayInput(
                 campaign: config.campaign(record.campaign, currency: record.observation.currency),
@@ -46,12 +50,13 @@ import Testing
             let decision = DecisionPipeline.decide(input) { _ in record.proposal }.decision
             let again = RecordCoding.bytes(
                 DecisionRecord(decision, tick: record.tick, policyDigest: record.policyDigest,
-                               configDigest: record.configDigest, exploration: record.exploration))
+                               configDigest: record.configDigest, exploration: record.exploration,
+                               deliveryAsOf: record.controller.deliveryAsOf))
             #expect(again == bytes, Comment(rawValue: "seq \(r.seq) (\(record.campaign)) replays differently:\n"
                 + "journal \(String(decoding: bytes, as: UTF8.self))\n"
                 + "replay  \(String(decoding: again, as: UTF8.self))"))
             // The journal's encoder writes what Foundation's JSONEncoder writes (`RecordEncoder`).
-            let foundation = Array(try RecordCoding.encoder().encode(record))
+            let foundation = Array(try RecordCoding.encoder().encode(stored))
             #expect(
                 foundation == bytes, "seq \(r.seq): JSONEncoder writes \(String(decoding: foundation, as: UTF8.self))")
             // Format 2 lists the layers that did something; the rest are filled in exactly.
@@ -68,5 +73,7 @@ import Testing
         #expect(replayed >= 8 * 20, "only \(replayed) decisions journaled")
         #expect(applied > 0, "the run applied nothing: the replay proved less than it should")
         #expect(slots == [.live, .candidate], "both slots decide in the demo: \(slots)")
+        // Profiles change with each hour; ticks within one cite the profile written before.
+        #expect(cited > 0, "none of \(replayed) decisions cites its delivery profile: none replayed from a citation")
     }
 }

@@ -12,8 +12,52 @@ extension Controller {
     func appendDecisions(
         _ decisions: [Decision], explored: [CampaignID: Exploration]
     ) throws(JournalError) -> [RecordRef] {
+        let cited = citedDelivery(decisions)
+        do {
+            let refs = try appendDecisions(decisions, explored: explored, deliveryAsOf: cited.asOf)
+            for (d, fingerprint) in zip(decisions, cited.fingerprints) {
+                guard let fingerprint else { continue }
+                deliveryCarriers[DeliveryCarrier.Key(d)] = DeliveryCarrier(at: d.input.now, fingerprint: fingerprint)
+            }
+            return refs
+        } catch {
+            deliveryCarriers.removeAll()  // what did land is not known: every profile again
+            throw error
+        }
+    }
+
+    /// For each decision, the instant of the decision of its campaign and slot whose record
+    /// carries the same delivery profile (nil: its record carries its own; then the profile's
+    /// fingerprint). A cited record is always durable and at most one
+    /// segment back: the carriers are forgotten when journaling fails and when the journal
+    /// has begun a new segment since the last tick.
+    private func citedDelivery(
+        _ decisions: [Decision]
+    ) -> (asOf: [Instant?], fingerprints: [DeliveryFingerprint?]) {
+        let segment = journal.segmentFirstSeq
+        if segment != deliverySegment {
+            deliveryCarriers.removeAll()
+            deliverySegment = segment
+        }
+        var asOf = [Instant?](repeating: nil, count: decisions.count)
+        var fingerprints = [DeliveryFingerprint?](repeating: nil, count: decisions.count)
+        for (k, d) in decisions.enumerated() {
+            let fingerprint = DeliveryFingerprint(d.input.delivery)
+            if let c = deliveryCarriers[DeliveryCarrier.Key(d)], c.fingerprint == fingerprint {
+                asOf[k] = c.at
+            } else {
+                fingerprints[k] = fingerprint
+            }
+        }
+        return (asOf, fingerprints)
+    }
+
+    private func appendDecisions(
+        _ decisions: [Decision], explored: [CampaignID: Exploration], deliveryAsOf: [Instant?]
+    ) throws(JournalError) -> [RecordRef] {
         let encode = DecisionEncoding(
-            digests: policies.mapValues(\.digest), tick: tickCount, configDigest: config.digest.hex, explored: explored)
+            digests: policies.mapValues(\.digest), tick: tickCount, configDigest: config.digest.hex, explored: explored,
+            deliveryAsOf: deliveryAsOf)
         let block = max(1, decisionBlock)
         var refs: [RecordRef] = []
         refs.reserveCapacity(decisions.count)
@@ -50,17 +94,49 @@ struct DecisionEncoding: Sendable {
     let tick: UInt64
     let configDigest: String
     let explored: [CampaignID: Exploration]
+    /// By the decisions' index in the tick (`Controller.citedDelivery`).
+    let deliveryAsOf: [Instant?]
 
     func callAsFunction(_ decisions: ArraySlice<Decision>) -> [JournalEntry] {
         let encoder = RecordEncoder()
-        return decisions.map { d in
-            JournalEntry(
+        return decisions.indices.map { k in
+            let d = decisions[k]
+            return JournalEntry(
                 kind: RecordKind.decision,
                 data: RecordCoding.bytes(
                     DecisionRecord(
                         d, tick: tick, policyDigest: digests[d.input.policy] ?? "unloaded",
-                        configDigest: configDigest, exploration: d.input.mayWrite ? explored[d.campaign] : nil),
+                        configDigest: configDigest, exploration: d.input.mayWrite ? explored[d.campaign] : nil,
+                        deliveryAsOf: deliveryAsOf[k]),
                     encoder))
         }
+    }
+}
+
+/// The last decision of a campaign and slot whose record carried its delivery profile.
+struct DeliveryCarrier {
+    struct Key: Hashable {
+        let campaign: CampaignID
+        let slot: Slot
+
+        init(_ d: Decision) {
+            campaign = d.campaign
+            slot = d.input.slot
+        }
+    }
+
+    let at: Instant
+    let fingerprint: DeliveryFingerprint
+}
+
+/// A profile's 24 rates, bit for bit, as the first 128 bits of their SHA-256: two decisions
+/// cite one record only when they planned with the same profile.
+struct DeliveryFingerprint: Hashable {
+    let high: UInt64, low: UInt64
+
+    init(_ profile: DeliveryProfile) {
+        let digest = profile.rates.withUnsafeBytes { Crypto.sha256($0) }.bytes
+        high = digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

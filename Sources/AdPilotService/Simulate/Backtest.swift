@@ -93,6 +93,7 @@ package enum Backtest {
         var rewards: [UInt64: Double] = [:]
         var byCampaign: [CampaignID: (summary: BacktestReport.CampaignSummary, change: Double)] = [:]
         let decoder = RecordCoding.decoder()
+        var deliveries = DeliveryResolver()
         try reader.records(
             from: 1, matching: RecordFilter(kinds: [RecordKind.config, RecordKind.decision, RecordKind.reward])
         ) { r in
@@ -103,8 +104,10 @@ package enum Backtest {
                 let reward = try decoder.decode(RewardRecord.self, from: Data(r.dataBytes))
                 rewards[reward.decisionSeq] = Double(reward.profitMicros.rawValue)
             default:
-                let d = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
-                guard WriteScope.mayWrite(mode: d.mode, slot: d.slot, inCanaryScope: d.inCanaryScope),
+                // A decision citing a profile the journal no longer holds, like one citing a
+                // configuration it no longer holds, cannot be decided again.
+                guard let d = deliveries.resolve(try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))),
+                    WriteScope.mayWrite(mode: d.mode, slot: d.slot, inCanaryScope: d.inCanaryScope),
                     since.map({ d.at >= $0 }) ?? true, until.map({ d.at < $0 }) ?? true,
                     let config = configs[d.configDigest]
                 else { return true }
