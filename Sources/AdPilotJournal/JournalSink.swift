@@ -16,7 +16,6 @@ package final class JournalSink: @unchecked Sendable {
 
     package var head: RecordRef { writer.with { $0.head } }
     package var isPoisoned: Bool { writer.with { $0.isPoisoned } }
-    package var segmentFirstSeq: UInt64 { writer.with { $0.segmentFirstSeq } }
 
     package func close() throws(JournalError) {
         try writer.with { (w) throws(JournalError) in try w.close() }

@@ -82,8 +82,6 @@ package final class JournalWriter {
     /// before the next write.
     private var directoryIdentity: FileIdentity?
     private var segment: OpenSegment
-    /// The first seq of the segment being written (its name).
-    package var segmentFirstSeq: UInt64 { segment.name.firstSeq }
     private var poison: String?
     private var unsealed: Int
     /// Seals written but not yet durable (reported through `onSeal` once they are).

@@ -15,14 +15,13 @@ import Testing
     static let log = Log(identifier: "test", toJournald: false)
 
     static func start(
-        _ dir: TempDir, campaigns: Int, io: any FileIO = PosixFileIO(), overlays: [String] = [],
-        speed: Double = 3_600
+        _ dir: TempDir, campaigns: Int, io: any FileIO = PosixFileIO(), overlays: [String] = []
     ) throws -> (Controller, EmbeddedMarket) {
         let config = try DefaultConfig.demo(
-            campaigns: campaigns, speed: speed, extraPolicyDirs: [DaemonUnderTest.policies],
+            campaigns: campaigns, speed: 3_600, extraPolicyDirs: [DaemonUnderTest.policies],
             overlay: DefaultConfig.liveWritingOverlay, overlays: overlays)
         let market = try EmbeddedMarket.open(
-            directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: speed)
+            directory: dir.path + "/simulator", seed: 3, campaigns: campaigns, speed: 3_600)
         let c = try Controller.start(
             config: config, stateDir: StateDirectory(dir.path, io: io), platform: market, clock: market.clock,
             sealKey: nil, log: log)

@@ -74,9 +74,8 @@ package final class Controller: @unchecked Sendable {
     var platformBreaker = CircuitBreaker()
     var tickCount: UInt64 = 0
     /// Per campaign and slot, the last decision whose record carried its delivery profile
-    /// (`DecisionJournal.swift`), and the segment they are in.
+    /// (`DecisionJournal.swift`).
     var deliveryCarriers: [DeliveryCarrier.Key: DeliveryCarrier] = [:]
-    var deliverySegment: UInt64 = 0
     let statusView: Guarded<StatusView>
     var totals = DecisionTotals()
     let encoder = RecordEncoder()

@@ -28,22 +28,19 @@ extension Controller {
 
     /// For each decision, the instant of the decision of its campaign and slot whose record
     /// carries the same delivery profile (nil: its record carries its own; then the profile's
-    /// fingerprint). A cited record is always durable and at most one
-    /// segment back: the carriers are forgotten when journaling fails and when the journal
-    /// has begun a new segment since the last tick.
+    /// fingerprint). A cited record is durable (the carriers are forgotten when journaling
+    /// fails) and less than an hour older than the citing one, whatever the journal's size:
+    /// shipping old segments away strands at most an hour of citations.
     private func citedDelivery(
         _ decisions: [Decision]
     ) -> (asOf: [Instant?], fingerprints: [DeliveryFingerprint?]) {
-        let segment = journal.segmentFirstSeq
-        if segment != deliverySegment {
-            deliveryCarriers.removeAll()
-            deliverySegment = segment
-        }
         var asOf = [Instant?](repeating: nil, count: decisions.count)
         var fingerprints = [DeliveryFingerprint?](repeating: nil, count: decisions.count)
         for (k, d) in decisions.enumerated() {
             let fingerprint = DeliveryFingerprint(d.input.delivery)
-            if let c = deliveryCarriers[DeliveryCarrier.Key(d)], c.fingerprint == fingerprint {
+            if let c = deliveryCarriers[DeliveryCarrier.Key(d)], c.fingerprint == fingerprint,
+                d.input.now.microsSinceEpoch - c.at.microsSinceEpoch < DeliveryCarrier.citableMicros
+            {
                 asOf[k] = c.at
             } else {
                 fingerprints[k] = fingerprint
@@ -127,6 +124,9 @@ struct DeliveryCarrier {
 
     let at: Instant
     let fingerprint: DeliveryFingerprint
+
+    /// How far back a decision may cite: one hour on the controller's clock.
+    static let citableMicros = Instant.secondsPerHour * Instant.microsPerSecond
 }
 
 /// A profile's 24 rates, bit for bit, as the first 128 bits of their SHA-256: two decisions
