@@ -57,7 +57,10 @@ enum BacktestCommand {
             "backtest \(r.policy) against \(r.reference?.description ?? "?") (the policy that wrote)"
                 + (r.since.map { ", since \($0)" } ?? "") + (r.until.map { ", until \($0)" } ?? ""),
             "decisions replayed \(r.decisions): would apply \(r.wouldApply), hold \(r.wouldHold), policy faults "
-                + "\(r.policyFaults); \(r.sameAsLogged) exactly as logged",
+                + "\(r.policyFaults); \(r.sameAsLogged) exactly as logged"
+                + (r.unreplayable > 0
+                    ? "; \(r.unreplayable) not replayed (the configuration or delivery profile they cite is no "
+                        + "longer in the journal)" : ""),
             "",
             pad("LAYER", 16, right: false) + pad("ADJUSTED", 10) + pad("VETOED", 10),
         ]

@@ -101,6 +101,7 @@ import Testing
         let same = try d.ctl(["backtest", "pace@1", "--json"])
         let s = try #require(try JSONSerialization.jsonObject(with: Data(same.out.utf8)) as? [String: Any], "\(same)")
         let decisions = s["decisions"] as? Int ?? 0, exact = s["same_as_logged"] as? Int ?? 0
+        #expect(s["unreplayable"] as? Int == 0, "a whole journal holds everything its decisions cite: \(same.out)")
         #expect(
             decisions > 0 && decisions - exact <= explored,
             "\(decisions) replayed, \(exact) exact, \(explored) explored")

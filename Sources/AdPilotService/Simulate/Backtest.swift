@@ -34,6 +34,9 @@ package struct BacktestReport: Sendable, Encodable {
     package var since: Instant?
     package var until: Instant?
     package var decisions = 0
+    /// Writing decisions in the window that could not be decided again: the configuration
+    /// or the delivery profile they cite is not in the journal (older segments removed).
+    package var unreplayable = 0
     package var wouldApply = 0
     package var wouldHold = 0
     package var policyFaults = 0
@@ -46,7 +49,8 @@ package struct BacktestReport: Sendable, Encodable {
     package var evaluation: OffPolicy.Report? = nil
 
     enum CodingKeys: String, CodingKey {
-        case policy, reference, since, until, decisions, wouldApply, wouldHold, policyFaults, sameAsLogged, layers
+        case policy, reference, since, until, decisions, unreplayable, wouldApply, wouldHold, policyFaults
+        case sameAsLogged, layers
         case campaigns
         case unavailable, evaluation
     }
@@ -59,6 +63,7 @@ package struct BacktestReport: Sendable, Encodable {
         try c.encode(since, forKey: .since)
         try c.encode(until, forKey: .until)
         try c.encode(decisions, forKey: .decisions)
+        try c.encode(unreplayable, forKey: .unreplayable)
         try c.encode(wouldApply, forKey: .wouldApply)
         try c.encode(wouldHold, forKey: .wouldHold)
         try c.encode(policyFaults, forKey: .policyFaults)
@@ -104,13 +109,16 @@ package enum Backtest {
                 let reward = try decoder.decode(RewardRecord.self, from: Data(r.dataBytes))
                 rewards[reward.decisionSeq] = Double(reward.profitMicros.rawValue)
             default:
-                // A decision citing a profile the journal no longer holds, like one citing a
-                // configuration it no longer holds, cannot be decided again.
-                guard let d = deliveries.resolve(try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))),
-                    WriteScope.mayWrite(mode: d.mode, slot: d.slot, inCanaryScope: d.inCanaryScope),
-                    since.map({ d.at >= $0 }) ?? true, until.map({ d.at < $0 }) ?? true,
-                    let config = configs[d.configDigest]
+                let stored = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
+                let resolved = deliveries.resolve(stored)  // every decision: it keeps the profiles written
+                guard WriteScope.mayWrite(mode: stored.mode, slot: stored.slot, inCanaryScope: stored.inCanaryScope),
+                    since.map({ stored.at >= $0 }) ?? true, until.map({ stored.at < $0 }) ?? true
                 else { return true }
+                // Citing a configuration or a delivery profile the journal no longer holds.
+                guard let d = resolved, let config = configs[d.configDigest] else {
+                    report.unreplayable += 1
+                    return true
+                }
                 let decision = replay(d, config: config, runtime: runtime)
                 count(decision, logged: d, into: &report, &byCampaign)
                 if let e = d.exploration, let x = exploredPeriod(d, e, decision) { explored[r.seq] = x }
