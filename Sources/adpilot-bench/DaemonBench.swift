@@ -66,8 +66,10 @@ private func benchControllerAtScale(base: String, policiesDir: String, campaigns
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = try benchConfig(campaigns: campaigns, policiesDir: policiesDir)
         // Simulated time moves one tick interval per tick, whatever the tick took: each tick
-        // sees what a production tick sees (a new hour every 3,600 / tick_seconds ticks).
-        let wall = ManualClock(SystemClock().now())
+        // sees what a production tick sees (a new hour every 3,600 / tick_seconds ticks). It
+        // starts at a fixed moment, so every run sees the same hours and the same writes
+        // (from the wall clock, the figures changed with the time of day the bench ran).
+        let wall = ManualClock(Instant(secondsSinceEpoch: 1_780_308_300))  // Monday 2026-06-01 10:05 UTC
         let controller = try startController(config, stateDir: dir, speed: 1, wall: wall)
         let seconds = config.tickSeconds
         let step: @Sendable () -> Void = { wall.advance(seconds: seconds) }

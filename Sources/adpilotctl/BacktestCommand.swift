@@ -59,8 +59,9 @@ enum BacktestCommand {
             "decisions replayed \(r.decisions): would apply \(r.wouldApply), hold \(r.wouldHold), policy faults "
                 + "\(r.policyFaults); \(r.sameAsLogged) exactly as logged"
                 + (r.unreplayable > 0
-                    ? "; \(r.unreplayable) not replayed (the configuration or delivery profile they cite is no "
-                        + "longer in the journal)" : ""),
+                    ? "; \(r.unreplayable) not replayed: the configuration or delivery profile they cite is in "
+                        + "segments no longer in the journal directory (put the shipped archives back to include them)"
+                    : ""),
             "",
             pad("LAYER", 16, right: false) + pad("ADJUSTED", 10) + pad("VETOED", 10),
         ]
