@@ -139,16 +139,41 @@ package final class PolicyRuntime {
         let w = UnsafeRawPointer(weights.baseAddress!), a = activations.baseAddress!
         for l in layers {
             let x = UnsafeRawPointer(a + l.inOffset), y = a + l.outOffset, bias = weights.baseAddress! + l.biasOffset
-            for o in 0..<l.outputs {
-                var acc = SIMD8<Float>()
-                let row = w + (l.weightOffset + o * l.stride) * 4
-                for i in stride(from: 0, to: l.stride, by: 8) {
-                    acc +=
-                        row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                        * x.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                }
+            let rowBytes = l.stride * 4
+            func finish(_ o: Int, _ acc: SIMD8<Float>) {
                 let v = acc.sum() + bias[o]
                 y[o] = l.activation == 1 ? max(v, 0) : l.activation == 2 ? tanh(v) : v
+            }
+            // Four rows at a time: four independent sums keep the core busy and share each
+            // load of the input. Every row still adds in the same order, so the outputs are
+            // bit for bit those of one row at a time.
+            var o = 0
+            while o + 4 <= l.outputs {
+                var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                let row = w + (l.weightOffset + o * l.stride) * 4
+                for i in stride(from: 0, to: rowBytes, by: 32) {
+                    let xi = x.loadUnaligned(fromByteOffset: i, as: SIMD8<Float>.self)
+                    a0 += row.loadUnaligned(fromByteOffset: i, as: SIMD8<Float>.self) * xi
+                    a1 += row.loadUnaligned(fromByteOffset: rowBytes + i, as: SIMD8<Float>.self) * xi
+                    a2 += row.loadUnaligned(fromByteOffset: 2 * rowBytes + i, as: SIMD8<Float>.self) * xi
+                    a3 += row.loadUnaligned(fromByteOffset: 3 * rowBytes + i, as: SIMD8<Float>.self) * xi
+                }
+                finish(o, a0)
+                finish(o + 1, a1)
+                finish(o + 2, a2)
+                finish(o + 3, a3)
+                o += 4
+            }
+            while o < l.outputs {
+                var acc = SIMD8<Float>()
+                let row = w + (l.weightOffset + o * l.stride) * 4
+                for i in stride(from: 0, to: rowBytes, by: 32) {
+                    acc +=
+                        row.loadUnaligned(fromByteOffset: i, as: SIMD8<Float>.self)
+                        * x.loadUnaligned(fromByteOffset: i, as: SIMD8<Float>.self)
+                }
+                finish(o, acc)
+                o += 1
             }
         }
         return a + layers.last!.outOffset

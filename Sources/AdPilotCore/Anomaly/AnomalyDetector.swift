@@ -201,8 +201,18 @@ package enum AnomalyDetector {
         _ m: HourlyMetrics, budget: Micros, config: AnomalyConfig, state: AnomalyState,
         utcOffsetSeconds: Int64 = 0
     ) -> AnomalyState {
-        if let last = state.lastHour, m.hour <= last { return state }
         var s = state
+        ingest(m, budget: budget, config: config, into: &s, utcOffsetSeconds: utcOffsetSeconds)
+        return s
+    }
+
+    /// `ingest(_:budget:config:state:utcOffsetSeconds:)` in place: the tick's form, which
+    /// does not copy the eight days of history.
+    package static func ingest(
+        _ m: HourlyMetrics, budget: Micros, config: AnomalyConfig, into s: inout AnomalyState,
+        utcOffsetSeconds: Int64 = 0
+    ) {
+        if let last = s.lastHour, m.hour <= last { return }
         // Blank the hours skipped since the last one (bounded by the history length).
         if let last = s.lastHour {
             var h = last + 1
@@ -230,7 +240,6 @@ package enum AnomalyDetector {
         s.setSlot(hour: m.hour, values: usable ? values : nil)
         s.lastHour = m.hour
         s.applyHysteresis(latest: findings.map(\.severity).max() ?? .info, findings: findings, config: config)
-        return s
     }
 
     static func consistencyFindings(_ m: HourlyMetrics) -> [Finding] {

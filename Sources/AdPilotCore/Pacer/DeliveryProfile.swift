@@ -64,8 +64,21 @@ package struct DeliveryProfile: Hashable, Sendable, Codable {
 package struct LearnedDelivery: Hashable, Sendable, Codable {
     package var rates: [Double] = Array(repeating: 0, count: 24)
     package var days: [Int] = Array(repeating: 0, count: 24)
+    /// The detector's last hour and the UTC offset these rates were computed for, so that
+    /// `refresh` can redo only the hours that changed. Not persisted, and not part of the
+    /// value: restored rates are recomputed whole on their first refresh.
+    private var computedFor: (lastHour: Int64, utcOffsetSeconds: Int64)? = nil
+
+    enum CodingKeys: String, CodingKey { case rates, days }
 
     package init() {}
+
+    package static func == (a: LearnedDelivery, b: LearnedDelivery) -> Bool { a.rates == b.rates && a.days == b.days }
+
+    package func hash(into h: inout Hasher) {
+        h.combine(rates)
+        h.combine(days)
+    }
 
     /// Restored state is checked: the wrong number of hours is an error, never an index trap.
     package init(from decoder: any Decoder) throws {
@@ -91,14 +104,57 @@ package struct LearnedDelivery: Hashable, Sendable, Codable {
         }
     }
 
+    /// Brings the rates up to date with `state` after the detector was fed: equal to
+    /// `init(state, utcOffsetSeconds:)`, in a fraction of its time. When the detector moved
+    /// on by up to a day since the last refresh (with the same offset), only the local hours
+    /// of the hours it moved through changed: the seven-day window gained those hours and
+    /// lost the ones exactly a week before them, and an hour's sample depends only on its
+    /// own day's earlier hours. Anything else (a restore, a longer gap, a new offset)
+    /// recomputes every hour.
+    package mutating func refresh(from state: AnomalyState, utcOffsetSeconds: Int64) {
+        guard let last = state.lastHour else {
+            self = LearnedDelivery()
+            return
+        }
+        if let previous = computedFor, previous.utcOffsetSeconds == utcOffsetSeconds, previous.lastHour <= last,
+            last - previous.lastHour <= 24
+        {
+            var h = previous.lastHour + 1
+            while h <= last {
+                let localHour = LearnedDelivery.localHour(h, utcOffsetSeconds: utcOffsetSeconds)
+                (rates[localHour], days[localHour]) = LearnedDelivery.hour(
+                    localHour, of: state, utcOffsetSeconds: utcOffsetSeconds)
+                h += 1
+            }
+        } else {
+            self = LearnedDelivery(state, utcOffsetSeconds: utcOffsetSeconds)
+        }
+        computedFor = (last, utcOffsetSeconds)
+    }
+
     /// One local hour of `init(_:utcOffsetSeconds:)`, without the other 23: the anomaly
-    /// detector asks for the hour it judges, once per campaign and completed hour.
+    /// detector asks for the hour it judges, once per campaign and completed hour, and
+    /// `refresh` for the hours that changed. It reads only that hour of the last seven days
+    /// and the hours before it on the same local day (what `scan` adds up, in its order).
     package static func hour(
         _ localHour: Int, of state: AnomalyState, utcOffsetSeconds: Int64
     ) -> (rate: Double, days: Int) {
+        guard let last = state.lastHour else { return (0, 0) }
         var samples: [Double] = []
-        scan(state, utcOffsetSeconds: utcOffsetSeconds) { hour, rate in
-            if hour == localHour { samples.append(rate) }
+        samples.reserveCapacity(7)
+        let back = (LearnedDelivery.localHour(last, utcOffsetSeconds: utcOffsetSeconds) - localHour + 24) % 24
+        var h = last - Int64(back)
+        while h > last - 24 * 7 {
+            let s = state.slot(hour: h, metric: 0), b = state.slot(hour: h, metric: 4)
+            if !s.isNaN && !b.isNaN && b > 0 {
+                var spentToday = 0.0
+                for earlier in (h - Int64(localHour))..<h {
+                    let v = state.slot(hour: earlier, metric: 0)
+                    if !v.isNaN { spentToday += Double(v) }
+                }
+                if spentToday < Double(b) { samples.append(Double(s) / Double(b)) }
+            }
+            h -= 24
         }
         return samples.isEmpty ? (0, 0) : (RobustStats.median(&samples), samples.count)
     }

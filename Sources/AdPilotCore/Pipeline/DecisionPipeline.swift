@@ -115,10 +115,10 @@ package enum DecisionPipeline {
             return (.veto(.staleData), "metrics \(age) s old (limit \(ctx.account.staleAfterSeconds) s)")
         }
         let a = input.anomaly
-        let summary = a.findings.prefix(3).map(\.check).joined(separator: ", ")
-        if a.level == .critical { return (.veto(.anomalyCritical), "critical: \(summary)") }
+        func summary() -> String { a.findings.prefix(3).map(\.check).joined(separator: ", ") }
+        if a.level == .critical { return (.veto(.anomalyCritical), "critical: \(summary())") }
         if (a.level == .warn || a.latest >= .warn) && amount > ctx.current {
-            return (.adjust(ctx.current, .anomalyWarn), "\(a.level.name) (latest \(a.latest.name)): \(summary)")
+            return (.adjust(ctx.current, .anomalyWarn), "\(a.level.name) (latest \(a.latest.name)): \(summary())")
         }
         return (.approve, nil)
     }
@@ -126,11 +126,11 @@ package enum DecisionPipeline {
     /// A change needs both the platform's and the campaign's breaker to permit a call.
     static func breakerVerdict(_ amount: Micros, _ input: DecisionInput, _ ctx: GuardContext) -> (Verdict, String?) {
         guard amount != ctx.current else { return (.approve, nil) }
-        for (name, state, permits) in [
-            ("platform", input.platformBreaker, input.platformBreakerPermits),
-            ("campaign", input.campaignBreaker, input.campaignBreakerPermits),
-        ] where !permits {
-            return (.veto(.breakerOpen), "\(name) breaker \(state.rawValue)")
+        if !input.platformBreakerPermits {
+            return (.veto(.breakerOpen), "platform breaker \(input.platformBreaker.rawValue)")
+        }
+        if !input.campaignBreakerPermits {
+            return (.veto(.breakerOpen), "campaign breaker \(input.campaignBreaker.rawValue)")
         }
         return (.approve, nil)
     }
@@ -167,7 +167,11 @@ package enum DecisionPipeline {
 
 /// The running record of layer verdicts for one decision.
 struct Trail {
-    private(set) var verdicts: [LayerVerdict] = []
+    private(set) var verdicts: [LayerVerdict] = {
+        var v: [LayerVerdict] = []
+        v.reserveCapacity(Layer.allCases.count)  // one allocation per decision, not five
+        return v
+    }()
     /// The amount so far; nil once a layer vetoed.
     private(set) var amount: Micros? = nil
     private(set) var vetoReason: ReasonCode? = nil

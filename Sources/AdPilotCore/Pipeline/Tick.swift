@@ -191,11 +191,11 @@ package enum Tick {
     ) {
         let offset = settings.account.utcOffsetSeconds
         for hour in c.newHours.suffix(AnomalyState.historyHours) {
-            state.anomaly = AnomalyDetector.ingest(
-                hour, budget: c.observation.currentBudgetMicros, config: settings.anomaly, state: state.anomaly,
+            AnomalyDetector.ingest(
+                hour, budget: c.observation.currentBudgetMicros, config: settings.anomaly, into: &state.anomaly,
                 utcOffsetSeconds: offset)
         }
-        state.learned = LearnedDelivery(state.anomaly, utcOffsetSeconds: offset)
+        state.learned.refresh(from: state.anomaly, utcOffsetSeconds: offset)
     }
 
     /// Each campaign's delivery profile: its own shrunk toward the account's, the account's
