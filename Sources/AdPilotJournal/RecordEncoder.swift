@@ -17,6 +17,8 @@ package final class RecordEncoder {
     let forRecords: Bool
     /// Converted keys, quoted and escaped, ready to write: this encoder's copy of the table.
     private var keys: [String: Key]
+    /// The buffer decisions are written into, reused record after record.
+    private var scratch = JSONOut()
 
     struct Key {
         /// The key as written, for sorting (JSONEncoder sorts by UTF-8 bytes).
@@ -35,9 +37,9 @@ package final class RecordEncoder {
     /// The JSON of `value`, as `JSONEncoder` would write it.
     package func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         if let direct = value as? any DirectJSON {
-            var out = JSONOut()
-            direct.writeJSON(&out)
-            return out.bytes
+            scratch.reset()
+            direct.writeJSON(&scratch)
+            return scratch.bytes
         }
         let root = try node(value)
         var out: [UInt8] = []

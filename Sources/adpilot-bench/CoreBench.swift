@@ -185,9 +185,9 @@ private func benchPipeline(
         run.encoding += clock.measure {
             var line = JSONOut(capacity: 8_192)
             for d in out {
-                line.bytes.removeAll(keepingCapacity: true)
+                line.reset()
                 DecisionRecord(d, tick: UInt64(t), policyDigest: "bench", configDigest: "bench").writeJSON(&line)
-                run.encodedBytes += line.bytes.count + 1
+                run.encodedBytes += line.count + 1
             }
         }
         for d in out where d.writes {

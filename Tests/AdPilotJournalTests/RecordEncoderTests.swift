@@ -179,6 +179,20 @@ import Testing
             out.string(v)
             #expect(out.bytes == Array(try reference.encode(v)), "\(v.debugDescription)")
         }
+        // One buffer reused, as the bench and a block encoder reuse it: a reset starts a new
+        // document (no comma carried over), and growing past the first capacity keeps every byte.
+        var reused = JSONOut(capacity: 1)
+        for v in strings + strings {
+            reused.reset()
+            reused.open()
+            reused.string("s", v)
+            let numbers = [0.1, -0.0, 1e-7, 12, 1.5e300]
+            reused.doubles("d", numbers)
+            reused.close()
+            let expected = "{\"s\":" + String(decoding: try reference.encode(v), as: UTF8.self)
+                + ",\"d\":" + String(decoding: try reference.encode(numbers), as: UTF8.self) + "}"
+            #expect(reused.bytes == Array(expected.utf8), "\(v.debugDescription)")
+        }
     }
 
     @Test func nonFiniteNumbersAreRefusedAsJSONEncoderRefusesThem() {

@@ -5,51 +5,100 @@
 ///
 /// Separators take care of themselves: every value (and every object or array) is
 /// preceded by a comma when something came before it at the same level.
-package struct JSONOut {
-    package var bytes: [UInt8] = []
+package struct JSONOut: ~Copyable {
+    /// The bytes written, in a buffer of its own: appending a byte is a store, not an
+    /// array's uniqueness and capacity checks.
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    package private(set) var count = 0
     private var needComma = false
 
-    package init(capacity: Int = 4_096) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 4_096) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    /// A copy of the bytes written.
+    package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// Empty again, keeping the buffer: the next value starts a new document (no comma).
+    package mutating func reset() {
+        count = 0
+        needComma = false
+    }
+
+    private mutating func reserve(_ n: Int) {
+        guard count + n > capacity else { return }
+        let grown = max(capacity * 2, count + n)
+        let new = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        new.update(from: base, count: count)
+        base.deallocate()
+        (base, capacity) = (new, grown)
+    }
+
+    private mutating func put(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    private mutating func put(_ raw: UnsafeRawBufferPointer) {
+        reserve(raw.count)
+        if let from = raw.baseAddress {
+            UnsafeMutableRawPointer(base + count).copyMemory(from: from, byteCount: raw.count)
+        }
+        count += raw.count
+    }
+
+    private mutating func put(_ b: UnsafeBufferPointer<UInt8>) { put(UnsafeRawBufferPointer(b)) }
 
     private mutating func separate() {
-        if needComma { bytes.append(UInt8(ascii: ",")) }
+        if needComma { put(UInt8(ascii: ",")) }
     }
 
     package mutating func open() {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        put(UInt8(ascii: "{"))
         needComma = false
     }
 
     package mutating func close() {
-        bytes.append(UInt8(ascii: "}"))
+        put(UInt8(ascii: "}"))
         needComma = true
     }
 
     package mutating func openArray() {
         separate()
-        bytes.append(UInt8(ascii: "["))
+        put(UInt8(ascii: "["))
         needComma = false
     }
 
     package mutating func closeArray() {
-        bytes.append(UInt8(ascii: "]"))
+        put(UInt8(ascii: "]"))
         needComma = true
     }
 
     /// A key, as written (converted, plain ASCII needing no escapes).
     package mutating func key(_ k: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        let n = k.utf8CodeUnitCount
+        reserve(n + 4)
+        if needComma {
+            base[count] = UInt8(ascii: ",")
+            count += 1
+        }
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: k.utf8Start, count: n)
+        base[count + 1 + n] = UInt8(ascii: "\"")
+        base[count + 2 + n] = UInt8(ascii: ":")
+        count += n + 3
         needComma = false
     }
 
     package mutating func int(_ v: Int64) {
         separate()
-        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        if v < 0 { put(UInt8(ascii: "-")) }
         appendDigits(v.magnitude)
         needComma = true
     }
@@ -63,20 +112,21 @@ package struct JSONOut {
     /// The decimal digits of `v`, as `String(v)` writes them, without making a String.
     private mutating func appendDigits(_ v: UInt64) {
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
-        var n = v, count = 0
+        var n = v, written = 0
         withUnsafeMutableBytes(of: &digits) { buffer in
             repeat {
-                count += 1
-                buffer[24 - count] = UInt8(ascii: "0") + UInt8(n % 10)
+                written += 1
+                buffer[24 - written] = UInt8(ascii: "0") + UInt8(n % 10)
                 n /= 10
             } while n > 0
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(24 - count)...]))
+            put(UnsafeRawBufferPointer(rebasing: buffer[(24 - written)...]))
         }
     }
 
     package mutating func bool(_ v: Bool) {
         separate()
-        bytes.append(contentsOf: (v ? "true" : "false").utf8)
+        let text: StaticString = v ? "true" : "false"
+        put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         needComma = true
     }
 
@@ -85,11 +135,11 @@ package struct JSONOut {
     package mutating func double(_ v: Double) {
         precondition(v.isFinite, "\(v) is not valid JSON")
         separate()
-        let text = v.description
-        if text.hasSuffix(".0") {
-            bytes.append(contentsOf: text.utf8.dropLast(2))
-        } else {
-            bytes.append(contentsOf: text.utf8)
+        var text = v.description
+        text.withUTF8 { utf8 in
+            let n = utf8.count
+            let whole = n >= 2 && utf8[n - 2] == UInt8(ascii: ".") && utf8[n - 1] == UInt8(ascii: "0")
+            put(UnsafeBufferPointer(rebasing: utf8[..<(whole ? n - 2 : n)]))
         }
         needComma = true
     }
@@ -99,7 +149,23 @@ package struct JSONOut {
     /// control characters, everything else (slashes included) as is.
     package mutating func string(_ s: String) {
         separate()
-        Self.quote(s, into: &bytes)
+        // Nearly every string here (ids, reason codes, digests) needs no escape: copy it whole.
+        var s = s
+        let plain = s.withUTF8 { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                return false
+            }
+            reserve(utf8.count + 2)
+            put(UInt8(ascii: "\""))
+            put(utf8)
+            put(UInt8(ascii: "\""))
+            return true
+        }
+        if !plain {
+            var escaped: [UInt8] = []
+            Self.quote(s, into: &escaped)
+            escaped.withUnsafeBufferPointer { put($0) }
+        }
         needComma = true
     }
 
