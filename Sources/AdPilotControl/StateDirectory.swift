@@ -88,5 +88,9 @@ package struct StateDirectory: Sendable {
         try io.writeAtomically(target, bytes, mode: mode, owner: owner)
     }
 
+    package func writeAtomically(_ target: String, raw bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        try io.writeAtomically(target, raw: bytes)
+    }
+
     package func removeStaleTemporaries(of target: String) { io.removeStaleTemporaries(of: target) }
 }

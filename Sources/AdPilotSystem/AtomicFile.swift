@@ -23,14 +23,23 @@ extension FileIO {
         _ target: String, _ bytes: [UInt8], mode: UInt32 = 0o640,
         owner: (uid: uid_t, gid: gid_t)? = nil
     ) throws(SystemError) {
+        let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in
+            Result { () throws(SystemError) in try writeAtomically(target, raw: b, mode: mode, owner: owner) }
+        }
+        try written.get()
+    }
+
+    /// `writeAtomically(_:_:mode:owner:)` of bytes held elsewhere (a snapshot's buffer),
+    /// without copying them into an array first.
+    package func writeAtomically(
+        _ target: String, raw bytes: UnsafeRawBufferPointer, mode: UInt32 = 0o640,
+        owner: (uid: uid_t, gid: gid_t)? = nil
+    ) throws(SystemError) {
         let temporary =
             "\(target)\(AtomicFile.temporaryMarker)\(getpid()).\(String(UInt32.random(in: .min ... .max), radix: 16))"
         let fd = try self.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode: mode)
         do throws(SystemError) {
-            let written: Result<Void, SystemError> = bytes.withUnsafeBytes { b in
-                Result { () throws(SystemError) in try self.writeAll(fd, b, path: temporary) }
-            }
-            try written.get()
+            try self.writeAll(fd, bytes, path: temporary)
             if let owner { try self.changeOwner(fd, uid: owner.uid, gid: owner.gid, path: temporary) }
             try self.fsync(fd, path: temporary)
         } catch {

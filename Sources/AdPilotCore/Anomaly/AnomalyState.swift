@@ -27,12 +27,18 @@ package struct AnomalyState: Hashable, Sendable, Codable {
     static let hexDigits = Array("0123456789abcdef".utf8)
 
     var historyHex: String {
-        var out = [UInt8](repeating: 0, count: history.count * 8)
+        String(unsafeUninitializedCapacity: history.count * 8) { text in
+            writeHistoryHex(text)
+            return history.count * 8
+        }
+    }
+
+    /// The history's hex digits into `text`, which holds exactly 8 bytes per value.
+    func writeHistoryHex(_ text: UnsafeMutableBufferPointer<UInt8>) {
         for (i, v) in history.enumerated() {
             let bits = v.bitPattern
-            for k in 0..<8 { out[i * 8 + k] = AnomalyState.hexDigits[Int((bits >> UInt32(28 - 4 * k)) & 0xf)] }
+            for k in 0..<8 { text[i * 8 + k] = AnomalyState.hexDigits[Int((bits >> UInt32(28 - 4 * k)) & 0xf)] }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func history(hex: String) -> [Float]? {

@@ -201,3 +201,32 @@ package struct CircuitBreaker: Hashable, Sendable, Codable {
         halfOpenFailures = 0
     }
 }
+
+extension CircuitBreaker {
+    /// The snapshot's JSON of this breaker, as its `Codable` conformance writes it
+    /// (`StateJSON.swift`).
+    package func writeStateJSON(_ out: inout JSONOut) {
+        out.open()
+        out.string("state", state.rawValue)
+        if let openedAt { out.int("openedAt", openedAt.microsSinceEpoch) }
+        out.key("ring")
+        out.openArray()
+        for failed in ring { out.bool(failed) }
+        out.closeArray()
+        out.int("ringNext", Int64(ringNext))
+        out.key("buckets")
+        out.openArray()
+        for b in buckets {
+            out.open()
+            out.int("index", b.index)
+            out.int("calls", Int64(b.calls))
+            out.int("failures", Int64(b.failures))
+            out.close()
+        }
+        out.closeArray()
+        out.int("halfOpenPermitted", Int64(halfOpenPermitted))
+        out.int("halfOpenCalls", Int64(halfOpenCalls))
+        out.int("halfOpenFailures", Int64(halfOpenFailures))
+        out.close()
+    }
+}

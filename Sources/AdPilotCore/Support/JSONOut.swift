@@ -23,6 +23,11 @@ package struct JSONOut: ~Copyable {
     /// A copy of the bytes written.
     package var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
+    /// The bytes written, without a copy, for as long as `body` runs.
+    package func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// Empty again, keeping the buffer: the next value starts a new document (no comma).
     package mutating func reset() {
         count = 0
@@ -94,6 +99,45 @@ package struct JSONOut: ~Copyable {
         base[count + 2 + n] = UInt8(ascii: ":")
         count += n + 3
         needComma = false
+    }
+
+    /// A key only known at run time (a campaign id), escaped as a string is.
+    package mutating func key(_ k: String) {
+        string(k)
+        put(UInt8(ascii: ":"))
+        needComma = false
+    }
+
+    /// A value some other encoder already wrote as JSON, copied as it is.
+    package mutating func raw(_ json: [UInt8]) {
+        separate()
+        json.withUnsafeBytes { put($0) }
+        needComma = true
+    }
+
+    /// A string of `count` bytes that `fill` writes in place: plain ASCII that needs no
+    /// escape (hex digits), so nothing is copied twice.
+    package mutating func asciiString(count n: Int, _ fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        separate()
+        reserve(n + 2)
+        base[count] = UInt8(ascii: "\"")
+        fill(UnsafeMutableBufferPointer(start: base + count + 1, count: n))
+        base[count + 1 + n] = UInt8(ascii: "\"")
+        count += n + 2
+        needComma = true
+    }
+
+    /// A number that must be finite (a state to persist): not a precondition, an error the
+    /// writer reports, as `JSONEncoder` refuses one.
+    package mutating func finite(_ k: StaticString, _ v: Double) throws(NonFiniteNumber) {
+        guard v.isFinite else { throw NonFiniteNumber(key: "\(k)", value: v) }
+        double(k, v)
+    }
+
+    package struct NonFiniteNumber: Error, CustomStringConvertible {
+        package let key: String
+        package let value: Double
+        package var description: String { "\(key) is \(value), which JSON cannot hold" }
     }
 
     package mutating func int(_ v: Int64) {

@@ -75,36 +75,83 @@ struct SnapshotJob: Sendable {
     let log: Log
 
     func write() {
-        var snapshot = snapshot
-        snapshot.campaigns = Dictionary(
-            memory.map {
-                let c = $0.value.control
-                return (
-                    $0.key.rawValue,
-                    Controller.CampaignCore(
-                        pacer: c.pacer, shadowPacer: c.shadowPacer, lastChangeAt: c.lastChangeAt, breaker: c.breaker)
-                )
-            },
-            uniquingKeysWith: { a, _ in a })
+        // Campaigns in order of id: the same state writes the same bytes.
+        let campaigns = memory.sorted { $0.key.rawValue < $1.key.rawValue }
         do {
             if anomaly {
-                let a = Controller.AnomalySnapshot(
-                    journalSeq: snapshot.journalSeq,
-                    campaigns: Dictionary(
-                        memory.map {
-                            (
-                                $0.key.rawValue,
-                                Controller.AnomalyMemory(
-                                    anomaly: $0.value.control.anomaly, lastIngestedHour: $0.value.lastIngestedHour)
-                            )
-                        }, uniquingKeysWith: { a, _ in a }))
-                try stateDir.writeAtomically(stateDir.anomalySnapshot, try RecordEncoder(forRecords: false).encode(a))
+                let out = try Self.anomalyJSON(journalSeq: snapshot.journalSeq, campaigns)
+                try out.withBytes { (b) throws(SystemError) in
+                    try stateDir.writeAtomically(stateDir.anomalySnapshot, raw: b)
+                }
             }
-            try stateDir.writeAtomically(stateDir.snapshot, try RecordEncoder(forRecords: false).encode(snapshot))
+            let out = try Self.coreJSON(snapshot, campaigns)
+            try out.withBytes { (b) throws(SystemError) in try stateDir.writeAtomically(stateDir.snapshot, raw: b) }
         } catch {
             log.error(
                 "cannot write the controller state in \(stateDir.path): \(error); the journal remains the record", [:])
         }
+    }
+
+    /// `Controller.Snapshot`'s JSON as its `Codable` conformance writes it through the
+    /// snapshot encoder, with `campaigns` for its campaigns; written directly, campaign by
+    /// campaign, instead of building the whole tree first (`SnapshotJSONTests`).
+    static func coreJSON(
+        _ snapshot: Controller.Snapshot, _ campaigns: [(key: CampaignID, value: CampaignMemory)]
+    ) throws -> JSONOut {
+        let encoder = RecordEncoder(forRecords: false)
+        var out = JSONOut(capacity: 65_536 + campaigns.count * 700)
+        out.open()
+        out.int("format", Int64(snapshot.format))
+        out.uint("journalSeq", snapshot.journalSeq)
+        out.uint("tickCount", snapshot.tickCount)
+        out.key("control")
+        out.raw(try encoder.encode(snapshot.control))
+        out.key("platformBreaker")
+        snapshot.platformBreaker.writeStateJSON(&out)
+        if let evidence = snapshot.evidence {
+            out.key("evidence")
+            out.raw(try encoder.encode(evidence))
+        }
+        out.key("campaigns")
+        out.open()
+        for (id, memory) in campaigns {
+            let c = memory.control
+            out.key(id.rawValue)
+            out.open()
+            out.key("pacer")
+            try c.pacer.writeStateJSON(&out)
+            out.key("shadowPacer")
+            try c.shadowPacer.writeStateJSON(&out)
+            if let lastChangeAt = c.lastChangeAt { out.int("lastChangeAt", lastChangeAt.microsSinceEpoch) }
+            out.key("breaker")
+            c.breaker.writeStateJSON(&out)
+            out.close()
+        }
+        out.close()
+        out.close()
+        return out
+    }
+
+    /// `Controller.AnomalySnapshot`'s JSON, written the same way.
+    static func anomalyJSON(
+        journalSeq: UInt64, _ campaigns: [(key: CampaignID, value: CampaignMemory)]
+    ) throws -> JSONOut {
+        var out = JSONOut(capacity: 4_096 + campaigns.count * 8_200)
+        out.open()
+        out.uint("journalSeq", journalSeq)
+        out.key("campaigns")
+        out.open()
+        for (id, memory) in campaigns {
+            out.key(id.rawValue)
+            out.open()
+            out.key("anomaly")
+            try memory.control.anomaly.writeStateJSON(&out)
+            if let hour = memory.lastIngestedHour { out.int("lastIngestedHour", hour) }
+            out.close()
+        }
+        out.close()
+        out.close()
+        return out
     }
 }
 
