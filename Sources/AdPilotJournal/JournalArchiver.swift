@@ -7,7 +7,8 @@ package import AdPilotSystem
 /// newest becomes `journal-<first seq>.jsonl.gz` beside it, gzip of exactly its bytes, so
 /// readers and `verify` read archive and live segments as one chain, and `zcat` gives the
 /// segment back. Safe beside a running daemon: the writer only appends to the newest
-/// segment and never reads a closed one after its start-up.
+/// segment and never reads a closed one after its start-up, and a reader that listed a
+/// segment before it was archived reads its archive instead (`SegmentScanner`).
 package enum JournalArchiver {
     /// One segment archived.
     package struct Archived: Sendable, Equatable {

@@ -24,10 +24,22 @@ struct SegmentScanner {
         var total: Int64
     }
 
+    /// The segment, or its archive when `journal archive` replaced it after the reader
+    /// listed the directory (a daemon reading its journal back, `journal show`, a `tail`):
+    /// the archive decompresses to the same bytes, at the same offsets.
+    private func open() throws(SystemError) -> (FileDescriptor, String) {
+        do {
+            return (try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0), path)
+        } catch where error.errno == ENOENT && !path.hasSuffix(".gz") {
+            let archived = path + ".gz"
+            return (try io.open(archived, flags: O_RDONLY | O_CLOEXEC, mode: 0), archived)
+        }
+    }
+
     func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> End {
-        let fd = try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0)
+        let (fd, opened) = try open()
         defer { io.close(fd) }
-        let source = SegmentSource(io: io, fd: fd, path: path, compressed: path.hasSuffix(".gz"))
+        let source = SegmentSource(io: io, fd: fd, path: opened, compressed: opened.hasSuffix(".gz"))
         var buffer = [UInt8](repeating: 0, count: SegmentScanner.chunkBytes + RecordFormat.lineBytesMax)
         var carried = 0  // bytes of an unfinished line at the front of the buffer
         var fileOffset = start  // file offset of buffer[0]

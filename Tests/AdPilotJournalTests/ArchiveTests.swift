@@ -79,6 +79,23 @@ import AdPilotTestSupport
     /// Each archive's gzip header names its last record (so the writer's start-up reads no
     /// more than the header); a header naming another record fails `verify` and the writer
     /// refuses to open on it.
+    /// `journal archive` beside a reader that listed the segments before it ran (the
+    /// daemon reading its shadow sample back, `journal show`): each segment replaced since
+    /// is read from its archive, every record once, in order.
+    @Test func aReaderThatListedTheSegmentsBeforeAnArchiveReadsOn() throws {
+        let t = TempDir()
+        let before = try Self.journal(t)
+        var seqs: [UInt64] = []
+        var archived: [JournalArchiver.Archived] = []
+        try JournalReader(directory: t.journal).records { r in
+            if seqs.isEmpty { archived = try JournalArchiver.archive(directory: t.journal, key: key32) }
+            seqs.append(r.seq)
+            return true
+        }
+        #expect(archived.count == before.count - 1)
+        #expect(seqs == Array(1...UInt64(seqs.count)) && seqs.count > 20_000, "\(seqs.count) records")
+    }
+
     @Test func theHeaderNamesTheLastRecordAndVerifyHoldsItToThat() throws {
         let t = TempDir()
         let before = try Self.journal(t)
