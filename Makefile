@@ -147,7 +147,7 @@ bench: release test-deps
 	  fi; \
 	fi
 	$(SWIFT) run -c release --skip-build adpilot-bench
-	@# 100,000 campaigns hold about 5 GiB at their peak: only where there is room for it.
+	@# 100,000 campaigns hold about 3.4 GiB at their peak: only where there is room for it.
 	@if [ "$$(awk '/^MemTotal:/ {print $$2}' /proc/meminfo)" -ge 8388608 ]; then \
 	  $(SWIFT) run -c release --skip-build adpilot-bench daemon --campaigns 100000; \
 	else \
