@@ -22,22 +22,12 @@ struct SegmentScanner {
         var stopped: Bool
         /// Every byte seen (past `end`: an incomplete last line); only meaningful when not stopped.
         var total: Int64
-    }
-
-    /// The segment, or its archive when `journal archive` replaced it after the reader
-    /// listed the directory (a daemon reading its journal back, `journal show`, a `tail`):
-    /// the archive decompresses to the same bytes, at the same offsets.
-    private func open() throws(SystemError) -> (FileDescriptor, String) {
-        do {
-            return (try io.open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0), path)
-        } catch where error.errno == ENOENT && !path.hasSuffix(".gz") {
-            let archived = path + ".gz"
-            return (try io.open(archived, flags: O_RDONLY | O_CLOEXEC, mode: 0), archived)
-        }
+        /// The file read: the segment's, or its archive's (`FileIO.openSegment`).
+        var path: String
     }
 
     func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> End {
-        let (fd, opened) = try open()
+        let (fd, opened) = try io.openSegment(path)
         defer { io.close(fd) }
         let source = SegmentSource(io: io, fd: fd, path: opened, compressed: opened.hasSuffix(".gz"))
         var buffer = [UInt8](repeating: 0, count: SegmentScanner.chunkBytes + RecordFormat.lineBytesMax)
@@ -49,7 +39,9 @@ struct SegmentScanner {
                     into: UnsafeMutableRawBufferPointer(rebasing: b[carried..<(carried + SegmentScanner.chunkBytes)]),
                     at: fileOffset + Int64(carried))
             }
-            if n == 0 { return End(end: fileOffset, stopped: false, total: fileOffset + Int64(carried)) }
+            if n == 0 {
+                return End(end: fileOffset, stopped: false, total: fileOffset + Int64(carried), path: opened)
+            }
             let filled = carried + n
             var consumed = 0
             var stop = false
@@ -67,7 +59,10 @@ struct SegmentScanner {
                     consumed = nl + 1
                 }
             }
-            if stop { return End(end: fileOffset + Int64(consumed), stopped: true, total: fileOffset + Int64(filled)) }
+            if stop {
+                return End(
+                    end: fileOffset + Int64(consumed), stopped: true, total: fileOffset + Int64(filled), path: opened)
+            }
             carried = filled - consumed
             if carried > RecordFormat.lineBytesMax {
                 throw JournalError.corrupt(
@@ -287,10 +282,12 @@ package struct JournalReader: Sendable {
         return Array(out.suffix(count))
     }
 
+    /// (Of an archive that replaced the segment meanwhile, its compressed size: smaller than
+    /// any offset read, so the follower rescans it, skipping what it delivered by seq.)
     func segmentSize(_ segment: SegmentName) throws -> Int64 {
-        let fd = try io.open(path(segment), flags: O_RDONLY | O_CLOEXEC, mode: 0)
+        let (fd, opened) = try io.openSegment(path(segment))
         defer { io.close(fd) }
-        return try io.size(fd, path: path(segment))
+        return try io.size(fd, path: opened)
     }
 
     package func record(seq: UInt64) throws(JournalError) -> JournalRecord? {

@@ -93,7 +93,8 @@ package enum JournalVerifier {
                 return false
             }
             if let failure { return failure }
-            if name.compressed, let named = try? io.archiveHeaderLastRecord(path),
+            // (The file read: an archive that replaced the listed segment meanwhile is checked too.)
+            if scan.path.hasSuffix(".gz"), let named = try? io.archiveHeaderLastRecord(scan.path),
                 named.seq != chain.expected - 1 || named.hash.hexBytes != chain.prev
             {
                 return VerifyFailure(

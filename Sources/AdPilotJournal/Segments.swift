@@ -122,10 +122,33 @@ struct TailRecord {
 }
 
 extension FileIO {
+    /// Opens a segment for reading; a plain one that `journal archive` replaced since its
+    /// reader listed the directory (a daemon reading its journal back, `journal show`, a
+    /// `tail`, a start-up beside an archive) is opened as its archive, which decompresses to
+    /// the same bytes at the same offsets. Returns the path opened. Neither there: the plain
+    /// segment's error.
+    func openSegment(_ path: String) throws(SystemError) -> (FileDescriptor, String) {
+        do {
+            return (try open(path, flags: O_RDONLY | O_CLOEXEC, mode: 0), path)
+        } catch where error.errno == ENOENT && !path.hasSuffix(".gz") {
+            let archived = path + ".gz"
+            guard let fd = try? open(archived, flags: O_RDONLY | O_CLOEXEC, mode: 0) else { throw error }
+            return (fd, archived)
+        }
+    }
+
     /// The last record of a closed segment: read from the end of a plain one; for an archived
     /// one, as its header names it (`verify` checks that name against the content), else by
     /// decompressing it whole (bounded by the segment size).
-    func lastRecord(of path: String) throws(JournalError) -> TailRecord? {
+    func lastRecord(of listed: String) throws(JournalError) -> TailRecord? {
+        let path: String
+        do {
+            let (fd, opened) = try openSegment(listed)
+            close(fd)
+            path = opened
+        } catch {
+            throw JournalError.from(any: error)
+        }
         if path.hasSuffix(".gz"), let named = try? archiveHeaderLastRecord(path) { return named }
         do {
             let (bytes, size, window) = try lastLineWindow(path)

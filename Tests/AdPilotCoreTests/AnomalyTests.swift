@@ -386,6 +386,12 @@ import Foundation
         #expect(throws: DecodingError.self) {
             try JSONDecoder().decode(AnomalyState.self, from: JSONSerialization.data(withJSONObject: object))
         }
+        // A last hour past any real clock would overflow the hour arithmetic of the next tick.
+        var far = try JSONSerialization.jsonObject(with: JSONEncoder().encode(warmed)) as! [String: Any]
+        far["lastHour"] = Int64.max / 2
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(AnomalyState.self, from: JSONSerialization.data(withJSONObject: far))
+        }
         let live = #"{"mode":"live","modeSince":0,"overrides":[]}"#  // live with an empty live slot
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(ControlState.self, from: Data(live.utf8)) }
         let ok = ControlState(mode: .canary, live: pA, candidate: pB, modeSince: t0)

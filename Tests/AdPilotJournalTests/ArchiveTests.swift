@@ -76,9 +76,6 @@ import AdPilotTestSupport
         #expect(try verify(t.journal, key: key32).get().head.seq > head.seq)
     }
 
-    /// Each archive's gzip header names its last record (so the writer's start-up reads no
-    /// more than the header); a header naming another record fails `verify` and the writer
-    /// refuses to open on it.
     /// `journal archive` beside a reader that listed the segments before it ran (the
     /// daemon reading its shadow sample back, `journal show`): each segment replaced since
     /// is read from its archive, every record once, in order.
@@ -94,8 +91,23 @@ import AdPilotTestSupport
         }
         #expect(archived.count == before.count - 1)
         #expect(seqs == Array(1...UInt64(seqs.count)) && seqs.count > 20_000, "\(seqs.count) records")
+        // The writer's start-up, having listed the plain segment before it was archived,
+        // reads the chain's tail from the archive; a segment gone altogether is named as it was.
+        let first = before.keys.sorted()[0]
+        let tail = try PosixFileIO().lastRecord(of: t.journal + "/" + first)
+        #expect(tail?.seq == Self.record(before[first]!, fromEnd: 1)?.seq && tail?.seq != nil)
+        try FileManager.default.removeItem(atPath: t.journal + "/" + first + ".gz")
+        #expect(throws: JournalError.self) { try PosixFileIO().lastRecord(of: t.journal + "/" + first) }
+        do {
+            _ = try PosixFileIO().lastRecord(of: t.journal + "/" + first)
+        } catch {
+            #expect("\(error)".contains(first) && !"\(error)".contains(first + ".gz"), "\(error)")
+        }
     }
 
+    /// Each archive's gzip header names its last record (so the writer's start-up reads no
+    /// more than the header); a header naming another record fails `verify` and the writer
+    /// refuses to open on it.
     @Test func theHeaderNamesTheLastRecordAndVerifyHoldsItToThat() throws {
         let t = TempDir()
         let before = try Self.journal(t)

@@ -3,7 +3,10 @@
 /// counters. Fixed size: `historyHours` slots per metric.
 package struct AnomalyState: Hashable, Sendable, Codable {
     package static let historyHours = 24 * 8
-    static let metricCount = 5  // spend, impressions, clicks, conversions, budget (currency units)
+    /// The latest hour a restored state may have seen (about the year 5000): a corrupt one
+    /// beyond it is refused at start-up rather than overflowing the hour arithmetic later.
+    static let lastHourMax: Int64 = 30_000_000
+    package static let metricCount = 5  // spend, impressions, clicks, conversions, budget (currency units)
     /// Snapshots written before the budget was kept hold four metrics; they load with no budgets.
     static let legacyMetricCount = 4
 
@@ -81,7 +84,7 @@ package struct AnomalyState: Hashable, Sendable, Codable {
         hoursBelowLevel = try c.decode(Int.self, forKey: .hoursBelowLevel)
         assessment = try c.decode(AnomalyAssessment.self, forKey: .assessment)
         guard history.count == AnomalyState.historyHours * AnomalyState.metricCount,
-            outageExpected.isFinite, outageExpected >= 0, (lastHour ?? 0) >= 0,
+            outageExpected.isFinite, outageExpected >= 0, (0...AnomalyState.lastHourMax).contains(lastHour ?? 0),
             hoursAtOrAboveWarn >= 0, hoursAtOrAboveCritical >= 0, hoursBelowLevel >= 0
         else {
             throw DecodingError.dataCorrupted(

@@ -38,7 +38,7 @@ package struct JSONOut: ~Copyable {
         guard count + n > capacity else { return }
         let grown = max(capacity * 2, count + n)
         let new = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
-        new.update(from: base, count: count)
+        new.initialize(from: base, count: count)
         base.deallocate()
         (base, capacity) = (new, grown)
     }
@@ -94,7 +94,7 @@ package struct JSONOut: ~Copyable {
             count += 1
         }
         base[count] = UInt8(ascii: "\"")
-        (base + count + 1).update(from: k.utf8Start, count: n)
+        k.withUTF8Buffer { if let from = $0.baseAddress { (base + count + 1).initialize(from: from, count: n) } }
         base[count + 1 + n] = UInt8(ascii: "\"")
         base[count + 2 + n] = UInt8(ascii: ":")
         count += n + 3
@@ -170,7 +170,7 @@ package struct JSONOut: ~Copyable {
     package mutating func bool(_ v: Bool) {
         separate()
         let text: StaticString = v ? "true" : "false"
-        put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        text.withUTF8Buffer { put($0) }
         needComma = true
     }
 

@@ -136,7 +136,10 @@ struct SnapshotJob: Sendable {
     static func anomalyJSON(
         journalSeq: UInt64, _ campaigns: [(key: CampaignID, value: CampaignMemory)]
     ) throws -> JSONOut {
-        var out = JSONOut(capacity: 4_096 + campaigns.count * 8_200)
+        // 8 hex digits per value of history, its counters, and about 200 bytes per finding.
+        let findings = campaigns.reduce(0) { $0 + $1.value.control.anomaly.assessment.findings.count }
+        let perCampaign = AnomalyState.historyHours * AnomalyState.metricCount * 8 + 400
+        var out = JSONOut(capacity: 4_096 + campaigns.count * perCampaign + findings * 200)
         out.open()
         out.uint("journalSeq", journalSeq)
         out.key("campaigns")
