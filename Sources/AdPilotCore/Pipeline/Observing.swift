@@ -56,7 +56,17 @@ package enum Observing {
     /// The completed hours of `hours` at `now`: what the anomaly detector, the hourly
     /// baselines and the cohort comparison see.
     package static func completed(_ hours: [HourlyMetrics], at now: Instant) -> [HourlyMetrics] {
-        hours.filter { isCompleted($0, at: now) }
+        keeping(hours) { isCompleted($0, at: now) }
+    }
+
+    /// `hours.filter(keep)` in an array no larger than `hours`: `filter` grows by doubling,
+    /// and the hour cache keeps these arrays, 100,000 of them at scale (a 73-hour window in
+    /// room for 128).
+    static func keeping(_ hours: [HourlyMetrics], _ keep: (HourlyMetrics) -> Bool) -> [HourlyMetrics] {
+        var out: [HourlyMetrics] = []
+        out.reserveCapacity(hours.count)
+        for h in hours where keep(h) { out.append(h) }
+        return out
     }
 
     /// The hours the canary's cohort comparison counts this tick: those whose conversions
@@ -77,6 +87,6 @@ package enum Observing {
     /// The hours the anomaly detector has not seen, as reported: the detector judges each
     /// against the budget in force itself (`AnomalyDetector`).
     package static func newHours(_ hours: [HourlyMetrics], lastIngested: Int64?) -> [HourlyMetrics] {
-        hours.filter { lastIngested == nil || $0.hour > lastIngested! }
+        keeping(hours) { lastIngested == nil || $0.hour > lastIngested! }
     }
 }
