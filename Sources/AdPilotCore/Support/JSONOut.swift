@@ -1,7 +1,8 @@
 /// JSON written straight to bytes, for the journal's hand-written encoder of its hottest
-/// record (the decision). What it writes must equal `JSONEncoder`'s output with the
-/// journal's settings (sorted keys, snake_case keys, unescaped slashes): the caller writes
-/// keys already converted and in order, and tests compare the two encoders' bytes.
+/// record (the decision) and for the snapshots. What it writes must equal `JSONEncoder`'s
+/// output with the same settings (records: sorted snake_case keys; snapshots: keys as
+/// declared, in order; unescaped slashes): the caller writes keys already converted and in
+/// order, and tests compare the two encoders' bytes.
 ///
 /// Separators take care of themselves: every value (and every object or array) is
 /// preceded by a comma when something came before it at the same level.
