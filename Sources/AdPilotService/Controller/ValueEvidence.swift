@@ -122,6 +122,11 @@ extension Controller {
         }.start()
     }
 
+    /// Whether the read-back of the shadow sample has finished, or never started. The bench
+    /// starts controllers one after another on one large journal: it waits for this, so that
+    /// a start is not measured beside the last one's reading.
+    package var valueRestoreFinished: Bool { !valueRestore.running || valueRestore.done.with { $0 != nil } }
+
     /// On the tick: the read-back sample, once its thread has finished, with the hours
     /// credited meanwhile added after it. False while it is still being read.
     func takeRestoredValueSample() -> Bool {
