@@ -38,7 +38,13 @@ import AdPilotTestSupport
         let d = try DaemonUnderTest("metrics")
         try d.start()
         #expect(d.waitForTicks(1) != nil)
-        let text = try String(contentsOfFile: d.stateDir + "/adpilot.prom", encoding: .utf8)
+        // The status counts a tick as it ends; the daemon writes the textfile just after
+        // (and after returning the tick's memory to the kernel): a loaded machine can show
+        // the one before the other.
+        let path = d.stateDir + "/adpilot.prom"
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: path) && Date() < deadline { usleep(20_000) }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
         let lint = try Self.promtool(["check", "metrics"], input: text)
         #expect(lint.status == 0, "promtool check metrics: \(lint.out)")
         // Every label value from the start, at 0 where nothing happened yet.
