@@ -151,9 +151,9 @@ import Testing
         }
     }
 
-    /// A state JSON cannot hold is refused with the key named, as the generic encoder
-    /// refuses it; the old snapshot stays where it was.
-    @Test func aNonFiniteNumberIsAnErrorNamingItsKey() throws {
+    /// A state JSON cannot hold is refused with its campaign and key named, as the generic
+    /// encoder refuses it.
+    @Test func aNonFiniteNumberIsAnErrorNamingItsCampaignAndKey() throws {
         var rng = SplitMix64(seed: Self.seed ^ 2)
         var memory = Self.memory(&rng, count: 3)
         memory[1].value.control.shadowPacer.pace.integral = .infinity
@@ -161,8 +161,9 @@ import Testing
         do {
             _ = try SnapshotJob.coreJSON(Self.snapshot(&rng, evidence: false), memory)
             Issue.record("an infinite integral was written")
-        } catch let e as JSONOut.NonFiniteNumber {
-            #expect(e.key == "integral" && e.value == .infinity)
+        } catch let e as CampaignStateError {
+            #expect(e.campaign == memory[1].key && e.problem.key == "integral" && e.problem.value == .infinity)
+            #expect("\(e)".contains(memory[1].key.rawValue) && "\(e)".contains("integral"), "\(e)")
         }
     }
 }

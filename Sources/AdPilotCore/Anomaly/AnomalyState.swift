@@ -3,7 +3,7 @@
 /// counters. Fixed size: `historyHours` slots per metric.
 package struct AnomalyState: Hashable, Sendable, Codable {
     package static let historyHours = 24 * 8
-    /// The latest hour a restored state may have seen (about the year 5000): a corrupt one
+    /// The latest hour a restored state may have seen (hours since 1970: about the year 5400): a corrupt one
     /// beyond it is refused at start-up rather than overflowing the hour arithmetic later.
     static let lastHourMax: Int64 = 30_000_000
     package static let metricCount = 5  // spend, impressions, clicks, conversions, budget (currency units)

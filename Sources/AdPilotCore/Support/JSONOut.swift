@@ -194,12 +194,9 @@ package struct JSONOut: ~Copyable {
     /// control characters, everything else (slashes included) as is.
     package mutating func string(_ s: String) {
         separate()
-        // Nearly every string here (ids, reason codes, digests) needs no escape: copy it whole.
         var s = s
         let plain = s.withUTF8 { utf8 -> Bool in
-            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                return false
-            }
+            guard Self.isPlain(utf8) else { return false }
             reserve(utf8.count + 2)
             put(UInt8(ascii: "\""))
             put(utf8)
@@ -264,13 +261,16 @@ package struct JSONOut: ~Copyable {
 
     static let hex = Array("0123456789abcdef".utf8)
 
+    /// Nearly every string here (ids, reason codes, digests) needs no escape, and is copied
+    /// whole: no control character, quote or backslash.
+    static func isPlain(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        !utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    }
+
     package static func quote(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Nearly every string here (ids, reason codes, digests) needs no escape: copy it whole.
         let plain = s.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
-            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
-                return false
-            }
+            guard isPlain(utf8) else { return false }
             out.append(contentsOf: utf8)
             return true
         }

@@ -118,10 +118,12 @@ struct SnapshotJob: Sendable {
             let c = memory.control
             out.key(id.rawValue)
             out.open()
-            out.key("pacer")
-            try c.pacer.writeStateJSON(&out)
-            out.key("shadowPacer")
-            try c.shadowPacer.writeStateJSON(&out)
+            try CampaignStateError.naming(id) { () throws(JSONOut.NonFiniteNumber) in
+                out.key("pacer")
+                try c.pacer.writeStateJSON(&out)
+                out.key("shadowPacer")
+                try c.shadowPacer.writeStateJSON(&out)
+            }
             if let lastChangeAt = c.lastChangeAt { out.int("lastChangeAt", lastChangeAt.microsSinceEpoch) }
             out.key("breaker")
             c.breaker.writeStateJSON(&out)
@@ -148,13 +150,28 @@ struct SnapshotJob: Sendable {
             out.key(id.rawValue)
             out.open()
             out.key("anomaly")
-            try memory.control.anomaly.writeStateJSON(&out)
+            try CampaignStateError.naming(id) { () throws(JSONOut.NonFiniteNumber) in
+                try memory.control.anomaly.writeStateJSON(&out)
+            }
             if let hour = memory.lastIngestedHour { out.int("lastIngestedHour", hour) }
             out.close()
         }
         out.close()
         out.close()
         return out
+    }
+}
+
+/// A campaign's state that JSON cannot hold (a non-finite number), named with the campaign,
+/// so the log says which one to look at.
+struct CampaignStateError: Error, CustomStringConvertible {
+    let campaign: CampaignID
+    let problem: JSONOut.NonFiniteNumber
+
+    var description: String { "campaign \(campaign.rawValue): \(problem)" }
+
+    static func naming(_ id: CampaignID, _ body: () throws(JSONOut.NonFiniteNumber) -> Void) throws {
+        do { try body() } catch { throw CampaignStateError(campaign: id, problem: error) }
     }
 }
 
