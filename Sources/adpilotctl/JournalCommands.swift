@@ -197,7 +197,7 @@ enum JournalCommands {
         for l in d.verdicts where l.verdict != .skipped {
             var line = "  \(l.layer.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))"
                 + "\(l.verdict.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))"
-                + (l.inMicros == nil && l.outMicros == nil
+                + (l.verdict == .approve && l.inMicros == nil && l.outMicros == nil
                     ? "the amount unchanged" : "\(money(l.inMicros)) -> \(money(l.outMicros))")
             if let r = l.reason { line += "  \(r.rawValue)" }
             if let detail = l.detail { line += "  (\(detail))" }
