@@ -107,7 +107,8 @@ package struct DecisionRecord: Codable, Sendable {
         campaign: CampaignConfig, account: AccountLimits, pacerConfig: PacerConfig
     ) -> DecisionInput {
         precondition(
-            controller.deliveryAsOf == nil || controller.delivery != nil, "a cited delivery profile not filled in")
+            controller.deliveryAsOf == nil || controller.delivery != nil,
+            "a cited delivery profile not filled in: pass the record through DeliveryResolver.resolve first")
         return DecisionInput(
             campaign: campaign, account: account, pacerConfig: pacerConfig, observation: observation, now: at,
             mode: mode, slot: slot, policy: policy, inCanaryScope: inCanaryScope, haltFlag: haltFlag,
@@ -171,9 +172,16 @@ package struct PacerSummary: Codable, Sendable, Equatable {
 /// decision of its campaign and slot that carried it. Give it every decision in journal
 /// order, from the first one read.
 package struct DeliveryResolver {
-    private struct Key: Hashable {
-        let campaign: CampaignID
-        let slot: Slot
+    /// Whose profile a citation names: the same campaign and slot (the writer keys its
+    /// carriers by it too).
+    package struct Key: Hashable {
+        package let campaign: CampaignID
+        package let slot: Slot
+
+        package init(campaign: CampaignID, slot: Slot) {
+            self.campaign = campaign
+            self.slot = slot
+        }
     }
     private var carried: [Key: (at: Instant, profile: DeliveryProfile?)] = [:]
 

@@ -17,7 +17,8 @@ extension Controller {
             let refs = try appendDecisions(decisions, explored: explored, deliveryAsOf: cited.asOf)
             for (d, fingerprint) in zip(decisions, cited.fingerprints) {
                 guard let fingerprint else { continue }
-                deliveryCarriers[DeliveryCarrier.Key(d)] = DeliveryCarrier(at: d.input.now, fingerprint: fingerprint)
+                let key = DeliveryCarrier.Key(campaign: d.campaign, slot: d.input.slot)
+                deliveryCarriers[key] = DeliveryCarrier(at: d.input.now, fingerprint: fingerprint)
             }
             return refs
         } catch {
@@ -36,9 +37,20 @@ extension Controller {
     ) -> (asOf: [Instant?], fingerprints: [DeliveryFingerprint?]) {
         var asOf = [Instant?](repeating: nil, count: decisions.count)
         var fingerprints = [DeliveryFingerprint?](repeating: nil, count: decisions.count)
+        // Hashed once per run of equal profiles (with `fixed` profiles, once a tick), not once
+        // per decision: equal meaning bit for bit, as the fingerprint is.
+        var last: (rates: [Double], fingerprint: DeliveryFingerprint)? = nil
         for (k, d) in decisions.enumerated() {
-            let fingerprint = DeliveryFingerprint(d.input.delivery)
-            if let c = deliveryCarriers[DeliveryCarrier.Key(d)], c.fingerprint == fingerprint,
+            let rates = d.input.delivery.rates
+            let fingerprint: DeliveryFingerprint
+            if let last, last.rates.elementsEqual(rates, by: { $0.bitPattern == $1.bitPattern }) {
+                fingerprint = last.fingerprint
+            } else {
+                fingerprint = DeliveryFingerprint(d.input.delivery)
+                last = (rates, fingerprint)
+            }
+            let key = DeliveryCarrier.Key(campaign: d.campaign, slot: d.input.slot)
+            if let c = deliveryCarriers[key], c.fingerprint == fingerprint,
                 d.input.now.microsSinceEpoch - c.at.microsSinceEpoch < DeliveryCarrier.citableMicros
             {
                 asOf[k] = c.at
@@ -112,15 +124,7 @@ struct DecisionEncoding: Sendable {
 
 /// The last decision of a campaign and slot whose record carried its delivery profile.
 struct DeliveryCarrier {
-    struct Key: Hashable {
-        let campaign: CampaignID
-        let slot: Slot
-
-        init(_ d: Decision) {
-            campaign = d.campaign
-            slot = d.input.slot
-        }
-    }
+    typealias Key = DeliveryResolver.Key
 
     let at: Instant
     let fingerprint: DeliveryFingerprint
