@@ -40,12 +40,12 @@ enum BacktestCommand {
         if json {
             Out.raw(RecordCoding.bytes(report) + [0x0A])
         } else {
-            Out.line(text(report))
+            Out.line(text(report, journalDir: global.journalDir))
         }
         return .ok
     }
 
-    static func text(_ r: BacktestReport) -> String {
+    static func text(_ r: BacktestReport, journalDir: String) -> String {
         guard r.decisions > 0 else {
             return "backtest \(r.policy): no decision that wrote a budget in the window: nothing to replay"
         }
@@ -60,7 +60,8 @@ enum BacktestCommand {
                 + "\(r.policyFaults); \(r.sameAsLogged) exactly as logged"
                 + (r.unreplayable > 0
                     ? "; \(r.unreplayable) not replayed: the configuration or delivery profile they cite is in "
-                        + "segments no longer in the journal directory (put the shipped archives back to include them)"
+                        + "no segment in \(journalDir) (copy the shipped journal-*.jsonl.gz archives back there to "
+                        + "include them; if none were shipped, run adpilotctl journal verify)"
                     : ""),
             "",
             pad("LAYER", 16, right: false) + pad("ADJUSTED", 10) + pad("VETOED", 10),
