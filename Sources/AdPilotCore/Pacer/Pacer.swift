@@ -119,7 +119,8 @@ package struct PacerState: Hashable, Sendable, Codable {
     package init() {}
 }
 
-/// The pacer's account of one step, stored in the decision.
+/// The pacer's account of one step, in the decision (its journal record keeps the summary
+/// that replay cannot recompute: `PacerSummary`).
 package struct PacerReport: Hashable, Sendable, Codable {
     package let targetSpendToDateMicros: Micros
     package let spendTodayMicros: Micros
