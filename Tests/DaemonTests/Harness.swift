@@ -47,6 +47,29 @@ final class DaemonUnderTest {
         try writeConfig(c)
     }
 
+    /// Starts the simulated market at `hour` instead of the current hour, so that a test whose
+    /// outcome is statistical sees the same market on every day, at every hour, on every
+    /// machine: the market's own state file (`simulator/market.json`, which
+    /// `EmbeddedMarket.open` reads at start-up) as a platform already created with the
+    /// config's seed and campaigns. Its wall-clock anchor lies a minute ahead, so the time
+    /// between this call and the daemon's start-up does not move the simulated clock (open
+    /// never runs it backwards), and the first tick is the same slot in every run.
+    func pinMarket(at hour: Instant) throws {
+        let config = try Data(contentsOf: URL(fileURLWithPath: configPath))
+        let c = try #require(try JSONSerialization.jsonObject(with: config) as? [String: Any])
+        let platform = try #require(c["platform"] as? [String: Any])
+        let clock = try #require(c["clock"] as? [String: Any])
+        let state: [String: Any] = [
+            "seed": try #require(platform["seed"] as? Int), "campaigns": try #require(platform["campaigns"] as? Int),
+            "startMicros": hour.microsSinceEpoch - EmbeddedMarket.historyDays * 86_400_000_000,
+            "anchorSimMicros": hour.microsSinceEpoch,
+            "anchorWallMicros": SystemClock().now().microsSinceEpoch + 60_000_000,
+            "speed": try #require(clock["speed"] as? Double),
+        ]
+        try FileManager.default.createDirectory(atPath: marketDir, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: marketDir + "/market.json"))
+    }
+
     func writeConfig(_ c: [String: Any]) throws {
         try JSONSerialization.data(withJSONObject: c, options: [.sortedKeys]).write(
             to: URL(fileURLWithPath: configPath))

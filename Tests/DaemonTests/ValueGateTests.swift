@@ -7,8 +7,17 @@ import Testing
 
 /// Promotion on evidence, end to end through adpilotctl against the demo market with
 /// `pace@1` live and exploring (docs/evaluation.md#the-gates): a worse candidate is
-/// blocked in shadow with its interval shown; a better candidate passes both gates.
+/// blocked in shadow with its interval shown; a candidate within the margin passes both gates.
+///
+/// The gates are statistics of a simulated market, and the market depends on the hour it
+/// starts at (hour of day, day of week). Left to the wall clock, the same build passed on one
+/// day and failed on the next; these tests pin the market to `marketHour`, so every run on
+/// every machine sees the same market, and set margins that pass or refuse with room to spare
+/// there (figures in docs/evaluation.md#how-the-gates-are-tested).
 @Suite(.serialized) struct ValueGateTests {
+    /// 2026-12-01 09:00 UTC, a Tuesday morning.
+    static let marketHour = Instant(microsSinceEpoch: 498_921 * 3_600_000_000)
+
     /// Extra policies for these tests: `surge@1` asks for 1.5 x the current budget at every
     /// tick, `shy@1` for 0.95 x (so the pacer holds it at the bottom of its band, and it
     /// spends less than the market repays); `pace@2` is `pace@1` under another name.
@@ -59,6 +68,7 @@ import Testing
                 c["gates"] = gates
             }
         }
+        try d.pinMarket(at: marketHour)
         return (d, extra)
     }
 
@@ -139,14 +149,15 @@ import Testing
         #expect(d.stop() == 0)
     }
 
-    /// `shy@1` live underspends; `pace@1` spends what the pacer plans and earns more, by about
-    /// 2% of live's value: within the estimate's noise over a few hundred hours, so the
-    /// shadow gate here allows 10% (a non-inferiority margin an operator would choose to
-    /// promote on a few hours of the demo). With exploration at 0.1 the log covers
+    /// `shy@1` live underspends; `pace@1` spends what the pacer plans. In this market the two
+    /// earn about the same (the estimate of the difference wanders between -2 and +2 per
+    /// campaign-hour against about 35 for live, its interval +-5 after a few hundred hours), so
+    /// the shadow gate here is a non-inferiority test with a 25% margin: an operator's choice
+    /// to promote on a few hours of the demo. With exploration at 0.1 the log covers
     /// `pace@1`'s proposals (about 1.6 bandwidths from `shy@1`'s); it passes both gates.
-    @Test func aBetterCandidatePassesBothGates() throws {
+    @Test func aCandidateWithinTheMarginPassesBothGates() throws {
         let (d, policies) = try Self.daemon(
-            "value-better", live: "shy@1", candidate: "pace@1", scale: 0.1, valueMargin: 0.1)
+            "value-better", live: "shy@1", candidate: "pace@1", scale: 0.1, valueMargin: 0.25)
         defer { withExtendedLifetime(policies) {} }
         try d.start()
         #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")

@@ -21,7 +21,7 @@ package struct EmbeddedMarketError: Error, CustomStringConvertible {
 package final class EmbeddedMarket: AdPlatform {
     package static let writeLogName = "writes.log"
     static let stateName = "market.json"
-    static let historyDays: Int64 = 3
+    package static let historyDays: Int64 = 3
     static let logBytesMax = 1 << 30
 
     struct State: Codable {
