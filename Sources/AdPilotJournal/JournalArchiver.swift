@@ -26,6 +26,8 @@ package enum JournalArchiver {
     package static func archive(
         directory: String, key: [UInt8]? = nil, level: Int32 = 6, io: any FileIO = PosixFileIO()
     ) throws(JournalError) -> [Archived] {
+        let lock = try lockArchiver(directory, io: io)
+        defer { io.close(lock) }
         if case .failure(let f) = JournalVerifier.verify(directory: directory, key: key, io: io) {
             throw JournalError.corrupt(
                 seq: f.seq, segment: f.segment, offset: f.offset,
@@ -40,6 +42,32 @@ package enum JournalArchiver {
             }
         }
         return done
+    }
+
+    /// The archiver's own lock, `.archive.lock` beside the writer's `.lock`: two archivers at
+    /// once would write the same temporary file, and the one that renamed it first could leave
+    /// the other still writing into the archive it just vouched for.
+    static let lockName = ".archive.lock"
+
+    private static func lockArchiver(_ directory: String, io: any FileIO) throws(JournalError) -> FileDescriptor {
+        let path = directory + "/" + lockName
+        let fd: FileDescriptor, held: Bool
+        do {
+            fd = try io.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640)
+        } catch {
+            throw JournalError.from(error)
+        }
+        do {
+            held = try io.flock(fd, exclusive: true, nonBlocking: true, path: path)
+        } catch {
+            io.close(fd)
+            throw JournalError.from(error)
+        }
+        guard held else {
+            io.close(fd)
+            throw JournalError.archiving(path: path)
+        }
+        return fd
     }
 
     private static func archive(

@@ -188,6 +188,28 @@ import AdPilotTestSupport
         #expect(Self.files(t.journal) == filesBefore)
     }
 
+    /// Two archivers at once would share the temporary file (one truncating what the other
+    /// already checked): the second is refused by the archiver's lock, naming it, and touches
+    /// nothing; once the lock is free it archives.
+    @Test func aSecondArchiverIsRefusedWhileOneRuns() throws {
+        let t = TempDir()
+        let before = try Self.journal(t)
+        let lockPath = t.journal + "/" + JournalArchiver.lockName
+        let io = PosixFileIO()
+        let holder = try io.open(lockPath, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)  // another archiver
+        #expect(try io.flock(holder, exclusive: true, nonBlocking: true, path: lockPath))
+        let error = journalError { try JournalArchiver.archive(directory: t.journal, key: key32) }
+        guard case .archiving(let path)? = error else {
+            Issue.record("archived beside another archiver: \(String(describing: error))")
+            return
+        }
+        #expect(path == lockPath && "\(error!)".contains("nothing was archived"), "\(error!)")
+        #expect(Self.files(t.journal) == before.keys.sorted(), "the refused archiver changed the journal")
+        io.close(holder)
+        let done = try JournalArchiver.archive(directory: t.journal, key: key32)
+        #expect(done.count == before.count - 1)
+    }
+
     /// Every archive shipped off the machine and removed: the segment left verifies with
     /// `after` set to the head of what was shipped, and not without it, nor with another
     /// hash; the writer reopens on it alone.
