@@ -26,7 +26,26 @@ struct SegmentScanner {
         var path: String
     }
 
+    /// Every complete line from `start` on, in order: `visit` gets its file offset and its
+    /// bytes without the newline, and returns false to stop.
     func scan(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Bool) throws -> End {
+        try scanChunks(from: start) { offset, lines in
+            let base = lines.baseAddress!
+            var consumed = 0
+            while consumed < lines.count {
+                let nl = base.distance(to: UnsafeRawPointer(memchr(base + consumed, 0x0a, lines.count - consumed)!))
+                let more = try visit(offset + Int64(consumed), UnsafeRawBufferPointer(rebasing: lines[consumed..<nl]))
+                consumed = nl + 1
+                if !more { return consumed }
+            }
+            return nil
+        }
+    }
+
+    /// The complete lines a chunk read holds, a chunk at a time: `visit` gets the file offset
+    /// of the first and their bytes, each line ended by its newline, and returns nil to go on,
+    /// or how many of those bytes it consumed (whole lines) to stop there.
+    func scanChunks(from start: Int64, _ visit: (Int64, UnsafeRawBufferPointer) throws -> Int?) throws -> End {
         let (fd, opened) = try io.openSegment(path)
         defer { io.close(fd) }
         let source = SegmentSource(io: io, fd: fd, path: opened, compressed: opened.hasSuffix(".gz"))
@@ -43,37 +62,27 @@ struct SegmentScanner {
                 return End(end: fileOffset, stopped: false, total: fileOffset + Int64(carried), path: opened)
             }
             let filled = carried + n
-            var consumed = 0
-            var stop = false
-            try buffer.withUnsafeBytes { all in
-                let base = all.baseAddress!
-                while consumed < filled {
-                    guard let p = memchr(base + consumed, 0x0a, filled - consumed) else { break }
-                    let nl = base.distance(to: UnsafeRawPointer(p))
-                    if !(try visit(fileOffset + Int64(consumed), UnsafeRawBufferPointer(rebasing: all[consumed..<nl])))
-                    {
-                        stop = true
-                        consumed = nl + 1
-                        return
-                    }
-                    consumed = nl + 1
-                }
+            let (complete, stoppedAt) = try buffer.withUnsafeBytes { all -> (Int, Int?) in
+                var complete = filled  // just past the last newline: at most a line back from the end
+                while complete > 0 && all[complete - 1] != 0x0a { complete -= 1 }
+                guard complete > 0 else { return (0, nil) }
+                return (complete, try visit(fileOffset, UnsafeRawBufferPointer(rebasing: all[0..<complete])))
             }
-            if stop {
+            if let stoppedAt {
                 return End(
-                    end: fileOffset + Int64(consumed), stopped: true, total: fileOffset + Int64(filled), path: opened)
+                    end: fileOffset + Int64(stoppedAt), stopped: true, total: fileOffset + Int64(filled), path: opened)
             }
-            carried = filled - consumed
+            carried = filled - complete
             if carried > RecordFormat.lineBytesMax {
                 throw JournalError.corrupt(
-                    seq: nil, segment: path, offset: fileOffset + Int64(consumed),
+                    seq: nil, segment: path, offset: fileOffset + Int64(complete),
                     problem: "a line longer than \(RecordFormat.lineBytesMax) bytes")
             }
-            if consumed > 0 {
+            if complete > 0 {
                 buffer.withUnsafeMutableBytes { b in
-                    b.baseAddress!.copyMemory(from: b.baseAddress! + consumed, byteCount: carried)
+                    b.baseAddress!.copyMemory(from: b.baseAddress! + complete, byteCount: carried)
                 }
-                fileOffset += Int64(consumed)
+                fileOffset += Int64(complete)
             }
         }
     }

@@ -27,7 +27,9 @@ package struct VerifyFailure: Error, Sendable, Equatable, CustomStringConvertibl
 /// Verifies a whole journal: every byte of every record (SHA-256 of the line), the chain
 /// (`prev`), seq continuity within and across segments, and with a key every seal's
 /// HMAC and the places seals must be (seq 2, then at most `interval` records apart, the
-/// interval read from the sealed records themselves). Reads at disk speed: no JSON parser.
+/// interval read from the sealed records themselves). No JSON parser: each chunk read has its
+/// lines hashed on every core (`LineHashes`, the bulk of the work), then its chain checked in
+/// order on one.
 package enum JournalVerifier {
     /// `anchors`: heads recorded outside the journal (from journald, say); each must still
     /// be in the journal with the same hash, or the journal was cut back or rewritten.
@@ -38,6 +40,7 @@ package enum JournalVerifier {
         io: any FileIO = PosixFileIO()
     ) -> Result<VerifyReport, VerifyFailure> {
         var chain = ChainCheck(key: key)
+        let hashes = LineHashes()
         if let after {
             chain.expected = after.seq + 1
             chain.prev = after.hash.hexBytes
@@ -51,7 +54,7 @@ package enum JournalVerifier {
         }
         for (index, name) in names.enumerated() {
             if let failure = verifySegment(
-                name, isLast: index == names.count - 1, directory: directory, io: io, chain: &chain)
+                name, isLast: index == names.count - 1, directory: directory, io: io, hashes: hashes, chain: &chain)
             {
                 return .failure(failure)
             }
@@ -74,7 +77,8 @@ package enum JournalVerifier {
     /// One segment: it starts where the previous one ended, every complete line passes `chain`,
     /// and only the last segment may end with an incomplete line. Nil when it verifies.
     private static func verifySegment(
-        _ name: SegmentName, isLast: Bool, directory: String, io: any FileIO, chain: inout ChainCheck
+        _ name: SegmentName, isLast: Bool, directory: String, io: any FileIO, hashes: LineHashes,
+        chain: inout ChainCheck
     ) -> VerifyFailure? {
         guard name.firstSeq == chain.expected else {
             return VerifyFailure(
@@ -87,10 +91,17 @@ package enum JournalVerifier {
         var failure: VerifyFailure? = nil
         let path = directory + "/" + name.fileName
         do {
-            let scan = try SegmentScanner(io: io, path: path).scan(from: 0) { offset, line in
-                guard let problem = chain.check(line) else { return true }
-                failure = VerifyFailure(seq: chain.expected, segment: name.fileName, offset: offset, problem: problem)
-                return false
+            let scan = try SegmentScanner(io: io, path: path).scanChunks(from: 0) { offset, chunk in
+                hashes.check(chunk)
+                for line in hashes.lines {
+                    let bytes = UnsafeRawBufferPointer(rebasing: chunk[line.range])
+                    guard let problem = chain.check(bytes, line.header, hashMatches: line.hashMatches) else { continue }
+                    failure = VerifyFailure(
+                        seq: chain.expected, segment: name.fileName, offset: offset + Int64(line.range.lowerBound),
+                        problem: problem)
+                    return line.range.upperBound + 1
+                }
+                return nil
             }
             if let failure { return failure }
             // (The file read: an archive that replaced the listed segment meanwhile is checked too.)
@@ -129,7 +140,6 @@ package enum JournalVerifier {
 /// and the report so far. `check` takes one line at a time, in journal order.
 private struct ChainCheck {
     let key: [UInt8]?
-    let sha = Crypto.SHA256Context()
     var report = VerifyReport()
     var expected: UInt64 = 1
     var prev = RecordFormat.genesis.hexBytes  // 64 hex bytes of the last hash, reused in place
@@ -141,10 +151,11 @@ private struct ChainCheck {
 
     init(key: [UInt8]?) { self.key = key }
 
-    /// Checks one line (without its newline) as record `expected` and, if it passes, advances past it.
-    /// Returns the problem otherwise (the failing seq is still `expected`).
-    mutating func check(_ line: UnsafeRawBufferPointer) -> String? {
-        guard let h = LineHeader.parse(line) else {
+    /// Checks one line (without its newline) as record `expected`, given its parsed header and
+    /// whether its hash matched (`LineHashes`), and if it passes, advances past it. Returns the
+    /// problem otherwise (the failing seq is still `expected`).
+    mutating func check(_ line: UnsafeRawBufferPointer, _ header: LineHeader?, hashMatches: Bool) -> String? {
+        guard let h = header else {
             return "not a journal record (damaged or inserted bytes)"
         }
         guard h.seq == expected else {
@@ -153,10 +164,10 @@ private struct ChainCheck {
         guard prev.withUnsafeBytes({ h.prevMatches(line, $0) }) else {
             return "prev does not match the previous record's hash: the chain is broken"
         }
-        guard h.hashMatches(line, sha) else {
+        guard hashMatches else {
             return "hash mismatch: the record's bytes were changed"
         }
-        if let anchored = anchors[h.seq], h.string(h.hash, in: line) != anchored {
+        if !anchors.isEmpty, let anchored = anchors[h.seq], h.string(h.hash, in: line) != anchored {
             return "hash \(h.string(h.hash, in: line)) is not the anchored \(anchored): the journal was rewritten "
                 + "from here (or before)"
         }

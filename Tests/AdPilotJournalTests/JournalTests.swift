@@ -284,6 +284,41 @@ import AdPilotSystem
         #expect(f.problem.contains("wrong key"))
     }
 
+    /// `verify` hashes a chunk's lines on every core and then checks the chain in order: a byte
+    /// changed anywhere in a segment of several chunks is reported at its own seq and offset,
+    /// and a line cut short (its hash field damaged) as not a record.
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64]) func aChangedByteIsReportedAtItsOwnLineAcrossChunks(seed: UInt64)
+        throws
+    {
+        let t = TempDir("chunks")
+        try write(t.journal, 60_000, batch: 1_000).close()
+        let path = try #require(segmentPaths(t.journal).first)
+        let clean = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(clean.count > 2 * SegmentScanner.chunkBytes, "one segment, several chunks")
+        let ends = clean.withUnsafeBytes { b in  // the newlines, found the fast way (a debug build's loop is slow)
+            var ends: [Int] = [], at = 0
+            while at < b.count, let p = memchr(b.baseAddress! + at, 0x0a, b.count - at) {
+                at = b.baseAddress!.distance(to: UnsafeRawPointer(p)) + 1
+                ends.append(at - 1)
+            }
+            return ends
+        }
+        var random = SplitMix64(seed: seed)
+        let line = Int.random(in: 0..<ends.count, using: &random)
+        let start = line == 0 ? 0 : ends[line - 1] + 1
+        var tampered = clean
+        let inHash = seed % 2 == 0  // a byte of the body, or of the stored hash itself
+        tampered[inHash ? ends[line] - 10 : start + 20] ^= 0x01
+        try tampered.write(to: URL(fileURLWithPath: path))
+        let f = try #require(
+            { if case .failure(let f) = verify(t.journal) { return f } else { return nil } }(),
+            "seed \(seed): verify passed line \(line) changed")
+        #expect(f.seq == UInt64(line + 1) && f.offset == Int64(start), "seed \(seed): line \(line), \(f)")
+        #expect(
+            f.problem.contains("hash mismatch") || f.problem.contains("not a journal record"),
+            "seed \(seed): \(f.problem)")
+    }
+
     @Test func hundredThousandRecordsVerify() throws {
         let t = TempDir("big")
         try write(t.journal, 100_000, batch: 1_000).close()
