@@ -61,7 +61,7 @@ package struct EvidenceLog: Sendable {
                 log.rewards += 1
                 return true
             }
-            let d = try decoder.decode(DecisionRecord.self, from: Data(r.dataBytes))
+            let d = try decoder.decode(EvidenceDecision.self, from: Data(r.dataBytes))
             guard let action = logAction(d.proposal, d.pacer.recommendedBudgetMicros) else { return true }
             if d.slot == .candidate {
                 targets[d.policy, default: [:]]["\(d.at.microsSinceEpoch) \(d.campaign.rawValue)"] = action
@@ -89,6 +89,23 @@ package struct EvidenceLog: Sendable {
                 Logged(period: period, reference: p.reference, decisionSeq: seq, campaign: p.campaign, hourStart: p.at))
         }
         return log
+    }
+
+    /// The fields of a decision record this reads, and only those: the decoder then skips the
+    /// record's observation, layers and controller state, most of its bytes (a shadow's
+    /// read-back after a restart reads every decision since the shadow began).
+    struct EvidenceDecision: Decodable {
+        struct Pacer: Decodable {
+            let recommendedBudgetMicros: Micros
+        }
+
+        let at: Instant
+        let campaign: CampaignID
+        let slot: Slot
+        let policy: PolicyID
+        let proposal: Proposal
+        let pacer: Pacer
+        let exploration: Exploration?
     }
 
     /// A decision's action: the log of its proposal over the pacer's recommendation (how
