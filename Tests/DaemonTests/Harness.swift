@@ -47,9 +47,15 @@ final class DaemonUnderTest {
         try writeConfig(c)
     }
 
-    /// Starts the simulated market at `hour` instead of the current hour, so that a test whose
-    /// outcome is statistical sees the same market on every day, at every hour, on every
-    /// machine: the market's own state file (`simulator/market.json`, which
+    /// The hour every test's simulated market starts at, 2026-12-01 09:00 UTC (a Tuesday
+    /// morning), unless the test pins another or passes its own arguments: the market (its
+    /// hour of day, its day of week) would otherwise depend on when the test runs, and a
+    /// statistical test passed on one day and failed on the next.
+    static let marketHour = Instant(microsSinceEpoch: 498_921 * 3_600_000_000)
+
+    /// Starts the simulated market at `hour` instead of the current hour, so that a test
+    /// sees the same market on every day, at every hour, on every machine: the market's own
+    /// state file (`simulator/market.json`, which
     /// `EmbeddedMarket.open` reads at start-up) as a platform already created with the
     /// config's seed and campaigns. Its wall-clock anchor lies a minute ahead, so the time
     /// between this call and the daemon's start-up does not move the simulated clock (open
@@ -66,7 +72,8 @@ final class DaemonUnderTest {
             "anchorWallMicros": SystemClock().now().microsSinceEpoch + 60_000_000,
             "speed": try #require(clock["speed"] as? Double),
         ]
-        try FileManager.default.createDirectory(atPath: marketDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: marketDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: marketDir + "/market.json"))
     }
 
@@ -75,7 +82,20 @@ final class DaemonUnderTest {
             to: URL(fileURLWithPath: configPath))
     }
 
+    /// Before the first start on the harness's own config, with the simulator on an
+    /// accelerated clock: the market pinned to `marketHour`.
+    private func pinFreshMarket() throws {
+        guard !FileManager.default.fileExists(atPath: marketDir + "/market.json") else { return }
+        let config = try Data(contentsOf: URL(fileURLWithPath: configPath))
+        let c = try JSONSerialization.jsonObject(with: config) as? [String: Any]
+        guard (c?["platform"] as? [String: Any])?["kind"] as? String == "simulator",
+            (c?["clock"] as? [String: Any])?["kind"] as? String == "accelerated"
+        else { return }
+        try pinMarket(at: Self.marketHour)
+    }
+
     func start(env extra: [String: String] = [:], arguments: [String]? = nil) throws {
+        if arguments == nil { try pinFreshMarket() }
         let p = Process()
         p.executableURL = Self.binDir.appendingPathComponent("adpilotd")
         p.arguments = arguments ?? ["--config", configPath, "--state-dir", stateDir, "--socket", socket]
