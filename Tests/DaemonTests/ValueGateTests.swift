@@ -126,8 +126,9 @@ import Testing
         #expect(unknown.status == 2 && unknown.err.contains("no policy nope@1"), "\(unknown)")
     }
 
-    /// The daemon's shadow sample is read back from the journal at a restart: the estimate
-    /// does not start over.
+    /// The daemon's shadow sample is read back from the journal at a restart, with its
+    /// snapshot and without one (the journal alone: the read-back starts at the transition
+    /// into the state): the estimate does not start over.
     @Test func theShadowValueSampleSurvivesARestart() throws {
         let (d, policies) = try Self.daemon("value-restart", candidate: "pace@2")
         defer { withExtendedLifetime(policies) {} }
@@ -135,17 +136,22 @@ import Testing
         #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
         #expect(WorkflowTests.wait(120) { (d.status()?.evidence.value?.periods ?? 0) >= 40 })
         #expect(d.stop() == 0)
-        let before = try d.records(kinds: ["reward"]).count
-        try d.start()
-        // The first estimate after the restart (computed off the tick thread) already rests on
-        // the hours before it; one started over would rest on an hour or two of new ones.
-        var periods = 0
-        #expect(WorkflowTests.wait(60) {
-            periods = d.status()?.evidence.value?.periods ?? 0
-            return periods > 0
-        })
-        #expect(periods >= 40 && periods <= before + 20, "\(periods) periods after the restart, \(before) rewards")
-        #expect(d.stop() == 0)
+        for snapshot in [true, false] {
+            if !snapshot { try FileManager.default.removeItem(atPath: d.stateDir + "/controller-state.json") }
+            let before = try d.records(kinds: ["reward"]).count
+            try d.start()
+            // The first estimate after the restart (computed off the tick thread) already rests
+            // on the hours before it; one started over would rest on an hour or two of new ones.
+            var periods = 0
+            #expect(WorkflowTests.wait(60) {
+                periods = d.status()?.evidence.value?.periods ?? 0
+                return periods > 0
+            })
+            #expect(
+                periods >= 40 && periods <= before + 20,
+                "snapshot \(snapshot): \(periods) periods after the restart, \(before) rewards")
+            #expect(d.stop() == 0)
+        }
     }
 
     /// `shy@1` live underspends; `pace@1` spends what the pacer plans. In this market the two

@@ -15,6 +15,10 @@ extension Controller {
         var platformBreaker = CircuitBreaker()
         var tickCount: UInt64 = 0
         var evidence: Evidence? = nil
+        /// The seq of the last record in the replayed journal that moved the mode or the
+        /// candidate: where the evidence for the state now began (a new body of evidence
+        /// starts there, `resetEvidence`). Nil when nothing replayed moved them.
+        var evidenceSinceSeq: UInt64? = nil
         var pending: [Pending] = []
     }
 
@@ -124,9 +128,13 @@ extension Controller {
                 let campaign = try RecordScan.campaign(in: bytes) ?? outcomeCampaign(r.kind, bytes, decoder)
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
-                out.control = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
-                // The snapshot's evidence belongs to a state the journal has since left.
-                out.evidence = nil
+                let state = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
+                if out.control?.mode != state.mode || out.control?.candidate != state.candidate {
+                    out.evidenceSinceSeq = r.seq
+                    // The snapshot's evidence belongs to a state the journal has since left.
+                    out.evidence = nil
+                }
+                out.control = state
             }
             return true
         }

@@ -126,6 +126,12 @@ extension Controller {
         if let e = restored.evidence, e.mode == controlState.mode, e.candidate == controlState.candidate {
             controller.evidence.with { $0 = e }
             controller.restoreValueSample(controlState, log: log)
+        } else if let seq = restored.evidenceSinceSeq {
+            // No snapshot evidence for this state (no snapshot, or one from before the
+            // transition into it): the counts start over, but the shadow sample is read back
+            // from that transition on, as after a clean stop.
+            controller.evidence.with { $0.sinceSeq = seq }
+            controller.restoreValueSample(controlState, log: log)
         }
         return controller
     }
