@@ -177,7 +177,8 @@ struct TailScan {
                 let q = all.baseAddress!.distance(to: UnsafeRawPointer(start))
                 let prefix = RecordFormat.seqPrefix
                 // Only a real record start is worth a (line-bounded) search: linear overall.
-                if q + prefix.count <= all.count, memcmp(all.baseAddress! + q, prefix, prefix.count) == 0,
+                if q + prefix.utf8CodeUnitCount <= all.count,
+                    memcmp(all.baseAddress! + q, prefix.utf8Start, prefix.utf8CodeUnitCount) == 0,
                     let nl = newline(all, from: q)
                 {
                     let line = UnsafeRawBufferPointer(rebasing: all[q..<nl])

@@ -27,7 +27,8 @@ final class LineHashes {
     }
 
     /// Splits `chunk` (whole lines, each ended by its newline) into `lines`, and parses and
-    /// hashes each.
+    /// hashes each. The split stops after a line too short to be a record: the chain check
+    /// stops there, and a chunk of damage (a run of newlines) stays a few lines, not millions.
     func check(_ chunk: UnsafeRawBufferPointer) {
         lines.removeAll(keepingCapacity: true)
         guard let base = chunk.baseAddress else { return }
@@ -36,6 +37,7 @@ final class LineHashes {
             let nl = base.distance(to: UnsafeRawPointer(memchr(base + start, 0x0a, chunk.count - start)!))
             lines.append(Line(range: start..<nl, header: nil, hashMatches: false))
             start = nl + 1
+            if nl - lines[lines.count - 1].range.lowerBound <= LineHeader.shortestRecord { break }
         }
         lines.withUnsafeMutableBufferPointer { all in
             let work = Pieces(chunk: chunk, lines: all, contexts: contexts, count: min(contexts.count, all.count))

@@ -24,12 +24,14 @@ package enum RecordFormat {
     package static let genesis = SHA256Digest.zero
     static let kindBytesMax = 32
 
-    static let seqPrefix = Array(#"{"seq":"#.utf8)
-    static let timeKey = Array(#","time":""#.utf8)
-    static let kindKey = Array(#"","kind":""#.utf8)
-    static let prevKey = Array(#"","prev":""#.utf8)
-    static let dataKey = Array(#"","data":"#.utf8)
-    static let hashKey = Array(#","hash":""#.utf8)
+    // The fixed parts of a line, as constants in the binary: parsing compares with them on
+    // every line read, without a lazily initialised array behind each.
+    static let seqPrefix: StaticString = #"{"seq":"#
+    static let timeKey: StaticString = #","time":""#
+    static let kindKey: StaticString = #"","kind":""#
+    static let prevKey: StaticString = #"","prev":""#
+    static let dataKey: StaticString = #"","data":"#
+    static let hashKey: StaticString = #","hash":""#
 
     /// Kinds are short lowercase identifiers: `decision`, `apply_result`, ...
     package static func isValidKind(_ kind: String) -> Bool {
@@ -64,22 +66,22 @@ package enum RecordFormat {
         precondition(isValidKind(kind), "journal kind \(kind) is not a lowercase identifier")
         precondition(isEmbeddable(data), "journal data must be a one-line JSON object")
         let start = out.count
-        out.append(contentsOf: seqPrefix)
+        seqPrefix.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: String(seq).utf8)
-        out.append(contentsOf: timeKey)
+        timeKey.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: timeText)
-        out.append(contentsOf: kindKey)
+        kindKey.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: kind.utf8)
-        out.append(contentsOf: prevKey)
+        prevKey.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: prev.hexBytes)
-        out.append(contentsOf: dataKey)
+        dataKey.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: data)
         var digest = [UInt8](repeating: 0, count: 32)
         out.withUnsafeBytes { all in
             sha.hash(UnsafeRawBufferPointer(rebasing: all[start...]), into: &digest)
         }
         let hash = SHA256Digest(bytes: digest)!
-        out.append(contentsOf: hashKey)
+        hashKey.withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: hash.hexBytes)
         out.append(contentsOf: Array(#""}"#.utf8))
         out.append(UInt8(ascii: "\n"))
@@ -113,17 +115,19 @@ package struct LineHeader {
     /// The hashed prefix: `0..<bodyEnd`.
     package let bodyEnd: Int
 
+    /// A line of at most this many bytes is never a record.
+    static var shortestRecord: Int { RecordFormat.hashSuffixBytes + 64 }
+
     /// Parses a line without its newline. Nil when the fixed structure is not there.
     package static func parse(_ line: UnsafeRawBufferPointer) -> LineHeader? {
         let n = line.count
-        guard n > RecordFormat.hashSuffixBytes + 64, n < RecordFormat.lineBytesMax else { return nil }
-        func matches(_ literal: [UInt8], at i: Int) -> Bool {
-            guard i + literal.count <= n else { return false }
-            for k in 0..<literal.count where line[i + k] != literal[k] { return false }
-            return true
+        guard n > shortestRecord, n < RecordFormat.lineBytesMax else { return nil }
+        func matches(_ literal: StaticString, at i: Int) -> Bool {
+            let count = literal.utf8CodeUnitCount
+            return i + count <= n && memcmp(line.baseAddress! + i, literal.utf8Start, count) == 0
         }
         guard matches(RecordFormat.seqPrefix, at: 0) else { return nil }
-        var i = RecordFormat.seqPrefix.count
+        var i = RecordFormat.seqPrefix.utf8CodeUnitCount
         var seq: UInt64 = 0
         let digitsStart = i
         while i < n, line[i] >= 48, line[i] <= 57, i - digitsStart < 20 {
@@ -135,27 +139,27 @@ package struct LineHeader {
         }
         guard i > digitsStart, line[digitsStart] != 48 || i == digitsStart + 1, matches(RecordFormat.timeKey, at: i)
         else { return nil }
-        i += RecordFormat.timeKey.count
+        i += RecordFormat.timeKey.utf8CodeUnitCount
         let timeStart = i
         while i < n, line[i] != UInt8(ascii: "\""), i - timeStart < 40 { i += 1 }
         let time = timeStart..<i
         guard matches(RecordFormat.kindKey, at: i) else { return nil }
-        i += RecordFormat.kindKey.count
+        i += RecordFormat.kindKey.utf8CodeUnitCount
         let kindStart = i
         while i < n, line[i] != UInt8(ascii: "\""), i - kindStart <= RecordFormat.kindBytesMax { i += 1 }
         let kind = kindStart..<i
         guard !kind.isEmpty, matches(RecordFormat.prevKey, at: i) else { return nil }
-        i += RecordFormat.prevKey.count
+        i += RecordFormat.prevKey.utf8CodeUnitCount
         let prev = i..<(i + 64)
         i += 64
         guard matches(RecordFormat.dataKey, at: i) else { return nil }
-        i += RecordFormat.dataKey.count
+        i += RecordFormat.dataKey.utf8CodeUnitCount
         let bodyEnd = n - RecordFormat.hashSuffixBytes
         guard bodyEnd > i, line[i] == UInt8(ascii: "{"), line[bodyEnd - 1] == UInt8(ascii: "}"),
             matches(RecordFormat.hashKey, at: bodyEnd), line[n - 2] == UInt8(ascii: "\""),
             line[n - 1] == UInt8(ascii: "}")
         else { return nil }
-        let hash = (bodyEnd + RecordFormat.hashKey.count)..<(n - 2)
+        let hash = (bodyEnd + RecordFormat.hashKey.utf8CodeUnitCount)..<(n - 2)
         // prev and hash are not decoded here: they are compared as hex bytes with hex
         // produced locally, so anything that is not lowercase hex simply fails to match.
         return LineHeader(seq: seq, time: time, kind: kind, prev: prev, data: i..<bodyEnd, hash: hash, bodyEnd: bodyEnd)
@@ -186,14 +190,11 @@ package struct LineHeader {
             && memcmp(line.baseAddress! + self.kind.lowerBound, kind.utf8Start, self.kind.count) == 0
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     static func hexEncode(_ bytes: UnsafePointer<UInt8>, _ count: Int, into out: UnsafeMutablePointer<UInt8>) {
-        hexDigits.withUnsafeBufferPointer { d in
-            for k in 0..<count {
-                out[2 * k] = d[Int(bytes[k] >> 4)]
-                out[2 * k + 1] = d[Int(bytes[k] & 0x0f)]
-            }
+        let d = ("0123456789abcdef" as StaticString).utf8Start
+        for k in 0..<count {
+            out[2 * k] = d[Int(bytes[k] >> 4)]
+            out[2 * k + 1] = d[Int(bytes[k] & 0x0f)]
         }
     }
 

@@ -285,11 +285,10 @@ import AdPilotSystem
     }
 
     /// `verify` hashes a chunk's lines on every core and then checks the chain in order: a byte
-    /// changed anywhere in a segment of several chunks is reported at its own seq and offset,
-    /// and a line cut short (its hash field damaged) as not a record.
-    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64]) func aChangedByteIsReportedAtItsOwnLineAcrossChunks(seed: UInt64)
-        throws
-    {
+    /// changed anywhere in a segment of several chunks is reported at its own seq and offset:
+    /// the first and last lines, the line across the first chunk boundary and the one after it,
+    /// and seeded random lines (a byte of the body, or of the stored hash).
+    @Test func aChangedByteIsReportedAtItsOwnLineAcrossChunks() throws {
         let t = TempDir("chunks")
         try write(t.journal, 60_000, batch: 1_000).close()
         let path = try #require(segmentPaths(t.journal).first)
@@ -303,20 +302,50 @@ import AdPilotSystem
             }
             return ends
         }
-        var random = SplitMix64(seed: seed)
-        let line = Int.random(in: 0..<ends.count, using: &random)
-        let start = line == 0 ? 0 : ends[line - 1] + 1
-        var tampered = clean
-        let inHash = seed % 2 == 0  // a byte of the body, or of the stored hash itself
-        tampered[inHash ? ends[line] - 10 : start + 20] ^= 0x01
-        try tampered.write(to: URL(fileURLWithPath: path))
-        let f = try #require(
-            { if case .failure(let f) = verify(t.journal) { return f } else { return nil } }(),
-            "seed \(seed): verify passed line \(line) changed")
-        #expect(f.seq == UInt64(line + 1) && f.offset == Int64(start), "seed \(seed): line \(line), \(f)")
-        #expect(
-            f.problem.contains("hash mismatch") || f.problem.contains("not a journal record"),
-            "seed \(seed): \(f.problem)")
+        let across = try #require(ends.firstIndex { $0 >= SegmentScanner.chunkBytes })
+        var random = SplitMix64(seed: 7)
+        let seeded = (0..<4).map { _ in Int.random(in: 0..<ends.count, using: &random) }
+        for (k, line) in ([0, ends.count - 1, across, across + 1] + seeded).enumerated() {
+            let start = line == 0 ? 0 : ends[line - 1] + 1
+            var tampered = clean
+            tampered[k % 2 == 0 ? start + 20 : ends[line] - 10] ^= 0x01  // the body, or the stored hash
+            try tampered.write(to: URL(fileURLWithPath: path))
+            let f = try #require(
+                { if case .failure(let f) = verify(t.journal) { return f } else { return nil } }(),
+                "seed 7: verify passed line \(line) changed")
+            #expect(f.seq == UInt64(line + 1) && f.offset == Int64(start), "seed 7: line \(line), \(f)")
+            #expect(
+                f.problem.contains("hash mismatch") || f.problem.contains("not a journal record"),
+                "seed 7: \(f.problem)")
+        }
+    }
+
+    /// Hashing spread over cores gives what one core gives, line for line, and a damaged
+    /// chunk (a run of newlines) is split no further than its first line too short to be a
+    /// record.
+    @Test(arguments: [1, 2, 3, 8]) func lineHashesAgreeOnAnyNumberOfCores(cores: Int) throws {
+        let t = TempDir("cores")
+        try write(t.journal, 5_000, batch: 1_000).close()
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: try #require(segmentPaths(t.journal).first)))
+        var tampered = bytes
+        tampered[bytes.count / 2] ^= 0x01
+        let hashes = LineHashes(cores: cores)
+        for data in [bytes, tampered] {
+            let (one, many) = data.withUnsafeBytes { chunk in
+                let reference = LineHashes(cores: 1)
+                reference.check(chunk)
+                hashes.check(chunk)
+                return (reference.lines.map { "\($0.range) \($0.header?.seq ?? 0) \($0.hashMatches)" },
+                        hashes.lines.map { "\($0.range) \($0.header?.seq ?? 0) \($0.hashMatches)" })
+            }
+            #expect(one.count == 5_000 && many == one, "\(cores) cores")
+            #expect(
+                hashes.lines.filter { !$0.hashMatches }.count == (data == bytes ? 0 : 1), "\(cores) cores")
+        }
+        let damage = Data(bytes.prefix(1_000)) + Data(repeating: 0x0a, count: 1 << 20)
+        let whole = damage.prefix(through: damage.lastIndex(of: 0x0a)!)
+        whole.withUnsafeBytes { hashes.check($0) }
+        #expect(hashes.lines.count < 10, "\(hashes.lines.count) lines kept of a run of newlines")
     }
 
     @Test func hundredThousandRecordsVerify() throws {
