@@ -44,16 +44,16 @@ package enum JournalArchiver {
         return done
     }
 
-    /// The archiver's own lock, `.archive.lock` beside the writer's `.lock`: two archivers at
-    /// once would write the same temporary file, and the one that renamed it first could leave
-    /// the other still writing into the archive it just vouched for.
-    static let lockName = ".archive.lock"
-
+    /// The archiver's own lock: an `flock` on the journal directory itself (the writer's is on
+    /// `.lock` inside it, so the two never meet). Two archivers at once would write the same
+    /// temporary file, and the one that renamed it first could leave the other still writing
+    /// into the archive it just vouched for. A directory has no lock file to own: a run as
+    /// root leaves nothing the service user's next run cannot open.
     private static func lockArchiver(_ directory: String, io: any FileIO) throws(JournalError) -> FileDescriptor {
-        let path = directory + "/" + lockName
+        let path = directory
         let fd: FileDescriptor, held: Bool
         do {
-            fd = try io.open(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode: 0o640)
+            fd = try io.open(path, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)
         } catch {
             throw JournalError.from(error)
         }

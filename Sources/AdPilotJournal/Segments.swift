@@ -43,7 +43,7 @@ package struct SegmentName: Hashable, Comparable, Sendable, CustomStringConverti
 package enum JournalError: Error, CustomStringConvertible {
     /// Another process holds the writer lock.
     case locked(path: String, holder: String)
-    /// Another `journal archive` holds the archiver's lock.
+    /// Another `journal archive` holds the archiver's lock (on the journal directory).
     case archiving(path: String)
     case noSpace(SystemError)
     case io(SystemError)
@@ -77,8 +77,8 @@ package enum JournalError: Error, CustomStringConvertible {
             return "the journal is locked by another writer (\(holder)); lock file \(path). Stop that process, "
                 + "or use the daemon's socket instead of writing directly"
         case .archiving(let path):
-            return "another journal archive is running on this journal (lock file \(path)); nothing was archived. "
-                + "Wait for it to finish, then run this one again"
+            return "another journal archive is running on \(path) (it holds the directory's flock); nothing was "
+                + "archived. Wait for it to finish, then run this one again"
         case .noSpace(let e):
             return
                 "journal: no space left: \(e). Free space in the state directory; the controller holds budgets until "

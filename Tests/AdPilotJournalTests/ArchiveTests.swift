@@ -194,16 +194,15 @@ import AdPilotTestSupport
     @Test func aSecondArchiverIsRefusedWhileOneRuns() throws {
         let t = TempDir()
         let before = try Self.journal(t)
-        let lockPath = t.journal + "/" + JournalArchiver.lockName
         let io = PosixFileIO()
-        let holder = try io.open(lockPath, flags: O_RDWR | O_CREAT | O_CLOEXEC, mode: 0o640)  // another archiver
-        #expect(try io.flock(holder, exclusive: true, nonBlocking: true, path: lockPath))
+        let holder = try io.open(t.journal, flags: O_RDONLY | O_DIRECTORY | O_CLOEXEC, mode: 0)  // another archiver
+        #expect(try io.flock(holder, exclusive: true, nonBlocking: true, path: t.journal))
         let error = journalError { try JournalArchiver.archive(directory: t.journal, key: key32) }
         guard case .archiving(let path)? = error else {
             Issue.record("archived beside another archiver: \(String(describing: error))")
             return
         }
-        #expect(path == lockPath && "\(error!)".contains("nothing was archived"), "\(error!)")
+        #expect(path == t.journal && "\(error!)".contains("nothing was archived"), "\(error!)")
         #expect(Self.files(t.journal) == before.keys.sorted(), "the refused archiver changed the journal")
         io.close(holder)
         let done = try JournalArchiver.archive(directory: t.journal, key: key32)
