@@ -57,12 +57,13 @@ final class DaemonUnderTest {
     /// sees the same market on every day, at every hour, on every machine: the market's own
     /// state file (`simulator/market.json`, which
     /// `EmbeddedMarket.open` reads at start-up) as a platform already created with the
-    /// config's seed and campaigns. Its wall-clock anchor lies a minute ahead, so the time
-    /// between this call and the daemon's start-up does not move the simulated clock (open
-    /// never runs it backwards), and the first tick is the same slot in every run.
-    func pinMarket(at hour: Instant) throws {
-        let config = try Data(contentsOf: URL(fileURLWithPath: configPath))
-        let c = try #require(try JSONSerialization.jsonObject(with: config) as? [String: Any])
+    /// config's seed and campaigns (`config`: another configuration the daemon will run, such
+    /// as the embedded demo's). Its wall-clock anchor lies a minute ahead, so the time between
+    /// this call and the daemon's start-up does not move the simulated clock (open never runs
+    /// it backwards), and the first tick is the same slot in every run.
+    func pinMarket(at hour: Instant, config: [String: Any]? = nil) throws {
+        let own = { try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: self.configPath))) }
+        let c = try config ?? #require(try own() as? [String: Any])
         let platform = try #require(c["platform"] as? [String: Any])
         let clock = try #require(c["clock"] as? [String: Any])
         let state: [String: Any] = [

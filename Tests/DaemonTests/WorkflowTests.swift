@@ -22,6 +22,11 @@ import Testing
 
     @Test func shadowCanaryLiveRollbackHaltResumeThroughTheCLI() throws {
         let d = try DaemonUnderTest("workflow")
+        // The demo's own market (its seed), pinned like every other test's.
+        var demo = try #require(try JSONSerialization.jsonObject(with: Data(DefaultConfig.text.utf8)) as? [String: Any])
+        demo["platform"] = ["seed": (demo["platform"] as? [String: Any])?["seed"] ?? 0, "campaigns": 10]
+        demo["clock"] = ["speed": 3600.0]
+        try d.pinMarket(at: DaemonUnderTest.marketHour, config: demo)
         // No --policy-dir: the demo finds the shipped policies beside the built binary.
         try d.start(arguments: [
             "--demo", "--campaigns", "10", "--speed", "3600", "--state-dir", d.stateDir, "--socket", d.socket,
