@@ -50,6 +50,9 @@ package enum RecordCoding {
 
 /// A transition of the state machine as journaled (kinds transition, halt, resume).
 package struct TransitionRecord: Codable, Sendable {
+    /// When it happened, on the controller's clock (absent in older records): where the
+    /// evidence for the state after it began, restored from here without a snapshot.
+    package var at: Instant?
     package var verb: String
     package var actor: Actor
     package var actorName: String
@@ -64,6 +67,7 @@ package struct TransitionRecord: Codable, Sendable {
 
     package init(_ t: Transition, gates: [GateCheck]? = nil) {
         self.gates = gates
+        at = t.at
         verb = t.verb.rawValue
         actor = t.actor
         actorName = t.actor.description
@@ -78,6 +82,7 @@ package struct TransitionRecord: Codable, Sendable {
     /// The first control state, from the config's slots, on an empty journal.
     package init(initial state: ControlState) {
         gates = nil
+        at = state.modeSince
         verb = "initialize"
         actor = .system
         actorName = "system"

@@ -156,6 +156,28 @@ import Testing
         }
     }
 
+    /// A candidate staged while already in shadow starts its own evidence at the stage, not at
+    /// the mode's start; a restart without a snapshot keeps it there (the transition record's
+    /// `at`), instead of crediting it with the shadow's earlier hours.
+    @Test func aStagedCandidatesHoursSurviveARestartWithoutASnapshot() throws {
+        let (d, policies) = try Self.daemon("value-stage", candidate: "pace@2")
+        defer { withExtendedLifetime(policies) {} }
+        func hours() -> Double { Double(Self.gate(d.status(), "shadow_hours")?.measured ?? "") ?? -1 }
+        try d.start()
+        #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
+        #expect(WorkflowTests.wait(120) { hours() >= 30 }, "the shadow's hours: \(hours())")
+        #expect(try d.ctl(["stage", "shy@1", "--reason", "another candidate"]).status == 0)
+        #expect(WorkflowTests.wait(60) { hours() >= 1 && hours() < 20 }, "shy@1's hours: \(hours())")
+        let staged = hours()
+        #expect(d.stop() == 0)
+        try FileManager.default.removeItem(atPath: d.stateDir + "/controller-state.json")
+        try d.start()
+        #expect(d.waitUntilServing() != nil, "\(d.stderr.suffix(1_000))")
+        let after = hours()  // the simulated clock ran on while the daemon was down: an hour a second
+        #expect(after >= staged && after < staged + 20, "\(staged) hours before the restart, \(after) after")
+        #expect(d.stop() == 0)
+    }
+
     /// `shy@1` live underspends; `pace@1` spends what the pacer plans. In this market the two
     /// earn about the same (the estimate of the difference wandered between -2.8 and +6.7 per
     /// campaign-hour against 30 to 40 for live, its interval +-5 after a few hundred hours), so

@@ -19,6 +19,9 @@ extension Controller {
         /// candidate: where the evidence for the state now began (a new body of evidence
         /// starts there, `resetEvidence`). Nil when nothing replayed moved them.
         var evidenceSinceSeq: UInt64? = nil
+        /// That record's time on the controller's clock (its `at`; the mode's start in records
+        /// written before they carried one).
+        var evidenceSince: Instant? = nil
         var pending: [Pending] = []
     }
 
@@ -128,9 +131,11 @@ extension Controller {
                 let campaign = try RecordScan.campaign(in: bytes) ?? outcomeCampaign(r.kind, bytes, decoder)
                 out.memory[campaign, default: CampaignMemory()].control.lastChangeAt = at
             default:
-                let state = try decoder.decode(TransitionRecord.self, from: Data(bytes)).state
+                let record = try decoder.decode(TransitionRecord.self, from: Data(bytes))
+                let state = record.state
                 if out.control?.mode != state.mode || out.control?.candidate != state.candidate {
                     out.evidenceSinceSeq = r.seq
+                    out.evidenceSince = record.at ?? state.modeSince
                     // The snapshot's evidence belongs to a state the journal has since left.
                     out.evidence = nil
                 }

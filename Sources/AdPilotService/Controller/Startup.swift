@@ -128,9 +128,12 @@ extension Controller {
             controller.restoreValueSample(controlState, log: log)
         } else if let seq = restored.evidenceSinceSeq {
             // No snapshot evidence for this state (no snapshot, or one from before the
-            // transition into it): the counts start over, but the shadow sample is read back
-            // from that transition on, as after a clean stop.
-            controller.evidence.with { $0.sinceSeq = seq }
+            // transition into it): the counts start over, but the evidence still begins at
+            // that transition (its hours, and the shadow sample read back from there).
+            controller.evidence.with { e in
+                e.sinceSeq = seq
+                if let since = restored.evidenceSince { e.since = since }
+            }
             controller.restoreValueSample(controlState, log: log)
         }
         return controller
